@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(sizeof(McParams) == 8 + 4 * sizeof(int) + (15 + 3 * MC_MAX_LAYERS) * sizeof(double),
+               "McParams must have no padding (it is compared with memcmp)");
+
 void mc_params_default(McParams *p) {
   memset(p, 0, sizeof *p);
   p->seed = 1;

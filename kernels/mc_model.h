@@ -24,18 +24,20 @@ typedef struct McDims {
 /* Everything one replica may have of its own; every field can be swept. t_pres is the
  * cohort's schedule (replicas of a cohort share it); the rest may differ per replica. */
 typedef struct McParams {
+  /* the integers first and in a multiple of 8 bytes: the struct has no padding, so two
+   * parameter sets compare with memcmp */
   uint64_t seed;
-  int variant;     /* mc_variant */
-  int t_pres;      /* steps per sample */
-  int out_lag;     /* steps into a sample before the readout starts averaging */
-  double dt, tau0; /* time step and input/target low-pass time constant */
+  int variant;       /* mc_variant */
+  int t_pres;        /* steps per sample */
+  int out_lag;       /* steps into a sample before the readout starts averaging */
+  int init_selfpred; /* start in the self-predicting state */
+  double dt, tau0;   /* time step and input/target low-pass time constant */
   double gl, gb, ga, gsom, gd;
   double eta_up[MC_MAX_LAYERS]; /* per weight layer */
   double eta_ip[MC_MAX_LAYERS]; /* per hidden layer */
   double eta_pi[MC_MAX_LAYERS]; /* per hidden layer */
   double w_max_hidden, w_max_out;
   double init_scale; /* weights drawn from U(-init_scale, init_scale) */
-  int init_selfpred; /* start in the self-predicting state */
   double phi_gamma, phi_beta, phi_theta;
   double u_high, u_low; /* target potentials of the true and the other classes */
 } McParams;

@@ -1,0 +1,177 @@
+/* apical's command line. Library code returns statuses; this file alone turns them into
+ * one line on stderr and a sysexits.h exit code. */
+#include "host/config.h"
+#include "host/ini.h"
+#include "host/run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage_main(FILE *f) {
+  fprintf(f,
+          "apical %s - batch trainer for biologically plausible learning\n"
+          "\n"
+          "usage:\n"
+          "  apical run FILE.ini [options]   run an experiment (apical run --help)\n"
+          "  apical --version\n"
+          "  apical --help\n"
+          "\n"
+          "Experiments live in experiments/*.ini; results go to runs/NAME/results.h5\n"
+          "(layout: docs/file-format.md) and plot with tools/plot_tpres.py.\n",
+          APICAL_VERSION);
+}
+
+static void usage_run(FILE *f) {
+  fprintf(f,
+          "usage: apical run FILE.ini [options]\n"
+          "\n"
+          "Runs every replica of the experiment (the cross product of its [sweep]) to the last\n"
+          "epoch, writing DIR/results.h5, DIR/checkpoints/ and DIR/log.txt.\n"
+          "\n"
+          "options:\n"
+          "  --set SECTION.KEY=VALUE  override a key of the file (repeatable), e.g.\n"
+          "                           --set train.epochs=10 --set sweep.seed=1..3\n"
+          "  --backend auto|cpu|cuda  auto (default) uses a GPU when one answers\n"
+          "  --threads N              CPU threads (default: all cores)\n"
+          "  --out DIR                run directory (default: runs/NAME)\n"
+          "  --resume                 continue from the newest checkpoint in DIR; [train] epochs\n"
+          "                           may be raised, nothing else may change\n"
+          "  --force                  start over in a DIR that already holds a run\n"
+          "  --print-config           print the effective configuration and exit\n"
+          "  -h, --help               this text\n"
+          "\n"
+          "exit codes: 0 done, 64 usage, 65 bad data, 66 missing input, 69 backend unavailable,\n"
+          "70 internal error, 73 cannot create output, 74 I/O error, 78 bad configuration,\n"
+          "130 interrupted (a checkpoint was written; continue with --resume).\n"
+          "\n"
+          "keys of an experiment file:\n");
+  config_print_keys(f);
+}
+
+static int fail(ap_status st, const char *msg) {
+  fprintf(stderr, "apical: %s\n", msg);
+  return (int)st;
+}
+
+/* Accepts "--opt value" and "--opt=value". */
+static const char *opt_value(int argc, char **argv, int *i, const char *name, int *bad) {
+  size_t n = strlen(name);
+  if (strncmp(argv[*i], name, n)) return NULL;
+  if (argv[*i][n] == '=') return argv[*i] + n + 1;
+  if (argv[*i][n] != '\0') return NULL;
+  if (*i + 1 >= argc) {
+    fprintf(stderr, "apical: %s needs a value (apical run --help)\n", name);
+    *bad = 1;
+    return NULL;
+  }
+  return argv[++*i];
+}
+
+static int cmd_run(int argc, char **argv, const char *command) {
+  const char *file = NULL, *sets[256];
+  int n_sets = 0, print_config = 0, bad = 0;
+  RunOptions opt = {"auto", 0, NULL, 0, 0, command};
+  for (int i = 2; i < argc && !bad; i++) {
+    const char *a = argv[i], *v;
+    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage_run(stdout);
+      return 0;
+    } else if ((v = opt_value(argc, argv, &i, "--set", &bad))) {
+      if (n_sets == 256) return fail(AP_ERR_USAGE, "too many --set options");
+      sets[n_sets++] = v;
+    } else if ((v = opt_value(argc, argv, &i, "--backend", &bad))) {
+      opt.backend = v;
+    } else if ((v = opt_value(argc, argv, &i, "--threads", &bad))) {
+      char *end;
+      long t = strtol(v, &end, 10);
+      if (*end || t < 1 || t > 4096) {
+        fprintf(stderr, "apical: --threads %s: expected a number of threads >= 1\n", v);
+        return AP_ERR_USAGE;
+      }
+      opt.threads = (int)t;
+    } else if ((v = opt_value(argc, argv, &i, "--out", &bad))) {
+      opt.out_dir = v;
+    } else if (!strcmp(a, "--resume")) {
+      opt.resume = 1;
+    } else if (!strcmp(a, "--force")) {
+      opt.force = 1;
+    } else if (!strcmp(a, "--print-config")) {
+      print_config = 1;
+    } else if (!bad && a[0] == '-') {
+      fprintf(stderr, "apical: unknown option %s (apical run --help)\n", a);
+      return AP_ERR_USAGE;
+    } else if (!bad) {
+      if (file) {
+        fprintf(stderr, "apical: one experiment file per run (got %s and %s)\n", file, a);
+        return AP_ERR_USAGE;
+      }
+      file = a;
+    }
+  }
+  if (bad) return AP_ERR_USAGE;
+  if (!file) {
+    fprintf(stderr, "apical: run needs an experiment file (apical run --help)\n");
+    return AP_ERR_USAGE;
+  }
+  if (opt.resume && opt.force) return fail(AP_ERR_USAGE, "--resume and --force exclude each other");
+  if (strcmp(opt.backend, "auto") && strcmp(opt.backend, "cpu") && strcmp(opt.backend, "cuda")) {
+    fprintf(stderr, "apical: --backend %s: expected auto, cpu or cuda\n", opt.backend);
+    return AP_ERR_USAGE;
+  }
+
+  ApError err = {{0}};
+  Ini ini = {0};
+  ApExperiment ex;
+  ap_status st = ini_load(&ini, file, &err);
+  for (int i = 0; i < n_sets && !st; i++) st = ini_set(&ini, sets[i], &err);
+  if (!st) st = config_build(&ex, &ini, file, &err);
+  ini_free(&ini);
+  if (st) return fail(st, err.msg);
+
+  char out_dir[AP_PATH_MAX];
+  if (opt.out_dir) snprintf(out_dir, sizeof out_dir, "%s", opt.out_dir);
+  else snprintf(out_dir, sizeof out_dir, "runs/%s", ex.name);
+  opt.out_dir = out_dir;
+
+  if (print_config) {
+    char *dump = config_dump(&ex);
+    int cohorts = 0;
+    for (int r = 0; r < ex.n_replicas; r++) {
+      int seen = 0;
+      for (int q = 0; q < r && !seen; q++) seen = ex.replicas[q].t_pres == ex.replicas[r].t_pres;
+      cohorts += !seen;
+    }
+    printf("# effective configuration of %s\n# %d replicas in %d cohort%s; output %s\n\n%s", file,
+           ex.n_replicas, cohorts, cohorts == 1 ? "" : "s", out_dir, dump ? dump : "");
+    free(dump);
+    config_free(&ex);
+    return 0;
+  }
+  st = run_experiment(&ex, &opt, &err);
+  config_free(&ex);
+  if (st == AP_ERR_INTERRUPTED) return AP_ERR_INTERRUPTED;
+  if (st) return fail(st, err.msg);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  char command[2048] = "";
+  for (int i = 0; i < argc; i++)
+    snprintf(command + strlen(command), sizeof command - strlen(command), "%s%s", i ? " " : "", argv[i]);
+  if (argc < 2) {
+    usage_main(stderr);
+    return AP_ERR_USAGE;
+  }
+  if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    usage_main(stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("apical %s (%s)\n", APICAL_VERSION, APICAL_GIT_REV);
+    return 0;
+  }
+  if (!strcmp(argv[1], "run")) return cmd_run(argc, argv, command);
+  fprintf(stderr, "apical: unknown command '%s' (apical --help)\n", argv[1]);
+  return AP_ERR_USAGE;
+}

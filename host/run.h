@@ -1,0 +1,25 @@
+/* Running an experiment: dataset, cohorts, the epoch loop on a backend, progress,
+ * checkpoints and the results file. */
+#ifndef AP_RUN_H
+#define AP_RUN_H
+
+#include "host/config.h"
+
+typedef struct RunOptions {
+  const char *backend; /* auto | cpu | cuda */
+  int threads;         /* 0: backend default */
+  const char *out_dir;
+  int resume, force;
+  const char *command; /* stored in the files */
+} RunOptions;
+
+/* Runs ex to its last epoch (or until SIGINT/SIGTERM, after which the last chunk is
+ * checkpointed and AP_ERR_INTERRUPTED returned). */
+ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError *err);
+
+#define AP_ERR_INTERRUPTED 130
+
+/* The directory's newest checkpoint (by epoch), or an empty string. */
+void run_latest_checkpoint(const char *dir, char *path, size_t n);
+
+#endif
