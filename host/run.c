@@ -1,10 +1,8 @@
 #include "run.h"
 
-#include "datasets/dataset.h"
 #include "host/h5io.h"
 #include "host/log.h"
-#include "kernels/ap_rng.h"
-#include "kernels/backend.h"
+#include "host/session.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -98,48 +96,6 @@ static void prune_checkpoints(const char *dir, int keep) {
     snprintf(p, sizeof p, "%s/epoch-%09d.h5", cdir, oldest);
     if (unlink(p) < 0) return;
   }
-}
-
-static ap_status load_dataset(const ApExperiment *ex, ApDataset *ds, ApError *err) {
-  if (!strcmp(ex->dataset, "bars")) return ds_bars(ds, err);
-  if (!strcmp(ex->dataset, "random"))
-    return ds_random(ds, ex->random_samples, ex->dims.n[0], ex->dims.n[ex->dims.n_layers],
-                     ex->random_seed, err);
-  if (!ex->train_images[0] || !ex->train_labels[0] || !ex->test_images[0] || !ex->test_labels[0])
-    return ap_fail(err, AP_ERR_NOINPUT,
-                   "dataset idx needs [data] train_images, train_labels, test_images and "
-                   "test_labels, or APICAL_MNIST_DIR pointing to a folder with the MNIST files");
-  ap_status st = ds_idx(ds, ex->train_images, ex->train_labels, ex->test_images, ex->test_labels,
-                        ex->max_train, ex->max_val, err);
-  if (st) return st;
-  if (ds->n_in != ex->dims.n[0] || ds->n_classes > ex->dims.n[ex->dims.n_layers]) {
-    st = ap_fail(err, AP_ERR_CONFIG, "the data has %d inputs and %d classes; dims must start with "
-                 "%d and end with at least %d", ds->n_in, ds->n_classes, ds->n_in, ds->n_classes);
-    ds_free(ds);
-  }
-  return st;
-}
-
-typedef struct Metrics {
-  McMetrics m;
-  float *pool;
-} Metrics;
-
-static ap_status metrics_alloc(Metrics *mm, int R, int E, int H, ApError *err) {
-  size_t re = (size_t)R * (size_t)E, reh = re * (size_t)(H > 0 ? H : 1);
-  mm->pool = malloc((3 * re + 4 * reh) * sizeof(float));
-  if (!mm->pool) return ap_fail(err, AP_ERR_OSERR, "out of memory for the metrics");
-  for (size_t i = 0; i < 3 * re + 4 * reh; i++) mm->pool[i] = NAN;
-  McMetrics *m = &mm->m;
-  m->n_epochs = E;
-  m->val_acc = mm->pool;
-  m->val_mse = m->val_acc + re;
-  m->train_acc = m->val_mse + re;
-  m->ff_err = m->train_acc + re;
-  m->fb_err = m->ff_err + reh;
-  m->api_err = m->fb_err + reh;
-  m->inn_err = m->api_err + reh;
-  return AP_OK;
 }
 
 static int cmp_float(const void *a, const void *b) {
@@ -260,13 +216,6 @@ static void first_difference(const char *a, const char *b, char *la, char *lb, s
   }
 }
 
-typedef struct Cohort {
-  McCohort *c;
-  int t_pres, n;
-  int *ids;        /* [n] replica ids */
-  McParams *params; /* [n] */
-} Cohort;
-
 ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError *err) {
   ap_status st;
   const ApBackend *be;
@@ -290,42 +239,25 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
   if (opt->force && !opt->resume) {
     prune_checkpoints(opt->out_dir, 0);
     unlink(results);
-    latest[0] = '\0';
   }
   if (log_open(logp) < 0) return ap_fail(err, AP_ERR_CANTCREAT, "%s: %s", logp, strerror(errno));
   log_file_only("\n=== %s\n", opt->command ? opt->command : "apical run");
   if (note[0]) log_msg("%s", note);
 
-  ApDataset ds;
-  if ((st = load_dataset(ex, &ds, err))) return st;
-  McData data = {ds.n_in, ds.n_classes, ds.n_train, ds.n_val, ds.x_train, ds.y_train, ds.x_val, ds.y_val};
-  int n_val = ex->val_samples < 0 ? data.n_valset : ex->val_samples;
-  if (n_val > data.n_valset) {
-    ds_free(&ds);
-    return ap_fail(err, AP_ERR_CONFIG, "[train] val_samples = %d, but the validation set has %d samples",
-                   n_val, data.n_valset);
+  Session s;
+  if ((st = session_open(&s, ex, be, err))) {
+    log_close();
+    return st;
   }
-
-  int R = ex->n_replicas, E = ex->epochs, H = ex->dims.n_layers - 1;
-  McLayout lay;
-  mc_layout_init(&lay, &ex->dims);
-  float *state = malloc((size_t)R * (size_t)lay.n_floats * sizeof *state);
-  float *gather = malloc((size_t)R * (size_t)lay.n_floats * sizeof *gather);
-  int *cohort_of = malloc((size_t)R * sizeof *cohort_of);
-  Cohort *cohorts = calloc((size_t)R, sizeof *cohorts);
-  McCohort **handles = calloc((size_t)R, sizeof *handles);
-  uint32_t *perm = malloc((size_t)data.n_train * sizeof *perm);
-  Metrics mm = {0};
+  int R = s.R, E = s.E, done = 0;
   char *dump = config_dump(ex), *dump_id = dump ? config_identity(dump) : NULL, *old_dump = NULL;
-  int n_cohorts = 0, done = 0;
-  if (!state || !gather || !cohort_of || !cohorts || !handles || !perm || !dump || !dump_id) {
-    st = ap_fail(err, AP_ERR_OSERR, "out of memory for %d replicas", R);
+  float *sorted = malloc((size_t)R * sizeof *sorted);
+  if (!dump || !dump_id || !sorted) {
+    st = ap_fail(err, AP_ERR_OSERR, "out of memory");
     goto out;
   }
-  if ((st = metrics_alloc(&mm, R, E, H, err))) goto out;
-
   if (opt->resume) {
-    if ((st = ckpt_read(latest, &lay, R, state, &mm.m, &done, &old_dump, err))) goto out;
+    if ((st = ckpt_read(latest, &s.lay, R, s.state, &s.m, &done, &old_dump, err))) goto out;
     char *old_id = config_identity(old_dump);
     if (!old_id || strcmp(old_id, dump_id)) {
       char was[160] = "?", now_[160] = "?";
@@ -336,54 +268,21 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
       goto out;
     }
     free(old_id);
+    if ((st = session_push(&s, err))) goto out;
     log_msg("resuming from %s (epoch %d)", latest, done);
-  } else {
-    for (int r = 0; r < R; r++) {
-      ap_sample_order(perm, (uint32_t)data.n_train, ex->replicas[r].seed, 0, 0);
-      mc_state_init(state + (size_t)r * (size_t)lay.n_floats, &lay, &ex->replicas[r], &data,
-                    ex->teacher, perm[0]);
-    }
   }
-
-  /* cohorts: replicas grouped by schedule, in order of first appearance */
-  for (int r = 0; r < R; r++) {
-    int c = 0;
-    while (c < n_cohorts && cohorts[c].t_pres != ex->replicas[r].t_pres) c++;
-    if (c == n_cohorts) cohorts[n_cohorts++].t_pres = ex->replicas[r].t_pres;
-    cohort_of[r] = c;
-    cohorts[c].n++;
-  }
-  double total_steps = 0, steps_per_epoch = 0;
-  for (int c = 0; c < n_cohorts && !st; c++) {
-    Cohort *co = &cohorts[c];
-    co->ids = malloc((size_t)co->n * sizeof *co->ids);
-    co->params = malloc((size_t)co->n * sizeof *co->params);
-    if (!co->ids || !co->params) {
-      st = ap_fail(err, AP_ERR_OSERR, "out of memory");
-      break;
-    }
-    int k = 0;
-    for (int r = 0; r < R; r++)
-      if (cohort_of[r] == c) {
-        co->ids[k] = r;
-        co->params[k] = ex->replicas[r];
-        memcpy(gather + (size_t)k * (size_t)lay.n_floats, state + (size_t)r * (size_t)lay.n_floats,
-               (size_t)lay.n_floats * sizeof *state);
-        k++;
-      }
-    McCohortSpec spec = {lay, {co->t_pres, ex->teacher, ex->learning, n_val, ex->reset_between_samples},
-                         co->n, co->params, co->ids};
-    if ((st = be->cohort_create(&spec, &data, &co->c, err))) break;
-    handles[c] = co->c;
-    if ((st = be->state_set(co->c, gather, err))) break;
-    steps_per_epoch += (double)co->n * (double)co->t_pres * (double)(data.n_train + n_val);
-  }
-  if (st) goto out;
-  total_steps = steps_per_epoch * (double)(E - done);
-
+  double total_steps = s.steps_per_epoch * (double)(E - done);
   char desc[256];
   be->describe(desc, sizeof desc);
-  print_box(ex, desc, n_cohorts, &data, n_val, opt->out_dir, done, total_steps);
+  print_box(ex, desc, s.n_cohorts, &s.data, s.n_val, opt->out_dir, done, total_steps);
+
+  RunFile rf = {"checkpoint", ex,      &s.lay,       be->name, dump,           opt->command, 0,
+                &s.m,         s.state, s.cohort_of, s.data.n_train, s.n_val, s.data.n_valset};
+  if (!opt->resume) { /* epoch 0: the initial state, for whoever wants the starting weights */
+    char ck[AP_PATH_MAX + 64];
+    snprintf(ck, sizeof ck, "%s/epoch-%09d.h5", cdir, 0);
+    if ((st = runfile_write(ck, &rf, err))) goto out;
+  }
 
   g_stop = 0;
   struct sigaction sa, old_int, old_term;
@@ -392,52 +291,35 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
 
-  double t_start = now(), sec_per_epoch = 0;
+  double t_start = now();
   int e = done, chunk = 1, interrupted = 0;
-  RunFile rf = {"checkpoint", ex,    &lay,         be->name,   dump,          opt->command, 0,
-                &mm.m,        state, cohort_of,    data.n_train, n_val, data.n_valset};
-  if (!opt->resume) { /* epoch 0: the initial state, for whoever wants the starting weights */
-    char ck[AP_PATH_MAX + 64];
-    snprintf(ck, sizeof ck, "%s/epoch-%09d.h5", cdir, 0);
-    if ((st = runfile_write(ck, &rf, err))) goto out;
-  }
   while (e < E) {
     int next_ckpt = ex->checkpoint_every ? (e / ex->checkpoint_every + 1) * ex->checkpoint_every : E;
     int e1 = e + chunk;
     if (e1 > next_ckpt) e1 = next_ckpt;
     if (e1 > E) e1 = E;
     double t0 = now();
-    if ((st = be->run_epochs(handles, n_cohorts, e, e1, &mm.m, err))) break;
-    double dt = now() - t0;
+    if ((st = session_run(&s, e, e1, err))) break;
     /* aim at about a second per chunk: smooth progress, negligible synchronisation */
-    sec_per_epoch = dt / (e1 - e);
+    double sec_per_epoch = (now() - t0) / (e1 - e);
     chunk = sec_per_epoch > 0 ? (int)fmax(1.0, fmin(1e6, 1.0 / sec_per_epoch)) : chunk * 2;
     e = e1;
-    double elapsed = now() - t_start, rate = steps_per_epoch * (e - done) / elapsed;
-    char eta[32], el[32];
+    double elapsed = now() - t_start, rate = s.steps_per_epoch * (e - done) / elapsed;
+    char eta[32], el[32], acc[48] = "";
     fmt_duration(eta, sizeof eta, (E - e) * (elapsed / (e - done)));
     fmt_duration(el, sizeof el, elapsed);
-    /* median validation accuracy over all replicas at this epoch */
-    float *col = gather; /* reused as scratch */
     int n = 0;
     for (int r = 0; r < R; r++) {
-      float v = mm.m.val_acc[(size_t)r * (size_t)E + (size_t)e - 1];
-      if (!isnan(v)) col[n++] = v;
+      float v = s.m.val_acc[(size_t)r * (size_t)E + (size_t)e - 1];
+      if (!isnan(v)) sorted[n++] = v;
     }
-    qsort(col, (size_t)n, sizeof *col, cmp_float);
-    char acc[48] = "";
-    if (n) snprintf(acc, sizeof acc, " | val acc median %.3f", col[n / 2]);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_float);
+    if (n) snprintf(acc, sizeof acc, " | val acc median %.3f", sorted[n / 2]);
     progress_line(e == E, "epoch %d/%d (%.1f%%)%s | %.3g replica-steps/s | %s elapsed, ETA %s", e, E,
                   100.0 * e / E, acc, rate, el, eta);
     interrupted = g_stop;
     if (e == next_ckpt || e == E || interrupted) {
-      for (int c = 0; c < n_cohorts && !st; c++) {
-        st = be->state_get(cohorts[c].c, gather, err);
-        for (int k = 0; k < cohorts[c].n && !st; k++)
-          memcpy(state + (size_t)cohorts[c].ids[k] * (size_t)lay.n_floats,
-                 gather + (size_t)k * (size_t)lay.n_floats, (size_t)lay.n_floats * sizeof *state);
-      }
-      if (st) break;
+      if ((st = session_pull(&s, err))) break;
       char ck[AP_PATH_MAX + 64];
       snprintf(ck, sizeof ck, "%s/epoch-%09d.h5", cdir, e);
       rf.epochs_done = e;
@@ -459,25 +341,14 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
     double wall = now() - t_start;
     log_msg("done: %d epochs in %.1f s (%.3g replica-steps/s); results in %s", E - done, wall,
             total_steps / wall, results);
-    print_summary(ex, &mm.m, E);
+    print_summary(ex, &s.m, E);
   }
 out:
-  for (int c = 0; c < n_cohorts; c++) {
-    if (cohorts[c].c) be->cohort_destroy(cohorts[c].c);
-    free(cohorts[c].ids);
-    free(cohorts[c].params);
-  }
-  free(cohorts);
-  free(handles);
-  free(state);
-  free(gather);
-  free(cohort_of);
-  free(perm);
-  free(mm.pool);
+  session_close(&s);
+  free(sorted);
   free(dump);
   free(dump_id);
   free(old_dump);
-  ds_free(&ds);
   log_close();
   return st;
 }
