@@ -1,0 +1,23 @@
+/* Shared by the tests: experiments from INI text, sessions on the CPU backend, temp dirs. */
+#ifndef AP_TEST_HELPERS_H
+#define AP_TEST_HELPERS_H
+
+#include "host/config.h"
+#include "host/session.h"
+
+#include <criterion/criterion.h>
+
+/* Builds an experiment from INI text; fails the test with the message on error. */
+void th_experiment(ApExperiment *ex, const char *ini_text);
+/* Builds and returns the status (for tests of bad input); err gets the message. */
+ap_status th_try_experiment(ApExperiment *ex, const char *ini_text, ApError *err);
+/* Opens a CPU session with n threads (0: default) and runs all epochs. */
+void th_run(Session *s, const ApExperiment *ex, int threads);
+/* A fresh empty directory under $TMPDIR (ctest points it into the build tree). */
+void th_tempdir(char *out, size_t n);
+/* Writes text to path. */
+void th_write(const char *path, const void *data, size_t n);
+/* Value of metric [R][E] for replica r at epoch e. */
+float th_at(const float *metric, const Session *s, int r, int e);
+
+#endif

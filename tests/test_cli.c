@@ -1,0 +1,83 @@
+/* The apical program: exit codes (sysexits), one-line errors, help. */
+#include "helpers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+static char dir[256];
+static void setup(void) { th_tempdir(dir, sizeof dir); }
+
+/* Runs apical with args; returns the exit code and stderr's text. */
+static int apical(const char *args, char *err_text, size_t n) {
+  char cmd[2048], errp[512];
+  snprintf(errp, sizeof errp, "%s/stderr", dir);
+  snprintf(cmd, sizeof cmd, "cd %s && %s %s >%s/stdout 2>%s", dir, APICAL_BINARY, args, dir, errp);
+  int rc = system(cmd);
+  FILE *f = fopen(errp, "r");
+  size_t got = f ? fread(err_text, 1, n - 1, f) : 0;
+  err_text[got] = '\0';
+  if (f) fclose(f);
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void file(const char *name, const char *text) {
+  char p[512];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  th_write(p, text, strlen(text));
+}
+
+static void one_line(const char *text) {
+  cr_assert(strlen(text) > 0 && strchr(text, '\n') == text + strlen(text) - 1,
+            "expected exactly one line on stderr, got:\n%s", text);
+}
+
+Test(cli, help_and_version, .init = setup) {
+  char e[4096];
+  cr_assert_eq(apical("--help", e, sizeof e), 0);
+  cr_assert_eq(apical("run --help", e, sizeof e), 0);
+  cr_assert_eq(apical("--version", e, sizeof e), 0);
+  cr_assert_eq(apical("", e, sizeof e), 64);
+  cr_assert_eq(apical("fly", e, sizeof e), 64);
+  one_line(e);
+}
+
+Test(cli, bad_input_gives_one_line_and_a_sysexits_code, .init = setup) {
+  char e[4096];
+  cr_assert_eq(apical("run nothing.ini", e, sizeof e), 66);
+  one_line(e);
+  cr_assert(strstr(e, "nothing.ini"));
+  file("bad.ini", "[model]\ngl = oops\n");
+  cr_assert_eq(apical("run bad.ini", e, sizeof e), 78);
+  one_line(e);
+  cr_assert(strstr(e, "bad.ini:2"), "%s", e);
+  file("ok.ini", "[train]\nepochs = 2\n");
+  cr_assert_eq(apical("run ok.ini --set model.gb=-1", e, sizeof e), 78);
+  cr_assert(strstr(e, "--set model.gb=-1"), "%s", e);
+  cr_assert_eq(apical("run ok.ini --set gb=1", e, sizeof e), 64);
+  cr_assert_eq(apical("run ok.ini --threads 0", e, sizeof e), 64);
+  cr_assert_eq(apical("run ok.ini --backend tpu", e, sizeof e), 64);
+  cr_assert_eq(apical("run ok.ini --wat", e, sizeof e), 64);
+  cr_assert_eq(apical("run ok.ini --resume --force", e, sizeof e), 64);
+  cr_assert_eq(apical("run ok.ini --resume", e, sizeof e), 66);
+  /* nothing was half-written by the failures */
+  char p[512];
+  snprintf(p, sizeof p, "%s/runs/ok/results.h5", dir);
+  cr_assert_null(fopen(p, "r"));
+}
+
+Test(cli, a_run_writes_results_and_refuses_to_overwrite_them, .init = setup) {
+  char e[8192];
+  file("ok.ini", "[train]\nepochs = 3\n[model]\nt_pres = 5\n[sweep]\nseed = 1, 2\n");
+  cr_assert_eq(apical("run ok.ini --backend cpu", e, sizeof e), 0, "%s", e);
+  char p[512];
+  snprintf(p, sizeof p, "%s/runs/ok/results.h5", dir);
+  FILE *f = fopen(p, "r");
+  cr_assert_not_null(f);
+  fclose(f);
+  cr_assert_eq(apical("run ok.ini", e, sizeof e), 73);
+  one_line(e);
+  cr_assert_eq(apical("run ok.ini --force --print-config", e, sizeof e), 0);
+  cr_assert_eq(apical("run ok.ini --resume --set train.epochs=4", e, sizeof e), 0, "%s", e);
+}

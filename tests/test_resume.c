@@ -1,0 +1,96 @@
+/* Checkpoints: N epochs, checkpoint, M more == resume from the checkpoint for M epochs,
+ * bit for bit; and a checkpoint only resumes the experiment that wrote it. */
+#include "helpers.h"
+#include "host/h5io.h"
+#include "host/run.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *ini =
+    "[experiment]\nname = resume\ndataset = bars\n[train]\nepochs = 9\n"
+    "[output]\ncheckpoint_every = 4\nkeep_checkpoints = 10\n"
+    "[sweep]\nseed = 1..3\nt_pres = 7, 20\nvariant = le, original\n";
+
+static void run(const char *text, const char *dir, int resume, ap_status want) {
+  ApExperiment ex;
+  ApError err = {{0}};
+  th_experiment(&ex, text);
+  RunOptions o = {"cpu", 2, dir, resume, 0, "test"};
+  ap_status st = run_experiment(&ex, &o, &err);
+  cr_assert_eq(st, want, "run_experiment returned %d: %s", st, err.msg);
+  config_free(&ex);
+}
+
+static void load(const char *path, const ApExperiment *ex, float **state, Session *shape) {
+  McLayout lay;
+  mc_layout_init(&lay, &ex->dims);
+  *state = malloc((size_t)ex->n_replicas * (size_t)lay.n_floats * sizeof(float));
+  ApError err = {{0}};
+  char *dump = NULL;
+  int done = 0;
+  cr_assert_eq(ckpt_read(path, &lay, ex->n_replicas, *state, &shape->m, &done, &dump, &err), AP_OK,
+               "%s", err.msg);
+  cr_assert_eq(done, ex->epochs);
+  free(dump);
+}
+
+Test(resume, continuing_from_a_checkpoint_is_bit_identical) {
+  char a[256], b[256], path[512];
+  th_tempdir(a, sizeof a);
+  th_tempdir(b, sizeof b);
+  run(ini, a, 0, AP_OK); /* 9 epochs straight (checkpoints at 4 and 8) */
+  char *short_ini = malloc(strlen(ini) + 1);
+  strcpy(short_ini, ini);
+  memcpy(strstr(short_ini, "epochs = 9"), "epochs = 4", 10);
+  run(short_ini, b, 0, AP_OK); /* 4 epochs */
+  run(ini, b, 1, AP_OK);       /* resumed to 9 */
+
+  ApExperiment ex;
+  th_experiment(&ex, ini);
+  Session ma, mb; /* only their metrics arrays are used */
+  ApError err = {{0}};
+  cr_assert_eq(session_open(&ma, &ex, ap_backend_cpu(), &err), AP_OK);
+  cr_assert_eq(session_open(&mb, &ex, ap_backend_cpu(), &err), AP_OK);
+  float *sa, *sb;
+  snprintf(path, sizeof path, "%s/checkpoints/epoch-000000009.h5", a);
+  load(path, &ex, &sa, &ma);
+  snprintf(path, sizeof path, "%s/checkpoints/epoch-000000009.h5", b);
+  load(path, &ex, &sb, &mb);
+  size_t n = (size_t)ex.n_replicas * (size_t)ma.lay.n_floats;
+  cr_assert_eq(memcmp(sa, sb, n * sizeof(float)), 0, "states differ after resuming");
+  size_t cells = (size_t)ex.n_replicas * (size_t)ex.epochs;
+  cr_assert_eq(memcmp(ma.m.val_mse, mb.m.val_mse, cells * sizeof(float)), 0, "val_mse differs");
+  cr_assert_eq(memcmp(ma.m.val_acc, mb.m.val_acc, cells * sizeof(float)), 0, "val_acc differs");
+  cr_assert_eq(memcmp(ma.m.api_err, mb.m.api_err, cells * sizeof(float)), 0, "api_err differs");
+  /* the metrics really came from 9 trained epochs */
+  for (size_t i = 0; i < cells; i++) cr_assert(ma.m.val_mse[i] > 0, "epoch metric missing");
+  free(sa);
+  free(sb);
+  session_close(&ma);
+  session_close(&mb);
+  config_free(&ex);
+}
+
+Test(resume, refuses_another_experiments_checkpoint_and_an_occupied_directory) {
+  char a[256];
+  th_tempdir(a, sizeof a);
+  run(ini, a, 0, AP_OK);
+  run(ini, a, 0, AP_ERR_CANTCREAT); /* neither --resume nor --force */
+  char *other = malloc(strlen(ini) + 32);
+  sprintf(other, "%s[model]\ngl = 0.04\n", ini);
+  run(other, a, 1, AP_ERR_CONFIG);
+  free(other);
+  char empty[256];
+  th_tempdir(empty, sizeof empty);
+  run(ini, empty, 1, AP_ERR_NOINPUT); /* nothing to resume */
+}
+
+Test(resume, a_corrupt_checkpoint_is_an_error_not_a_crash) {
+  char a[256], path[512];
+  th_tempdir(a, sizeof a);
+  run(ini, a, 0, AP_OK);
+  snprintf(path, sizeof path, "%s/checkpoints/epoch-000000099.h5", a);
+  th_write(path, "not hdf5 at all", 15);
+  run(ini, a, 1, AP_ERR_DATA);
+}
