@@ -45,13 +45,16 @@ AP_HD float mc_dendritic_error(float phi_post, float alpha, float v_dend, float 
   return phi_post - mc_phi(alpha * v_dend, gamma, beta, theta);
 }
 
-/* Weight step W += dt η err r_pre, clipped to [-w_max, w_max] (thesis eqs. 2.13-2.15;
- * the clip is the reference's, applied to W_up only: pass w_max = INFINITY otherwise).
- * c = dt η. The error for W_pi (eq. 2.15) is -v_api. */
-AP_HD float mc_weight_step(float w, float c, float err, float r_pre, float w_max) {
-  float next = w + c * (err * r_pre);
-  /* Comparisons rather than fminf/fmaxf: gcc vectorises these without -ffast-math. */
-  return next > w_max ? w_max : (next < -w_max ? -w_max : next);
+/* Weight step W += dt η err r_pre (thesis eqs. 2.13-2.15), written with the
+ * postsynaptic factor g = dt η err computed once per row. The error for W_pi (eq. 2.15)
+ * is -v_api. */
+AP_HD float mc_weight_step(float w, float g, float r_pre) { return w + g * r_pre; }
+
+/* The reference clips W_up to [-w_max, w_max] after every update. The comparisons map to
+ * min/max instructions without -ffast-math (fminf/fmaxf would not vectorise). */
+AP_HD float mc_clip(float w, float w_max) {
+  float hi = w < w_max ? w : w_max;
+  return hi > -w_max ? hi : -w_max;
 }
 
 /* Self-predicting initialisation, thesis §2.3 / reference reflect(): the interneuron

@@ -73,9 +73,11 @@ Test(equations, soma_and_plasticity_by_hand) {
   cr_assert_float_eq(mc_prospective(0.1f, 1.0f / g, udot), ss, 1e-7); /* ŭ is the steady state */
   float err = mc_dendritic_error(mc_phi(0.5f, 1, 1, 0), 0.1f / 0.19f, 0.8f, 1, 1, 0);
   cr_assert_float_eq(err, log1p(exp(0.5)) - log1p(exp(0.8 * 0.1 / 0.19)), 2e-7);
-  cr_assert_float_eq(mc_weight_step(1.0f, 0.005f, err, 0.7f, 4.0f), 1.0 + 0.005 * err * 0.7, 1e-7);
-  cr_assert_eq(mc_weight_step(3.9999f, 1.0f, 1.0f, 1.0f, 4.0f), 4.0f);
-  cr_assert_eq(mc_weight_step(-3.9999f, 1.0f, -1.0f, 1.0f, 4.0f), -4.0f);
+  cr_assert_float_eq(mc_weight_step(1.0f, 0.005f * err, 0.7f), 1.0 + 0.005 * err * 0.7, 1e-7);
+  cr_assert_eq(mc_clip(mc_weight_step(3.9999f, 1.0f, 1.0f), 4.0f), 4.0f);
+  cr_assert_eq(mc_clip(mc_weight_step(-3.9999f, -1.0f, 1.0f), 4.0f), -4.0f);
+  cr_assert_eq(mc_clip(-0.25f, 4.0f), -0.25f);
+  cr_assert(isnan(mc_clip(NAN, 4.0f)) || fabsf(mc_clip(NAN, 4.0f)) == 4.0f);
   cr_assert_float_eq(mc_lowpass(0.2f, 1.0f, 1.0f), 1.0f, 0); /* τ0 = dt: the input jumps */
   cr_assert_float_eq(mc_lowpass(0.2f, 1.0f, 0.25f), 0.4f, 1e-7);
   cr_assert_float_eq(mc_selfpred_rho(0.03, 0.1, 0.0, 0.1), 1.0, 1e-15);

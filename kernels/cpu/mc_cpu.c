@@ -132,24 +132,22 @@ static void matvec(float *restrict out, const float *restrict W, const float *re
   }
 }
 
-/* Urbanczik-Senn step for a whole matrix: W[i][j] += c err[i] r[j], clipped. */
+/* Urbanczik-Senn step for a whole matrix: W[i][j] += c err[i] r[j], clipped to
+ * [-w_max, w_max] when w_max is given (W_up) and left unclipped otherwise. */
 static void plastic_step(float *restrict W, const float *restrict c, const float *restrict err,
                          const float *restrict r, const float *restrict w_max, int n_post,
                          int n_pre) {
   for (int i = 0; i < n_post; i++) {
     float *restrict w = W + (size_t)i * (size_t)n_pre * LN;
-    const float *e = err + i * LN;
-    for (int j = 0; j < n_pre; j++)
-      LANES(l) w[j * LN + l] = mc_weight_step(w[j * LN + l], c[l], e[l], r[j * LN + l], w_max[l]);
+    float g[LN];
+    LANES(l) g[l] = c[l] * err[i * LN + l];
+    if (w_max)
+      for (int j = 0; j < n_pre; j++)
+        LANES(l) w[j * LN + l] = mc_clip(mc_weight_step(w[j * LN + l], g[l], r[j * LN + l]), w_max[l]);
+    else
+      for (int j = 0; j < n_pre; j++)
+        LANES(l) w[j * LN + l] = mc_weight_step(w[j * LN + l], g[l], r[j * LN + l]);
   }
-}
-
-static void plastic_step_unclipped(float *restrict W, const float *restrict c,
-                                   const float *restrict err, const float *restrict r, int n_post,
-                                   int n_pre) {
-  float inf[LN];
-  LANES(l) inf[l] = INFINITY;
-  plastic_step(W, c, err, r, inf, n_post, n_pre);
 }
 
 /* Rates from the stored potentials: φ(u) (original) or φ(ŭ) (LE). After a state load or
@@ -273,7 +271,7 @@ static void block_step(Block *b, Scratch *s, const McCohort *c, int learn, float
         }
       soma_advance(ui, fi, rate_new + (size_t)c->rate_inn[ly] * LN, err, udot, v_den,
                    k->alpha_inn, k->tau_inn, n_next, learn, k);
-      if (learn && k->plastic_ip[ly]) plastic_step_unclipped(w_ip, k->c_ip[ly], err, r_pyr, n_next, n_pyr);
+      if (learn && k->plastic_ip[ly]) plastic_step(w_ip, k->c_ip[ly], err, r_pyr, NULL, n_next, n_pyr);
 
       /* pyramids: basal and apical dendrites */
       for (int i = 0; i < n_pyr; i++)
@@ -288,7 +286,7 @@ static void block_step(Block *b, Scratch *s, const McCohort *c, int learn, float
         plastic_step(w_up, k->c_up[ly], err, r_below, k->w_max_h, n_pyr, n_pre);
         if (k->plastic_pi[ly]) {
           for (int i = 0; i < n_pyr * LN; i++) s->v_tmp[i] = -v_api[i]; /* eq. 2.15 */
-          plastic_step_unclipped(w_pi, k->c_pi[ly], s->v_tmp, r_inn, n_pyr, n_next);
+          plastic_step(w_pi, k->c_pi[ly], s->v_tmp, r_inn, NULL, n_pyr, n_next);
         }
       }
     } else { /* output layer: basal dendrite and the target nudging the soma */
