@@ -698,3 +698,10 @@ void config_for_each_param(const ApExperiment *ex, ParamColumnFn fn, void *ctx) 
     free(buf);
   }
 }
+
+void config_format_param(const ApExperiment *ex, const McParams *p, const char *key, char *out,
+                         size_t n) {
+  const KeyDef *k = key_find("model", key);
+  if (!k) snprintf(out, n, "?");
+  else format_value(k, ex, p, out, n);
+}

@@ -50,6 +50,10 @@ void config_print_keys(FILE *f);
 /* The dump with the epochs line removed, to compare a resumed run with its checkpoint. */
 char *config_identity(const char *dump);
 
+/* The value of [model] key `key` of replica p as it would be written in a file. */
+void config_format_param(const ApExperiment *ex, const McParams *p, const char *key, char *out,
+                         size_t n);
+
 typedef enum { PARAM_INT, PARAM_U64, PARAM_DOUBLE } ParamKind;
 /* values: [R][width] of int64_t, uint64_t or double by kind */
 typedef void (*ParamColumnFn)(void *ctx, const char *name, ParamKind kind, int width,

@@ -166,7 +166,8 @@ static void print_box(const ApExperiment *ex, const char *backend_desc, int n_co
   fflush(stdout);
 }
 
-/* Final validation accuracy, median and range over the replicas that differ only in seed. */
+/* Final validation accuracy, median and range over the replicas that differ only in seed,
+ * each group labelled by its swept keys. */
 static void print_summary(const ApExperiment *ex, const McMetrics *m, int epochs_done) {
   int R = ex->n_replicas;
   int *group = malloc((size_t)R * sizeof *group);
@@ -185,21 +186,52 @@ static void print_summary(const ApExperiment *ex, const McMetrics *m, int epochs
       }
     }
   }
-  log_msg("final validation accuracy (epoch %d), median [min, max] over seeds:", epochs_done);
+  if (isnan(m->val_acc[(size_t)epochs_done - 1])) goto out; /* no validation phase */
+  log_msg("validation accuracy after epoch %d, median [min, max] over seeds:", epochs_done);
   for (int g = 0; g < R; g++) {
     int n = 0;
     for (int r = 0; r < R; r++)
       if (group[r] == g) vals[n++] = m->val_acc[(size_t)r * (size_t)m->n_epochs + (size_t)epochs_done - 1];
     if (!n) continue;
     qsort(vals, (size_t)n, sizeof *vals, cmp_float);
-    const McParams *p = &ex->replicas[g];
+    char label[400] = "";
+    for (int k = 0; k < ex->n_swept; k++) {
+      if (!strcmp(ex->swept[k], "seed")) continue;
+      char v[160];
+      config_format_param(ex, &ex->replicas[g], ex->swept[k], v, sizeof v);
+      snprintf(label + strlen(label), sizeof label - strlen(label), "%s%s %s", label[0] ? ", " : "",
+               ex->swept[k], v);
+    }
     float med = n % 2 ? vals[n / 2] : 0.5f * (vals[n / 2 - 1] + vals[n / 2]);
-    log_msg("  %-8s t_pres %-6d %3d seed%s  %.3f [%.3f, %.3f]", p->variant == MC_LE ? "le" : "original",
-            p->t_pres, n, n == 1 ? " " : "s", med, vals[0], vals[n - 1]);
+    log_msg("  %.3f [%.3f, %.3f]  %d seed%s  %s", med, vals[0], vals[n - 1], n, n == 1 ? " " : "s",
+            label[0] ? label : "(all replicas)");
   }
 out:
   free(group);
   free(vals);
+}
+
+/* Replicas whose metrics turned non-finite in epochs [e0, e1), reported once each. */
+static void report_divergence(const ApExperiment *ex, const McMetrics *m, int e0, int e1,
+                              unsigned char *reported) {
+  int H = ex->dims.n_layers - 1, listed = 0, count = 0;
+  char ids[200] = "";
+  for (int r = 0; r < ex->n_replicas; r++) {
+    if (reported[r]) continue;
+    for (int e = e0; e < e1 && !reported[r]; e++) {
+      size_t re = (size_t)r * (size_t)m->n_epochs + (size_t)e;
+      int bad = !isfinite(m->train_acc[re]) || (!isnan(m->val_mse[re]) && !isfinite(m->val_mse[re]));
+      for (int h = 0; h < H; h++) bad |= !isfinite(m->api_err[re * (size_t)H + (size_t)h]);
+      if (!bad) continue;
+      reported[r] = 1;
+      count++;
+      if (listed++ < 10)
+        snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%d (epoch %d)", listed > 1 ? ", " : "", r, e);
+    }
+  }
+  if (count)
+    log_msg("warning: %d replica%s diverged (non-finite potentials): %s%s; they go on as NaN",
+            count, count == 1 ? "" : "s", ids, count > 10 ? ", ..." : "");
 }
 
 /* The first line where two configuration dumps differ. */
@@ -252,7 +284,8 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
   int R = s.R, E = s.E, done = 0;
   char *dump = config_dump(ex), *dump_id = dump ? config_identity(dump) : NULL, *old_dump = NULL;
   float *sorted = malloc((size_t)R * sizeof *sorted);
-  if (!dump || !dump_id || !sorted) {
+  unsigned char *diverged = calloc((size_t)R, 1);
+  if (!dump || !dump_id || !sorted || !diverged) {
     st = ap_fail(err, AP_ERR_OSERR, "out of memory");
     goto out;
   }
@@ -300,6 +333,7 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
     if (e1 > E) e1 = E;
     double t0 = now();
     if ((st = session_run(&s, e, e1, err))) break;
+    report_divergence(ex, &s.m, e, e1, diverged);
     /* aim at about a second per chunk: smooth progress, negligible synchronisation */
     double sec_per_epoch = (now() - t0) / (e1 - e);
     chunk = sec_per_epoch > 0 ? (int)fmax(1.0, fmin(1e6, 1.0 / sec_per_epoch)) : chunk * 2;
@@ -346,6 +380,7 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
 out:
   session_close(&s);
   free(sorted);
+  free(diverged);
   free(dump);
   free(dump_id);
   free(old_dump);
