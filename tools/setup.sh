@@ -1,0 +1,29 @@
+#!/bin/bash
+# Installs what apical needs from Debian (only what is missing) and builds it into build/.
+# Extra CMake arguments: APICAL_CMAKE_ARGS="-DAPICAL_CUDA=OFF" tools/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(build-essential cmake pkg-config git zlib1g-dev libhdf5-dev librandom123-dev
+          libcriterion-dev python3-h5py python3-matplotlib)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The CUDA backend is built whenever nvcc is around (PATH or /usr/local/cuda).
+cuda=OFF
+if command -v nvcc >/dev/null 2>&1; then cuda=ON
+elif [ -x /usr/local/cuda/bin/nvcc ]; then cuda=ON; export PATH="/usr/local/cuda/bin:$PATH"
+fi
+# shellcheck disable=SC2086
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DAPICAL_CUDA=$cuda ${APICAL_CMAKE_ARGS:-} >/dev/null
+cmake --build build -j"$(nproc)"
+echo "setup: built build/apical (CUDA backend: $cuda)"
