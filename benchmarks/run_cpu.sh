@@ -23,12 +23,14 @@ commit=$(git rev-parse --short=12 HEAD)
 dirty=$(git status --porcelain --untracked-files=no | grep -q . && echo " (with uncommitted changes)" || true)
 out=benchmarks/results/cpu-$(date +%Y-%m-%d)-$commit.md
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
+simd=$(grep -o -w -m1 -E 'avx512f' /proc/cpuinfo | head -1 || true)
+[ -n "$simd" ] || simd=$(grep -o -w -m1 -E 'avx2' /proc/cpuinfo | head -1 || true)
 py=benchmarks/.venv/bin/python
 {
   echo "# CPU benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
   echo
   echo "- commit: $commit$dirty"
-  echo "- CPU: $cpu, $(nproc) cores visible; threads used: $threads"
+  echo "- CPU: $cpu (${simd:-no AVX}), $(nproc) cores visible; threads used: $threads"
   echo "- compiler: $(gcc --version | head -1); build: Release, -O3 -march=native"
   echo "- command: benchmarks/run_cpu.sh --seconds $seconds --threads $threads"
   echo

@@ -111,3 +111,15 @@ def print_header(prog, args, backend_desc):
 def print_row(R, steps, seconds):
     print("%10d %14.0f %10.3f %16.4g" % (R, steps, seconds, steps / seconds))
     sys.stdout.flush()
+
+
+def init_state(np, weights, x0, t0):
+    """Start of a run (reference): potentials 0, input and target already at the first
+    sample, the LE-delayed target 0 (so the very first step is nudged towards 0)."""
+    R = weights["w_up1"].shape[0]
+    n0, n1, n2 = DIMS
+    z = lambda n: np.zeros((R, n), dtype=np.float32)  # noqa: E731
+    s = dict(r_in=np.array(x0, dtype=np.float32), u_tgt=np.array(t0, dtype=np.float32),
+             u_tgt_last=z(n2), u_h=z(n1), f_h=z(n1), u_i=z(n2), f_i=z(n2), u_o=z(n2), f_o=z(n2))
+    s.update({k: np.array(v, dtype=np.float32) for k, v in weights.items()})
+    return s

@@ -113,18 +113,6 @@ def make_run(jax, jnp, p, t_pres, record=False):
     return run
 
 
-def init_state(np, weights, x0, t0):
-    """Start of a run (reference): potentials 0, input and target already at the first
-    sample, the LE-delayed target 0 (so the very first step is nudged towards 0)."""
-    R = weights["w_up1"].shape[0]
-    n0, n1, n2 = bc.DIMS
-    z = lambda n: np.zeros((R, n), dtype=np.float32)  # noqa: E731
-    s = dict(r_in=np.array(x0, dtype=np.float32), u_tgt=np.array(t0, dtype=np.float32),
-             u_tgt_last=z(n2), u_h=z(n1), f_h=z(n1), u_i=z(n2), f_i=z(n2), u_o=z(n2), f_o=z(n2))
-    s.update({k: np.array(v, dtype=np.float32) for k, v in weights.items()})
-    return s
-
-
 def main():
     args = bc.parse_args("bars_jax", extra=lambda ap: ap.add_argument(
         "--cpu-devices", type=int, default=0,
@@ -170,7 +158,7 @@ def main():
     for R in args.replicas:
         orders = lambda: rng.permuted(np.tile(np.arange(bc.N_SAMPLES, dtype=np.int32), (R, 1)), axis=1)  # noqa: E731
         order = orders()
-        s = init_state(np, bc.init_weights(np, rng, R, p), X[order[:, 0]], T[order[:, 0]])
+        s = bc.init_state(np, bc.init_weights(np, rng, R, p), X[order[:, 0]], T[order[:, 0]])
         if sharded is not None and R % len(devs) == 0:
             fn, put = sharded, (lambda a: jax.device_put(a, sharding))
         else:

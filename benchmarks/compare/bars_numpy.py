@@ -110,18 +110,6 @@ def run(np, step, s, xs, ts, t_pres, record=False):
     return (rec_u, rec_f) if record else None
 
 
-def init_state(np, weights, x0, t0):
-    """Start of a run (reference): potentials 0, input and target already at the first
-    sample, the LE-delayed target 0 (so the very first step is nudged towards 0)."""
-    R = weights["w_up1"].shape[0]
-    n0, n1, n2 = bc.DIMS
-    z = lambda n: np.zeros((R, n), dtype=np.float32)  # noqa: E731
-    s = dict(r_in=np.array(x0, dtype=np.float32), u_tgt=np.array(t0, dtype=np.float32),
-             u_tgt_last=z(n2), u_h=z(n1), f_h=z(n1), u_i=z(n2), f_i=z(n2), u_o=z(n2), f_o=z(n2))
-    s.update({k: np.array(v, dtype=np.float32) for k, v in weights.items()})
-    return s
-
-
 def main():
     args = bc.parse_args("bars_numpy")
     n_threads = bc.set_threads(args.threads)
@@ -136,7 +124,7 @@ def main():
     for R in args.replicas:
         orders = lambda: rng.permuted(np.tile(np.arange(bc.N_SAMPLES), (R, 1)), axis=1)  # noqa: E731
         order = orders()
-        s = init_state(np, bc.init_weights(np, rng, R, p), X[order[:, 0]], T[order[:, 0]])
+        s = bc.init_state(np, bc.init_weights(np, rng, R, p), X[order[:, 0]], T[order[:, 0]])
         run(np, step, s, X[order], T[order], args.t_pres)  # warm-up epoch
         epochs = 0
         t0 = t1 = time.perf_counter()

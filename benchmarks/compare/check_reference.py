@@ -126,14 +126,14 @@ def main():
         w0 = {k: ref["init_" + k][None] for k in WEIGHTS}
 
         # numpy baseline
-        s_np = bars_numpy.init_state(np, w0, xs[:, 0], ts[:, 0])
+        s_np = bc.init_state(np, w0, xs[:, 0], ts[:, 0])
         rec_u, rec_f = bars_numpy.run(np, bars_numpy.make_step(np, p), s_np, xs, ts, a.t_pres,
                                       record=True)
         np_u, np_f = rec_u.reshape(-1, 3), rec_f.reshape(-1, 3)
 
         # jax baseline
         run = bars_jax.make_run(jax, jnp, p, a.t_pres, record=True)
-        s_jx = bars_jax.init_state(np, w0, xs[:, 0], ts[:, 0])
+        s_jx = bc.init_state(np, w0, xs[:, 0], ts[:, 0])
         s_jx, (ju, jf) = jax.jit(jax.vmap(run))(s_jx, jnp.asarray(xs), jnp.asarray(ts))
         jx_u, jx_f = np.asarray(ju).reshape(-1, 3), np.asarray(jf).reshape(-1, 3)
 
