@@ -19,7 +19,7 @@ What the tool does, per (variant, t_pres) replica:
      the largest |W_apical - W_reference| per weight matrix after each epoch.
 
 Exit status: 0 when the relative val_mse difference stays within --tolerance at every
-epoch of every replica (and, with --weight-tolerance, every weight difference within that)
+epoch of every replica and every weight difference stays within --weight-tolerance
 and apical's initial state passed the start-of-run checks; 1 otherwise; 2 on a usage
 error; other non-zero values (with a message) when apical or the reference cannot be run.
 
