@@ -1,7 +1,12 @@
 /* Elementary functions written out so that gcc vectorises them across replicas
  * (libm's expf/log1pf only vectorise under -ffast-math) and so that the CPU and the
  * CUDA backends evaluate the same polynomials. Both are Cephes' single-precision
- * approximations (a few ulp at most on the ranges used here; tests/test_math.c measures). */
+ * approximations (a few ulp at most on the ranges used here; tests/test_math.c measures).
+ *
+ * Every fused multiply-add in apical is written as fmaf and compilers are told not to
+ * fuse on their own (gcc -ffp-contract=off, nvcc --fmad=false): the source then fixes
+ * every rounding, so a replica gets the same bits on the CPU (any SIMD width) and on the
+ * GPU. */
 #ifndef AP_MATH_H
 #define AP_MATH_H
 
@@ -27,15 +32,15 @@ AP_HD float ap_pow2i(int32_t n) {
 /* e^x for x in [-87, 0]: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial in r. */
 AP_HD float ap_exp_nonpos(float x) {
   const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-  float n = (x * 1.44269504088896341f + magic) - magic;
-  float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float n = fmaf(x, 1.44269504088896341f, magic) - magic;
+  float r = fmaf(n, 2.12194440e-4f, fmaf(-n, 0.693359375f, x));
   float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  p = fmaf(p, r, 1.3981999507e-3f);
+  p = fmaf(p, r, 8.3334519073e-3f);
+  p = fmaf(p, r, 4.1665795894e-2f);
+  p = fmaf(p, r, 1.6666665459e-1f);
+  p = fmaf(p, r, 5.0000001201e-1f);
+  p = fmaf(p * r, r, r) + 1.0f;
   return p * ap_pow2i((int32_t)n);
 }
 
@@ -44,22 +49,22 @@ AP_HD float ap_exp_nonpos(float x) {
  * (1 + t)/2 - 1 with one exponent k = 1 split off. */
 AP_HD float ap_log1p_unit(float t) {
   int big = t > 0.41421356237f;
-  float m = big ? 0.5f * (1.0f + t) - 1.0f : t; /* in [-0.293, 0.414] */
+  float m = big ? fmaf(0.5f, 1.0f + t, -1.0f) : t; /* in [-0.293, 0.414] */
   float k = big ? 1.0f : 0.0f;
   float z = m * m;
   float y = 7.0376836292e-2f;
-  y = y * m - 1.1514610310e-1f;
-  y = y * m + 1.1676998740e-1f;
-  y = y * m - 1.2420140846e-1f;
-  y = y * m + 1.4249322787e-1f;
-  y = y * m - 1.6668057665e-1f;
-  y = y * m + 2.0000714765e-1f;
-  y = y * m - 2.4999993993e-1f;
-  y = y * m + 3.3333331174e-1f;
+  y = fmaf(y, m, -1.1514610310e-1f);
+  y = fmaf(y, m, 1.1676998740e-1f);
+  y = fmaf(y, m, -1.2420140846e-1f);
+  y = fmaf(y, m, 1.4249322787e-1f);
+  y = fmaf(y, m, -1.6668057665e-1f);
+  y = fmaf(y, m, 2.0000714765e-1f);
+  y = fmaf(y, m, -2.4999993993e-1f);
+  y = fmaf(y, m, 3.3333331174e-1f);
   y = y * m * z;
-  y += -2.12194440e-4f * k;
-  y += -0.5f * z;
-  return m + y + 0.693359375f * k;
+  y = fmaf(-2.12194440e-4f, k, y);
+  y = fmaf(-0.5f, z, y);
+  return fmaf(0.693359375f, k, m + y);
 }
 
 #endif

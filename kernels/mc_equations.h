@@ -19,13 +19,13 @@ AP_HD float mc_phi(float x, float gamma, float beta, float theta) {
 }
 
 /* Input and target low-pass, MODELS.md §1 step 1: y += dt/τ0 (x - y). */
-AP_HD float mc_lowpass(float y, float x, float dt_over_tau0) { return y + dt_over_tau0 * (x - y); }
+AP_HD float mc_lowpass(float y, float x, float dt_over_tau0) { return fmaf(dt_over_tau0, x - y, y); }
 
 /* Somatic steady state of a neuron coupled to two potentials, thesis eqs. 2.3, 2.6, 2.9
  * in the reference's form: (g1 v1 + g2 v2) / g_tot. g_tot includes the leak gl. Pass
  * g2 = 0 for an output neuron without a target. */
 AP_HD float mc_steady_state(float g1, float v1, float g2, float v2, float g_tot) {
-  return (g1 * v1 + g2 * v2) / g_tot;
+  return fmaf(g1, v1, g2 * v2) / g_tot;
 }
 
 /* Somatic derivative u̇ = g_tot (ss - u), thesis eq. 2.3 (C_m = 1). For the output
@@ -33,10 +33,10 @@ AP_HD float mc_steady_state(float g1, float v1, float g2, float v2, float g_tot)
 AP_HD float mc_udot(float g_tot, float steady, float u) { return g_tot * (steady - u); }
 
 /* Explicit Euler step u + dt u̇. */
-AP_HD float mc_euler(float u, float dt, float udot) { return u + udot * dt; }
+AP_HD float mc_euler(float u, float dt, float udot) { return fmaf(udot, dt, u); }
 
 /* Latent-equilibrium prospective potential ŭ = u + τ u̇ with τ = 1/g_tot, thesis eq. 2.76. */
-AP_HD float mc_prospective(float u, float tau, float udot) { return u + tau * udot; }
+AP_HD float mc_prospective(float u, float tau, float udot) { return fmaf(tau, udot, u); }
 
 /* Urbanczik-Senn dendritic error of a neuron, thesis eqs. 2.13/2.14 (2.70 for the form
  * used): φ(u_post) - φ(α v_dend), α the dendritic attenuation gb/(gl + gb [+ ga]). */
@@ -48,7 +48,7 @@ AP_HD float mc_dendritic_error(float phi_post, float alpha, float v_dend, float 
 /* Weight step W += dt η err r_pre (thesis eqs. 2.13-2.15), written with the
  * postsynaptic factor g = dt η err computed once per row. The error for W_pi (eq. 2.15)
  * is -v_api. */
-AP_HD float mc_weight_step(float w, float g, float r_pre) { return w + g * r_pre; }
+AP_HD float mc_weight_step(float w, float g, float r_pre) { return fmaf(g, r_pre, w); }
 
 /* The reference clips W_up to [-w_max, w_max] after every update. The comparisons map to
  * min/max instructions without -ffast-math (fminf/fmaxf would not vectorise). */

@@ -16,6 +16,7 @@
 #include "../ap_rng.h"
 #include "../backend.h"
 #include "../mc_equations.h"
+#include "../mc_replica.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -130,7 +131,7 @@ static void matvec(float *restrict out, const float *restrict W, const float *re
   for (int i = 0; i < n_post; i++) {
     float acc[LN] = {0};
     const float *restrict w = W + (size_t)i * (size_t)n_pre * LN;
-    for (int j = 0; j < n_pre; j++) LANES(l) acc[l] += w[j * LN + l] * r[j * LN + l];
+    for (int j = 0; j < n_pre; j++) LANES(l) acc[l] = fmaf(w[j * LN + l], r[j * LN + l], acc[l]);
     LANES(l) out[i * LN + l] = acc[l];
   }
 }
@@ -253,11 +254,11 @@ static void block_step(Block *b, Scratch *s, const McCohort *c, int learn, float
 
       if (track_selfpred) {
         float api[LN] = {0}, inn[LN] = {0};
-        for (int i = 0; i < n_pyr; i++) LANES(l) api[l] += v_api[i * LN + l] * v_api[i * LN + l];
+        for (int i = 0; i < n_pyr; i++) LANES(l) api[l] = fmaf(v_api[i * LN + l], v_api[i * LN + l], api[l]);
         for (int i = 0; i < n_next; i++)
           LANES(l) {
             float diff = r_inn[i * LN + l] - r_next[i * LN + l];
-            inn[l] += diff * diff;
+            inn[l] = fmaf(diff, diff, inn[l]);
           }
         LANES(l) {
           s->api_sum[ly][l] += sqrtf(api[l]);
@@ -316,7 +317,7 @@ static void block_step(Block *b, Scratch *s, const McCohort *c, int learn, float
         LANES(l) {
           int x = i * LN + l;
           float out = k->le[l] != 0.0f ? forw[x] : u[x];
-          s->acc[x] += gate[l] * (out / k->readout_n[l]);
+          s->acc[x] = fmaf(gate[l], out / k->readout_n[l], s->acc[x]);
         }
     }
   }
@@ -441,46 +442,28 @@ static void block_run(Block *b, Scratch *s, const McCohort *c, int e0, int e1, M
   }
 }
 
+/* Scatters each replica's derived constants (mc_const_init, shared with the CUDA
+ * backend) into the block's per-lane arrays. */
 static void lanes_init(Lanes *k, const McParams *p, const McSchedule *sch, int H) {
   memset(k, 0, sizeof *k);
-  LANES(l) {
-    const McParams *q = &p[l];
-    k->k_in[l] = (float)(q->dt / q->tau0);
-    k->dt[l] = (float)q->dt;
-    k->gb[l] = (float)q->gb;
-    k->ga[l] = (float)q->ga;
-    k->gsom[l] = (float)q->gsom;
-    k->g_pyr[l] = (float)(q->gl + q->gb + q->ga);
-    k->tau_pyr[l] = (float)(1.0 / (q->gl + q->gb + q->ga));
-    k->alpha_pyr[l] = (float)(q->gb / (q->gl + q->gb + q->ga));
-    k->g_inn[l] = (float)(q->gl + q->gb + q->gsom);
-    k->tau_inn[l] = (float)(1.0 / (q->gl + q->gb + q->gsom));
-    k->alpha_inn[l] = (float)(q->gb / (q->gl + q->gb));
-    k->g_out[l] = (float)(q->gl + q->gb + q->gsom);
-    k->tau_out[l] = (float)(1.0 / (q->gl + q->gb + q->gsom));
-    k->g_free[l] = (float)(q->gl + q->gb);
-    k->alpha_out[l] = (float)(q->gb / (q->gl + q->gb));
-    for (int ly = 0; ly <= H; ly++) {
-      k->c_up[ly][l] = (float)(q->dt * q->eta_up[ly]);
-      if (ly == H) break;
-      k->c_ip[ly][l] = (float)(q->dt * q->eta_ip[ly]);
-      k->c_pi[ly][l] = (float)(q->dt * q->eta_pi[ly]);
-      k->plastic_ip[ly] |= q->eta_ip[ly] != 0.0;
-      k->plastic_pi[ly] |= q->eta_pi[ly] != 0.0;
-      double ga_next = ly + 1 < H ? q->ga : 0.0;
-      k->rho[ly][l] = (float)mc_selfpred_rho(q->gl, q->gb, ga_next, q->gd);
+  for (int l = 0; l < LN; l++) {
+    McConst c;
+    mc_const_init(&c, &p[l], sch->t_pres, H);
+    k->k_in[l] = c.k_in, k->dt[l] = c.dt, k->gb[l] = c.gb, k->ga[l] = c.ga, k->gsom[l] = c.gsom;
+    k->g_pyr[l] = c.g_pyr, k->tau_pyr[l] = c.tau_pyr, k->alpha_pyr[l] = c.alpha_pyr;
+    k->g_inn[l] = c.g_inn, k->tau_inn[l] = c.tau_inn, k->alpha_inn[l] = c.alpha_inn;
+    k->g_out[l] = c.g_out, k->tau_out[l] = c.tau_out, k->g_free[l] = c.g_free;
+    k->alpha_out[l] = c.alpha_out;
+    for (int ly = 0; ly < MC_MAX_LAYERS; ly++) {
+      k->c_up[ly][l] = c.c_up[ly], k->c_ip[ly][l] = c.c_ip[ly], k->c_pi[ly][l] = c.c_pi[ly];
+      k->rho[ly][l] = c.rho[ly];
+      k->plastic_ip[ly] |= c.c_ip[ly] != 0.0f;
+      k->plastic_pi[ly] |= c.c_pi[ly] != 0.0f;
     }
-    k->w_max_h[l] = (float)q->w_max_hidden;
-    k->w_max_o[l] = (float)q->w_max_out;
-    k->gamma[l] = (float)q->phi_gamma;
-    k->beta[l] = (float)q->phi_beta;
-    k->theta[l] = (float)q->phi_theta;
-    k->le[l] = q->variant == MC_LE ? 1.0f : 0.0f;
-    k->lag[l] = (float)q->out_lag;
-    k->readout_n[l] = (float)(sch->t_pres - q->out_lag);
-    k->u_high[l] = (float)q->u_high;
-    k->u_low[l] = (float)q->u_low;
-    k->seed[l] = q->seed;
+    k->w_max_h[l] = c.w_max_h, k->w_max_o[l] = c.w_max_o;
+    k->gamma[l] = c.gamma, k->beta[l] = c.beta, k->theta[l] = c.theta;
+    k->le[l] = c.le, k->lag[l] = c.lag, k->readout_n[l] = c.readout_n;
+    k->u_high[l] = c.u_high, k->u_low[l] = c.u_low, k->seed[l] = c.seed;
   }
 }
 
