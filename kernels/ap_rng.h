@@ -10,7 +10,7 @@
 
 #include "ap_defs.h"
 
-#include <Random123/philox.h>
+#include <Random123/philox.h> /* host and device under nvcc (see its nvccfeatures.h) */
 #include <stdint.h>
 
 enum ap_rng_domain {

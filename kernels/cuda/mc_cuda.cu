@@ -1,10 +1,151 @@
-/* CUDA backend for the microcircuit. This build answers the probe honestly (is there a
- * device?) but the kernels arrive with issue 3, so for now it reports itself unavailable
- * and `--backend auto` falls back to the CPU. */
+/* CUDA backend for the microcircuit.
+ *
+ * Layout on the device: every per-replica array is replica-innermost, x[element][R_pad]
+ * (R_pad = replicas rounded up to a warp), so the 32 threads of a warp, one replica each,
+ * load and store consecutive words. The state fields are the canonical ones of
+ * mc_model.h; the host transposes at the boundary (state_set / state_get).
+ *
+ * Kernel versions (STYLE.md: keep the naive port, add faster ones beside it):
+ *   generic  one thread per replica runs whole epochs of mc_r_epochs (kernels/
+ *            mc_replica.h), the same code tests/test_replica.c runs on the CPU against
+ *            the CPU backend; any dims. State and work arrays stay in global memory.
+ * Faster versions for small networks (weights in registers or shared memory) and cuBLAS
+ * for wide layers are to be measured on a GPU before they are added (issue 3).
+ *
+ * Replicas that do not fit in device memory at once are split into parts that take turns
+ * (the state of the others waits on the host); a cohort that cannot fit even one warp's
+ * worth of replicas is refused with the size it needs. Every CUDA call and launch is
+ * checked. */
 #include "../backend.h"
+#include "../mc_replica.h"
 
 #include <cuda_runtime.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WARP 32
+#define THREADS 128
+#define MAX_CHUNK 256 /* epochs per launch: bounds the device metrics buffers */
+
+#define CUDA_CHECK(call)                                                                      \
+  do {                                                                                       \
+    cudaError_t e_ = (call);                                                                 \
+    if (e_ != cudaSuccess)                                                                   \
+      return ap_fail(err, AP_ERR_UNAVAILABLE, "%s:%d: %s: %s", __FILE__, __LINE__, #call,   \
+                     cudaGetErrorString(e_));                                                \
+  } while (0)
+
+/* ---- kernels: indexing and launch only; the model is mc_replica.h ------------------- */
+
+static __global__ void refresh_kernel(float *state, float *work, const McConst *cst,
+                                      const McLayout *lay, McWork w, int R, int R_pad) {
+  int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= R) return;
+  McView st = {state + r, (size_t)R_pad}, wk = {work + r, (size_t)R_pad};
+  McConst k = cst[r];
+  for (int i = 0; i < w.n_floats; i++) MC_AT(wk, i) = 0.0f;
+  mc_r_refresh_rates(st, wk, lay, &w, &k);
+}
+
+static __global__ void epochs_generic(float *state, float *work, uint32_t *perm, const McConst *cst,
+                                      const McLayout *lay, McWork w, McSchedule sch, McData data,
+                                      int e0, int e1, McMetrics m, int R, int R_pad) {
+  int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= R) return;
+  McView st = {state + r, (size_t)R_pad}, wk = {work + r, (size_t)R_pad};
+  McConst k = cst[r];
+  mc_r_epochs(st, wk, perm + r, (size_t)R_pad, lay, &w, &k, &sch, &data, e0, e1, &m, r, e0);
+}
+
+/* ---- device data shared by the cohorts of a run -------------------------------------- */
+
+typedef struct DeviceData {
+  const McData *host; /* the host dataset this copies */
+  McData d;           /* device pointers */
+  int users;
+} DeviceData;
+
+static DeviceData g_data;
+
+static ap_status data_acquire(const McData *h, McData *out, ApError *err) {
+  if (g_data.users > 0 && g_data.host == h) {
+    g_data.users++;
+    *out = g_data.d;
+    return AP_OK;
+  }
+  if (g_data.users > 0)
+    return ap_fail(err, AP_ERR_SOFTWARE, "cuda backend: cohorts of one run must share one dataset");
+  McData d = *h;
+  size_t xt = (size_t)h->n_train * (size_t)h->n_in, xv = (size_t)h->n_valset * (size_t)h->n_in;
+  float *x_train, *x_val;
+  int *y_train, *y_val;
+  CUDA_CHECK(cudaMalloc(&x_train, xt * sizeof(float)));
+  CUDA_CHECK(cudaMalloc(&y_train, (size_t)h->n_train * sizeof(int)));
+  CUDA_CHECK(cudaMemcpy(x_train, h->x_train, xt * sizeof(float), cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaMemcpy(y_train, h->y_train, (size_t)h->n_train * sizeof(int), cudaMemcpyHostToDevice));
+  if (h->x_val == h->x_train && h->y_val == h->y_train) {
+    x_val = x_train;
+    y_val = y_train;
+  } else {
+    CUDA_CHECK(cudaMalloc(&x_val, xv * sizeof(float)));
+    CUDA_CHECK(cudaMalloc(&y_val, (size_t)h->n_valset * sizeof(int)));
+    CUDA_CHECK(cudaMemcpy(x_val, h->x_val, xv * sizeof(float), cudaMemcpyHostToDevice));
+    CUDA_CHECK(cudaMemcpy(y_val, h->y_val, (size_t)h->n_valset * sizeof(int), cudaMemcpyHostToDevice));
+  }
+  d.x_train = x_train, d.y_train = y_train, d.x_val = x_val, d.y_val = y_val;
+  g_data.host = h;
+  g_data.d = d;
+  g_data.users = 1;
+  *out = d;
+  return AP_OK;
+}
+
+static void data_release(void) {
+  if (g_data.users == 0 || --g_data.users > 0) return;
+  if (g_data.d.x_val != g_data.d.x_train) cudaFree((void *)g_data.d.x_val);
+  if (g_data.d.y_val != g_data.d.y_train) cudaFree((void *)g_data.d.y_val);
+  cudaFree((void *)g_data.d.x_train);
+  cudaFree((void *)g_data.d.y_train);
+  memset(&g_data, 0, sizeof g_data);
+}
+
+/* ---- cohorts ------------------------------------------------------------------------- */
+
+struct McCohort {
+  McLayout lay;
+  McSchedule sch;
+  McWork work;
+  McData data; /* device pointers */
+  int has_data;
+  int R;              /* replicas */
+  int part, n_parts;  /* replicas per part (a multiple of 32), parts */
+  int n_samples;      /* largest sample set: the order buffer's length */
+  McParams *h_params; /* [R] */
+  int *h_rows;        /* [R] metrics rows */
+  float *h_state;     /* [R][n_floats] canonical; the truth when n_parts > 1 */
+  float *h_stage;     /* [n_floats][part] transposing area */
+  float *h_metrics;   /* [7][part][MAX_CHUNK] */
+  /* device, sized for one part */
+  McLayout *d_lay;
+  McConst *d_const; /* [part] of the resident part */
+  float *d_state;   /* [n_floats][part] */
+  float *d_work;    /* [work.n_floats][part] */
+  uint32_t *d_perm; /* [n_samples][part] */
+  float *d_metrics; /* [7][part][MAX_CHUNK] */
+  int resident;     /* which part is on the device (-1: none) */
+  cudaStream_t stream;
+};
+
+static int part_size(const McCohort *c, int p) {
+  int left = c->R - p * c->part;
+  return left < c->part ? left : c->part;
+}
+
+static size_t bytes_per_replica(const McCohort *c) {
+  return sizeof(float) * ((size_t)c->lay.n_floats + (size_t)c->work.n_floats + 7 * MAX_CHUNK) +
+         sizeof(uint32_t) * (size_t)c->n_samples + sizeof(McConst);
+}
 
 static ap_status cuda_probe(ApError *err) {
   int n = 0;
@@ -12,14 +153,231 @@ static ap_status cuda_probe(ApError *err) {
   if (rc != cudaSuccess)
     return ap_fail(err, AP_ERR_UNAVAILABLE, "no CUDA device answers (%s)", cudaGetErrorString(rc));
   if (n == 0) return ap_fail(err, AP_ERR_UNAVAILABLE, "no CUDA device found");
-  return ap_fail(err, AP_ERR_UNAVAILABLE,
-                 "%d CUDA device(s) found, but the CUDA microcircuit kernels are not built yet", n);
+  rc = cudaFree(0);
+  if (rc != cudaSuccess)
+    return ap_fail(err, AP_ERR_UNAVAILABLE, "the CUDA device does not start (%s)", cudaGetErrorString(rc));
+  return AP_OK;
 }
 
-static void cuda_describe(char *buf, size_t n) { snprintf(buf, n, "cuda (not implemented)"); }
+static void cuda_describe(char *buf, size_t n) {
+  int dev = 0;
+  cudaDeviceProp p;
+  if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
+    snprintf(buf, n, "cuda (device not readable)");
+    return;
+  }
+  snprintf(buf, n, "cuda, %s (%d SMs, %.0f GiB), generic kernel", p.name, p.multiProcessorCount,
+           (double)p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0));
+}
+
+static void cuda_cohort_destroy(McCohort *c) {
+  if (!c) return;
+  cudaFree(c->d_lay);
+  cudaFree(c->d_const);
+  cudaFree(c->d_state);
+  cudaFree(c->d_work);
+  cudaFree(c->d_perm);
+  cudaFree(c->d_metrics);
+  if (c->stream) cudaStreamDestroy(c->stream);
+  if (c->has_data) data_release();
+  free(c->h_params);
+  free(c->h_rows);
+  free(c->h_state);
+  free(c->h_stage);
+  free(c->h_metrics);
+  free(c);
+}
+
+static ap_status cohort_alloc(McCohort *c, const McCohortSpec *spec, const McData *data, ApError *err) {
+  c->lay = spec->layout;
+  c->sch = spec->schedule;
+  c->R = spec->n_replicas;
+  c->resident = -1;
+  mc_work_init(&c->work, &c->lay);
+  c->n_samples = data->n_train > data->n_valset ? data->n_train : data->n_valset;
+  size_t nf = (size_t)c->lay.n_floats;
+  c->h_params = (McParams *)malloc((size_t)c->R * sizeof(McParams));
+  c->h_rows = (int *)malloc((size_t)c->R * sizeof(int));
+  c->h_state = (float *)calloc((size_t)c->R * nf, sizeof(float));
+  if (!c->h_params || !c->h_rows || !c->h_state)
+    return ap_fail(err, AP_ERR_OSERR, "out of host memory for %d replicas", c->R);
+  memcpy(c->h_params, spec->params, (size_t)c->R * sizeof(McParams));
+  memcpy(c->h_rows, spec->replica_ids, (size_t)c->R * sizeof(int));
+
+  /* how many replicas fit on the device at once */
+  size_t free_b = 0, total_b = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  size_t per = bytes_per_replica(c), budget = free_b / 10 * 9;
+  size_t want = ((size_t)c->R + WARP - 1) / WARP * WARP;
+  size_t fit = budget / per / WARP * WARP;
+  if (fit == 0)
+    return ap_fail(err, AP_ERR_OSERR, "cuda: %zu bytes per replica; %d replicas need %.1f MiB, "
+                   "%.1f MiB are free", per, WARP, (double)(per * WARP) / 1048576.0,
+                   (double)free_b / 1048576.0);
+  c->part = (int)(want < fit ? want : fit);
+  c->n_parts = (c->R + c->part - 1) / c->part;
+
+  size_t P = (size_t)c->part;
+  c->h_stage = (float *)malloc(nf * P * sizeof(float));
+  c->h_metrics = (float *)malloc(7 * P * MAX_CHUNK * sizeof(float));
+  if (!c->h_stage || !c->h_metrics) return ap_fail(err, AP_ERR_OSERR, "out of host memory");
+  CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+  CUDA_CHECK(cudaMalloc(&c->d_lay, sizeof(McLayout)));
+  CUDA_CHECK(cudaMemcpy(c->d_lay, &c->lay, sizeof(McLayout), cudaMemcpyHostToDevice));
+  CUDA_CHECK(cudaMalloc(&c->d_const, P * sizeof(McConst)));
+  CUDA_CHECK(cudaMalloc(&c->d_state, nf * P * sizeof(float)));
+  CUDA_CHECK(cudaMalloc(&c->d_work, (size_t)c->work.n_floats * P * sizeof(float)));
+  CUDA_CHECK(cudaMalloc(&c->d_perm, (size_t)c->n_samples * P * sizeof(uint32_t)));
+  CUDA_CHECK(cudaMalloc(&c->d_metrics, 7 * P * MAX_CHUNK * sizeof(float)));
+  ap_status st = data_acquire(data, &c->data, err);
+  if (st) return st;
+  c->has_data = 1;
+  return AP_OK;
+}
+
+static ap_status cuda_cohort_create(const McCohortSpec *spec, const McData *data, McCohort **out,
+                                    ApError *err) {
+  McCohort *c = (McCohort *)calloc(1, sizeof *c);
+  if (!c) return ap_fail(err, AP_ERR_OSERR, "out of memory creating a cohort");
+  ap_status st = cohort_alloc(c, spec, data, err);
+  if (st) {
+    cuda_cohort_destroy(c);
+    return st;
+  }
+  *out = c;
+  return AP_OK;
+}
+
+/* Puts part p's state, constants and fresh work arrays on the device. */
+static ap_status upload_part(McCohort *c, int p, ApError *err) {
+  size_t nf = (size_t)c->lay.n_floats, P = (size_t)c->part;
+  int n = part_size(c, p), H = c->lay.dims.n_layers - 1;
+  for (int i = 0; i < n; i++) {
+    const float *src = c->h_state + (size_t)(p * c->part + i) * nf;
+    for (size_t e = 0; e < nf; e++) c->h_stage[e * P + (size_t)i] = src[e];
+  }
+  McConst *k = (McConst *)malloc((size_t)n * sizeof(McConst));
+  if (!k) return ap_fail(err, AP_ERR_OSERR, "out of host memory");
+  for (int i = 0; i < n; i++)
+    mc_const_init(&k[i], &c->h_params[p * c->part + i], c->sch.t_pres, H);
+  cudaError_t rc = cudaMemcpy(c->d_const, k, (size_t)n * sizeof(McConst), cudaMemcpyHostToDevice);
+  free(k);
+  CUDA_CHECK(rc);
+  CUDA_CHECK(cudaMemcpy(c->d_state, c->h_stage, nf * P * sizeof(float), cudaMemcpyHostToDevice));
+  int blocks = (n + THREADS - 1) / THREADS;
+  refresh_kernel<<<blocks, THREADS, 0, c->stream>>>(c->d_state, c->d_work, c->d_const, c->d_lay,
+                                                    c->work, n, c->part);
+  CUDA_CHECK(cudaGetLastError());
+  CUDA_CHECK(cudaStreamSynchronize(c->stream));
+  c->resident = p;
+  return AP_OK;
+}
+
+static ap_status download_part(McCohort *c, ApError *err) {
+  if (c->resident < 0) return AP_OK;
+  size_t nf = (size_t)c->lay.n_floats, P = (size_t)c->part;
+  int p = c->resident, n = part_size(c, p);
+  CUDA_CHECK(cudaMemcpy(c->h_stage, c->d_state, nf * P * sizeof(float), cudaMemcpyDeviceToHost));
+  for (int i = 0; i < n; i++) {
+    float *dst = c->h_state + (size_t)(p * c->part + i) * nf;
+    for (size_t e = 0; e < nf; e++) dst[e] = c->h_stage[e * P + (size_t)i];
+  }
+  return AP_OK;
+}
+
+static ap_status cuda_state_set(McCohort *c, const float *state, ApError *err) {
+  memcpy(c->h_state, state, (size_t)c->R * (size_t)c->lay.n_floats * sizeof(float));
+  c->resident = -1;
+  return c->n_parts == 1 ? upload_part(c, 0, err) : AP_OK;
+}
+
+static ap_status cuda_state_get(McCohort *c, float *state, ApError *err) {
+  ap_status st = download_part(c, err);
+  if (st) return st;
+  memcpy(state, c->h_state, (size_t)c->R * (size_t)c->lay.n_floats * sizeof(float));
+  return AP_OK;
+}
+
+/* Launches epochs e0 .. e1-1 (at most MAX_CHUNK) for the resident part. */
+static ap_status launch(McCohort *c, int e0, int e1, ApError *err) {
+  size_t P = (size_t)c->part, cells = P * MAX_CHUNK;
+  McMetrics m;
+  m.n_epochs = MAX_CHUNK;
+  m.val_acc = c->d_metrics, m.val_mse = m.val_acc + cells, m.train_acc = m.val_mse + cells;
+  m.ff_err = m.train_acc + cells, m.fb_err = m.ff_err + cells, m.api_err = m.fb_err + cells;
+  m.inn_err = m.api_err + cells;
+  /* self-prediction metrics are [R][E][H]: with H > 1 they need H columns per epoch */
+  int H = c->lay.dims.n_layers - 1;
+  if (H > 1) m.n_epochs = MAX_CHUNK / H;
+  int n = part_size(c, c->resident), blocks = (n + THREADS - 1) / THREADS;
+  epochs_generic<<<blocks, THREADS, 0, c->stream>>>(c->d_state, c->d_work, c->d_perm, c->d_const,
+                                                    c->d_lay, c->work, c->sch, c->data, e0, e1, m,
+                                                    n, c->part);
+  CUDA_CHECK(cudaGetLastError());
+  return AP_OK;
+}
+
+/* Copies the chunk's metrics of the resident part into the run's arrays. */
+static ap_status collect(McCohort *c, int e0, int e1, McMetrics *out, ApError *err) {
+  size_t P = (size_t)c->part, cells = P * MAX_CHUNK;
+  CUDA_CHECK(cudaMemcpyAsync(c->h_metrics, c->d_metrics, 7 * cells * sizeof(float),
+                             cudaMemcpyDeviceToHost, c->stream));
+  CUDA_CHECK(cudaStreamSynchronize(c->stream));
+  int H = c->lay.dims.n_layers - 1, p = c->resident, n = part_size(c, p);
+  int cols = H > 1 ? MAX_CHUNK / H : MAX_CHUNK;
+  float *src[7], *dst[7] = {out->val_acc, out->val_mse, out->train_acc, out->ff_err,
+                            out->fb_err,  out->api_err, out->inn_err};
+  for (int k = 0; k < 7; k++) src[k] = c->h_metrics + (size_t)k * cells;
+  for (int i = 0; i < n; i++) {
+    size_t row = (size_t)c->h_rows[p * c->part + i];
+    for (int e = e0; e < e1; e++) {
+      size_t d_re = row * (size_t)out->n_epochs + (size_t)e, s_re = (size_t)i * (size_t)cols + (size_t)(e - e0);
+      for (int k = 0; k < 3; k++) dst[k][d_re] = src[k][s_re];
+      for (int h = 0; h < H; h++)
+        for (int k = 3; k < 7; k++) dst[k][d_re * (size_t)H + (size_t)h] = src[k][s_re * (size_t)H + (size_t)h];
+    }
+  }
+  return AP_OK;
+}
+
+static ap_status cuda_run_epochs(McCohort **cohorts, int n_cohorts, int e0, int e1, McMetrics *m,
+                                 ApError *err) {
+  for (int a = e0; a < e1;) {
+    int b = a + MAX_CHUNK;
+    for (int i = 0; i < n_cohorts; i++) {
+      int H = cohorts[i]->lay.dims.n_layers - 1;
+      if (H > 1 && a + MAX_CHUNK / H < b) b = a + MAX_CHUNK / H;
+    }
+    if (b > e1) b = e1;
+    /* single-part cohorts run side by side on their streams; split ones take turns */
+    for (int i = 0; i < n_cohorts; i++) {
+      McCohort *c = cohorts[i];
+      if (c->n_parts > 1) continue;
+      ap_status st = launch(c, a, b, err);
+      if (st) return st;
+    }
+    for (int i = 0; i < n_cohorts; i++) {
+      McCohort *c = cohorts[i];
+      ap_status st = AP_OK;
+      if (c->n_parts == 1) {
+        st = collect(c, a, b, m, err);
+      } else {
+        for (int p = 0; p < c->n_parts && !st; p++) {
+          if (!(st = download_part(c, err)) && !(st = upload_part(c, p, err)) &&
+              !(st = launch(c, a, b, err)))
+            st = collect(c, a, b, m, err);
+        }
+      }
+      if (st) return st;
+    }
+    a = b;
+  }
+  return AP_OK;
+}
 
 static const ApBackend cuda_backend = {
-    "cuda", cuda_probe, cuda_describe, NULL, NULL, NULL, NULL, NULL, NULL,
+    "cuda",          cuda_probe,      cuda_describe,  NULL,           cuda_cohort_create,
+    cuda_cohort_destroy, cuda_state_set, cuda_state_get, cuda_run_epochs,
 };
 
 extern "C" const ApBackend *ap_backend_cuda(void) { return &cuda_backend; }
