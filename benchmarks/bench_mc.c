@@ -4,8 +4,12 @@
  *
  *   bench_mc [--backend cpu] [--replicas 1,64,1024] [--dims 9,30,3] [--t-pres 100]
  *            [--variant le|original] [--threads N] [--seconds 3]
+ *   bench_mc --experiment FILE.ini [--set SECTION.KEY=VALUE]... [--backend] [--threads]
+ *            the wall time of a whole experiment, in memory (no files: needs no HDF5)
  */
 #include "datasets/dataset.h"
+#include "host/config.h"
+#include "host/session.h"
 #include "kernels/ap_rng.h"
 #include "kernels/backend.h"
 
@@ -29,8 +33,63 @@ static int parse_list(const char *s, int *out, int max) {
   return n;
 }
 
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* Runs a whole experiment on a backend and reports its wall time and final accuracies. */
+static int run_experiment_timed(const char *file, const char **sets, int n_sets,
+                                const ApBackend *be) {
+  Ini ini = {0};
+  ApExperiment ex;
+  ApError err = {{0}};
+  ap_status st = ini_load(&ini, file, &err);
+  for (int i = 0; i < n_sets && !st; i++) st = ini_set(&ini, sets[i], &err);
+  if (!st) st = config_build(&ex, &ini, file, &err);
+  ini_free(&ini);
+  if (st) {
+    fprintf(stderr, "bench_mc: %s\n", err.msg);
+    return st;
+  }
+  Session s;
+  double t0 = now();
+  if ((st = session_open(&s, &ex, be, &err)) || (st = session_run(&s, 0, ex.epochs, &err))) {
+    fprintf(stderr, "bench_mc: %s\n", err.msg);
+    return st;
+  }
+  double wall = now() - t0;
+  char desc[256];
+  be->describe(desc, sizeof desc);
+  printf("# bench_mc --experiment %s: %d replicas, %d epochs, %d cohorts; backend %s\n", file,
+         ex.n_replicas, ex.epochs, s.n_cohorts, desc);
+  printf("wall time %.2f s (setup included), %.4g replica-steps/s\n", wall,
+         s.steps_per_epoch * ex.epochs / wall);
+  printf("validation accuracy after the last epoch, median [min, max] by variant and t_pres:\n");
+  float *v = malloc((size_t)ex.n_replicas * sizeof *v);
+  for (int r = 0; r < ex.n_replicas; r++) {
+    int first = 1, n = 0;
+    for (int q = 0; q < r; q++)
+      if (ex.replicas[q].variant == ex.replicas[r].variant && ex.replicas[q].t_pres == ex.replicas[r].t_pres)
+        first = 0;
+    if (!first) continue;
+    for (int q = 0; q < ex.n_replicas; q++)
+      if (ex.replicas[q].variant == ex.replicas[r].variant && ex.replicas[q].t_pres == ex.replicas[r].t_pres)
+        v[n++] = s.m.val_acc[(size_t)q * (size_t)s.E + (size_t)ex.epochs - 1];
+    qsort(v, (size_t)n, sizeof *v, cmp_float);
+    printf("  %-8s t_pres %-6d %.3f [%.3f, %.3f] (%d)\n",
+           ex.replicas[r].variant == MC_LE ? "le" : "original", ex.replicas[r].t_pres,
+           n % 2 ? v[n / 2] : 0.5f * (v[n / 2 - 1] + v[n / 2]), v[0], v[n - 1], n);
+  }
+  free(v);
+  session_close(&s);
+  config_free(&ex);
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  const char *backend = "cpu", *variant = "le";
+  const char *backend = "cpu", *variant = "le", *experiment = NULL, *sets[64];
+  int n_sets = 0;
   int counts[16] = {1, 64, 1024}, n_counts = 3, dims_v[MC_MAX_LAYERS + 1] = {9, 30, 3}, n_dims = 3;
   int t_pres = 100, threads = 0;
   double seconds = 3.0;
@@ -38,7 +97,9 @@ int main(int argc, char **argv) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       printf("usage: bench_mc [--backend cpu|cuda|auto] [--replicas 1,64,1024] [--dims 9,30,3]\n"
-             "                [--t-pres 100] [--variant le|original] [--threads N] [--seconds 3]\n");
+             "                [--t-pres 100] [--variant le|original] [--threads N] [--seconds 3]\n"
+             "       bench_mc --experiment FILE.ini [--set SECTION.KEY=VALUE]... [--backend B]\n"
+             "                [--threads N]   (wall time of a whole experiment, in memory)\n");
       return 0;
     }
     if (!v) {
@@ -46,6 +107,8 @@ int main(int argc, char **argv) {
       return 64;
     }
     if (!strcmp(a, "--backend")) backend = v;
+    else if (!strcmp(a, "--experiment")) experiment = v;
+    else if (!strcmp(a, "--set") && n_sets < 64) sets[n_sets++] = v;
     else if (!strcmp(a, "--replicas")) n_counts = parse_list(v, counts, 16);
     else if (!strcmp(a, "--dims")) n_dims = parse_list(v, dims_v, MC_MAX_LAYERS + 1);
     else if (!strcmp(a, "--t-pres")) t_pres = atoi(v);
@@ -67,6 +130,7 @@ int main(int argc, char **argv) {
   }
   if (note[0]) fprintf(stderr, "bench_mc: %s\n", note);
   if (be->set_threads) be->set_threads(threads);
+  if (experiment) return run_experiment_timed(experiment, sets, n_sets, be);
 
   McDims dims = {.n_layers = n_dims - 1};
   for (int i = 0; i < n_dims; i++) dims.n[i] = dims_v[i];

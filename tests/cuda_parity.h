@@ -1,0 +1,33 @@
+/* The CUDA backend against the CPU backend, as plain functions: tests/test_cuda.c asserts
+ * on them, benchmarks/cuda_check.c (no Criterion, no HDF5) runs them on GPU machines.
+ *
+ * The generic kernel runs the CPU backend's arithmetic (kernels/mc_replica.h, checked on
+ * the CPU by test_replica.c) with every rounding fixed by the source: fmaf written out,
+ * no compiler contraction on either side (-ffp-contract=off, --fmad=false), IEEE
+ * division and square root. So the comparison is exact, states and metrics alike; a
+ * mismatch in the last bit means some operation differs. */
+#ifndef AP_CUDA_PARITY_H
+#define AP_CUDA_PARITY_H
+
+#include "kernels/backend.h"
+
+#include <stddef.h>
+
+typedef struct ParityCase {
+  const char *name;
+  const char *ini;   /* experiment file text */
+  int max_replicas;  /* 0: all of the sweep */
+  int gpu_epochs;    /* 0: all on both backends; else this many on the GPU, the rest on the CPU */
+} ParityCase;
+
+extern const ParityCase parity_cases[];
+extern const int parity_n_cases;
+
+/* AP_OK when CUDA (the backend given) and the CPU agree bit for bit; otherwise msg says
+ * where they first differ (or why the case could not run). */
+ap_status parity_run(const ParityCase *pc, const ApBackend *cuda, char *msg, size_t n);
+
+/* NULL (and the reason in why) when no CUDA device answers. */
+const ApBackend *parity_cuda(char *why, size_t n);
+
+#endif
