@@ -7,26 +7,35 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Bars cases run the warp kernel under auto, the deep network the generic one. */
 const ParityCase parity_cases[] = {
-    {"1 replica", "[train]\nepochs = 4\n[model]\neta_pi = 0.02\nt_pres = 9\n", 1, 0},
+    {"1 replica", "[train]\nepochs = 4\n[model]\neta_pi = 0.02\nt_pres = 9\n", 1, 0, NULL},
     {"7 replicas",
      "[train]\nepochs = 4\n[model]\neta_pi = 0.02\n"
      "[sweep]\nseed = 1..4\nvariant = le, original\nt_pres = 9, 25\nzip = variant t_pres\n",
-     7, 0},
+     7, 0, NULL},
     {"300 replicas",
      "[train]\nepochs = 3\n[model]\neta_pi = 0.02\n"
      "[sweep]\nseed = 1..150\nvariant = le, original\nt_pres = 9, 25\nzip = variant t_pres\n",
-     0, 0},
+     0, 0, NULL},
+    {"300 replicas, generic kernel",
+     "[train]\nepochs = 3\n[model]\neta_pi = 0.02\n"
+     "[sweep]\nseed = 1..150\nvariant = le, original\nt_pres = 9, 25\nzip = variant t_pres\n",
+     0, 0, "generic"},
     {"deep network, resets, no teacher",
      "[experiment]\ndataset = random\n[data]\nrandom_samples = 13\n"
      "[train]\nepochs = 3\nval_samples = 4\nreset_between_samples = true\nteacher = false\n"
      "[model]\ndims = 5, 8, 6, 4\neta_up = 0.1, 0.2, 0.05\neta_ip = 0.1, 0.3\n"
      "eta_pi = 0.02, 0.01\nt_pres = 11\ninit_selfpred = false\n"
      "[sweep]\nseed = 1..40\nvariant = original, le\n",
-     0, 0},
+     0, 0, NULL},
     {"3 epochs on the GPU, 3 more on the CPU",
      "[train]\nepochs = 6\n[model]\nt_pres = 15\n[sweep]\nseed = 1..33\nvariant = le, original\n",
-     0, 3},
+     0, 3, NULL},
+    {"300 epochs (more than one launch), resets, partial validation",
+     "[train]\nepochs = 300\nval_samples = 3\nreset_between_samples = true\n[model]\nt_pres = 3\n"
+     "[sweep]\nseed = 1..3\nvariant = le, original\n",
+     0, 0, NULL},
 };
 const int parity_n_cases = sizeof parity_cases / sizeof parity_cases[0];
 
@@ -89,9 +98,10 @@ ap_status parity_run(const ParityCase *pc, const ApBackend *cuda, char *msg, siz
   if ((st = session_open(&cpu, &ex, ap_backend_cpu(), &err)) ||
       (st = session_run(&cpu, 0, ex.epochs, &err)) || (st = session_pull(&cpu, &err)))
     goto out;
-  if ((st = session_open(&gpu, &ex, cuda, &err)) || (st = session_run(&gpu, 0, split, &err)) ||
-      (st = session_pull(&gpu, &err)))
-    goto out;
+  if (pc->kernel) setenv("APICAL_CUDA_KERNEL", pc->kernel, 1);
+  st = session_open(&gpu, &ex, cuda, &err);
+  if (pc->kernel) unsetenv("APICAL_CUDA_KERNEL");
+  if (st || (st = session_run(&gpu, 0, split, &err)) || (st = session_pull(&gpu, &err))) goto out;
   Session *last = &gpu;
   if (split < ex.epochs) { /* the GPU's state goes on on the CPU */
     if ((st = session_open(&tail, &ex, ap_backend_cpu(), &err))) goto out;

@@ -18,6 +18,7 @@ typedef struct ParityCase {
   const char *ini;   /* experiment file text */
   int max_replicas;  /* 0: all of the sweep */
   int gpu_epochs;    /* 0: all on both backends; else this many on the GPU, the rest on the CPU */
+  const char *kernel; /* APICAL_CUDA_KERNEL for the run (NULL: auto) */
 } ParityCase;
 
 extern const ParityCase parity_cases[];

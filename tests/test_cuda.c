@@ -15,9 +15,11 @@ static void check(int i) {
 Test(cuda, same_numbers_as_the_cpu_for_1_replica) { check(0); }
 Test(cuda, same_numbers_as_the_cpu_for_7_replicas) { check(1); }
 Test(cuda, same_numbers_as_the_cpu_for_300_replicas) { check(2); }
-Test(cuda, deep_networks_resets_and_no_teacher_match_too) { check(3); }
-Test(cuda, a_gpu_state_continues_on_the_cpu) { check(4); }
+Test(cuda, generic_kernel_same_numbers_for_300_replicas) { check(3); }
+Test(cuda, deep_networks_resets_and_no_teacher_match_too) { check(4); }
+Test(cuda, a_gpu_state_continues_on_the_cpu) { check(5); }
+Test(cuda, runs_longer_than_one_launch_match_too) { check(6); }
 
-Test(cuda, the_cases_cover_what_the_issue_asks) {
-  cr_assert_eq(parity_n_cases, 5, "test_cuda.c names each parity case; add a Test for a new one");
+Test(cuda, every_parity_case_has_a_test) {
+  cr_assert_eq(parity_n_cases, 7, "test_cuda.c names each parity case; add a Test for a new one");
 }

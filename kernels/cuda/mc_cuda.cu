@@ -5,12 +5,18 @@
  * load and store consecutive words. The state fields are the canonical ones of
  * mc_model.h; the host transposes at the boundary (state_set / state_get).
  *
- * Kernel versions (STYLE.md: keep the naive port, add faster ones beside it):
+ * Kernel versions (STYLE.md: keep the naive port, add faster ones beside it). Both give
+ * the CPU backend's numbers bit for bit, so the choice changes speed only:
  *   generic  one thread per replica runs whole epochs of mc_r_epochs (kernels/
- *            mc_replica.h), the same code tests/test_replica.c runs on the CPU against
- *            the CPU backend; any dims. State and work arrays stay in global memory.
- * Faster versions for small networks (weights in registers or shared memory) and cuBLAS
- * for wide layers are to be measured on a GPU before they are added (issue 3).
+ *            mc_replica.h), the code tests/test_replica.c runs on the CPU against the CPU
+ *            backend; any dims. State and work arrays stay in global memory.
+ *   warp     one warp per replica runs mw_epochs (kernels/mc_warp.h): lane i is hidden
+ *            neuron i, every weight sits in its lane's registers for a whole launch, the
+ *            only memory traffic is the sample and the metrics. For dims MW0-MW1-MW2
+ *            (9-30-3, Bars) and at most 64 samples; tests/test_warp.c runs the same code
+ *            on the CPU.
+ * auto takes warp where it applies (APICAL_CUDA_KERNEL=generic|warp overrides). Which wins
+ * at which size, and cuBLAS for wide layers, are for a session with a GPU to measure.
  *
  * Replicas that do not fit in device memory at once are split into parts that take turns
  * (the state of the others waits on the host); a cohort that cannot fit even one warp's
@@ -18,6 +24,7 @@
  * checked. */
 #include "../backend.h"
 #include "../mc_replica.h"
+#include "../mc_warp.h"
 
 #include <cuda_runtime.h>
 #include <stdio.h>
@@ -56,6 +63,25 @@ static __global__ void epochs_generic(float *state, float *work, uint32_t *perm,
   McView st = {state + r, (size_t)R_pad}, wk = {work + r, (size_t)R_pad};
   McConst k = cst[r];
   mc_r_epochs(st, wk, perm + r, (size_t)R_pad, lay, &w, &k, &sch, &data, e0, e1, &m, r, e0);
+}
+
+static __global__ void __launch_bounds__(THREADS)
+    epochs_warp(float *state, const McConst *cst, const McLayout *lay, McSchedule sch, McData data,
+                int e0, int e1, McMetrics m, int R, int R_pad) {
+  __shared__ float rows[THREADS / WARP][2 * MW2 * MW1];
+  int r = (int)((blockIdx.x * blockDim.x + threadIdx.x) / WARP);
+  if (r >= R) return; /* whole warps leave together */
+  McView st = {state + r, (size_t)R_pad};
+  mw_epochs(st, lay, cst + r, &sch, &data, e0, e1, &m, r, e0, /* constants stay in L1 */
+            rows[threadIdx.x / WARP]);
+}
+
+enum { KERNEL_GENERIC, KERNEL_WARP };
+
+static int warp_fits(const McLayout *lay, const McData *data) {
+  const McDims *d = &lay->dims;
+  return d->n_layers == 2 && d->n[0] == MW0 && d->n[1] == MW1 && d->n[2] == MW2 &&
+         data->n_train <= MW_MAX_SAMPLES && data->n_valset <= MW_MAX_SAMPLES;
 }
 
 /* ---- device data shared by the cohorts of a run -------------------------------------- */
@@ -134,6 +160,7 @@ struct McCohort {
   uint32_t *d_perm; /* [n_samples][part] */
   float *d_metrics; /* [7][part][MAX_CHUNK] */
   int resident;     /* which part is on the device (-1: none) */
+  int kernel;       /* KERNEL_* */
   cudaStream_t stream;
 };
 
@@ -166,8 +193,9 @@ static void cuda_describe(char *buf, size_t n) {
     snprintf(buf, n, "cuda (device not readable)");
     return;
   }
-  snprintf(buf, n, "cuda, %s (%d SMs, %.0f GiB), generic kernel", p.name, p.multiProcessorCount,
-           (double)p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0));
+  const char *k = getenv("APICAL_CUDA_KERNEL");
+  snprintf(buf, n, "cuda, %s (%d SMs, %.0f GiB), kernel %s", p.name, p.multiProcessorCount,
+           (double)p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), k && *k ? k : "auto");
 }
 
 static void cuda_cohort_destroy(McCohort *c) {
@@ -193,6 +221,17 @@ static ap_status cohort_alloc(McCohort *c, const McCohortSpec *spec, const McDat
   c->sch = spec->schedule;
   c->R = spec->n_replicas;
   c->resident = -1;
+  const char *kernel = getenv("APICAL_CUDA_KERNEL");
+  if (!kernel || !*kernel || !strcmp(kernel, "auto"))
+    c->kernel = warp_fits(&c->lay, data) ? KERNEL_WARP : KERNEL_GENERIC;
+  else if (!strcmp(kernel, "generic"))
+    c->kernel = KERNEL_GENERIC;
+  else if (!strcmp(kernel, "warp") && warp_fits(&c->lay, data))
+    c->kernel = KERNEL_WARP;
+  else
+    return ap_fail(err, AP_ERR_USAGE, "APICAL_CUDA_KERNEL=%s: expected auto, generic or warp "
+                   "(warp only for dims %d-%d-%d and at most %d samples)", kernel, MW0, MW1, MW2,
+                   MW_MAX_SAMPLES);
   mc_work_init(&c->work, &c->lay);
   c->n_samples = data->n_train > data->n_valset ? data->n_train : data->n_valset;
   size_t nf = (size_t)c->lay.n_floats;
@@ -309,10 +348,17 @@ static ap_status launch(McCohort *c, int e0, int e1, ApError *err) {
   /* self-prediction metrics are [R][E][H]: with H > 1 they need H columns per epoch */
   int H = c->lay.dims.n_layers - 1;
   if (H > 1) m.n_epochs = MAX_CHUNK / H;
-  int n = part_size(c, c->resident), blocks = (n + THREADS - 1) / THREADS;
-  epochs_generic<<<blocks, THREADS, 0, c->stream>>>(c->d_state, c->d_work, c->d_perm, c->d_const,
-                                                    c->d_lay, c->work, c->sch, c->data, e0, e1, m,
-                                                    n, c->part);
+  int n = part_size(c, c->resident);
+  if (c->kernel == KERNEL_WARP) {
+    int blocks = (int)(((size_t)n * WARP + THREADS - 1) / THREADS);
+    epochs_warp<<<blocks, THREADS, 0, c->stream>>>(c->d_state, c->d_const, c->d_lay, c->sch, c->data,
+                                                   e0, e1, m, n, c->part);
+  } else {
+    int blocks = (n + THREADS - 1) / THREADS;
+    epochs_generic<<<blocks, THREADS, 0, c->stream>>>(c->d_state, c->d_work, c->d_perm, c->d_const,
+                                                      c->d_lay, c->work, c->sch, c->data, e0, e1,
+                                                      m, n, c->part);
+  }
   CUDA_CHECK(cudaGetLastError());
   return AP_OK;
 }
