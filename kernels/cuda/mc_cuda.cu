@@ -337,17 +337,22 @@ static ap_status cuda_state_get(McCohort *c, float *state, ApError *err) {
   return AP_OK;
 }
 
-/* Launches epochs e0 .. e1-1 (at most MAX_CHUNK) for the resident part. */
-static ap_status launch(McCohort *c, int e0, int e1, ApError *err) {
-  size_t P = (size_t)c->part, cells = P * MAX_CHUNK;
+/* The device metrics of a launch: each array [part][e1 - e0] (and [..][H] for the
+ * self-prediction errors), packed at the start of its MAX_CHUNK-sized slot, so that only
+ * what the launch wrote travels back. */
+static McMetrics device_metrics(const McCohort *c, int cols) {
+  size_t cells = (size_t)c->part * MAX_CHUNK;
   McMetrics m;
-  m.n_epochs = MAX_CHUNK;
+  m.n_epochs = cols;
   m.val_acc = c->d_metrics, m.val_mse = m.val_acc + cells, m.train_acc = m.val_mse + cells;
   m.ff_err = m.train_acc + cells, m.fb_err = m.ff_err + cells, m.api_err = m.fb_err + cells;
   m.inn_err = m.api_err + cells;
-  /* self-prediction metrics are [R][E][H]: with H > 1 they need H columns per epoch */
-  int H = c->lay.dims.n_layers - 1;
-  if (H > 1) m.n_epochs = MAX_CHUNK / H;
+  return m;
+}
+
+/* Launches epochs e0 .. e1-1 for the resident part (e1 - e0 times H at most MAX_CHUNK). */
+static ap_status launch(McCohort *c, int e0, int e1, ApError *err) {
+  McMetrics m = device_metrics(c, e1 - e0);
   int n = part_size(c, c->resident);
   if (c->kernel == KERNEL_WARP) {
     int blocks = (int)(((size_t)n * WARP + THREADS - 1) / THREADS);
@@ -366,21 +371,23 @@ static ap_status launch(McCohort *c, int e0, int e1, ApError *err) {
 /* Copies the chunk's metrics of the resident part into the run's arrays. */
 static ap_status collect(McCohort *c, int e0, int e1, McMetrics *out, ApError *err) {
   size_t P = (size_t)c->part, cells = P * MAX_CHUNK;
-  CUDA_CHECK(cudaMemcpyAsync(c->h_metrics, c->d_metrics, 7 * cells * sizeof(float),
-                             cudaMemcpyDeviceToHost, c->stream));
+  int H = c->lay.dims.n_layers - 1, p = c->resident, n = part_size(c, p), cols = e1 - e0;
+  size_t w[7] = {1, 1, 1, (size_t)H, (size_t)H, (size_t)H, (size_t)H};
+  int arrays = H > 0 ? 7 : 3;
+  for (int k = 0; k < arrays; k++)
+    CUDA_CHECK(cudaMemcpyAsync(c->h_metrics + (size_t)k * cells, c->d_metrics + (size_t)k * cells,
+                               (size_t)n * (size_t)cols * w[k] * sizeof(float), cudaMemcpyDeviceToHost,
+                               c->stream));
   CUDA_CHECK(cudaStreamSynchronize(c->stream));
-  int H = c->lay.dims.n_layers - 1, p = c->resident, n = part_size(c, p);
-  int cols = H > 1 ? MAX_CHUNK / H : MAX_CHUNK;
-  float *src[7], *dst[7] = {out->val_acc, out->val_mse, out->train_acc, out->ff_err,
-                            out->fb_err,  out->api_err, out->inn_err};
-  for (int k = 0; k < 7; k++) src[k] = c->h_metrics + (size_t)k * cells;
+  float *dst[7] = {out->val_acc, out->val_mse, out->train_acc, out->ff_err,
+                   out->fb_err,  out->api_err, out->inn_err};
   for (int i = 0; i < n; i++) {
     size_t row = (size_t)c->h_rows[p * c->part + i];
     for (int e = e0; e < e1; e++) {
       size_t d_re = row * (size_t)out->n_epochs + (size_t)e, s_re = (size_t)i * (size_t)cols + (size_t)(e - e0);
-      for (int k = 0; k < 3; k++) dst[k][d_re] = src[k][s_re];
-      for (int h = 0; h < H; h++)
-        for (int k = 3; k < 7; k++) dst[k][d_re * (size_t)H + (size_t)h] = src[k][s_re * (size_t)H + (size_t)h];
+      for (int k = 0; k < arrays; k++)
+        for (size_t h = 0; h < w[k]; h++)
+          dst[k][d_re * w[k] + h] = c->h_metrics[(size_t)k * cells + s_re * w[k] + h];
     }
   }
   return AP_OK;
