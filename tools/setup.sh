@@ -24,6 +24,6 @@ if command -v nvcc >/dev/null 2>&1; then cuda=ON
 elif [ -x /usr/local/cuda/bin/nvcc ]; then cuda=ON; export PATH="/usr/local/cuda/bin:$PATH"
 fi
 # shellcheck disable=SC2086
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DAPICAL_CUDA=$cuda ${APICAL_CMAKE_ARGS:-} >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DAPICAL_CUDA=$cuda -DAPICAL_HDF5=ON ${APICAL_CMAKE_ARGS:-} >/dev/null
 cmake --build build -j"$(nproc)"
 echo "setup: built build/apical (CUDA backend: $cuda)"
