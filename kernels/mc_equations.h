@@ -38,6 +38,22 @@ AP_HD float mc_euler(float u, float dt, float udot) { return fmaf(udot, dt, u); 
 /* Latent-equilibrium prospective potential ŭ = u + τ u̇ with τ = 1/g_tot, thesis eq. 2.76. */
 AP_HD float mc_prospective(float u, float tau, float udot) { return fmaf(tau, udot, u); }
 
+/* One somatic step: the Euler potential u + dt u̇, the prospective ŭ = u + τ u̇, and the
+ * rate the neuron transmits next step, φ(ŭ) under LE (le = 1) and φ(u) otherwise. That
+ * rate is also the φ(u_post) of its plasticity rule (MODELS.md §1), so it is computed once. */
+typedef struct McSoma {
+  float u, forw, rate;
+} McSoma;
+
+AP_HD McSoma mc_soma_advance(float u, float udot, float dt, float tau, float le, float gamma,
+                             float beta, float theta) {
+  McSoma s;
+  s.forw = mc_prospective(u, tau, udot);
+  s.u = mc_euler(u, dt, udot);
+  s.rate = mc_phi(le != 0.0f ? s.forw : s.u, gamma, beta, theta);
+  return s;
+}
+
 /* Urbanczik-Senn dendritic error of a neuron, thesis eqs. 2.13/2.14 (2.70 for the form
  * used): φ(u_post) - φ(α v_dend), α the dendritic attenuation gb/(gl + gb [+ ga]). */
 AP_HD float mc_dendritic_error(float phi_post, float alpha, float v_dend, float gamma, float beta,

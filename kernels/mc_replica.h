@@ -164,17 +164,14 @@ AP_HD void mc_r_soma_advance(McView st, int u_off, int f_off, McView wk, int rat
                              float alpha, float tau, int n, int learn, const McWork *w,
                              const McConst *k) {
   for (int i = 0; i < n; i++) {
-    float u = MC_AT(st, u_off + i), udot = MC_AT(wk, w->udot + i);
-    float next_forw = mc_prospective(u, tau, udot);
-    float next_u = mc_euler(u, k->dt, udot);
-    float post = k->le != 0.0f ? next_forw : next_u;
-    float r = mc_phi(post, k->gamma, k->beta, k->theta);
-    MC_AT(wk, rate_new + i) = r;
+    McSoma s = mc_soma_advance(MC_AT(st, u_off + i), MC_AT(wk, w->udot + i), k->dt, tau, k->le,
+                               k->gamma, k->beta, k->theta);
+    MC_AT(wk, rate_new + i) = s.rate;
     if (learn)
       MC_AT(wk, w->err + i) =
-          mc_dendritic_error(r, alpha, MC_AT(wk, v_dend + i), k->gamma, k->beta, k->theta);
-    MC_AT(st, f_off + i) = next_forw;
-    MC_AT(st, u_off + i) = next_u;
+          mc_dendritic_error(s.rate, alpha, MC_AT(wk, v_dend + i), k->gamma, k->beta, k->theta);
+    MC_AT(st, f_off + i) = s.forw;
+    MC_AT(st, u_off + i) = s.u;
   }
 }
 

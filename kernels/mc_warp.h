@@ -207,28 +207,26 @@ MW_FN void mw_step(McWarp *w, const McConst *k, int learn, float nudge_now, int 
   if (lane < MW2) { /* interneuron: nudged by its sister's previous potential */
     float u_next = k->le != 0.0f ? L(w->f_o) : L(w->u_o);
     float ss = mc_steady_state(k->gb, L(w->v_den), k->gsom, u_next, k->g_inn);
-    float udot = mc_udot(k->g_inn, ss, L(w->u_i));
-    float nf = mc_prospective(L(w->u_i), k->tau_inn, udot), nu = mc_euler(L(w->u_i), k->dt, udot);
-    float r = mc_phi(k->le != 0.0f ? nf : nu, k->gamma, k->beta, k->theta);
-    L(w->nr_i) = r;
-    L(w->f_i) = nf;
-    L(w->u_i) = nu;
+    McSoma n = mc_soma_advance(L(w->u_i), mc_udot(k->g_inn, ss, L(w->u_i)), k->dt, k->tau_inn, k->le,
+                               k->gamma, k->beta, k->theta);
+    L(w->nr_i) = n.rate;
+    L(w->f_i) = n.forw;
+    L(w->u_i) = n.u;
     if (learn && k->c_ip[0] != 0.0f) {
-      float g = k->c_ip[0] * mc_dendritic_error(r, k->alpha_inn, L(w->v_den), k->gamma, k->beta, k->theta);
+      float g = k->c_ip[0] * mc_dendritic_error(n.rate, k->alpha_inn, L(w->v_den), k->gamma, k->beta, k->theta);
       float *wi = w->w_ip + lane * MW1;
       UNROLL for (int i = 0; i < MW1; i++) wi[i] = mc_weight_step(wi[i], g, rp[i]);
     }
   }
   if (lane < MW1) { /* hidden pyramid */
     float ss = mc_steady_state(k->gb, L(w->v_bas), k->ga, L(w->v_api), k->g_pyr);
-    float udot = mc_udot(k->g_pyr, ss, L(w->u_p));
-    float nf = mc_prospective(L(w->u_p), k->tau_pyr, udot), nu = mc_euler(L(w->u_p), k->dt, udot);
-    float r = mc_phi(k->le != 0.0f ? nf : nu, k->gamma, k->beta, k->theta);
-    L(w->nr_p) = r;
-    L(w->f_p) = nf;
-    L(w->u_p) = nu;
+    McSoma n = mc_soma_advance(L(w->u_p), mc_udot(k->g_pyr, ss, L(w->u_p)), k->dt, k->tau_pyr, k->le,
+                               k->gamma, k->beta, k->theta);
+    L(w->nr_p) = n.rate;
+    L(w->f_p) = n.forw;
+    L(w->u_p) = n.u;
     if (learn) {
-      float g = k->c_up[0] * mc_dendritic_error(r, k->alpha_pyr, L(w->v_bas), k->gamma, k->beta, k->theta);
+      float g = k->c_up[0] * mc_dendritic_error(n.rate, k->alpha_pyr, L(w->v_bas), k->gamma, k->beta, k->theta);
       UNROLL for (int j = 0; j < MW0; j++)
         LX(w->w_up, j) = mc_clip(mc_weight_step(LX(w->w_up, j), g, w->r_in[j]), k->w_max_h);
       if (k->c_pi[0] != 0.0f) {
@@ -242,19 +240,18 @@ MW_FN void mw_step(McWarp *w, const McConst *k, int learn, float nudge_now, int 
     float tgt = k->le != 0.0f ? w->tgt_last[lane] : w->u_tgt[lane];
     float ss = nudge != 0.0f ? mc_steady_state(k->gb, L(w->v_out), k->gsom, tgt, k->g_out)
                              : mc_steady_state(k->gb, L(w->v_out), 0.0f, 0.0f, k->g_free);
-    float udot = mc_udot(k->g_out, ss, L(w->u_o));
-    float nf = mc_prospective(L(w->u_o), k->tau_out, udot), nu = mc_euler(L(w->u_o), k->dt, udot);
-    float r = mc_phi(k->le != 0.0f ? nf : nu, k->gamma, k->beta, k->theta);
-    L(w->nr_o) = r;
-    L(w->f_o) = nf;
-    L(w->u_o) = nu;
+    McSoma n = mc_soma_advance(L(w->u_o), mc_udot(k->g_out, ss, L(w->u_o)), k->dt, k->tau_out, k->le,
+                               k->gamma, k->beta, k->theta);
+    L(w->nr_o) = n.rate;
+    L(w->f_o) = n.forw;
+    L(w->u_o) = n.u;
     if (learn) {
-      float g = k->c_up[1] * mc_dendritic_error(r, k->alpha_out, L(w->v_out), k->gamma, k->beta, k->theta);
+      float g = k->c_up[1] * mc_dendritic_error(n.rate, k->alpha_out, L(w->v_out), k->gamma, k->beta, k->theta);
       float *wo = w->w_out + lane * MW1;
       UNROLL for (int i = 0; i < MW1; i++) wo[i] = mc_clip(mc_weight_step(wo[i], g, rp[i]), k->w_max_o);
     }
     float gate = (float)step_in_sample >= k->lag ? 1.0f : 0.0f;
-    L(w->acc) = fmaf(gate, (k->le != 0.0f ? nf : nu) / k->readout_n, L(w->acc));
+    L(w->acc) = fmaf(gate, (k->le != 0.0f ? n.forw : n.u) / k->readout_n, L(w->acc));
   }
   LANES_END
 

@@ -187,16 +187,13 @@ static void soma_advance(float *restrict u, float *restrict forw, float *restric
   for (int i = 0; i < n; i++)
     LANES(l) {
       int x = i * LN + l;
-      float next_forw = mc_prospective(u[x], tau[l], udot[x]);
-      float next_u = mc_euler(u[x], k->dt[l], udot[x]);
-      /* u_post of the plasticity rule and the potential transmitted next step */
-      float post = k->le[l] != 0.0f ? next_forw : next_u;
-      float r = mc_phi(post, k->gamma[l], k->beta[l], k->theta[l]);
-      rate_new[x] = r;
+      McSoma n = mc_soma_advance(u[x], udot[x], k->dt[l], tau[l], k->le[l], k->gamma[l], k->beta[l],
+                                 k->theta[l]);
+      rate_new[x] = n.rate;
       if (learn)
-        err[x] = mc_dendritic_error(r, alpha[l], v_dend[x], k->gamma[l], k->beta[l], k->theta[l]);
-      forw[x] = next_forw;
-      u[x] = next_u;
+        err[x] = mc_dendritic_error(n.rate, alpha[l], v_dend[x], k->gamma[l], k->beta[l], k->theta[l]);
+      forw[x] = n.forw;
+      u[x] = n.u;
     }
 }
 
