@@ -301,6 +301,11 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
       goto out;
     }
     free(old_id);
+    if (done == E) {
+      log_msg("%s: the run already finished its %d epochs; raise [train] epochs to extend it",
+              latest, E);
+      goto out;
+    }
     if ((st = session_push(&s, err))) goto out;
     log_msg("resuming from %s (epoch %d)", latest, done);
   }

@@ -80,4 +80,7 @@ Test(cli, a_run_writes_results_and_refuses_to_overwrite_them, .init = setup) {
   one_line(e);
   cr_assert_eq(apical("run ok.ini --force --print-config", e, sizeof e), 0);
   cr_assert_eq(apical("run ok.ini --resume --set train.epochs=4", e, sizeof e), 0, "%s", e);
+  cr_assert_eq(apical("run ok.ini --resume --set train.epochs=4", e, sizeof e), 0, "%s", e);
+  cr_assert(strstr(e, "already finished its 4 epochs"), "%s", e);
+  cr_assert_eq(apical("run ok.ini --resume --set train.epochs=2", e, sizeof e), 65, "%s", e);
 }
