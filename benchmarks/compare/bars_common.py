@@ -123,3 +123,17 @@ def init_state(np, weights, x0, t0):
              u_tgt_last=z(n2), u_h=z(n1), f_h=z(n1), u_i=z(n2), f_i=z(n2), u_o=z(n2), f_o=z(n2))
     s.update({k: np.array(v, dtype=np.float32) for k, v in weights.items()})
     return s
+
+
+def derived(p):
+    """The constants both baselines derive from the parameters (apical: mc_const_init)."""
+    le = p["le"]
+    dt, k0 = p["dt"], p["dt"] / p["tau0"]
+    gl, gb, ga, gsom = p["gl"], p["gb"], p["ga"], p["gsom"]
+    g_pyr, g_inn, g_out = gl + gb + ga, gl + gb + gsom, gl + gb + gsom
+    a_pyr, a_inn, a_out = gb / g_pyr, gb / (gl + gb), gb / (gl + gb)
+    c_up1, c_up2 = dt * p["eta_up"][0], dt * p["eta_up"][1]
+    c_ip, c_pi = dt * p["eta_ip"], dt * p["eta_pi"]
+    wm1, wm2 = p["w_max_hidden"], p["w_max_out"]
+    return (le, dt, k0, gb, ga, gsom, g_pyr, g_inn, g_out, a_pyr, a_inn, a_out,
+            c_up1, c_up2, c_ip, c_pi, wm1, wm2)

@@ -31,14 +31,8 @@ def make_step(np, p):
     """step(s, x [R, 9], tgt [R, 3]) advances all replicas by one Euler step in place.
     Every layer is updated from the previous step's state, then all changes are applied
     (MODELS.md, order of one step)."""
-    le = p["le"]
-    dt, k0 = p["dt"], p["dt"] / p["tau0"]
-    gl, gb, ga, gsom = p["gl"], p["gb"], p["ga"], p["gsom"]
-    g_pyr, g_inn, g_out = gl + gb + ga, gl + gb + gsom, gl + gb + gsom
-    a_pyr, a_inn, a_out = gb / g_pyr, gb / (gl + gb), gb / (gl + gb)
-    c_up1, c_up2 = dt * p["eta_up"][0], dt * p["eta_up"][1]
-    c_ip, c_pi = dt * p["eta_ip"], dt * p["eta_pi"]
-    wm1, wm2 = p["w_max_hidden"], p["w_max_out"]
+    (le, dt, k0, gb, ga, gsom, g_pyr, g_inn, g_out, a_pyr, a_inn, a_out,
+     c_up1, c_up2, c_ip, c_pi, wm1, wm2) = bc.derived(p)
 
     def mv(w, r):  # [R, n, m] x [R, m] -> [R, n]
         return np.matmul(w, r[:, :, None])[:, :, 0]
