@@ -53,15 +53,16 @@ const ApBackend *parity_cuda(char *why, size_t n) {
   return cuda;
 }
 
-static ap_status compare(const Session *a, const Session *b, char *msg, size_t n) {
+ap_status parity_compare(const Session *a, const Session *b, const char *name_a, const char *name_b,
+                         char *msg, size_t n) {
   size_t nf = (size_t)a->lay.n_floats;
   for (size_t i = 0; i < (size_t)a->R * nf; i++)
     if (memcmp(&a->state[i], &b->state[i], sizeof(float))) {
       const McField *f = NULL;
       for (int k = 0; k < a->lay.n_fields; k++)
         if ((size_t)a->lay.fields[k].offset <= i % nf) f = &a->lay.fields[k];
-      snprintf(msg, n, "replica %zu, %s[%zu]: cpu %.9g, cuda %.9g", i / nf, f ? f->name : "?",
-               i % nf - (f ? (size_t)f->offset : 0), a->state[i], b->state[i]);
+      snprintf(msg, n, "replica %zu, %s[%zu]: %s %.9g, %s %.9g", i / nf, f ? f->name : "?",
+               i % nf - (f ? (size_t)f->offset : 0), name_a, a->state[i], name_b, b->state[i]);
       return AP_ERR_SOFTWARE;
     }
   int H = a->lay.dims.n_layers - 1;
@@ -75,7 +76,8 @@ static ap_status compare(const Session *a, const Session *b, char *msg, size_t n
     size_t len = k < 3 ? re : reh;
     for (size_t i = 0; i < len; i++)
       if (memcmp(&ma[k][i], &mb[k][i], sizeof(float))) {
-        snprintf(msg, n, "metric %s, cell %zu: cpu %.9g, cuda %.9g", names[k], i, ma[k][i], mb[k][i]);
+        snprintf(msg, n, "metric %s, cell %zu: %s %.9g, %s %.9g", names[k], i, name_a, ma[k][i],
+                 name_b, mb[k][i]);
         return AP_ERR_SOFTWARE;
       }
   }
@@ -114,7 +116,7 @@ ap_status parity_run(const ParityCase *pc, const ApBackend *cuda, char *msg, siz
       goto out;
     last = &tail;
   }
-  st = compare(&cpu, last, msg, n);
+  st = parity_compare(&cpu, last, "cpu", "cuda", msg, n);
   if (st) err.msg[0] = '\0';
 out:
   if (st && err.msg[0]) snprintf(msg, n, "%s", err.msg);

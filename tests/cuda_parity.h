@@ -28,6 +28,12 @@ extern const int parity_n_cases;
  * where they first differ (or why the case could not run). */
 ap_status parity_run(const ParityCase *pc, const ApBackend *cuda, char *msg, size_t n);
 
+/* AP_OK when two sessions of one experiment hold the same bits: every state element and
+ * every metric; otherwise msg names the first difference. */
+struct Session;
+ap_status parity_compare(const struct Session *a, const struct Session *b, const char *name_a,
+                         const char *name_b, char *msg, size_t n);
+
 /* NULL (and the reason in why) when no CUDA device answers. */
 const ApBackend *parity_cuda(char *why, size_t n);
 

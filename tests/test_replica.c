@@ -1,6 +1,7 @@
 /* The replica-by-replica form of the model (kernels/mc_replica.h), which the CUDA
  * backend's generic kernel runs one thread per replica, against the CPU backend: same
  * numbers, bit for bit. This is how the CUDA kernel's logic is tested without a GPU. */
+#include "cuda_parity.h"
 #include "helpers.h"
 #include "kernels/mc_replica.h"
 
@@ -33,20 +34,9 @@ static void emulate_and_compare(const char *ini) {
     mc_r_refresh_rates(st, wk, &emu.lay, &w, &k);
     mc_r_epochs(st, wk, perm, 1, &emu.lay, &w, &k, &sch, &emu.data, 0, ex.epochs, &emu.m, r, 0);
   }
-  size_t n = (size_t)emu.R * (size_t)emu.lay.n_floats;
-  for (size_t i = 0; i < n; i++)
-    cr_assert(!memcmp(&emu.state[i], &cpu.state[i], sizeof(float)),
-              "state element %zu (replica %zu): replica-wise %.9g, CPU backend %.9g", i,
-              i / (size_t)emu.lay.n_floats, emu.state[i], cpu.state[i]);
-  int H = emu.lay.dims.n_layers - 1;
-  size_t re = (size_t)emu.R * (size_t)emu.E, reh = re * (size_t)(H > 0 ? H : 1);
-  const float *a[] = {emu.m.val_acc, emu.m.val_mse, emu.m.train_acc, emu.m.ff_err, emu.m.fb_err,
-                      emu.m.api_err, emu.m.inn_err};
-  const float *b[] = {cpu.m.val_acc, cpu.m.val_mse, cpu.m.train_acc, cpu.m.ff_err, cpu.m.fb_err,
-                      cpu.m.api_err, cpu.m.inn_err};
-  size_t len[] = {re, re, re, reh, reh, reh, reh};
-  for (int k = 0; k < (H > 0 ? 7 : 3); k++)
-    cr_assert_eq(memcmp(a[k], b[k], len[k] * sizeof(float)), 0, "metric %d differs", k);
+  char msg[1024] = "";
+  ap_status st = parity_compare(&emu, &cpu, "replica-wise", "CPU backend", msg, sizeof msg);
+  cr_assert_eq(st, AP_OK, "%s", msg);
   free(work);
   free(perm);
   session_close(&emu);

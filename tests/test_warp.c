@@ -1,6 +1,7 @@
 /* The CUDA backend's warp kernel body (kernels/mc_warp.h: one replica per warp, weights
  * in registers) read the CPU way, a warp's 32 lanes as arrays, against the CPU backend:
  * the same numbers bit for bit. */
+#include "cuda_parity.h"
 #include "helpers.h"
 #include "kernels/mc_warp.h"
 
@@ -26,20 +27,9 @@ static void emulate_and_compare(const char *ini) {
     mw_epochs(st, &emu.lay, &k, &sch, &emu.data, 0, 2, &emu.m, r, 0, rows);
     mw_epochs(st, &emu.lay, &k, &sch, &emu.data, 2, ex.epochs, &emu.m, r, 0, rows);
   }
-  size_t nf = (size_t)emu.lay.n_floats;
-  for (size_t i = 0; i < (size_t)emu.R * nf; i++)
-    cr_assert(!memcmp(&emu.state[i], &cpu.state[i], sizeof(float)),
-              "state element %zu of replica %zu: warp %.9g, CPU backend %.9g", i % nf, i / nf,
-              emu.state[i], cpu.state[i]);
-  size_t re = (size_t)emu.R * (size_t)emu.E;
-  const float *a[] = {emu.m.val_acc, emu.m.val_mse, emu.m.train_acc, emu.m.ff_err, emu.m.fb_err,
-                      emu.m.api_err, emu.m.inn_err};
-  const float *b[] = {cpu.m.val_acc, cpu.m.val_mse, cpu.m.train_acc, cpu.m.ff_err, cpu.m.fb_err,
-                      cpu.m.api_err, cpu.m.inn_err};
-  for (int k = 0; k < 7; k++)
-    for (size_t i = 0; i < re; i++)
-      cr_assert(!memcmp(&a[k][i], &b[k][i], sizeof(float)), "metric %d cell %zu: warp %.9g, CPU %.9g",
-                k, i, a[k][i], b[k][i]);
+  char msg[1024] = "";
+  ap_status st = parity_compare(&emu, &cpu, "warp", "CPU backend", msg, sizeof msg);
+  cr_assert_eq(st, AP_OK, "%s", msg);
   session_close(&emu);
   session_close(&cpu);
   config_free(&ex);
