@@ -1,0 +1,152 @@
+/* Golden results: five experiments run to the end, every series and every final state
+ * array hashed (FNV-1a 64 over the float32 bytes, replica-major [R][...]) and compared with
+ * the hashes in tests/golden/NAME.golden, recorded at fcebbd9 before the model interface
+ * was introduced. A refactor must keep these bits; a deliberate change of the numbers
+ * regenerates them (APICAL_GOLDEN_WRITE=DIR writes NAME.golden files there instead of
+ * comparing) and says why in its commit. */
+#include "helpers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t fnv1a(const void *p, size_t n) {
+  const unsigned char *b = p;
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; i++) {
+    h ^= b[i];
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+static void line(char **out, size_t *used, size_t *cap, const char *name, const float *a, int rank,
+                 const long *dims) {
+  size_t n = 1;
+  char shape[96] = "";
+  for (int i = 0; i < rank; i++) {
+    n *= (size_t)dims[i];
+    snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%ld", i ? "," : "", dims[i]);
+  }
+  if (*used + 256 > *cap) {
+    *cap = *cap * 2 + 4096;
+    *out = realloc(*out, *cap);
+  }
+  *used += (size_t)snprintf(*out + *used, *cap - *used, "%s [%s] %016llx\n", name, shape,
+                            (unsigned long long)fnv1a(a, n * sizeof(float)));
+}
+
+/* Deterministic IDX files for the MNIST-format case (an LCG; the generator that made the
+ * golden numbers). */
+static void idx_write(const char *path, int images, int n, int rows, int cols) {
+  FILE *f = fopen(path, "wb");
+  cr_assert_not_null(f);
+  unsigned char h[16] = {0, 0, 8, (unsigned char)(images ? 3 : 1)};
+  int nh = 4;
+  unsigned d[3] = {(unsigned)n, (unsigned)rows, (unsigned)cols};
+  for (int i = 0; i < (images ? 3 : 1); i++) {
+    h[nh++] = (unsigned char)(d[i] >> 24), h[nh++] = (unsigned char)(d[i] >> 16);
+    h[nh++] = (unsigned char)(d[i] >> 8), h[nh++] = (unsigned char)d[i];
+  }
+  fwrite(h, 1, (size_t)nh, f);
+  uint32_t x = images ? 12345u : 777u;
+  for (long i = 0; i < (long)n * (images ? rows * cols : 1); i++) {
+    x = x * 1664525u + 1013904223u;
+    fputc(images ? (int)(x >> 24) : (int)((x >> 16) % 10), f);
+  }
+  fclose(f);
+}
+
+static char *read_text(const char *path) {
+  FILE *f = fopen(path, "rb");
+  cr_assert_not_null(f, "cannot read %s", path);
+  static char buf[1 << 16];
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  return strdup(buf);
+}
+
+/* Runs tests/golden/NAME.ini and returns the hash lines of its results. */
+static char *golden_run(const char *name) {
+  char path[512], dir[256], set[700];
+  snprintf(path, sizeof path, "%s/%s.ini", APICAL_GOLDEN_DIR, name);
+  Ini ini = {0};
+  ApError err = {{0}};
+  cr_assert_eq(ini_load(&ini, path, &err), AP_OK, "%s", err.msg);
+  if (!strncmp(name, "idx", 3)) {
+    th_tempdir(dir, sizeof dir);
+    const char *key[4] = {"train_images", "train_labels", "test_images", "test_labels"};
+    const int images[4] = {1, 0, 1, 0}, count[4] = {60, 60, 30, 30};
+    for (int i = 0; i < 4; i++) {
+      snprintf(path, sizeof path, "%s/%s", dir, key[i]);
+      idx_write(path, images[i], count[i], 28, 28);
+      snprintf(set, sizeof set, "data.%s=%s", key[i], path);
+      cr_assert_eq(ini_set(&ini, set, &err), AP_OK, "%s", err.msg);
+    }
+  }
+  ApExperiment ex;
+  cr_assert_eq(config_build(&ex, &ini, name, &err), AP_OK, "%s", err.msg);
+  ini_free(&ini);
+  Session s;
+  th_run(&s, &ex, 2);
+  char *out = NULL;
+  size_t used = 0, cap = 0;
+  int R = s.R, E = s.E, H = s.lay.dims.n_layers - 1;
+  long d2[2] = {R, E}, d3[3] = {R, E, H};
+  line(&out, &used, &cap, "series/val_acc", s.m.val_acc, 2, d2);
+  line(&out, &used, &cap, "series/val_mse", s.m.val_mse, 2, d2);
+  line(&out, &used, &cap, "series/train_acc", s.m.train_acc, 2, d2);
+  if (H > 0) {
+    line(&out, &used, &cap, "series/ff_weight_error", s.m.ff_err, 3, d3);
+    line(&out, &used, &cap, "series/fb_weight_error", s.m.fb_err, 3, d3);
+    line(&out, &used, &cap, "series/apical_error", s.m.api_err, 3, d3);
+    line(&out, &used, &cap, "series/interneuron_error", s.m.inn_err, 3, d3);
+  }
+  for (int i = 0; i < s.lay.n_fields; i++) {
+    const McField *f = &s.lay.fields[i];
+    size_t c = (size_t)f->shape[0] * (size_t)f->shape[1];
+    float *buf = malloc((size_t)R * c * sizeof(float));
+    for (int r = 0; r < R; r++)
+      memcpy(buf + (size_t)r * c, s.state + (size_t)r * (size_t)s.lay.n_floats + (size_t)f->offset,
+             c * sizeof(float));
+    char nm[96];
+    snprintf(nm, sizeof nm, "state/%s", f->name);
+    long d[3] = {R, f->shape[0], f->shape[1]};
+    line(&out, &used, &cap, nm, buf, f->rank + 1, d);
+    free(buf);
+  }
+  session_close(&s);
+  config_free(&ex);
+  return out;
+}
+
+static void check(const char *name) {
+  char *got = golden_run(name), path[512];
+  const char *write_dir = getenv("APICAL_GOLDEN_WRITE");
+  if (write_dir && *write_dir) {
+    snprintf(path, sizeof path, "%s/%s.golden", write_dir, name);
+    th_write(path, got, strlen(got));
+    free(got);
+    return;
+  }
+  snprintf(path, sizeof path, "%s/%s.golden", APICAL_GOLDEN_DIR, name);
+  char *want = read_text(path);
+  /* line by line, so a failure names the first array that moved */
+  const char *a = got, *b = want;
+  while (*a || *b) {
+    size_t na = strcspn(a, "\n"), nb = strcspn(b, "\n");
+    cr_assert(na == nb && !strncmp(a, b, na), "%s: got '%.*s', golden '%.*s'", name, (int)na, a,
+              (int)nb, b);
+    a += na + (a[na] == '\n');
+    b += nb + (b[nb] == '\n');
+  }
+  free(got);
+  free(want);
+}
+
+Test(golden, bars_tpres_quick) { check("bars_tpres_quick"); }
+Test(golden, selfpred_pretrain) { check("selfpred_pretrain"); }
+Test(golden, bars_two_hidden_layers) { check("bars_deep"); }
+Test(golden, random_data_three_hidden_layers_with_resets) { check("random_deep_reset"); }
+Test(golden, mnist_format_784_30_10) { check("idx_784_30_10"); }
