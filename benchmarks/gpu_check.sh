@@ -73,7 +73,7 @@ endstep
 
 for kernel in warp generic; do
   step "bench_mc on the GPU, kernel $kernel (LE, t_pres 100, training steps)"
-  APICAL_CUDA_KERNEL=$kernel timeout 240 build-gpu/benchmarks/bench_mc --backend cuda \
+  timeout 240 build-gpu/benchmarks/bench_mc --backend cuda --cuda-kernel "$kernel" \
     --replicas 1,64,1024,8192,65536 --seconds 3 2>&1 | tee -a "$report"
   endstep
 done

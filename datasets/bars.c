@@ -1,6 +1,7 @@
 #include "dataset.h"
 
-#include <Random123/philox.h>
+#include "../kernels/core/ap_rng.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,15 +51,14 @@ ap_status ds_random(ApDataset *ds, int n, int n_in, int n_classes, uint64_t seed
   ap_status st = alloc_shared(ds, n, n_in, err);
   if (st) return st;
   ds->n_classes = n_classes;
-  philox4x32_key_t key = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
+  /* sample s draws its inputs and then its label from (seed, data, s, i) */
   for (int s = 0; s < n; s++) {
     for (int i = 0; i <= n_in; i++) {
-      philox4x32_ctr_t ctr = {{3u /* data domain */, (uint32_t)s, (uint32_t)i, 0}};
-      uint32_t x = philox4x32(ctr, key).v[0];
+      uint32_t x = ap_rng_u32(seed, AP_RNG_DATA, (uint32_t)s, (uint32_t)i, 0);
       if (i < n_in)
-        ds->x_train[(size_t)s * (size_t)n_in + (size_t)i] = (float)(x >> 8) * (1.0f / 16777216.0f);
+        ds->x_train[(size_t)s * (size_t)n_in + (size_t)i] = ap_u01(x);
       else
-        ds->y_train[s] = (int)(((uint64_t)x * (uint32_t)n_classes) >> 32);
+        ds->y_train[s] = (int)ap_below(x, (uint32_t)n_classes);
     }
   }
   return AP_OK;

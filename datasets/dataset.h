@@ -3,7 +3,8 @@
 #ifndef AP_DATASET_H
 #define AP_DATASET_H
 
-#include "../kernels/ap_defs.h"
+#include "../kernels/core/ap_data.h"
+#include "../kernels/core/ap_defs.h"
 
 #include <stdint.h>
 
@@ -33,5 +34,12 @@ ap_status ds_idx(ApDataset *ds, const char *train_images, const char *train_labe
                  ApError *err);
 
 void ds_free(ApDataset *ds);
+
+/* The dataset as models see it. */
+static inline ApData ds_view(const ApDataset *ds) {
+  ApData d = {ds->n_in,    ds->n_classes, ds->n_train, ds->n_val,
+              ds->x_train, ds->y_train,   ds->x_val,   ds->y_val};
+  return d;
+}
 
 #endif

@@ -85,8 +85,9 @@ static ap_status idx_read(Idx *out, const char *path, int want_rank, size_t max_
     if (zerr < 0)
       st = ap_fail(err, AP_ERR_DATA, "%s: corrupt gzip stream (%s)", path, zmsg);
     else
-      st = ap_fail(err, AP_ERR_DATA, "%s: truncated: the header promises %zu items, the file holds %zu",
-                   path, out->count, got / out->item);
+      st = ap_fail(err, AP_ERR_DATA,
+                   "%s: truncated: the header promises %zu items, the file holds %zu", path,
+                   out->count, got / out->item);
   }
 done:
   gzclose(f);
@@ -121,8 +122,8 @@ ap_status ds_idx(ApDataset *ds, const char *train_images, const char *train_labe
   memset(ds, 0, sizeof *ds);
   snprintf(ds->name, sizeof ds->name, "idx");
   Idx ti, tl, vi, vl;
-  ap_status st = idx_pair(train_images, train_labels, (size_t)(max_train > 0 ? max_train : 0), &ti,
-                          &tl, err);
+  ap_status st =
+      idx_pair(train_images, train_labels, (size_t)(max_train > 0 ? max_train : 0), &ti, &tl, err);
   if (st) return st;
   st = idx_pair(val_images, val_labels, (size_t)(max_val > 0 ? max_val : 0), &vi, &vl, err);
   if (st) {
@@ -131,8 +132,8 @@ ap_status ds_idx(ApDataset *ds, const char *train_images, const char *train_labe
     return st;
   }
   if (vi.item != ti.item) {
-    st = ap_fail(err, AP_ERR_DATA, "%s has %zu pixels per image, %s has %zu", train_images,
-                 ti.item, val_images, vi.item);
+    st = ap_fail(err, AP_ERR_DATA, "%s has %zu pixels per image, %s has %zu", train_images, ti.item,
+                 val_images, vi.item);
     goto out;
   }
   ds->n_in = (int)ti.item;

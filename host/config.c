@@ -7,108 +7,163 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum {
-  K_INT,
-  K_U64,
-  K_DOUBLE,
-  K_BOOL,
-  K_STRING,
-  K_VARIANT, /* original | le */
-  K_DIMS,
-  K_LIST_L, /* one double per weight layer */
-  K_LIST_H  /* one double per hidden layer */
-} KeyType;
-
-typedef struct KeyDef {
-  const char *section, *name;
-  KeyType type;
-  int per_replica; /* a McParams field: sweepable */
-  size_t offset;   /* into McParams (per_replica) or ApExperiment */
-  size_t size;     /* for strings */
-  double min, max;
-  int min_open; /* the minimum itself is not allowed */
-  const char *help;
-} KeyDef;
-
-#define EX(f) 0, offsetof(ApExperiment, f), sizeof(((ApExperiment *)0)->f)
-#define MP(f) 1, offsetof(McParams, f), 0
 #define BIG 1e300
+#define EX(f) .offset = offsetof(ApExperiment, f)
+#define TEXT(f) .type = AP_KEY_TEXT, EX(f), .max_len = (int)sizeof(((ApExperiment *)0)->f)
 
-static const KeyDef keys[] = {
-    {"experiment", "name", K_STRING, EX(name), 0, 0, 0, "name of the run (default: the file's name)"},
-    {"experiment", "model", K_STRING, EX(model), 0, 0, 0, "model family: microcircuit"},
-    {"experiment", "dataset", K_STRING, EX(dataset), 0, 0, 0, "bars | idx (MNIST format) | random"},
-    {"data", "train_images", K_STRING, EX(train_images), 0, 0, 0,
-     "IDX training images (raw or .gz); default $APICAL_MNIST_DIR/train-images-idx3-ubyte.gz"},
-    {"data", "train_labels", K_STRING, EX(train_labels), 0, 0, 0, "IDX training labels"},
-    {"data", "test_images", K_STRING, EX(test_images), 0, 0, 0, "IDX validation/test images"},
-    {"data", "test_labels", K_STRING, EX(test_labels), 0, 0, 0, "IDX validation/test labels"},
-    {"data", "max_train", K_INT, EX(max_train), 0, 1e9, 0, "use at most this many training samples (0: all)"},
-    {"data", "max_val", K_INT, EX(max_val), 0, 1e9, 0, "use at most this many test samples (0: all)"},
-    {"data", "random_samples", K_INT, EX(random_samples), 1, 1e7, 0, "samples of the random dataset"},
-    {"data", "random_seed", K_U64, EX(random_seed), 0, BIG, 0, "seed of the random dataset"},
-    {"train", "epochs", K_INT, EX(epochs), 1, 1e9, 0, "epochs (training phase + validation phase)"},
-    {"train", "teacher", K_BOOL, EX(teacher), 0, 1, 0, "nudge the output towards the target while training"},
-    {"train", "learning", K_BOOL, EX(learning), 0, 1, 0, "plasticity on while training"},
-    {"train", "val_samples", K_INT, EX(val_samples), -1, 1e9, 0,
-     "validation samples per epoch, drawn without replacement (-1: all; 0: no validation)"},
-    {"train", "reset_between_samples", K_BOOL, EX(reset_between_samples), 0, 1, 0,
-     "zero all potentials at each sample's start (the thesis' NEST model; reference: false)"},
-    {"output", "checkpoint_every", K_INT, EX(checkpoint_every), 0, 1e9, 0,
-     "write a checkpoint and the results every N epochs (0: only at the end)"},
-    {"output", "keep_checkpoints", K_INT, EX(keep_checkpoints), 1, 1e6, 0,
-     "checkpoints kept on disk (the epoch-0 one holds the initial weights)"},
-    {"output", "record_order", K_BOOL, EX(record_order), 0, 1, 0,
-     "store every replica's sample order in the results (/recordings)"},
-    {"model", "dims", K_DIMS, EX(dims), 1, 100000, 0, "layer sizes, input to output (e.g. 9, 30, 3)"},
-    {"model", "seed", K_U64, MP(seed), 0, BIG, 0, "seed of weight init and sample order"},
-    {"model", "variant", K_VARIANT, MP(variant), 0, 1, 0, "original (Sacramento 2018) | le (latent equilibrium)"},
-    {"model", "t_pres", K_INT, MP(t_pres), 1, 1e8, 0, "presentation time per sample, in steps of dt"},
-    {"model", "out_lag", K_INT, MP(out_lag), 0, 1e8, 0, "steps into a sample before the readout averages"},
-    {"model", "dt", K_DOUBLE, MP(dt), 0, BIG, 1, "time step"},
-    {"model", "tau0", K_DOUBLE, MP(tau0), 0, BIG, 1, "input and target low-pass time constant"},
-    {"model", "gl", K_DOUBLE, MP(gl), 0, BIG, 0, "leak conductance"},
-    {"model", "gb", K_DOUBLE, MP(gb), 0, BIG, 1, "basal (and interneuron dendrite) coupling"},
-    {"model", "ga", K_DOUBLE, MP(ga), 0, BIG, 0, "apical coupling"},
-    {"model", "gsom", K_DOUBLE, MP(gsom), 0, BIG, 0, "somatic nudging conductance (target, sister)"},
-    {"model", "gd", K_DOUBLE, MP(gd), 0, BIG, 1, "interneuron dendrite conductance in the self-predicting init"},
-    {"model", "eta_up", K_LIST_L, MP(eta_up), 0, BIG, 0, "learning rates of W_up, one per weight layer"},
-    {"model", "eta_ip", K_LIST_H, MP(eta_ip), 0, BIG, 0, "learning rates of W_ip, one per hidden layer"},
-    {"model", "eta_pi", K_LIST_H, MP(eta_pi), 0, BIG, 0, "learning rates of W_pi, one per hidden layer"},
-    {"model", "w_max_hidden", K_DOUBLE, MP(w_max_hidden), 0, BIG, 1, "clip of hidden W_up"},
-    {"model", "w_max_out", K_DOUBLE, MP(w_max_out), 0, BIG, 1, "clip of output W_up"},
-    {"model", "init_scale", K_DOUBLE, MP(init_scale), 0, BIG, 0, "weights start in U(-s, s)"},
-    {"model", "init_selfpred", K_BOOL, MP(init_selfpred), 0, 1, 0, "start in the self-predicting state"},
-    {"model", "phi_gamma", K_DOUBLE, MP(phi_gamma), 0, BIG, 1, "φ = γ log(1 + exp(β (u - θ)))"},
-    {"model", "phi_beta", K_DOUBLE, MP(phi_beta), 0, BIG, 1, "see phi_gamma"},
-    {"model", "phi_theta", K_DOUBLE, MP(phi_theta), -BIG, BIG, 0, "see phi_gamma"},
-    {"model", "u_high", K_DOUBLE, MP(u_high), -BIG, BIG, 0, "target potential of the true class"},
-    {"model", "u_low", K_DOUBLE, MP(u_low), -BIG, BIG, 0, "target potential of the other classes"},
+/* The host's keys; the model's come from its key table. */
+static const ApKey host_keys[] = {
+    {.section = "experiment",
+     .name = "name",
+     TEXT(name),
+     .help = "name of the run (default: the file's name)"},
+    {.section = "experiment",
+     .name = "model",
+     TEXT(model_name),
+     .help = "the model (apical models lists them)"},
+    {.section = "experiment",
+     .name = "dataset",
+     TEXT(dataset),
+     .help = "bars | idx (MNIST format) | random (for models that take data)"},
+    {.section = "data",
+     .name = "train_images",
+     TEXT(train_images),
+     .help =
+         "idx: training images (raw or .gz); default $APICAL_MNIST_DIR/train-images-idx3-ubyte.gz"},
+    {.section = "data", .name = "train_labels", TEXT(train_labels), .help = "idx: training labels"},
+    {.section = "data",
+     .name = "test_images",
+     TEXT(test_images),
+     .help = "idx: validation/test images"},
+    {.section = "data",
+     .name = "test_labels",
+     TEXT(test_labels),
+     .help = "idx: validation/test labels"},
+    {.section = "data",
+     .name = "max_train",
+     .type = AP_KEY_INT,
+     EX(max_train),
+     .max = 1e9,
+     .help = "idx: use at most this many training samples (0: all)"},
+    {.section = "data",
+     .name = "max_val",
+     .type = AP_KEY_INT,
+     EX(max_val),
+     .max = 1e9,
+     .help = "idx: use at most this many test samples (0: all)"},
+    {.section = "data",
+     .name = "random_samples",
+     .type = AP_KEY_INT,
+     EX(random_samples),
+     .min = 1,
+     .max = 1e7,
+     .help = "random: samples of the random dataset"},
+    {.section = "data",
+     .name = "random_seed",
+     .type = AP_KEY_U64,
+     EX(random_seed),
+     .max = BIG,
+     .help = "random: seed of the random dataset"},
+    {.section = "train",
+     .name = "epochs",
+     .type = AP_KEY_INT,
+     EX(epochs),
+     .min = 1,
+     .max = 1e9,
+     .help = "records to run: epochs (training phase + validation phase)"},
+    {.section = "output",
+     .name = "checkpoint_every",
+     .type = AP_KEY_INT,
+     EX(checkpoint_every),
+     .max = 1e9,
+     .help = "write a checkpoint and the results every N epochs (0: only at the end)"},
+    {.section = "output",
+     .name = "keep_checkpoints",
+     .type = AP_KEY_INT,
+     EX(keep_checkpoints),
+     .min = 1,
+     .max = 1e6,
+     .help = "checkpoints kept on disk besides the epoch-0 one (the initial state, never pruned)"},
+    {.section = "output",
+     .name = "record_order",
+     .type = AP_KEY_BOOL,
+     EX(record_order),
+     .max = 1,
+     .help = "store every replica's sample order in the results (/recordings)"},
 };
-#define N_KEYS (sizeof keys / sizeof keys[0])
+#define N_HOST_KEYS ((int)(sizeof host_keys / sizeof host_keys[0]))
+static const char *const sections[] = {"experiment", "data", "train", "output", "model"};
+#define N_SECTIONS 5
 
-static const KeyDef *key_find(const char *section, const char *name) {
-  for (size_t i = 0; i < N_KEYS; i++)
-    if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, name)) return &keys[i];
-  return NULL;
+/* Which [data] keys each dataset reads. */
+static int data_key_used(const char *dataset, const char *key) {
+  if (!strcmp(dataset, "idx")) return strcmp(key, "random_samples") && strcmp(key, "random_seed");
+  if (!strcmp(dataset, "random"))
+    return !strcmp(key, "random_samples") || !strcmp(key, "random_seed");
+  return 0;
 }
 
-static const char *type_name(KeyType t) {
-  switch (t) {
-  case K_INT: return "integer";
-  case K_U64: return "integer >= 0";
-  case K_DOUBLE: return "number";
-  case K_BOOL: return "true|false";
-  case K_STRING: return "text";
-  case K_VARIANT: return "original|le";
-  case K_DIMS: return "integer list";
-  case K_LIST_L:
-  case K_LIST_H: return "number list";
+typedef struct KeyRef {
+  const ApKey *k;
+  int host; /* the value lives in the ApExperiment, else in a parameter block */
+} KeyRef;
+
+static KeyRef key_find(const ApModel *m, const char *section, const char *name) {
+  KeyRef r = {NULL, 0};
+  for (int i = 0; i < N_HOST_KEYS; i++)
+    if (!strcmp(host_keys[i].section, section) && !strcmp(host_keys[i].name, name))
+      return (KeyRef){&host_keys[i], 1};
+  for (int i = 0; m && i < m->n_keys; i++)
+    if (!strcmp(m->keys[i].section, section) && !strcmp(m->keys[i].name, name))
+      return (KeyRef){&m->keys[i], 0};
+  return r;
+}
+
+static void *key_target(KeyRef r, ApExperiment *ex, void *params) {
+  return r.host ? (void *)ex : params;
+}
+
+static const char *type_name(const ApKey *k) {
+  switch (k->type) {
+  case AP_KEY_INT:
+    return "integer";
+  case AP_KEY_U64:
+    return "integer >= 0";
+  case AP_KEY_REAL:
+    return "number";
+  case AP_KEY_BOOL:
+    return "true|false";
+  case AP_KEY_CHOICE:
+    return k->choices;
+  case AP_KEY_INTS:
+    return "integer list";
+  case AP_KEY_REALS:
+    return "number list";
+  case AP_KEY_TEXT:
+    return "text";
   }
   return "?";
 }
 
-/* ---- value parsing ------------------------------------------------------------------ */
+/* Size of the bytes a key's value occupies in its target. */
+static size_t key_size(const ApKey *k) {
+  switch (k->type) {
+  case AP_KEY_U64:
+    return sizeof(uint64_t);
+  case AP_KEY_REAL:
+    return sizeof(double);
+  case AP_KEY_REALS:
+    return (size_t)k->max_len * sizeof(double);
+  case AP_KEY_TEXT:
+    return (size_t)k->max_len;
+  case AP_KEY_INTS:
+    return (size_t)k->max_len * sizeof(int);
+  default:
+    return sizeof(int);
+  }
+}
+
+/* ---- values ------------------------------------------------------------------------- */
 
 static char *strip(char *s) {
   while (isspace((unsigned char)*s)) s++;
@@ -117,7 +172,7 @@ static char *strip(char *s) {
   return s;
 }
 
-static ap_status range_check(const KeyDef *k, double v, const char *origin, const char *text,
+static ap_status range_check(const ApKey *k, double v, const char *origin, const char *text,
                              ApError *err) {
   int low = k->min_open ? v <= k->min : v < k->min;
   if (low || v > k->max) {
@@ -125,30 +180,30 @@ static ap_status range_check(const KeyDef *k, double v, const char *origin, cons
     snprintf(lo, sizeof lo, "%g", k->min);
     snprintf(hi, sizeof hi, "%g", k->max);
     if (k->max >= BIG)
-      return ap_fail(err, AP_ERR_CONFIG, "%s: %s = %s: must be %s %s", origin, k->name, text,
+      return ap_fail(err, AP_ERR_CONFIG, "%s: %s = %.64s: must be %s %s", origin, k->name, text,
                      k->min_open ? ">" : ">=", lo);
-    return ap_fail(err, AP_ERR_CONFIG, "%s: %s = %s: must be in [%s, %s]", origin, k->name, text,
+    return ap_fail(err, AP_ERR_CONFIG, "%s: %s = %.64s: must be in [%s, %s]", origin, k->name, text,
                    lo, hi);
   }
   return AP_OK;
 }
 
-static ap_status parse_number(const KeyDef *k, const char *text, double *out, int integer,
-                              const char *origin, ApError *err) {
-  char buf[128];
-  snprintf(buf, sizeof buf, "%s", text);
-  char *s = strip(buf), *end;
+static ap_status parse_number(const ApKey *k, char *s, double *out, int integer, const char *origin,
+                              ApError *err) {
+  char *end;
+  s = strip(s);
   errno = 0;
   double v = integer ? (double)strtoll(s, &end, 10) : strtod(s, &end);
   if (!*s || *strip(end) || errno == ERANGE || !isfinite(v))
-    return ap_fail(err, AP_ERR_CONFIG, "%s: %s = %s: expected %s", origin, k->name, text,
+    return ap_fail(err, AP_ERR_CONFIG, "%s: %s = %.64s: expected %s", origin, k->name, s,
                    integer ? "an integer" : "a number");
   *out = v;
   return range_check(k, v, origin, s, err);
 }
 
-/* Splits "a, b, [c, d]" at top-level commas into items (brackets kept). */
-static int split_items(char *s, char **items, int max) {
+/* Splits "a, b, [c, d]" at top-level commas, in place; items (when non-NULL) gets the
+ * stripped items. Returns their count. */
+static int split_items(char *s, char **items) {
   int n = 0, depth = 0;
   char *start = s;
   for (char *p = s;; p++) {
@@ -156,8 +211,10 @@ static int split_items(char *s, char **items, int max) {
     if (*p == ']') depth--;
     if ((*p == ',' && depth == 0) || *p == '\0') {
       int end = *p == '\0';
-      *p = '\0';
-      if (n < max) items[n] = strip(start);
+      if (items) {
+        *p = '\0';
+        items[n] = strip(start);
+      }
       n++;
       if (end) break;
       start = p + 1;
@@ -166,412 +223,119 @@ static int split_items(char *s, char **items, int max) {
   return n;
 }
 
-/* Applies one value of key k to params (per_replica keys) or ex. */
-static ap_status apply_value(const KeyDef *k, const char *text, ApExperiment *ex, McParams *p,
-                             const char *origin, ApError *err) {
-  char *base = k->per_replica ? (char *)p : (char *)ex;
-  void *field = base + k->offset;
+/* Sets key k of target (an ApExperiment or a parameter block) from text. */
+static ap_status key_apply(const ApKey *k, const char *text, void *target, const char *origin,
+                           ApError *err) {
+  void *field = (char *)target + k->offset;
   double v;
-  ap_status st;
-  char buf[1024];
-  snprintf(buf, sizeof buf, "%s", text);
+  ap_status st = AP_OK;
+  char *buf = strdup(text);
+  if (!buf) return ap_fail(err, AP_ERR_OSERR, "out of memory");
   char *s = strip(buf);
   switch (k->type) {
-  case K_INT:
-    if ((st = parse_number(k, s, &v, 1, origin, err))) return st;
-    *(int *)field = (int)v;
-    return AP_OK;
-  case K_U64: {
+  case AP_KEY_INT:
+    if (!(st = parse_number(k, s, &v, 1, origin, err))) *(int *)field = (int)v;
+    break;
+  case AP_KEY_U64: {
     char *end;
     errno = 0;
-    if (!*s || *s == '-' || !isdigit((unsigned char)*s))
-      return ap_fail(err, AP_ERR_CONFIG, "%s: %s = %s: expected an integer >= 0", origin, k->name, s);
-    unsigned long long u = strtoull(s, &end, 10);
-    if (*strip(end) || errno == ERANGE)
-      return ap_fail(err, AP_ERR_CONFIG, "%s: %s = %s: expected an integer >= 0", origin, k->name, s);
-    *(uint64_t *)field = (uint64_t)u;
-    return AP_OK;
+    unsigned long long u = isdigit((unsigned char)*s) ? strtoull(s, &end, 10) : 0;
+    if (!isdigit((unsigned char)*s) || *strip(end) || errno == ERANGE)
+      st = ap_fail(err, AP_ERR_CONFIG, "%s: %s = %.64s: expected an integer >= 0", origin, k->name,
+                   s);
+    else
+      *(uint64_t *)field = (uint64_t)u;
+    break;
   }
-  case K_DOUBLE:
-    if ((st = parse_number(k, s, &v, 0, origin, err))) return st;
-    *(double *)field = v;
-    return AP_OK;
-  case K_BOOL: {
+  case AP_KEY_REAL:
+    if (!(st = parse_number(k, s, &v, 0, origin, err))) *(double *)field = v;
+    break;
+  case AP_KEY_BOOL: {
     static const char *yes[] = {"true", "yes", "on", "1"}, *no[] = {"false", "no", "off", "0"};
+    int found = -1;
     for (int i = 0; i < 4; i++) {
-      if (!strcmp(s, yes[i])) return *(int *)field = 1, AP_OK;
-      if (!strcmp(s, no[i])) return *(int *)field = 0, AP_OK;
+      if (!strcmp(s, yes[i])) found = 1;
+      if (!strcmp(s, no[i])) found = 0;
     }
-    return ap_fail(err, AP_ERR_CONFIG, "%s: %s = %s: expected true or false", origin, k->name, s);
+    if (found < 0)
+      st =
+          ap_fail(err, AP_ERR_CONFIG, "%s: %s = %.64s: expected true or false", origin, k->name, s);
+    else
+      *(int *)field = found;
+    break;
   }
-  case K_STRING:
-    if (strlen(s) >= k->size)
-      return ap_fail(err, AP_ERR_CONFIG, "%s: %s: value longer than %zu characters", origin,
-                     k->name, k->size - 1);
-    snprintf((char *)field, k->size, "%s", s);
-    return AP_OK;
-  case K_VARIANT:
-    if (!strcmp(s, "original")) return *(int *)field = MC_ORIGINAL, AP_OK;
-    if (!strcmp(s, "le")) return *(int *)field = MC_LE, AP_OK;
-    return ap_fail(err, AP_ERR_CONFIG, "%s: variant = %s: expected original or le", origin, s);
-  case K_DIMS:
-  case K_LIST_L:
-  case K_LIST_H: {
+  case AP_KEY_CHOICE: {
+    int index = 0, found = -1;
+    for (const char *c = k->choices; *c; index++) {
+      size_t len = strcspn(c, "|");
+      if (strlen(s) == len && !strncmp(s, c, len)) found = index;
+      c += len + (c[len] == '|');
+    }
+    if (found < 0) {
+      char alts[128] = "";
+      for (const char *c = k->choices; *c && strlen(alts) < sizeof alts - 40;) {
+        size_t len = strcspn(c, "|");
+        snprintf(alts + strlen(alts), sizeof alts - strlen(alts), "%s%.*s", alts[0] ? ", " : "",
+                 (int)len, c);
+        c += len + (c[len] == '|');
+      }
+      st = ap_fail(err, AP_ERR_CONFIG, "%s: %s = %.64s: expected one of %s", origin, k->name, s,
+                   alts);
+    } else {
+      *(int *)field = found;
+    }
+    break;
+  }
+  case AP_KEY_TEXT:
+    if (strlen(s) >= (size_t)k->max_len)
+      st = ap_fail(err, AP_ERR_CONFIG, "%s: %s: value longer than %d characters", origin, k->name,
+                   k->max_len - 1);
+    else
+      snprintf((char *)field, (size_t)k->max_len, "%s", s);
+    break;
+  case AP_KEY_INTS:
+  case AP_KEY_REALS: {
     if (*s == '[') {
       size_t n = strlen(s);
-      if (s[n - 1] != ']')
-        return ap_fail(err, AP_ERR_CONFIG, "%s: %s = %s: unclosed '['", origin, k->name, s);
+      if (s[n - 1] != ']') {
+        st = ap_fail(err, AP_ERR_CONFIG, "%s: %s = %.64s: unclosed '['", origin, k->name, s);
+        break;
+      }
       s[n - 1] = '\0';
       s++;
     }
-    char *items[MC_MAX_LAYERS + 2];
-    int n = split_items(s, items, MC_MAX_LAYERS + 2);
-    if (k->type == K_DIMS) {
-      if (n < 2 || n > MC_MAX_LAYERS + 1)
-        return ap_fail(err, AP_ERR_CONFIG, "%s: dims needs 2 to %d layer sizes, got %d", origin,
-                       MC_MAX_LAYERS + 1, n);
-      McDims d = {.n_layers = n - 1};
-      for (int i = 0; i < n; i++) {
-        if ((st = parse_number(k, items[i], &v, 1, origin, err))) return st;
-        d.n[i] = (int)v;
-      }
-      *(McDims *)field = d;
-      return AP_OK;
+    int n = split_items(s, NULL);
+    char **items = malloc((size_t)n * sizeof *items);
+    if (!items) {
+      st = ap_fail(err, AP_ERR_OSERR, "out of memory");
+      break;
     }
-    int want = k->type == K_LIST_L ? ex->dims.n_layers : ex->dims.n_layers - 1;
-    if (n != want)
-      return ap_fail(err, AP_ERR_CONFIG, "%s: %s needs %d value%s (one per %s layer of dims), got %d",
-                     origin, k->name, want, want == 1 ? "" : "s",
-                     k->type == K_LIST_L ? "weight" : "hidden", n);
-    double *out = field;
-    for (int i = 0; i < n; i++) {
-      if ((st = parse_number(k, items[i], &v, 0, origin, err))) return st;
-      out[i] = v;
+    split_items(s, items);
+    if (k->type == AP_KEY_INTS) {
+      if (n < k->min_len || n > k->max_len)
+        st = ap_fail(err, AP_ERR_CONFIG, "%s: %s needs %d to %d values, got %d", origin, k->name,
+                     k->min_len, k->max_len, n);
+      int *out = field;
+      for (int i = 0; i < n && !st; i++)
+        if (!(st = parse_number(k, items[i], &v, 1, origin, err))) out[i] = (int)v;
+      if (!st) *(int *)((char *)target + k->count_offset) = n;
+    } else {
+      int want = k->len(target);
+      if (n != want)
+        st = ap_fail(err, AP_ERR_CONFIG, "%s: %s needs %d value%s (%s), got %d", origin, k->name,
+                     want, want == 1 ? "" : "s", k->len_what, n);
+      double *out = field;
+      for (int i = 0; i < n && !st; i++)
+        if (!(st = parse_number(k, items[i], &v, 0, origin, err))) out[i] = v;
+      for (int i = n; i < k->max_len && !st; i++) out[i] = 0.0;
     }
-    for (int i = n; i < MC_MAX_LAYERS; i++) out[i] = 0.0;
-    return AP_OK;
+    free(items);
+    break;
   }
   }
-  return ap_fail(err, AP_ERR_SOFTWARE, "unhandled key type");
-}
-
-/* ---- sweeps ----------------------------------------------------------------------- */
-
-typedef struct Axis {
-  const KeyDef *key;
-  const IniEntry *entry;
-  char **items; /* each its own allocation */
-  int n;
-  int group;
-} Axis;
-
-static void axes_free(Axis *axes, int n) {
-  for (int i = 0; i < n; i++) {
-    for (int k = 0; k < axes[i].n; k++) free(axes[i].items[k]);
-    free(axes[i].items);
-    axes[i].items = NULL;
-    axes[i].n = 0;
-  }
-}
-
-static ap_status axis_push(Axis *a, const char *item, int *cap, ApError *err) {
-  if (a->n == *cap) {
-    *cap = *cap ? 2 * *cap : 16;
-    char **items = realloc(a->items, (size_t)*cap * sizeof *items);
-    if (!items) return ap_fail(err, AP_ERR_OSERR, "out of memory");
-    a->items = items;
-  }
-  if (!(a->items[a->n] = strdup(item))) return ap_fail(err, AP_ERR_OSERR, "out of memory");
-  a->n++;
-  return AP_OK;
-}
-
-/* The values of one swept key; integer ranges "a..b" expand to a, a+1, ..., b. */
-static ap_status axis_parse(Axis *a, const IniEntry *e, ApError *err) {
-  a->entry = e;
-  a->key = key_find("model", e->key);
-  if (!a->key)
-    return ap_fail(err, AP_ERR_CONFIG, "%s: [%s] %s: not a [model] key, so it cannot be swept",
-                   e->origin, e->section, e->key);
-  if (a->key->type == K_DIMS)
-    return ap_fail(err, AP_ERR_CONFIG, "%s: dims cannot be swept (run one file per network size)",
-                   e->origin);
-  char buf[sizeof e->value];
-  snprintf(buf, sizeof buf, "%s", e->value);
-  char *raw[512];
-  int n = split_items(buf, raw, 512), cap = 0;
-  if (n > 512) return ap_fail(err, AP_ERR_CONFIG, "%s: %s: more than 512 items", e->origin, e->key);
-  ap_status st = AP_OK;
-  for (int i = 0; i < n && !st; i++) {
-    char *dots = strstr(raw[i], "..");
-    if (!*raw[i]) return ap_fail(err, AP_ERR_CONFIG, "%s: %s: empty item in list", e->origin, e->key);
-    if (!dots) {
-      st = axis_push(a, raw[i], &cap, err);
-      continue;
-    }
-    char *end1, *end2;
-    long long lo = strtoll(raw[i], &end1, 10), hi = strtoll(dots + 2, &end2, 10);
-    if (a->key->type != K_INT && a->key->type != K_U64)
-      return ap_fail(err, AP_ERR_CONFIG, "%s: %s: ranges (a..b) only for integer keys", e->origin, e->key);
-    if (end1 != dots || *strip(end2) || hi < lo || hi - lo >= 1000000)
-      return ap_fail(err, AP_ERR_CONFIG, "%s: %s: bad range '%s'", e->origin, e->key, raw[i]);
-    for (long long v = lo; v <= hi && !st; v++) {
-      char num[32];
-      snprintf(num, sizeof num, "%lld", v);
-      st = axis_push(a, num, &cap, err);
-    }
-  }
+  free(buf);
   return st;
 }
-
-static int group_root(int *parent, int i) {
-  while (parent[i] != i) i = parent[i] = parent[parent[i]];
-  return i;
-}
-
-static int is_sweep_section(const char *s) { return !strcmp(s, "sweep") || !strncmp(s, "sweep.", 6); }
-
-static void note_swept(ApExperiment *ex, const char *key) {
-  for (int i = 0; i < ex->n_swept; i++)
-    if (!strcmp(ex->swept[i], key)) return;
-  if (ex->n_swept < AP_MAX_SWEPT) snprintf(ex->swept[ex->n_swept++], 64, "%s", key);
-}
-
-/* One sub-sweep: the common [sweep] axes plus those of [sweep.NAME] (sub == NULL: only
- * the common ones). Appends its replicas to ex->replicas. */
-static ap_status expand(ApExperiment *ex, const Ini *ini, const char *sub, int *cap,
-                        ApError *err) {
-  enum { MAXA = 64 };
-  Axis axes[MAXA];
-  int n_axes = 0, parent[MAXA];
-  ap_status st = AP_OK;
-  memset(axes, 0, sizeof axes);
-  for (int pass = 0; pass < 2 && !st; pass++) {
-    const char *section = pass == 0 ? "sweep" : sub;
-    if (!section) break;
-    for (int i = 0; i < ini->n && !st; i++) {
-      const IniEntry *e = &ini->e[i];
-      if (strcmp(e->section, section) || !strcmp(e->key, "zip")) continue;
-      int slot = n_axes;
-      for (int a = 0; a < n_axes; a++)
-        if (!strcmp(axes[a].entry->key, e->key)) slot = a; /* [sweep.X] overrides [sweep] */
-      if (slot == MAXA) {
-        st = ap_fail(err, AP_ERR_CONFIG, "%s: more than %d swept keys", e->origin, MAXA);
-        break;
-      }
-      if (slot < n_axes) axes_free(&axes[slot], 1);
-      memset(&axes[slot], 0, sizeof axes[slot]);
-      st = axis_parse(&axes[slot], e, err);
-      if (slot == n_axes) n_axes++;
-    }
-  }
-  for (int a = 0; a < n_axes; a++) parent[a] = a;
-  /* zip groups, from both sections */
-  for (int pass = 0; pass < 2 && !st; pass++) {
-    const char *section = pass == 0 ? "sweep" : sub;
-    if (!section) break;
-    for (int i = 0; i < ini->n && !st; i++) {
-      const IniEntry *e = &ini->e[i];
-      if (strcmp(e->section, section) || strcmp(e->key, "zip")) continue;
-      char buf[1024];
-      snprintf(buf, sizeof buf, "%s", e->value);
-      int first = -1;
-      for (char *tok = strtok(buf, " \t,"); tok && !st; tok = strtok(NULL, " \t,")) {
-        int found = -1;
-        for (int a = 0; a < n_axes; a++)
-          if (!strcmp(axes[a].entry->key, tok)) found = a;
-        if (found < 0) {
-          st = ap_fail(err, AP_ERR_CONFIG, "%s: zip names '%s', which is not swept here", e->origin, tok);
-          break;
-        }
-        if (first < 0) first = found;
-        else parent[group_root(parent, found)] = group_root(parent, first);
-      }
-    }
-  }
-  /* zipped axes must have equal lengths */
-  for (int a = 0; a < n_axes && !st; a++) {
-    int r = group_root(parent, a);
-    axes[a].group = r;
-    if (axes[a].n != axes[r].n)
-      st = ap_fail(err, AP_ERR_CONFIG, "%s: %s has %d values but is zipped with %s (%s), which has %d",
-                   axes[a].entry->origin, axes[a].entry->key, axes[a].n, axes[r].entry->key,
-                   axes[r].entry->origin, axes[r].n);
-  }
-  /* groups in order of first appearance, the one holding seed last (varies fastest) */
-  int groups[MAXA], n_groups = 0, seed_group = -1;
-  for (int a = 0; a < n_axes && !st; a++) {
-    if (axes[a].group != a) continue;
-    int has_seed = 0;
-    for (int b = 0; b < n_axes; b++)
-      if (axes[b].group == a && !strcmp(axes[b].entry->key, "seed")) has_seed = 1;
-    if (has_seed) seed_group = a;
-    else groups[n_groups++] = a;
-  }
-  if (seed_group >= 0) groups[n_groups++] = seed_group;
-  long long count = 1;
-  for (int g = 0; g < n_groups; g++) count *= axes[groups[g]].n;
-  if (!st && (long long)ex->n_replicas + count > 10000000)
-    st = ap_fail(err, AP_ERR_CONFIG, "the sweep expands to more than 10 million replicas");
-  if (!st && ex->n_replicas + count > *cap) {
-    int want = (int)(ex->n_replicas + count) * 2;
-    McParams *p = realloc(ex->replicas, (size_t)want * sizeof *p);
-    if (!p) st = ap_fail(err, AP_ERR_OSERR, "out of memory for %lld replicas", count);
-    else ex->replicas = p, *cap = want;
-  }
-  for (long long r = 0; r < count && !st; r++) {
-    McParams p = ex->base;
-    long long rest = r;
-    for (int g = n_groups - 1; g >= 0 && !st; g--) {
-      int n = axes[groups[g]].n, pick = (int)(rest % n);
-      rest /= n;
-      for (int a = 0; a < n_axes && !st; a++)
-        if (axes[a].group == groups[g])
-          st = apply_value(axes[a].key, axes[a].items[pick], ex, &p, axes[a].entry->origin, err);
-    }
-    if (!st) ex->replicas[ex->n_replicas++] = p;
-  }
-  for (int a = 0; a < n_axes && !st; a++) note_swept(ex, axes[a].entry->key);
-  axes_free(axes, n_axes);
-  return st;
-}
-
-static ap_status expand_all(ApExperiment *ex, const Ini *ini, ApError *err) {
-  int cap = 0;
-  ap_status st = AP_OK;
-  int any_sub = 0;
-  /* each [sweep.NAME] once, in order of first appearance */
-  for (int i = 0; i < ini->n && !st; i++) {
-    const char *s = ini->e[i].section;
-    if (strncmp(s, "sweep.", 6)) continue;
-    int seen = 0;
-    for (int j = 0; j < i; j++)
-      if (!strcmp(ini->e[j].section, s)) seen = 1;
-    if (seen) continue;
-    any_sub = 1;
-    st = expand(ex, ini, s, &cap, err);
-  }
-  if (!st && !any_sub) st = expand(ex, ini, NULL, &cap, err);
-  return st;
-}
-
-/* ---- building ---------------------------------------------------------------------- */
-
-static void defaults(ApExperiment *ex) {
-  snprintf(ex->model, sizeof ex->model, "microcircuit");
-  snprintf(ex->dataset, sizeof ex->dataset, "bars");
-  const char *dir = getenv("APICAL_MNIST_DIR");
-  if (dir && *dir) {
-    snprintf(ex->train_images, sizeof ex->train_images, "%s/train-images-idx3-ubyte.gz", dir);
-    snprintf(ex->train_labels, sizeof ex->train_labels, "%s/train-labels-idx1-ubyte.gz", dir);
-    snprintf(ex->test_images, sizeof ex->test_images, "%s/t10k-images-idx3-ubyte.gz", dir);
-    snprintf(ex->test_labels, sizeof ex->test_labels, "%s/t10k-labels-idx1-ubyte.gz", dir);
-  }
-  ex->random_samples = 100;
-  ex->random_seed = 1;
-  ex->epochs = 100;
-  ex->teacher = 1;
-  ex->learning = 1;
-  ex->val_samples = -1;
-  ex->checkpoint_every = 100;
-  ex->keep_checkpoints = 2;
-  ex->dims.n_layers = 2;
-  ex->dims.n[0] = 9, ex->dims.n[1] = 30, ex->dims.n[2] = 3;
-  mc_params_default(&ex->base);
-}
-
-static ap_status check_replica(const ApExperiment *ex, const McParams *p, int r, ApError *err) {
-  if (p->out_lag >= p->t_pres)
-    return ap_fail(err, AP_ERR_CONFIG,
-                   "replica %d: out_lag = %d must be smaller than t_pres = %d (the readout needs "
-                   "at least one step)", r, p->out_lag, p->t_pres);
-  (void)ex;
-  return AP_OK;
-}
-
-ap_status config_build(ApExperiment *ex, const Ini *ini, const char *source, ApError *err) {
-  memset(ex, 0, sizeof *ex);
-  defaults(ex);
-  snprintf(ex->source, sizeof ex->source, "%s", source);
-  const char *base = strrchr(source, '/');
-  base = base ? base + 1 : source;
-  snprintf(ex->name, sizeof ex->name, "%.*s", (int)strcspn(base, "."), base);
-  ap_status st = AP_OK;
-  /* sections and keys must be known */
-  for (int i = 0; i < ini->n; i++) {
-    const IniEntry *e = &ini->e[i];
-    if (is_sweep_section(e->section)) continue;
-    if (!key_find(e->section, e->key)) {
-      int known_section = 0;
-      for (size_t k = 0; k < N_KEYS; k++) known_section |= !strcmp(keys[k].section, e->section);
-      if (!known_section)
-        return ap_fail(err, AP_ERR_CONFIG,
-                       "%s: unknown section [%s] (known: experiment, data, train, model, output, "
-                       "sweep, sweep.NAME)", e->origin, e->section);
-      return ap_fail(err, AP_ERR_CONFIG, "%s: unknown key '%s' in [%s] (apical run --help lists "
-                     "the keys)", e->origin, e->key, e->section);
-    }
-  }
-  /* dims first: list lengths depend on it */
-  const IniEntry *dims = ini_find(ini, "model", "dims");
-  if (dims && (st = apply_value(key_find("model", "dims"), dims->value, ex, &ex->base, dims->origin, err)))
-    return st;
-  if (ex->dims.n_layers != 2) {
-    if (!ini_find(ini, "model", "eta_up") || !ini_find(ini, "model", "eta_ip"))
-      return ap_fail(err, AP_ERR_CONFIG, "%s: dims has %d weight layers: give eta_up (%d values) "
-                     "and eta_ip (%d) in [model]", dims->origin, ex->dims.n_layers,
-                     ex->dims.n_layers, ex->dims.n_layers - 1);
-    memset(ex->base.eta_pi, 0, sizeof ex->base.eta_pi);
-  }
-  for (int i = 0; i < ini->n; i++) {
-    const IniEntry *e = &ini->e[i];
-    if (is_sweep_section(e->section) || !strcmp(e->key, "dims")) continue;
-    if ((st = apply_value(key_find(e->section, e->key), e->value, ex, &ex->base, e->origin, err)))
-      return st;
-  }
-  if (strcmp(ex->model, "microcircuit"))
-    return ap_fail(err, AP_ERR_CONFIG, "[experiment] model = %s: only 'microcircuit' exists so far",
-                   ex->model);
-  if (strcmp(ex->dataset, "bars") && strcmp(ex->dataset, "idx") && strcmp(ex->dataset, "random"))
-    return ap_fail(err, AP_ERR_CONFIG, "[experiment] dataset = %s: expected bars, idx or random",
-                   ex->dataset);
-  if (!strcmp(ex->dataset, "bars") && (ex->dims.n[0] != 9 || ex->dims.n[ex->dims.n_layers] != 3))
-    return ap_fail(err, AP_ERR_CONFIG, "dataset bars needs dims starting with 9 and ending with 3");
-  if ((st = mc_dims_check(&ex->dims, err))) return st;
-  if ((st = expand_all(ex, ini, err))) return st;
-  for (int r = 0; r < ex->n_replicas; r++)
-    if ((st = check_replica(ex, &ex->replicas[r], r, err))) return st;
-  ex->file_text = strdup(ini->text ? ini->text : "");
-  /* the sweep as given, for the dump */
-  size_t len = 1;
-  for (int i = 0; i < ini->n; i++)
-    if (is_sweep_section(ini->e[i].section))
-      len += strlen(ini->e[i].section) + strlen(ini->e[i].key) + strlen(ini->e[i].value) + 16;
-  ex->sweep_text = calloc(len, 1);
-  if (!ex->file_text || !ex->sweep_text) return ap_fail(err, AP_ERR_OSERR, "out of memory");
-  char last[64] = "";
-  for (int i = 0; i < ini->n; i++) {
-    const IniEntry *e = &ini->e[i];
-    if (!is_sweep_section(e->section)) continue;
-    char *t = ex->sweep_text + strlen(ex->sweep_text);
-    if (strcmp(last, e->section)) {
-      t += sprintf(t, "\n[%s]\n", e->section);
-      snprintf(last, sizeof last, "%s", e->section);
-    }
-    sprintf(t, "%s = %s\n", e->key, e->value);
-  }
-  return AP_OK;
-}
-
-void config_free(ApExperiment *ex) {
-  free(ex->replicas);
-  free(ex->file_text);
-  free(ex->sweep_text);
-  ex->replicas = NULL;
-  ex->file_text = ex->sweep_text = NULL;
-}
-
-/* ---- printing ---------------------------------------------------------------------- */
 
 /* The shortest %g form that reads back as the same double. */
 static void fmt_double(char *out, size_t n, double v) {
@@ -581,29 +345,42 @@ static void fmt_double(char *out, size_t n, double v) {
   }
 }
 
-static void format_value(const KeyDef *k, const ApExperiment *ex, const McParams *p, char *out,
-                         size_t n) {
-  const char *base = k->per_replica ? (const char *)p : (const char *)ex;
-  const void *field = base + k->offset;
+static void key_format(const ApKey *k, const void *target, char *out, size_t n) {
+  const void *field = (const char *)target + k->offset;
   size_t used = 0;
+  out[0] = '\0';
   switch (k->type) {
-  case K_INT: snprintf(out, n, "%d", *(const int *)field); return;
-  case K_U64: snprintf(out, n, "%llu", (unsigned long long)*(const uint64_t *)field); return;
-  case K_DOUBLE: fmt_double(out, n, *(const double *)field); return;
-  case K_BOOL: snprintf(out, n, "%s", *(const int *)field ? "true" : "false"); return;
-  case K_STRING: snprintf(out, n, "%s", (const char *)field); return;
-  case K_VARIANT: snprintf(out, n, "%s", *(const int *)field == MC_LE ? "le" : "original"); return;
-  case K_DIMS: {
-    const McDims *d = field;
-    out[0] = '\0';
-    for (int i = 0; i <= d->n_layers && used < n; i++)
-      used += (size_t)snprintf(out + used, n - used, "%s%d", i ? ", " : "", d->n[i]);
+  case AP_KEY_INT:
+    snprintf(out, n, "%d", *(const int *)field);
+    return;
+  case AP_KEY_U64:
+    snprintf(out, n, "%llu", (unsigned long long)*(const uint64_t *)field);
+    return;
+  case AP_KEY_REAL:
+    fmt_double(out, n, *(const double *)field);
+    return;
+  case AP_KEY_BOOL:
+    snprintf(out, n, "%s", *(const int *)field ? "true" : "false");
+    return;
+  case AP_KEY_TEXT:
+    snprintf(out, n, "%s", (const char *)field);
+    return;
+  case AP_KEY_CHOICE: {
+    const char *c = k->choices;
+    for (int i = 0; i < *(const int *)field && *c; i++)
+      c += strcspn(c, "|") + (c[strcspn(c, "|")] == '|');
+    snprintf(out, n, "%.*s", (int)strcspn(c, "|"), c);
     return;
   }
-  case K_LIST_L:
-  case K_LIST_H: {
-    int count = k->type == K_LIST_L ? ex->dims.n_layers : ex->dims.n_layers - 1;
-    out[0] = '\0';
+  case AP_KEY_INTS: {
+    int count = *(const int *)((const char *)target + k->count_offset);
+    for (int i = 0; i < count && used < n; i++)
+      used +=
+          (size_t)snprintf(out + used, n - used, "%s%d", i ? ", " : "", ((const int *)field)[i]);
+    return;
+  }
+  case AP_KEY_REALS: {
+    int count = k->len(target);
     for (int i = 0; i < count && used < n; i++) {
       char num[32];
       fmt_double(num, sizeof num, ((const double *)field)[i]);
@@ -614,23 +391,571 @@ static void format_value(const KeyDef *k, const ApExperiment *ex, const McParams
   }
 }
 
-char *config_dump(const ApExperiment *ex) {
-  size_t cap = 8192 + (ex->sweep_text ? strlen(ex->sweep_text) : 0);
-  char *out = malloc(cap);
-  if (!out) return NULL;
-  size_t used = 0;
-  const char *section = "";
-  for (size_t i = 0; i < N_KEYS; i++) {
-    const KeyDef *k = &keys[i];
-    char value[1024];
-    format_value(k, ex, &ex->base, value, sizeof value);
-    if (strcmp(section, k->section)) {
-      used += (size_t)snprintf(out + used, cap - used, "%s[%s]\n", used ? "\n" : "", k->section);
-      section = k->section;
-    }
-    used += (size_t)snprintf(out + used, cap - used, "%s = %s\n", k->name, value);
+/* ---- the file's sections, indexed ------------------------------------------------------ */
+
+/* Entry indices sorted by (section, position): a section's entries are one run, in file
+ * order, found by binary search; building it is n log n in the file's entries. */
+typedef struct SectionIndex {
+  const Ini *ini;
+  int *idx;
+} SectionIndex;
+
+static const Ini *g_sort_ini; /* qsort has no context argument in C11 */
+static int by_section(const void *a, const void *b) {
+  int i = *(const int *)a, j = *(const int *)b;
+  int c = strcmp(g_sort_ini->e[i].section, g_sort_ini->e[j].section);
+  return c ? c : (i > j) - (i < j);
+}
+
+static ap_status section_index(SectionIndex *s, const Ini *ini, ApError *err) {
+  s->ini = ini;
+  s->idx = malloc((size_t)(ini->n ? ini->n : 1) * sizeof *s->idx);
+  if (!s->idx) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  for (int i = 0; i < ini->n; i++) s->idx[i] = i;
+  g_sort_ini = ini;
+  qsort(s->idx, (size_t)ini->n, sizeof *s->idx, by_section);
+  return AP_OK;
+}
+
+/* The run of section's entries: [*lo, *hi) in s->idx. */
+static void section_range(const SectionIndex *s, const char *section, int *lo, int *hi) {
+  int a = 0, b = s->ini->n;
+  while (a < b) {
+    int m = (a + b) / 2;
+    if (strcmp(s->ini->e[s->idx[m]].section, section) < 0)
+      a = m + 1;
+    else
+      b = m;
   }
-  if (ex->sweep_text) snprintf(out + used, cap - used, "%s", ex->sweep_text);
+  *lo = a;
+  b = s->ini->n;
+  while (a < b) {
+    int m = (a + b) / 2;
+    if (strcmp(s->ini->e[s->idx[m]].section, section) <= 0)
+      a = m + 1;
+    else
+      b = m;
+  }
+  *hi = a;
+}
+
+static int is_sweep_section(const char *s) {
+  return !strcmp(s, "sweep") || !strncmp(s, "sweep.", 6);
+}
+
+/* ---- sweeps ------------------------------------------------------------------------- */
+
+/* One swept key: its values, each already applied once, as the bytes they put into a
+ * parameter block (so that expanding a million replicas copies bytes, not text). */
+typedef struct Axis {
+  const ApKey *key;
+  const IniEntry *entry;
+  unsigned char *values; /* [n][key_size] */
+  int n;
+  int group;
+} Axis;
+
+static void axes_free(Axis *axes, int n) {
+  for (int i = 0; i < n; i++) {
+    free(axes[i].values);
+    axes[i].values = NULL;
+    axes[i].n = 0;
+  }
+}
+
+static ap_status axis_push(Axis *a, const char *text, void *scratch, int *cap, ApError *err) {
+  size_t sz = key_size(a->key);
+  if (a->n == *cap) {
+    *cap = *cap ? 2 * *cap : 16;
+    unsigned char *v = realloc(a->values, (size_t)*cap * sz);
+    if (!v) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+    a->values = v;
+  }
+  ap_status st = key_apply(a->key, text, scratch, a->entry->origin, err);
+  if (st) return st;
+  memcpy(a->values + (size_t)a->n * sz, (char *)scratch + a->key->offset, sz);
+  a->n++;
+  return AP_OK;
+}
+
+#define MAX_AXIS_VALUES 1000000
+
+/* The values of one swept key; integer ranges "a..b" expand to a, a+1, ..., b. scratch: a
+ * parameter block the values are parsed into (lists take their length from it). */
+static ap_status axis_parse(Axis *a, const ApModel *m, const IniEntry *e, void *scratch,
+                            ApError *err) {
+  KeyRef r = key_find(m, "model", e->key);
+  if (!r.k) {
+    KeyRef other = {NULL, 0};
+    for (int s = 0; s < N_SECTIONS && !other.k; s++) other = key_find(m, sections[s], e->key);
+    if (other.k)
+      return ap_fail(err, AP_ERR_CONFIG, "%s: %s cannot be swept (only [model] keys can)",
+                     e->origin, e->key);
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "%s: [%s] %s: unknown key (apical run --help lists the [model] keys)", e->origin,
+                   e->section, e->key);
+  }
+  if (r.k->flags & AP_KEY_FIXED)
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "%s: %s cannot be swept (one value per experiment; run one file per %s)",
+                   e->origin, e->key, e->key);
+  a->key = r.k;
+  a->entry = e;
+  char *buf = strdup(e->value);
+  if (!buf) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  int n = split_items(buf, NULL), cap = 0;
+  char **raw = malloc((size_t)n * sizeof *raw);
+  ap_status st = raw ? AP_OK : ap_fail(err, AP_ERR_OSERR, "out of memory");
+  if (raw) split_items(buf, raw);
+  for (int i = 0; i < n && !st; i++) {
+    char *dots = strstr(raw[i], "..");
+    if (!*raw[i]) {
+      st = ap_fail(err, AP_ERR_CONFIG, "%s: %s: empty item in list", e->origin, e->key);
+      break;
+    }
+    if (!dots) {
+      st = axis_push(a, raw[i], scratch, &cap, err);
+      if (!st && a->n > MAX_AXIS_VALUES)
+        st = ap_fail(err, AP_ERR_CONFIG, "%s: %s: more than %d values", e->origin, e->key,
+                     MAX_AXIS_VALUES);
+      continue;
+    }
+    if (a->key->type != AP_KEY_INT && a->key->type != AP_KEY_U64) {
+      st = ap_fail(err, AP_ERR_CONFIG, "%s: %s: ranges (a..b) only for integer keys", e->origin,
+                   e->key);
+      break;
+    }
+    char *end1, *end2;
+    errno = 0;
+    long long lo = strtoll(raw[i], &end1, 10), hi = strtoll(dots + 2, &end2, 10);
+    if (errno == ERANGE || end1 != dots || end2 == dots + 2 || *strip(end2)) {
+      st = ap_fail(err, AP_ERR_CONFIG,
+                   "%s: %s: bad range '%.64s' (expected a..b with integers a <= b)", e->origin,
+                   e->key, raw[i]);
+      break;
+    }
+    if (hi < lo) {
+      st = ap_fail(err, AP_ERR_CONFIG, "%s: %s: empty range '%.64s' (the end is below the start)",
+                   e->origin, e->key, raw[i]);
+      break;
+    }
+    if ((unsigned long long)hi - (unsigned long long)lo >= MAX_AXIS_VALUES ||
+        a->n + (int)((unsigned long long)hi - (unsigned long long)lo) >= MAX_AXIS_VALUES) {
+      st = ap_fail(err, AP_ERR_CONFIG, "%s: %s: range '%.64s' has more than %d values", e->origin,
+                   e->key, raw[i], MAX_AXIS_VALUES);
+      break;
+    }
+    for (long long v = lo; v <= hi && !st; v++) {
+      char num[32];
+      snprintf(num, sizeof num, "%lld", v);
+      st = axis_push(a, num, scratch, &cap, err);
+    }
+  }
+  free(raw);
+  free(buf);
+  return st;
+}
+
+static int group_root(int *parent, int i) {
+  while (parent[i] != i) i = parent[i] = parent[parent[i]];
+  return i;
+}
+
+static void note_swept(ApExperiment *ex, const char *key) {
+  for (int i = 0; i < ex->n_swept; i++)
+    if (!strcmp(ex->swept[i], key)) return;
+  if (ex->n_swept < AP_MAX_SWEPT) snprintf(ex->swept[ex->n_swept++], 64, "%s", key);
+}
+
+/* One sub-sweep: the common [sweep] axes plus those of [sweep.NAME] (sub == NULL: only
+ * the common ones). Appends its replicas to ex->replicas. */
+static ap_status expand(ApExperiment *ex, const SectionIndex *si, const char *sub, size_t *cap,
+                        ApError *err) {
+  enum { MAXA = 64 };
+  const ApModel *m = ex->model;
+  const Ini *ini = si->ini;
+  size_t psz = m->params_size;
+  Axis axes[MAXA];
+  int n_axes = 0, parent[MAXA];
+  ap_status st = AP_OK;
+  memset(axes, 0, sizeof axes);
+  void *scratch = malloc(psz);
+  if (!scratch) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  for (int pass = 0; pass < 2 && !st; pass++) {
+    const char *section = pass == 0 ? "sweep" : sub;
+    if (!section) break;
+    int lo, hi;
+    section_range(si, section, &lo, &hi);
+    for (int q = lo; q < hi && !st; q++) {
+      const IniEntry *e = &ini->e[si->idx[q]];
+      if (!strcmp(e->key, "zip")) continue;
+      int slot = n_axes;
+      for (int a = 0; a < n_axes; a++)
+        if (!strcmp(axes[a].entry->key, e->key)) slot = a; /* [sweep.X] overrides [sweep] */
+      if (slot == MAXA) {
+        st = ap_fail(err, AP_ERR_CONFIG, "%s: more than %d swept keys", e->origin, MAXA);
+        break;
+      }
+      if (slot < n_axes) axes_free(&axes[slot], 1);
+      memset(&axes[slot], 0, sizeof axes[slot]);
+      memcpy(scratch, ex->base, psz);
+      st = axis_parse(&axes[slot], m, e, scratch, err);
+      if (slot == n_axes) n_axes++;
+    }
+  }
+  for (int a = 0; a < n_axes; a++) parent[a] = a;
+  /* zip groups, from both sections */
+  for (int pass = 0; pass < 2 && !st; pass++) {
+    const char *section = pass == 0 ? "sweep" : sub;
+    if (!section) break;
+    int lo, hi;
+    section_range(si, section, &lo, &hi);
+    for (int q = lo; q < hi && !st; q++) {
+      const IniEntry *e = &ini->e[si->idx[q]];
+      if (strcmp(e->key, "zip")) continue;
+      char *buf = strdup(e->value), *save = NULL;
+      if (!buf) {
+        st = ap_fail(err, AP_ERR_OSERR, "out of memory");
+        break;
+      }
+      int first = -1;
+      for (char *tok = strtok_r(buf, " \t,", &save); tok && !st;
+           tok = strtok_r(NULL, " \t,", &save)) {
+        int found = -1;
+        for (int a = 0; a < n_axes; a++)
+          if (!strcmp(axes[a].entry->key, tok)) found = a;
+        if (found < 0) {
+          st = ap_fail(err, AP_ERR_CONFIG, "%s: zip names '%.64s', which is not swept here",
+                       e->origin, tok);
+          break;
+        }
+        if (first < 0)
+          first = found;
+        else
+          parent[group_root(parent, found)] = group_root(parent, first);
+      }
+      free(buf);
+    }
+  }
+  /* zipped axes must have equal lengths */
+  for (int a = 0; a < n_axes && !st; a++) {
+    int r = group_root(parent, a);
+    axes[a].group = r;
+    if (axes[a].n != axes[r].n)
+      st = ap_fail(err, AP_ERR_CONFIG,
+                   "%s: %s has %d values but is zipped with %s (%s), which has %d",
+                   axes[a].entry->origin, axes[a].entry->key, axes[a].n, axes[r].entry->key,
+                   axes[r].entry->origin, axes[r].n);
+  }
+  /* groups in order of first appearance, the one holding seed last (varies fastest) */
+  int groups[MAXA], n_groups = 0, seed_group = -1;
+  for (int a = 0; a < n_axes && !st; a++) {
+    if (axes[a].group != a) continue;
+    int has_seed = 0;
+    for (int b = 0; b < n_axes; b++)
+      if (axes[b].group == a && !strcmp(axes[b].entry->key, "seed")) has_seed = 1;
+    if (has_seed)
+      seed_group = a;
+    else
+      groups[n_groups++] = a;
+  }
+  if (seed_group >= 0) groups[n_groups++] = seed_group;
+  long long count = 1;
+  for (int g = 0; g < n_groups && !st; g++) {
+    count *= axes[groups[g]].n; /* each factor <= 1e6 and the product stays <= 1e7 here */
+    if ((long long)ex->n_replicas + count > AP_MAX_REPLICAS)
+      st = ap_fail(err, AP_ERR_CONFIG, "%s: the sweep expands to more than %d replicas",
+                   axes[groups[g]].entry->origin, AP_MAX_REPLICAS);
+  }
+  if (!st && (size_t)ex->n_replicas + (size_t)count > *cap) {
+    size_t want = ((size_t)ex->n_replicas + (size_t)count) * 2;
+    unsigned char *p = realloc(ex->replicas, want * psz);
+    if (!p)
+      st = ap_fail(err, AP_ERR_OSERR, "out of memory for %lld replicas (%.1f MB of parameters)",
+                   count, (double)want * (double)psz / 1e6);
+    else
+      ex->replicas = p, *cap = want;
+  }
+  for (long long r = 0; r < count && !st; r++) {
+    unsigned char *p = ex->replicas + (size_t)ex->n_replicas * psz;
+    memcpy(p, ex->base, psz);
+    long long rest = r;
+    for (int g = n_groups - 1; g >= 0; g--) {
+      int n = axes[groups[g]].n, pick = (int)(rest % n);
+      rest /= n;
+      for (int a = 0; a < n_axes; a++)
+        if (axes[a].group == groups[g]) {
+          size_t sz = key_size(axes[a].key);
+          memcpy(p + axes[a].key->offset, axes[a].values + (size_t)pick * sz, sz);
+        }
+    }
+    ex->n_replicas++;
+  }
+  for (int a = 0; a < n_axes && !st; a++) note_swept(ex, axes[a].entry->key);
+  axes_free(axes, n_axes);
+  free(scratch);
+  return st;
+}
+
+typedef struct SubSweep {
+  int first; /* position in the file */
+  const char *name;
+} SubSweep;
+
+static int by_first(const void *a, const void *b) {
+  int x = ((const SubSweep *)a)->first, y = ((const SubSweep *)b)->first;
+  return (x > y) - (x < y);
+}
+
+static ap_status expand_all(ApExperiment *ex, const SectionIndex *si, ApError *err) {
+  const Ini *ini = si->ini;
+  size_t cap = 0;
+  int n_subs = 0;
+  SubSweep *subs = malloc((size_t)(ini->n ? ini->n : 1) * sizeof *subs);
+  if (!subs) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  /* each [sweep.NAME] once, in order of first appearance */
+  for (int q = 0; q < ini->n; q++) {
+    const IniEntry *e = &ini->e[si->idx[q]];
+    if (strncmp(e->section, "sweep.", 6)) continue;
+    if (n_subs && !strcmp(subs[n_subs - 1].name, e->section)) {
+      if (si->idx[q] < subs[n_subs - 1].first) subs[n_subs - 1].first = si->idx[q];
+      continue;
+    }
+    subs[n_subs++] = (SubSweep){si->idx[q], e->section};
+  }
+  qsort(subs, (size_t)n_subs, sizeof *subs, by_first);
+  ap_status st = AP_OK;
+  for (int i = 0; i < n_subs && !st; i++) st = expand(ex, si, subs[i].name, &cap, err);
+  if (!st && !n_subs) st = expand(ex, si, NULL, &cap, err);
+  free(subs);
+  return st;
+}
+
+/* ---- building ---------------------------------------------------------------------- */
+
+static void host_defaults(ApExperiment *ex) {
+  snprintf(ex->dataset, sizeof ex->dataset, "bars");
+  const char *dir = getenv("APICAL_MNIST_DIR");
+  if (dir && *dir) {
+    snprintf(ex->train_images, sizeof ex->train_images, "%.400s/train-images-idx3-ubyte.gz", dir);
+    snprintf(ex->train_labels, sizeof ex->train_labels, "%.400s/train-labels-idx1-ubyte.gz", dir);
+    snprintf(ex->test_images, sizeof ex->test_images, "%.400s/t10k-images-idx3-ubyte.gz", dir);
+    snprintf(ex->test_labels, sizeof ex->test_labels, "%.400s/t10k-labels-idx1-ubyte.gz", dir);
+  }
+  ex->random_samples = 100;
+  ex->random_seed = 1;
+  ex->epochs = 100;
+  ex->checkpoint_every = 100;
+  ex->keep_checkpoints = 2;
+}
+
+static void model_list(char *out, size_t n) {
+  out[0] = '\0';
+  for (int i = 0; i < ap_model_count(); i++)
+    snprintf(out + strlen(out), n - strlen(out), "%s%s", i ? ", " : "", ap_model_at(i)->name);
+}
+
+/* Lists whose length follows from other keys (eta_up per weight layer) and that the file
+ * does not give keep their default only where it has that length; all-zero defaults
+ * stretch with it. */
+static ap_status fit_lists(ApExperiment *ex, const Ini *ini, const char *shape_origin,
+                           ApError *err) {
+  const ApModel *m = ex->model;
+  void *def = malloc(m->params_size);
+  if (!def) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  m->defaults(def);
+  ap_status st = AP_OK;
+  for (int i = 0; i < m->n_keys && !st; i++) {
+    const ApKey *k = &m->keys[i];
+    if (k->type != AP_KEY_REALS || ini_find(ini, k->section, k->name)) continue;
+    int want = k->len(ex->base), have = k->len(def);
+    if (want == have) continue;
+    const double *d = (const double *)((const char *)def + k->offset);
+    int zero = 1;
+    for (int j = 0; j < have; j++) zero &= d[j] == 0.0;
+    if (zero) {
+      memset((char *)ex->base + k->offset, 0, key_size(k));
+      continue;
+    }
+    st = ap_fail(err, AP_ERR_CONFIG, "%s: give %s (%d value%s, %s) in [%s]: its default has %d",
+                 shape_origin, k->name, want, want == 1 ? "" : "s", k->len_what, k->section, have);
+  }
+  free(def);
+  return st;
+}
+
+/* The dataset's shape where it is known without reading files. */
+static int data_shape(const ApExperiment *ex, int *n_in, int *n_classes) {
+  if (!strcmp(ex->dataset, "bars")) return *n_in = 9, *n_classes = 3, 1;
+  return 0;
+}
+
+ap_status config_build(ApExperiment *ex, const Ini *ini, const char *source, ApError *err) {
+  memset(ex, 0, sizeof *ex);
+  host_defaults(ex);
+  snprintf(ex->source, sizeof ex->source, "%s", source);
+  const char *base = strrchr(source, '/');
+  base = base ? base + 1 : source;
+  snprintf(ex->name, sizeof ex->name, "%.*s", (int)strcspn(base, "."), base);
+  char models[256];
+  model_list(models, sizeof models);
+
+  /* the model first: it owns the [model] keys */
+  const IniEntry *me = ini_find(ini, "experiment", "model");
+  if (!me) {
+    int any = 0;
+    for (int i = 0; i < ini->n; i++) any |= !strcmp(ini->e[i].section, "experiment");
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "%s: %s (every experiment names its model, e.g. [experiment] "
+                   "model = %s; apical models lists them: %s)",
+                   source, any ? "[experiment] has no model key" : "no [experiment] section",
+                   ap_model_at(0)->name, models);
+  }
+  ap_status st = key_apply(key_find(NULL, "experiment", "model").k, me->value, ex, me->origin, err);
+  if (st) return st;
+  if (!(ex->model = ap_model_find(ex->model_name)))
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "%s: model = %s: unknown model (apical models lists them: %s)", me->origin,
+                   ex->model_name, models);
+  const ApModel *m = ex->model;
+  if (!(ex->base = malloc(m->params_size))) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  m->defaults(ex->base);
+
+  /* sections and keys must be known */
+  for (int i = 0; i < ini->n; i++) {
+    const IniEntry *e = &ini->e[i];
+    if (is_sweep_section(e->section) || key_find(m, e->section, e->key).k) continue;
+    int known_section = 0;
+    for (int s = 0; s < N_SECTIONS; s++) known_section |= !strcmp(sections[s], e->section);
+    if (!known_section)
+      return ap_fail(err, AP_ERR_CONFIG,
+                     "%s: unknown section [%s] (known: experiment, data, train, output, "
+                     "model, sweep, sweep.NAME)",
+                     e->origin, e->section);
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "%s: unknown key '%s' in [%s] (apical run --help lists the keys of "
+                   "model %s)",
+                   e->origin, e->key, e->section, m->name);
+  }
+  /* lists that size others (dims) first, then the rest in file order */
+  const char *shape_origin = "[model]";
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < ini->n; i++) {
+      const IniEntry *e = &ini->e[i];
+      if (is_sweep_section(e->section) || e == me) continue;
+      KeyRef r = key_find(m, e->section, e->key);
+      if ((r.k->type == AP_KEY_INTS) != (pass == 0)) continue;
+      if (pass == 0) shape_origin = e->origin;
+      if ((st = key_apply(r.k, e->value, key_target(r, ex, ex->base), e->origin, err))) return st;
+    }
+  if ((st = fit_lists(ex, ini, shape_origin, err))) return st;
+
+  /* the dataset */
+  const IniEntry *de = ini_find(ini, "experiment", "dataset");
+  const char *d_origin = de ? de->origin : source;
+  if (m->io) {
+    if (strcmp(ex->dataset, "bars") && strcmp(ex->dataset, "idx") && strcmp(ex->dataset, "random"))
+      return ap_fail(err, AP_ERR_CONFIG, "%s: dataset = %s: expected bars, idx or random", d_origin,
+                     ex->dataset);
+    for (int i = 0; i < ini->n; i++)
+      if (!strcmp(ini->e[i].section, "data") && !data_key_used(ex->dataset, ini->e[i].key))
+        return ap_fail(err, AP_ERR_CONFIG, "%s: [data] %s is not read by dataset %s",
+                       ini->e[i].origin, ini->e[i].key, ex->dataset);
+    int n_in, n_classes, want_in, want_out;
+    m->io(ex->base, &want_in, &want_out);
+    if (data_shape(ex, &n_in, &n_classes) && (want_in != n_in || want_out < n_classes))
+      return ap_fail(err, AP_ERR_CONFIG,
+                     "%s: dataset %s has %d inputs and %d classes: the network takes %d "
+                     "inputs and has %d outputs (set [model] dims)",
+                     d_origin, ex->dataset, n_in, n_classes, want_in, want_out);
+  } else if (de || ini_find(ini, "data", "train_images")) {
+    return ap_fail(err, AP_ERR_CONFIG, "%s: model %s takes no dataset", d_origin, m->name);
+  }
+  if ((st = m->layout(ex->base, &ex->layout, err))) return st;
+
+  SectionIndex si;
+  if ((st = section_index(&si, ini, err))) return st;
+  st = expand_all(ex, &si, err);
+  free(si.idx);
+  if (st) return st;
+  for (int r = 0; r < ex->n_replicas && !st; r++) {
+    ApError why = {{0}};
+    if (m->check(config_params(ex, r), NULL, &why))
+      st = ap_fail(err, AP_ERR_CONFIG, "%s: replica %d: %s", source, r, why.msg);
+  }
+  if (st) return st;
+  ex->file_text = strdup(ini->text ? ini->text : "");
+  /* the sweep as given, for the dump */
+  size_t len = 1;
+  for (int i = 0; i < ini->n; i++)
+    if (is_sweep_section(ini->e[i].section))
+      len += strlen(ini->e[i].section) + strlen(ini->e[i].key) + strlen(ini->e[i].value) + 16;
+  ex->sweep_text = calloc(len, 1);
+  if (!ex->file_text || !ex->sweep_text) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  char last[64] = "";
+  size_t used = 0;
+  for (int i = 0; i < ini->n; i++) {
+    const IniEntry *e = &ini->e[i];
+    if (!is_sweep_section(e->section)) continue;
+    if (strcmp(last, e->section)) {
+      used += (size_t)snprintf(ex->sweep_text + used, len - used, "\n[%s]\n", e->section);
+      snprintf(last, sizeof last, "%s", e->section);
+    }
+    used += (size_t)snprintf(ex->sweep_text + used, len - used, "%s = %s\n", e->key, e->value);
+  }
+  return AP_OK;
+}
+
+void config_free(ApExperiment *ex) {
+  free(ex->base);
+  free(ex->replicas);
+  free(ex->file_text);
+  free(ex->sweep_text);
+  ex->base = NULL;
+  ex->replicas = NULL;
+  ex->file_text = ex->sweep_text = NULL;
+}
+
+/* ---- printing ---------------------------------------------------------------------- */
+
+char *config_dump(const ApExperiment *ex) {
+  const ApModel *m = ex->model;
+  size_t cap = 4096 + (ex->sweep_text ? strlen(ex->sweep_text) : 0), used = 0;
+  char *out = malloc(cap), value[4096];
+  if (!out) return NULL;
+  out[0] = '\0';
+  for (int s = 0; s < N_SECTIONS; s++) {
+    const char *section = sections[s];
+    int header = 0;
+    for (int i = 0; i < N_HOST_KEYS + m->n_keys; i++) {
+      int host = i < N_HOST_KEYS;
+      const ApKey *k = host ? &host_keys[i] : &m->keys[i - N_HOST_KEYS];
+      if (strcmp(k->section, section)) continue;
+      if (host && !strcmp(section, "data") && (!m->io || !data_key_used(ex->dataset, k->name)))
+        continue;
+      if (host && !strcmp(k->name, "dataset") && !m->io) continue;
+      key_format(k, host ? (const void *)ex : ex->base, value, sizeof value);
+      size_t need = strlen(k->name) + strlen(value) + strlen(section) + 16;
+      if (used + need + 1 > cap) {
+        char *o = realloc(out, cap = 2 * (cap + need));
+        if (!o) return free(out), NULL;
+        out = o;
+      }
+      if (!header)
+        used += (size_t)snprintf(out + used, cap - used, "%s[%s]\n", used ? "\n" : "", section);
+      header = 1;
+      used += (size_t)snprintf(out + used, cap - used, "%s = %s\n", k->name, value);
+    }
+  }
+  if (ex->sweep_text) {
+    size_t need = strlen(ex->sweep_text) + 1;
+    if (used + need > cap) {
+      char *o = realloc(out, cap = used + need);
+      if (!o) return free(out), NULL;
+      out = o;
+    }
+    memcpy(out + used, ex->sweep_text, need);
+  }
   return out;
 }
 
@@ -653,16 +978,36 @@ char *config_identity(const char *dump) {
   return out;
 }
 
-void config_print_keys(FILE *f) {
-  const char *section = "";
-  for (size_t i = 0; i < N_KEYS; i++) {
-    const KeyDef *k = &keys[i];
-    if (strcmp(section, k->section)) {
-      fprintf(f, "\n  [%s]%s\n", k->section,
-              !strcmp(k->section, "model") ? "  (per replica; every key but dims can be swept)" : "");
-      section = k->section;
+static void print_key(FILE *f, const ApKey *k) {
+  char kind[64];
+  snprintf(kind, sizeof kind, "%s%s", type_name(k),
+           (k->flags & AP_KEY_FIXED) && !strcmp(k->section, "model") ? ", fixed" : "");
+  fprintf(f, "    %-22s %-15s %s\n", k->name, kind, k->help);
+}
+
+void config_print_keys(FILE *f, const ApModel *model) {
+  for (int s = 0; s < N_SECTIONS - 1; s++) {
+    fprintf(f, "\n  [%s]\n", sections[s]);
+    for (int i = 0; i < N_HOST_KEYS; i++)
+      if (!strcmp(host_keys[i].section, sections[s])) print_key(f, &host_keys[i]);
+  }
+  for (int mi = 0; mi < ap_model_count(); mi++) {
+    const ApModel *m = ap_model_at(mi);
+    if (model && m != model) continue;
+    fprintf(f, "\n  model = %s: %s\n", m->name, m->summary);
+    for (int s = 0; s < N_SECTIONS; s++) {
+      int header = 0;
+      for (int i = 0; i < m->n_keys; i++) {
+        if (strcmp(m->keys[i].section, sections[s])) continue;
+        if (!header)
+          fprintf(f, "  [%s]%s\n", sections[s],
+                  !strcmp(sections[s], "model")
+                      ? "  (per replica; every key not marked fixed can be swept)"
+                      : "  (the schedule: one value per experiment)");
+        header = 1;
+        print_key(f, &m->keys[i]);
+      }
     }
-    fprintf(f, "    %-22s %-13s %s\n", k->name, type_name(k->type), k->help);
   }
   fprintf(f, "\n  [sweep] and [sweep.NAME]\n"
              "    KEY = v1, v2, ...      one axis per [model] key; integer ranges as a..b;\n"
@@ -673,35 +1018,102 @@ void config_print_keys(FILE *f) {
              "    the union over the [sweep.NAME] sections.\n");
 }
 
-void config_for_each_param(const ApExperiment *ex, ParamColumnFn fn, void *ctx) {
+ap_status config_for_each_param(const ApExperiment *ex, ParamColumnFn fn, void *ctx) {
+  const ApModel *m = ex->model;
   int R = ex->n_replicas;
-  for (size_t i = 0; i < N_KEYS; i++) {
-    const KeyDef *k = &keys[i];
-    if (!k->per_replica) continue;
-    int width = k->type == K_LIST_L ? ex->dims.n_layers
-                : k->type == K_LIST_H ? ex->dims.n_layers - 1 : 1;
+  for (int i = 0; i < m->n_keys; i++) {
+    const ApKey *k = &m->keys[i];
+    if (strcmp(k->section, "model") || k->type == AP_KEY_TEXT) continue;
+    int list = k->type == AP_KEY_INTS || k->type == AP_KEY_REALS;
+    int width = k->type == AP_KEY_REALS  ? k->len(ex->base)
+                : k->type == AP_KEY_INTS ? *(const int *)((const char *)ex->base + k->count_offset)
+                                         : 1;
     if (width == 0) continue;
-    ParamKind kind = k->type == K_U64 ? PARAM_U64 : k->type == K_DOUBLE || width > 1 ||
-                     k->type == K_LIST_L || k->type == K_LIST_H ? PARAM_DOUBLE : PARAM_INT;
+    ParamKind kind = k->type == AP_KEY_U64                               ? PARAM_U64
+                     : k->type == AP_KEY_REAL || k->type == AP_KEY_REALS ? PARAM_DOUBLE
+                                                                         : PARAM_INT;
     void *buf = malloc((size_t)R * (size_t)width * 8);
-    if (!buf) continue;
+    if (!buf) return AP_ERR_OSERR;
     for (int r = 0; r < R; r++) {
-      const char *f = (const char *)&ex->replicas[r] + k->offset;
+      const char *f = (const char *)config_params(ex, r) + k->offset;
       for (int w = 0; w < width; w++) {
         size_t at = (size_t)r * (size_t)width + (size_t)w;
-        if (kind == PARAM_U64) ((uint64_t *)buf)[at] = *(const uint64_t *)f;
-        else if (kind == PARAM_INT) ((int64_t *)buf)[at] = *(const int *)f;
-        else ((double *)buf)[at] = ((const double *)f)[w];
+        if (kind == PARAM_U64)
+          ((uint64_t *)buf)[at] = *(const uint64_t *)f;
+        else if (kind == PARAM_INT)
+          ((int64_t *)buf)[at] = ((const int *)f)[w];
+        else
+          ((double *)buf)[at] = ((const double *)f)[w];
       }
     }
-    fn(ctx, k->name, kind, width, buf, k->type == K_VARIANT ? "0 = original, 1 = le" : k->help);
+    char help[512];
+    if (k->type == AP_KEY_CHOICE) { /* "0 = original, 1 = le" */
+      int used = 0, index = 0;
+      help[0] = '\0';
+      for (const char *c = k->choices; *c && used < (int)sizeof help - 64; index++) {
+        int len = (int)strcspn(c, "|");
+        used += snprintf(help + used, sizeof help - (size_t)used, "%s%d = %.*s", index ? ", " : "",
+                         index, len, c);
+        c += len + (c[len] == '|');
+      }
+    } else {
+      snprintf(help, sizeof help, "%s", k->help);
+    }
+    fn(ctx, k->name, kind, width, list, buf, help);
     free(buf);
   }
+  return AP_OK;
 }
 
-void config_format_param(const ApExperiment *ex, const McParams *p, const char *key, char *out,
-                         size_t n) {
-  const KeyDef *k = key_find("model", key);
-  if (!k) snprintf(out, n, "?");
-  else format_value(k, ex, p, out, n);
+void config_format_param(const ApExperiment *ex, int r, const char *key, char *out, size_t n) {
+  KeyRef k = key_find(ex->model, "model", key);
+  if (!k.k)
+    snprintf(out, n, "?");
+  else
+    key_format(k.k, config_params(ex, r), out, n);
+}
+
+typedef struct KeyIdx {
+  uint64_t key;
+  int r;
+} KeyIdx;
+
+static int by_key(const void *a, const void *b) {
+  const KeyIdx *x = a, *y = b;
+  if (x->key != y->key) return (x->key > y->key) - (x->key < y->key);
+  return (x->r > y->r) - (x->r < y->r);
+}
+
+int config_cohorts(const ApExperiment *ex, int *cohort_of) {
+  int R = ex->n_replicas, n = 0;
+  KeyIdx *k = malloc((size_t)(R ? R : 1) * sizeof *k);
+  int *first =
+      malloc((size_t)(R ? R : 1) * sizeof *first); /* per sorted group: its first replica */
+  if (!k || !first) {
+    free(k);
+    free(first);
+    return -1;
+  }
+  for (int r = 0; r < R; r++) k[r] = (KeyIdx){ex->model->cohort_key(config_params(ex, r)), r};
+  qsort(k, (size_t)R, sizeof *k, by_key);
+  /* cohort ids in order of first appearance: number the groups by their first replica */
+  int groups = 0;
+  for (int i = 0; i < R; i++) {
+    if (i == 0 || k[i].key != k[i - 1].key) first[groups++] = k[i].r;
+    cohort_of[k[i].r] = groups - 1;
+  }
+  /* rank the groups by their first replica */
+  KeyIdx *g = malloc((size_t)(groups ? groups : 1) * sizeof *g);
+  int *rank = malloc((size_t)(groups ? groups : 1) * sizeof *rank);
+  if (!g || !rank) {
+    free(k), free(first), free(g), free(rank);
+    return -1;
+  }
+  for (int i = 0; i < groups; i++) g[i] = (KeyIdx){(uint64_t)first[i], i};
+  qsort(g, (size_t)groups, sizeof *g, by_key);
+  for (int i = 0; i < groups; i++) rank[g[i].r] = i;
+  for (int r = 0; r < R; r++) cohort_of[r] = rank[cohort_of[r]];
+  n = groups;
+  free(k), free(first), free(g), free(rank);
+  return n;
 }

@@ -1,20 +1,23 @@
-/* Experiment files: which keys exist, their types, ranges and meaning; building the
- * replica set from [model] and the [sweep] sections. See docs/experiment-files.md. */
+/* Experiment files: the host's keys ([experiment], [data], [train] epochs, [output]) and
+ * the model's (its key table: [model] and its schedule keys in [train]), and the replica
+ * set built from [model] and the [sweep] sections. See docs/experiment-files.md. */
 #ifndef AP_CONFIG_H
 #define AP_CONFIG_H
 
 #include "host/ini.h"
-#include "kernels/mc_model.h"
+#include "kernels/model.h"
 
 #include <stdint.h>
 #include <stdio.h>
 
 #define AP_PATH_MAX 512
 #define AP_MAX_SWEPT 32
+#define AP_MAX_REPLICAS 10000000 /* replicas of one experiment */
 
 typedef struct ApExperiment {
   char source[AP_PATH_MAX]; /* the experiment file's path */
-  char name[64], model[32], dataset[32];
+  char name[64], model_name[32], dataset[32];
+  const ApModel *model;
   /* [data] */
   char train_images[AP_PATH_MAX], train_labels[AP_PATH_MAX];
   char test_images[AP_PATH_MAX], test_labels[AP_PATH_MAX];
@@ -22,19 +25,24 @@ typedef struct ApExperiment {
   int random_samples;
   uint64_t random_seed;
   /* [train] */
-  int epochs, teacher, learning, val_samples, reset_between_samples;
+  int epochs; /* records */
   /* [output] */
   int checkpoint_every, keep_checkpoints, record_order;
-  /* [model] and [sweep] */
-  McDims dims;
-  McParams base;
+  /* the model's keys */
+  void *base; /* its parameter block as the file sets it (model->params_size) */
   int n_replicas;
-  McParams *replicas; /* [R], in the order documented for sweeps */
+  unsigned char *replicas; /* [R][params_size], in the order documented for sweeps */
+  ApLayout layout;         /* state fields and series (shared by every replica) */
   int n_swept;
   char swept[AP_MAX_SWEPT][64]; /* keys named in the sweep sections, in order */
   char *file_text;              /* the experiment file as read */
   char *sweep_text;             /* the sweep sections as given, for the effective dump */
 } ApExperiment;
+
+/* Replica r's parameter block. */
+static inline const void *config_params(const ApExperiment *ex, int r) {
+  return ex->replicas + (size_t)r * ex->model->params_size;
+}
 
 /* Builds the experiment from a parsed file (with any --set already applied). */
 ap_status config_build(ApExperiment *ex, const Ini *ini, const char *source, ApError *err);
@@ -44,21 +52,25 @@ void config_free(ApExperiment *ex);
  * Two runs with equal dumps (apart from [train] epochs) are the same experiment. */
 char *config_dump(const ApExperiment *ex);
 
-/* Prints every key with its section, type, range and meaning (apical run --help). */
-void config_print_keys(FILE *f);
+/* Prints the keys with their section, type, range and meaning: the host's and those of
+ * `model` (NULL: of every model). */
+void config_print_keys(FILE *f, const ApModel *model);
 
 /* The dump with the epochs line removed, to compare a resumed run with its checkpoint. */
 char *config_identity(const char *dump);
 
-/* The value of [model] key `key` of replica p as it would be written in a file. */
-void config_format_param(const ApExperiment *ex, const McParams *p, const char *key, char *out,
-                         size_t n);
+/* The value of model key `key` of replica r as it would be written in a file. */
+void config_format_param(const ApExperiment *ex, int r, const char *key, char *out, size_t n);
 
 typedef enum { PARAM_INT, PARAM_U64, PARAM_DOUBLE } ParamKind;
 /* values: [R][width] of int64_t, uint64_t or double by kind */
-typedef void (*ParamColumnFn)(void *ctx, const char *name, ParamKind kind, int width,
+typedef void (*ParamColumnFn)(void *ctx, const char *name, ParamKind kind, int width, int is_list,
                               const void *values, const char *help);
-/* Calls fn once per per-replica parameter with its values for every replica. */
-void config_for_each_param(const ApExperiment *ex, ParamColumnFn fn, void *ctx);
+/* Calls fn once per [model] key with its values for every replica (the replica table). */
+ap_status config_for_each_param(const ApExperiment *ex, ParamColumnFn fn, void *ctx);
+
+/* Groups replicas by the model's cohort key: cohort_of[r] in order of first appearance;
+ * returns the number of cohorts (n log n in the replicas), or -1 without memory. */
+int config_cohorts(const ApExperiment *ex, int *cohort_of);
 
 #endif

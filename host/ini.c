@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,11 +32,12 @@ static ap_status push(Ini *ini, const char *section, const char *key, const char
     ini->e = e;
     ini->cap = cap;
   }
-  IniEntry *e = &ini->e[ini->n++];
+  IniEntry *e = &ini->e[ini->n];
+  if (!(e->value = strdup(value))) return ap_fail(err, AP_ERR_OSERR, "out of memory");
   snprintf(e->section, sizeof e->section, "%s", section);
   snprintf(e->key, sizeof e->key, "%s", key);
-  snprintf(e->value, sizeof e->value, "%s", value);
   snprintf(e->origin, sizeof e->origin, "%s", origin);
+  ini->n++;
   return AP_OK;
 }
 
@@ -49,20 +51,56 @@ static ap_status append_text(Ini *ini, const char *s, ApError *err) {
   return AP_OK;
 }
 
+/* Keys already seen in a section, for the duplicate check: a hash set of "section\nkey"
+ * (linear in the file's size; a file of 60k keys parses in milliseconds). */
+typedef struct Seen {
+  size_t cap;
+  int *slot; /* entry index + 1, 0 = empty */
+} Seen;
+
+static uint64_t hash_key(const char *section, const char *key) {
+  uint64_t h = 1469598103934665603ull;
+  for (const char *p = section; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  h = (h ^ '\n') * 1099511628211ull;
+  for (const char *p = key; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  return h;
+}
+
+/* The entry already holding section.key, or -1 (and i is remembered as holding it). */
+static int seen_check(Seen *s, const Ini *ini, int i) {
+  const IniEntry *e = &ini->e[i];
+  size_t at = (size_t)hash_key(e->section, e->key) & (s->cap - 1);
+  for (;; at = (at + 1) & (s->cap - 1)) {
+    if (!s->slot[at]) {
+      s->slot[at] = i + 1;
+      return -1;
+    }
+    const IniEntry *o = &ini->e[s->slot[at] - 1];
+    if (!strcmp(o->section, e->section) && !strcmp(o->key, e->key)) return s->slot[at] - 1;
+  }
+}
+
 ap_status ini_parse_text(Ini *ini, const char *text, const char *name, ApError *err) {
   char section[64] = "";
   int line_no = 0;
   const char *p = text;
   ap_status st = append_text(ini, text, err);
   if (st) return st;
-  while (*p) {
+  char *line = NULL;
+  size_t line_cap = 0;
+  while (*p && !st) {
     const char *nl = strchr(p, '\n');
     size_t len = nl ? (size_t)(nl - p) : strlen(p);
-    char line[2048];
     line_no++;
-    if (len >= sizeof line)
-      return ap_fail(err, AP_ERR_CONFIG, "%s:%d: line longer than %zu characters", name, line_no,
-                     sizeof line - 1);
+    if (len + 1 > line_cap) {
+      char *l = realloc(line, len + 1);
+      if (!l) {
+        st = ap_fail(err, AP_ERR_OSERR, "out of memory reading %s", name);
+        break;
+      }
+      line = l;
+      line_cap = len + 1;
+    }
     memcpy(line, p, len);
     line[len] = '\0';
     p = nl ? nl + 1 : p + len;
@@ -70,39 +108,55 @@ ap_status ini_parse_text(Ini *ini, const char *text, const char *name, ApError *
     char *s = trim(line);
     if (!*s) continue;
     char origin[256];
-    snprintf(origin, sizeof origin, "%s:%d", name, line_no);
+    snprintf(origin, sizeof origin, "%.200s:%d", name, line_no);
     if (*s == '[') {
       char *close = strchr(s, ']');
-      if (!close || *trim(close + 1))
-        return ap_fail(err, AP_ERR_CONFIG, "%s: malformed section header '%s'", origin, s);
+      if (!close || *trim(close + 1)) {
+        st = ap_fail(err, AP_ERR_CONFIG, "%s: malformed section header '%.80s'", origin, s);
+        break;
+      }
       *close = '\0';
       char *sec = trim(s + 1);
-      if (!*sec || strlen(sec) >= sizeof section)
-        return ap_fail(err, AP_ERR_CONFIG, "%s: bad section name '%s'", origin, sec);
+      if (!*sec || strlen(sec) >= sizeof section) {
+        st = ap_fail(err, AP_ERR_CONFIG, "%s: bad section name '%.80s'", origin, sec);
+        break;
+      }
       snprintf(section, sizeof section, "%s", sec);
       continue;
     }
     char *eq = strchr(s, '=');
-    if (!eq)
-      return ap_fail(err, AP_ERR_CONFIG, "%s: expected 'key = value' or '[section]', got '%s'",
-                     origin, s);
+    if (!eq) {
+      st = ap_fail(err, AP_ERR_CONFIG, "%s: expected 'key = value' or '[section]', got '%.80s'",
+                   origin, s);
+      break;
+    }
     *eq = '\0';
     char *key = trim(s), *value = trim(eq + 1);
-    if (!*key) return ap_fail(err, AP_ERR_CONFIG, "%s: missing key before '='", origin);
-    if (!*section)
-      return ap_fail(err, AP_ERR_CONFIG, "%s: '%s' appears before any [section]", origin, key);
-    if (strlen(key) >= sizeof ini->e->key || strlen(value) >= sizeof ini->e->value)
-      return ap_fail(err, AP_ERR_CONFIG, "%s: key or value too long", origin);
-    if (strcmp(key, "zip") != 0) {
-      const IniEntry *dup = ini_find(ini, section, key);
-      if (dup)
-        return ap_fail(err, AP_ERR_CONFIG, "%s: '%s' is set twice in [%s] (first at %s)", origin,
-                       key, section, dup->origin);
-    }
-    st = push(ini, section, key, value, origin, err);
-    if (st) return st;
+    if (!*key)
+      st = ap_fail(err, AP_ERR_CONFIG, "%s: missing key before '='", origin);
+    else if (!*section)
+      st = ap_fail(err, AP_ERR_CONFIG, "%s: '%.64s' appears before any [section]", origin, key);
+    else if (strlen(key) >= sizeof ini->e->key)
+      st = ap_fail(err, AP_ERR_CONFIG, "%s: key too long", origin);
+    else
+      st = push(ini, section, key, value, origin, err);
   }
-  return AP_OK;
+  free(line);
+  if (st) return st;
+  /* every key once per section, but zip */
+  Seen seen = {64, NULL};
+  while (seen.cap < 2 * (size_t)ini->n) seen.cap *= 2;
+  if (!(seen.slot = calloc(seen.cap, sizeof *seen.slot)))
+    return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  for (int i = 0; i < ini->n && !st; i++) {
+    if (!strcmp(ini->e[i].key, "zip")) continue;
+    int first = seen_check(&seen, ini, i);
+    if (first >= 0)
+      st = ap_fail(err, AP_ERR_CONFIG, "%s: '%s' is set twice in [%s] (first at %s)",
+                   ini->e[i].origin, ini->e[i].key, ini->e[i].section, ini->e[first].origin);
+  }
+  free(seen.slot);
+  return st;
 }
 
 ap_status ini_load(Ini *ini, const char *path, ApError *err) {
@@ -144,31 +198,48 @@ ap_status ini_load(Ini *ini, const char *path, ApError *err) {
 }
 
 ap_status ini_set(Ini *ini, const char *assignment, ApError *err) {
-  char buf[1200];
-  snprintf(buf, sizeof buf, "%s", assignment);
+  char *buf = strdup(assignment);
+  if (!buf) return ap_fail(err, AP_ERR_OSERR, "out of memory");
   char *eq = strchr(buf, '=');
-  char *dot = eq ? memchr(buf, '.', (size_t)(eq - buf)) : NULL;
+  char *dot = NULL;
   /* the section is everything before the last dot of the left-hand side ([sweep.le]) */
   if (eq)
     for (char *q = buf; q < eq; q++)
       if (*q == '.') dot = q;
-  if (!eq || !dot)
-    return ap_fail(err, AP_ERR_USAGE, "--set %s: expected section.key=value (e.g. train.epochs=10)",
-                   assignment);
+  ap_status st = AP_OK;
+  char shown[96]; /* what messages quote of it */
+  snprintf(shown, sizeof shown, "%.77s%s", assignment, strlen(assignment) > 77 ? "..." : "");
+  if (!eq || !dot) {
+    st = ap_fail(err, AP_ERR_USAGE, "--set %s: expected section.key=value (e.g. train.epochs=10)",
+                 shown);
+    goto out;
+  }
   *eq = '\0';
   *dot = '\0';
   char *section = trim(buf), *key = trim(dot + 1), *value = trim(eq + 1);
-  if (!*section || !*key)
-    return ap_fail(err, AP_ERR_USAGE, "--set %s: expected section.key=value", assignment);
-  char origin[300];
-  snprintf(origin, sizeof origin, "--set %s", assignment);
+  if (!*section || !*key || strlen(section) >= sizeof ini->e->section ||
+      strlen(key) >= sizeof ini->e->key) {
+    st = ap_fail(err, AP_ERR_USAGE, "--set %s: expected section.key=value", shown);
+    goto out;
+  }
+  char origin[128];
+  snprintf(origin, sizeof origin, "--set %s", shown);
   for (int i = 0; i < ini->n; i++)
     if (!strcmp(ini->e[i].section, section) && !strcmp(ini->e[i].key, key) && strcmp(key, "zip")) {
-      snprintf(ini->e[i].value, sizeof ini->e[i].value, "%s", value);
+      char *v = strdup(value);
+      if (!v) {
+        st = ap_fail(err, AP_ERR_OSERR, "out of memory");
+        goto out;
+      }
+      free(ini->e[i].value);
+      ini->e[i].value = v;
       snprintf(ini->e[i].origin, sizeof ini->e[i].origin, "%s", origin);
-      return AP_OK;
+      goto out;
     }
-  return push(ini, section, key, value, origin, err);
+  st = push(ini, section, key, value, origin, err);
+out:
+  free(buf);
+  return st;
 }
 
 const IniEntry *ini_find(const Ini *ini, const char *section, const char *key) {
@@ -178,6 +249,7 @@ const IniEntry *ini_find(const Ini *ini, const char *section, const char *key) {
 }
 
 void ini_free(Ini *ini) {
+  for (int i = 0; i < ini->n; i++) free(ini->e[i].value);
   free(ini->e);
   free(ini->text);
   memset(ini, 0, sizeof *ini);

@@ -1,16 +1,17 @@
 /* A small INI reader that remembers where every value came from, so that a bad value is
  * reported as FILE:LINE. Syntax: [section], key = value, # or ; comments (whole lines or
- * after whitespace). Keys may repeat only where the caller allows it (zip). */
+ * after whitespace). Keys may repeat only where the caller allows it (zip). Values have
+ * no length limit. */
 #ifndef AP_INI_H
 #define AP_INI_H
 
-#include "kernels/ap_defs.h"
+#include "kernels/core/ap_defs.h"
 
 typedef struct IniEntry {
   char section[64];
   char key[64];
-  char value[1024];
-  char origin[320]; /* "file.ini:12" or "--set section.key=value" */
+  char *value;      /* malloc'd */
+  char origin[320]; /* "file.ini:12" or "--set section.key=value" (shortened) */
 } IniEntry;
 
 typedef struct Ini {
@@ -25,6 +26,7 @@ ap_status ini_load(Ini *ini, const char *path, ApError *err);
 ap_status ini_parse_text(Ini *ini, const char *text, const char *name, ApError *err);
 /* "section.key=value": replaces that key's value or adds it. */
 ap_status ini_set(Ini *ini, const char *assignment, ApError *err);
+/* The first entry of section.key, or NULL. */
 const IniEntry *ini_find(const Ini *ini, const char *section, const char *key);
 void ini_free(Ini *ini);
 

@@ -3,6 +3,7 @@
 #include "host/config.h"
 #include "host/ini.h"
 #include "host/run.h"
+#include "kernels/backend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@ static void usage_main(FILE *f) {
           "\n"
           "usage:\n"
           "  apical run FILE.ini [options]   run an experiment (apical run --help)\n"
+          "  apical models                   the models, their variants and keys\n"
           "  apical --version\n"
           "  apical --help\n"
           "\n"
@@ -34,6 +36,8 @@ static void usage_run(FILE *f) {
           "                           --set train.epochs=10 --set sweep.seed=1..3\n"
           "  --backend auto|cpu|cuda  auto (default) uses a GPU when one answers\n"
           "  --threads N              CPU threads (default: all cores)\n"
+          "  --cuda-kernel NAME       auto (default) or a CUDA kernel version of the model\n"
+          "                           (microcircuit: generic, warp); same numbers, other speed\n"
           "  --out DIR                run directory (default: runs/NAME)\n"
           "  --resume                 continue from the newest checkpoint in DIR; [train] epochs\n"
           "                           may be raised, nothing else may change\n"
@@ -42,11 +46,41 @@ static void usage_run(FILE *f) {
           "  -h, --help               this text\n"
           "\n"
           "exit codes: 0 done, 64 usage, 65 bad data, 66 missing input, 69 backend unavailable,\n"
-          "70 internal error, 73 cannot create output, 74 I/O error, 78 bad configuration,\n"
-          "130 interrupted (a checkpoint was written; continue with --resume).\n"
+          "70 internal error, 71 out of memory, 73 cannot create output, 74 I/O error (disk\n"
+          "full: the previous checkpoint stays intact), 78 bad configuration, 130 interrupted\n"
+          "(a checkpoint was written; continue with --resume).\n"
           "\n"
-          "keys of an experiment file:\n");
-  config_print_keys(f);
+          "keys of an experiment file (docs/experiment-files.md):\n");
+  config_print_keys(f, NULL);
+}
+
+/* apical models [NAME]: the models with their variants; with a name, its keys too. */
+static int cmd_models(int argc, char **argv) {
+  const ApModel *only = NULL;
+  if (argc > 2 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help"))) {
+    printf("usage: apical models [NAME]   lists the models (with NAME: and that model's keys)\n");
+    return 0;
+  }
+  if (argc > 2 && !(only = ap_model_find(argv[2]))) {
+    fprintf(stderr, "apical: no model '%s' (apical models lists them)\n", argv[2]);
+    return AP_ERR_USAGE;
+  }
+  for (int i = 0; i < ap_model_count(); i++) {
+    const ApModel *m = ap_model_at(i);
+    if (only && m != only) continue;
+    const char *backends[2] = {"cpu", "cuda"};
+    char on[32] = "";
+    for (int b = 0; b < 2; b++)
+      if (m->impl(backends[b]))
+        snprintf(on + strlen(on), sizeof on - strlen(on), "%s%s", on[0] ? ", " : "", backends[b]);
+    printf("%-14s %s\n%-14s %s\n%-14s backends: %s; one record is one %s%s\n", m->name, m->summary,
+           "", m->variants, "", on, m->record, m->io ? "; datasets: bars, idx, random" : "");
+  }
+  if (only)
+    config_print_keys(stdout, only);
+  else
+    printf("\n`apical models NAME` or `apical run --help` lists a model's keys.\n");
+  return 0;
 }
 
 static int fail(ap_status st, const char *msg) {
@@ -71,7 +105,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, in
 static int cmd_run(int argc, char **argv, const char *command) {
   const char *file = NULL, *sets[256];
   int n_sets = 0, print_config = 0, bad = 0;
-  RunOptions opt = {"auto", 0, NULL, 0, 0, command};
+  RunOptions opt = {"auto", {0, NULL}, NULL, 0, 0, command};
   for (int i = 2; i < argc && !bad; i++) {
     const char *a = argv[i], *v;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -89,7 +123,9 @@ static int cmd_run(int argc, char **argv, const char *command) {
         fprintf(stderr, "apical: --threads %s: expected a number of threads >= 1\n", v);
         return AP_ERR_USAGE;
       }
-      opt.threads = (int)t;
+      opt.exec.threads = (int)t;
+    } else if ((v = opt_value(argc, argv, &i, "--cuda-kernel", &bad))) {
+      opt.exec.version = v;
     } else if ((v = opt_value(argc, argv, &i, "--out", &bad))) {
       opt.out_dir = v;
     } else if (!strcmp(a, "--resume")) {
@@ -130,20 +166,33 @@ static int cmd_run(int argc, char **argv, const char *command) {
   if (st) return fail(st, err.msg);
 
   char out_dir[AP_PATH_MAX];
-  if (opt.out_dir) snprintf(out_dir, sizeof out_dir, "%s", opt.out_dir);
-  else snprintf(out_dir, sizeof out_dir, "runs/%s", ex.name);
+  if (opt.out_dir && !opt.out_dir[0]) {
+    config_free(&ex);
+    return fail(AP_ERR_USAGE, "--out: empty directory name");
+  }
+  if (opt.out_dir && strlen(opt.out_dir) >= sizeof out_dir - 64) {
+    config_free(&ex);
+    return fail(AP_ERR_USAGE, "--out: directory name too long");
+  }
+  if (opt.out_dir)
+    snprintf(out_dir, sizeof out_dir, "%s", opt.out_dir);
+  else
+    snprintf(out_dir, sizeof out_dir, "runs/%s", ex.name);
   opt.out_dir = out_dir;
 
   if (print_config) {
     char *dump = config_dump(&ex);
-    int cohorts = 0;
-    for (int r = 0; r < ex.n_replicas; r++) {
-      int seen = 0;
-      for (int q = 0; q < r && !seen; q++) seen = ex.replicas[q].t_pres == ex.replicas[r].t_pres;
-      cohorts += !seen;
+    int *cohort_of = malloc((size_t)ex.n_replicas * sizeof *cohort_of);
+    int cohorts = cohort_of ? config_cohorts(&ex, cohort_of) : -1;
+    free(cohort_of);
+    if (!dump || cohorts < 0) {
+      free(dump);
+      config_free(&ex);
+      return fail(AP_ERR_OSERR, "out of memory");
     }
-    printf("# effective configuration of %s\n# %d replicas in %d cohort%s; output %s\n\n%s", file,
-           ex.n_replicas, cohorts, cohorts == 1 ? "" : "s", out_dir, dump ? dump : "");
+    printf("# effective configuration of %s\n# %d replica%s in %d cohort%s; output %s\n\n%s", file,
+           ex.n_replicas, ex.n_replicas == 1 ? "" : "s", cohorts, cohorts == 1 ? "" : "s", out_dir,
+           dump);
     free(dump);
     config_free(&ex);
     return 0;
@@ -158,7 +207,8 @@ static int cmd_run(int argc, char **argv, const char *command) {
 int main(int argc, char **argv) {
   char command[2048] = "";
   for (int i = 0; i < argc; i++)
-    snprintf(command + strlen(command), sizeof command - strlen(command), "%s%s", i ? " " : "", argv[i]);
+    snprintf(command + strlen(command), sizeof command - strlen(command), "%s%s", i ? " " : "",
+             argv[i]);
   if (argc < 2) {
     usage_main(stderr);
     return AP_ERR_USAGE;
@@ -172,6 +222,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(argv[1], "run")) return cmd_run(argc, argv, command);
+  if (!strcmp(argv[1], "models")) return cmd_models(argc, argv);
   fprintf(stderr, "apical: unknown command '%s' (apical --help)\n", argv[1]);
   return AP_ERR_USAGE;
 }

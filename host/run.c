@@ -1,3 +1,4 @@
+#define _DEFAULT_SOURCE /* flock */
 #include "run.h"
 
 #include "host/h5io.h"
@@ -6,11 +7,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -75,27 +78,9 @@ void run_latest_checkpoint(const char *dir, char *path, size_t n) {
   closedir(d);
 }
 
-/* Deletes all but the newest `keep` checkpoints. */
-static void prune_checkpoints(const char *dir, int keep) {
-  char cdir[AP_PATH_MAX];
-  snprintf(cdir, sizeof cdir, "%s/checkpoints", dir);
-  for (;;) {
-    DIR *d = opendir(cdir);
-    if (!d) return;
-    int count = 0, oldest = -1;
-    struct dirent *ent;
-    while ((ent = readdir(d))) {
-      int e = ckpt_epoch(ent->d_name);
-      if (e < 0) continue;
-      count++;
-      if (oldest < 0 || e < oldest) oldest = e;
-    }
-    closedir(d);
-    if (count <= keep) return;
-    char p[AP_PATH_MAX + 64];
-    snprintf(p, sizeof p, "%s/epoch-%09d.h5", cdir, oldest);
-    if (unlink(p) < 0) return;
-  }
+static int cmp_int(const void *a, const void *b) {
+  int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
 }
 
 static int cmp_float(const void *a, const void *b) {
@@ -103,42 +88,84 @@ static int cmp_float(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* Deletes all but the newest `keep` checkpoints; the epoch-0 one (the initial state) is
+ * kept unless everything goes (all: --force starts over). */
+static void prune_checkpoints(const char *dir, int keep, int all) {
+  char cdir[AP_PATH_MAX];
+  snprintf(cdir, sizeof cdir, "%s/checkpoints", dir);
+  DIR *d = opendir(cdir);
+  if (!d) return;
+  int n = 0, cap = 64;
+  int *epochs = malloc((size_t)cap * sizeof *epochs);
+  struct dirent *ent;
+  while (epochs && (ent = readdir(d))) {
+    int e = ckpt_epoch(ent->d_name);
+    if (e < 0 || (e == 0 && !all)) continue;
+    if (n == cap) {
+      int *more = realloc(epochs, (size_t)(cap *= 2) * sizeof *epochs);
+      if (!more) break;
+      epochs = more;
+    }
+    epochs[n++] = e;
+  }
+  closedir(d);
+  if (!epochs) return;
+  qsort(epochs, (size_t)n, sizeof *epochs, cmp_int);
+  for (int i = 0; i < n - keep; i++) { /* the oldest first */
+    char p[AP_PATH_MAX + 64];
+    snprintf(p, sizeof p, "%s/epoch-%09d.h5", cdir, epochs[i]);
+    unlink(p);
+  }
+  free(epochs);
+}
+
 static void fmt_duration(char *buf, size_t n, double s) {
-  if (!isfinite(s) || s < 0) snprintf(buf, n, "--");
-  else if (s < 60) snprintf(buf, n, "%.0fs", s);
-  else if (s < 3600) snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
-  else snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+  if (!isfinite(s) || s < 0)
+    snprintf(buf, n, "--");
+  else if (s < 60)
+    snprintf(buf, n, "%.0fs", s);
+  else if (s < 3600)
+    snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+  else
+    snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
 /* A boxed table of what is about to run (stdout and the log). */
-static void print_box(const ApExperiment *ex, const char *backend_desc, int n_cohorts,
-                      const McData *data, int n_val, const char *out_dir, int start_epoch,
-                      double total_steps) {
+static void print_box(const ApExperiment *ex, const Session *s, const char *backend_desc,
+                      const char *out_dir, int start_epoch, double total_steps) {
   char rows[24][2][600];
   int n = 0;
-#define ROW(k, ...)                                              \
-  do {                                                           \
-    snprintf(rows[n][0], sizeof rows[n][0], "%s", k);            \
-    snprintf(rows[n][1], sizeof rows[n][1], __VA_ARGS__);        \
-    n++;                                                         \
+#define ROW(k, ...)                                                                                \
+  do {                                                                                             \
+    snprintf(rows[n][0], sizeof rows[n][0], "%s", k);                                              \
+    snprintf(rows[n][1], sizeof rows[n][1], __VA_ARGS__);                                          \
+    n++;                                                                                           \
   } while (0)
-  char dims[64] = "";
-  for (int l = 0; l <= ex->dims.n_layers; l++)
-    snprintf(dims + strlen(dims), sizeof dims - strlen(dims), "%s%d", l ? "-" : "", ex->dims.n[l]);
+  const ApModel *m = ex->model;
+  char shape[300] = "";
+  for (int i = 0; i < m->n_keys; i++) /* the keys that fix the network's shape */
+    if ((m->keys[i].flags & AP_KEY_FIXED) && !strcmp(m->keys[i].section, "model")) {
+      char v[200];
+      config_format_param(ex, 0, m->keys[i].name, v, sizeof v);
+      snprintf(shape + strlen(shape), sizeof shape - strlen(shape), ", %s %s", m->keys[i].name, v);
+    }
   ROW("experiment", "%s (%s)", ex->name, ex->source);
-  ROW("model", "%s %s", ex->model, dims);
-  ROW("dataset", "%s: %d training, %d validation per epoch (of %d)", ex->dataset, data->n_train,
-      n_val, data->n_valset);
-  ROW("replicas", "%d in %d cohort%s", ex->n_replicas, n_cohorts, n_cohorts == 1 ? "" : "s");
+  ROW("model", "%s%s", m->name, shape);
+  if (m->io)
+    ROW("dataset", "%s: %d training and %d validation samples", ex->dataset, s->data.n_train,
+        s->data.n_val);
+  ROW("replicas", "%d in %d cohort%s", ex->n_replicas, s->n_cohorts, s->n_cohorts == 1 ? "" : "s");
   char swept[160] = "";
   for (int i = 0; i < ex->n_swept; i++)
-    snprintf(swept + strlen(swept), sizeof swept - strlen(swept), "%s%s", i ? ", " : "", ex->swept[i]);
+    snprintf(swept + strlen(swept), sizeof swept - strlen(swept), "%s%s", i ? ", " : "",
+             ex->swept[i]);
   ROW("swept", "%s", ex->n_swept ? swept : "(nothing)");
-  ROW("epochs", start_epoch ? "%d (resuming after epoch %d)" : "%d", ex->epochs, start_epoch);
+  ROW(m->record, start_epoch ? "%d (resuming after %d)" : "%d", ex->epochs, start_epoch);
   ROW("work", "%.3g replica-steps", total_steps);
   ROW("backend", "%s", backend_desc);
-  ROW("checkpoints", ex->checkpoint_every ? "every %d epochs, newest %d kept" : "at the end%.0d, newest %d kept",
-      ex->checkpoint_every, ex->keep_checkpoints);
+  ROW("checkpoints",
+      ex->checkpoint_every ? "every %d %ss, newest %d kept" : "at the end%.0d%s, newest %d kept",
+      ex->checkpoint_every, ex->checkpoint_every ? m->record : "", ex->keep_checkpoints);
   ROW("output", "%s", out_dir);
   ROW("version", "apical %s (%s)", APICAL_VERSION, APICAL_GIT_REV);
 #undef ROW
@@ -166,72 +193,130 @@ static void print_box(const ApExperiment *ex, const char *backend_desc, int n_co
   fflush(stdout);
 }
 
-/* Final validation accuracy, median and range over the replicas that differ only in seed,
- * each group labelled by its swept keys. */
-static void print_summary(const ApExperiment *ex, const McMetrics *m, int epochs_done) {
+/* Replicas grouped by their swept keys but seed: a label per replica, sorted. */
+typedef struct Labelled {
+  char *label;
+  int r;
+} Labelled;
+
+static int by_label(const void *a, const void *b) {
+  const Labelled *x = a, *y = b;
+  int c = strcmp(x->label, y->label);
+  return c ? c : (x->r > y->r) - (x->r < y->r);
+}
+
+/* qsort's context: the sorted labels and where each group starts */
+static const Labelled *g_first_of;
+static const int *g_start;
+static int by_first_replica(const void *a, const void *b) {
+  int x = g_first_of[g_start[((const Labelled *)a)->r]].r,
+      y = g_first_of[g_start[((const Labelled *)b)->r]].r;
+  return (x > y) - (x < y);
+}
+
+/* The headline series after the last record, median [min, max] over the replicas that
+ * differ only in seed, each group labelled by its swept keys (n log n in the replicas). */
+static void print_summary(const ApExperiment *ex, const Session *s, int done) {
+  const ApSeries *hs =
+      ex->model->headline ? ap_layout_series(&ex->layout, ex->model->headline) : NULL;
   int R = ex->n_replicas;
-  int *group = malloc((size_t)R * sizeof *group);
+  if (!hs || done == 0) return;
+  Labelled *lab = calloc((size_t)R, sizeof *lab);
   float *vals = malloc((size_t)R * sizeof *vals);
-  if (!group || !vals || epochs_done == 0) goto out;
+  int any = 0;
+  for (int r = 0; lab && vals && r < R; r++)
+    any |= !isnan(session_record(s, r, done - 1)[hs->offset]);
+  if (!lab || !vals || !any) goto out;
   for (int r = 0; r < R; r++) {
-    group[r] = r;
-    McParams a = ex->replicas[r];
-    a.seed = 0;
-    for (int q = 0; q < r; q++) {
-      McParams b = ex->replicas[q];
-      b.seed = 0;
-      if (!memcmp(&a, &b, sizeof a)) {
-        group[r] = group[q];
-        break;
-      }
-    }
-  }
-  if (isnan(m->val_acc[(size_t)epochs_done - 1])) goto out; /* no validation phase */
-  log_msg("validation accuracy after epoch %d, median [min, max] over seeds:", epochs_done);
-  for (int g = 0; g < R; g++) {
-    int n = 0;
-    for (int r = 0; r < R; r++)
-      if (group[r] == g) vals[n++] = m->val_acc[(size_t)r * (size_t)m->n_epochs + (size_t)epochs_done - 1];
-    if (!n) continue;
-    qsort(vals, (size_t)n, sizeof *vals, cmp_float);
     char label[400] = "";
     for (int k = 0; k < ex->n_swept; k++) {
       if (!strcmp(ex->swept[k], "seed")) continue;
       char v[160];
-      config_format_param(ex, &ex->replicas[g], ex->swept[k], v, sizeof v);
+      config_format_param(ex, r, ex->swept[k], v, sizeof v);
       snprintf(label + strlen(label), sizeof label - strlen(label), "%s%s %s", label[0] ? ", " : "",
                ex->swept[k], v);
     }
-    float med = n % 2 ? vals[n / 2] : 0.5f * (vals[n / 2 - 1] + vals[n / 2]);
-    log_msg("  %.3f [%.3f, %.3f]  %d seed%s  %s", med, vals[0], vals[n - 1], n, n == 1 ? " " : "s",
-            label[0] ? label : "(all replicas)");
+    lab[r] = (Labelled){strdup(label[0] ? label : "(all replicas)"), r};
+    if (!lab[r].label) goto out;
   }
+  /* groups in order of their first replica: sort by label, then report each group at its
+   * first replica's place */
+  qsort(lab, (size_t)R, sizeof *lab, by_label);
+  int *start = malloc((size_t)R * sizeof *start), n_groups = 0;
+  Labelled *order = malloc((size_t)R * sizeof *order); /* groups by their first replica */
+  if (!start || !order) {
+    free(start), free(order);
+    goto out;
+  }
+  for (int i = 0; i < R; i++)
+    if (i == 0 || strcmp(lab[i].label, lab[i - 1].label)) start[n_groups++] = i;
+  for (int g = 0; g < n_groups; g++) order[g] = (Labelled){NULL, g};
+  g_first_of = lab, g_start = start;
+  qsort(order, (size_t)n_groups, sizeof *order, by_first_replica);
+  log_msg("%s after %s %d, median [min, max] over seeds:", hs->name, ex->model->record, done);
+  for (int q = 0; q < n_groups; q++) {
+    int g = order[q].r;
+    int end = g + 1 < n_groups ? start[g + 1] : R, n = 0, left_out = 0;
+    for (int i = start[g]; i < end; i++) {
+      float v = session_record(s, lab[i].r, done - 1)[hs->offset];
+      if (isnan(v))
+        left_out++;
+      else
+        vals[n++] = v;
+    }
+    char skipped[64] = "";
+    if (left_out) snprintf(skipped, sizeof skipped, " (%d left out: NaN)", left_out);
+    if (!n) {
+      log_msg("  %-21s %d seed%s%s  %s", "--", left_out, left_out == 1 ? " " : "s", skipped,
+              lab[start[g]].label);
+      continue;
+    }
+    qsort(vals, (size_t)n, sizeof *vals, cmp_float);
+    float med = n % 2 ? vals[n / 2] : 0.5f * (vals[n / 2 - 1] + vals[n / 2]);
+    log_msg("  %.3f [%.3f, %.3f]  %d seed%s%s  %s", med, vals[0], vals[n - 1], n,
+            n == 1 ? " " : "s", skipped, lab[start[g]].label);
+  }
+  free(start);
+  free(order);
 out:
-  free(group);
+  for (int r = 0; lab && r < R; r++) free(lab[r].label);
+  free(lab);
   free(vals);
 }
 
-/* Replicas whose metrics turned non-finite in epochs [e0, e1), reported once each. */
-static void report_divergence(const ApExperiment *ex, const McMetrics *m, int e0, int e1,
+/* Replicas whose series turned non-finite in records [e0, e1) while the same series of
+ * some other replica is finite (a NaN every replica shares is by design, e.g. no
+ * validation phase); reported once each. */
+static void report_divergence(const ApExperiment *ex, const Session *s, int e0, int e1,
                               unsigned char *reported) {
-  int H = ex->dims.n_layers - 1, listed = 0, count = 0;
+  const ApLayout *lay = &ex->layout;
+  int R = ex->n_replicas, F = lay->series_width, listed = 0, count = 0;
   char ids[200] = "";
-  for (int r = 0; r < ex->n_replicas; r++) {
-    if (reported[r]) continue;
-    for (int e = e0; e < e1 && !reported[r]; e++) {
-      size_t re = (size_t)r * (size_t)m->n_epochs + (size_t)e;
-      int bad = !isfinite(m->train_acc[re]) || (!isnan(m->val_mse[re]) && !isfinite(m->val_mse[re]));
-      for (int h = 0; h < H; h++) bad |= !isfinite(m->api_err[re * (size_t)H + (size_t)h]);
+  unsigned char *finite_somewhere = calloc((size_t)(F ? F : 1), 1);
+  if (!finite_somewhere) return;
+  for (int e = e0; e < e1; e++) {
+    memset(finite_somewhere, 0, (size_t)F);
+    for (int r = 0; r < R; r++) {
+      const float *rec = session_record(s, r, e);
+      for (int i = 0; i < F; i++) finite_somewhere[i] |= isfinite(rec[i]) != 0;
+    }
+    for (int r = 0; r < R; r++) {
+      if (reported[r]) continue;
+      const float *rec = session_record(s, r, e);
+      int bad = 0;
+      for (int i = 0; i < F; i++) bad |= finite_somewhere[i] && !isfinite(rec[i]);
       if (!bad) continue;
       reported[r] = 1;
       count++;
       if (listed++ < 10)
-        snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%d (epoch %d)", listed > 1 ? ", " : "", r, e);
+        snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%d (%s %d)",
+                 listed > 1 ? ", " : "", r, ex->model->record, e + 1);
     }
   }
+  free(finite_somewhere);
   if (count)
-    log_msg("warning: %d replica%s diverged (non-finite potentials): %s%s; they go on as NaN",
-            count, count == 1 ? "" : "s", ids, count > 10 ? ", ..." : "");
+    log_msg("warning: %d replica%s diverged (non-finite values): %s%s", count,
+            count == 1 ? "" : "s", ids, count > 10 ? ", ..." : "");
 }
 
 /* The first line where two configuration dumps differ. */
@@ -248,14 +333,62 @@ static void first_difference(const char *a, const char *b, char *la, char *lb, s
   }
 }
 
+/* An exclusive lock on DIR/.lock for the whole run: a second run on the same directory
+ * is refused, naming the process that holds it. The lock dies with its process. */
+static int lock_dir(const char *dir, ApError *err, ap_status *st) {
+  char path[AP_PATH_MAX + 16];
+  snprintf(path, sizeof path, "%s/.lock", dir);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    *st = ap_fail(err, AP_ERR_CANTCREAT, "%s: %s", path, strerror(errno));
+    return -1;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    char holder[32] = "";
+    ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+    holder[n > 0 ? n : 0] = '\0';
+    holder[strcspn(holder, "\n")] = '\0';
+    close(fd);
+    *st = ap_fail(err, AP_ERR_CANTCREAT,
+                  "%s is in use by another apical run (process %s); wait for it or "
+                  "choose another --out",
+                  dir, holder[0] ? holder : "?");
+    return -1;
+  }
+  char pid[32];
+  int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  /* the holder's pid, for the other run's message; the lock works without it */
+  if (ftruncate(fd, 0) == 0) (void)!pwrite(fd, pid, (size_t)len, 0);
+  return fd;
+}
+
+/* Removes NAME.tmp.PID files that a killed or failed write left, where PID is no longer
+ * a running process (ours never are: this run holds the lock). */
+static void clean_temp_files(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *ent;
+  while ((ent = readdir(d))) {
+    const char *t = strstr(ent->d_name, ".tmp.");
+    if (!t || !strstr(ent->d_name, ".h5.tmp.")) continue;
+    char *end;
+    long pid = strtol(t + 5, &end, 10);
+    if (*end || pid <= 0 || (kill((pid_t)pid, 0) == 0 && pid != (long)getpid())) continue;
+    char p[AP_PATH_MAX + 300];
+    snprintf(p, sizeof p, "%s/%s", dir, ent->d_name);
+    unlink(p);
+  }
+  closedir(d);
+}
+
 ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError *err) {
   ap_status st;
   const ApBackend *be;
   char note[512];
   if ((st = ap_backend_select(opt->backend, &be, note, sizeof note, err))) return st;
-  if (be->set_threads) be->set_threads(opt->threads);
+  const ApModel *m = ex->model;
 
-  /* the run directory */
+  /* the run directory, locked for this run */
   char results[AP_PATH_MAX + 32], cdir[AP_PATH_MAX + 32], logp[AP_PATH_MAX + 32];
   snprintf(results, sizeof results, "%s/results.h5", opt->out_dir);
   snprintf(cdir, sizeof cdir, "%s/checkpoints", opt->out_dir);
@@ -265,58 +398,83 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
   if (opt->resume && !latest[0])
     return ap_fail(err, AP_ERR_NOINPUT, "--resume: no checkpoint in %s/checkpoints", opt->out_dir);
   if (!opt->resume && !opt->force && (latest[0] || file_exists(results)))
-    return ap_fail(err, AP_ERR_CANTCREAT, "%s already holds a run; pass --resume to continue it, "
-                   "--force to start over, or --out to choose another directory", opt->out_dir);
+    return ap_fail(err, AP_ERR_CANTCREAT,
+                   "%s already holds a run; pass --resume to continue it, "
+                   "--force to start over, or --out to choose another directory",
+                   opt->out_dir);
   if ((st = make_dir(opt->out_dir, err)) || (st = make_dir(cdir, err))) return st;
+  int lock = lock_dir(opt->out_dir, err, &st);
+  if (lock < 0) return st;
+  clean_temp_files(opt->out_dir);
+  clean_temp_files(cdir);
   if (opt->force && !opt->resume) {
-    prune_checkpoints(opt->out_dir, 0);
+    prune_checkpoints(opt->out_dir, 0, 1);
     unlink(results);
   }
-  if (log_open(logp) < 0) return ap_fail(err, AP_ERR_CANTCREAT, "%s: %s", logp, strerror(errno));
+  if (log_open(logp) < 0) {
+    close(lock);
+    return ap_fail(err, AP_ERR_CANTCREAT, "%s: %s", logp, strerror(errno));
+  }
   log_file_only("\n=== %s\n", opt->command ? opt->command : "apical run");
-  if (note[0]) log_msg("%s", note);
 
   Session s;
-  if ((st = session_open(&s, ex, be, err))) {
-    log_close();
-    return st;
-  }
-  int R = s.R, E = s.E, done = 0;
-  char *dump = config_dump(ex), *dump_id = dump ? config_identity(dump) : NULL, *old_dump = NULL;
-  float *sorted = malloc((size_t)R * sizeof *sorted);
-  unsigned char *diverged = calloc((size_t)R, 1);
+  int done = 0;
+  char *dump = NULL, *dump_id = NULL, *old_dump = NULL;
+  float *sorted = NULL;
+  unsigned char *diverged = NULL;
+  if ((st = session_open(&s, ex, be, &opt->exec, err))) goto out_log;
+  int R = s.R, E = s.E;
+  const ApSeries *headline = m->headline ? ap_layout_series(&ex->layout, m->headline) : NULL;
+  dump = config_dump(ex), dump_id = dump ? config_identity(dump) : NULL;
+  sorted = malloc((size_t)R * sizeof *sorted);
+  diverged = calloc((size_t)R, 1);
   if (!dump || !dump_id || !sorted || !diverged) {
     st = ap_fail(err, AP_ERR_OSERR, "out of memory");
     goto out;
   }
   if (opt->resume) {
-    if ((st = ckpt_read(latest, &s.lay, R, s.state, &s.m, &done, &old_dump, err))) goto out;
-    char *old_id = config_identity(old_dump);
+    st = ckpt_read(latest, ex, s.state, s.series, &done, &old_dump, err);
+    if (st && st != AP_ERR_CONFIG) goto out;
+    char *old_id = old_dump ? config_identity(old_dump) : NULL;
     if (!old_id || strcmp(old_id, dump_id)) {
       char was[160] = "?", now_[160] = "?";
       first_difference(old_id ? old_id : "", dump_id, was, now_, sizeof was);
       free(old_id);
-      st = ap_fail(err, AP_ERR_CONFIG, "--resume: %s was written by a different experiment "
-                   "(only [train] epochs may change): it has '%s', this run '%s'", latest, was, now_);
+      st = ap_fail(err, AP_ERR_CONFIG,
+                   "--resume: %s was written by a different experiment "
+                   "(only [train] epochs may change): it has '%s', this run '%s'",
+                   latest, was, now_);
       goto out;
     }
     free(old_id);
+    if (done > E) {
+      st = ap_fail(err, AP_ERR_CONFIG,
+                   "--resume: %s holds %d %ss, more than this run's [train] epochs = %d "
+                   "(give the same --set train.epochs=%d or more to continue it)",
+                   latest, done, m->record, E, done);
+      goto out;
+    }
+    if (st) { /* the same experiment, yet its arrays do not fit */
+      st = ap_fail(err, AP_ERR_DATA, "--resume: %s does not match this experiment's shape", latest);
+      goto out;
+    }
     if (done == E) {
-      log_msg("%s: the run already finished its %d epochs; raise [train] epochs to extend it",
-              latest, E);
+      log_msg("%s: the run already finished its %d %ss; raise [train] epochs to extend it", latest,
+              E, m->record);
       goto out;
     }
     if ((st = session_push(&s, err))) goto out;
-    log_msg("resuming from %s (epoch %d)", latest, done);
+    log_msg("resuming from %s (%s %d)", latest, m->record, done);
   }
-  double total_steps = s.steps_per_epoch * (double)(E - done);
-  char desc[256];
-  be->describe(desc, sizeof desc);
-  print_box(ex, desc, s.n_cohorts, &s.data, s.n_val, opt->out_dir, done, total_steps);
+  double total_steps = s.steps_per_record * (double)(E - done);
+  char desc[600];
+  be->describe(&opt->exec, desc, sizeof desc);
+  if (note[0]) snprintf(desc + strlen(desc), sizeof desc - strlen(desc), " (auto: %s)", note);
+  print_box(ex, &s, desc, opt->out_dir, done, total_steps);
 
-  RunFile rf = {"checkpoint", ex,      &s.lay,       be->name, dump,           opt->command, 0,
-                &s.m,         s.state, s.cohort_of, s.data.n_train, s.n_val, s.data.n_valset};
-  if (!opt->resume) { /* epoch 0: the initial state, for whoever wants the starting weights */
+  RunFile rf = {"checkpoint", ex,      be->name,    dump,   opt->command, 0,
+                s.series,     s.state, s.cohort_of, &s.data};
+  if (!opt->resume) { /* record 0: the initial state, for whoever wants the starting weights */
     char ck[AP_PATH_MAX + 64];
     snprintf(ck, sizeof ck, "%s/epoch-%09d.h5", cdir, 0);
     if ((st = runfile_write(ck, &rf, err))) goto out;
@@ -332,30 +490,31 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
   double t_start = now();
   int e = done, chunk = 1, interrupted = 0;
   while (e < E) {
-    int next_ckpt = ex->checkpoint_every ? (e / ex->checkpoint_every + 1) * ex->checkpoint_every : E;
+    int next_ckpt =
+        ex->checkpoint_every ? (e / ex->checkpoint_every + 1) * ex->checkpoint_every : E;
     int e1 = e + chunk;
     if (e1 > next_ckpt) e1 = next_ckpt;
     if (e1 > E) e1 = E;
     double t0 = now();
     if ((st = session_run(&s, e, e1, err))) break;
-    report_divergence(ex, &s.m, e, e1, diverged);
+    report_divergence(ex, &s, e, e1, diverged);
     /* aim at about a second per chunk: smooth progress, negligible synchronisation */
     double sec_per_epoch = (now() - t0) / (e1 - e);
     chunk = sec_per_epoch > 0 ? (int)fmax(1.0, fmin(1e6, 1.0 / sec_per_epoch)) : chunk * 2;
     e = e1;
-    double elapsed = now() - t_start, rate = s.steps_per_epoch * (e - done) / elapsed;
-    char eta[32], el[32], acc[48] = "";
+    double elapsed = now() - t_start, rate = s.steps_per_record * (e - done) / elapsed;
+    char eta[32], el[32], head[64] = "";
     fmt_duration(eta, sizeof eta, (E - e) * (elapsed / (e - done)));
     fmt_duration(el, sizeof el, elapsed);
     int n = 0;
-    for (int r = 0; r < R; r++) {
-      float v = s.m.val_acc[(size_t)r * (size_t)E + (size_t)e - 1];
+    for (int r = 0; headline && r < R; r++) {
+      float v = session_record(&s, r, e - 1)[headline->offset];
       if (!isnan(v)) sorted[n++] = v;
     }
     qsort(sorted, (size_t)n, sizeof *sorted, cmp_float);
-    if (n) snprintf(acc, sizeof acc, " | val acc median %.3f", sorted[n / 2]);
-    progress_line(e == E, "epoch %d/%d (%.1f%%)%s | %.3g replica-steps/s | %s elapsed, ETA %s", e, E,
-                  100.0 * e / E, acc, rate, el, eta);
+    if (n) snprintf(head, sizeof head, " | %s median %.3f", headline->name, sorted[n / 2]);
+    progress_line(e == E, "%s %d/%d (%.1f%%)%s | %.3g replica-steps/s | %s elapsed, ETA %s",
+                  m->record, e, E, 100.0 * e / E, head, rate, el, eta);
     interrupted = g_stop;
     if (e == next_ckpt || e == E || interrupted) {
       if ((st = session_pull(&s, err))) break;
@@ -364,7 +523,7 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
       rf.epochs_done = e;
       rf.kind = "checkpoint";
       if ((st = runfile_write(ck, &rf, err))) break;
-      prune_checkpoints(opt->out_dir, ex->keep_checkpoints);
+      prune_checkpoints(opt->out_dir, ex->keep_checkpoints, 0);
       rf.kind = "results";
       if ((st = runfile_write(results, &rf, err))) break;
     }
@@ -374,21 +533,25 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
   sigaction(SIGTERM, &old_term, NULL);
   progress_end();
   if (!st && interrupted) {
-    log_msg("interrupted after epoch %d: checkpoint and results written; continue with --resume", e);
+    log_msg("interrupted after %s %d: checkpoint and results written; continue with --resume",
+            m->record, e);
     st = ap_fail(err, AP_ERR_INTERRUPTED, "interrupted");
   } else if (!st) {
     double wall = now() - t_start;
-    log_msg("done: %d epochs in %.1f s (%.3g replica-steps/s); results in %s", E - done, wall,
-            total_steps / wall, results);
-    print_summary(ex, &s.m, E);
+    log_msg("done: %d %ss in %.1f s (%.3g replica-steps/s); results in %s", E - done, m->record,
+            wall, total_steps / wall, results);
+    print_summary(ex, &s, E);
   }
 out:
   session_close(&s);
+out_log:
+  if (st && st != AP_ERR_INTERRUPTED) log_file_only("apical: %s\n", err->msg);
   free(sorted);
   free(diverged);
   free(dump);
   free(dump_id);
   free(old_dump);
   log_close();
+  close(lock);
   return st;
 }

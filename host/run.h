@@ -1,13 +1,14 @@
-/* Running an experiment: dataset, cohorts, the epoch loop on a backend, progress,
+/* Running an experiment: dataset, cohorts, the record loop on a backend, progress,
  * checkpoints and the results file. */
 #ifndef AP_RUN_H
 #define AP_RUN_H
 
 #include "host/config.h"
+#include "kernels/model.h"
 
 typedef struct RunOptions {
   const char *backend; /* auto | cpu | cuda */
-  int threads;         /* 0: backend default */
+  ApExec exec;         /* threads (0: all cores) and kernel version (NULL: auto) */
   const char *out_dir;
   int resume, force;
   const char *command; /* stored in the files */

@@ -1,5 +1,5 @@
 /* An experiment's replicas living on a backend: the dataset, the cohorts (replicas that
- * share a schedule), the canonical state and the metrics. No files and no output, so
+ * share a schedule), the canonical state and the series. No files and no output, so
  * tests drive it directly; host/run.c adds progress, checkpoints and results. */
 #ifndef AP_SESSION_H
 #define AP_SESSION_H
@@ -9,38 +9,45 @@
 #include "kernels/backend.h"
 
 typedef struct SessionCohort {
-  McCohort *c;
-  int t_pres, n;
-  int *ids;         /* [n] replica ids */
-  McParams *params; /* [n] */
+  ApCohort *c;
+  int n;
+  int *ids;     /* [n] replica ids */
+  void *params; /* [n] parameter blocks */
 } SessionCohort;
 
 typedef struct Session {
   const ApExperiment *ex;
+  const ApModel *model;
   const ApBackend *be;
+  const ApModelImpl *impl;
+  ApExec exec;
   ApDataset ds;
-  McData data;
-  int n_val; /* validation samples per epoch */
-  McLayout lay;
+  ApData data;
+  const ApLayout *lay; /* the experiment's */
   int R, E, n_cohorts;
   SessionCohort *cohorts;
-  McCohort **handles;
-  int *cohort_of;  /* [R] */
-  float *state;    /* [R][n_floats] canonical; current after session_pull */
-  float *scratch;  /* [R][n_floats] */
-  McMetrics m;     /* [R][E]; NaN where not run */
-  float *metrics_pool;
-  double steps_per_epoch; /* replica-steps of one epoch of every replica */
+  ApCohort **handles;
+  int *cohort_of;          /* [R] */
+  float *state;            /* [R][n_floats] canonical; current after session_pull */
+  float *stage;            /* [largest cohort][n_floats] */
+  float *series;           /* [R][E][F]; NaN where not run */
+  double steps_per_record; /* replica-steps of one record of every replica */
 } Session;
 
 /* Loads the dataset, draws every replica's initial state and creates the cohorts. */
-ap_status session_open(Session *s, const ApExperiment *ex, const ApBackend *be, ApError *err);
+ap_status session_open(Session *s, const ApExperiment *ex, const ApBackend *be, const ApExec *exec,
+                       ApError *err);
 /* Sends s->state to the backend (after replacing it, e.g. from a checkpoint). */
 ap_status session_push(Session *s, ApError *err);
 /* Copies the backend's state into s->state. */
 ap_status session_pull(Session *s, ApError *err);
-/* Advances every replica through epochs e0 .. e1-1. */
-ap_status session_run(Session *s, int e0, int e1, ApError *err);
+/* Advances every replica through records r0 .. r1-1. */
+ap_status session_run(Session *s, int r0, int r1, ApError *err);
 void session_close(Session *s);
+
+/* Replica r's record e of the series (F floats). */
+static inline float *session_record(const Session *s, int r, int e) {
+  return s->series + ((size_t)r * (size_t)s->E + (size_t)e) * (size_t)s->lay->series_width;
+}
 
 #endif

@@ -1,18 +1,33 @@
 #include "backend.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
-ap_status ap_fail(ApError *err, ap_status code, const char *fmt, ...) {
-  if (err) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-  }
-  return code;
+int ap_cpu_threads(const ApExec *exec) {
+#ifdef _OPENMP
+  return exec && exec->threads > 0 ? exec->threads : omp_get_num_procs();
+#else
+  (void)exec;
+  return 1;
+#endif
 }
+
+static ap_status cpu_probe(ApError *err) {
+  (void)err;
+  return AP_OK;
+}
+
+static void cpu_describe(const ApExec *exec, char *buf, size_t n) {
+  int t = ap_cpu_threads(exec);
+  snprintf(buf, n, "cpu, %d thread%s", t, t == 1 ? "" : "s");
+}
+
+static const ApBackend cpu_backend = {"cpu", cpu_probe, cpu_describe};
+
+const ApBackend *ap_backend_cpu(void) { return &cpu_backend; }
 
 #ifndef APICAL_HAVE_CUDA
 const ApBackend *ap_backend_cuda(void) { return NULL; }
@@ -37,7 +52,7 @@ ap_status ap_backend_select(const char *want, const ApBackend **out, char *note,
   }
   if (strcmp(want, "cuda") == 0)
     return ap_fail(err, AP_ERR_UNAVAILABLE, "backend cuda unavailable: %s", why.msg);
-  snprintf(note, note_n, "using the CPU backend: %s", why.msg);
+  if (cuda) snprintf(note, note_n, "no GPU answered (--backend cuda says why)");
   *out = ap_backend_cpu();
   return AP_OK;
 }

@@ -1,40 +1,18 @@
-/* The backend interface: a small struct of function pointers (shared/DESIGN.md). The host
- * talks to models only through it; a backend owns its memory layout and converts from and
- * to the canonical replica-major state of mc_model.h at the boundary. */
+/* Backends are devices (shared/DESIGN.md): the CPU (OpenMP threads, SIMD across
+ * replicas) and CUDA. A backend says whether it can run here and describes itself; what
+ * runs on it is each model's ApModelImpl for that backend's name (kernels/model.h). */
 #ifndef AP_BACKEND_H
 #define AP_BACKEND_H
 
-#include "ap_defs.h"
-#include "mc_model.h"
-
-/* A set of replicas that share dims and schedule and advance in lock step. */
-typedef struct McCohort McCohort;
-
-typedef struct McCohortSpec {
-  McLayout layout;
-  McSchedule schedule;
-  int n_replicas;
-  const McParams *params; /* [R_cohort] */
-  const int *replica_ids; /* [R_cohort] rows of the run's metrics arrays */
-} McCohortSpec;
+#include "core/ap_defs.h"
+#include "model.h"
 
 typedef struct ApBackend {
-  const char *name;
+  const char *name; /* "cpu", "cuda": the name models' impl() are asked for */
   /* AP_OK when the backend can run here; AP_ERR_UNAVAILABLE and the reason otherwise. */
   ap_status (*probe)(ApError *err);
-  /* One line for the configuration table, e.g. "2 threads, 8 lanes". */
-  void (*describe)(char *buf, size_t n);
-  /* Optional (NULL): worker threads; 0 = the backend's default. */
-  void (*set_threads)(int n);
-  ap_status (*cohort_create)(const McCohortSpec *spec, const McData *data, McCohort **out,
-                             ApError *err);
-  void (*cohort_destroy)(McCohort *c);
-  /* Canonical state, [R_cohort][layout.n_floats]. */
-  ap_status (*state_set)(McCohort *c, const float *state, ApError *err);
-  ap_status (*state_get)(McCohort *c, float *state, ApError *err);
-  /* Advances every cohort through epochs e0 .. e1-1 and fills those metrics columns. */
-  ap_status (*run_epochs)(McCohort **cohorts, int n_cohorts, int e0, int e1, McMetrics *m,
-                          ApError *err);
+  /* One line for the configuration table, e.g. "cpu, 2 threads". */
+  void (*describe)(const ApExec *exec, char *buf, size_t n);
 } ApBackend;
 
 #ifdef __cplusplus
@@ -43,13 +21,14 @@ extern "C" {
 const ApBackend *ap_backend_cpu(void);
 /* NULL when apical was built without CUDA. */
 const ApBackend *ap_backend_cuda(void);
+/* The CPU threads an ApExec asks for (0: every core). */
+int ap_cpu_threads(const ApExec *exec);
 
 /* "auto", "cpu" or "cuda". auto takes CUDA when it answers, else the CPU, and then writes
- * why into note (empty when nothing needs saying). An explicit "cuda" that cannot run is
- * AP_ERR_UNAVAILABLE. */
+ * a few words saying why into note where the build has CUDA (empty when nothing needs
+ * saying). An explicit "cuda" that cannot run is AP_ERR_UNAVAILABLE with the reason. */
 ap_status ap_backend_select(const char *want, const ApBackend **out, char *note, size_t note_n,
                             ApError *err);
-
 #ifdef __cplusplus
 }
 #endif

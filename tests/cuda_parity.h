@@ -1,11 +1,12 @@
 /* The CUDA backend against the CPU backend, as plain functions: tests/test_cuda.c asserts
  * on them, benchmarks/cuda_check.c (no Criterion, no HDF5) runs them on GPU machines.
  *
- * The generic kernel runs the CPU backend's arithmetic (kernels/mc_replica.h, checked on
- * the CPU by test_replica.c) with every rounding fixed by the source: fmaf written out,
- * no compiler contraction on either side (-ffp-contract=off, --fmad=false), IEEE
- * division and square root. So the comparison is exact, states and metrics alike; a
- * mismatch in the last bit means some operation differs. */
+ * The generic kernel runs the CPU backend's body (kernels/mc/mc_body.h with one lane,
+ * checked on the CPU by test_replica.c) and the warp kernel its version of it (checked
+ * by test_warp.c), with every rounding fixed by the source: fmaf written out, no compiler
+ * contraction on either side (-ffp-contract=off, --fmad=false), IEEE division and square
+ * root. So the comparison is exact, states and series alike; a mismatch in the last bit
+ * means some operation differs. */
 #ifndef AP_CUDA_PARITY_H
 #define AP_CUDA_PARITY_H
 
@@ -15,10 +16,12 @@
 
 typedef struct ParityCase {
   const char *name;
-  const char *ini;   /* experiment file text */
-  int max_replicas;  /* 0: all of the sweep */
-  int gpu_epochs;    /* 0: all on both backends; else this many on the GPU, the rest on the CPU */
-  const char *kernel; /* APICAL_CUDA_KERNEL for the run (NULL: auto) */
+  const char *ini;    /* experiment file text */
+  int max_replicas;   /* 0: all of the sweep */
+  int gpu_epochs;     /* 0: all on both backends; else this many on the GPU, the rest on the CPU */
+  const char *kernel; /* the CUDA kernel version for the run (NULL: auto) */
+  int gpu_chunk;      /* records per session_run call on the GPU, each a launch (0: all at once) */
+  int in_ci;          /* small enough for the simulator in CI (tools/gpusim_check.sh) */
 } ParityCase;
 
 extern const ParityCase parity_cases[];
@@ -29,7 +32,7 @@ extern const int parity_n_cases;
 ap_status parity_run(const ParityCase *pc, const ApBackend *cuda, char *msg, size_t n);
 
 /* AP_OK when two sessions of one experiment hold the same bits: every state element and
- * every metric; otherwise msg names the first difference. */
+ * every series value (NaN as NaN); otherwise msg names the first difference. */
 struct Session;
 ap_status parity_compare(const struct Session *a, const struct Session *b, const char *name_a,
                          const char *name_b, char *msg, size_t n);

@@ -14,15 +14,20 @@ ap_status th_try_experiment(ApExperiment *ex, const char *ini_text, ApError *err
 
 void th_experiment(ApExperiment *ex, const char *ini_text) {
   ApError err = {{0}};
-  ap_status st = th_try_experiment(ex, ini_text, &err);
+  char *text = malloc(strlen(ini_text) + 64);
+  cr_assert_not_null(text);
+  /* appended, so that line numbers in messages stay those of the text */
+  sprintf(text, "%s%s", ini_text,
+          strstr(ini_text, "model =") ? "" : "\n[experiment]\nmodel = microcircuit\n");
+  ap_status st = th_try_experiment(ex, text, &err);
+  free(text);
   cr_assert_eq(st, AP_OK, "experiment failed to build: %s", err.msg);
 }
 
 void th_run(Session *s, const ApExperiment *ex, int threads) {
   ApError err = {{0}};
-  const ApBackend *cpu = ap_backend_cpu();
-  cpu->set_threads(threads);
-  ap_status st = session_open(s, ex, cpu, &err);
+  ApExec exec = {threads, NULL};
+  ap_status st = session_open(s, ex, ap_backend_cpu(), &exec, &err);
   cr_assert_eq(st, AP_OK, "session_open: %s", err.msg);
   st = session_run(s, 0, ex->epochs, &err);
   cr_assert_eq(st, AP_OK, "session_run: %s", err.msg);
@@ -43,6 +48,14 @@ void th_write(const char *path, const void *data, size_t n) {
   fclose(f);
 }
 
-float th_at(const float *metric, const Session *s, int r, int e) {
-  return metric[(size_t)r * (size_t)s->E + (size_t)e];
+float th_series(const Session *s, const char *name, int r, int e, int h) {
+  const ApSeries *se = ap_layout_series(s->lay, name);
+  cr_assert_not_null(se, "no series %s", name);
+  cr_assert_lt(h, se->shape[0]);
+  return session_record(s, r, e)[se->offset + h];
+}
+
+const McParams *th_mc(const ApExperiment *ex, int r) {
+  cr_assert_str_eq(ex->model->name, "microcircuit");
+  return config_params(ex, r);
 }

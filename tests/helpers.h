@@ -4,12 +4,15 @@
 
 #include "host/config.h"
 #include "host/session.h"
+#include "kernels/mc/mc_params.h"
 
 #include <criterion/criterion.h>
 
-/* Builds an experiment from INI text; fails the test with the message on error. */
+/* Builds an experiment from INI text (a microcircuit unless the text names a model: the
+ * line is appended, so line numbers stay); fails the test with the message on error. */
 void th_experiment(ApExperiment *ex, const char *ini_text);
-/* Builds and returns the status (for tests of bad input); err gets the message. */
+/* Builds and returns the status (for tests of bad input); err gets the message. The text
+ * is taken as is. */
 ap_status th_try_experiment(ApExperiment *ex, const char *ini_text, ApError *err);
 /* Opens a CPU session with n threads (0: default) and runs all epochs. */
 void th_run(Session *s, const ApExperiment *ex, int threads);
@@ -17,7 +20,9 @@ void th_run(Session *s, const ApExperiment *ex, int threads);
 void th_tempdir(char *out, size_t n);
 /* Writes text to path. */
 void th_write(const char *path, const void *data, size_t n);
-/* Value of metric [R][E] for replica r at epoch e. */
-float th_at(const float *metric, const Session *s, int r, int e);
+/* Element h of series `name` of replica r at record e. */
+float th_series(const Session *s, const char *name, int r, int e, int h);
+/* Replica r's parameters, as the microcircuit's. */
+const McParams *th_mc(const ApExperiment *ex, int r);
 
 #endif

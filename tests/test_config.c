@@ -2,15 +2,30 @@
  * clear error naming where it is. */
 #include "helpers.h"
 
+#include <stdlib.h>
 #include <string.h>
 
+/* The text as an experiment of the microcircuit (appended: line numbers stay). */
 static void expect_error(const char *text, ap_status code, const char *must_contain) {
+  char *full = malloc(strlen(text) + 64);
+  sprintf(full, "%s\n[experiment]\nmodel = microcircuit\n", text);
+  ApExperiment ex;
+  ApError err = {{0}};
+  ap_status st = th_try_experiment(&ex, full, &err);
+  cr_assert_eq(st, code, "status %d (%s) for:\n%s", st, err.msg, full);
+  cr_assert(strstr(err.msg, must_contain), "message '%s' lacks '%s'", err.msg, must_contain);
+  cr_assert_null(strchr(err.msg, '\n'), "message spans lines: %s", err.msg);
+  free(full);
+}
+
+/* The text as it is (no model added). */
+static void expect_raw_error(const char *text, ap_status code, const char *must_contain) {
   ApExperiment ex;
   ApError err = {{0}};
   ap_status st = th_try_experiment(&ex, text, &err);
   cr_assert_eq(st, code, "status %d (%s) for:\n%s", st, err.msg, text);
   cr_assert(strstr(err.msg, must_contain), "message '%s' lacks '%s'", err.msg, must_contain);
-  cr_assert_null(strchr(err.msg, '\n'), "message spans lines: %s", err.msg);
+  if (!st) config_free(&ex);
 }
 
 Test(config, malformed_files_name_file_and_line) {
@@ -21,10 +36,21 @@ Test(config, malformed_files_name_file_and_line) {
   expect_error("[model]\ngl = 0.1\ngl = 0.2\n", AP_ERR_CONFIG, "set twice");
 }
 
+Test(config, the_model_is_named_and_known) {
+  expect_raw_error("", AP_ERR_CONFIG, "no [experiment] section");
+  expect_raw_error("[train]\nepochs = 3\n", AP_ERR_CONFIG, "no [experiment] section");
+  expect_raw_error("[experiment]\nname = x\n", AP_ERR_CONFIG, "[experiment] has no model key");
+  expect_raw_error("[experiment]\nmodel = hopfield\n", AP_ERR_CONFIG,
+                   "test.ini:2: model = hopfield: unknown model");
+  expect_raw_error("[experiment]\nmodel = microcircuit\n", AP_OK, "");
+}
+
 Test(config, unknown_keys_and_sections) {
-  expect_error("[model]\n\n# comment\ngll = 0.03\n", AP_ERR_CONFIG, "test.ini:4: unknown key 'gll'");
+  expect_error("[model]\n\n# comment\ngll = 0.03\n", AP_ERR_CONFIG,
+               "test.ini:4: unknown key 'gll'");
   expect_error("[modle]\ngl = 0.03\n", AP_ERR_CONFIG, "unknown section [modle]");
   expect_error("[sweep]\nepochs = 1, 2\n", AP_ERR_CONFIG, "cannot be swept");
+  expect_error("[sweep]\nteacher = true, false\n", AP_ERR_CONFIG, "teacher cannot be swept");
   expect_error("[sweep]\ndims = [9, 30, 3]\n", AP_ERR_CONFIG, "dims cannot be swept");
 }
 
@@ -33,24 +59,42 @@ Test(config, values_out_of_range_or_of_the_wrong_type) {
   expect_error("[model]\ndt = 0\n", AP_ERR_CONFIG, "dt = 0: must be > 0");
   expect_error("[model]\nt_pres = 2.5\n", AP_ERR_CONFIG, "expected an integer");
   expect_error("[model]\ngb = fast\n", AP_ERR_CONFIG, "expected a number");
-  expect_error("[model]\nvariant = new\n", AP_ERR_CONFIG, "expected original or le");
+  expect_error("[model]\nvariant = new\n", AP_ERR_CONFIG, "expected one of original, le");
   expect_error("[train]\nteacher = maybe\n", AP_ERR_CONFIG, "expected true or false");
   expect_error("[train]\nepochs = 0\n", AP_ERR_CONFIG, "epochs = 0: must be in [1,");
   expect_error("[model]\nseed = -3\n", AP_ERR_CONFIG, "integer >= 0");
   expect_error("[model]\neta_up = 0.1\n", AP_ERR_CONFIG, "eta_up needs 2 values");
-  expect_error("[model]\ndims = 9, 30, 3\neta_ip = 0.1, 0.2\n", AP_ERR_CONFIG, "eta_ip needs 1 value");
-  expect_error("[model]\ndims = 9, 20, 20, 3\n", AP_ERR_CONFIG, "give eta_up (3 values)");
-  expect_error("[model]\ndims = 8, 30, 3\n", AP_ERR_CONFIG, "bars needs dims");
-  expect_error("[model]\nt_pres = 10\nout_lag = 10\n", AP_ERR_CONFIG, "out_lag = 10 must be smaller");
-  expect_error("[sweep]\nt_pres = 10, 3\nout_lag = 5\n", AP_ERR_CONFIG, "out_lag = 5 must be smaller");
-  expect_error("[experiment]\ndataset = cifar\n", AP_ERR_CONFIG, "expected bars, idx or random");
+  expect_error("[model]\ndims = 9, 30, 3\neta_ip = 0.1, 0.2\n", AP_ERR_CONFIG,
+               "eta_ip needs 1 value");
+  expect_error("[model]\ndims = 9, 20, 20, 3\n", AP_ERR_CONFIG,
+               "test.ini:2: give eta_up (3 values");
+  expect_error("[model]\ndims = 9\n", AP_ERR_CONFIG, "dims needs 2 to 9 values, got 1");
+  expect_error("[model]\ndims = 8, 30, 3\n", AP_ERR_CONFIG,
+               "dataset bars has 9 inputs and 3 classes");
+  expect_error("[model]\nt_pres = 10\nout_lag = 10\n", AP_ERR_CONFIG,
+               "out_lag = 10 must be smaller");
+  expect_error("[sweep]\nt_pres = 10, 3\nout_lag = 5\n", AP_ERR_CONFIG,
+               "out_lag = 5 must be smaller");
+  expect_error("[experiment]\ndataset = cifar\n", AP_ERR_CONFIG,
+               "test.ini:2: dataset = cifar: expected bars, idx or random");
+}
+
+Test(config, data_keys_must_be_read_by_the_dataset) {
+  expect_error("[data]\ntrain_images = /nowhere\n", AP_ERR_CONFIG,
+               "test.ini:2: [data] train_images is not read by dataset bars");
+  expect_error("[experiment]\ndataset = random\n[data]\nmax_train = 3\n", AP_ERR_CONFIG,
+               "not read by dataset random");
+  expect_error("[experiment]\ndataset = idx\n[data]\nrandom_seed = 3\n", AP_ERR_CONFIG,
+               "not read by dataset idx");
 }
 
 Test(config, sweep_errors) {
   expect_error("[sweep]\nt_pres = 10, 20\nout_lag = 1, 2, 3\nzip = t_pres out_lag\n", AP_ERR_CONFIG,
                "zipped with");
   expect_error("[sweep]\nt_pres = 10, 20\nzip = t_pres gl\n", AP_ERR_CONFIG, "zip names 'gl'");
-  expect_error("[sweep]\nseed = 5..2\n", AP_ERR_CONFIG, "bad range");
+  expect_error("[sweep]\nseed = 5..2\n", AP_ERR_CONFIG, "empty range '5..2'");
+  expect_error("[sweep]\nseed = 1..x\n", AP_ERR_CONFIG, "bad range");
+  expect_error("[sweep]\nseed = 0..2000000\n", AP_ERR_CONFIG, "more than 1000000 values");
   expect_error("[sweep]\ngl = 0.1..0.3\n", AP_ERR_CONFIG, "only for integer keys");
   expect_error("[sweep]\ngl = 0.1, , 0.3\n", AP_ERR_CONFIG, "empty item");
   expect_error("[sweep]\ngl = 0.1, -2\n", AP_ERR_CONFIG, "test.ini:2: gl = -2");
@@ -66,7 +110,7 @@ Test(config, sweeps_expand_with_zips_subsweeps_and_seed_fastest) {
                      "gl = 0.07\n");
   cr_assert_eq(ex.n_replicas, 12);
   for (int r = 0; r < 12; r++) {
-    const McParams *p = &ex.replicas[r];
+    const McParams *p = th_mc(&ex, r);
     int sub = r / 6, point = (r / 3) % 2;
     cr_assert_eq(p->seed, (uint64_t)(r % 3 + 1), "replica %d", r);
     cr_assert_eq(p->t_pres, point ? 20 : 10);
@@ -82,7 +126,11 @@ Test(config, sweeps_expand_with_zips_subsweeps_and_seed_fastest) {
 Test(config, set_overrides_a_key_and_the_dump_round_trips) {
   Ini ini = {0};
   ApError err = {{0}};
-  cr_assert_eq(ini_parse_text(&ini, "[train]\nepochs = 5\n[sweep]\nseed = 1, 2\n", "t.ini", &err), AP_OK);
+  cr_assert_eq(
+      ini_parse_text(
+          &ini, "[experiment]\nmodel = microcircuit\n[train]\nepochs = 5\n[sweep]\nseed = 1, 2\n",
+          "t.ini", &err),
+      AP_OK);
   cr_assert_eq(ini_set(&ini, "train.epochs=7", &err), AP_OK);
   cr_assert_eq(ini_set(&ini, "sweep.seed = 3..6", &err), AP_OK);
   cr_assert_eq(ini_set(&ini, "model.gl=0.2", &err), AP_OK);
@@ -91,8 +139,8 @@ Test(config, set_overrides_a_key_and_the_dump_round_trips) {
   cr_assert_eq(config_build(&ex, &ini, "t.ini", &err), AP_OK, "%s", err.msg);
   cr_assert_eq(ex.epochs, 7);
   cr_assert_eq(ex.n_replicas, 4);
-  cr_assert_eq(ex.replicas[3].seed, 6u);
-  cr_assert_eq(ex.base.gl, 0.2);
+  cr_assert_eq(th_mc(&ex, 3)->seed, 6u);
+  cr_assert_eq(((const McParams *)ex.base)->gl, 0.2);
   /* the dump is itself a valid experiment file that builds the same replicas */
   char *dump = config_dump(&ex);
   ApExperiment again;
@@ -110,4 +158,25 @@ Test(config, set_overrides_a_key_and_the_dump_round_trips) {
   config_free(&again);
   config_free(&ex);
   ini_free(&ini);
+}
+
+Test(config, values_of_any_length_are_taken_whole) {
+  /* 2000 seeds in one --set (about 9000 characters) and 601 items in a sweep */
+  Ini ini = {0};
+  ApError err = {{0}};
+  cr_assert_eq(ini_parse_text(&ini, "[experiment]\nmodel = microcircuit\n", "t.ini", &err), AP_OK);
+  size_t n = 0, cap = 20000;
+  char *set = malloc(cap);
+  n += (size_t)snprintf(set, cap, "sweep.seed=");
+  for (int i = 1; i <= 2000; i++)
+    n += (size_t)snprintf(set + n, cap - n, "%s%d", i > 1 ? ", " : "", i);
+  cr_assert_gt(n, 1200);
+  cr_assert_eq(ini_set(&ini, set, &err), AP_OK, "%s", err.msg);
+  ApExperiment ex;
+  cr_assert_eq(config_build(&ex, &ini, "t.ini", &err), AP_OK, "%s", err.msg);
+  cr_assert_eq(ex.n_replicas, 2000);
+  cr_assert_eq(th_mc(&ex, 1999)->seed, 2000u);
+  config_free(&ex);
+  ini_free(&ini);
+  free(set);
 }

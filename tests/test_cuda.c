@@ -19,7 +19,11 @@ Test(cuda, generic_kernel_same_numbers_for_300_replicas) { check(3); }
 Test(cuda, deep_networks_resets_and_no_teacher_match_too) { check(4); }
 Test(cuda, a_gpu_state_continues_on_the_cpu) { check(5); }
 Test(cuda, runs_longer_than_one_launch_match_too) { check(6); }
+Test(cuda, small_generic_kernel_case) { check(7); }
+Test(cuda, small_deep_network_case) { check(8); }
+Test(cuda, small_warp_case_over_three_launches) { check(9); }
+Test(cuda, small_state_continued_on_the_cpu) { check(10); }
 
 Test(cuda, every_parity_case_has_a_test) {
-  cr_assert_eq(parity_n_cases, 7, "test_cuda.c names each parity case; add a Test for a new one");
+  cr_assert_eq(parity_n_cases, 11, "test_cuda.c names each parity case; add a Test for a new one");
 }

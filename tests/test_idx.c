@@ -10,8 +10,8 @@ static char dir[256];
 static void setup(void) { th_tempdir(dir, sizeof dir); }
 
 /* An IDX file: type 0x08, the given dims, then data. */
-static void write_idx(const char *name, int gz, int rank, const unsigned *dims, const unsigned char *data,
-                      size_t n_data, size_t cut) {
+static void write_idx(const char *name, int gz, int rank, const unsigned *dims,
+                      const unsigned char *data, size_t n_data, size_t cut) {
   unsigned char buf[4096];
   size_t n = 0;
   buf[n++] = 0, buf[n++] = 0, buf[n++] = 0x08, buf[n++] = (unsigned char)rank;

@@ -1,6 +1,7 @@
 /* φ (thesis eq. 2.2, reference soft_relu) and the polynomials behind it. */
-#include "kernels/ap_math.h"
-#include "kernels/mc_equations.h"
+#include "kernels/core/ap_math.h"
+#include "kernels/mc/mc_equations.h"
+#include "kernels/mc/mc_params.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -77,7 +78,12 @@ Test(equations, soma_and_plasticity_by_hand) {
   cr_assert_eq(mc_clip(mc_weight_step(3.9999f, 1.0f, 1.0f), 4.0f), 4.0f);
   cr_assert_eq(mc_clip(mc_weight_step(-3.9999f, -1.0f, 1.0f), 4.0f), -4.0f);
   cr_assert_eq(mc_clip(-0.25f, 4.0f), -0.25f);
-  cr_assert(isnan(mc_clip(NAN, 4.0f)) || fabsf(mc_clip(NAN, 4.0f)) == 4.0f);
+  /* a diverged weight stays visible: NaN in, NaN out (not +w_max) */
+  cr_assert(isnan(mc_clip(NAN, 4.0f)), "mc_clip(NaN) = %g", mc_clip(NAN, 4.0f));
+  cr_assert(isnan(mc_weight_step_clipped(1.0f, NAN, 1.0f, 4.0f)));
+  cr_assert_eq(mc_clip(INFINITY, 4.0f), 4.0f);
+  cr_assert_eq(mc_clip(-INFINITY, 4.0f), -4.0f);
+  cr_assert_eq(mc_clip(4.0f, 4.0f), 4.0f);
   cr_assert_float_eq(mc_lowpass(0.2f, 1.0f, 1.0f), 1.0f, 0); /* τ0 = dt: the input jumps */
   cr_assert_float_eq(mc_lowpass(0.2f, 1.0f, 0.25f), 0.4f, 1e-7);
   cr_assert_float_eq(mc_selfpred_rho(0.03, 0.1, 0.0, 0.1), 1.0, 1e-15);

@@ -1,58 +1,85 @@
-/* The replica-by-replica form of the model (kernels/mc_replica.h), which the CUDA
- * backend's generic kernel runs one thread per replica, against the CPU backend: same
- * numbers, bit for bit. This is how the CUDA kernel's logic is tested without a GPU. */
+/* The step body (kernels/mc/mc_body.h) as the CUDA generic kernel runs it: one lane per
+ * replica, every array strided by the padded replica count (a runtime value), replicas
+ * one after the other. Against the CPU backend, which runs the same body with 16 lanes:
+ * the same numbers, bit for bit. This is how the generic kernel's logic is tested without
+ * a GPU. */
+#define MC_LN 1
+#define MC_STRIDE_VARIES
+#include "kernels/mc/mc_body.h"
+
 #include "cuda_parity.h"
 #include "helpers.h"
-#include "kernels/mc_replica.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static void emulate_and_compare(const char *ini) {
+static void emulate_and_compare(const char *ini, int chunk) {
   ApExperiment ex;
   th_experiment(&ex, ini);
   Session cpu;
   th_run(&cpu, &ex, 2);
 
-  /* the same replicas, replica after replica, from the same initial state */
+  /* the same replicas in the GPU layout, x[element][R_pad], from the same initial state */
   Session emu;
   ApError err = {{0}};
-  cr_assert_eq(session_open(&emu, &ex, ap_backend_cpu(), &err), AP_OK, "%s", err.msg);
-  McWork w;
-  mc_work_init(&w, &emu.lay);
-  int n_samples = emu.data.n_train > emu.data.n_valset ? emu.data.n_train : emu.data.n_valset;
-  float *work = calloc((size_t)w.n_floats, sizeof *work);
-  uint32_t *perm = calloc((size_t)n_samples, sizeof *perm);
-  McSchedule sch = {0, ex.teacher, ex.learning, emu.n_val, ex.reset_between_samples};
-  for (int r = 0; r < emu.R; r++) {
-    McConst k;
-    const McParams *p = &ex.replicas[r];
-    sch.t_pres = p->t_pres;
-    mc_const_init(&k, p, p->t_pres, emu.lay.dims.n_layers - 1);
-    McView st = {emu.state + (size_t)r * (size_t)emu.lay.n_floats, 1}, wk = {work, 1};
-    memset(work, 0, (size_t)w.n_floats * sizeof *work);
-    mc_r_refresh_rates(st, wk, &emu.lay, &w, &k);
-    mc_r_epochs(st, wk, perm, 1, &emu.lay, &w, &k, &sch, &emu.data, 0, ex.epochs, &emu.m, r, 0);
+  ApExec exec = {1, NULL};
+  cr_assert_eq(session_open(&emu, &ex, ap_backend_cpu(), &exec, &err), AP_OK, "%s", err.msg);
+  McDims dims = mc_dims(th_mc(&ex, 0));
+  McLayout lay;
+  McWork wo;
+  cr_assert_eq(mc_layout_init(&lay, &dims, NULL), AP_OK);
+  mc_work_init(&wo, &dims);
+  size_t R = (size_t)emu.R, pad = (R + 31) / 32 * 32, nf = (size_t)lay.n_floats;
+  int n_samples = emu.data.n_train > emu.data.n_val ? emu.data.n_train : emu.data.n_val;
+  float *state = calloc(nf * pad, sizeof *state),
+        *work = calloc((size_t)wo.n_rows * pad, sizeof *work);
+  uint32_t *perm = calloc((size_t)n_samples * pad, sizeof *perm);
+  int F = emu.lay->series_width;
+  float *series = malloc(R * (size_t)ex.epochs * (size_t)F * sizeof *series);
+  for (size_t r = 0; r < R; r++)
+    for (size_t e = 0; e < nf; e++) state[e * pad + r] = emu.state[r * nf + e];
+  for (size_t r = 0; r < R; r++) {
+    McConst c;
+    McLanes k;
+    mc_const_init(&c, th_mc(&ex, (int)r));
+    mc_lanes_set(&k, 0, &c);
+    mc_lanes_finish(&k);
+    McBody b = {state + r, work + r, perm + r, pad,
+                &lay,      &wo,      &k,       mc_sched(th_mc(&ex, (int)r), &emu.data),
+                &emu.data, 0};
+    /* the GPU's launches: records [e0, e1), its series rows relative to e0 */
+    for (int e0 = 0; e0 < ex.epochs; e0 += chunk) {
+      int e1 = e0 + chunk < ex.epochs ? e0 + chunk : ex.epochs;
+      float *rows = series + r * (size_t)ex.epochs * (size_t)F;
+      McOut o = {rows + (size_t)e0 * (size_t)F, (size_t)ex.epochs * (size_t)F, e0, F, NULL, 1};
+      mc_body_records(&b, e0, e1, &o);
+    }
   }
+  for (size_t r = 0; r < R; r++)
+    for (size_t e = 0; e < nf; e++) emu.state[r * nf + e] = state[e * pad + r];
+  memcpy(emu.series, series, R * (size_t)ex.epochs * (size_t)F * sizeof *series);
   char msg[1024] = "";
-  ap_status st = parity_compare(&emu, &cpu, "replica-wise", "CPU backend", msg, sizeof msg);
+  ap_status st = parity_compare(&emu, &cpu, "one lane, strided", "CPU backend", msg, sizeof msg);
   cr_assert_eq(st, AP_OK, "%s", msg);
-  free(work);
-  free(perm);
+  free(state), free(work), free(perm), free(series);
   session_close(&emu);
   session_close(&cpu);
   config_free(&ex);
 }
 
 Test(replica, bars_both_variants_equal_the_cpu_backend) {
-  emulate_and_compare("[train]\nepochs = 6\n[model]\neta_pi = 0.03\n"
-                      "[sweep]\nseed = 1..3\nvariant = le, original\nt_pres = 7, 20\nout_lag = 0, 3\n");
+  emulate_and_compare(
+      "[train]\nepochs = 6\n[model]\neta_pi = 0.03\n"
+      "[sweep]\nseed = 1..3\nvariant = le, original\nt_pres = 7, 20\nout_lag = 0, 3\n",
+      6);
 }
 
-Test(replica, deep_network_reset_and_no_teacher_equal_the_cpu_backend) {
-  emulate_and_compare("[experiment]\ndataset = random\n[data]\nrandom_samples = 11\n"
-                      "[train]\nepochs = 3\nteacher = false\nval_samples = 5\nreset_between_samples = true\n"
-                      "[model]\ndims = 6, 7, 5, 4\neta_up = 0.1, 0.2, 0.05\neta_ip = 0.1, 0.3\n"
-                      "eta_pi = 0.02, 0.01\nt_pres = 9\ninit_selfpred = false\n"
-                      "[sweep]\nseed = 4..6\nvariant = original, le\n");
+Test(replica, deep_network_reset_and_no_teacher_in_chunks_equal_the_cpu_backend) {
+  emulate_and_compare(
+      "[experiment]\ndataset = random\n[data]\nrandom_samples = 11\n"
+      "[train]\nepochs = 3\nteacher = false\nval_samples = 5\nreset_between_samples = true\n"
+      "[model]\ndims = 6, 7, 5, 4\neta_up = 0.1, 0.2, 0.05\neta_ip = 0.1, 0.3\n"
+      "eta_pi = 0.02, 0.01\nt_pres = 9\ninit_selfpred = false\n"
+      "[sweep]\nseed = 4..6\nvariant = original, le\n",
+      2);
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 static const char *ini =
-    "[experiment]\nname = resume\ndataset = bars\n[train]\nepochs = 9\n"
+    "[experiment]\nname = resume\nmodel = microcircuit\ndataset = bars\n[train]\nepochs = 9\n"
     "[output]\ncheckpoint_every = 4\nkeep_checkpoints = 10\n"
     "[sweep]\nseed = 1..3\nt_pres = 7, 20\nvariant = le, original\n";
 
@@ -16,21 +16,19 @@ static void run(const char *text, const char *dir, int resume, ap_status want) {
   ApExperiment ex;
   ApError err = {{0}};
   th_experiment(&ex, text);
-  RunOptions o = {"cpu", 2, dir, resume, 0, "test"};
+  RunOptions o = {"cpu", {2, NULL}, dir, resume, 0, "test"};
   ap_status st = run_experiment(&ex, &o, &err);
   cr_assert_eq(st, want, "run_experiment returned %d: %s", st, err.msg);
   config_free(&ex);
 }
 
 static void load(const char *path, const ApExperiment *ex, float **state, Session *shape) {
-  McLayout lay;
-  mc_layout_init(&lay, &ex->dims);
-  *state = malloc((size_t)ex->n_replicas * (size_t)lay.n_floats * sizeof(float));
+  *state = malloc((size_t)ex->n_replicas * (size_t)ex->layout.n_floats * sizeof(float));
   ApError err = {{0}};
   char *dump = NULL;
   int done = 0;
-  cr_assert_eq(ckpt_read(path, &lay, ex->n_replicas, *state, &shape->m, &done, &dump, &err), AP_OK,
-               "%s", err.msg);
+  cr_assert_eq(ckpt_read(path, ex, *state, shape->series, &done, &dump, &err), AP_OK, "%s",
+               err.msg);
   cr_assert_eq(done, ex->epochs);
   free(dump);
 }
@@ -50,21 +48,22 @@ Test(resume, continuing_from_a_checkpoint_is_bit_identical) {
   th_experiment(&ex, ini);
   Session ma, mb; /* only their metrics arrays are used */
   ApError err = {{0}};
-  cr_assert_eq(session_open(&ma, &ex, ap_backend_cpu(), &err), AP_OK);
-  cr_assert_eq(session_open(&mb, &ex, ap_backend_cpu(), &err), AP_OK);
+  cr_assert_eq(session_open(&ma, &ex, ap_backend_cpu(), NULL, &err), AP_OK);
+  cr_assert_eq(session_open(&mb, &ex, ap_backend_cpu(), NULL, &err), AP_OK);
   float *sa, *sb;
   snprintf(path, sizeof path, "%s/checkpoints/epoch-000000009.h5", a);
   load(path, &ex, &sa, &ma);
   snprintf(path, sizeof path, "%s/checkpoints/epoch-000000009.h5", b);
   load(path, &ex, &sb, &mb);
-  size_t n = (size_t)ex.n_replicas * (size_t)ma.lay.n_floats;
+  size_t n = (size_t)ex.n_replicas * (size_t)ma.lay->n_floats;
   cr_assert_eq(memcmp(sa, sb, n * sizeof(float)), 0, "states differ after resuming");
-  size_t cells = (size_t)ex.n_replicas * (size_t)ex.epochs;
-  cr_assert_eq(memcmp(ma.m.val_mse, mb.m.val_mse, cells * sizeof(float)), 0, "val_mse differs");
-  cr_assert_eq(memcmp(ma.m.val_acc, mb.m.val_acc, cells * sizeof(float)), 0, "val_acc differs");
-  cr_assert_eq(memcmp(ma.m.api_err, mb.m.api_err, cells * sizeof(float)), 0, "api_err differs");
-  /* the metrics really came from 9 trained epochs */
-  for (size_t i = 0; i < cells; i++) cr_assert(ma.m.val_mse[i] > 0, "epoch metric missing");
+  size_t cells = (size_t)ex.n_replicas * (size_t)ex.epochs * (size_t)ma.lay->series_width;
+  cr_assert_eq(memcmp(ma.series, mb.series, cells * sizeof(float)), 0,
+               "series differ after resuming");
+  /* the series really came from 9 trained epochs */
+  for (int r = 0; r < ex.n_replicas; r++)
+    for (int e = 0; e < ex.epochs; e++)
+      cr_assert(th_series(&ma, "val_mse", r, e, 0) > 0, "epoch missing");
   free(sa);
   free(sb);
   session_close(&ma);

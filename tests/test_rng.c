@@ -1,5 +1,5 @@
 /* Philox streams: known answers, and the sample order built on them. */
-#include "kernels/ap_rng.h"
+#include "kernels/core/ap_rng.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -40,7 +40,7 @@ Test(rng, sample_order_is_a_uniform_permutation) {
   for (uint32_t e = 0; e < TRIALS; e++) {
     uint32_t perm[N];
     int seen[N] = {0};
-    ap_sample_order(perm, N, 42, e, 0);
+    ap_sample_order(perm, 1, N, 42, e, 0);
     for (int i = 0; i < N; i++) {
       cr_assert_lt(perm[i], (uint32_t)N);
       cr_assert_eq(seen[perm[i]]++, 0, "value %u twice", perm[i]);
@@ -55,14 +55,18 @@ Test(rng, sample_order_is_a_uniform_permutation) {
 
 Test(rng, orders_differ_by_epoch_phase_and_seed_and_repeat_exactly) {
   uint32_t a[100], b[100], c[100], d[100], a2[100];
-  ap_sample_order(a, 100, 1, 0, 0);
-  ap_sample_order(b, 100, 1, 1, 0);
-  ap_sample_order(c, 100, 1, 0, 1);
-  ap_sample_order(d, 100, 2, 0, 0);
-  ap_sample_order(a2, 100, 1, 0, 0);
+  ap_sample_order(a, 1, 100, 1, 0, 0);
+  ap_sample_order(b, 1, 100, 1, 1, 0);
+  ap_sample_order(c, 1, 100, 1, 0, 1);
+  ap_sample_order(d, 1, 100, 2, 0, 0);
+  ap_sample_order(a2, 1, 100, 1, 0, 0);
   cr_assert(memcmp(a, b, sizeof a) && memcmp(a, c, sizeof a) && memcmp(a, d, sizeof a));
   cr_assert_eq(memcmp(a, a2, sizeof a), 0);
   uint32_t one[1];
-  ap_sample_order(one, 1, 5, 3, 0);
+  ap_sample_order(one, 1, 1, 5, 3, 0);
   cr_assert_eq(one[0], 0u);
+  /* interleaved (a lane block, a GPU array): the same permutation at every stride */
+  uint32_t wide[100 * 3];
+  ap_sample_order(wide + 1, 3, 100, 1, 0, 0);
+  for (int i = 0; i < 100; i++) cr_assert_eq(wide[3 * i + 1], a[i]);
 }

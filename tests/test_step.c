@@ -14,22 +14,22 @@ typedef struct Net { /* dims 3-2-1: one hidden layer, one interneuron */
 } Net;
 
 static float *field(Session *s, const char *name) {
-  const McField *f = mc_layout_field(&s->lay, name);
+  const ApField *f = ap_layout_field(s->lay, name);
   cr_assert_not_null(f, "no field %s", name);
   return s->state + f->offset; /* replica 0 */
 }
 
-#define PUT(name, arr)                                                                       \
-  do {                                                                                     \
-    float *dst = field(s, name);                                                           \
-    const double *src = (const double *)(arr);                                             \
-    for (size_t i = 0; i < sizeof(arr) / sizeof(double); i++) dst[i] = (float)src[i];      \
+#define PUT(name, arr)                                                                             \
+  do {                                                                                             \
+    float *dst = field(s, name);                                                                   \
+    const double *src = (const double *)(arr);                                                     \
+    for (size_t i = 0; i < sizeof(arr) / sizeof(double); i++) dst[i] = (float)src[i];              \
   } while (0)
-#define GET(name, arr)                                                                     \
-  do {                                                                                     \
-    const float *src = field(s, name);                                                     \
-    double *dst = (double *)(arr);                                                         \
-    for (size_t i = 0; i < sizeof(arr) / sizeof(double); i++) dst[i] = src[i];             \
+#define GET(name, arr)                                                                             \
+  do {                                                                                             \
+    const float *src = field(s, name);                                                             \
+    double *dst = (double *)(arr);                                                                 \
+    for (size_t i = 0; i < sizeof(arr) / sizeof(double); i++) dst[i] = src[i];                     \
   } while (0)
 
 static void put(Session *s, const Net *n) {
@@ -121,8 +121,8 @@ static void step(Net *n, const McParams *p, const double *x, double tgt, int le)
 
 static void check(const double *got, const double *want, int n, const char *what) {
   for (int i = 0; i < n; i++)
-    cr_assert(fabs(got[i] - want[i]) <= 2e-6 * (1 + fabs(want[i])), "%s[%d]: apical %.9g, by hand %.9g",
-              what, i, got[i], want[i]);
+    cr_assert(fabs(got[i] - want[i]) <= 2e-6 * (1 + fabs(want[i])),
+              "%s[%d]: apical %.9g, by hand %.9g", what, i, got[i], want[i]);
 }
 
 static void one_step(int le, double nudge_last) {
@@ -137,10 +137,22 @@ static void one_step(int le, double nudge_last) {
   th_experiment(&ex, ini);
   Session sess, *s = &sess;
   ApError err = {{0}};
-  cr_assert_eq(session_open(s, &ex, ap_backend_cpu(), &err), AP_OK, "%s", err.msg);
-  Net n = {{{0.3, -0.5, 0.9}, {-0.7, 0.2, 0.75}}, {{0.6}, {-0.4}}, {{-0.5}, {0.45}}, {{0.8, -0.3}},
-           {{1.1, -0.6}}, {0.2, -0.3}, {0.25, -0.1}, {0.4}, {0.35}, {0.5}, {0.6},
-           {0.1, 0.9, 0.4}, {0.3}, {0.2}, nudge_last};
+  cr_assert_eq(session_open(s, &ex, ap_backend_cpu(), NULL, &err), AP_OK, "%s", err.msg);
+  Net n = {{{0.3, -0.5, 0.9}, {-0.7, 0.2, 0.75}},
+           {{0.6}, {-0.4}},
+           {{-0.5}, {0.45}},
+           {{0.8, -0.3}},
+           {{1.1, -0.6}},
+           {0.2, -0.3},
+           {0.25, -0.1},
+           {0.4},
+           {0.35},
+           {0.5},
+           {0.6},
+           {0.1, 0.9, 0.4},
+           {0.3},
+           {0.2},
+           nudge_last};
   put(s, &n);
   cr_assert_eq(session_push(s, &err), AP_OK, "%s", err.msg);
   cr_assert_eq(session_run(s, 0, 1, &err), AP_OK, "%s", err.msg);
@@ -149,7 +161,7 @@ static void one_step(int le, double nudge_last) {
   get(s, &got);
   double x[3];
   for (int j = 0; j < 3; j++) x[j] = s->data.x_train[j];
-  step(&want, &ex.replicas[0], x, ex.replicas[0].u_high, le);
+  step(&want, th_mc(&ex, 0), x, th_mc(&ex, 0)->u_high, le);
   check(got.u_p, want.u_p, 2, "u_pyr");
   check(got.f_p, want.f_p, 2, "forw_pyr");
   check(got.u_i, want.u_i, 1, "u_inn");

@@ -1,47 +1,60 @@
-/* The CUDA backend's warp kernel body (kernels/mc_warp.h: one replica per warp, weights
- * in registers) read the CPU way, a warp's 32 lanes as arrays, against the CPU backend:
- * the same numbers bit for bit. */
+/* The warp version of the step (kernels/mc/mc_warp.h: one replica per warp, weights in
+ * registers) read the CPU way, a warp's 32 lanes as arrays, against the CPU backend: the
+ * same numbers bit for bit, with the lanes run in ascending and in descending order (a
+ * block that read another lane's value while it is being written would differ). */
+#include "kernels/mc/mc_warp.h"
+
 #include "cuda_parity.h"
 #include "helpers.h"
-#include "kernels/mc_warp.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static void emulate_and_compare(const char *ini) {
+static void emulate_and_compare(const char *ini, int reversed) {
   ApExperiment ex;
   th_experiment(&ex, ini);
-  cr_assert(ex.dims.n_layers == 2 && ex.dims.n[0] == MW0 && ex.dims.n[1] == MW1 && ex.dims.n[2] == MW2);
+  McDims dims = mc_dims(th_mc(&ex, 0));
+  cr_assert(dims.n_layers == 2 && dims.n[0] == MW0 && dims.n[1] == MW1 && dims.n[2] == MW2);
   Session cpu, emu;
   th_run(&cpu, &ex, 2);
   ApError err = {{0}};
-  cr_assert_eq(session_open(&emu, &ex, ap_backend_cpu(), &err), AP_OK, "%s", err.msg);
-  McSchedule sch = {0, ex.teacher, ex.learning, emu.n_val, ex.reset_between_samples};
+  ApExec exec = {1, NULL};
+  cr_assert_eq(session_open(&emu, &ex, ap_backend_cpu(), &exec, &err), AP_OK, "%s", err.msg);
+  McLayout lay;
+  cr_assert_eq(mc_layout_init(&lay, &dims, NULL), AP_OK);
   float rows[2 * MW2 * MW1]; /* the GPU's shared memory */
+  int F = emu.lay->series_width;
+  mw_lanes_reversed = reversed;
   for (int r = 0; r < emu.R; r++) {
     McConst k;
-    sch.t_pres = ex.replicas[r].t_pres;
-    mc_const_init(&k, &ex.replicas[r], sch.t_pres, 1);
-    McView st = {emu.state + (size_t)r * (size_t)emu.lay.n_floats, 1};
-    /* two calls, as chunks of a run would be */
-    mw_epochs(st, &emu.lay, &k, &sch, &emu.data, 0, 2, &emu.m, r, 0, rows);
-    mw_epochs(st, &emu.lay, &k, &sch, &emu.data, 2, ex.epochs, &emu.m, r, 0, rows);
+    mc_const_init(&k, th_mc(&ex, r));
+    McSched sch = mc_sched(th_mc(&ex, r), &emu.data);
+    McView st = {emu.state + (size_t)r * (size_t)lay.n_floats, 1};
+    /* two calls, as launches of a run would be */
+    float *row = session_record(&emu, r, 0);
+    mw_records(st, &lay, &k, &sch, &emu.data, 0, 2, row, 0, F, rows);
+    mw_records(st, &lay, &k, &sch, &emu.data, 2, ex.epochs, row + 2 * F, 2, F, rows);
   }
+  mw_lanes_reversed = 0;
   char msg[1024] = "";
   ap_status st = parity_compare(&emu, &cpu, "warp", "CPU backend", msg, sizeof msg);
-  cr_assert_eq(st, AP_OK, "%s", msg);
+  cr_assert_eq(st, AP_OK, "lanes %s: %s", reversed ? "descending" : "ascending", msg);
   session_close(&emu);
   session_close(&cpu);
   config_free(&ex);
 }
 
-Test(warp, bars_both_variants_equal_the_cpu_backend) {
-  emulate_and_compare("[train]\nepochs = 5\n[model]\neta_pi = 0.03\n"
-                      "[sweep]\nseed = 1..3\nvariant = le, original\nt_pres = 7, 20\nout_lag = 0, 3\n");
-}
+static const char *bars =
+    "[train]\nepochs = 5\n[model]\neta_pi = 0.03\n"
+    "[sweep]\nseed = 1..3\nvariant = le, original\nt_pres = 7, 20\nout_lag = 0, 3\n";
+static const char *resets =
+    "[train]\nepochs = 4\nteacher = false\nval_samples = 5\nreset_between_samples = true\n"
+    "[model]\ninit_selfpred = false\neta_pi = 0.05\neta_ip = 0.1\n"
+    "[sweep]\nseed = 4..6\nvariant = original, le\nt_pres = 13\n";
 
+Test(warp, bars_both_variants_equal_the_cpu_backend) { emulate_and_compare(bars, 0); }
+Test(warp, bars_with_the_lanes_in_descending_order_too) { emulate_and_compare(bars, 1); }
 Test(warp, resets_no_teacher_and_partial_validation_equal_the_cpu_backend) {
-  emulate_and_compare("[train]\nepochs = 4\nteacher = false\nval_samples = 5\nreset_between_samples = true\n"
-                      "[model]\ninit_selfpred = false\neta_pi = 0.05\neta_ip = 0.1\n"
-                      "[sweep]\nseed = 4..6\nvariant = original, le\nt_pres = 13\n");
+  emulate_and_compare(resets, 0);
 }
+Test(warp, resets_with_the_lanes_in_descending_order_too) { emulate_and_compare(resets, 1); }

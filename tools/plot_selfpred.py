@@ -35,9 +35,9 @@ def main():
     out = args.out or os.path.join(os.path.dirname(args.results) or ".", "selfpred.png")
     with h5py.File(args.results, "r") as f:
         done = int(f.attrs["epochs_done"])
-        if "metrics/selfpred" not in f:
+        if "series/ff_weight_error" not in f:
             sys.exit("plot_selfpred: the network has no hidden layer")
-        data = {k: f["metrics/selfpred/" + k][:, :done, args.layer] for k, _ in ERRORS}
+        data = {k: f["series/" + k][:, :done, args.layer] for k, _ in ERRORS}
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.4))
     x = np.arange(1, done + 1)
     for ax, (k, title) in zip(axes, ERRORS):

@@ -32,7 +32,7 @@ def load(path):
         done = int(f.attrs["epochs_done"])
         if done < 1:
             sys.exit(f"plot_tpres: {path} holds no finished epoch")
-        acc = f["metrics/val_acc"][:, :done]
+        acc = f["series/val_acc"][:, :done]
         return {
             "acc": acc,
             "t_pres": f["replicas/t_pres"][:],

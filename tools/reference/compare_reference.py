@@ -111,7 +111,7 @@ def orig_out_lag_steps(t_pres, dt=0.1):
 
 
 def write_ini(path, args):
-    lines = ["[experiment]", "name = reference_compare", "dataset = bars", "",
+    lines = ["[experiment]", "name = reference_compare", "model = microcircuit", "dataset = bars", "",
              "[train]", "epochs = %d" % args.epochs, "", "[output]", "checkpoint_every = 1",
              "keep_checkpoints = %d" % (args.epochs + 1), "record_order = true", "",
              "[model]", "dims = 9, 30, 3", "seed = %d" % args.seed, "dt = 0.1", "tau0 = 0.1",
@@ -308,8 +308,8 @@ def compare_replica(r, rep, dims, res, ckpt_dir, n_epochs, network, utils, x, y,
                       val_len=order_val.shape[1], metric=utils.accuracy, breadcrumbs=crumbs)
     ref_weights, val_res = ret[-3], ret[-1]  # (breadcrumbs, out_seq, val_res)
 
-    ap_mse = np.array(res["metrics/val_mse"][r])[:n_epochs]
-    ap_acc = np.array(res["metrics/val_acc"][r])[:n_epochs]
+    ap_mse = np.array(res["series/val_mse"][r])[:n_epochs]
+    ap_acc = np.array(res["series/val_acc"][r])[:n_epochs]
     print("\n=== replica %d: %s, t_pres %d steps, out_lag %d steps, eta_up %s, eta_ip %s ==="
           % (r, variant, t_pres, int(rep["out_lag"]), list(params["eta"]["up"]),
              params["eta"]["ip"][:-1]))
@@ -391,7 +391,7 @@ def main(argv=None):
     ok_all = True
     summary = []
     with h5py.File(os.path.join(out_dir, "results.h5"), "r") as res:
-        dims = np.array(res["dims"])
+        dims = np.array(res["replicas/dims"][0])
         if [int(v) for v in dims] != [9, 30, 3]:
             sys.exit("only the Bars network 9-30-3 is supported")
         n_epochs = int(res.attrs["epochs_done"])

@@ -16,7 +16,7 @@
 enum ap_rng_domain {
   AP_RNG_WEIGHTS = 1, /* a = weight matrix id, b = 0 */
   AP_RNG_ORDER = 2,   /* a = epoch, b = phase (0 train, 1 validation) */
-  AP_RNG_DATA = 3     /* generated datasets: a = dataset id, b = 0 */
+  AP_RNG_DATA = 3     /* generated datasets: a = sample, b = input (the label after the inputs) */
 };
 
 AP_HD uint32_t ap_rng_u32(uint64_t seed, uint32_t domain, uint32_t a, uint32_t b, uint32_t i) {
@@ -32,22 +32,25 @@ AP_HD float ap_u01(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); 
 /* Uniform integer in [0, n) by multiply-shift (bias below n / 2^32). */
 AP_HD uint32_t ap_below(uint32_t x, uint32_t n) { return (uint32_t)(((uint64_t)x * n) >> 32); }
 
-/* Fisher-Yates shuffle of 0..n-1 into perm, drawn from (seed, domain, a, b). */
-AP_HD void ap_permutation(uint32_t *perm, uint32_t n, uint64_t seed, uint32_t domain, uint32_t a,
-                          uint32_t b) {
-  for (uint32_t i = 0; i < n; i++) perm[i] = i;
+/* Fisher-Yates shuffle of 0..n-1 into perm[i * stride], drawn from (seed, domain, a, b).
+ * The stride lets a lane-blocked or GPU caller keep one permutation per replica
+ * interleaved; the numbers are the same for every stride. */
+AP_HD void ap_permutation_strided(uint32_t *perm, size_t stride, uint32_t n, uint64_t seed,
+                                  uint32_t domain, uint32_t a, uint32_t b) {
+  for (uint32_t i = 0; i < n; i++) perm[i * stride] = i;
   for (uint32_t i = n; i > 1; i--) {
     uint32_t j = ap_below(ap_rng_u32(seed, domain, a, b, n - i), i);
-    uint32_t t = perm[i - 1];
-    perm[i - 1] = perm[j];
-    perm[j] = t;
+    uint32_t t = perm[(i - 1) * stride];
+    perm[(i - 1) * stride] = perm[j * stride];
+    perm[j * stride] = t;
   }
 }
 
-/* The order in which a replica sees the samples of one phase of one epoch. */
-AP_HD void ap_sample_order(uint32_t *perm, uint32_t n, uint64_t seed, uint32_t epoch,
+/* The order in which a replica sees the n samples of one phase of one epoch (the one
+ * home of the sample schedule's randomness; models call it, never a copy of it). */
+AP_HD void ap_sample_order(uint32_t *perm, size_t stride, uint32_t n, uint64_t seed, uint32_t epoch,
                            uint32_t phase) {
-  ap_permutation(perm, n, seed, AP_RNG_ORDER, epoch, phase);
+  ap_permutation_strided(perm, stride, n, seed, AP_RNG_ORDER, epoch, phase);
 }
 
 #endif

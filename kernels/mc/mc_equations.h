@@ -1,12 +1,14 @@
 /* The dendritic cortical microcircuit, one equation per function (shared/MODELS.md §1;
- * seed 001 = J. Gille's thesis; reference = unibe-cns/le_NeurIPS_code). Both backends
- * call these per neuron and per replica; nothing else in apical writes these formulas.
+ * seed 001 = J. Gille's thesis; reference = unibe-cns/le_NeurIPS_code). Every version of
+ * the step calls these per neuron and per replica; nothing else in apical writes these
+ * formulas. The first part holds the equations, the second the neuron types built from
+ * them, so that a step reads as calls.
  *
  * All potentials are in the reference's units (conductance-style coupling, C_m = 1). */
 #ifndef MC_EQUATIONS_H
 #define MC_EQUATIONS_H
 
-#include "ap_math.h"
+#include "../core/ap_math.h"
 
 /* Transfer function φ, thesis eq. 2.2: γ log(1 + exp(β(x - θ))), 0 below and γz above
  * the ±15 thresholds on z = β(x - θ). As in the reference's soft_relu, exactly z = -15
@@ -19,7 +21,9 @@ AP_HD float mc_phi(float x, float gamma, float beta, float theta) {
 }
 
 /* Input and target low-pass, MODELS.md §1 step 1: y += dt/τ0 (x - y). */
-AP_HD float mc_lowpass(float y, float x, float dt_over_tau0) { return fmaf(dt_over_tau0, x - y, y); }
+AP_HD float mc_lowpass(float y, float x, float dt_over_tau0) {
+  return fmaf(dt_over_tau0, x - y, y);
+}
 
 /* Somatic steady state of a neuron coupled to two potentials, thesis eqs. 2.3, 2.6, 2.9
  * in the reference's form: (g1 v1 + g2 v2) / g_tot. g_tot includes the leak gl. Pass
@@ -66,18 +70,55 @@ AP_HD float mc_dendritic_error(float phi_post, float alpha, float v_dend, float 
  * is -v_api. */
 AP_HD float mc_weight_step(float w, float g, float r_pre) { return fmaf(g, r_pre, w); }
 
-/* The reference clips W_up to [-w_max, w_max] after every update. The comparisons map to
- * min/max instructions without -ffast-math (fminf/fmaxf would not vectorise). */
+/* The reference clips W_up to [-w_max, w_max] after every update. A NaN stays NaN, so a
+ * diverged weight remains visible. Written so that each comparison is one min/max
+ * instruction (minps(a, b) = a < b ? a : b) without -ffast-math. */
 AP_HD float mc_clip(float w, float w_max) {
-  float hi = w < w_max ? w : w_max;
-  return hi > -w_max ? hi : -w_max;
+  float hi = w_max < w ? w_max : w;
+  return -w_max > hi ? -w_max : hi;
 }
 
-/* Self-predicting initialisation, thesis §2.3 / reference reflect(): the interneuron
- * weights copy the next layer's forward weights scaled by ρ = gb/(gl+gb+ga_next) ·
- * (gl+gd)/gd, where ga_next = 0 for the output layer. */
-AP_HD double mc_selfpred_rho(double gl, double gb, double ga_next, double gd) {
-  return gb / (gl + gb + ga_next) * (gl + gd) / gd;
+/* ---- neuron types ------------------------------------------------------------------- */
+
+/* Hidden pyramidal neuron, thesis eqs. 2.3-2.5: u̇ from the basal and apical dendrites. */
+AP_HD float mc_pyramid_udot(float u, float v_bas, float v_api, float gb, float ga, float g_pyr) {
+  return mc_udot(g_pyr, mc_steady_state(gb, v_bas, ga, v_api, g_pyr), u);
+}
+
+/* Interneuron, thesis eq. 2.6: its dendrite, and its sister pyramid's potential (u, or ŭ
+ * under LE) nudging the soma. */
+AP_HD float mc_interneuron_udot(float u, float v_den, float u_sister, float gb, float gsom,
+                                float g_inn) {
+  return mc_udot(g_inn, mc_steady_state(gb, v_den, gsom, u_sister, g_inn), u);
+}
+
+/* Output pyramid, thesis eq. 2.9: the basal dendrite and, while nudged, the target. The
+ * conductance of u̇ stays gl + gb + gsom without a target (reference). */
+AP_HD float mc_output_udot(float u, float v_bas, float nudge, float u_tgt, float gb, float gsom,
+                           float g_out, float g_free) {
+  float ss = nudge != 0.0f ? mc_steady_state(gb, v_bas, gsom, u_tgt, g_out)
+                           : mc_steady_state(gb, v_bas, 0.0f, 0.0f, g_free);
+  return mc_udot(g_out, ss, u);
+}
+
+/* Under LE the target and the nudging flag reach the output one step late (reference
+ * network.py): the value of the previous step, else this step's. */
+AP_HD float mc_le_delayed(float le, float previous, float now) {
+  return le != 0.0f ? previous : now;
+}
+
+/* What a neuron shows: ŭ under LE (the readout, the interneurons' nudging), else u. */
+AP_HD float mc_shown(float le, float u, float forw) { return le != 0.0f ? forw : u; }
+
+/* One synapse of a clipped row (W_up): the Urbanczik-Senn step, then the clip. */
+AP_HD float mc_weight_step_clipped(float w, float g, float r_pre, float w_max) {
+  return mc_clip(mc_weight_step(w, g, r_pre), w_max);
+}
+
+/* The readout of a sample accumulates mean(u) (ŭ under LE) from out_lag on. */
+AP_HD float mc_readout(float acc, float step_in_sample, float lag, float shown, float readout_n) {
+  float gate = step_in_sample >= lag ? 1.0f : 0.0f;
+  return fmaf(gate, shown / readout_n, acc);
 }
 
 #endif

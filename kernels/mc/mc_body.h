@@ -1,0 +1,480 @@
+/* The microcircuit's step, sample schedule and metric accumulation, written once for
+ * every version that runs replicas side by side in lanes (shared/DESIGN.md, "one body for
+ * each step"): the CPU backend includes it with MC_LN = the SIMD width (a block of
+ * replicas, each loop over lanes one vector sequence), the CUDA generic kernel with
+ * MC_LN = 1 (one replica per thread). Equations and neuron types: mc_equations.h; the warp
+ * kernel (mc_warp.h) is a faster version checked against this body bit for bit.
+ *
+ * Memory: every array of a body instance is lane-innermost, element i of lane l at
+ * x[i * MC_S + l]. On the CPU MC_S = MC_LN, a constant, and the arrays are a block's own;
+ * on the GPU MC_S is the padded replica count and a thread's lane 0 is its replica.
+ *
+ * The includer defines:
+ *   MC_LN                  lanes (a compile-time constant)
+ *   MC_STRIDE_VARIES       when MC_S is a runtime value (the GPU): helpers then take it
+ *   MC_SIMD                the pragma that vectorises a loop over lanes (may be empty) */
+#ifndef MC_BODY_H
+#define MC_BODY_H
+
+#include "../core/ap_rng.h"
+#include "mc_equations.h"
+#include "mc_params.h"
+
+#include <math.h>
+
+#ifndef MC_LN
+#error "define MC_LN (lanes per body instance) before including mc_body.h"
+#endif
+#ifndef MC_SIMD
+#define MC_SIMD
+#endif
+
+#ifdef MC_STRIDE_VARIES
+#define MC_S stride_
+#define MC_S_PARAM , size_t stride_
+#define MC_S_ARG , stride_
+#define MC_S_FROM(b) const size_t stride_ = (b)->stride
+#else
+#define MC_S MC_LN
+#define MC_S_PARAM
+#define MC_S_ARG
+#define MC_S_FROM(b) ((void)0)
+#endif
+
+#ifdef __CUDACC__
+#define MC_RESTRICT __restrict__
+#else
+#define MC_RESTRICT restrict
+#endif
+
+/* The CPU keeps the lane loops' helpers out of line: inlined into the step, gcc
+ * allocated registers worse (measured 8% slower at 64 replicas on one Zen 4 core). */
+#if defined(__GNUC__) && !defined(__CUDACC__)
+#define MC_HELPER __attribute__((noinline)) static
+#else
+#define MC_HELPER AP_HD
+#endif
+
+/* A loop over the lanes: one SIMD sequence on the CPU, a single pass on the GPU. */
+#define MC_LANES(l) MC_SIMD for (int l = 0; l < MC_LN; l++)
+
+/* The per-lane constants of a body instance (mc_const_init's, one per lane). */
+typedef struct McLanes {
+#define MC_SCALAR(name) float name[MC_LN];
+#define MC_PER_LAYER(name) float name[MC_MAX_LAYERS][MC_LN];
+  MC_CONST_SCALARS(MC_SCALAR)
+  MC_CONST_LAYERS(MC_PER_LAYER)
+#undef MC_SCALAR
+#undef MC_PER_LAYER
+  uint64_t seed[MC_LN];
+  /* W_ip / W_pi plasticity of each hidden layer: MC_PLASTIC_NONE when no lane learns it,
+   * _ALL when every lane does, _SOME when only some do (those with η = 0 then keep
+   * their weights exactly, whatever their own errors hold). */
+  int ip_mode[MC_MAX_LAYERS], pi_mode[MC_MAX_LAYERS];
+} McLanes;
+
+enum { MC_PLASTIC_NONE, MC_PLASTIC_ALL, MC_PLASTIC_SOME };
+
+/* Lane l takes replica constants c. */
+AP_HD void mc_lanes_set(McLanes *k, int l, const McConst *c) {
+#define MC_SCALAR(name) k->name[l] = c->name;
+#define MC_PER_LAYER(name)                                                                         \
+  for (int ly = 0; ly < MC_MAX_LAYERS; ly++) k->name[ly][l] = c->name[ly];
+  MC_CONST_SCALARS(MC_SCALAR)
+  MC_CONST_LAYERS(MC_PER_LAYER)
+#undef MC_SCALAR
+#undef MC_PER_LAYER
+  k->seed[l] = c->seed;
+}
+
+/* After every lane is set: which plastic steps run, and how. */
+AP_HD void mc_lanes_finish(McLanes *k) {
+  for (int ly = 0; ly < MC_MAX_LAYERS; ly++) {
+    int ip = 0, pi = 0;
+    for (int l = 0; l < MC_LN; l++) {
+      ip += k->c_ip[ly][l] != 0.0f;
+      pi += k->c_pi[ly][l] != 0.0f;
+    }
+    k->ip_mode[ly] = ip == 0 ? MC_PLASTIC_NONE : ip == MC_LN ? MC_PLASTIC_ALL : MC_PLASTIC_SOME;
+    k->pi_mode[ly] = pi == 0 ? MC_PLASTIC_NONE : pi == MC_LN ? MC_PLASTIC_ALL : MC_PLASTIC_SOME;
+  }
+}
+
+/* One body instance: MC_LN replicas of a cohort. */
+typedef struct McBody {
+  float *st;      /* [lay.n_floats][S] the canonical fields */
+  float *wk;      /* [work.n_rows][S] */
+  uint32_t *perm; /* [max(S_train, S_val)][S] sample orders */
+  size_t stride;  /* S, read where MC_STRIDE_VARIES */
+  const McLayout *lay;
+  const McWork *wo;
+  const McLanes *k;
+  McSched sch;
+  const ApData *data;
+  int cur; /* the rate buffer that holds the previous step's rates */
+} McBody;
+
+/* Where the series of each lane go: lane l's record e at
+ * base + row(l) * row_stride + (e - col0) * width, row(l) = rows[l] (or l without rows);
+ * lanes from n_real on are padding and write nothing. */
+typedef struct McOut {
+  float *base;
+  size_t row_stride;
+  int col0, width;
+  const int *rows;
+  int n_real;
+} McOut;
+
+/* ---- products and weight updates ------------------------------------------------------ */
+
+/* out[i] = Σ_j W[i][j] r[j] per lane, j ascending; W [n_post][n_pre][S]. */
+MC_HELPER void mc_matvec(float *MC_RESTRICT out, const float *MC_RESTRICT W,
+                         const float *MC_RESTRICT r, int n_post, int n_pre MC_S_PARAM) {
+  for (int i = 0; i < n_post; i++) {
+    float acc[MC_LN];
+    MC_LANES(l) acc[l] = 0.0f;
+    const float *MC_RESTRICT w = W + (size_t)i * (size_t)n_pre * MC_S;
+    for (int j = 0; j < n_pre; j++)
+      MC_LANES(l) acc[l] = fmaf(w[j * MC_S + l], r[j * MC_S + l], acc[l]);
+    MC_LANES(l) out[i * MC_S + l] = acc[l];
+  }
+}
+
+/* out[l] = Σ_i (a[i][l] - b[i][l])² per lane, i ascending; b == NULL: Σ_i a[i][l]². */
+MC_HELPER void mc_sum_squares(float *MC_RESTRICT out, const float *MC_RESTRICT a,
+                              const float *MC_RESTRICT b, int n MC_S_PARAM) {
+  float acc[MC_LN];
+  MC_LANES(l) acc[l] = 0.0f;
+  if (b)
+    for (int i = 0; i < n; i++) MC_LANES(l) {
+        float d = a[i * MC_S + l] - b[i * MC_S + l];
+        acc[l] = fmaf(d, d, acc[l]);
+      }
+  else
+    for (int i = 0; i < n; i++) MC_LANES(l) acc[l] = fmaf(a[i * MC_S + l], a[i * MC_S + l], acc[l]);
+  MC_LANES(l) out[l] = acc[l];
+}
+
+/* Urbanczik-Senn step of a whole matrix (thesis eqs. 2.13-2.15): W[i][j] += c err[i] r[j]
+ * per lane, clipped to ±w_max when w_max is given (W_up). masked: a lane with c = 0
+ * keeps its row untouched (W_ip and W_pi of replicas that do not learn them). */
+AP_HD void mc_plastic(float *MC_RESTRICT W, const float *MC_RESTRICT c,
+                      const float *MC_RESTRICT err, const float *MC_RESTRICT r,
+                      const float *MC_RESTRICT w_max, int masked, int n_post,
+                      int n_pre MC_S_PARAM) {
+  for (int i = 0; i < n_post; i++) {
+    float *MC_RESTRICT w = W + (size_t)i * (size_t)n_pre * MC_S;
+    float g[MC_LN];
+    MC_LANES(l) g[l] = c[l] * err[i * MC_S + l];
+    if (w_max)
+      for (int j = 0; j < n_pre; j++)
+        MC_LANES(l)
+        w[j * MC_S + l] = mc_weight_step_clipped(w[j * MC_S + l], g[l], r[j * MC_S + l], w_max[l]);
+    else if (masked)
+      for (int j = 0; j < n_pre; j++)
+        MC_LANES(l)
+        w[j * MC_S + l] =
+            c[l] != 0.0f ? mc_weight_step(w[j * MC_S + l], g[l], r[j * MC_S + l]) : w[j * MC_S + l];
+    else
+      for (int j = 0; j < n_pre; j++)
+        MC_LANES(l) w[j * MC_S + l] = mc_weight_step(w[j * MC_S + l], g[l], r[j * MC_S + l]);
+  }
+}
+
+/* n neurons whose u̇ is given: their new potentials (in place), the rate they transmit
+ * next step and, when learning, their dendritic error φ(u_post) - φ(α v_dend). */
+MC_HELPER void mc_somas(float *MC_RESTRICT u, float *MC_RESTRICT forw, float *MC_RESTRICT rate_new,
+                        float *MC_RESTRICT err, const float *MC_RESTRICT udot,
+                        const float *MC_RESTRICT v_dend, const float *alpha, const float *tau,
+                        int n, int learn, const McLanes *k MC_S_PARAM) {
+  for (int i = 0; i < n; i++) MC_LANES(l) {
+      size_t x = (size_t)i * MC_S + (size_t)l;
+      McSoma s = mc_soma_advance(u[x], udot[x], k->dt[l], tau[l], k->le[l], k->gamma[l], k->beta[l],
+                                 k->theta[l]);
+      rate_new[x] = s.rate;
+      if (learn)
+        err[x] =
+            mc_dendritic_error(s.rate, alpha[l], v_dend[x], k->gamma[l], k->beta[l], k->theta[l]);
+      forw[x] = s.forw;
+      u[x] = s.u;
+    }
+}
+
+/* ---- the step ------------------------------------------------------------------------- */
+
+#define MC_ST(b, off) ((b)->st + (size_t)(off)*MC_S)
+#define MC_WK(b, off) ((b)->wk + (size_t)(off)*MC_S)
+
+/* Rates from the stored potentials: φ(u) (original) or φ(ŭ) (LE), into buffer cur.
+ * At the start of every run and after a reset; the step itself carries them forward
+ * (the same numbers: a rate is a function of the potentials alone). */
+AP_HD void mc_body_refresh(McBody *b) {
+  MC_S_FROM(b);
+  const McLayout *lay = b->lay;
+  const McWork *wo = b->wo;
+  const McLanes *k = b->k;
+  float *rate = MC_WK(b, wo->rate[b->cur]);
+  for (int ly = 0; ly < lay->dims.n_layers; ly++) {
+    const McLayerOffsets *o = &lay->layer[ly];
+    int offs[2] = {o->u_pyr, o->u_inn}, foffs[2] = {o->forw_pyr, o->forw_inn};
+    int roffs[2] = {wo->rate_pyr[ly], wo->rate_inn[ly]};
+    int n[2] = {lay->dims.n[ly + 1], o->u_inn >= 0 ? lay->dims.n[ly + 2] : 0};
+    for (int pop = 0; pop < 2; pop++) {
+      const float *u = MC_ST(b, offs[pop]), *f = MC_ST(b, foffs[pop]);
+      float *r = rate + (size_t)roffs[pop] * MC_S;
+      for (int i = 0; i < n[pop]; i++) MC_LANES(l) {
+          size_t x = (size_t)i * MC_S + (size_t)l;
+          r[x] = mc_phi(mc_shown(k->le[l], u[x], f[x]), k->gamma[l], k->beta[l], k->theta[l]);
+        }
+    }
+  }
+}
+
+/* One time step of every lane, MODELS.md §1 "Order of one step". Every layer's update
+ * reads only the previous step's rates (buffer cur) and potentials; the one potential read
+ * across layers (the interneurons' sister) is copied out before any layer moves. */
+AP_HD void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_sample, int track) {
+  MC_S_FROM(b);
+  const McLayout *lay = b->lay;
+  const McWork *wo = b->wo;
+  const McLanes *k = b->k;
+  const McDims *d = &lay->dims;
+  const int L = d->n_layers, m = wo->max_neurons;
+  const float *rate = MC_WK(b, wo->rate[b->cur]);
+  float *rate_new = MC_WK(b, wo->rate[1 - b->cur]);
+  float *v_bas = MC_WK(b, wo->v_bas), *v_api = MC_WK(b, wo->v_api), *v_den = MC_WK(b, wo->v_den);
+  float *v_tmp = MC_WK(b, wo->v_tmp), *udot = MC_WK(b, wo->udot), *err = MC_WK(b, wo->err);
+  float *api_sum = MC_WK(b, wo->api_sum), *inn_sum = MC_WK(b, wo->inn_sum);
+
+  /* 1. inputs and targets */
+  float *r_in = MC_ST(b, lay->r_in), *u_tgt = MC_ST(b, lay->u_tgt);
+  const float *x = MC_WK(b, wo->x), *tgt = MC_WK(b, wo->tgt);
+  for (int i = 0; i < d->n[0]; i++)
+    MC_LANES(l) r_in[i * MC_S + l] = mc_lowpass(r_in[i * MC_S + l], x[i * MC_S + l], k->k_in[l]);
+  for (int i = 0; i < d->n[L]; i++)
+    MC_LANES(l)
+    u_tgt[i * MC_S + l] = mc_lowpass(u_tgt[i * MC_S + l], tgt[i * MC_S + l], k->k_in[l]);
+
+  /* 2. the sisters' potentials the interneurons are nudged towards (u, or ŭ under LE) */
+  for (int ly = 0; ly < L - 1; ly++) {
+    const McLayerOffsets *on = &lay->layer[ly + 1];
+    const float *u_n = MC_ST(b, on->u_pyr), *f_n = MC_ST(b, on->forw_pyr);
+    float *u_next = MC_WK(b, wo->u_next + ly * m);
+    for (int i = 0; i < d->n[ly + 2]; i++)
+      MC_LANES(l) u_next[i * MC_S + l] = mc_shown(k->le[l], u_n[i * MC_S + l], f_n[i * MC_S + l]);
+  }
+
+  /* 3. update and apply, layer by layer */
+  for (int ly = 0; ly < L; ly++) {
+    const McLayerOffsets *o = &lay->layer[ly];
+    int n_pre = d->n[ly], n_pyr = d->n[ly + 1];
+    const float *r_below = ly == 0 ? r_in : rate + (size_t)wo->rate_pyr[ly - 1] * MC_S;
+    const float *r_pyr = rate + (size_t)wo->rate_pyr[ly] * MC_S;
+    float *w_up = MC_ST(b, o->w_up), *u = MC_ST(b, o->u_pyr), *forw = MC_ST(b, o->forw_pyr);
+    mc_matvec(v_bas, w_up, r_below, n_pyr, n_pre MC_S_ARG);
+
+    if (ly < L - 1) { /* hidden layer: pyramids with apical dendrites, interneurons */
+      int n_next = d->n[ly + 2];
+      const float *r_inn = rate + (size_t)wo->rate_inn[ly] * MC_S;
+      const float *r_next = rate + (size_t)wo->rate_pyr[ly + 1] * MC_S;
+      const float *u_next = MC_WK(b, wo->u_next + ly * m);
+      float *w_down = MC_ST(b, o->w_down), *w_pi = MC_ST(b, o->w_pi), *w_ip = MC_ST(b, o->w_ip);
+      float *ui = MC_ST(b, o->u_inn), *fi = MC_ST(b, o->forw_inn);
+      mc_matvec(v_api, w_down, r_next, n_pyr, n_next MC_S_ARG);
+      mc_matvec(v_tmp, w_pi, r_inn, n_pyr, n_next MC_S_ARG);
+      for (int i = 0; i < n_pyr; i++) MC_LANES(l) v_api[i * MC_S + l] += v_tmp[i * MC_S + l];
+      mc_matvec(v_den, w_ip, r_pyr, n_next, n_pyr MC_S_ARG);
+
+      if (track) { /* self-prediction errors of the layer (thesis §2.3) */
+        float api[MC_LN], inn[MC_LN];
+        mc_sum_squares(api, v_api, NULL, n_pyr MC_S_ARG);
+        mc_sum_squares(inn, r_inn, r_next, n_next MC_S_ARG);
+        MC_LANES(l) {
+          api_sum[ly * MC_S + l] += sqrtf(api[l]);
+          inn_sum[ly * MC_S + l] += inn[l] / (float)n_next;
+        }
+      }
+
+      /* interneurons, nudged by their sisters */
+      for (int i = 0; i < n_next; i++) MC_LANES(l) {
+          size_t q = (size_t)i * MC_S + (size_t)l;
+          udot[q] =
+              mc_interneuron_udot(ui[q], v_den[q], u_next[q], k->gb[l], k->gsom[l], k->g_inn[l]);
+        }
+      mc_somas(ui, fi, rate_new + (size_t)wo->rate_inn[ly] * MC_S, err, udot, v_den, k->alpha_inn,
+               k->tau_inn, n_next, learn, k MC_S_ARG);
+      if (learn && k->ip_mode[ly] != MC_PLASTIC_NONE)
+        mc_plastic(w_ip, k->c_ip[ly], err, r_pyr, NULL, k->ip_mode[ly] == MC_PLASTIC_SOME, n_next,
+                   n_pyr MC_S_ARG);
+
+      /* pyramids: basal and apical dendrites */
+      for (int i = 0; i < n_pyr; i++) MC_LANES(l) {
+          size_t q = (size_t)i * MC_S + (size_t)l;
+          udot[q] = mc_pyramid_udot(u[q], v_bas[q], v_api[q], k->gb[l], k->ga[l], k->g_pyr[l]);
+        }
+      mc_somas(u, forw, rate_new + (size_t)wo->rate_pyr[ly] * MC_S, err, udot, v_bas, k->alpha_pyr,
+               k->tau_pyr, n_pyr, learn, k MC_S_ARG);
+      if (learn) {
+        mc_plastic(w_up, k->c_up[ly], err, r_below, k->w_max_h, 0, n_pyr, n_pre MC_S_ARG);
+        if (k->pi_mode[ly] != MC_PLASTIC_NONE) {
+          for (int i = 0; i < n_pyr; i++)
+            MC_LANES(l) v_tmp[i * MC_S + l] = -v_api[i * MC_S + l]; /* eq. 2.15 */
+          mc_plastic(w_pi, k->c_pi[ly], v_tmp, r_inn, NULL, k->pi_mode[ly] == MC_PLASTIC_SOME,
+                     n_pyr, n_next MC_S_ARG);
+        }
+      }
+    } else { /* output layer: basal dendrite and the target nudging the soma */
+      const float *tgt_last = MC_ST(b, lay->u_tgt_last), *nudge_last = MC_ST(b, lay->nudge_last);
+      float *acc = MC_WK(b, wo->acc);
+      for (int i = 0; i < n_pyr; i++) MC_LANES(l) {
+          size_t q = (size_t)i * MC_S + (size_t)l;
+          udot[q] =
+              mc_output_udot(u[q], v_bas[q], mc_le_delayed(k->le[l], nudge_last[l], nudge_now),
+                             mc_le_delayed(k->le[l], tgt_last[q], u_tgt[q]), k->gb[l], k->gsom[l],
+                             k->g_out[l], k->g_free[l]);
+        }
+      mc_somas(u, forw, rate_new + (size_t)wo->rate_pyr[ly] * MC_S, err, udot, v_bas, k->alpha_out,
+               k->tau_out, n_pyr, learn, k MC_S_ARG);
+      if (learn) mc_plastic(w_up, k->c_up[ly], err, r_below, k->w_max_o, 0, n_pyr, n_pre MC_S_ARG);
+      /* 4. readout: mean of u (ŭ under LE) from out_lag on */
+      for (int i = 0; i < n_pyr; i++) MC_LANES(l) {
+          size_t q = (size_t)i * MC_S + (size_t)l;
+          acc[q] = mc_readout(acc[q], (float)step_in_sample, k->lag[l],
+                              mc_shown(k->le[l], u[q], forw[q]), k->readout_n[l]);
+        }
+    }
+  }
+
+  /* the LE delay line for the target and the nudging flag */
+  float *tgt_last = MC_ST(b, lay->u_tgt_last), *nudge_last = MC_ST(b, lay->nudge_last);
+  for (int i = 0; i < d->n[L]; i++) MC_LANES(l) tgt_last[i * MC_S + l] = u_tgt[i * MC_S + l];
+  MC_LANES(l) nudge_last[l] = nudge_now;
+  b->cur = 1 - b->cur;
+}
+
+/* ---- the schedule ----------------------------------------------------------------------- */
+
+/* Zeroes the fields a reset clears (the potentials; MC_LAYER_FIELDS' reset column). */
+AP_HD void mc_body_reset(McBody *b) {
+  MC_S_FROM(b);
+  const McLayout *lay = b->lay;
+  const McDims *d = &lay->dims;
+  for (int ly = 0; ly < d->n_layers; ly++) {
+    const McLayerOffsets *o = &lay->layer[ly];
+    int n_pre = d->n[ly], n_pyr = d->n[ly + 1], n_next = ly + 2 <= d->n_layers ? d->n[ly + 2] : 0;
+    (void)n_pre;
+#define MC_RESET(member, label, rows, cols, kind, hidden_only, reset, help)                        \
+  if ((reset) && o->member >= 0) {                                                                 \
+    float *f = MC_ST(b, o->member);                                                                \
+    for (int i = 0; i < (rows) * ((cols) > 0 ? (cols) : 1); i++)                                   \
+      MC_LANES(l) f[i * MC_S + l] = 0.0f;                                                          \
+  }
+    MC_LAYER_FIELDS(MC_RESET)
+#undef MC_RESET
+  }
+}
+
+/* Presents one sample to every lane (lane l sees sample idx[l] of xs, ys) for t_pres
+ * steps; per lane, whether the readout's argmax hit the class and its squared error
+ * against the target potentials. */
+AP_HD void mc_body_sample(McBody *b, const float *xs, const int *ys, const uint32_t *idx, int learn,
+                          int nudge, int track, float *hit, float *sq_err) {
+  MC_S_FROM(b);
+  const McDims *d = &b->lay->dims;
+  const McLanes *k = b->k;
+  int n_in = d->n[0], n_out = d->n[d->n_layers];
+  float *x = MC_WK(b, b->wo->x), *tgt = MC_WK(b, b->wo->tgt), *acc = MC_WK(b, b->wo->acc);
+  for (int l = 0; l < MC_LN; l++) {
+    const float *xl = xs + (size_t)idx[l] * (size_t)n_in;
+    for (int i = 0; i < n_in; i++) x[i * MC_S + l] = xl[i];
+    for (int i = 0; i < n_out; i++) {
+      tgt[i * MC_S + l] = i == ys[idx[l]] ? k->u_high[l] : k->u_low[l];
+      acc[i * MC_S + l] = 0.0f;
+    }
+  }
+  if (b->sch.reset) {
+    mc_body_reset(b);
+    mc_body_refresh(b);
+  }
+  for (int t = 0; t < b->sch.t_pres; t++) mc_body_step(b, learn, nudge ? 1.0f : 0.0f, t, track);
+  for (int l = 0; l < MC_LN; l++) {
+    int best = 0;
+    float e = 0.0f;
+    for (int i = 0; i < n_out; i++) {
+      float a = acc[i * MC_S + l], t = tgt[i * MC_S + l];
+      if (a > acc[best * MC_S + l]) best = i;
+      e += (a - t) * (a - t);
+    }
+    hit[l] = best == ys[idx[l]] ? 1.0f : 0.0f;
+    sq_err[l] = e;
+  }
+}
+
+/* Records (epochs) e0 .. e1-1 of every lane: the training samples in a fresh order per
+ * lane with teacher and plasticity as scheduled, then the validation samples with both
+ * off; then the record's series (MODELS.md §1; the self-prediction errors, thesis §2.3). */
+AP_HD void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
+  MC_S_FROM(b);
+  const ApData *data = b->data;
+  const McSched *sch = &b->sch;
+  const McLayout *lay = b->lay;
+  const McLanes *k = b->k;
+  const McSeriesOffsets *so = &lay->ser;
+  int H = lay->dims.n_layers - 1, n_out = lay->dims.n[lay->dims.n_layers];
+  float *api_sum = MC_WK(b, b->wo->api_sum), *inn_sum = MC_WK(b, b->wo->inn_sum);
+  uint32_t idx[MC_LN];
+  float hit[MC_LN], err[MC_LN];
+  mc_body_refresh(b);
+  for (int e = e0; e < e1; e++) {
+    float train_hits[MC_LN], val_hits[MC_LN], val_err[MC_LN];
+    MC_LANES(l) train_hits[l] = val_hits[l] = val_err[l] = 0.0f;
+    for (int h = 0; h < H; h++) MC_LANES(l) api_sum[h * MC_S + l] = inn_sum[h * MC_S + l] = 0.0f;
+    for (int l = 0; l < MC_LN; l++)
+      ap_sample_order(b->perm + l, MC_S, (uint32_t)data->n_train, k->seed[l], (uint32_t)e, 0);
+    for (int i = 0; i < data->n_train; i++) {
+      for (int l = 0; l < MC_LN; l++) idx[l] = b->perm[(size_t)i * MC_S + (size_t)l];
+      mc_body_sample(b, data->x_train, data->y_train, idx, sch->learn, sch->teacher, 1, hit, err);
+      MC_LANES(l) train_hits[l] += hit[l];
+    }
+    if (sch->n_val > 0) {
+      for (int l = 0; l < MC_LN; l++)
+        ap_sample_order(b->perm + l, MC_S, (uint32_t)data->n_val, k->seed[l], (uint32_t)e, 1);
+      for (int i = 0; i < sch->n_val; i++) {
+        for (int l = 0; l < MC_LN; l++) idx[l] = b->perm[(size_t)i * MC_S + (size_t)l];
+        mc_body_sample(b, data->x_val, data->y_val, idx, 0, 0, 0, hit, err);
+        MC_LANES(l) {
+          val_hits[l] += hit[l];
+          val_err[l] += err[l];
+        }
+      }
+    }
+    float steps = (float)data->n_train * (float)sch->t_pres;
+    for (int l = 0; l < out->n_real; l++) {
+      float *o = out->base + (size_t)(out->rows ? out->rows[l] : l) * out->row_stride +
+                 (size_t)(e - out->col0) * (size_t)out->width;
+      o[so->train_acc] = train_hits[l] / (float)data->n_train;
+      o[so->val_acc] = sch->n_val > 0 ? val_hits[l] / (float)sch->n_val : NAN;
+      o[so->val_mse] = sch->n_val > 0 ? val_err[l] / ((float)sch->n_val * (float)n_out) : NAN;
+      for (int h = 0; h < H; h++) {
+        o[so->api_err + h] = api_sum[h * MC_S + l] / steps;
+        o[so->inn_err + h] = inn_sum[h * MC_S + l] / steps;
+        /* the weight errors of the self-predicting state at the end of the epoch */
+        const McLayerOffsets *oh = &lay->layer[h], *on = &lay->layer[h + 1];
+        int count = lay->dims.n[h + 2] * lay->dims.n[h + 1];
+        const float *w_ip = MC_ST(b, oh->w_ip), *w_up = MC_ST(b, on->w_up);
+        const float *w_pi = MC_ST(b, oh->w_pi), *w_dn = MC_ST(b, oh->w_down);
+        double ff = 0, fb = 0;
+        for (int i = 0; i < count; i++) {
+          size_t q = (size_t)i * MC_S + (size_t)l;
+          float a = w_ip[q] - k->rho[h][l] * w_up[q], c = w_pi[q] + w_dn[q];
+          ff += (double)a * (double)a;
+          fb += (double)c * (double)c;
+        }
+        o[so->ff_err + h] = (float)(ff / count);
+        o[so->fb_err + h] = (float)(fb / count);
+      }
+    }
+  }
+}
+
+#endif

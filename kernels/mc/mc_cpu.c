@@ -1,0 +1,229 @@
+/* The microcircuit on the CPU backend.
+ *
+ * Layout: replicas are grouped into blocks of MC_LN lanes; inside a block every state
+ * element is stored replica-innermost, x[element][lane], so each loop over a block's
+ * lanes (mc_body.h) is one SIMD instruction sequence and a replica never shares
+ * arithmetic with another. A thread keeps one block for a whole chunk of epochs, so the
+ * block's weights (40 KB for Bars 9-30-3 at 16 lanes) stay in L1/L2. Replica-innermost
+ * blocks measured about 4x faster than replica-major with BLAS for networks of this size;
+ * no BLAS call pays here, since every replica has its own weights (a batched mat-vec).
+ * 16 lanes (one AVX-512 vector) measured 1.45e7 replica-steps/s against 8.3e6 for 8 lanes
+ * and 1.48e7 for 32 (bench_mc, 1024 replicas, 2 Zen 4 cores, before later speed-ups).
+ *
+ * A block with fewer real replicas than lanes fills the spare lanes with copies of its
+ * first replica and discards their results; all lanes run the same instructions, which is
+ * why a replica's numbers do not depend on its batch. */
+#ifndef APICAL_CPU_LANES
+#define APICAL_CPU_LANES 16
+#endif
+#define MC_LN APICAL_CPU_LANES
+#define MC_SIMD _Pragma("omp simd")
+#include "mc_body.h"
+
+#include "../backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct Block {
+  float *state; /* [n_floats][MC_LN] the canonical fields, lane-innermost */
+  McLanes k;
+  int n_real;
+  int rows[MC_LN]; /* series row of each real lane */
+} Block;
+
+struct ApCohort {
+  McLayout lay;
+  McWork wo;
+  McSched sch;
+  const ApData *data;
+  int n_replicas, n_blocks, n_samples, threads;
+  double cost; /* of one record of one block */
+  Block *blocks;
+};
+
+/* A thread's work arrays for the blocks of one cohort. */
+typedef struct Scratch {
+  float *wk;      /* [wo.n_rows][MC_LN] */
+  uint32_t *perm; /* [n_samples][MC_LN] */
+} Scratch;
+
+static void *alloc_floats(size_t n) {
+  size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+  void *p = aligned_alloc(64, bytes ? bytes : 64);
+  if (p) memset(p, 0, bytes ? bytes : 64);
+  return p;
+}
+
+static ap_status scratch_init(Scratch *s, const ApCohort *c) {
+  s->wk = alloc_floats((size_t)c->wo.n_rows * MC_LN);
+  s->perm = malloc((size_t)c->n_samples * MC_LN * sizeof *s->perm);
+  if (!s->wk || !s->perm) {
+    free(s->wk);
+    free(s->perm);
+    return AP_ERR_OSERR;
+  }
+  return AP_OK;
+}
+
+static void scratch_free(Scratch *s) {
+  free(s->wk);
+  free(s->perm);
+}
+
+static void cpu_cohort_destroy(ApCohort *c) {
+  if (!c) return;
+  for (int i = 0; c->blocks && i < c->n_blocks; i++) free(c->blocks[i].state);
+  free(c->blocks);
+  free(c);
+}
+
+static ap_status cpu_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApError *err) {
+  const McParams *params = spec->params;
+  ApCohort *c = calloc(1, sizeof *c);
+  if (!c) return ap_fail(err, AP_ERR_OSERR, "out of memory creating a cohort");
+  McDims dims = mc_dims(&params[0]);
+  ap_status st = mc_layout_init(&c->lay, &dims, NULL);
+  if (st) {
+    free(c);
+    return ap_fail(err, st, "microcircuit: bad dims");
+  }
+  mc_work_init(&c->wo, &dims);
+  c->sch = mc_sched(&params[0], spec->data);
+  c->data = spec->data;
+  c->n_replicas = spec->n;
+  c->n_blocks = (spec->n + MC_LN - 1) / MC_LN;
+  c->n_samples = c->data->n_train > c->data->n_val ? c->data->n_train : c->data->n_val;
+  c->threads = ap_cpu_threads(&spec->exec);
+  int n_weights = 0;
+  for (int i = 0; i < spec->layout->n_fields; i++)
+    if (spec->layout->field[i].kind == AP_FIELD_WEIGHT)
+      n_weights += spec->layout->field[i].shape[0] * spec->layout->field[i].shape[1];
+  c->cost = (double)c->sch.t_pres * (double)(c->data->n_train + c->sch.n_val) * (double)n_weights;
+  c->blocks = calloc((size_t)c->n_blocks, sizeof *c->blocks);
+  if (!c->blocks) goto oom;
+  for (int bi = 0; bi < c->n_blocks; bi++) {
+    Block *b = &c->blocks[bi];
+    b->n_real = spec->n - bi * MC_LN < MC_LN ? spec->n - bi * MC_LN : MC_LN;
+    for (int l = 0; l < MC_LN; l++) {
+      int r = bi * MC_LN + (l < b->n_real ? l : 0);
+      McConst k;
+      mc_const_init(&k, &params[r]);
+      mc_lanes_set(&b->k, l, &k);
+      if (l < b->n_real) b->rows[l] = spec->rows[r];
+    }
+    mc_lanes_finish(&b->k);
+    b->state = alloc_floats((size_t)c->lay.n_floats * MC_LN);
+    if (!b->state) goto oom;
+  }
+  *out = c;
+  return AP_OK;
+oom:
+  cpu_cohort_destroy(c);
+  return ap_fail(err, AP_ERR_OSERR, "out of memory creating a cohort of %d replicas", spec->n);
+}
+
+static ap_status cpu_state_set(ApCohort *c, const float *state, ApError *err) {
+  (void)err;
+  size_t n = (size_t)c->lay.n_floats;
+  for (int bi = 0; bi < c->n_blocks; bi++) {
+    Block *b = &c->blocks[bi];
+    for (int l = 0; l < MC_LN; l++) {
+      const float *src = state + (size_t)(bi * MC_LN + (l < b->n_real ? l : 0)) * n;
+      for (size_t e = 0; e < n; e++) b->state[e * MC_LN + (size_t)l] = src[e];
+    }
+  }
+  return AP_OK;
+}
+
+static ap_status cpu_state_get(ApCohort *c, float *state, ApError *err) {
+  (void)err;
+  size_t n = (size_t)c->lay.n_floats;
+  for (int bi = 0; bi < c->n_blocks; bi++) {
+    Block *b = &c->blocks[bi];
+    for (int l = 0; l < b->n_real; l++) {
+      float *dst = state + (size_t)(bi * MC_LN + l) * n;
+      for (size_t e = 0; e < n; e++) dst[e] = b->state[e * MC_LN + (size_t)l];
+    }
+  }
+  return AP_OK;
+}
+
+typedef struct Task {
+  ApCohort *c;
+  Block *b;
+} Task;
+
+static int task_by_cost(const void *a, const void *b) {
+  double x = ((const Task *)a)->c->cost, y = ((const Task *)b)->c->cost;
+  return (x < y) - (x > y);
+}
+
+/* Runs one block through records r0 .. r1-1 with a thread's scratch. */
+static void block_run(Block *blk, const Scratch *s, const ApCohort *c, int r0, int r1,
+                      const ApSeriesBuf *out) {
+  McBody b = {blk->state, s->wk, s->perm, MC_LN, &c->lay, &c->wo, &blk->k, c->sch, c->data, 0};
+  McOut o = {out->base,  (size_t)out->n_records * (size_t)out->width, 0, out->width, blk->rows,
+             blk->n_real};
+  mc_body_records(&b, r0, r1, &o);
+}
+
+/* All blocks of all cohorts form one pool of independent tasks, longest first, so a
+ * sweep with few replicas per schedule still keeps every core busy. */
+static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1,
+                         const ApSeriesBuf *out, ApError *err) {
+  int n_tasks = 0, threads = 1;
+  for (int i = 0; i < n_cohorts; i++) {
+    n_tasks += cohorts[i]->n_blocks;
+    threads = cohorts[i]->threads > threads ? cohorts[i]->threads : threads;
+  }
+  Task *tasks = malloc((size_t)(n_tasks ? n_tasks : 1) * sizeof *tasks);
+  if (!tasks) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  int t = 0;
+  for (int i = 0; i < n_cohorts; i++)
+    for (int bi = 0; bi < cohorts[i]->n_blocks; bi++)
+      tasks[t++] = (Task){cohorts[i], &cohorts[i]->blocks[bi]};
+  qsort(tasks, (size_t)n_tasks, sizeof *tasks, task_by_cost);
+  int failed = 0;
+#pragma omp parallel num_threads(threads)
+  {
+    Scratch s = {NULL, NULL};
+    const ApCohort *have = NULL;
+    int ok = 1;
+#pragma omp for schedule(dynamic, 1)
+    for (int i = 0; i < n_tasks; i++) {
+      if (!ok) continue;
+      if (tasks[i].c != have) {
+        if (have) scratch_free(&s);
+        have = NULL;
+        if (scratch_init(&s, tasks[i].c) != AP_OK) {
+          ok = 0;
+#pragma omp atomic write
+          failed = 1;
+          continue;
+        }
+        have = tasks[i].c;
+      }
+      block_run(tasks[i].b, &s, tasks[i].c, r0, r1, out);
+    }
+    if (have) scratch_free(&s);
+  }
+  free(tasks);
+  if (failed) return ap_fail(err, AP_ERR_OSERR, "out of memory for work arrays");
+  return AP_OK;
+}
+
+static void cpu_describe(const ApCohort *c, char *buf, size_t n) {
+  snprintf(buf, n, "%d block%s of %d lanes", c->n_blocks, c->n_blocks == 1 ? "" : "s", MC_LN);
+}
+
+const ApModelImpl mc_cpu_impl = {
+    .versions = NULL,
+    .cohort_create = cpu_cohort_create,
+    .cohort_destroy = cpu_cohort_destroy,
+    .state_set = cpu_state_set,
+    .state_get = cpu_state_get,
+    .run = cpu_run,
+    .describe = cpu_describe,
+};

@@ -1,0 +1,388 @@
+/* The microcircuit on the CUDA backend.
+ *
+ * Layout on the device: every per-replica array is replica-innermost, x[element][R_pad]
+ * (R_pad = the replicas of a part rounded up to a warp), so the 32 threads of a warp,
+ * one replica each, load and store consecutive words. The state fields are the canonical
+ * ones of mc_params.h; the host transposes at the boundary (state_set / state_get).
+ *
+ * Kernel versions (STYLE.md: keep the plain port, add faster ones beside it). Both give
+ * the CPU backend's numbers bit for bit, so the choice changes speed only:
+ *   generic  one thread per replica runs mc_body.h with one lane: the very body the CPU
+ *            backend runs with 16; any dims. State and work arrays in global memory.
+ *   warp     one warp per replica runs mw_records (mc_warp.h): lane i is hidden neuron i,
+ *            every weight sits in its lane's registers for a whole launch, the only
+ *            memory traffic is the sample and the series. For dims MW0-MW1-MW2 (9-30-3,
+ *            Bars) and at most 64 samples; tests/test_warp.c runs the same code on the CPU.
+ * "auto" takes warp where it applies; ApExec.version names one. Which wins at which size,
+ * and cuBLAS for wide layers, are for a session with a GPU to measure.
+ *
+ * Replicas that do not fit in device memory at once are split into parts that take turns
+ * (the state of the others waits on the host); a cohort that cannot fit even one warp's
+ * worth of replicas is refused with the size it needs. Every CUDA call and launch is
+ * checked, and every copy runs on the cohort's stream. */
+#define MC_LN 1
+#define MC_STRIDE_VARIES
+#include "mc_body.h"
+#include "mc_warp.h"
+
+#include "../backend.h"
+
+#include <cuda_runtime.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define WARP 32
+#define THREADS 128
+#define MAX_CHUNK 256 /* records per launch: bounds the device series buffer */
+
+#define CUDA_CHECK(call)                                                                           \
+  do {                                                                                             \
+    cudaError_t e_ = (call);                                                                       \
+    if (e_ != cudaSuccess)                                                                         \
+      return ap_fail(err, AP_ERR_UNAVAILABLE, "%s:%d: %s: %s", __FILE__, __LINE__, #call,          \
+                     cudaGetErrorString(e_));                                                      \
+  } while (0)
+
+/* ---- kernels: indexing and launch only; the model is mc_body.h / mc_warp.h ----------- */
+
+static __global__ void records_generic(float *state, float *work, uint32_t *perm,
+                                       const McConst *cst, const McLayout *lay, McWork wo,
+                                       McSched sch, ApData data, int e0, int e1, float *series,
+                                       int width, int R, int R_pad) {
+  int r = blockIdx.x * blockDim.x + threadIdx.x;
+  if (r >= R) return;
+  McLanes k;
+  mc_lanes_set(&k, 0, &cst[r]);
+  mc_lanes_finish(&k);
+  McBody b = {state + r, work + r, perm + r, (size_t)R_pad, lay, &wo, &k, sch, &data, 0};
+  McOut o = {series + (size_t)r * MAX_CHUNK * width, (size_t)MAX_CHUNK * width, e0, width, NULL, 1};
+  mc_body_records(&b, e0, e1, &o);
+}
+
+static __global__ void __launch_bounds__(THREADS)
+    records_warp(float *state, const McConst *cst, const McLayout *lay, McSched sch, ApData data,
+                 int e0, int e1, float *series, int width, int R, int R_pad) {
+  __shared__ float rows[THREADS / WARP][2 * MW2 * MW1];
+  int r = (int)((blockIdx.x * blockDim.x + threadIdx.x) / WARP);
+  if (r >= R) return; /* whole warps leave together */
+  McView st = {state + r, (size_t)R_pad};
+  mw_records(st, lay, cst + r, &sch, &data, e0, e1, series + (size_t)r * MAX_CHUNK * width, e0,
+             width, rows[threadIdx.x / WARP]);
+}
+
+enum { KERNEL_GENERIC, KERNEL_WARP };
+
+/* ---- device data shared by the cohorts of a run -------------------------------------- */
+
+typedef struct DeviceData {
+  const ApData *host; /* the host dataset this copies */
+  ApData d;           /* device pointers */
+  int users;
+} DeviceData;
+
+static DeviceData g_data;
+
+static ap_status data_acquire(const ApData *h, cudaStream_t stream, ApData *out, ApError *err) {
+  if (g_data.users > 0 && g_data.host == h) {
+    g_data.users++;
+    *out = g_data.d;
+    return AP_OK;
+  }
+  if (g_data.users > 0)
+    return ap_fail(err, AP_ERR_SOFTWARE, "cuda backend: cohorts of one run must share one dataset");
+  ApData d = *h;
+  size_t xt = (size_t)h->n_train * (size_t)h->n_in, xv = (size_t)h->n_val * (size_t)h->n_in;
+  float *x_train, *x_val;
+  int *y_train, *y_val;
+  CUDA_CHECK(cudaMalloc(&x_train, xt * sizeof(float) + 1));
+  CUDA_CHECK(cudaMalloc(&y_train, (size_t)h->n_train * sizeof(int) + 1));
+  CUDA_CHECK(
+      cudaMemcpyAsync(x_train, h->x_train, xt * sizeof(float), cudaMemcpyHostToDevice, stream));
+  CUDA_CHECK(cudaMemcpyAsync(y_train, h->y_train, (size_t)h->n_train * sizeof(int),
+                             cudaMemcpyHostToDevice, stream));
+  if (h->x_val == h->x_train && h->y_val == h->y_train) {
+    x_val = x_train;
+    y_val = y_train;
+  } else {
+    CUDA_CHECK(cudaMalloc(&x_val, xv * sizeof(float) + 1));
+    CUDA_CHECK(cudaMalloc(&y_val, (size_t)h->n_val * sizeof(int) + 1));
+    CUDA_CHECK(
+        cudaMemcpyAsync(x_val, h->x_val, xv * sizeof(float), cudaMemcpyHostToDevice, stream));
+    CUDA_CHECK(cudaMemcpyAsync(y_val, h->y_val, (size_t)h->n_val * sizeof(int),
+                               cudaMemcpyHostToDevice, stream));
+  }
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  d.x_train = x_train, d.y_train = y_train, d.x_val = x_val, d.y_val = y_val;
+  g_data.host = h;
+  g_data.d = d;
+  g_data.users = 1;
+  *out = d;
+  return AP_OK;
+}
+
+static void data_release(void) {
+  if (g_data.users == 0 || --g_data.users > 0) return;
+  if (g_data.d.x_val != g_data.d.x_train) cudaFree((void *)g_data.d.x_val);
+  if (g_data.d.y_val != g_data.d.y_train) cudaFree((void *)g_data.d.y_val);
+  cudaFree((void *)g_data.d.x_train);
+  cudaFree((void *)g_data.d.y_train);
+  memset(&g_data, 0, sizeof g_data);
+}
+
+/* ---- cohorts ------------------------------------------------------------------------- */
+
+struct ApCohort {
+  McLayout lay;
+  McWork wo;
+  McSched sch;
+  ApData data; /* device pointers */
+  int has_data;
+  int R;             /* replicas */
+  int part, n_parts; /* replicas per part (a multiple of 32), parts */
+  int n_samples;     /* largest sample set: the order buffer's length */
+  int width;         /* series floats per record */
+  McConst *h_const;  /* [R] */
+  int *h_rows;       /* [R] series rows */
+  float *h_state;    /* [R][n_floats] canonical; the truth when n_parts > 1 */
+  float *h_stage;    /* [n_floats][part] transposing area */
+  float *h_series;   /* [part][MAX_CHUNK][width] */
+  /* device, sized for one part */
+  McLayout *d_lay;
+  McConst *d_const; /* [part] of the resident part */
+  float *d_state;   /* [n_floats][part] */
+  float *d_work;    /* [wo.n_rows][part] */
+  uint32_t *d_perm; /* [n_samples][part] */
+  float *d_series;  /* [part][MAX_CHUNK][width] */
+  int resident;     /* which part is on the device (-1: none) */
+  int kernel;       /* KERNEL_* */
+  cudaStream_t stream;
+};
+
+static int part_size(const ApCohort *c, int p) {
+  int left = c->R - p * c->part;
+  return left < c->part ? left : c->part;
+}
+
+static size_t bytes_per_replica(const ApCohort *c) {
+  return sizeof(float) *
+             ((size_t)c->lay.n_floats + (size_t)c->wo.n_rows + (size_t)MAX_CHUNK * c->width) +
+         sizeof(uint32_t) * (size_t)c->n_samples + sizeof(McConst);
+}
+
+static void cuda_cohort_destroy(ApCohort *c) {
+  if (!c) return;
+  cudaFree(c->d_lay);
+  cudaFree(c->d_const);
+  cudaFree(c->d_state);
+  cudaFree(c->d_work);
+  cudaFree(c->d_perm);
+  cudaFree(c->d_series);
+  if (c->stream) cudaStreamDestroy(c->stream);
+  if (c->has_data) data_release();
+  free(c->h_const);
+  free(c->h_rows);
+  free(c->h_state);
+  free(c->h_stage);
+  free(c->h_series);
+  free(c);
+}
+
+static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *err) {
+  const McParams *params = (const McParams *)spec->params;
+  const ApData *data = spec->data;
+  McDims dims = mc_dims(&params[0]);
+  if (mc_layout_init(&c->lay, &dims, NULL))
+    return ap_fail(err, AP_ERR_CONFIG, "microcircuit: bad dims");
+  mc_work_init(&c->wo, &dims);
+  c->sch = mc_sched(&params[0], data);
+  c->R = spec->n;
+  c->resident = -1;
+  c->width = spec->layout->series_width;
+  const char *v = spec->exec.version;
+  int fits = mw_fits(&dims, data);
+  if (!v || !*v || !strcmp(v, "auto"))
+    c->kernel = fits ? KERNEL_WARP : KERNEL_GENERIC;
+  else if (!strcmp(v, "generic"))
+    c->kernel = KERNEL_GENERIC;
+  else if (!strcmp(v, "warp") && fits)
+    c->kernel = KERNEL_WARP;
+  else
+    return ap_fail(err, AP_ERR_USAGE,
+                   "cuda kernel %s: expected auto, generic or warp (warp only for "
+                   "dims %d-%d-%d and at most %d samples)",
+                   v, MW0, MW1, MW2, MW_MAX_SAMPLES);
+  c->n_samples = data->n_train > data->n_val ? data->n_train : data->n_val;
+  size_t nf = (size_t)c->lay.n_floats;
+  c->h_const = (McConst *)malloc((size_t)c->R * sizeof(McConst));
+  c->h_rows = (int *)malloc((size_t)c->R * sizeof(int));
+  c->h_state = (float *)calloc((size_t)c->R * nf, sizeof(float));
+  if (!c->h_const || !c->h_rows || !c->h_state)
+    return ap_fail(err, AP_ERR_OSERR, "out of host memory for %d replicas", c->R);
+  for (int r = 0; r < c->R; r++) mc_const_init(&c->h_const[r], &params[r]);
+  memcpy(c->h_rows, spec->rows, (size_t)c->R * sizeof(int));
+
+  /* how many replicas fit on the device at once */
+  size_t free_b = 0, total_b = 0;
+  CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+  size_t per = bytes_per_replica(c), budget = free_b / 10 * 9;
+  size_t want = ((size_t)c->R + WARP - 1) / WARP * WARP;
+  size_t fit = budget / per / WARP * WARP;
+  if (fit == 0)
+    return ap_fail(err, AP_ERR_OSERR,
+                   "cuda: %zu bytes per replica; %d replicas need %.1f MiB, "
+                   "%.1f MiB are free",
+                   per, WARP, (double)(per * WARP) / 1048576.0, (double)free_b / 1048576.0);
+  c->part = (int)(want < fit ? want : fit);
+  c->n_parts = (c->R + c->part - 1) / c->part;
+
+  size_t P = (size_t)c->part, S = P * MAX_CHUNK * (size_t)c->width;
+  c->h_stage = (float *)malloc(nf * P * sizeof(float));
+  c->h_series = (float *)malloc(S * sizeof(float));
+  if (!c->h_stage || !c->h_series) return ap_fail(err, AP_ERR_OSERR, "out of host memory");
+  CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
+  CUDA_CHECK(cudaMalloc(&c->d_lay, sizeof(McLayout)));
+  CUDA_CHECK(
+      cudaMemcpyAsync(c->d_lay, &c->lay, sizeof(McLayout), cudaMemcpyHostToDevice, c->stream));
+  CUDA_CHECK(cudaMalloc(&c->d_const, P * sizeof(McConst)));
+  CUDA_CHECK(cudaMalloc(&c->d_state, nf * P * sizeof(float)));
+  CUDA_CHECK(cudaMalloc(&c->d_work, (size_t)c->wo.n_rows * P * sizeof(float)));
+  CUDA_CHECK(cudaMalloc(&c->d_perm, (size_t)c->n_samples * P * sizeof(uint32_t)));
+  CUDA_CHECK(cudaMalloc(&c->d_series, S * sizeof(float)));
+  ap_status st = data_acquire(data, c->stream, &c->data, err);
+  if (st) return st;
+  c->has_data = 1;
+  CUDA_CHECK(cudaStreamSynchronize(c->stream));
+  return AP_OK;
+}
+
+static ap_status cuda_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApError *err) {
+  ApCohort *c = (ApCohort *)calloc(1, sizeof *c);
+  if (!c) return ap_fail(err, AP_ERR_OSERR, "out of memory creating a cohort");
+  ap_status st = cohort_alloc(c, spec, err);
+  if (st) {
+    cuda_cohort_destroy(c);
+    return st;
+  }
+  *out = c;
+  return AP_OK;
+}
+
+/* Puts part p's state and constants on the device. */
+static ap_status upload_part(ApCohort *c, int p, ApError *err) {
+  size_t nf = (size_t)c->lay.n_floats, P = (size_t)c->part;
+  int n = part_size(c, p);
+  for (int i = 0; i < n; i++) {
+    const float *src = c->h_state + (size_t)(p * c->part + i) * nf;
+    for (size_t e = 0; e < nf; e++) c->h_stage[e * P + (size_t)i] = src[e];
+  }
+  CUDA_CHECK(cudaMemcpyAsync(c->d_const, c->h_const + (size_t)p * P, (size_t)n * sizeof(McConst),
+                             cudaMemcpyHostToDevice, c->stream));
+  CUDA_CHECK(cudaMemcpyAsync(c->d_state, c->h_stage, nf * P * sizeof(float), cudaMemcpyHostToDevice,
+                             c->stream));
+  CUDA_CHECK(cudaStreamSynchronize(c->stream));
+  c->resident = p;
+  return AP_OK;
+}
+
+static ap_status download_part(ApCohort *c, ApError *err) {
+  if (c->resident < 0) return AP_OK;
+  size_t nf = (size_t)c->lay.n_floats, P = (size_t)c->part;
+  int p = c->resident, n = part_size(c, p);
+  CUDA_CHECK(cudaMemcpyAsync(c->h_stage, c->d_state, nf * P * sizeof(float), cudaMemcpyDeviceToHost,
+                             c->stream));
+  CUDA_CHECK(cudaStreamSynchronize(c->stream));
+  for (int i = 0; i < n; i++) {
+    float *dst = c->h_state + (size_t)(p * c->part + i) * nf;
+    for (size_t e = 0; e < nf; e++) dst[e] = c->h_stage[e * P + (size_t)i];
+  }
+  return AP_OK;
+}
+
+static ap_status cuda_state_set(ApCohort *c, const float *state, ApError *err) {
+  memcpy(c->h_state, state, (size_t)c->R * (size_t)c->lay.n_floats * sizeof(float));
+  c->resident = -1;
+  return c->n_parts == 1 ? upload_part(c, 0, err) : AP_OK;
+}
+
+static ap_status cuda_state_get(ApCohort *c, float *state, ApError *err) {
+  ap_status st = download_part(c, err);
+  if (st) return st;
+  memcpy(state, c->h_state, (size_t)c->R * (size_t)c->lay.n_floats * sizeof(float));
+  return AP_OK;
+}
+
+/* Launches records e0 .. e1-1 (at most MAX_CHUNK) for the resident part. */
+static ap_status launch(ApCohort *c, int e0, int e1, ApError *err) {
+  int n = part_size(c, c->resident);
+  if (c->kernel == KERNEL_WARP) {
+    int blocks = (int)(((size_t)n * WARP + THREADS - 1) / THREADS);
+    records_warp<<<blocks, THREADS, 0, c->stream>>>(c->d_state, c->d_const, c->d_lay, c->sch,
+                                                    c->data, e0, e1, c->d_series, c->width, n,
+                                                    c->part);
+  } else {
+    int blocks = (n + THREADS - 1) / THREADS;
+    records_generic<<<blocks, THREADS, 0, c->stream>>>(c->d_state, c->d_work, c->d_perm, c->d_const,
+                                                       c->d_lay, c->wo, c->sch, c->data, e0, e1,
+                                                       c->d_series, c->width, n, c->part);
+  }
+  CUDA_CHECK(cudaGetLastError());
+  return AP_OK;
+}
+
+/* Copies the chunk's series of the resident part into the run's. */
+static ap_status collect(ApCohort *c, int e0, int e1, const ApSeriesBuf *out, ApError *err) {
+  int p = c->resident, n = part_size(c, p), cols = e1 - e0, F = c->width;
+  size_t row = (size_t)MAX_CHUNK * (size_t)F;
+  CUDA_CHECK(cudaMemcpyAsync(c->h_series, c->d_series, (size_t)n * row * sizeof(float),
+                             cudaMemcpyDeviceToHost, c->stream));
+  CUDA_CHECK(cudaStreamSynchronize(c->stream));
+  for (int i = 0; i < n; i++) {
+    size_t r = (size_t)c->h_rows[p * c->part + i];
+    memcpy(out->base + (r * (size_t)out->n_records + (size_t)e0) * (size_t)F,
+           c->h_series + (size_t)i * row, (size_t)cols * (size_t)F * sizeof(float));
+  }
+  return AP_OK;
+}
+
+static ap_status cuda_run(ApCohort *const *cohorts, int n_cohorts, int e0, int e1,
+                          const ApSeriesBuf *out, ApError *err) {
+  for (int a = e0; a < e1;) {
+    int b = a + MAX_CHUNK < e1 ? a + MAX_CHUNK : e1;
+    /* single-part cohorts run side by side on their streams; split ones take turns */
+    for (int i = 0; i < n_cohorts; i++) {
+      ApCohort *c = cohorts[i];
+      if (c->n_parts > 1) continue;
+      ap_status st = launch(c, a, b, err);
+      if (st) return st;
+    }
+    for (int i = 0; i < n_cohorts; i++) {
+      ApCohort *c = cohorts[i];
+      ap_status st = AP_OK;
+      if (c->n_parts == 1) {
+        st = collect(c, a, b, out, err);
+      } else {
+        for (int p = 0; p < c->n_parts && !st; p++) {
+          if (!(st = download_part(c, err)) && !(st = upload_part(c, p, err)) &&
+              !(st = launch(c, a, b, err)))
+            st = collect(c, a, b, out, err);
+        }
+      }
+      if (st) return st;
+    }
+    a = b;
+  }
+  return AP_OK;
+}
+
+static void cuda_describe_cohort(const ApCohort *c, char *buf, size_t n) {
+  snprintf(buf, n, "kernel %s, %d part%s of %d", c->kernel == KERNEL_WARP ? "warp" : "generic",
+           c->n_parts, c->n_parts == 1 ? "" : "s", c->part);
+}
+
+static const ApModelImpl cuda_impl = {
+    "generic|warp", cuda_cohort_create, cuda_cohort_destroy,  cuda_state_set,
+    cuda_state_get, cuda_run,           cuda_describe_cohort,
+};
+
+extern "C" const ApModelImpl *mc_cuda_impl(void) { return &cuda_impl; }

@@ -1,0 +1,388 @@
+/* The dendritic cortical microcircuit as the host sees it (kernels/model.h): its keys,
+ * defaults and checks, its layout (from the one field list of mc_params.h), the initial
+ * state, the sample schedule, and its implementations on the backends. */
+#include "mc_params.h"
+
+#include "../core/ap_rng.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const ApModelImpl mc_cpu_impl;
+#ifdef APICAL_HAVE_CUDA
+const ApModelImpl *mc_cuda_impl(void);
+#endif
+
+/* ---- keys -------------------------------------------------------------------------- */
+
+static int len_layers(const void *p) { return ((const McParams *)p)->n_dims - 1; }
+static int len_hidden(const void *p) { return ((const McParams *)p)->n_dims - 2; }
+
+#define P(f) offsetof(McParams, f)
+#define BIG 1e300
+#define NUM(sec, nm, ty, field, lo, hi, open, text)                                                \
+  {                                                                                                \
+    .section = sec, .name = nm, .type = ty, .offset = P(field), .min = lo, .max = hi,              \
+    .min_open = open, .help = text                                                                 \
+  }
+#define REAL(nm, lo, open, text) NUM("model", #nm, AP_KEY_REAL, nm, lo, BIG, open, text)
+#define BOOL(sec, nm, field, fl, text)                                                             \
+  {                                                                                                \
+    .section = sec, .name = nm, .type = AP_KEY_BOOL, .offset = P(field), .min = 0, .max = 1,       \
+    .flags = fl, .help = text                                                                      \
+  }
+#define RATES(nm, lenfn, what, text)                                                               \
+  {                                                                                                \
+    .section = "model", .name = #nm, .type = AP_KEY_REALS, .offset = P(nm), .min = 0, .max = BIG,  \
+    .max_len = MC_MAX_LAYERS, .len = lenfn, .len_what = what, .help = text                         \
+  }
+
+static const ApKey mc_keys[] = {
+    {.section = "model",
+     .name = "dims",
+     .type = AP_KEY_INTS,
+     .offset = P(dims),
+     .flags = AP_KEY_FIXED,
+     .min = 1,
+     .max = 100000,
+     .min_len = 2,
+     .max_len = MC_MAX_LAYERS + 1,
+     .count_offset = P(n_dims),
+     .help = "layer sizes, input to output (e.g. 9, 30, 3)"},
+    {.section = "model",
+     .name = "seed",
+     .type = AP_KEY_U64,
+     .offset = P(seed),
+     .min = 0,
+     .max = BIG,
+     .help = "seed of weight init and sample order"},
+    {.section = "model",
+     .name = "variant",
+     .type = AP_KEY_CHOICE,
+     .offset = P(variant),
+     .choices = "original|le",
+     .help = "original (Sacramento 2018) | le (latent equilibrium, Haider 2021)"},
+    NUM("model", "t_pres", AP_KEY_INT, t_pres, 1, 1e8, 0,
+        "presentation time per sample, in steps of dt"),
+    NUM("model", "out_lag", AP_KEY_INT, out_lag, 0, 1e8, 0,
+        "steps into a sample before the readout averages"),
+    REAL(dt, 0, 1, "time step"),
+    REAL(tau0, 0, 1, "input and target low-pass time constant"),
+    REAL(gl, 0, 0, "leak conductance"),
+    REAL(gb, 0, 1, "basal (and interneuron dendrite) coupling"),
+    REAL(ga, 0, 0, "apical coupling"),
+    REAL(gsom, 0, 0, "somatic nudging conductance (target, sister)"),
+    REAL(gd, 0, 1, "interneuron dendrite conductance in the self-predicting init"),
+    RATES(eta_up, len_layers, "one per weight layer",
+          "learning rates of W_up, one per weight layer"),
+    RATES(eta_ip, len_hidden, "one per hidden layer",
+          "learning rates of W_ip, one per hidden layer"),
+    RATES(eta_pi, len_hidden, "one per hidden layer",
+          "learning rates of W_pi, one per hidden layer"),
+    REAL(w_max_hidden, 0, 1, "clip of hidden W_up"),
+    REAL(w_max_out, 0, 1, "clip of output W_up"),
+    REAL(init_scale, 0, 0, "weights start in U(-s, s)"),
+    BOOL("model", "init_selfpred", init_selfpred, 0, "start in the self-predicting state"),
+    REAL(phi_gamma, 0, 1, "φ = γ log(1 + exp(β (u - θ)))"),
+    REAL(phi_beta, 0, 1, "see phi_gamma"),
+    NUM("model", "phi_theta", AP_KEY_REAL, phi_theta, -BIG, BIG, 0, "see phi_gamma"),
+    NUM("model", "u_high", AP_KEY_REAL, u_high, -BIG, BIG, 0, "target potential of the true class"),
+    NUM("model", "u_low", AP_KEY_REAL, u_low, -BIG, BIG, 0,
+        "target potential of the other classes"),
+    BOOL("train", "teacher", teacher, AP_KEY_FIXED,
+         "nudge the output towards the target while training"),
+    BOOL("train", "learning", learning, AP_KEY_FIXED, "plasticity on while training"),
+    {.section = "train",
+     .name = "val_samples",
+     .type = AP_KEY_INT,
+     .offset = P(val_samples),
+     .flags = AP_KEY_FIXED,
+     .min = -1,
+     .max = 1e9,
+     .help = "validation samples per epoch, drawn without replacement (-1: all; 0: no validation)"},
+    BOOL("train", "reset_between_samples", reset_between_samples, AP_KEY_FIXED,
+         "zero all potentials at each sample's start (the thesis' NEST model; reference: false)"),
+};
+
+/* The reference's Bars parameters (MODELS.md §1) for dims 9-30-3 at t_pres = 100, LE. */
+static void mc_defaults(void *out) {
+  McParams *p = out;
+  memset(p, 0, sizeof *p);
+  p->seed = 1;
+  p->n_dims = 3;
+  p->dims[0] = 9, p->dims[1] = 30, p->dims[2] = 3;
+  p->variant = MC_LE;
+  p->t_pres = 100;
+  p->init_selfpred = 1;
+  p->teacher = 1;
+  p->learning = 1;
+  p->val_samples = -1;
+  p->dt = 0.1;
+  p->tau0 = 0.1;
+  p->gl = 0.03;
+  p->gb = 0.1;
+  p->ga = 0.06;
+  p->gsom = 0.06;
+  p->gd = 0.1;
+  p->eta_up[0] = 0.05; /* 0.5 / t_pattern */
+  p->eta_up[1] = 0.01; /* 0.1 / t_pattern */
+  p->eta_ip[0] = 0.02; /* 0.2 / t_pattern */
+  p->w_max_hidden = 4.0;
+  p->w_max_out = 5.0;
+  p->init_scale = 1.0;
+  p->phi_gamma = 1.0;
+  p->phi_beta = 1.0;
+  p->u_high = 1.0;
+  p->u_low = 0.1;
+}
+
+McDims mc_dims(const McParams *p) {
+  McDims d;
+  memset(&d, 0, sizeof d);
+  d.n_layers = p->n_dims - 1;
+  for (int l = 0; l < p->n_dims && l <= MC_MAX_LAYERS; l++) d.n[l] = p->dims[l];
+  return d;
+}
+
+static void mc_io(const void *params, int *n_in, int *n_out) {
+  const McParams *p = params;
+  *n_in = p->dims[0];
+  *n_out = p->dims[p->n_dims - 1];
+}
+
+static ap_status mc_check(const void *params, const ApData *data, ApError *err) {
+  const McParams *p = params;
+  if (p->n_dims < 2 || p->n_dims > MC_MAX_LAYERS + 1)
+    return ap_fail(err, AP_ERR_CONFIG, "dims needs 2 to %d layer sizes, got %d", MC_MAX_LAYERS + 1,
+                   p->n_dims);
+  if (p->out_lag >= p->t_pres)
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "out_lag = %d must be smaller than t_pres = %d (the readout needs at least one "
+                   "step)",
+                   p->out_lag, p->t_pres);
+  if (data && p->val_samples > data->n_val)
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "[train] val_samples = %d, but the validation set has %d samples",
+                   p->val_samples, data->n_val);
+  return AP_OK;
+}
+
+static uint64_t mc_cohort_key(const void *params) {
+  return (uint64_t)((const McParams *)params)->t_pres;
+}
+
+McSched mc_sched(const McParams *p, const ApData *data) {
+  McSched s = {p->t_pres, p->teacher, p->learning,
+               p->val_samples < 0 ? data->n_val : p->val_samples, p->reset_between_samples};
+  return s;
+}
+
+/* ---- layout ------------------------------------------------------------------------ */
+
+ap_status mc_layout_init(McLayout *lay, const McDims *d, ApLayout *out) {
+  ApLayout scratch;
+  if (!out) out = &scratch;
+  memset(lay, 0, sizeof *lay);
+  memset(out, 0, sizeof *out);
+  lay->dims = *d;
+  int L = d->n_layers, H = L - 1, n_in = d->n[0], n_out = d->n[L];
+  ap_status st = AP_OK;
+  char name[AP_NAME_MAX];
+  for (int l = 0; l < L && !st; l++) {
+    McLayerOffsets *o = &lay->layer[l];
+    int n_pre = d->n[l], n_pyr = d->n[l + 1], hidden = l < L - 1, n_next = hidden ? d->n[l + 2] : 0;
+    (void)n_pre;
+#define MC_ADD(member, label, rows, cols, kind, hidden_only, reset, help)                          \
+  o->member = -1;                                                                                  \
+  if (!st && (hidden || !(hidden_only))) {                                                         \
+    o->member = out->n_floats;                                                                     \
+    snprintf(name, sizeof name, "layer%d/%s", l, label);                                           \
+    st = ap_layout_add_field(out, name, rows, cols, kind, help);                                   \
+  }
+    MC_LAYER_FIELDS(MC_ADD)
+#undef MC_ADD
+  }
+#define MC_ADD(member, label, rows, cols, kind, hidden_only, reset, help)                          \
+  lay->member = out->n_floats;                                                                     \
+  if (!st) st = ap_layout_add_field(out, label, rows, cols, kind, help);
+  MC_GLOBAL_FIELDS(MC_ADD)
+#undef MC_ADD
+  (void)n_in, (void)n_out;
+  lay->n_floats = out->n_floats;
+
+  McSeriesOffsets *s = &lay->ser;
+  s->ff_err = s->fb_err = s->api_err = s->inn_err = -1;
+#define SERIES(member, name, n, help)                                                              \
+  s->member = out->series_width;                                                                   \
+  if (!st) st = ap_layout_add_series(out, name, n, help);
+  SERIES(val_acc, "val_acc", 0,
+         "validation accuracy: the argmax of the sample's mean readout is the class")
+  SERIES(val_mse, "val_mse", 0,
+         "validation mean squared error of the readout against the target potentials")
+  SERIES(train_acc, "train_acc", 0,
+         "accuracy of the readout during the training phase (teacher on)")
+  if (H > 0) {
+    SERIES(ff_err, "ff_weight_error", H,
+           "MSE(W_ip, rho W_up(next)) per hidden layer at the end of the epoch, rho = "
+           "gb/(gl+gb+ga_next)(gl+gd)/gd")
+    SERIES(fb_err, "fb_weight_error", H,
+           "MSE(W_pi, -W_down) per hidden layer at the end of the epoch")
+    SERIES(api_err, "apical_error", H,
+           "||v_api|| (Frobenius over the layer) per hidden layer, mean over the epoch's training "
+           "steps")
+    SERIES(
+        inn_err, "interneuron_error", H,
+        "mean over interneurons of (phi(u_inn) - phi(u_next))^2 of transmitted rates, per hidden "
+        "layer, mean over the training steps")
+  }
+#undef SERIES
+  s->width = out->series_width;
+  return st;
+}
+
+static ap_status mc_layout(const void *params, ApLayout *out, ApError *err) {
+  McLayout lay;
+  McDims d = mc_dims(params);
+  if (mc_layout_init(&lay, &d, out))
+    return ap_fail(err, AP_ERR_CONFIG, "microcircuit: too many state fields");
+  return AP_OK;
+}
+
+void mc_work_init(McWork *w, const McDims *d) {
+  int L = d->n_layers, n_rates = 0, m = 0;
+  memset(w, 0, sizeof *w);
+  for (int l = 0; l <= L; l++) m = d->n[l] > m ? d->n[l] : m;
+  for (int ly = 0; ly < L; ly++) {
+    w->rate_pyr[ly] = n_rates;
+    n_rates += d->n[ly + 1];
+    w->rate_inn[ly] = n_rates;
+    if (ly < L - 1) n_rates += d->n[ly + 2];
+  }
+  int off = 0;
+#define TAKE(member, n) w->member = off, off += (n)
+  TAKE(rate[0], n_rates);
+  TAKE(rate[1], n_rates);
+  TAKE(v_bas, m);
+  TAKE(v_api, m);
+  TAKE(v_den, m);
+  TAKE(v_tmp, m);
+  TAKE(udot, m);
+  TAKE(err, m);
+  TAKE(u_next, (L > 1 ? L - 1 : 1) * m);
+  TAKE(x, d->n[0]);
+  TAKE(tgt, d->n[L]);
+  TAKE(acc, d->n[L]);
+  TAKE(api_sum, L);
+  TAKE(inn_sum, L);
+#undef TAKE
+  w->max_neurons = m;
+  w->n_rows = off;
+}
+
+/* ---- initial state and schedule ------------------------------------------------------ */
+
+/* Element i of weight matrix `id` (row-major), U(-scale, scale). */
+static float init_weight(uint64_t seed, uint32_t id, uint32_t i, double scale) {
+  return (float)((ap_u01(ap_rng_u32(seed, AP_RNG_WEIGHTS, id, 0, i)) - 0.5) * 2.0 * scale);
+}
+
+static void fill_random(float *w, int count, uint64_t seed, uint32_t id, double scale) {
+  for (int i = 0; i < count; i++) w[i] = init_weight(seed, id, (uint32_t)i, scale);
+}
+
+void mc_state_init(float *state, const McLayout *lay, const McParams *p, const ApData *data) {
+  const McDims *d = &lay->dims;
+  int L = d->n_layers;
+  memset(state, 0, (size_t)lay->n_floats * sizeof *state);
+  /* Matrix ids follow the reference's draw order: W_up, W_down, W_pi, W_ip per hidden
+   * layer, then the output W_up. */
+  for (int l = 0; l < L; l++) {
+    const McLayerOffsets *o = &lay->layer[l];
+    int n_pre = d->n[l], n_pyr = d->n[l + 1];
+    fill_random(state + o->w_up, n_pyr * n_pre, p->seed, 4u * (uint32_t)l, p->init_scale);
+    if (l == L - 1) break;
+    int n_next = d->n[l + 2];
+    fill_random(state + o->w_down, n_pyr * n_next, p->seed, 4u * (uint32_t)l + 1, p->init_scale);
+    fill_random(state + o->w_pi, n_pyr * n_next, p->seed, 4u * (uint32_t)l + 2, p->init_scale);
+    fill_random(state + o->w_ip, n_next * n_pyr, p->seed, 4u * (uint32_t)l + 3, p->init_scale);
+  }
+  if (p->init_selfpred) {
+    for (int l = 0; l < L - 1; l++) {
+      const McLayerOffsets *o = &lay->layer[l], *next = &lay->layer[l + 1];
+      int n_pyr = d->n[l + 1], n_next = d->n[l + 2];
+      double ga_next = (l + 1 < L - 1) ? p->ga : 0.0;
+      float rho = (float)mc_selfpred_rho(p->gl, p->gb, ga_next, p->gd);
+      for (int i = 0; i < n_pyr * n_next; i++) state[o->w_pi + i] = -state[o->w_down + i];
+      for (int i = 0; i < n_next * n_pyr; i++) state[o->w_ip + i] = state[next->w_up + i] * rho;
+    }
+  }
+  /* The reference starts the input and target filters at the first training sample. */
+  uint32_t first = 0;
+  if (data->n_train > 1) {
+    uint32_t *perm = malloc((size_t)data->n_train * sizeof *perm);
+    if (perm) {
+      ap_sample_order(perm, 1, (uint32_t)data->n_train, p->seed, 0, 0);
+      first = perm[0];
+      free(perm);
+    }
+  }
+  const float *x = data->x_train + (size_t)first * (size_t)data->n_in;
+  memcpy(state + lay->r_in, x, (size_t)d->n[0] * sizeof *state);
+  int y = data->y_train[first];
+  for (int k = 0; k < d->n[L]; k++) state[lay->u_tgt + k] = (float)(k == y ? p->u_high : p->u_low);
+  state[lay->nudge_last] = p->teacher ? 1.0f : 0.0f;
+}
+
+static void mc_init(float *state, const void *params, const ApData *data) {
+  McLayout lay;
+  McDims d = mc_dims(params);
+  mc_layout_init(&lay, &d, NULL);
+  mc_state_init(state, &lay, params, data);
+}
+
+static double mc_cost(const void *params, const ApData *data) {
+  McSched s = mc_sched(params, data);
+  return (double)s.t_pres * (double)(data->n_train + s.n_val);
+}
+
+static const char *const mc_phases[] = {"train", "val"};
+
+static int mc_order(const void *params, const ApData *data, int record, int phase, uint32_t *out) {
+  const McParams *p = params;
+  McSched s = mc_sched(p, data);
+  int n = phase ? data->n_val : data->n_train, shown = phase ? s.n_val : data->n_train;
+  if (shown > 0) ap_sample_order(out, 1, (uint32_t)n, p->seed, (uint32_t)record, (uint32_t)phase);
+  return shown;
+}
+
+static const ApModelImpl *mc_impl(const char *backend) {
+  if (!strcmp(backend, "cpu")) return &mc_cpu_impl;
+#ifdef APICAL_HAVE_CUDA
+  if (!strcmp(backend, "cuda")) return mc_cuda_impl();
+#endif
+  return NULL;
+}
+
+const ApModel mc_model = {
+    .name = "microcircuit",
+    .summary = "dendritic cortical microcircuit with Urbanczik-Senn plasticity (Sacramento 2018)",
+    .variants = "variant = original | le (latent equilibrium, Haider 2021); rate neurons",
+    .record = "epoch",
+    .keys = mc_keys,
+    .n_keys = (int)(sizeof mc_keys / sizeof mc_keys[0]),
+    .params_size = sizeof(McParams),
+    .defaults = mc_defaults,
+    .io = mc_io,
+    .check = mc_check,
+    .cohort_key = mc_cohort_key,
+    .layout = mc_layout,
+    .init = mc_init,
+    .cost = mc_cost,
+    .headline = "val_acc",
+    .n_phases = 2,
+    .phase_names = mc_phases,
+    .order = mc_order,
+    .impl = mc_impl,
+};

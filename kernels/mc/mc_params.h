@@ -1,0 +1,203 @@
+/* The microcircuit as data: the parameters a replica owns, the one list of state fields
+ * (offsets, checkpoint names, what a reset zeroes and the warp kernel's loads and stores
+ * all come from it), the series of a record, and the constants derived once per replica.
+ * Shared by the model description (mc_model.c), the step body (mc_body.h) and both
+ * backends.
+ *
+ * Dimension letters: H hidden layers, L weight layers (H + 1), N_l neurons of layer l
+ * (N_0 = inputs, N_L = outputs), S lanes stride (mc_body.h). */
+#ifndef MC_PARAMS_H
+#define MC_PARAMS_H
+
+#include "../core/ap_defs.h"
+#include "../model.h"
+
+#include <stdint.h>
+
+#define MC_MAX_LAYERS 8 /* weight layers; dims has up to MC_MAX_LAYERS + 1 entries */
+
+typedef enum { MC_ORIGINAL = 0, MC_LE = 1 } mc_variant;
+
+/* Everything one replica may have of its own ([model] keys, sweepable but dims) and the
+ * schedule its cohort shares ([train] keys and t_pres). */
+typedef struct McParams {
+  uint64_t seed;
+  int n_dims;                  /* entries of dims: L + 1 */
+  int dims[MC_MAX_LAYERS + 1]; /* N_0 .. N_L */
+  int variant;                 /* mc_variant */
+  int t_pres;                  /* steps per sample (the cohort key) */
+  int out_lag;                 /* steps into a sample before the readout starts averaging */
+  int init_selfpred;           /* start in the self-predicting state */
+  int teacher, learning;       /* [train]: nudging and plasticity while training */
+  int val_samples;             /* [train]: validation samples per epoch, -1: all */
+  int reset_between_samples;   /* [train]: zero the potentials at each sample's start */
+  double dt, tau0;             /* time step and input/target low-pass time constant */
+  double gl, gb, ga, gsom, gd;
+  double eta_up[MC_MAX_LAYERS]; /* per weight layer */
+  double eta_ip[MC_MAX_LAYERS]; /* per hidden layer */
+  double eta_pi[MC_MAX_LAYERS]; /* per hidden layer */
+  double w_max_hidden, w_max_out;
+  double init_scale; /* weights drawn from U(-init_scale, init_scale) */
+  double phi_gamma, phi_beta, phi_theta;
+  double u_high, u_low; /* target potentials of the true and the other classes */
+} McParams;
+
+typedef struct McDims {
+  int n_layers;             /* L: weight layers; hidden layers H = L - 1 */
+  int n[MC_MAX_LAYERS + 1]; /* N_0 .. N_L */
+} McDims;
+
+/* ---- state fields ------------------------------------------------------------------ */
+
+/* X(member, label, rows, cols, kind, hidden_only, reset, help): the fields of weight layer
+ * l, in state-vector order. rows and cols are expressions in n_pre = N_l, n_pyr = N_l+1
+ * and n_next = N_l+2; cols 0 is a vector. reset: zeroed at a sample's start when
+ * reset_between_samples is on. Weights are (post x pre), as in the reference. */
+#define MC_LAYER_FIELDS(X)                                                                         \
+  X(w_up, "W_up", n_pyr, n_pre, AP_FIELD_WEIGHT, 0, 0, "feedforward weights into the pyramids")    \
+  X(w_down, "W_down", n_pyr, n_next, AP_FIELD_WEIGHT, 1, 0,                                        \
+    "top-down weights to the apical dendrites")                                                    \
+  X(w_pi, "W_pi", n_pyr, n_next, AP_FIELD_WEIGHT, 1, 0, "interneuron to apical dendrite weights")  \
+  X(w_ip, "W_ip", n_next, n_pyr, AP_FIELD_WEIGHT, 1, 0, "pyramid to interneuron dendrite weights") \
+  X(u_pyr, "u_pyr", n_pyr, 0, AP_FIELD_STATE, 0, 1, "pyramidal somatic potentials u")              \
+  X(forw_pyr, "forw_pyr", n_pyr, 0, AP_FIELD_STATE, 0, 1, "pyramidal prospective potentials")      \
+  X(u_inn, "u_inn", n_next, 0, AP_FIELD_STATE, 1, 1, "interneuron somatic potentials")             \
+  X(forw_inn, "forw_inn", n_next, 0, AP_FIELD_STATE, 1, 1, "interneuron prospective potentials")
+
+/* The same for the fields outside the layers; n_in = N_0, n_out = N_L. */
+#define MC_GLOBAL_FIELDS(X)                                                                        \
+  X(r_in, "input/r_in", n_in, 0, AP_FIELD_STATE, 0, 0, "low-passed input rates")                   \
+  X(u_tgt, "target/u_tgt", n_out, 0, AP_FIELD_STATE, 0, 0, "low-passed target potentials")         \
+  X(u_tgt_last, "target/u_tgt_last", n_out, 0, AP_FIELD_STATE, 0, 0,                               \
+    "the previous step's target (LE delays it one step)")                                          \
+  X(nudge_last, "target/nudge_last", 1, 0, AP_FIELD_STATE, 0, 0,                                   \
+    "the previous step's nudging flag (LE delays it one step)")
+
+#define MC_MEMBER(member, ...) int member;
+/* Offsets (floats) of weight layer l's fields in a replica's state vector; -1 if absent. */
+typedef struct McLayerOffsets {
+  MC_LAYER_FIELDS(MC_MEMBER)
+} McLayerOffsets;
+
+/* Offsets in one record's series (floats); the selfpred ones hold H values each. */
+typedef struct McSeriesOffsets {
+  int val_acc, val_mse, train_acc;
+  int ff_err, fb_err, api_err, inn_err; /* -1 without hidden layers */
+  int width;
+} McSeriesOffsets;
+
+typedef struct McLayout {
+  McDims dims;
+  int n_floats;
+  McLayerOffsets layer[MC_MAX_LAYERS];
+  MC_GLOBAL_FIELDS(MC_MEMBER)
+  McSeriesOffsets ser;
+} McLayout;
+#undef MC_MEMBER
+
+/* ---- derived constants ------------------------------------------------------------- */
+
+/* The per-replica constants of the step, X(name) for one float, in mc_const_init's terms. */
+#define MC_CONST_SCALARS(X)                                                                        \
+  X(k_in)                                                                                          \
+  X(dt) X(gb) X(ga) X(gsom) X(g_pyr) X(tau_pyr) X(alpha_pyr) X(g_inn) X(tau_inn) X(alpha_inn)      \
+      X(g_out) X(tau_out) X(g_free) X(alpha_out) X(w_max_h) X(w_max_o) X(gamma) X(beta) X(theta)   \
+          X(le) X(lag) X(readout_n) X(u_high) X(u_low)
+/* ... and X(name) for one float per weight layer. */
+#define MC_CONST_LAYERS(X) X(c_up) X(c_ip) X(c_pi) X(rho)
+
+typedef struct McConst {
+#define MC_SCALAR(name) float name;
+#define MC_PER_LAYER(name) float name[MC_MAX_LAYERS];
+  MC_CONST_SCALARS(MC_SCALAR)
+  MC_CONST_LAYERS(MC_PER_LAYER)
+#undef MC_SCALAR
+#undef MC_PER_LAYER
+  uint64_t seed;
+} McConst;
+
+/* What the replicas of a cohort share: the shape of an epoch. */
+typedef struct McSched {
+  int t_pres;  /* steps per sample */
+  int teacher; /* nudge the output towards the target during training */
+  int learn;   /* plasticity on during training */
+  int n_val;   /* validation samples shown per epoch (0: no validation phase) */
+  int reset;   /* zero the potentials at each sample's start */
+} McSched;
+
+/* Work arrays of one body instance (offsets in lane rows; mc_body.h multiplies by the
+ * stride): the two rate buffers, dendritic potentials, the sample and the readout. */
+typedef struct McWork {
+  int rate[2];                                          /* [n_rates] transmitted rates */
+  int rate_pyr[MC_MAX_LAYERS], rate_inn[MC_MAX_LAYERS]; /* a layer's within a buffer */
+  int v_bas, v_api, v_den, v_tmp, udot, err;            /* [max neurons] */
+  int u_next;                                           /* [H][max neurons] sisters' u or ŭ */
+  int x, tgt, acc;                                      /* [N_0], [N_L], [N_L] */
+  int api_sum, inn_sum;                                 /* [H] self-prediction sums */
+  int max_neurons;                                      /* rows of one scratch vector */
+  int n_rows;
+} McWork;
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+extern const ApModel mc_model;
+
+McDims mc_dims(const McParams *p);
+/* Offsets of every field and series, and (when out is non-NULL) the host's view of them. */
+ap_status mc_layout_init(McLayout *lay, const McDims *d, ApLayout *out);
+void mc_work_init(McWork *w, const McDims *d);
+McSched mc_sched(const McParams *p, const ApData *data);
+/* One replica's initial canonical state: weights from its seed, the optional
+ * self-predicting init, potentials zero, input and target at its first training sample. */
+void mc_state_init(float *state, const McLayout *lay, const McParams *p, const ApData *data);
+#ifdef __cplusplus
+}
+#endif
+
+/* Self-predicting initialisation, thesis §2.3 / reference reflect(): the interneuron
+ * weights copy the next layer's forward weights scaled by ρ = gb/(gl+gb+ga_next) ·
+ * (gl+gd)/gd, where ga_next = 0 for the output layer. */
+AP_HD double mc_selfpred_rho(double gl, double gb, double ga_next, double gd) {
+  return gb / (gl + gb + ga_next) * (gl + gd) / gd;
+}
+
+/* The constants of replica q's step, derived once (the one home of these formulas). */
+AP_HD void mc_const_init(McConst *k, const McParams *q) {
+  int n_hidden = q->n_dims - 2;
+  k->k_in = (float)(q->dt / q->tau0);
+  k->dt = (float)q->dt;
+  k->gb = (float)q->gb;
+  k->ga = (float)q->ga;
+  k->gsom = (float)q->gsom;
+  k->g_pyr = (float)(q->gl + q->gb + q->ga);
+  k->tau_pyr = (float)(1.0 / (q->gl + q->gb + q->ga));
+  k->alpha_pyr = (float)(q->gb / (q->gl + q->gb + q->ga));
+  k->g_inn = (float)(q->gl + q->gb + q->gsom);
+  k->tau_inn = (float)(1.0 / (q->gl + q->gb + q->gsom));
+  k->alpha_inn = (float)(q->gb / (q->gl + q->gb));
+  k->g_out = (float)(q->gl + q->gb + q->gsom);
+  k->tau_out = (float)(1.0 / (q->gl + q->gb + q->gsom));
+  k->g_free = (float)(q->gl + q->gb);
+  k->alpha_out = (float)(q->gb / (q->gl + q->gb));
+  for (int ly = 0; ly < MC_MAX_LAYERS; ly++) {
+    k->c_up[ly] = ly <= n_hidden ? (float)(q->dt * q->eta_up[ly]) : 0.0f;
+    k->c_ip[ly] = ly < n_hidden ? (float)(q->dt * q->eta_ip[ly]) : 0.0f;
+    k->c_pi[ly] = ly < n_hidden ? (float)(q->dt * q->eta_pi[ly]) : 0.0f;
+    double ga_next = ly + 1 < n_hidden ? q->ga : 0.0;
+    k->rho[ly] = ly < n_hidden ? (float)mc_selfpred_rho(q->gl, q->gb, ga_next, q->gd) : 0.0f;
+  }
+  k->w_max_h = (float)q->w_max_hidden;
+  k->w_max_o = (float)q->w_max_out;
+  k->gamma = (float)q->phi_gamma;
+  k->beta = (float)q->phi_beta;
+  k->theta = (float)q->phi_theta;
+  k->le = q->variant == MC_LE ? 1.0f : 0.0f;
+  k->lag = (float)q->out_lag;
+  k->readout_n = (float)(q->t_pres - q->out_lag);
+  k->u_high = (float)q->u_high;
+  k->u_low = (float)q->u_low;
+  k->seed = q->seed;
+}
+
+#endif

@@ -1,0 +1,180 @@
+/* The model interface (shared/DESIGN.md, "Models are pluggable units"). The host knows a
+ * model only through an ApModel: its keys (which become --help, --print-config, sweeps
+ * and the replica table of the results), its layout (named state fields, which become
+ * checkpoints and final weights, and series, which become the results' per-record
+ * datasets), and per backend an ApModelImpl that runs cohorts of replicas. A new model is
+ * a folder kernels/NAME/ and one line in kernels/model.c.
+ *
+ * Dimension letters: R replicas, E records (epochs for the models with data), F floats of
+ * series per replica and record. */
+#ifndef AP_MODEL_H
+#define AP_MODEL_H
+
+#include "core/ap_data.h"
+#include "core/ap_defs.h"
+
+#include <stdint.h>
+
+/* ---- keys ------------------------------------------------------------------------- */
+
+typedef enum {
+  AP_KEY_INT,    /* int */
+  AP_KEY_U64,    /* uint64_t */
+  AP_KEY_REAL,   /* double */
+  AP_KEY_BOOL,   /* int, 0 or 1 */
+  AP_KEY_CHOICE, /* int: the index of the value in `choices` */
+  AP_KEY_INTS,   /* int[max_len], its count in the int at count_offset */
+  AP_KEY_REALS,  /* double[max_len], of the length len() says */
+  AP_KEY_TEXT    /* char[max_len] */
+} ApKeyType;
+
+enum {
+  AP_KEY_FIXED = 1u /* one value for the whole experiment: cannot be swept */
+};
+
+typedef struct ApKey {
+  const char *section; /* "model" (sweepable unless FIXED) or "train" (the schedule, FIXED) */
+  const char *name;
+  ApKeyType type;
+  size_t offset; /* into the model's parameter block */
+  unsigned flags;
+  double min, max;                /* every number, list items included */
+  int min_open;                   /* the minimum itself is not allowed */
+  const char *choices;            /* AP_KEY_CHOICE: "original|le" */
+  int min_len, max_len;           /* lists: fewest items, and the capacity (text: bytes) */
+  size_t count_offset;            /* AP_KEY_INTS: the int that holds the count */
+  int (*len)(const void *params); /* AP_KEY_REALS: the length the (earlier) keys imply */
+  const char *len_what;           /* AP_KEY_REALS: what one item is, "one per weight layer" */
+  const char *help;
+} ApKey;
+
+/* ---- layout ----------------------------------------------------------------------- */
+
+#define AP_MAX_FIELDS 96
+#define AP_MAX_SERIES 24
+#define AP_NAME_MAX 48
+
+typedef enum {
+  AP_FIELD_WEIGHT, /* kept in the results (final weights) and in checkpoints */
+  AP_FIELD_STATE   /* in checkpoints only: potentials, filters, traces */
+} ApFieldKind;
+
+/* One named array of a replica's canonical state vector. */
+typedef struct ApField {
+  char name[AP_NAME_MAX]; /* HDF5 path below /state or /weights, e.g. "layer0/W_up" */
+  int offset;             /* floats into the state vector */
+  int rank, shape[2];     /* rank 1: shape[1] == 1 */
+  ApFieldKind kind;
+  const char *help;
+} ApField;
+
+/* One per-record quantity of a replica: the run writes it as [R][E][shape...]. */
+typedef struct ApSeries {
+  char name[AP_NAME_MAX];
+  int offset;         /* floats into a replica's record of F floats */
+  int rank, shape[2]; /* extra dimensions after [R][E]; rank 0: one float */
+  const char *help;
+} ApSeries;
+
+typedef struct ApLayout {
+  int n_floats; /* one replica's canonical state vector */
+  int n_fields;
+  ApField field[AP_MAX_FIELDS];
+  int n_series;
+  ApSeries series[AP_MAX_SERIES];
+  int series_width; /* F */
+} ApLayout;
+
+/* ---- running ---------------------------------------------------------------------- */
+
+typedef struct ApCohort ApCohort; /* a backend's replicas of one schedule (the model's type) */
+
+/* How the host wants a cohort run. Configuration reaches kernels as these arguments. */
+typedef struct ApExec {
+  int threads;         /* CPU threads (0: every core) */
+  const char *version; /* kernel version, NULL or "auto": the implementation picks */
+} ApExec;
+
+typedef struct ApCohortSpec {
+  const void *params;     /* [n] parameter blocks of params_size bytes; equal cohort_key */
+  int n;                  /* replicas */
+  const int *rows;        /* [n] their rows in the run's series */
+  const ApData *data;     /* host memory; lives as long as the cohort */
+  const ApLayout *layout; /* the experiment's */
+  ApExec exec;
+} ApCohortSpec;
+
+/* The run's series: replica r's record e starts at base + (r * n_records + e) * width. */
+typedef struct ApSeriesBuf {
+  float *base;
+  int n_records, width;
+} ApSeriesBuf;
+
+/* What a model does on one backend. Canonical state is [n][layout.n_floats], replica
+ * after replica in the spec's order; the backend keeps its own layout in between. */
+typedef struct ApModelImpl {
+  const char *versions; /* kernel versions an ApExec may name, "generic|warp" (NULL: none) */
+  ap_status (*cohort_create)(const ApCohortSpec *spec, ApCohort **out, ApError *err);
+  void (*cohort_destroy)(ApCohort *c);
+  ap_status (*state_set)(ApCohort *c, const float *state, ApError *err);
+  ap_status (*state_get)(ApCohort *c, float *state, ApError *err);
+  /* Advances every cohort through records r0 .. r1-1 and fills those series records. */
+  ap_status (*run)(ApCohort *const *cohorts, int n_cohorts, int r0, int r1, const ApSeriesBuf *out,
+                   ApError *err);
+  /* Optional: one line on how the cohort runs (kernel version, blocks). */
+  void (*describe)(const ApCohort *c, char *buf, size_t n);
+} ApModelImpl;
+
+/* ---- the model -------------------------------------------------------------------- */
+
+typedef struct ApModel {
+  const char *name;     /* [experiment] model = NAME */
+  const char *summary;  /* one line for `apical models` */
+  const char *variants; /* one line: the variants and switches it offers */
+  const char *record;   /* what one record is, "epoch" */
+  const ApKey *keys;
+  int n_keys;
+  size_t params_size;
+  void (*defaults)(void *params);
+  /* Optional: the network's input width and output count, which a dataset must match
+   * (the random dataset is drawn to this shape). NULL: the model takes no data. */
+  void (*io)(const void *params, int *n_in, int *n_out);
+  /* One replica's parameters, after every key is set; data is NULL before it is loaded. */
+  ap_status (*check)(const void *params, const ApData *data, ApError *err);
+  /* Replicas with equal keys share a schedule and run as one cohort. */
+  uint64_t (*cohort_key)(const void *params);
+  ap_status (*layout)(const void *params, ApLayout *out, ApError *err);
+  /* One replica's initial canonical state (layout.n_floats floats). */
+  void (*init)(float *state, const void *params, const ApData *data);
+  /* Replica-steps one record of this replica takes (progress and load balance). */
+  double (*cost)(const void *params, const ApData *data);
+  const char *headline; /* series the progress line and the summary report, or NULL */
+  /* Optional: the samples a replica sees in phase p of record e, in order. out holds
+   * max(n_train, n_val) entries; returns how many of them are shown. */
+  int n_phases;
+  const char *const *phase_names;
+  int (*order)(const void *params, const ApData *data, int record, int phase, uint32_t *out);
+  /* The model's implementation on backend `backend` ("cpu", "cuda"), NULL if none. */
+  const ApModelImpl *(*impl)(const char *backend);
+} ApModel;
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* The registry: every model compiled in, in `apical models` order. */
+int ap_model_count(void);
+const ApModel *ap_model_at(int i);
+const ApModel *ap_model_find(const char *name);
+
+const ApField *ap_layout_field(const ApLayout *lay, const char *name);
+const ApSeries *ap_layout_series(const ApLayout *lay, const char *name);
+/* Add a field (cols = 0: a vector of rows) or a series (n = 0: one float per record,
+ * else a vector of n) at the layout's end; AP_ERR_SOFTWARE when the layout is full. */
+ap_status ap_layout_add_field(ApLayout *lay, const char *name, int rows, int cols, ApFieldKind kind,
+                              const char *help);
+ap_status ap_layout_add_series(ApLayout *lay, const char *name, int n, const char *help);
+#ifdef __cplusplus
+}
+#endif
+
+#endif
