@@ -179,6 +179,23 @@ static int build(hid_t file, const RunFile *f) {
     bad |= write_array(file, path, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 2 + s->rank, dims, buf, what);
   }
   free(buf);
+  const ApSeries *dv = ap_layout_series(lay, "diverged");
+  if (dv && !bad) { /* the record a replica froze at (1-based, as the series), 0: never */
+    int64_t *at = calloc((size_t)(R ? R : 1), sizeof *at);
+    if (!at) return -1;
+    for (int r = 0; r < R; r++)
+      for (int e = 0; e < f->epochs_done && !at[r]; e++)
+        if (f->series[((size_t)r * (size_t)E + (size_t)e) * (size_t)F + (size_t)dv->offset] == 1.0f)
+          at[r] = e + 1;
+    char what[160];
+    snprintf(what, sizeof what,
+             "the %s (1-based) at whose end the replica's state held a non-finite value and "
+             "froze; 0: never",
+             ex->model->record);
+    bad |= write_array(file, "replicas/diverged_at", H5T_NATIVE_INT64, H5T_STD_I64LE, 1, &rd, at,
+                       what);
+    free(at);
+  }
 
   /* state fields, canonical [R][...]; results keep the weights only */
   int full = !strcmp(f->kind, "checkpoint");

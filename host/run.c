@@ -253,28 +253,34 @@ static void print_summary(const ApExperiment *ex, const Session *s, int done) {
   for (int g = 0; g < n_groups; g++) order[g] = (Labelled){NULL, g};
   g_first_of = lab, g_start = start;
   qsort(order, (size_t)n_groups, sizeof *order, by_first_replica);
+  const ApSeries *dv = ap_layout_series(&ex->layout, "diverged");
   log_msg("%s after %s %d, median [min, max] over seeds:", hs->name, ex->model->record, done);
   for (int q = 0; q < n_groups; q++) {
     int g = order[q].r;
-    int end = g + 1 < n_groups ? start[g + 1] : R, n = 0, left_out = 0;
+    int end = g + 1 < n_groups ? start[g + 1] : R, n = 0, diverged = 0, nan = 0;
     for (int i = start[g]; i < end; i++) {
-      float v = session_record(s, lab[i].r, done - 1)[hs->offset];
-      if (isnan(v))
-        left_out++;
+      const float *rec = session_record(s, lab[i].r, done - 1);
+      if (dv && rec[dv->offset] == 1.0f)
+        diverged++;
+      else if (isnan(rec[hs->offset]))
+        nan++;
       else
-        vals[n++] = v;
+        vals[n++] = rec[hs->offset];
     }
-    char skipped[64] = "";
-    if (left_out) snprintf(skipped, sizeof skipped, " (%d left out: NaN)", left_out);
-    if (!n) {
-      log_msg("  %-21s %d seed%s%s  %s", "--", left_out, left_out == 1 ? " " : "s", skipped,
-              lab[start[g]].label);
-      continue;
+    char count[96], stat[64] = "--";
+    int all = end - start[g];
+    if (n == all)
+      snprintf(count, sizeof count, "%d seed%s", n, n == 1 ? "" : "s");
+    else
+      snprintf(count, sizeof count, "%d of %d seeds (left out:%s%.0d%s%s%.0d%s)", n, all,
+               diverged ? " " : "", diverged, diverged ? " diverged" : "",
+               diverged && nan ? "," : "", nan, nan ? " NaN" : "");
+    if (n) {
+      qsort(vals, (size_t)n, sizeof *vals, cmp_float);
+      float med = n % 2 ? vals[n / 2] : 0.5f * (vals[n / 2 - 1] + vals[n / 2]);
+      snprintf(stat, sizeof stat, "%.3f [%.3f, %.3f]", med, vals[0], vals[n - 1]);
     }
-    qsort(vals, (size_t)n, sizeof *vals, cmp_float);
-    float med = n % 2 ? vals[n / 2] : 0.5f * (vals[n / 2 - 1] + vals[n / 2]);
-    log_msg("  %.3f [%.3f, %.3f]  %d seed%s%s  %s", med, vals[0], vals[n - 1], n,
-            n == 1 ? " " : "s", skipped, lab[start[g]].label);
+    log_msg("  %-21s  %s  %s", stat, count, lab[start[g]].label);
   }
   free(start);
   free(order);
@@ -284,28 +290,18 @@ out:
   free(vals);
 }
 
-/* Replicas whose series turned non-finite in records [e0, e1) while the same series of
- * some other replica is finite (a NaN every replica shares is by design, e.g. no
- * validation phase); reported once each. */
+/* Replicas that diverged in records [e0, e1): the model's "diverged" series turned 1
+ * (they are frozen there); reported once each. */
 static void report_divergence(const ApExperiment *ex, const Session *s, int e0, int e1,
                               unsigned char *reported) {
-  const ApLayout *lay = &ex->layout;
-  int R = ex->n_replicas, F = lay->series_width, listed = 0, count = 0;
+  const ApSeries *dv = ap_layout_series(&ex->layout, "diverged");
+  int R = ex->n_replicas, listed = 0, count = 0;
   char ids[200] = "";
-  unsigned char *finite_somewhere = calloc((size_t)(F ? F : 1), 1);
-  if (!finite_somewhere) return;
-  for (int e = e0; e < e1; e++) {
-    memset(finite_somewhere, 0, (size_t)F);
-    for (int r = 0; r < R; r++) {
-      const float *rec = session_record(s, r, e);
-      for (int i = 0; i < F; i++) finite_somewhere[i] |= isfinite(rec[i]) != 0;
-    }
-    for (int r = 0; r < R; r++) {
-      if (reported[r]) continue;
-      const float *rec = session_record(s, r, e);
-      int bad = 0;
-      for (int i = 0; i < F; i++) bad |= finite_somewhere[i] && !isfinite(rec[i]);
-      if (!bad) continue;
+  if (!dv) return;
+  for (int r = 0; r < R; r++) {
+    if (reported[r]) continue;
+    for (int e = e0; e < e1 && !reported[r]; e++) {
+      if (session_record(s, r, e)[dv->offset] != 1.0f) continue;
       reported[r] = 1;
       count++;
       if (listed++ < 10)
@@ -313,10 +309,11 @@ static void report_divergence(const ApExperiment *ex, const Session *s, int e0, 
                  listed > 1 ? ", " : "", r, ex->model->record, e + 1);
     }
   }
-  free(finite_somewhere);
   if (count)
-    log_msg("warning: %d replica%s diverged (non-finite values): %s%s", count,
-            count == 1 ? "" : "s", ids, count > 10 ? ", ..." : "");
+    log_msg("warning: %d replica%s diverged (a non-finite value in the state): frozen there, "
+            "series NaN "
+            "from then on: %s%s",
+            count, count == 1 ? "" : "s", ids, count > 10 ? ", ..." : "");
 }
 
 /* The first line where two configuration dumps differ. */

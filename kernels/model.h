@@ -148,7 +148,10 @@ typedef struct ApModel {
   void (*init)(float *state, const void *params, const ApData *data);
   /* Replica-steps one record of this replica takes (progress and load balance). */
   double (*cost)(const void *params, const ApData *data);
-  const char *headline; /* series the progress line and the summary report, or NULL */
+  /* The series the progress line and the summary report, or NULL. A series named
+   * "diverged" (0, or 1 from the record where a replica's state turned non-finite and it
+   * froze) is reported by the host, and written as replicas/diverged_at. */
+  const char *headline;
   /* Optional: the samples a replica sees in phase p of record e, in order. out holds
    * max(n_train, n_val) entries; returns how many of them are shown. */
   int n_phases;

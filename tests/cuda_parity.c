@@ -58,6 +58,12 @@ const ParityCase parity_cases[] = {
     {"warp, 1 replica, resets, partial validation, 3 launches",
      MC "[train]\nepochs = 3\nval_samples = 1\nreset_between_samples = true\n[model]\nt_pres = 3\n",
      1, 0, "warp", 1, 1},
+    {"diverging replicas freeze, warp kernel",
+     MC "[train]\nepochs = 3\n[model]\nt_pres = 5\n[sweep]\neta_pi = 0, 1e6\nseed = 1, 2\n", 0, 0,
+     "warp", 1, 1},
+    {"diverging replicas freeze, generic kernel",
+     MC "[train]\nepochs = 3\n[model]\nt_pres = 5\n[sweep]\neta_pi = 0, 1e6\nseed = 1, 2\n", 0, 0,
+     "generic", 1, 1},
     {"2 epochs on the GPU, 1 more on the CPU, 3 replicas",
      MC "[train]\nepochs = 3\n[model]\nt_pres = 4\n[sweep]\nseed = 1..3\n", 0, 2, NULL, 0, 1},
 };

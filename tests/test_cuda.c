@@ -22,8 +22,10 @@ Test(cuda, runs_longer_than_one_launch_match_too) { check(6); }
 Test(cuda, small_generic_kernel_case) { check(7); }
 Test(cuda, small_deep_network_case) { check(8); }
 Test(cuda, small_warp_case_over_three_launches) { check(9); }
-Test(cuda, small_state_continued_on_the_cpu) { check(10); }
+Test(cuda, diverging_replicas_freeze_on_the_warp_kernel) { check(10); }
+Test(cuda, diverging_replicas_freeze_on_the_generic_kernel) { check(11); }
+Test(cuda, small_state_continued_on_the_cpu) { check(12); }
 
 Test(cuda, every_parity_case_has_a_test) {
-  cr_assert_eq(parity_n_cases, 11, "test_cuda.c names each parity case; add a Test for a new one");
+  cr_assert_eq(parity_n_cases, 13, "test_cuda.c names each parity case; add a Test for a new one");
 }

@@ -44,8 +44,9 @@ static void emulate_and_compare(const char *ini, int chunk) {
     mc_const_init(&c, th_mc(&ex, (int)r));
     mc_lanes_set(&k, 0, &c);
     mc_lanes_finish(&k);
-    McBody b = {state + r, work + r, perm + r, pad,
-                &lay,      &wo,      &k,       mc_sched(th_mc(&ex, (int)r), &emu.data),
+    McBody b = {state + r, NULL, work + r,
+                perm + r,  pad,  &lay,
+                &wo,       &k,   mc_sched(th_mc(&ex, (int)r), &emu.data),
                 &emu.data, 0};
     /* the GPU's launches: records [e0, e1), its series rows relative to e0 */
     for (int e0 = 0; e0 < ex.epochs; e0 += chunk) {
@@ -82,4 +83,9 @@ Test(replica, deep_network_reset_and_no_teacher_in_chunks_equal_the_cpu_backend)
       "eta_pi = 0.02, 0.01\nt_pres = 9\ninit_selfpred = false\n"
       "[sweep]\nseed = 4..6\nvariant = original, le\n",
       2);
+}
+
+Test(replica, diverging_replicas_freeze_as_on_the_cpu_backend) {
+  emulate_and_compare(
+      "[train]\nepochs = 4\n[model]\nt_pres = 20\n[sweep]\neta_pi = 0, 1e6\nseed = 1..3\n", 3);
 }

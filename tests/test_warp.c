@@ -58,3 +58,7 @@ Test(warp, resets_no_teacher_and_partial_validation_equal_the_cpu_backend) {
   emulate_and_compare(resets, 0);
 }
 Test(warp, resets_with_the_lanes_in_descending_order_too) { emulate_and_compare(resets, 1); }
+Test(warp, diverging_replicas_freeze_as_on_the_cpu_backend) {
+  emulate_and_compare(
+      "[train]\nepochs = 4\n[model]\nt_pres = 20\n[sweep]\neta_pi = 0, 1e6\nseed = 1..3\n", 0);
+}

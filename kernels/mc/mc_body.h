@@ -103,6 +103,8 @@ AP_HD void mc_lanes_finish(McLanes *k) {
 /* One body instance: MC_LN replicas of a cohort. */
 typedef struct McBody {
   float *st;      /* [lay.n_floats][S] the canonical fields */
+  float *frozen;  /* [lay.n_floats][S] where frozen lanes keep their state during a record;
+                   * NULL with one lane (a frozen replica then skips its records) */
   float *wk;      /* [work.n_rows][S] */
   uint32_t *perm; /* [max(S_train, S_val)][S] sample orders */
   size_t stride;  /* S, read where MC_STRIDE_VARIES */
@@ -167,17 +169,12 @@ AP_HD void mc_plastic(float *MC_RESTRICT W, const float *MC_RESTRICT c,
     float g[MC_LN];
     MC_LANES(l) g[l] = c[l] * err[i * MC_S + l];
     if (w_max)
-      for (int j = 0; j < n_pre; j++)
-        MC_LANES(l)
-        w[j * MC_S + l] = mc_weight_step_clipped(w[j * MC_S + l], g[l], r[j * MC_S + l], w_max[l]);
-    else if (masked)
-      for (int j = 0; j < n_pre; j++)
-        MC_LANES(l)
-        w[j * MC_S + l] =
-            c[l] != 0.0f ? mc_weight_step(w[j * MC_S + l], g[l], r[j * MC_S + l]) : w[j * MC_S + l];
-    else
-      for (int j = 0; j < n_pre; j++)
-        MC_LANES(l) w[j * MC_S + l] = mc_weight_step(w[j * MC_S + l], g[l], r[j * MC_S + l]);
+      for (int j = 0; j < n_pre; j++) MC_LANES(l)
+    w[j * MC_S + l] = mc_weight_step_clipped(w[j * MC_S + l], g[l], r[j * MC_S + l], w_max[l]);
+    else if (masked) for (int j = 0; j < n_pre; j++) MC_LANES(l) w[j * MC_S + l] =
+        c[l] != 0.0f ? mc_weight_step(w[j * MC_S + l], g[l], r[j * MC_S + l]) : w[j * MC_S + l];
+    else for (int j = 0; j < n_pre; j++) MC_LANES(l) w[j * MC_S + l] =
+        mc_weight_step(w[j * MC_S + l], g[l], r[j * MC_S + l]);
   }
 }
 
@@ -251,9 +248,8 @@ AP_HD void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_sampl
   const float *x = MC_WK(b, wo->x), *tgt = MC_WK(b, wo->tgt);
   for (int i = 0; i < d->n[0]; i++)
     MC_LANES(l) r_in[i * MC_S + l] = mc_lowpass(r_in[i * MC_S + l], x[i * MC_S + l], k->k_in[l]);
-  for (int i = 0; i < d->n[L]; i++)
-    MC_LANES(l)
-    u_tgt[i * MC_S + l] = mc_lowpass(u_tgt[i * MC_S + l], tgt[i * MC_S + l], k->k_in[l]);
+  for (int i = 0; i < d->n[L]; i++) MC_LANES(l)
+  u_tgt[i * MC_S + l] = mc_lowpass(u_tgt[i * MC_S + l], tgt[i * MC_S + l], k->k_in[l]);
 
   /* 2. the sisters' potentials the interneurons are nudged towards (u, or ŭ under LE) */
   for (int ly = 0; ly < L - 1; ly++) {
@@ -410,6 +406,20 @@ AP_HD void mc_body_sample(McBody *b, const float *xs, const int *ys, const uint3
   }
 }
 
+/* The series of record e of the frozen lanes (diverged != 0): NaN, and the flag. */
+AP_HD void mc_body_frozen_series(const McBody *b, int e, const McOut *out) {
+  MC_S_FROM(b);
+  const McSeriesOffsets *so = &b->lay->ser;
+  const float *diverged = MC_ST(b, b->lay->diverged);
+  for (int l = 0; l < out->n_real; l++) {
+    if (diverged[l] == 0.0f) continue;
+    float *o = out->base + (size_t)(out->rows ? out->rows[l] : l) * out->row_stride +
+               (size_t)(e - out->col0) * (size_t)out->width;
+    for (int i = 0; i < out->width; i++) o[i] = NAN;
+    o[so->diverged] = 1.0f;
+  }
+}
+
 /* Records (epochs) e0 .. e1-1 of every lane: the training samples in a fresh order per
  * lane with teacher and plasticity as scheduled, then the validation samples with both
  * off; then the record's series (MODELS.md §1; the self-prediction errors, thesis §2.3). */
@@ -424,8 +434,22 @@ AP_HD void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
   float *api_sum = MC_WK(b, b->wo->api_sum), *inn_sum = MC_WK(b, b->wo->inn_sum);
   uint32_t idx[MC_LN];
   float hit[MC_LN], err[MC_LN];
+  float *diverged = MC_ST(b, lay->diverged);
+  const size_t nf = (size_t)lay->n_floats;
   mc_body_refresh(b);
   for (int e = e0; e < e1; e++) {
+    /* A replica frozen at its first non-finite state (its flag set at the end of an
+     * earlier record) keeps that state: its lanes run along with the others, which do not
+     * depend on them, and get their state back afterwards; alone, it skips the record. */
+    int n_frozen = 0;
+    for (int l = 0; l < MC_LN; l++) n_frozen += diverged[l] != 0.0f;
+    if (n_frozen == MC_LN || (n_frozen && !b->frozen)) {
+      mc_body_frozen_series(b, e, out);
+      continue;
+    }
+    if (n_frozen)
+      for (size_t i = 0; i < nf; i++)
+        MC_LANES(l) if (diverged[l] != 0.0f) b->frozen[i * MC_S + l] = b->st[i * MC_S + l];
     float train_hits[MC_LN], val_hits[MC_LN], val_err[MC_LN];
     MC_LANES(l) train_hits[l] = val_hits[l] = val_err[l] = 0.0f;
     for (int h = 0; h < H; h++) MC_LANES(l) api_sum[h * MC_S + l] = inn_sum[h * MC_S + l] = 0.0f;
@@ -473,7 +497,24 @@ AP_HD void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
         o[so->ff_err + h] = (float)(ff / count);
         o[so->fb_err + h] = (float)(fb / count);
       }
+      o[so->diverged] = 0.0f;
     }
+    if (n_frozen) {
+      for (size_t i = 0; i < nf; i++)
+        MC_LANES(l) if (diverged[l] != 0.0f) b->st[i * MC_S + l] = b->frozen[i * MC_S + l];
+      mc_body_frozen_series(b, e, out);
+    }
+    /* the replicas whose state turned non-finite in this record freeze here */
+    int bad[MC_LN];
+    MC_LANES(l) bad[l] = 0;
+    for (size_t i = 0; i < nf; i++) MC_LANES(l) bad[l] |= !isfinite(b->st[i * MC_S + l]);
+    int any = 0;
+    for (int l = 0; l < MC_LN; l++)
+      if (bad[l] && diverged[l] == 0.0f) {
+        diverged[l] = (float)(e + 1);
+        any = 1;
+      }
+    if (any) mc_body_frozen_series(b, e, out);
   }
 }
 

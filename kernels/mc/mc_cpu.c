@@ -47,6 +47,7 @@ struct ApCohort {
 typedef struct Scratch {
   float *wk;      /* [wo.n_rows][MC_LN] */
   uint32_t *perm; /* [n_samples][MC_LN] */
+  float *frozen;  /* [n_floats][MC_LN], touched only while a lane is frozen */
 } Scratch;
 
 static void *alloc_floats(size_t n) {
@@ -56,20 +57,24 @@ static void *alloc_floats(size_t n) {
   return p;
 }
 
-static ap_status scratch_init(Scratch *s, const ApCohort *c) {
-  s->wk = alloc_floats((size_t)c->wo.n_rows * MC_LN);
-  s->perm = malloc((size_t)c->n_samples * MC_LN * sizeof *s->perm);
-  if (!s->wk || !s->perm) {
-    free(s->wk);
-    free(s->perm);
-    return AP_ERR_OSERR;
-  }
-  return AP_OK;
-}
-
 static void scratch_free(Scratch *s) {
   free(s->wk);
   free(s->perm);
+  free(s->frozen);
+  s->wk = s->frozen = NULL;
+  s->perm = NULL;
+}
+
+static ap_status scratch_init(Scratch *s, const ApCohort *c) {
+  s->wk = alloc_floats((size_t)c->wo.n_rows * MC_LN);
+  s->perm = malloc((size_t)c->n_samples * MC_LN * sizeof *s->perm);
+  /* not cleared: its pages cost memory only once a frozen lane uses them */
+  s->frozen = malloc((size_t)c->lay.n_floats * MC_LN * sizeof *s->frozen);
+  if (!s->wk || !s->perm || !s->frozen) {
+    scratch_free(s);
+    return AP_ERR_OSERR;
+  }
+  return AP_OK;
 }
 
 static void cpu_cohort_destroy(ApCohort *c) {
@@ -163,7 +168,8 @@ static int task_by_cost(const void *a, const void *b) {
 /* Runs one block through records r0 .. r1-1 with a thread's scratch. */
 static void block_run(Block *blk, const Scratch *s, const ApCohort *c, int r0, int r1,
                       const ApSeriesBuf *out) {
-  McBody b = {blk->state, s->wk, s->perm, MC_LN, &c->lay, &c->wo, &blk->k, c->sch, c->data, 0};
+  McBody b = {blk->state, s->frozen, s->wk,  s->perm, MC_LN, &c->lay,
+              &c->wo,     &blk->k,   c->sch, c->data, 0};
   McOut o = {out->base,  (size_t)out->n_records * (size_t)out->width, 0, out->width, blk->rows,
              blk->n_real};
   mc_body_records(&b, r0, r1, &o);
@@ -188,7 +194,7 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1
   int failed = 0;
 #pragma omp parallel num_threads(threads)
   {
-    Scratch s = {NULL, NULL};
+    Scratch s = {NULL, NULL, NULL};
     const ApCohort *have = NULL;
     int ok = 1;
 #pragma omp for schedule(dynamic, 1)

@@ -55,7 +55,7 @@ static __global__ void records_generic(float *state, float *work, uint32_t *perm
   McLanes k;
   mc_lanes_set(&k, 0, &cst[r]);
   mc_lanes_finish(&k);
-  McBody b = {state + r, work + r, perm + r, (size_t)R_pad, lay, &wo, &k, sch, &data, 0};
+  McBody b = {state + r, NULL, work + r, perm + r, (size_t)R_pad, lay, &wo, &k, sch, &data, 0};
   McOut o = {series + (size_t)r * MAX_CHUNK * width, (size_t)MAX_CHUNK * width, e0, width, NULL, 1};
   mc_body_records(&b, e0, e1, &o);
 }

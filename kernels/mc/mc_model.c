@@ -237,6 +237,10 @@ ap_status mc_layout_init(McLayout *lay, const McDims *d, ApLayout *out) {
         "mean over interneurons of (phi(u_inn) - phi(u_next))^2 of transmitted rates, per hidden "
         "layer, mean over the training steps")
   }
+  SERIES(
+      diverged, "diverged", 0,
+      "1 from the epoch whose end found a non-finite value in the replica's state on: the replica "
+      "is frozen there and its other series are NaN")
 #undef SERIES
   s->width = out->series_width;
   return st;

@@ -71,7 +71,9 @@ typedef struct McDims {
   X(u_tgt_last, "target/u_tgt_last", n_out, 0, AP_FIELD_STATE, 0, 0,                               \
     "the previous step's target (LE delays it one step)")                                          \
   X(nudge_last, "target/nudge_last", 1, 0, AP_FIELD_STATE, 0, 0,                                   \
-    "the previous step's nudging flag (LE delays it one step)")
+    "the previous step's nudging flag (LE delays it one step)")                                    \
+  X(diverged, "status/diverged", 1, 0, AP_FIELD_STATE, 0, 0,                                       \
+    "1 + the epoch whose end found a non-finite value in the state (0: never); frozen since")
 
 #define MC_MEMBER(member, ...) int member;
 /* Offsets (floats) of weight layer l's fields in a replica's state vector; -1 if absent. */
@@ -83,6 +85,7 @@ typedef struct McLayerOffsets {
 typedef struct McSeriesOffsets {
   int val_acc, val_mse, train_acc;
   int ff_err, fb_err, api_err, inn_err; /* -1 without hidden layers */
+  int diverged;                         /* 1 from the epoch the state turned non-finite on */
   int width;
 } McSeriesOffsets;
 
@@ -100,9 +103,10 @@ typedef struct McLayout {
 /* The per-replica constants of the step, X(name) for one float, in mc_const_init's terms. */
 #define MC_CONST_SCALARS(X)                                                                        \
   X(k_in)                                                                                          \
-  X(dt) X(gb) X(ga) X(gsom) X(g_pyr) X(tau_pyr) X(alpha_pyr) X(g_inn) X(tau_inn) X(alpha_inn)      \
-      X(g_out) X(tau_out) X(g_free) X(alpha_out) X(w_max_h) X(w_max_o) X(gamma) X(beta) X(theta)   \
-          X(le) X(lag) X(readout_n) X(u_high) X(u_low)
+  X(dt)                                                                                            \
+  X(gb) X(ga) X(gsom) X(g_pyr) X(tau_pyr) X(alpha_pyr) X(g_inn) X(tau_inn) X(alpha_inn) X(g_out)   \
+      X(tau_out) X(g_free) X(alpha_out) X(w_max_h) X(w_max_o) X(gamma) X(beta) X(theta) X(le)      \
+          X(lag) X(readout_n) X(u_high) X(u_low)
 /* ... and X(name) for one float per weight layer. */
 #define MC_CONST_LAYERS(X) X(c_up) X(c_ip) X(c_pi) X(rho)
 

@@ -45,6 +45,7 @@
 #define LANES_END }
 #define FROM(name, src) __shfl_sync(0xffffffffu, (name), (src))
 #define FROMX(name, j, src) __shfl_sync(0xffffffffu, (name)[j], (src))
+#define ANY(name) __any_sync(0xffffffffu, (name))
 #define MW_FN __device__ __forceinline__
 #define UNROLL _Pragma("unroll")
 #define WARP_SYNC() __syncwarp()
@@ -62,6 +63,12 @@ static int mw_lanes_reversed;
 #define LANES_END }
 #define FROM(name, src) ((name)[src])
 #define FROMX(name, j, src) ((name)[src][j])
+#define ANY(name) mw_any(name)
+static inline int mw_any(const int *v) {
+  int any = 0;
+  for (int i = 0; i < 32; i++) any |= v[i] != 0;
+  return any;
+}
 #ifdef __CUDACC__
 #define MW_FN static inline __host__
 #define UNROLL _Pragma("unroll")
@@ -79,13 +86,17 @@ typedef struct McView {
 
 #define MC_AT(v, e) ((v).base[(size_t)(e) * (v).stride])
 
+/* The interneurons' and outputs' weight rows, 2 MW2 MW1 floats (shared memory on the GPU):
+ * row k of each is lane k's. Kept out of McWarp, which holds floats only, so that nvcc
+ * keeps all of it in registers. */
+#define MW_W_IP(rows) (rows)                /* [MW2][MW1] W_ip */
+#define MW_W_OUT(rows) ((rows) + MW2 * MW1) /* [MW2][MW1] output W_up */
+
 /* One replica's network: per-lane registers and the values all lanes share. */
 typedef struct McWarp {
   LARR(float, w_up, MW0);   /* hidden lane i: W_up[i][:] */
   LARR(float, w_down, MW2); /* hidden lane i: W_down[i][:] */
   LARR(float, w_pi, MW2);   /* hidden lane i: W_pi[i][:] */
-  float *w_ip;              /* [MW2][MW1] W_ip; row k is lane k's (shared memory on the GPU) */
-  float *w_out;             /* [MW2][MW1] output W_up; row k is lane k's */
   LV(float, u_p);
   LV(float, f_p);
   LV(float, r_p); /* hidden pyramid: u, ŭ, transmitted rate */
@@ -104,8 +115,7 @@ typedef struct McWarp {
   LV(float, nr_i);
   LV(float, nr_o);                                        /* next step's rates */
   float r_in[MW0], u_tgt[MW2], tgt_last[MW2], nudge_last; /* shared */
-  const float *x;                                         /* the sample's input */
-  int y;                                                  /* and its class */
+  float diverged;                                         /* shared: the state field */
   float api_sum, inn_sum;                                 /* self-prediction sums of the epoch */
 } McWarp;
 
@@ -119,55 +129,63 @@ MW_FN float mw_rate(const McConst *k, float u, float forw) {
  * GPU each lane stores its own neurons and lane 0 the values all lanes share. */
 #define MW_MOVE(reg, mem) (load ? (void)((reg) = (mem)) : (void)((mem) = (reg)))
 
-MW_FN void mw_w_up(McWarp *w, McView st, int off, int layer, int load) {
+MW_FN void mw_w_up(McWarp *w, float *rows, McView st, int off, int layer, int load) {
   LANES
   if (layer == 0 && lane < MW1)
     UNROLL for (int j = 0; j < MW0; j++) MW_MOVE(LX(w->w_up, j), MC_AT(st, off + lane * MW0 + j));
   if (layer == 1 && lane < MW2)
     for (int j = 0; j < MW1; j++)
-      MW_MOVE(w->w_out[lane * MW1 + j], MC_AT(st, off + lane * MW1 + j));
+      MW_MOVE(MW_W_OUT(rows)[lane * MW1 + j], MC_AT(st, off + lane * MW1 + j));
   LANES_END
 }
-MW_FN void mw_w_down(McWarp *w, McView st, int off, int layer, int load) {
+MW_FN void mw_w_down(McWarp *w, float *rows, McView st, int off, int layer, int load) {
+  (void)rows;
   (void)layer;
   LANES
   if (lane < MW1)
     UNROLL for (int j = 0; j < MW2; j++) MW_MOVE(LX(w->w_down, j), MC_AT(st, off + lane * MW2 + j));
   LANES_END
 }
-MW_FN void mw_w_pi(McWarp *w, McView st, int off, int layer, int load) {
+MW_FN void mw_w_pi(McWarp *w, float *rows, McView st, int off, int layer, int load) {
+  (void)rows;
   (void)layer;
   LANES
   if (lane < MW1)
     UNROLL for (int j = 0; j < MW2; j++) MW_MOVE(LX(w->w_pi, j), MC_AT(st, off + lane * MW2 + j));
   LANES_END
 }
-MW_FN void mw_w_ip(McWarp *w, McView st, int off, int layer, int load) {
+MW_FN void mw_w_ip(McWarp *w, float *rows, McView st, int off, int layer, int load) {
+  (void)w;
   (void)layer;
   LANES
   if (lane < MW2)
-    for (int j = 0; j < MW1; j++) MW_MOVE(w->w_ip[lane * MW1 + j], MC_AT(st, off + lane * MW1 + j));
+    for (int j = 0; j < MW1; j++)
+      MW_MOVE(MW_W_IP(rows)[lane * MW1 + j], MC_AT(st, off + lane * MW1 + j));
   LANES_END
 }
-MW_FN void mw_u_pyr(McWarp *w, McView st, int off, int layer, int load) {
+MW_FN void mw_u_pyr(McWarp *w, float *rows, McView st, int off, int layer, int load) {
+  (void)rows;
   LANES
   if (layer == 0 && lane < MW1) MW_MOVE(L(w->u_p), MC_AT(st, off + lane));
   if (layer == 1 && lane < MW2) MW_MOVE(L(w->u_o), MC_AT(st, off + lane));
   LANES_END
 }
-MW_FN void mw_forw_pyr(McWarp *w, McView st, int off, int layer, int load) {
+MW_FN void mw_forw_pyr(McWarp *w, float *rows, McView st, int off, int layer, int load) {
+  (void)rows;
   LANES
   if (layer == 0 && lane < MW1) MW_MOVE(L(w->f_p), MC_AT(st, off + lane));
   if (layer == 1 && lane < MW2) MW_MOVE(L(w->f_o), MC_AT(st, off + lane));
   LANES_END
 }
-MW_FN void mw_u_inn(McWarp *w, McView st, int off, int layer, int load) {
+MW_FN void mw_u_inn(McWarp *w, float *rows, McView st, int off, int layer, int load) {
+  (void)rows;
   (void)layer;
   LANES
   if (lane < MW2) MW_MOVE(L(w->u_i), MC_AT(st, off + lane));
   LANES_END
 }
-MW_FN void mw_forw_inn(McWarp *w, McView st, int off, int layer, int load) {
+MW_FN void mw_forw_inn(McWarp *w, float *rows, McView st, int off, int layer, int load) {
+  (void)rows;
   (void)layer;
   LANES
   if (lane < MW2) MW_MOVE(L(w->f_i), MC_AT(st, off + lane));
@@ -175,40 +193,93 @@ MW_FN void mw_forw_inn(McWarp *w, McView st, int off, int layer, int load) {
 }
 /* the shared values: every lane loads them, lane 0 stores them */
 #define MW_SHARED(body)                                                                            \
-  if (load) {                                                                                      \
-    body;                                                                                          \
-  } else {                                                                                         \
-    LANES if (lane == 0) { body; }                                                                 \
-    LANES_END                                                                                      \
-  }
+  do {                                                                                             \
+    if (load) {                                                                                    \
+      body;                                                                                        \
+    } else {                                                                                       \
+      LANES if (lane == 0) { body; }                                                               \
+      LANES_END                                                                                    \
+    }                                                                                              \
+  } while (0)
 MW_FN void mw_r_in(McWarp *w, McView st, int off, int load) {
-  MW_SHARED(UNROLL for (int j = 0; j < MW0; j++) MW_MOVE(w->r_in[j], MC_AT(st, off + j)))
+  MW_SHARED(UNROLL for (int j = 0; j < MW0; j++) MW_MOVE(w->r_in[j], MC_AT(st, off + j)));
 }
 MW_FN void mw_u_tgt(McWarp *w, McView st, int off, int load) {
-  MW_SHARED(UNROLL for (int j = 0; j < MW2; j++) MW_MOVE(w->u_tgt[j], MC_AT(st, off + j)))
+  MW_SHARED(UNROLL for (int j = 0; j < MW2; j++) MW_MOVE(w->u_tgt[j], MC_AT(st, off + j)));
 }
 MW_FN void mw_u_tgt_last(McWarp *w, McView st, int off, int load) {
-  MW_SHARED(UNROLL for (int j = 0; j < MW2; j++) MW_MOVE(w->tgt_last[j], MC_AT(st, off + j)))
+  MW_SHARED(UNROLL for (int j = 0; j < MW2; j++) MW_MOVE(w->tgt_last[j], MC_AT(st, off + j)));
 }
-MW_FN void mw_nudge_last(McWarp *w, McView st, int off,
-                         int load){MW_SHARED(MW_MOVE(w->nudge_last, MC_AT(st, off)))}
+MW_FN void mw_nudge_last(McWarp *w, McView st, int off, int load) {
+  MW_SHARED(MW_MOVE(w->nudge_last, MC_AT(st, off)));
+}
+MW_FN void mw_diverged(McWarp *w, McView st, int off, int load) {
+  MW_SHARED(MW_MOVE(w->diverged, MC_AT(st, off)));
+}
+
+/* 1 when any value of the replica's state is non-finite (every lane takes part). */
+MW_FN int mw_any_nonfinite(const McWarp *w, const float *rows) {
+  int shared = !isfinite(w->nudge_last);
+  UNROLL for (int j = 0; j < MW0; j++) shared |= !isfinite(w->r_in[j]);
+  UNROLL for (int j = 0; j < MW2; j++) shared |= !isfinite(w->u_tgt[j]) | !isfinite(w->tgt_last[j]);
+  LV(int, bad);
+  LANES
+  L(bad) = 0;
+  if (lane < MW1) {
+    UNROLL for (int j = 0; j < MW0; j++) L(bad) |= !isfinite(LX(w->w_up, j));
+    UNROLL for (int j = 0; j < MW2; j++) L(bad) |=
+        !isfinite(LX(w->w_down, j)) | !isfinite(LX(w->w_pi, j));
+    L(bad) |= !isfinite(L(w->u_p)) | !isfinite(L(w->f_p));
+  }
+  if (lane < MW2) {
+    for (int j = 0; j < MW1; j++)
+      L(bad) |=
+          !isfinite(MW_W_IP(rows)[lane * MW1 + j]) | !isfinite(MW_W_OUT(rows)[lane * MW1 + j]);
+    L(bad) |=
+        !isfinite(L(w->u_i)) | !isfinite(L(w->f_i)) | !isfinite(L(w->u_o)) | !isfinite(L(w->f_o));
+  }
+  LANES_END
+  return shared | ANY(bad);
+}
+
+/* The series of a frozen replica's record: NaN, and the flag. */
+MW_FN void mw_frozen_series(float *o, const McSeriesOffsets *so, int width) {
+  for (int i = 0; i < width; i++) o[i] = NAN;
+  o[so->diverged] = 1.0f;
+}
 
 /* Every field of the field list, in or out; a field without its function above does
  * not compile. Layer 0 is the hidden layer, layer 1 the output (no hidden-only fields):
  * layer, load and which fields exist are compile-time constants here, so every value
  * stays in registers (a runtime choice made nvcc spill the network to local memory). */
-MW_FN void mw_transfer(McWarp *w, McView st, const McLayout *lay, int load) {
+MW_FN void mw_transfer(McWarp *w, float *rows, McView st, const McLayout *lay, int load) {
   const McLayerOffsets *h = &lay->layer[0], *o = &lay->layer[1];
-#define MW_HIDDEN(member, ...) mw_##member(w, st, h->member, 0, load);
+#define MW_HIDDEN(member, ...) mw_##member(w, rows, st, h->member, 0, load);
   MC_LAYER_FIELDS(MW_HIDDEN)
 #undef MW_HIDDEN
-#define MW_OUTPUT(member, label, rows, cols, kind, hidden_only, reset, help)                       \
-  if (!(hidden_only)) mw_##member(w, st, o->member, 1, load);
+#define MW_OUTPUT(member, label, n_rows, n_cols, kind, hidden_only, reset, help)                   \
+  if (!(hidden_only)) mw_##member(w, rows, st, o->member, 1, load);
   MC_LAYER_FIELDS(MW_OUTPUT)
 #undef MW_OUTPUT
 #define MW_FIELD(member, ...) mw_##member(w, st, lay->member, load);
   MC_GLOBAL_FIELDS(MW_FIELD)
 #undef MW_FIELD
+}
+
+/* Every lane's every value zero, so that lanes past the network's neurons never hold
+ * undefined values (a functional simulator refuses to read them; a GPU would not care). */
+MW_FN void mw_clear(McWarp *w) {
+  LANES
+  UNROLL for (int j = 0; j < MW0; j++) LX(w->w_up, j) = 0.0f;
+  UNROLL for (int j = 0; j < MW2; j++) LX(w->w_down, j) = LX(w->w_pi, j) = 0.0f;
+  L(w->u_p) = L(w->f_p) = L(w->r_p) = L(w->u_i) = L(w->f_i) = L(w->r_i) = 0.0f;
+  L(w->u_o) = L(w->f_o) = L(w->r_o) = L(w->acc) = 0.0f;
+  L(w->v_bas) = L(w->v_api) = L(w->v_den) = L(w->v_out) = 0.0f;
+  L(w->nr_p) = L(w->nr_i) = L(w->nr_o) = 0.0f;
+  LANES_END
+  UNROLL for (int j = 0; j < MW0; j++) w->r_in[j] = 0.0f;
+  UNROLL for (int j = 0; j < MW2; j++) w->u_tgt[j] = w->tgt_last[j] = 0.0f;
+  w->nudge_last = w->diverged = w->api_sum = w->inn_sum = 0.0f;
 }
 
 /* The transmitted rates from the potentials (the body's mc_body_refresh). */
@@ -225,12 +296,12 @@ MW_FN void mw_refresh(McWarp *w, const McConst *k) {
 /* ---- the step -------------------------------------------------------------------------- */
 
 /* One time step (mc_body_step's order). */
-MW_FN void mw_step(McWarp *w, const McConst *k, int learn, float nudge_now, int step_in_sample,
-                   int track) {
+MW_FN void mw_step(McWarp *w, float *rows, const float *x, int y, const McConst *k, int learn,
+                   float nudge_now, int step_in_sample, int track) {
   /* 1. inputs and targets */
-  UNROLL for (int j = 0; j < MW0; j++) w->r_in[j] = mc_lowpass(w->r_in[j], w->x[j], k->k_in);
+  UNROLL for (int j = 0; j < MW0; j++) w->r_in[j] = mc_lowpass(w->r_in[j], x[j], k->k_in);
   UNROLL for (int j = 0; j < MW2; j++) w->u_tgt[j] =
-      mc_lowpass(w->u_tgt[j], j == w->y ? k->u_high : k->u_low, k->k_in);
+      mc_lowpass(w->u_tgt[j], j == y ? k->u_high : k->u_low, k->k_in);
 
   /* 2. the previous step's rates, to every lane */
   float rp[MW1], ri[MW2], ro[MW2];
@@ -252,7 +323,7 @@ MW_FN void mw_step(McWarp *w, const McConst *k, int learn, float nudge_now, int 
   }
   if (lane < MW2) {
     float vd = 0.0f, vo = 0.0f;
-    const float *wi = w->w_ip + lane * MW1, *wo = w->w_out + lane * MW1;
+    const float *wi = MW_W_IP(rows) + lane * MW1, *wo = MW_W_OUT(rows) + lane * MW1;
     UNROLL for (int i = 0; i < MW1; i++) {
       vd = fmaf(wi[i], rp[i], vd);
       vo = fmaf(wo[i], rp[i], vo);
@@ -288,7 +359,7 @@ MW_FN void mw_step(McWarp *w, const McConst *k, int learn, float nudge_now, int 
     if (learn && k->c_ip[0] != 0.0f) {
       float g = k->c_ip[0] *
                 mc_dendritic_error(n.rate, k->alpha_inn, L(w->v_den), k->gamma, k->beta, k->theta);
-      float *wi = w->w_ip + lane * MW1;
+      float *wi = MW_W_IP(rows) + lane * MW1;
       UNROLL for (int i = 0; i < MW1; i++) wi[i] = mc_weight_step(wi[i], g, rp[i]);
     }
   }
@@ -324,7 +395,7 @@ MW_FN void mw_step(McWarp *w, const McConst *k, int learn, float nudge_now, int 
     if (learn) {
       float g = k->c_up[1] *
                 mc_dendritic_error(n.rate, k->alpha_out, L(w->v_out), k->gamma, k->beta, k->theta);
-      float *wo = w->w_out + lane * MW1;
+      float *wo = MW_W_OUT(rows) + lane * MW1;
       UNROLL for (int i = 0; i < MW1; i++) wo[i] =
           mc_weight_step_clipped(wo[i], g, rp[i], k->w_max_o);
     }
@@ -345,10 +416,8 @@ MW_FN void mw_step(McWarp *w, const McConst *k, int learn, float nudge_now, int 
 }
 
 /* One sample (mc_body_sample). */
-MW_FN int mw_sample(McWarp *w, const McConst *k, const float *x, int y, int t_pres, int learn,
-                    int nudge, int track, int reset, float *sq_err) {
-  w->x = x;
-  w->y = y;
+MW_FN int mw_sample(McWarp *w, float *rows, const McConst *k, const float *x, int y, int t_pres,
+                    int learn, int nudge, int track, int reset, float *sq_err) {
   LANES
   if (lane < MW2) L(w->acc) = 0.0f;
   if (reset) { /* the fields with the reset flag: the potentials */
@@ -357,7 +426,7 @@ MW_FN int mw_sample(McWarp *w, const McConst *k, const float *x, int y, int t_pr
   }
   LANES_END
   if (reset) mw_refresh(w, k);
-  for (int t = 0; t < t_pres; t++) mw_step(w, k, learn, nudge ? 1.0f : 0.0f, t, track);
+  for (int t = 0; t < t_pres; t++) mw_step(w, rows, x, y, k, learn, nudge ? 1.0f : 0.0f, t, track);
   int best = 0;
   float e = 0.0f, best_a = FROM(w->acc, 0);
   UNROLL for (int j = 0; j < MW2; j++) {
@@ -378,14 +447,18 @@ MW_FN int mw_sample(McWarp *w, const McConst *k, const float *x, int y, int t_pr
 MW_FN void mw_records(McView st, const McLayout *lay, const McConst *k, const McSched *sch,
                       const ApData *data, int e0, int e1, float *out, int col0, int width,
                       float *rows) {
-  McWarp w = {0}; /* lanes past the network's neurons hold zeros, never undefined values */
+  McWarp w;
+  mw_clear(&w);
   const McSeriesOffsets *so = &lay->ser;
-  w.w_ip = rows;
-  w.w_out = rows + MW2 * MW1;
-  mw_transfer(&w, st, lay, 1);
+  mw_transfer(&w, rows, st, lay, 1);
   mw_refresh(&w, k);
   uint32_t perm[MW_MAX_SAMPLES];
   for (int e = e0; e < e1; e++) {
+    float *o = out + (size_t)(e - col0) * (size_t)width;
+    if (w.diverged != 0.0f) { /* frozen at its first non-finite state (mc_body_records) */
+      mw_frozen_series(o, so, width);
+      continue;
+    }
     float train_hits = 0, val_hits = 0, val_err = 0, err;
     w.api_sum = w.inn_sum = 0.0f;
     for (int phase = 0; phase < 2; phase++) {
@@ -397,8 +470,8 @@ MW_FN void mw_records(McView st, const McLayout *lay, const McConst *k, const Mc
       for (int s = 0; s < shown; s++) {
         uint32_t idx = perm[s];
         int hit =
-            mw_sample(&w, k, xs + (size_t)idx * MW0, ys[idx], sch->t_pres, phase ? 0 : sch->learn,
-                      phase ? 0 : sch->teacher, !phase, sch->reset, &err);
+            mw_sample(&w, rows, k, xs + (size_t)idx * MW0, ys[idx], sch->t_pres,
+                      phase ? 0 : sch->learn, phase ? 0 : sch->teacher, !phase, sch->reset, &err);
         if (phase) {
           val_hits += (float)hit;
           val_err += err;
@@ -411,7 +484,7 @@ MW_FN void mw_records(McView st, const McLayout *lay, const McConst *k, const Mc
     double ff = 0, fb = 0;
     WARP_SYNC(); /* every lane reads the rows the k lanes wrote */
     for (int i = 0; i < MW2 * MW1; i++) {
-      float a = w.w_ip[i] - k->rho[0] * w.w_out[i];
+      float a = MW_W_IP(rows)[i] - k->rho[0] * MW_W_OUT(rows)[i];
       ff += (double)a * (double)a;
     }
     WARP_SYNC(); /* before any lane writes its rows again */
@@ -419,7 +492,6 @@ MW_FN void mw_records(McView st, const McLayout *lay, const McConst *k, const Mc
       float q = FROMX(w.w_pi, j, i) + FROMX(w.w_down, j, i);
       fb += (double)q * (double)q;
     }
-    float *o = out + (size_t)(e - col0) * (size_t)width;
     float steps = (float)data->n_train * (float)sch->t_pres;
     o[so->train_acc] = train_hits / (float)data->n_train;
     o[so->val_acc] = sch->n_val > 0 ? val_hits / (float)sch->n_val : NAN;
@@ -428,8 +500,13 @@ MW_FN void mw_records(McView st, const McLayout *lay, const McConst *k, const Mc
     o[so->inn_err] = w.inn_sum / steps;
     o[so->ff_err] = (float)(ff / (MW1 * MW2));
     o[so->fb_err] = (float)(fb / (MW1 * MW2));
+    o[so->diverged] = 0.0f;
+    if (mw_any_nonfinite(&w, rows)) {
+      w.diverged = (float)(e + 1);
+      mw_frozen_series(o, so, width);
+    }
   }
-  mw_transfer(&w, st, lay, 0);
+  mw_transfer(&w, rows, st, lay, 0);
 }
 
 /* The warp version runs this network and sample set. */
