@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "host/mem.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -561,6 +563,11 @@ static int group_root(int *parent, int i) {
   return i;
 }
 
+static int g_max_replicas = AP_MAX_REPLICAS;
+void config_limit_replicas(int n) {
+  g_max_replicas = n > 0 && n < AP_MAX_REPLICAS ? n : AP_MAX_REPLICAS;
+}
+
 static void note_swept(ApExperiment *ex, const char *key) {
   for (int i = 0; i < ex->n_swept; i++)
     if (!strcmp(ex->swept[i], key)) return;
@@ -663,9 +670,21 @@ static ap_status expand(ApExperiment *ex, const SectionIndex *si, const char *su
   long long count = 1;
   for (int g = 0; g < n_groups && !st; g++) {
     count *= axes[groups[g]].n; /* each factor <= 1e6 and the product stays <= 1e7 here */
-    if ((long long)ex->n_replicas + count > AP_MAX_REPLICAS)
+    if ((long long)ex->n_replicas + count > g_max_replicas)
       st = ap_fail(err, AP_ERR_CONFIG, "%s: the sweep expands to more than %d replicas",
-                   axes[groups[g]].entry->origin, AP_MAX_REPLICAS);
+                   axes[groups[g]].entry->origin, g_max_replicas);
+  }
+  if (!st && (size_t)ex->n_replicas + (size_t)count > *cap) {
+    size_t want = ((size_t)ex->n_replicas + (size_t)count) * 2, avail = mem_available();
+    if (avail && (double)want * (double)psz > 0.8 * (double)avail) {
+      char need[32], have[32];
+      mem_format(need, sizeof need, (double)want * (double)psz);
+      mem_format(have, sizeof have, (double)avail);
+      st = ap_fail(err, AP_ERR_OSERR,
+                   "the sweep's %lld replicas need %s for their parameters alone; %s are "
+                   "available",
+                   (long long)ex->n_replicas + count, need, have);
+    }
   }
   if (!st && (size_t)ex->n_replicas + (size_t)count > *cap) {
     size_t want = ((size_t)ex->n_replicas + (size_t)count) * 2;
@@ -790,7 +809,15 @@ static int data_shape(const ApExperiment *ex, int *n_in, int *n_classes) {
   return 0;
 }
 
+static ap_status build(ApExperiment *ex, const Ini *ini, const char *source, ApError *err);
+
 ap_status config_build(ApExperiment *ex, const Ini *ini, const char *source, ApError *err) {
+  ap_status st = build(ex, ini, source, err);
+  if (st) config_free(ex); /* nothing of a refused experiment stays allocated */
+  return st;
+}
+
+static ap_status build(ApExperiment *ex, const Ini *ini, const char *source, ApError *err) {
   memset(ex, 0, sizeof *ex);
   host_defaults(ex);
   snprintf(ex->source, sizeof ex->source, "%s", source);

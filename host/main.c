@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void usage_main(FILE *f) {
   fprintf(f,
@@ -151,6 +152,12 @@ static int cmd_run(int argc, char **argv, const char *command) {
     return AP_ERR_USAGE;
   }
   if (opt.resume && opt.force) return fail(AP_ERR_USAGE, "--resume and --force exclude each other");
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (opt.exec.threads > cores && cores > 0)
+    fprintf(stderr,
+            "apical: warning: --threads %d on a machine with %ld cores: more threads than cores "
+            "only slow the CPU backend down\n",
+            opt.exec.threads, cores);
   if (strcmp(opt.backend, "auto") && strcmp(opt.backend, "cpu") && strcmp(opt.backend, "cuda")) {
     fprintf(stderr, "apical: --backend %s: expected auto, cpu or cuda\n", opt.backend);
     return AP_ERR_USAGE;

@@ -3,6 +3,7 @@
 
 #include "host/h5io.h"
 #include "host/log.h"
+#include "host/mem.h"
 #include "host/session.h"
 
 #include <dirent.h>
@@ -378,11 +379,31 @@ static void clean_temp_files(const char *dir) {
   closedir(d);
 }
 
+/* The host memory a run takes (state, its copies on the backend and for transfers, the
+ * series, the parameters), checked before anything is allocated or written. */
+static ap_status check_memory(const ApExperiment *ex, ApError *err) {
+  const ApLayout *lay = &ex->layout;
+  double R = ex->n_replicas, padded = ((ex->n_replicas + 31) / 32) * 32.0;
+  double bytes = R * (double)ex->model->params_size * 2 + (R + 2 * padded) * lay->n_floats * 4.0 +
+                 R * (double)ex->epochs * lay->series_width * 4.0;
+  size_t avail = mem_available();
+  if (!avail || bytes <= 0.9 * (double)avail) return AP_OK;
+  char need[32], have[32];
+  mem_format(need, sizeof need, bytes);
+  mem_format(have, sizeof have, (double)avail);
+  return ap_fail(err, AP_ERR_OSERR,
+                 "the run needs about %s of memory (%d replicas of %d state floats, %d %ss "
+                 "of %d series floats); %s are available: run fewer replicas or records at a time",
+                 need, ex->n_replicas, lay->n_floats, ex->epochs, ex->model->record,
+                 lay->series_width, have);
+}
+
 ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError *err) {
   ap_status st;
   const ApBackend *be;
   char note[512];
   if ((st = ap_backend_select(opt->backend, &be, note, sizeof note, err))) return st;
+  if ((st = check_memory(ex, err))) return st;
   const ApModel *m = ex->model;
 
   /* the run directory, locked for this run */

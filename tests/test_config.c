@@ -180,3 +180,56 @@ Test(config, values_of_any_length_are_taken_whole) {
   ini_free(&ini);
   free(set);
 }
+
+Test(config, overflowing_ranges_and_replica_counts_are_refused) {
+  expect_error("[sweep]\nt_pres = -9223372036854775808..0\n", AP_ERR_CONFIG,
+               "more than 1000000 values");
+  expect_error("[sweep]\nseed = 0..18446744073709551615\n", AP_ERR_CONFIG, "bad range");
+  expect_error("[sweep]\nseed = 1..1000\nt_pres = 1..1000\nout_lag = 0..999\n", AP_ERR_CONFIG,
+               "more than 10000000 replicas");
+  /* seven large axes whose product passes 2^63 */
+  expect_error("[sweep]\nseed = 1..999999\ngl = 0.01, 0.02\nt_pres = 1..999999\nout_lag = 0..99\n"
+               "gb = 0.1, 0.2\nga = 0.1, 0.2\ngsom = 0.1, 0.2\n",
+               AP_ERR_CONFIG, "more than 10000000 replicas");
+}
+
+#include <time.h>
+static double seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Work that once grew with the square of the file or the sweep: 20,000 sub-sweeps of three
+ * keys each (60,000 entries; the duplicate check and the section scans took 34 s and 26 s)
+ * and 200,000 replicas in 4 cohorts. Linear or n log n now: well under the bound on any
+ * machine (the bound only catches a return of the quadratic behaviour). */
+Test(config, large_files_and_sweeps_build_in_near_linear_time, .timeout = 120) {
+  size_t cap = 4u << 20, n = 0;
+  char *text = malloc(cap);
+  n += (size_t)snprintf(text + n, cap - n, "[experiment]\nmodel = microcircuit\n");
+  for (int i = 0; i < 20000; i++)
+    n += (size_t)snprintf(text + n, cap - n, "[sweep.s%d]\nseed = %d\nt_pres = %d\ngl = 0.0%d\n", i,
+                          i, 1 + i % 4, 1 + i % 9);
+  ApExperiment ex;
+  ApError err = {{0}};
+  double t0 = seconds();
+  cr_assert_eq(th_try_experiment(&ex, text, &err), AP_OK, "%s", err.msg);
+  double t1 = seconds();
+  cr_assert_eq(ex.n_replicas, 20000);
+  int *cohort = malloc(sizeof(int) * 200000);
+  cr_assert_eq(config_cohorts(&ex, cohort), 4);
+  config_free(&ex);
+  cr_assert_lt(t1 - t0, 10.0, "20,000 sub-sweeps took %.1f s", t1 - t0);
+
+  th_experiment(&ex, "[sweep]\nseed = 1..50000\nt_pres = 5, 6, 7, 8\n");
+  cr_assert_eq(ex.n_replicas, 200000);
+  double t2 = seconds();
+  cr_assert_eq(config_cohorts(&ex, cohort), 4);
+  cr_assert_eq(cohort[0], 0);
+  cr_assert_eq(cohort[199999], 3);
+  cr_assert_lt(seconds() - t2, 5.0, "grouping 200,000 replicas took %.1f s", seconds() - t2);
+  config_free(&ex);
+  free(cohort);
+  free(text);
+}

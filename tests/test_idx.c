@@ -110,3 +110,31 @@ Test(idx, rejects_malformed_files, .init = setup) {
   write_idx("ti", 0, 3, img_dims, pixels, 12, 0);
   expect("ti", "tl2", AP_ERR_DATA, "3 images but");
 }
+
+/* Headers are not trusted with memory: a 29-byte file claiming 60 million images fails at
+ * once (raw and gzip), counts are compared before any image is read, and a damaged gzip
+ * stream says so. */
+Test(idx, lying_headers_and_damaged_streams_are_refused_cheaply, .init = setup) {
+  write_idx("vi", 0, 3, img_dims, pixels, 12, 0);
+  write_idx("vl", 0, 1, lab_dims, labels, 3, 0);
+  write_idx("tl", 0, 1, lab_dims, labels, 3, 0);
+  static const unsigned huge[3] = {60000000, 28, 28}, many[1] = {60000000};
+  write_idx("liar", 0, 3, huge, pixels, 12, 0); /* a raw file's size tells at once */
+  expect("liar", "tl", AP_ERR_DATA,
+         "truncated: the header promises 60000000 items, the file holds 0");
+  write_idx("liar.gz", 1, 3, huge, pixels, 12, 0); /* a gzip file's counts are compared first */
+  expect("liar.gz", "tl", AP_ERR_DATA, "holds 60000000 images but");
+  write_idx("liar_labels.gz", 1, 1, many, labels, 3, 0); /* then its data ends early */
+  expect("liar.gz", "liar_labels.gz", AP_ERR_DATA, "truncated: the header promises 60000000 items");
+  /* a gzip file with a damaged body */
+  char path[512];
+  write_idx("good.gz", 1, 3, img_dims, pixels, 12, 0);
+  snprintf(path, sizeof path, "%s/good.gz", dir);
+  FILE *f = fopen(path, "r+b");
+  cr_assert_not_null(f);
+  fseek(f, 12, SEEK_SET);
+  unsigned char junk[8] = {0xff, 0x00, 0xff, 0x00, 0xde, 0xad, 0xbe, 0xef};
+  fwrite(junk, 1, sizeof junk, f);
+  fclose(f);
+  expect("good.gz", "tl", AP_ERR_DATA, "corrupt gzip stream");
+}

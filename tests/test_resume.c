@@ -43,6 +43,7 @@ Test(resume, continuing_from_a_checkpoint_is_bit_identical) {
   memcpy(strstr(short_ini, "epochs = 9"), "epochs = 4", 10);
   run(short_ini, b, 0, AP_OK); /* 4 epochs */
   run(ini, b, 1, AP_OK);       /* resumed to 9 */
+  free(short_ini);
 
   ApExperiment ex;
   th_experiment(&ex, ini);

@@ -1,7 +1,21 @@
 #!/bin/bash
-# README's second command (and CI's): set up, build with warnings as errors, run every test.
+# README's second command (and CI's): set up, build with warnings as errors, run every
+# test; then the suite again under AddressSanitizer and UBSan (tools/sanitize.sh), and
+# libFuzzer over the experiment-file and IDX readers for a minute each (tools/fuzz.sh).
+#   tools/test.sh            everything (about 8 minutes on 2 cores)
+#   tools/test.sh --quick    the test suite only (about 2 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 APICAL_CMAKE_ARGS="-DAPICAL_WERROR=ON -DAPICAL_TESTS=ON -DAPICAL_HDF5=ON ${APICAL_CMAKE_ARGS:-}" tools/setup.sh
-cd build
-ctest --output-on-failure -j2
+(cd build && ctest --output-on-failure -j2)
+[ "${1:-}" = "--quick" ] && exit 0
+if ! command -v clang >/dev/null 2>&1; then
+  echo "test: installing clang (for the fuzzers)"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends clang >/dev/null
+fi
+echo "test: the suite under AddressSanitizer and UndefinedBehaviorSanitizer"
+tools/sanitize.sh
+tools/fuzz.sh 60
