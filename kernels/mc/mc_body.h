@@ -59,8 +59,17 @@
 #define MC_LANES(l) MC_SIMD for (int l = 0; l < MC_LN; l++)
 
 /* The per-lane constants of a body instance (mc_const_init's, one per lane). */
+/* Each per-lane constant is one SIMD vector: aligned to its size, its loads never split a
+ * cache line. */
+#if defined(__CUDACC__)
+#define MC_LANE_ALIGN
+#elif MC_LN * 4 >= 64
+#define MC_LANE_ALIGN _Alignas(64)
+#else
+#define MC_LANE_ALIGN _Alignas(MC_LN * 4)
+#endif
 typedef struct McLanes {
-#define MC_SCALAR(name) float name[MC_LN];
+#define MC_SCALAR(name) MC_LANE_ALIGN float name[MC_LN];
 #define MC_PER_LAYER(name) float name[MC_MAX_LAYERS][MC_LN];
   MC_CONST_SCALARS(MC_SCALAR)
   MC_CONST_LAYERS(MC_PER_LAYER)

@@ -106,8 +106,10 @@ static ap_status cpu_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApE
     if (spec->layout->field[i].kind == AP_FIELD_WEIGHT)
       n_weights += spec->layout->field[i].shape[0] * spec->layout->field[i].shape[1];
   c->cost = (double)c->sch.t_pres * (double)(c->data->n_train + c->sch.n_val) * (double)n_weights;
-  c->blocks = calloc((size_t)c->n_blocks, sizeof *c->blocks);
+  /* aligned, so that every lane constant is an aligned vector (McLanes) */
+  c->blocks = aligned_alloc(64, (size_t)c->n_blocks * sizeof *c->blocks);
   if (!c->blocks) goto oom;
+  memset(c->blocks, 0, (size_t)c->n_blocks * sizeof *c->blocks);
   for (int bi = 0; bi < c->n_blocks; bi++) {
     Block *b = &c->blocks[bi];
     b->n_real = spec->n - bi * MC_LN < MC_LN ? spec->n - bi * MC_LN : MC_LN;
