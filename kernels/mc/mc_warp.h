@@ -270,6 +270,7 @@ MW_FN void mw_transfer(McWarp *w, float *rows, McView st, const McLayout *lay, i
  * undefined values (a functional simulator refuses to read them; a GPU would not care). */
 MW_FN void mw_clear(McWarp *w) {
   LANES
+  (void)lane;
   UNROLL for (int j = 0; j < MW0; j++) LX(w->w_up, j) = 0.0f;
   UNROLL for (int j = 0; j < MW2; j++) LX(w->w_down, j) = LX(w->w_pi, j) = 0.0f;
   L(w->u_p) = L(w->f_p) = L(w->r_p) = L(w->u_i) = L(w->f_i) = L(w->r_i) = 0.0f;
