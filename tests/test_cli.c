@@ -93,6 +93,8 @@ Test(cli, bad_input_gives_one_line_and_a_sysexits_code, .init = setup) {
   cr_assert_eq(apical("run ok.ini --wat", e, sizeof e), 64);
   cr_assert_eq(apical("run ok.ini --resume --force", e, sizeof e), 64);
   cr_assert_eq(apical("run ok.ini --resume", e, sizeof e), 66);
+  cr_assert_eq(apical("run ok.ini --out ''", e, sizeof e), 64);
+  cr_assert(strstr(e, "--out: empty directory name"), "%s", e);
   /* nothing was half-written by the failures */
   char p[512];
   snprintf(p, sizeof p, "%s/runs/ok/results.h5", dir);
