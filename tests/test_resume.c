@@ -94,3 +94,32 @@ Test(resume, a_corrupt_checkpoint_is_an_error_not_a_crash) {
   th_write(path, "not hdf5 at all", 15);
   run(ini, a, 1, AP_ERR_DATA);
 }
+
+/* A checkpoint of format 1 (before the model interface) is refused with exit 65 and what
+ * to do, not misread. */
+#include <hdf5.h>
+Test(resume, a_format_1_checkpoint_is_refused_clearly) {
+  char a[256], path[512];
+  th_tempdir(a, sizeof a);
+  run(ini, a, 0, AP_OK);
+  snprintf(path, sizeof path, "%s/checkpoints/epoch-000000099.h5", a);
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, 18);
+  hid_t s = H5Screate(H5S_SCALAR);
+  hid_t at = H5Acreate2(f, "format", t, s, H5P_DEFAULT, H5P_DEFAULT);
+  H5Awrite(at, t, "apical-checkpoint");
+  H5Aclose(at);
+  long long one = 1;
+  at = H5Acreate2(f, "format_version", H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT);
+  H5Awrite(at, H5T_NATIVE_LLONG, &one);
+  H5Aclose(at);
+  H5Sclose(s), H5Tclose(t), H5Fclose(f);
+  ApExperiment ex;
+  ApError err = {{0}};
+  th_experiment(&ex, ini);
+  RunOptions o = {"cpu", {2, NULL}, a, 1, 0, "test"};
+  cr_assert_eq(run_experiment(&ex, &o, &err), AP_ERR_DATA);
+  cr_assert(strstr(err.msg, "checkpoint format 1") && strstr(err.msg, "--force"), "%s", err.msg);
+  config_free(&ex);
+}
