@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 ap_status th_try_experiment(ApExperiment *ex, const char *ini_text, ApError *err) {
   Ini ini = {0};
@@ -39,6 +40,18 @@ void th_tempdir(char *out, size_t n) {
   const char *base = getenv("TMPDIR");
   snprintf(out, n, "%s/apical-test-XXXXXX", base && *base ? base : "/tmp");
   cr_assert_not_null(mkdtemp(out), "mkdtemp failed");
+}
+
+int th_program(const char *dir, const char *env, const char *program, const char *args, char *err, size_t n) {
+  char cmd[4096], errp[512];
+  snprintf(errp, sizeof errp, "%s/stderr", dir);
+  snprintf(cmd, sizeof cmd, "cd %s && %s %s %s >%s/stdout 2>%s", dir, env ? env : "", program, args, dir, errp);
+  int rc = system(cmd);
+  FILE *f = fopen(errp, "r");
+  size_t got = f ? fread(err, 1, n - 1, f) : 0;
+  err[got] = '\0';
+  if (f) fclose(f);
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
 void th_write(const char *path, const void *data, size_t n) {

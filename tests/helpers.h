@@ -18,6 +18,9 @@ ap_status th_try_experiment(ApExperiment *ex, const char *ini_text, ApError *err
 void th_run(Session *s, const ApExperiment *ex, int threads);
 /* A fresh empty directory under $TMPDIR (ctest points it into the build tree). */
 void th_tempdir(char *out, size_t n);
+/* Runs `cd dir && env program args` (stdout to dir/stdout); returns the exit code (-1 if
+ * killed by a signal) and stderr's text in err. */
+int th_program(const char *dir, const char *env, const char *program, const char *args, char *err, size_t n);
 /* Writes text to path. */
 void th_write(const char *path, const void *data, size_t n);
 /* Element h of series `name` of replica r at record e. */

@@ -11,17 +11,9 @@
 static char dir[256];
 static void setup(void) { th_tempdir(dir, sizeof dir); }
 
-/* Runs apical with args; returns the exit code and stderr's text. */
+/* Runs apical with args in dir; returns the exit code and stderr's text. */
 static int apical(const char *args, char *err_text, size_t n) {
-  char cmd[2048], errp[512];
-  snprintf(errp, sizeof errp, "%s/stderr", dir);
-  snprintf(cmd, sizeof cmd, "cd %s && %s %s >%s/stdout 2>%s", dir, APICAL_BINARY, args, dir, errp);
-  int rc = system(cmd);
-  FILE *f = fopen(errp, "r");
-  size_t got = f ? fread(err_text, 1, n - 1, f) : 0;
-  err_text[got] = '\0';
-  if (f) fclose(f);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  return th_program(dir, NULL, APICAL_BINARY, args, err_text, n);
 }
 
 static void file(const char *name, const char *text) {

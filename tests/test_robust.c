@@ -19,18 +19,9 @@
 static char dir[256];
 static void setup(void) { th_tempdir(dir, sizeof dir); }
 
-/* Runs `env apical args` in dir; returns the exit code (-signal if killed), stderr in err. */
+/* Runs `env apical args` in dir; returns the exit code, stderr in err. */
 static int apical(const char *env, const char *args, char *err, size_t n) {
-  char cmd[4096], errp[512];
-  snprintf(errp, sizeof errp, "%s/stderr", dir);
-  snprintf(cmd, sizeof cmd, "cd %s && %s %s %s >%s/stdout 2>%s", dir, env ? env : "", APICAL_BINARY,
-           args, dir, errp);
-  int rc = system(cmd);
-  FILE *f = fopen(errp, "r");
-  size_t got = f ? fread(err, 1, n - 1, f) : 0;
-  err[got] = '\0';
-  if (f) fclose(f);
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  return th_program(dir, env, APICAL_BINARY, args, err, n);
 }
 
 static void file(const char *name, const char *text) {
