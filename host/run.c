@@ -367,11 +367,12 @@ static void clean_temp_files(const char *dir) {
   if (!d) return;
   struct dirent *ent;
   while ((ent = readdir(d))) {
-    const char *t = strstr(ent->d_name, ".tmp.");
-    if (!t || !strstr(ent->d_name, ".h5.tmp.")) continue;
+    const char *t = strstr(ent->d_name, ".h5.tmp.");
+    if (!t) continue;
     char *end;
-    long pid = strtol(t + 5, &end, 10);
-    if (*end || pid <= 0 || (kill((pid_t)pid, 0) == 0 && pid != (long)getpid())) continue;
+    long pid = strtol(t + 8, &end, 10);
+    int alive = kill((pid_t)pid, 0) == 0 || errno == EPERM; /* EPERM: someone else's, alive */
+    if (*end || pid <= 0 || (alive && pid != (long)getpid())) continue;
     char p[AP_PATH_MAX + 300];
     snprintf(p, sizeof p, "%s/%s", dir, ent->d_name);
     unlink(p);
