@@ -4,6 +4,7 @@
  *
  *   bench_mc [--backend cpu] [--replicas 1,64,1024] [--dims 9,30,3] [--t-pres 100]
  *            [--variant le|original] [--threads N] [--cuda-kernel K] [--seconds 3]
+ *            [--set SECTION.KEY=VALUE]...   (e.g. --set model.neuron=poisson)
  *   bench_mc --experiment FILE.ini [--set SECTION.KEY=VALUE]... [--backend] [--threads]
  *            the wall time of a whole experiment, in memory (no files: needs no HDF5)
  *
@@ -109,7 +110,7 @@ int main(int argc, char **argv) {
       printf(
           "usage: bench_mc [--backend cpu|cuda|auto] [--replicas 1,64,1024] [--dims 9,30,3]\n"
           "                [--t-pres 100] [--variant le|original] [--threads N] [--cuda-kernel K]\n"
-          "                [--seconds 3]\n"
+          "                [--seconds 3] [--set SECTION.KEY=VALUE]...\n"
           "       bench_mc --experiment FILE.ini [--set SECTION.KEY=VALUE]... [--backend B]\n"
           "                [--threads N]   (wall time of a whole experiment, in memory)\n");
       return 0;
@@ -181,7 +182,7 @@ int main(int argc, char **argv) {
         dims_text, t_pres, variant, eta_up, n_dims > 2 ? "eta_ip = " : "", eta_ip, counts[c]);
     ApExperiment ex;
     Session s;
-    if (build(&ex, NULL, text, NULL, 0, &err) || session_open(&s, &ex, be, &exec, &err)) {
+    if (build(&ex, NULL, text, sets, n_sets, &err) || session_open(&s, &ex, be, &exec, &err)) {
       fprintf(stderr, "bench_mc: %s\n", err.msg);
       return 70;
     }

@@ -162,6 +162,27 @@ static int build(hid_t file, const RunFile *f) {
   bad |= write_array(file, "replicas/cohort", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &rd, f->cohort,
                      "the cohort (replicas that share a schedule) the replica ran in");
 
+  if (f->cohorts && !strcmp(f->kind, "results") && !bad) { /* what each cohort cost */
+    int C = f->n_cohorts;
+    double *v = malloc((size_t)(C ? C : 1) * 2 * sizeof *v);
+    int *n = malloc((size_t)(C ? C : 1) * sizeof *n);
+    if (!v || !n) {
+      free(v), free(n);
+      return -1;
+    }
+    for (int c = 0; c < C; c++)
+      v[c] = f->cohorts[c].busy_s, v[C + c] = f->cohorts[c].steps, n[c] = f->cohorts[c].n;
+    hsize_t cd = (hsize_t)C;
+    bad |= write_array(file, "cohorts/replicas", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &cd, n,
+                       "replicas in the cohort (replicas/cohort indexes these)");
+    bad |= write_array(file, "cohorts/busy_s", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &cd, v,
+                       "seconds the backend worked on the cohort in this run's latest process, "
+                       "summed over threads; NaN where the backend does not measure it (CUDA)");
+    bad |= write_array(file, "cohorts/replica_steps", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &cd,
+                       v + C, "replica-steps the cohort ran in those seconds");
+    free(v), free(n);
+  }
+
   /* series [R][E][...]: gathered from the run's [R][E][F] */
   size_t re = (size_t)R * (size_t)E;
   float *buf = malloc((re ? re : 1) * sizeof(float) * (size_t)(F > 0 ? F : 1));

@@ -5,6 +5,7 @@
 #define AP_H5IO_H
 
 #include "host/config.h"
+#include "host/session.h"
 
 #define AP_FILE_FORMAT_VERSION 2
 
@@ -15,10 +16,12 @@ typedef struct RunFile {
   const char *dump;    /* effective configuration (config_dump) */
   const char *command; /* the command line */
   int epochs_done;
-  const float *series; /* [R][E][F], E = ex->epochs */
-  const float *state;  /* [R][n_floats] canonical */
-  const int *cohort;   /* [R] */
-  const ApData *data;  /* for the sample orders (record_order) */
+  const float *series;          /* [R][E][F], E = ex->epochs */
+  const float *state;           /* [R][n_floats] canonical */
+  const int *cohort;            /* [R] */
+  const ApData *data;           /* for the sample orders (record_order) */
+  const SessionCohort *cohorts; /* [n_cohorts]: their cost, in results (NULL: none) */
+  int n_cohorts;
 } RunFile;
 
 ap_status runfile_write(const char *path, const RunFile *f, ApError *err);

@@ -491,8 +491,8 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
   if (note[0]) snprintf(desc + strlen(desc), sizeof desc - strlen(desc), " (auto: %s)", note);
   print_box(ex, &s, desc, opt->out_dir, done, total_steps);
 
-  RunFile rf = {"checkpoint", ex,      be->name,    dump,   opt->command, 0,
-                s.series,     s.state, s.cohort_of, &s.data};
+  RunFile rf = {"checkpoint", ex,      be->name,    dump,    opt->command, 0,
+                s.series,     s.state, s.cohort_of, &s.data, s.cohorts,    s.n_cohorts};
   if (!opt->resume) { /* record 0: the initial state, for whoever wants the starting weights */
     char ck[AP_PATH_MAX + 64];
     snprintf(ck, sizeof ck, "%s/epoch-%09d.h5", cdir, 0);

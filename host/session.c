@@ -75,7 +75,8 @@ ap_status session_open(Session *s, const ApExperiment *ex, const ApBackend *be, 
   }
   s->cohorts = calloc((size_t)s->n_cohorts, sizeof *s->cohorts);
   s->handles = calloc((size_t)s->n_cohorts, sizeof *s->handles);
-  if (!s->cohorts || !s->handles) {
+  s->busy = calloc((size_t)s->n_cohorts, sizeof *s->busy);
+  if (!s->cohorts || !s->handles || !s->busy) {
     st = ap_fail(err, AP_ERR_OSERR, "out of memory");
     goto fail;
   }
@@ -97,6 +98,7 @@ ap_status session_open(Session *s, const ApExperiment *ex, const ApBackend *be, 
     co->ids[co->n] = r;
     memcpy((char *)co->params + (size_t)co->n * psz, config_params(ex, r), psz);
     co->n++;
+    co->steps_per_record += m->cost(config_params(ex, r), &s->data);
   }
   if (!(s->stage = malloc((size_t)largest * nf * sizeof *s->stage))) {
     st = ap_fail(err, AP_ERR_OSERR, "out of memory");
@@ -141,7 +143,14 @@ ap_status session_pull(Session *s, ApError *err) {
 
 ap_status session_run(Session *s, int r0, int r1, ApError *err) {
   ApSeriesBuf out = {s->series, s->E, s->lay->series_width};
-  return s->impl->run(s->handles, s->n_cohorts, r0, r1, &out, err);
+  for (int c = 0; c < s->n_cohorts; c++) s->busy[c] = NAN;
+  ap_status st = s->impl->run(s->handles, s->n_cohorts, r0, r1, &out, s->busy, err);
+  if (st) return st;
+  for (int c = 0; c < s->n_cohorts; c++) { /* NaN stays NaN: not measured */
+    s->cohorts[c].busy_s += s->busy[c];
+    s->cohorts[c].steps += s->cohorts[c].steps_per_record * (double)(r1 - r0);
+  }
+  return AP_OK;
 }
 
 void session_close(Session *s) {
@@ -152,6 +161,7 @@ void session_close(Session *s) {
   }
   free(s->cohorts);
   free(s->handles);
+  free(s->busy);
   free(s->cohort_of);
   free(s->state);
   free(s->stage);

@@ -11,8 +11,12 @@
 typedef struct SessionCohort {
   ApCohort *c;
   int n;
-  int *ids;     /* [n] replica ids */
-  void *params; /* [n] parameter blocks */
+  int *ids;                /* [n] replica ids */
+  void *params;            /* [n] parameter blocks */
+  double steps_per_record; /* replica-steps of one record of the cohort's replicas */
+  double busy_s, steps;    /* since session_open: seconds the backend worked on the cohort
+                            * (summed over threads; NaN: it does not tell) and the
+                            * replica-steps done in them */
 } SessionCohort;
 
 typedef struct Session {
@@ -32,6 +36,7 @@ typedef struct Session {
   float *stage;            /* [largest cohort][n_floats] */
   float *series;           /* [R][E][F]; NaN where not run */
   double steps_per_record; /* replica-steps of one record of every replica */
+  double *busy;            /* [n_cohorts] the backend's answer for one session_run */
 } Session;
 
 /* Loads the dataset, draws every replica's initial state and creates the cohorts. */

@@ -118,9 +118,11 @@ typedef struct ApModelImpl {
   void (*cohort_destroy)(ApCohort *c);
   ap_status (*state_set)(ApCohort *c, const float *state, ApError *err);
   ap_status (*state_get)(ApCohort *c, float *state, ApError *err);
-  /* Advances every cohort through records r0 .. r1-1 and fills those series records. */
+  /* Advances every cohort through records r0 .. r1-1 and fills those series records.
+   * busy (NULL: not wanted): [n_cohorts], set to the seconds each cohort's work took in
+   * this call, summed over threads; a backend that cannot tell leaves them as they are. */
   ap_status (*run)(ApCohort *const *cohorts, int n_cohorts, int r0, int r1, const ApSeriesBuf *out,
-                   ApError *err);
+                   double *busy, ApError *err);
   /* Optional: one line on how the cohort runs (kernel version, blocks). */
   void (*describe)(const ApCohort *c, char *buf, size_t n);
 } ApModelImpl;

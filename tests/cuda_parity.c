@@ -66,6 +66,22 @@ const ParityCase parity_cases[] = {
      "generic", 1, 1},
     {"2 epochs on the GPU, 1 more on the CPU, 3 replicas",
      MC "[train]\nepochs = 3\n[model]\nt_pres = 4\n[sweep]\nseed = 1..3\n", 0, 2, NULL, 0, 1},
+    /* Poisson spikes (the generic kernel; the warp kernel runs rate neurons only): the
+     * draws' counters, the inversion and the normal quantile (psi 1000), refractory lanes
+     * beside counting ones, the spikes in flight across launches and backends */
+    {"poisson, 96 replicas, psi 10 to 1000, refractory or not",
+     MC "[train]\nepochs = 3\nval_samples = 4\n[model]\nneuron = poisson\nt_pres = 12\n"
+        "tau_s = 0.3\ntau_dend = 0.2\n"
+        "[sweep]\nseed = 1..8\npsi = 10, 100, 1000\nt_ref = 0, 0.3\nvariant = le, original\n",
+     0, 0, NULL, 0, 0},
+    {"poisson, 4 replicas, psi 30 and 1000, refractory or not, 2 launches",
+     MC "[train]\nepochs = 2\nval_samples = 2\n[model]\nneuron = poisson\nt_pres = 4\n"
+        "tau_dend = 0.2\n[sweep]\npsi = 30, 1000\nt_ref = 0, 0.2\n",
+     0, 0, NULL, 1, 1},
+    {"poisson and rate side by side, 1 epoch on the GPU, 1 more on the CPU",
+     MC "[train]\nepochs = 2\nval_samples = 2\n[model]\nt_pres = 4\nvariant = le\n"
+        "[sweep]\nseed = 1, 2\nneuron = rate, poisson\n",
+     0, 1, NULL, 0, 1},
 };
 const int parity_n_cases = sizeof parity_cases / sizeof parity_cases[0];
 

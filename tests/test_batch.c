@@ -91,3 +91,35 @@ Test(batch, a_diverging_replica_does_not_depend_on_its_neighbours) {
   config_free(&ex1);
   config_free(&ex3);
 }
+
+/* Poisson spikes: a replica's draws come from its own seed and the step (the counter), not
+ * from its lane, block, neighbours or thread; refractory and counting replicas share
+ * blocks. Alone, and as one of 48 in three blocks. */
+Test(batch, a_spiking_replica_alone_equals_the_same_replica_among_48) {
+  const char *one = "[experiment]\ndataset = bars\n[train]\nepochs = 6\n"
+                    "[model]\nneuron = poisson\nseed = 5\nvariant = le\nt_pres = 20\n"
+                    "psi = 300\nt_ref = 0.2\ntau_dend = 0.3\n";
+  const char *many =
+      "[experiment]\ndataset = bars\n[train]\nepochs = 6\n"
+      "[model]\nneuron = poisson\nt_pres = 20\ntau_dend = 0.3\n"
+      "[sweep]\nseed = 1..6\npsi = 30, 300\nt_ref = 0.2, 0\nvariant = original, le\n";
+  ApExperiment ex1, exn;
+  th_experiment(&ex1, one);
+  th_experiment(&exn, many);
+  cr_assert_eq(exn.n_replicas, 48);
+  int at = -1;
+  for (int r = 0; r < 48; r++)
+    if (!memcmp(config_params(&exn, r), config_params(&ex1, 0), sizeof(McParams))) at = r;
+  cr_assert_geq(at, 16, "the replica is not in a later block (%d); fix the test", at);
+  Session s1, sn, sn1;
+  th_run(&s1, &ex1, 1);
+  th_run(&sn, &exn, 2);
+  th_run(&sn1, &exn, 1);
+  compare(&s1, 0, &sn, at);
+  for (int r = 0; r < sn.R; r++) compare(&sn, r, &sn1, r);
+  session_close(&s1);
+  session_close(&sn);
+  session_close(&sn1);
+  config_free(&ex1);
+  config_free(&exn);
+}

@@ -85,6 +85,14 @@ Test(replica, deep_network_reset_and_no_teacher_in_chunks_equal_the_cpu_backend)
       2);
 }
 
+Test(replica, poisson_spikes_refractory_and_normal_counts_equal_the_cpu_backend) {
+  emulate_and_compare("[train]\nepochs = 3\n[model]\nneuron = poisson\nt_pres = 15\n"
+                      "tau_s = 0.4\ntau_dend = 0.3\n"
+                      "[sweep]\nseed = 1..3\npsi = 20, 2000\nt_ref = 0, 0.3\n"
+                      "variant = le, original\n",
+                      2);
+}
+
 Test(replica, diverging_replicas_freeze_as_on_the_cpu_backend) {
   emulate_and_compare(
       "[train]\nepochs = 4\n[model]\nt_pres = 20\n[sweep]\neta_pi = 0, 1e6\nseed = 1..3\n", 3);

@@ -33,7 +33,7 @@ static void load(const char *path, const ApExperiment *ex, float **state, Sessio
   free(dump);
 }
 
-Test(resume, continuing_from_a_checkpoint_is_bit_identical) {
+static void resume_case(const char *ini) {
   char a[256], b[256], path[512];
   th_tempdir(a, sizeof a);
   th_tempdir(b, sizeof b);
@@ -70,6 +70,16 @@ Test(resume, continuing_from_a_checkpoint_is_bit_identical) {
   session_close(&ma);
   session_close(&mb);
   config_free(&ex);
+}
+
+Test(resume, continuing_from_a_checkpoint_is_bit_identical) { resume_case(ini); }
+
+/* the spikes in flight at a checkpoint and the draws after it (the counter) */
+Test(resume, spiking_replicas_continue_bit_identical) {
+  resume_case("[experiment]\nname = resume\nmodel = microcircuit\ndataset = bars\n"
+              "[train]\nepochs = 9\n[output]\ncheckpoint_every = 4\nkeep_checkpoints = 10\n"
+              "[model]\nneuron = poisson\ntau_dend = 0.3\n"
+              "[sweep]\nseed = 1, 2\nt_pres = 7, 20\nt_ref = 0, 0.2\n");
 }
 
 Test(resume, refuses_another_experiments_checkpoint_and_an_occupied_directory) {

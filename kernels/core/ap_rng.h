@@ -16,8 +16,22 @@
 enum ap_rng_domain {
   AP_RNG_WEIGHTS = 1, /* a = weight matrix id, b = 0 */
   AP_RNG_ORDER = 2,   /* a = epoch, b = phase (0 train, 1 validation) */
-  AP_RNG_DATA = 3     /* generated datasets: a = sample, b = input (the label after the inputs) */
+  AP_RNG_DATA = 3,    /* generated datasets: a = sample, b = input (the label after the inputs) */
+  AP_RNG_SPIKES = 4   /* per-step spike draws: see ap_rng_block */
 };
+
+/* All four words of the block at counter (c0, c1, c2, c3), key = seed: for draws that
+ * need a counter of their own layout (spikes: c0 = AP_RNG_SPIKES + 16 phase, c1 = epoch,
+ * c2 = the step within the phase, c3 = a group of four neurons, one word each). */
+AP_HD philox4x32_ctr_t ap_rng_block(uint64_t seed, uint32_t c0, uint32_t c1, uint32_t c2,
+                                    uint32_t c3) {
+  philox4x32_key_t key = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
+  philox4x32_ctr_t ctr = {{c0, c1, c2, c3}};
+  return philox4x32(ctr, key);
+}
+
+/* Uniform in (0, 1), never 0 or 1: 24 random bits and half a step. */
+AP_HD float ap_u01_open(uint32_t x) { return ((float)(x >> 8) + 0.5f) * (1.0f / 16777216.0f); }
 
 AP_HD uint32_t ap_rng_u32(uint64_t seed, uint32_t domain, uint32_t a, uint32_t b, uint32_t i) {
   philox4x32_key_t key = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};

@@ -57,6 +57,11 @@
 
 /* A loop over the lanes: one SIMD sequence on the CPU, a single pass on the GPU. */
 #define MC_LANES(l) MC_SIMD for (int l = 0; l < MC_LN; l++)
+/* The same, or-ing an int over the lanes into var (MC_SIMD_ANY(var): its reduction). */
+#ifndef MC_SIMD_ANY
+#define MC_SIMD_ANY(var)
+#endif
+#define MC_LANES_ANY(l, var) MC_SIMD_ANY(var) for (int l = 0; l < MC_LN; l++)
 
 /* The per-lane constants of a body instance (mc_const_init's, one per lane). */
 /* Each per-lane constant is one SIMD vector: aligned to its size, its loads never split a
@@ -80,6 +85,7 @@ typedef struct McLanes {
    * _ALL when every lane does, _SOME when only some do (those with η = 0 then keep
    * their weights exactly, whatever their own errors hold). */
   int ip_mode[MC_MAX_LAYERS], pi_mode[MC_MAX_LAYERS];
+  int any_refractory; /* poisson: some lane has a refractory period */
 } McLanes;
 
 enum { MC_PLASTIC_NONE, MC_PLASTIC_ALL, MC_PLASTIC_SOME };
@@ -107,7 +113,16 @@ AP_HD void mc_lanes_finish(McLanes *k) {
     k->ip_mode[ly] = ip == 0 ? MC_PLASTIC_NONE : ip == MC_LN ? MC_PLASTIC_ALL : MC_PLASTIC_SOME;
     k->pi_mode[ly] = pi == 0 ? MC_PLASTIC_NONE : pi == MC_LN ? MC_PLASTIC_ALL : MC_PLASTIC_SOME;
   }
+  k->any_refractory = 0;
+  for (int l = 0; l < MC_LN; l++) k->any_refractory |= k->refractory[l] != 0.0f;
 }
+
+/* Where a step is in the schedule, for its spike draws' counter: c0 = AP_RNG_SPIKES +
+ * 16 phase, c1 = the record, c2 = the step within the phase (sample position x t_pres
+ * + step in the sample). */
+typedef struct McTick {
+  uint32_t c0, c1, c2;
+} McTick;
 
 /* One body instance: MC_LN replicas of a cohort. */
 typedef struct McBody {
@@ -122,7 +137,8 @@ typedef struct McBody {
   const McLanes *k;
   McSched sch;
   const ApData *data;
-  int cur; /* the rate buffer that holds the previous step's rates */
+  int cur; /* the rate buffer that holds the previous step's rates (spike estimates
+            * n / (psi dt) for poisson neurons) */
 } McBody;
 
 /* Where the series of each lane go: lane l's record e at
@@ -206,20 +222,141 @@ MC_HELPER void mc_somas(float *MC_RESTRICT u, float *MC_RESTRICT forw, float *MC
     }
 }
 
+/* y[i] += k (x[i] - y[i]) per lane: the poisson network's leaky dendrites and presynaptic
+ * traces, the same low-pass as the inputs' (mc_lowpass). */
+MC_HELPER void mc_lowpass_rows(float *MC_RESTRICT y, const float *MC_RESTRICT x, int n,
+                               const float *MC_RESTRICT k MC_S_PARAM) {
+  for (int i = 0; i < n; i++)
+    MC_LANES(l) y[i * MC_S + l] = mc_lowpass(y[i * MC_S + l], x[i * MC_S + l], k[l]);
+}
+
+/* The spikes n neurons emit this step, thesis eqs. 2.17-2.19: the rate each has (in
+ * rate_io, φ) becomes its spike count over ψ dt, n / (ψ dt), which is what its targets'
+ * dendrites receive. ref: refractory countdowns (NULL: the inputs, Poisson generators,
+ * never refractory). id0: the first neuron's id, a multiple of 4: neuron i draws word i % 4
+ * of the block at (c0, c1, c2, (id0 + i) / 4), keyed by its lane's seed. The four neurons
+ * of a block and the lanes run mc_poisson_count's recurrence side by side (the same
+ * counts: tests/test_math.c). */
+MC_HELPER void mc_emit(float *MC_RESTRICT rate_io, float *MC_RESTRICT ref, int n, int id0,
+                       McTick tk, const McLanes *k MC_S_PARAM) {
+  enum { KMAX = 64 }; /* above mc_poisson_kmax(MC_POISSON_EXACT) = 58 */
+  const int use_ref = ref != NULL && k->any_refractory;
+  float counting[MC_LN]; /* 1: the lane counts spikes (no refractory period) */
+  MC_LANES(l) counting[l] = !use_ref | (k->refractory[l] == 0.0f) ? 1.0f : 0.0f;
+  for (int i0 = 0; i0 < n; i0 += 4) {
+    const int nq = n - i0 < 4 ? n - i0 : 4;
+    float u[4][MC_LN], lam[4][MC_LN], p[4][MC_LN], r[4][MC_LN], cnt[4][MC_LN], kmax[4][MC_LN];
+    MC_LANES(l) {
+      philox4x32_ctr_t w = ap_rng_block(k->seed[l], tk.c0, tk.c1, tk.c2, (uint32_t)(id0 + i0) / 4u);
+      for (int q = 0; q < 4; q++) u[q][l] = ap_u01_open(w.v[q]);
+    }
+    int normal[4]; /* whether some lane of the neuron takes its count from the normal */
+    for (int q = 0; q < 4; q++) {
+      const float *rate = rate_io + (size_t)(q < nq ? i0 + q : i0) * MC_S;
+      int any = 0;
+      MC_LANES_ANY(l, any) {
+        float lm = mc_spike_mean(rate[l], k->psi_dt[l]), km = mc_poisson_kmax(lm);
+        lam[q][l] = lm;
+        p[q][l] = mc_exp_neg(lm);
+        r[q][l] = u[q][l] - p[q][l];
+        cnt[q][l] = 0.0f;
+        /* 0: not by inversion (refractory, or a mean for the normal quantile); written
+         * so that gcc vectorises it (counting is 0 or 1, and km finite where taken) */
+        kmax[q][l] = lm <= MC_POISSON_EXACT ? km * counting[l] : 0.0f;
+        any |= lm * counting[l] > MC_POISSON_EXACT;
+      }
+      normal[q] = any;
+    }
+    /* inversion: cnt = the last k with a remainder left, capped at kmax below (r only
+     * falls), for k in blocks of four until no lane of a neuron has one left below its kmax */
+    for (int k0 = 1; k0 <= KMAX; k0 += 4) {
+      for (int kk = k0; kk < k0 + 4; kk++) {
+        const float fk = (float)kk, inv_k = 1.0f / fk;
+        for (int q = 0; q < 4; q++) MC_LANES(l) {
+            cnt[q][l] = r[q][l] > 0.0f ? fk : cnt[q][l];
+            p[q][l] = mc_poisson_next(p[q][l], lam[q][l], inv_k);
+            r[q][l] -= p[q][l];
+          }
+      }
+      const float next = (float)(k0 + 4);
+      int more = 0;
+      MC_LANES_ANY(l, more) {
+        int m = 0;
+        for (int q = 0; q < 4; q++) m |= (r[q][l] > 0.0f) & (next <= kmax[q][l]);
+        more |= m;
+      }
+      if (!more) break;
+    }
+    for (int q = 0; q < nq; q++) {
+      float *rate = rate_io + (size_t)(i0 + q) * MC_S;
+      MC_LANES(l) cnt[q][l] = cnt[q][l] < kmax[q][l] ? cnt[q][l] : kmax[q][l];
+      if (normal[q]) MC_LANES(l) {
+          float c = mc_poisson_normal(lam[q][l], u[q][l]);
+          cnt[q][l] = lam[q][l] * counting[l] > MC_POISSON_EXACT ? c : cnt[q][l];
+        }
+      if (use_ref) {
+        float *rf = ref + (size_t)(i0 + q) * MC_S;
+        MC_LANES(l) {
+          float left = rf[l], c = mc_spike_refractory(lam[q][l], u[q][l], &left, k->n_ref[l]);
+          int refr = k->refractory[l] != 0.0f;
+          cnt[q][l] = refr ? c : cnt[q][l];
+          rf[l] = refr ? left : rf[l];
+        }
+      }
+      MC_LANES(l) rate[l] = cnt[q][l] * k->inv_psi_dt[l];
+    }
+  }
+}
+
 /* ---- the step ------------------------------------------------------------------------- */
 
 #define MC_ST(b, off) ((b)->st + (size_t)(off)*MC_S)
 #define MC_WK(b, off) ((b)->wk + (size_t)(off)*MC_S)
 
-/* Rates from the stored potentials: φ(u) (original) or φ(ŭ) (LE), into buffer cur.
+/* n rows of per-lane values from src to dst. */
+MC_HELPER void mc_spikes_copy(float *MC_RESTRICT dst, const float *MC_RESTRICT src,
+                              int n MC_S_PARAM) {
+  for (int i = 0; i < n; i++) MC_LANES(l) dst[i * MC_S + l] = src[i * MC_S + l];
+}
+
+/* poisson: the spikes in flight (buffer cur) into the state, where a checkpoint keeps them. */
+AP_HD void mc_body_keep_spikes(McBody *b) {
+  MC_S_FROM(b);
+  const McLayout *lay = b->lay;
+  const McWork *wo = b->wo;
+  const float *rate = MC_WK(b, wo->rate[b->cur]);
+  for (int ly = 0; ly < lay->dims.n_layers; ly++) {
+    const McLayerOffsets *o = &lay->layer[ly];
+    mc_spikes_copy(MC_ST(b, o->sp_pyr), rate + (size_t)wo->rate_pyr[ly] * MC_S,
+                   lay->dims.n[ly + 1] MC_S_ARG);
+    if (o->sp_inn >= 0)
+      mc_spikes_copy(MC_ST(b, o->sp_inn), rate + (size_t)wo->rate_inn[ly] * MC_S,
+                     lay->dims.n[ly + 2] MC_S_ARG);
+  }
+}
+
+/* Rates from the stored potentials: φ(u) (original) or φ(ŭ) (LE), into buffer cur; for
+ * poisson neurons, the spikes the state keeps.
  * At the start of every run and after a reset; the step itself carries them forward
- * (the same numbers: a rate is a function of the potentials alone). */
+ * (the same numbers: a rate is a function of the potentials alone, and the records end
+ * by keeping the spikes, mc_body_keep_spikes). */
 AP_HD void mc_body_refresh(McBody *b) {
   MC_S_FROM(b);
   const McLayout *lay = b->lay;
   const McWork *wo = b->wo;
   const McLanes *k = b->k;
   float *rate = MC_WK(b, wo->rate[b->cur]);
+  if (b->sch.spiking) { /* the spikes of the last step, kept in the state */
+    for (int ly = 0; ly < lay->dims.n_layers; ly++) {
+      const McLayerOffsets *o = &lay->layer[ly];
+      mc_spikes_copy(rate + (size_t)wo->rate_pyr[ly] * MC_S, MC_ST(b, o->sp_pyr),
+                     lay->dims.n[ly + 1] MC_S_ARG);
+      if (o->sp_inn >= 0)
+        mc_spikes_copy(rate + (size_t)wo->rate_inn[ly] * MC_S, MC_ST(b, o->sp_inn),
+                       lay->dims.n[ly + 2] MC_S_ARG);
+    }
+    return;
+  }
   for (int ly = 0; ly < lay->dims.n_layers; ly++) {
     const McLayerOffsets *o = &lay->layer[ly];
     int offs[2] = {o->u_pyr, o->u_inn}, foffs[2] = {o->forw_pyr, o->forw_inn};
@@ -239,7 +376,8 @@ AP_HD void mc_body_refresh(McBody *b) {
 /* One time step of every lane, MODELS.md §1 "Order of one step". Every layer's update
  * reads only the previous step's rates (buffer cur) and potentials; the one potential read
  * across layers (the interneurons' sister) is copied out before any layer moves. */
-AP_HD void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_sample, int track) {
+AP_HD void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_sample, int track,
+                        McTick tk) {
   MC_S_FROM(b);
   const McLayout *lay = b->lay;
   const McWork *wo = b->wo;
@@ -260,6 +398,27 @@ AP_HD void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_sampl
   for (int i = 0; i < d->n[L]; i++) MC_LANES(l)
   u_tgt[i * MC_S + l] = mc_lowpass(u_tgt[i * MC_S + l], tgt[i * MC_S + l], k->k_in[l]);
 
+  /* poisson: the inputs spike (Poisson generators at ψ r_in), and every presynaptic trace
+   * takes in the spikes that reach it this step: the inputs' of this step, the neurons'
+   * of the previous one (thesis eq. 2.29, s* = κ_s * s, normalised by ψ) */
+  const int spk = b->sch.spiking;
+  const float *r_in_sent = r_in;
+  if (spk) {
+    float *rho_in = MC_WK(b, wo->rho_in);
+    for (int i = 0; i < d->n[0]; i++) MC_LANES(l) rho_in[i * MC_S + l] = r_in[i * MC_S + l];
+    mc_emit(rho_in, NULL, d->n[0], lay->id_in, tk, k MC_S_ARG);
+    mc_lowpass_rows(MC_ST(b, lay->tr_in), rho_in, d->n[0], k->k_s MC_S_ARG);
+    for (int ly = 0; ly < L; ly++) {
+      const McLayerOffsets *o = &lay->layer[ly];
+      mc_lowpass_rows(MC_ST(b, o->tr_pyr), rate + (size_t)wo->rate_pyr[ly] * MC_S, d->n[ly + 1],
+                      k->k_s MC_S_ARG);
+      if (ly < L - 1)
+        mc_lowpass_rows(MC_ST(b, o->tr_inn), rate + (size_t)wo->rate_inn[ly] * MC_S, d->n[ly + 2],
+                        k->k_s MC_S_ARG);
+    }
+    r_in_sent = rho_in;
+  }
+
   /* 2. the sisters' potentials the interneurons are nudged towards (u, or ŭ under LE) */
   for (int ly = 0; ly < L - 1; ly++) {
     const McLayerOffsets *on = &lay->layer[ly + 1];
@@ -273,10 +432,20 @@ AP_HD void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_sampl
   for (int ly = 0; ly < L; ly++) {
     const McLayerOffsets *o = &lay->layer[ly];
     int n_pre = d->n[ly], n_pyr = d->n[ly + 1];
-    const float *r_below = ly == 0 ? r_in : rate + (size_t)wo->rate_pyr[ly - 1] * MC_S;
+    const float *r_below = ly == 0 ? r_in_sent : rate + (size_t)wo->rate_pyr[ly - 1] * MC_S;
     const float *r_pyr = rate + (size_t)wo->rate_pyr[ly] * MC_S;
+    /* the presynaptic factors of the plasticity: the rates, or (poisson) the traces */
+    const float *x_below = !spk      ? r_below
+                           : ly == 0 ? MC_ST(b, lay->tr_in)
+                                     : MC_ST(b, lay->layer[ly - 1].tr_pyr);
+    const float *x_pyr = spk ? MC_ST(b, o->tr_pyr) : r_pyr;
     float *w_up = MC_ST(b, o->w_up), *u = MC_ST(b, o->u_pyr), *forw = MC_ST(b, o->forw_pyr);
     mc_matvec(v_bas, w_up, r_below, n_pyr, n_pre MC_S_ARG);
+    float *vb = v_bas; /* the basal dendrites: W r, or (poisson) its leaky integral */
+    if (spk) {
+      vb = MC_ST(b, o->vb_pyr);
+      mc_lowpass_rows(vb, v_bas, n_pyr, k->k_d MC_S_ARG);
+    }
 
     if (ly < L - 1) { /* hidden layer: pyramids with apical dendrites, interneurons */
       int n_next = d->n[ly + 2];
@@ -285,14 +454,22 @@ AP_HD void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_sampl
       const float *u_next = MC_WK(b, wo->u_next + ly * m);
       float *w_down = MC_ST(b, o->w_down), *w_pi = MC_ST(b, o->w_pi), *w_ip = MC_ST(b, o->w_ip);
       float *ui = MC_ST(b, o->u_inn), *fi = MC_ST(b, o->forw_inn);
+      const float *x_inn = spk ? MC_ST(b, o->tr_inn) : r_inn;
       mc_matvec(v_api, w_down, r_next, n_pyr, n_next MC_S_ARG);
       mc_matvec(v_tmp, w_pi, r_inn, n_pyr, n_next MC_S_ARG);
       for (int i = 0; i < n_pyr; i++) MC_LANES(l) v_api[i * MC_S + l] += v_tmp[i * MC_S + l];
       mc_matvec(v_den, w_ip, r_pyr, n_next, n_pyr MC_S_ARG);
+      float *va = v_api, *vd = v_den; /* apical and interneuron dendrites, leaky if poisson */
+      if (spk) {
+        va = MC_ST(b, o->va_pyr);
+        vd = MC_ST(b, o->vd_inn);
+        mc_lowpass_rows(va, v_api, n_pyr, k->k_d MC_S_ARG);
+        mc_lowpass_rows(vd, v_den, n_next, k->k_d MC_S_ARG);
+      }
 
       if (track) { /* self-prediction errors of the layer (thesis §2.3) */
         float api[MC_LN], inn[MC_LN];
-        mc_sum_squares(api, v_api, NULL, n_pyr MC_S_ARG);
+        mc_sum_squares(api, va, NULL, n_pyr MC_S_ARG);
         mc_sum_squares(inn, r_inn, r_next, n_next MC_S_ARG);
         MC_LANES(l) {
           api_sum[ly * MC_S + l] += sqrtf(api[l]);
@@ -303,28 +480,30 @@ AP_HD void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_sampl
       /* interneurons, nudged by their sisters */
       for (int i = 0; i < n_next; i++) MC_LANES(l) {
           size_t q = (size_t)i * MC_S + (size_t)l;
-          udot[q] =
-              mc_interneuron_udot(ui[q], v_den[q], u_next[q], k->gb[l], k->gsom[l], k->g_inn[l]);
+          udot[q] = mc_interneuron_udot(ui[q], vd[q], u_next[q], k->gb[l], k->gsom[l], k->g_inn[l]);
         }
-      mc_somas(ui, fi, rate_new + (size_t)wo->rate_inn[ly] * MC_S, err, udot, v_den, k->alpha_inn,
-               k->tau_inn, n_next, learn, k MC_S_ARG);
+      float *sent_inn = rate_new + (size_t)wo->rate_inn[ly] * MC_S;
+      mc_somas(ui, fi, sent_inn, err, udot, vd, k->alpha_inn, k->tau_inn, n_next, learn,
+               k MC_S_ARG);
+      if (spk) mc_emit(sent_inn, MC_ST(b, o->ref_inn), n_next, lay->id_inn[ly], tk, k MC_S_ARG);
       if (learn && k->ip_mode[ly] != MC_PLASTIC_NONE)
-        mc_plastic(w_ip, k->c_ip[ly], err, r_pyr, NULL, k->ip_mode[ly] == MC_PLASTIC_SOME, n_next,
+        mc_plastic(w_ip, k->c_ip[ly], err, x_pyr, NULL, k->ip_mode[ly] == MC_PLASTIC_SOME, n_next,
                    n_pyr MC_S_ARG);
 
       /* pyramids: basal and apical dendrites */
       for (int i = 0; i < n_pyr; i++) MC_LANES(l) {
           size_t q = (size_t)i * MC_S + (size_t)l;
-          udot[q] = mc_pyramid_udot(u[q], v_bas[q], v_api[q], k->gb[l], k->ga[l], k->g_pyr[l]);
+          udot[q] = mc_pyramid_udot(u[q], vb[q], va[q], k->gb[l], k->ga[l], k->g_pyr[l]);
         }
-      mc_somas(u, forw, rate_new + (size_t)wo->rate_pyr[ly] * MC_S, err, udot, v_bas, k->alpha_pyr,
-               k->tau_pyr, n_pyr, learn, k MC_S_ARG);
+      float *sent = rate_new + (size_t)wo->rate_pyr[ly] * MC_S;
+      mc_somas(u, forw, sent, err, udot, vb, k->alpha_pyr, k->tau_pyr, n_pyr, learn, k MC_S_ARG);
+      if (spk) mc_emit(sent, MC_ST(b, o->ref_pyr), n_pyr, lay->id_pyr[ly], tk, k MC_S_ARG);
       if (learn) {
-        mc_plastic(w_up, k->c_up[ly], err, r_below, k->w_max_h, 0, n_pyr, n_pre MC_S_ARG);
+        mc_plastic(w_up, k->c_up[ly], err, x_below, k->w_max_h, 0, n_pyr, n_pre MC_S_ARG);
         if (k->pi_mode[ly] != MC_PLASTIC_NONE) {
           for (int i = 0; i < n_pyr; i++)
-            MC_LANES(l) v_tmp[i * MC_S + l] = -v_api[i * MC_S + l]; /* eq. 2.15 */
-          mc_plastic(w_pi, k->c_pi[ly], v_tmp, r_inn, NULL, k->pi_mode[ly] == MC_PLASTIC_SOME,
+            MC_LANES(l) v_tmp[i * MC_S + l] = -va[i * MC_S + l]; /* eq. 2.15 */
+          mc_plastic(w_pi, k->c_pi[ly], v_tmp, x_inn, NULL, k->pi_mode[ly] == MC_PLASTIC_SOME,
                      n_pyr, n_next MC_S_ARG);
         }
       }
@@ -333,14 +512,14 @@ AP_HD void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_sampl
       float *acc = MC_WK(b, wo->acc);
       for (int i = 0; i < n_pyr; i++) MC_LANES(l) {
           size_t q = (size_t)i * MC_S + (size_t)l;
-          udot[q] =
-              mc_output_udot(u[q], v_bas[q], mc_le_delayed(k->le[l], nudge_last[l], nudge_now),
-                             mc_le_delayed(k->le[l], tgt_last[q], u_tgt[q]), k->gb[l], k->gsom[l],
-                             k->g_out[l], k->g_free[l]);
+          udot[q] = mc_output_udot(u[q], vb[q], mc_le_delayed(k->le[l], nudge_last[l], nudge_now),
+                                   mc_le_delayed(k->le[l], tgt_last[q], u_tgt[q]), k->gb[l],
+                                   k->gsom[l], k->g_out[l], k->g_free[l]);
         }
-      mc_somas(u, forw, rate_new + (size_t)wo->rate_pyr[ly] * MC_S, err, udot, v_bas, k->alpha_out,
-               k->tau_out, n_pyr, learn, k MC_S_ARG);
-      if (learn) mc_plastic(w_up, k->c_up[ly], err, r_below, k->w_max_o, 0, n_pyr, n_pre MC_S_ARG);
+      float *sent = rate_new + (size_t)wo->rate_pyr[ly] * MC_S;
+      mc_somas(u, forw, sent, err, udot, vb, k->alpha_out, k->tau_out, n_pyr, learn, k MC_S_ARG);
+      if (spk) mc_emit(sent, MC_ST(b, o->ref_pyr), n_pyr, lay->id_pyr[ly], tk, k MC_S_ARG);
+      if (learn) mc_plastic(w_up, k->c_up[ly], err, x_below, k->w_max_o, 0, n_pyr, n_pre MC_S_ARG);
       /* 4. readout: mean of u (ŭ under LE) from out_lag on */
       for (int i = 0; i < n_pyr; i++) MC_LANES(l) {
           size_t q = (size_t)i * MC_S + (size_t)l;
@@ -383,7 +562,7 @@ AP_HD void mc_body_reset(McBody *b) {
  * steps; per lane, whether the readout's argmax hit the class and its squared error
  * against the target potentials. */
 AP_HD void mc_body_sample(McBody *b, const float *xs, const int *ys, const uint32_t *idx, int learn,
-                          int nudge, int track, float *hit, float *sq_err) {
+                          int nudge, int track, McTick tk, float *hit, float *sq_err) {
   MC_S_FROM(b);
   const McDims *d = &b->lay->dims;
   const McLanes *k = b->k;
@@ -399,9 +578,10 @@ AP_HD void mc_body_sample(McBody *b, const float *xs, const int *ys, const uint3
   }
   if (b->sch.reset) {
     mc_body_reset(b);
-    mc_body_refresh(b);
+    if (!b->sch.spiking) mc_body_refresh(b); /* spikes already sent stay in flight */
   }
-  for (int t = 0; t < b->sch.t_pres; t++) mc_body_step(b, learn, nudge ? 1.0f : 0.0f, t, track);
+  for (int t = 0; t < b->sch.t_pres; t++, tk.c2++)
+    mc_body_step(b, learn, nudge ? 1.0f : 0.0f, t, track, tk);
   for (int l = 0; l < MC_LN; l++) {
     int best = 0;
     float e = 0.0f;
@@ -466,7 +646,9 @@ AP_HD void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
       ap_sample_order(b->perm + l, MC_S, (uint32_t)data->n_train, k->seed[l], (uint32_t)e, 0);
     for (int i = 0; i < data->n_train; i++) {
       for (int l = 0; l < MC_LN; l++) idx[l] = b->perm[(size_t)i * MC_S + (size_t)l];
-      mc_body_sample(b, data->x_train, data->y_train, idx, sch->learn, sch->teacher, 1, hit, err);
+      McTick tk = {AP_RNG_SPIKES, (uint32_t)e, (uint32_t)i * (uint32_t)sch->t_pres};
+      mc_body_sample(b, data->x_train, data->y_train, idx, sch->learn, sch->teacher, 1, tk, hit,
+                     err);
       MC_LANES(l) train_hits[l] += hit[l];
     }
     if (sch->n_val > 0) {
@@ -474,7 +656,8 @@ AP_HD void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
         ap_sample_order(b->perm + l, MC_S, (uint32_t)data->n_val, k->seed[l], (uint32_t)e, 1);
       for (int i = 0; i < sch->n_val; i++) {
         for (int l = 0; l < MC_LN; l++) idx[l] = b->perm[(size_t)i * MC_S + (size_t)l];
-        mc_body_sample(b, data->x_val, data->y_val, idx, 0, 0, 0, hit, err);
+        McTick tk = {AP_RNG_SPIKES + 16, (uint32_t)e, (uint32_t)i * (uint32_t)sch->t_pres};
+        mc_body_sample(b, data->x_val, data->y_val, idx, 0, 0, 0, tk, hit, err);
         MC_LANES(l) {
           val_hits[l] += hit[l];
           val_err[l] += err[l];
@@ -508,6 +691,7 @@ AP_HD void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
       }
       o[so->diverged] = 0.0f;
     }
+    if (sch->spiking) mc_body_keep_spikes(b);
     if (n_frozen) {
       for (size_t i = 0; i < nf; i++)
         MC_LANES(l) if (diverged[l] != 0.0f) b->st[i * MC_S + l] = b->frozen[i * MC_S + l];

@@ -18,6 +18,8 @@
 #endif
 #define MC_LN APICAL_CPU_LANES
 #define MC_SIMD _Pragma("omp simd")
+#define MC_PRAGMA(x) _Pragma(#x)
+#define MC_SIMD_ANY(var) MC_PRAGMA(omp simd reduction(| : var))
 #include "mc_body.h"
 
 #include "../backend.h"
@@ -25,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct Block {
   float *state; /* [n_floats][MC_LN] the canonical fields, lane-innermost */
@@ -160,7 +163,14 @@ static ap_status cpu_state_get(ApCohort *c, float *state, ApError *err) {
 typedef struct Task {
   ApCohort *c;
   Block *b;
+  int ci; /* the cohort's index in the call */
 } Task;
+
+static double seconds_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 static int task_by_cost(const void *a, const void *b) {
   double x = ((const Task *)a)->c->cost, y = ((const Task *)b)->c->cost;
@@ -180,7 +190,7 @@ static void block_run(Block *blk, const Scratch *s, const ApCohort *c, int r0, i
 /* All blocks of all cohorts form one pool of independent tasks, longest first, so a
  * sweep with few replicas per schedule still keeps every core busy. */
 static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1,
-                         const ApSeriesBuf *out, ApError *err) {
+                         const ApSeriesBuf *out, double *busy, ApError *err) {
   int n_tasks = 0, threads = 1;
   for (int i = 0; i < n_cohorts; i++) {
     n_tasks += cohorts[i]->n_blocks;
@@ -191,7 +201,9 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1
   int t = 0;
   for (int i = 0; i < n_cohorts; i++)
     for (int bi = 0; bi < cohorts[i]->n_blocks; bi++)
-      tasks[t++] = (Task){cohorts[i], &cohorts[i]->blocks[bi]};
+      tasks[t++] = (Task){cohorts[i], &cohorts[i]->blocks[bi], i};
+  if (busy)
+    for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
   qsort(tasks, (size_t)n_tasks, sizeof *tasks, task_by_cost);
   int failed = 0;
 #pragma omp parallel num_threads(threads)
@@ -213,7 +225,13 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1
         }
         have = tasks[i].c;
       }
+      double t0 = busy ? seconds_now() : 0.0;
       block_run(tasks[i].b, &s, tasks[i].c, r0, r1, out);
+      if (busy) {
+        double took = seconds_now() - t0;
+#pragma omp atomic
+        busy[tasks[i].ci] += took;
+      }
     }
     if (have) scratch_free(&s);
   }

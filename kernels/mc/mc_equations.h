@@ -121,4 +121,64 @@ AP_HD float mc_readout(float acc, float step_in_sample, float lag, float shown, 
   return fmaf(gate, shown / readout_n, acc);
 }
 
+/* ---- spikes (the Poisson-spiking variant, thesis 2.6, MODELS.md §1) ------------------- */
+
+/* Up to this mean count a step's spike count is drawn exactly, by inversion; above it (a
+ * rate scale ψ·φ·dt this large is nearly normal, skew < 0.25) by the normal quantile with
+ * the exact mean and variance, rounded. */
+#define MC_POISSON_EXACT 16.0f
+
+/* The last count inversion looks at (λ <= MC_POISSON_EXACT): the tail beyond it has
+ * probability below 1e-12. A float, round(λ + 8 sqrt λ) + 10. */
+AP_HD float mc_poisson_kmax(float lam) { return ap_rint(fmaf(8.0f, sqrtf(lam), lam)) + 10.0f; }
+
+/* The mean count of a rate: λ = ψ φ dt, and 0 for what is not a positive number (a
+ * diverged neuron, or φ = 0), so that every count is defined. */
+AP_HD float mc_spike_mean(float rate, float psi_dt) {
+  float lam = rate * psi_dt;
+  return lam > 0.0f ? lam : 0.0f;
+}
+
+/* e^-λ for λ >= 0, 0 where float has no room for it (no branch: the lanes vectorise). */
+AP_HD float mc_exp_neg(float lam) {
+  float e = ap_exp_nonpos(lam < 87.0f ? -lam : -87.0f);
+  return lam < 87.0f ? e : 0.0f;
+}
+
+/* The inversion's recurrence P(k) = P(k-1) λ / k, with 1/k given. */
+AP_HD float mc_poisson_next(float p, float lam, float inv_k) { return p * lam * inv_k; }
+
+/* A count for a mean above MC_POISSON_EXACT: round(λ + sqrt(λ) z(u)), at least 0; an
+ * infinite mean (a diverged neuron) sends infinitely many, so the divergence travels. */
+AP_HD float mc_poisson_normal(float lam, float u) {
+  float n = ap_rint(fmaf(sqrtf(lam), ap_norm_quantile(u), lam));
+  n = lam <= 3.0e38f ? n : lam;
+  return n > 0.0f ? n : 0.0f;
+}
+
+/* The spikes of one step, thesis eqs. 2.17-2.18: n ~ Poisson(λ), λ = mc_spike_mean, from
+ * one uniform u in (0, 1), by inversion: n is the number of k >= 1 with u above P(n < k),
+ * computed as the remainder r = u - P(n < k), at most mc_poisson_kmax. The reference form;
+ * the step body runs the same recurrence with the lanes side by side (tests/test_math.c
+ * holds them to the same counts). */
+AP_HD float mc_poisson_count(float lam, float u) {
+  if (lam > MC_POISSON_EXACT) return mc_poisson_normal(lam, u);
+  float p = mc_exp_neg(lam), r = u - p, kmax = mc_poisson_kmax(lam), n = 0.0f;
+  for (float k = 1.0f; k <= kmax && r > 0.0f; k += 1.0f) {
+    n = k;
+    p = mc_poisson_next(p, lam, 1.0f / k);
+    r -= p;
+  }
+  return n;
+}
+
+/* With a refractory period, thesis eq. 2.19: one spike with probability 1 - exp(-λ) unless
+ * the neuron is refractory (ref > 0 steps left, counting down); a spike starts n_ref silent
+ * steps. Returns the count (0 or 1) and updates *ref. */
+AP_HD float mc_spike_refractory(float lam, float u, float *ref, float n_ref) {
+  float fire = *ref <= 0.0f && u < 1.0f - mc_exp_neg(lam) ? 1.0f : 0.0f;
+  *ref = fire != 0.0f ? n_ref : (*ref > 0.0f ? *ref - 1.0f : 0.0f);
+  return fire;
+}
+
 #endif

@@ -91,6 +91,24 @@ static const ApKey mc_keys[] = {
     NUM("model", "u_high", AP_KEY_REAL, u_high, -BIG, BIG, 0, "target potential of the true class"),
     NUM("model", "u_low", AP_KEY_REAL, u_low, -BIG, BIG, 0,
         "target potential of the other classes"),
+    {.section = "model",
+     .name = "neuron",
+     .type = AP_KEY_CHOICE,
+     .offset = P(neuron),
+     .choices = "rate|poisson",
+     .help =
+         "rate | poisson: rates pass between neurons, or Poisson spikes at psi phi per time unit "
+         "(thesis 2.6)"},
+    REAL(psi, 0, 1, "poisson: spikes per time unit at phi = 1 (the rate scale)"),
+    REAL(t_ref, 0, 0,
+         "poisson: refractory time; 0: Poisson counts per step, > 0: at most one spike "
+         "per step, then silence for t_ref"),
+    REAL(tau_s, 0, 1,
+         "poisson: time constant of the presynaptic trace in the plasticity (>= dt; dt: "
+         "the last step's spikes)"),
+    REAL(tau_dend, 0, 1,
+         "poisson: leak time constant of the dendrites (>= dt; dt: the last step's "
+         "spikes)"),
     BOOL("train", "teacher", teacher, AP_KEY_FIXED,
          "nudge the output towards the target while training"),
     BOOL("train", "learning", learning, AP_KEY_FIXED, "plasticity on while training"),
@@ -136,6 +154,10 @@ static void mc_defaults(void *out) {
   p->phi_beta = 1.0;
   p->u_high = 1.0;
   p->u_low = 0.1;
+  p->neuron = MC_RATE;
+  p->psi = 100.0;
+  p->tau_s = 0.1;
+  p->tau_dend = 0.1;
 }
 
 McDims mc_dims(const McParams *p) {
@@ -166,20 +188,45 @@ static ap_status mc_check(const void *params, const ApData *data, ApError *err) 
     return ap_fail(err, AP_ERR_CONFIG,
                    "[train] val_samples = %d, but the validation set has %d samples",
                    p->val_samples, data->n_val);
+  if (p->neuron == MC_POISSON) {
+    if (p->tau_s < p->dt || p->tau_dend < p->dt)
+      return ap_fail(err, AP_ERR_CONFIG,
+                     "tau_s = %g and tau_dend = %g must be at least dt = %g (a filter "
+                     "cannot be faster than a step)",
+                     p->tau_s, p->tau_dend, p->dt);
+    /* the spike draws count steps within a phase in 32 bits */
+    if (data && (double)(data->n_train > data->n_val ? data->n_train : data->n_val) * p->t_pres >=
+                    4294967296.0)
+      return ap_fail(err, AP_ERR_CONFIG,
+                     "poisson: samples x t_pres must stay below 2^32 steps per phase");
+  }
   return AP_OK;
 }
 
+/* Replicas of one schedule and one neuron type share a cohort (a lane block runs one kind). */
 static uint64_t mc_cohort_key(const void *params) {
-  return (uint64_t)((const McParams *)params)->t_pres;
+  const McParams *p = params;
+  return (uint64_t)p->t_pres | (uint64_t)p->neuron << 40;
 }
 
 McSched mc_sched(const McParams *p, const ApData *data) {
-  McSched s = {p->t_pres, p->teacher, p->learning,
-               p->val_samples < 0 ? data->n_val : p->val_samples, p->reset_between_samples};
+  McSched s = {p->t_pres,
+               p->teacher,
+               p->learning,
+               p->val_samples < 0 ? data->n_val : p->val_samples,
+               p->reset_between_samples,
+               p->neuron == MC_POISSON};
   return s;
 }
 
 /* ---- layout ------------------------------------------------------------------------ */
+
+/* The next n neuron ids, from a multiple of 4. */
+static int take_ids(int *id, int n) {
+  int first = *id;
+  *id += (n + 3) / 4 * 4;
+  return first;
+}
 
 ap_status mc_layout_init(McLayout *lay, const McDims *d, ApLayout *out) {
   ApLayout scratch;
@@ -211,6 +258,13 @@ ap_status mc_layout_init(McLayout *lay, const McDims *d, ApLayout *out) {
 #undef MC_ADD
   (void)n_in, (void)n_out;
   lay->n_floats = out->n_floats;
+  /* poisson: the spike draws' neuron ids, inputs first, each population from a multiple of 4 */
+  int id = 0;
+  lay->id_in = take_ids(&id, n_in);
+  for (int l = 0; l < L; l++) {
+    lay->id_pyr[l] = take_ids(&id, d->n[l + 1]);
+    lay->id_inn[l] = l < L - 1 ? take_ids(&id, d->n[l + 2]) : -1;
+  }
 
   McSeriesOffsets *s = &lay->ser;
   s->ff_err = s->fb_err = s->api_err = s->inn_err = -1;
@@ -278,6 +332,7 @@ void mc_work_init(McWork *w, const McDims *d) {
   TAKE(x, d->n[0]);
   TAKE(tgt, d->n[L]);
   TAKE(acc, d->n[L]);
+  TAKE(rho_in, d->n[0]);
   TAKE(api_sum, L);
   TAKE(inn_sum, L);
 #undef TAKE

@@ -12,11 +12,13 @@
 #include "../core/ap_defs.h"
 #include "../model.h"
 
+#include <math.h>
 #include <stdint.h>
 
 #define MC_MAX_LAYERS 8 /* weight layers; dims has up to MC_MAX_LAYERS + 1 entries */
 
 typedef enum { MC_ORIGINAL = 0, MC_LE = 1 } mc_variant;
+typedef enum { MC_RATE = 0, MC_POISSON = 1 } mc_neuron;
 
 /* Everything one replica may have of its own ([model] keys, sweepable but dims) and the
  * schedule its cohort shares ([train] keys and t_pres). */
@@ -25,6 +27,7 @@ typedef struct McParams {
   int n_dims;                  /* entries of dims: L + 1 */
   int dims[MC_MAX_LAYERS + 1]; /* N_0 .. N_L */
   int variant;                 /* mc_variant */
+  int neuron;                  /* mc_neuron: what passes between neurons (in the cohort key) */
   int t_pres;                  /* steps per sample (the cohort key) */
   int out_lag;                 /* steps into a sample before the readout starts averaging */
   int init_selfpred;           /* start in the self-predicting state */
@@ -39,7 +42,10 @@ typedef struct McParams {
   double w_max_hidden, w_max_out;
   double init_scale; /* weights drawn from U(-init_scale, init_scale) */
   double phi_gamma, phi_beta, phi_theta;
-  double u_high, u_low; /* target potentials of the true and the other classes */
+  double u_high, u_low;   /* target potentials of the true and the other classes */
+  double psi;             /* poisson: spikes per time unit at phi = 1 */
+  double t_ref;           /* poisson: refractory time (0: Poisson counts per step) */
+  double tau_s, tau_dend; /* poisson: presynaptic trace and dendritic leak time constants */
 } McParams;
 
 typedef struct McDims {
@@ -53,6 +59,7 @@ typedef struct McDims {
  * l, in state-vector order. rows and cols are expressions in n_pre = N_l, n_pyr = N_l+1
  * and n_next = N_l+2; cols 0 is a vector. reset: zeroed at a sample's start when
  * reset_between_samples is on. Weights are (post x pre), as in the reference. */
+// clang-format off
 #define MC_LAYER_FIELDS(X)                                                                         \
   X(w_up, "W_up", n_pyr, n_pre, AP_FIELD_WEIGHT, 0, 0, "feedforward weights into the pyramids")    \
   X(w_down, "W_down", n_pyr, n_next, AP_FIELD_WEIGHT, 1, 0,                                        \
@@ -62,11 +69,25 @@ typedef struct McDims {
   X(u_pyr, "u_pyr", n_pyr, 0, AP_FIELD_STATE, 0, 1, "pyramidal somatic potentials u")              \
   X(forw_pyr, "forw_pyr", n_pyr, 0, AP_FIELD_STATE, 0, 1, "pyramidal prospective potentials")      \
   X(u_inn, "u_inn", n_next, 0, AP_FIELD_STATE, 1, 1, "interneuron somatic potentials")             \
-  X(forw_inn, "forw_inn", n_next, 0, AP_FIELD_STATE, 1, 1, "interneuron prospective potentials")
+  X(forw_inn, "forw_inn", n_next, 0, AP_FIELD_STATE, 1, 1, "interneuron prospective potentials")   \
+  X(vb_pyr, "vb_pyr", n_pyr, 0, AP_FIELD_STATE, 0, 1, "poisson: leaky basal dendrites")            \
+  X(va_pyr, "va_pyr", n_pyr, 0, AP_FIELD_STATE, 1, 1, "poisson: leaky apical dendrites")           \
+  X(vd_inn, "vd_inn", n_next, 0, AP_FIELD_STATE, 1, 1, "poisson: leaky interneuron dendrites")     \
+  X(tr_pyr, "tr_pyr", n_pyr, 0, AP_FIELD_STATE, 0, 0, "poisson: presynaptic traces, pyramids")     \
+  X(tr_inn, "tr_inn", n_next, 0, AP_FIELD_STATE, 1, 0,                                             \
+    "poisson: presynaptic traces, interneurons")                                                   \
+  X(sp_pyr, "sp_pyr", n_pyr, 0, AP_FIELD_STATE, 0, 0,                                              \
+    "poisson: the pyramids' last spikes, n / (psi dt), in flight to the next step")                \
+  X(sp_inn, "sp_inn", n_next, 0, AP_FIELD_STATE, 1, 0, "poisson: the interneurons' last spikes")   \
+  X(ref_pyr, "ref_pyr", n_pyr, 0, AP_FIELD_STATE, 0, 0,                                            \
+    "poisson: refractory steps left, pyramids")                                                    \
+  X(ref_inn, "ref_inn", n_next, 0, AP_FIELD_STATE, 1, 0,                                           \
+    "poisson: refractory steps left, interneurons")
 
 /* The same for the fields outside the layers; n_in = N_0, n_out = N_L. */
 #define MC_GLOBAL_FIELDS(X)                                                                        \
   X(r_in, "input/r_in", n_in, 0, AP_FIELD_STATE, 0, 0, "low-passed input rates")                   \
+  X(tr_in, "input/tr_in", n_in, 0, AP_FIELD_STATE, 0, 0, "poisson: presynaptic traces, inputs")    \
   X(u_tgt, "target/u_tgt", n_out, 0, AP_FIELD_STATE, 0, 0, "low-passed target potentials")         \
   X(u_tgt_last, "target/u_tgt_last", n_out, 0, AP_FIELD_STATE, 0, 0,                               \
     "the previous step's target (LE delays it one step)")                                          \
@@ -74,6 +95,7 @@ typedef struct McDims {
     "the previous step's nudging flag (LE delays it one step)")                                    \
   X(diverged, "status/diverged", 1, 0, AP_FIELD_STATE, 0, 0,                                       \
     "1 + the epoch whose end found a non-finite value in the state (0: never); frozen since")
+// clang-format on
 
 #define MC_MEMBER(member, ...) int member;
 /* Offsets (floats) of weight layer l's fields in a replica's state vector; -1 if absent. */
@@ -93,6 +115,9 @@ typedef struct McLayout {
   McDims dims;
   int n_floats;
   McLayerOffsets layer[MC_MAX_LAYERS];
+  /* poisson: the first neuron id of each population in the spike draws' counter, each a
+   * multiple of 4 (one draw block serves four neurons) */
+  int id_in, id_pyr[MC_MAX_LAYERS], id_inn[MC_MAX_LAYERS];
   MC_GLOBAL_FIELDS(MC_MEMBER)
   McSeriesOffsets ser;
 } McLayout;
@@ -101,12 +126,13 @@ typedef struct McLayout {
 /* ---- derived constants ------------------------------------------------------------- */
 
 /* The per-replica constants of the step, X(name) for one float, in mc_const_init's terms. */
+// clang-format off
 #define MC_CONST_SCALARS(X)                                                                        \
-  X(k_in)                                                                                          \
-  X(dt)                                                                                            \
-  X(gb) X(ga) X(gsom) X(g_pyr) X(tau_pyr) X(alpha_pyr) X(g_inn) X(tau_inn) X(alpha_inn) X(g_out)   \
-      X(tau_out) X(g_free) X(alpha_out) X(w_max_h) X(w_max_o) X(gamma) X(beta) X(theta) X(le)      \
-          X(lag) X(readout_n) X(u_high) X(u_low)
+  X(k_in) X(dt) X(gb) X(ga) X(gsom) X(g_pyr) X(tau_pyr) X(alpha_pyr) X(g_inn) X(tau_inn)           \
+  X(alpha_inn) X(g_out) X(tau_out) X(g_free) X(alpha_out) X(w_max_h) X(w_max_o) X(gamma) X(beta)   \
+  X(theta) X(le) X(lag) X(readout_n) X(u_high) X(u_low) X(psi_dt) X(inv_psi_dt) X(k_s) X(k_d)      \
+  X(n_ref) X(refractory)
+// clang-format on
 /* ... and X(name) for one float per weight layer. */
 #define MC_CONST_LAYERS(X) X(c_up) X(c_ip) X(c_pi) X(rho)
 
@@ -127,6 +153,7 @@ typedef struct McSched {
   int learn;   /* plasticity on during training */
   int n_val;   /* validation samples shown per epoch (0: no validation phase) */
   int reset;   /* zero the potentials at each sample's start */
+  int spiking; /* poisson neurons (the cohort key keeps rate and poisson apart) */
 } McSched;
 
 /* Work arrays of one body instance (offsets in lane rows; mc_body.h multiplies by the
@@ -137,6 +164,7 @@ typedef struct McWork {
   int v_bas, v_api, v_den, v_tmp, udot, err;            /* [max neurons] */
   int u_next;                                           /* [H][max neurons] sisters' u or ŭ */
   int x, tgt, acc;                                      /* [N_0], [N_L], [N_L] */
+  int rho_in;                                           /* [N_0] poisson: the inputs' spikes */
   int api_sum, inn_sum;                                 /* [H] self-prediction sums */
   int max_neurons;                                      /* rows of one scratch vector */
   int n_rows;
@@ -201,6 +229,12 @@ AP_HD void mc_const_init(McConst *k, const McParams *q) {
   k->readout_n = (float)(q->t_pres - q->out_lag);
   k->u_high = (float)q->u_high;
   k->u_low = (float)q->u_low;
+  k->psi_dt = (float)(q->psi * q->dt);
+  k->inv_psi_dt = (float)(1.0 / (q->psi * q->dt));
+  k->k_s = (float)(q->dt / q->tau_s);
+  k->k_d = (float)(q->dt / q->tau_dend);
+  k->n_ref = (float)floor(q->t_ref / q->dt + 0.5);
+  k->refractory = q->t_ref > 0.0 ? 1.0f : 0.0f;
   k->seed = q->seed;
 }
 

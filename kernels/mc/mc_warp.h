@@ -191,6 +191,26 @@ MW_FN void mw_forw_inn(McWarp *w, float *rows, McView st, int off, int layer, in
   if (lane < MW2) MW_MOVE(L(w->f_i), MC_AT(st, off + lane));
   LANES_END
 }
+/* The poisson network's fields: the warp kernel runs rate cohorts only (mw_fits), which
+ * never touch them; the device keeps them as loaded and state_get returns them as they were. */
+#define MW_UNUSED_FIELD(member)                                                                    \
+  MW_FN void mw_##member(McWarp *w, float *rows, McView st, int off, int layer, int load) {        \
+    (void)w, (void)rows, (void)st, (void)off, (void)layer, (void)load;                             \
+  }
+MW_UNUSED_FIELD(vb_pyr)
+MW_UNUSED_FIELD(va_pyr)
+MW_UNUSED_FIELD(vd_inn)
+MW_UNUSED_FIELD(tr_pyr)
+MW_UNUSED_FIELD(tr_inn)
+MW_UNUSED_FIELD(sp_pyr)
+MW_UNUSED_FIELD(sp_inn)
+MW_UNUSED_FIELD(ref_pyr)
+MW_UNUSED_FIELD(ref_inn)
+#undef MW_UNUSED_FIELD
+MW_FN void mw_tr_in(McWarp *w, McView st, int off, int load) {
+  (void)w, (void)st, (void)off, (void)load;
+}
+
 /* the shared values: every lane loads them, lane 0 stores them */
 #define MW_SHARED(body)                                                                            \
   do {                                                                                             \
@@ -269,8 +289,10 @@ MW_FN void mw_transfer(McWarp *w, float *rows, McView st, const McLayout *lay, i
 /* Every lane's every value zero, so that lanes past the network's neurons never hold
  * undefined values (a functional simulator refuses to read them; a GPU would not care). */
 MW_FN void mw_clear(McWarp *w) {
+  // clang-format off
   LANES
   (void)lane;
+  // clang-format on
   UNROLL for (int j = 0; j < MW0; j++) LX(w->w_up, j) = 0.0f;
   UNROLL for (int j = 0; j < MW2; j++) LX(w->w_down, j) = LX(w->w_pi, j) = 0.0f;
   L(w->u_p) = L(w->f_p) = L(w->r_p) = L(w->u_i) = L(w->f_i) = L(w->r_i) = 0.0f;
@@ -510,10 +532,10 @@ MW_FN void mw_records(McView st, const McLayout *lay, const McConst *k, const Mc
   mw_transfer(&w, rows, st, lay, 0);
 }
 
-/* The warp version runs this network and sample set. */
-AP_HD int mw_fits(const McDims *d, const ApData *data) {
+/* The warp version runs this network, neuron type and sample set. */
+AP_HD int mw_fits(const McDims *d, int neuron, const ApData *data) {
   return d->n_layers == 2 && d->n[0] == MW0 && d->n[1] == MW1 && d->n[2] == MW2 &&
-         data->n_train <= MW_MAX_SAMPLES && data->n_val <= MW_MAX_SAMPLES;
+         neuron == MC_RATE && data->n_train <= MW_MAX_SAMPLES && data->n_val <= MW_MAX_SAMPLES;
 }
 
 #endif
