@@ -1,9 +1,10 @@
-/* Golden results: five experiments run to the end, every series and every final state
+/* Golden results: six experiments run to the end, every series and every final state
  * array hashed (FNV-1a 64 over the float32 bytes, replica-major [R][...]) and compared with
  * the hashes in tests/golden/NAME.golden, recorded at fcebbd9 before the model interface
- * was introduced. No replica of these cases diverges: every state value is finite. A refactor must
- * keep these bits; a deliberate change of the numbers regenerates them (APICAL_GOLDEN_WRITE=DIR
- * writes NAME.golden files there instead of comparing) and says why in its commit. */
+ * was introduced (bars_poisson at b7a5344, with the spiking model). No replica of these cases
+ * diverges: every state value is finite. A refactor must keep these bits; a deliberate change of
+ * the numbers regenerates them (APICAL_GOLDEN_WRITE=DIR writes NAME.golden files there instead of
+ * comparing) and says why in its commit. */
 #include "helpers.h"
 
 #include <math.h>
@@ -168,5 +169,6 @@ static void check(const char *name_of_case) {
 Test(golden, bars_tpres_quick) { check("bars_tpres_quick"); }
 Test(golden, selfpred_pretrain) { check("selfpred_pretrain"); }
 Test(golden, bars_two_hidden_layers) { check("bars_deep"); }
+Test(golden, bars_rate_and_poisson_spiking) { check("bars_poisson"); }
 Test(golden, random_data_three_hidden_layers_with_resets) { check("random_deep_reset"); }
 Test(golden, mnist_format_784_30_10) { check("idx_784_30_10"); }

@@ -88,3 +88,37 @@ Test(equations, soma_and_plasticity_by_hand) {
   cr_assert_float_eq(mc_lowpass(0.2f, 1.0f, 0.25f), 0.4f, 1e-7);
   cr_assert_float_eq(mc_selfpred_rho(0.03, 0.1, 0.0, 0.1), 1.0, 1e-15);
 }
+
+/* log and the normal quantile behind the spike counts' normal branch (mc_poisson_normal),
+ * against double precision: log to a few ulp over normal floats (absolute below 1), the quantile to
+ * a few parts in a million over (1e-7, 1 - 1e-7), both tails included. ap_rint rounds. */
+Test(math, log_normal_quantile_and_rint) {
+  double wl = 0, wz = 0;
+  for (int i = 0; i <= 200000; i++) {
+    float x = ldexpf(1.0f + (float)(i % 1000) / 1000.0f, i / 1000 - 100); /* 2^-100 .. 2^100 */
+    /* relative, and absolute near x = 1 (where e ln2 + log1p(m - 1) cancels) */
+    double l = fabs(ap_log(x) - log(x)) / fmax(fabs(log(x)), 1.0);
+    wl = l > wl ? l : wl;
+  }
+  for (int i = 1; i < 100000; i++) {
+    double t = (double)i / 100000.0;
+    float u = (float)(t < 0.5 ? pow(1e-7, 1 - 2 * t) * 0.5 : 1 - 0.5 * pow(1e-7, 2 * t - 1));
+    double lo = -9, hi = 9; /* the double-precision quantile of u, by bisection */
+    for (int k = 0; k < 100; k++) {
+      double mid = (lo + hi) / 2;
+      if (0.5 * erfc(-mid / sqrt(2.0)) < (double)u)
+        lo = mid;
+      else
+        hi = mid;
+    }
+    double z = ap_norm_quantile(u), e = fabs(z - lo) / fmax(fabs(lo), 1.0);
+    wz = e > wz ? e : wz;
+  }
+  cr_assert_lt(wl, 3e-7, "log max relative error %g", wl);
+  cr_assert_lt(wz, 1e-6, "normal quantile max relative error %g", wz);
+  cr_assert_eq(ap_rint(2.5f), 2.0f);
+  cr_assert_eq(ap_rint(3.5f), 4.0f);
+  cr_assert_eq(ap_rint(-1.4f), -1.0f);
+  cr_assert_eq(ap_rint(123456.7f), 123457.0f);
+  cr_assert(isinf(ap_rint(INFINITY)));
+}

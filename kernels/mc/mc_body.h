@@ -236,7 +236,7 @@ MC_HELPER void mc_lowpass_rows(float *MC_RESTRICT y, const float *MC_RESTRICT x,
  * never refractory). id0: the first neuron's id, a multiple of 4: neuron i draws word i % 4
  * of the block at (c0, c1, c2, (id0 + i) / 4), keyed by its lane's seed. The four neurons
  * of a block and the lanes run mc_poisson_count's recurrence side by side (the same
- * counts: tests/test_math.c). */
+ * counts: tests/test_spiking.c). */
 MC_HELPER void mc_emit(float *MC_RESTRICT rate_io, float *MC_RESTRICT ref, int n, int id0,
                        McTick tk, const McLanes *k MC_S_PARAM) {
   enum { KMAX = 64 }; /* above mc_poisson_kmax(MC_POISSON_EXACT) = 58 */

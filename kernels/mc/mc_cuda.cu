@@ -209,8 +209,8 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
     c->kernel = KERNEL_WARP;
   else
     return ap_fail(err, AP_ERR_USAGE,
-                   "cuda kernel %s: expected auto, generic or warp (warp only for "
-                   "dims %d-%d-%d and at most %d samples)",
+                   "cuda kernel %s: expected auto, generic or warp (warp only for rate "
+                   "neurons, dims %d-%d-%d and at most %d samples)",
                    v, MW0, MW1, MW2, MW_MAX_SAMPLES);
   c->n_samples = data->n_train > data->n_val ? data->n_train : data->n_val;
   size_t nf = (size_t)c->lay.n_floats;

@@ -159,7 +159,7 @@ AP_HD float mc_poisson_normal(float lam, float u) {
 /* The spikes of one step, thesis eqs. 2.17-2.18: n ~ Poisson(λ), λ = mc_spike_mean, from
  * one uniform u in (0, 1), by inversion: n is the number of k >= 1 with u above P(n < k),
  * computed as the remainder r = u - P(n < k), at most mc_poisson_kmax. The reference form;
- * the step body runs the same recurrence with the lanes side by side (tests/test_math.c
+ * the step body runs the same recurrence with the lanes side by side (tests/test_spiking.c
  * holds them to the same counts). */
 AP_HD float mc_poisson_count(float lam, float u) {
   if (lam > MC_POISSON_EXACT) return mc_poisson_normal(lam, u);

@@ -427,7 +427,8 @@ static const ApModelImpl *mc_impl(const char *backend) {
 const ApModel mc_model = {
     .name = "microcircuit",
     .summary = "dendritic cortical microcircuit with Urbanczik-Senn plasticity (Sacramento 2018)",
-    .variants = "variant = original | le (latent equilibrium, Haider 2021); rate neurons",
+    .variants = "variant = original | le (latent equilibrium, Haider 2021); neuron = rate | "
+                "poisson (spikes, thesis 2.6)",
     .record = "epoch",
     .keys = mc_keys,
     .n_keys = (int)(sizeof mc_keys / sizeof mc_keys[0]),
