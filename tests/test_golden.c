@@ -1,7 +1,7 @@
 /* Golden results: six experiments run to the end, every series and every final state
  * array hashed (FNV-1a 64 over the float32 bytes, replica-major [R][...]) and compared with
  * the hashes in tests/golden/NAME.golden, recorded at fcebbd9 before the model interface
- * was introduced (bars_poisson at b7a5344, with the spiking model). No replica of these cases
+ * was introduced (bars_poisson at 2033e9c, with the spiking model). No replica of these cases
  * diverges: every state value is finite. A refactor must keep these bits; a deliberate change of
  * the numbers regenerates them (APICAL_GOLDEN_WRITE=DIR writes NAME.golden files there instead of
  * comparing) and says why in its commit. */

@@ -51,8 +51,9 @@ def load(path):
 
 
 def groups(d):
-    """(variant, label, mask) per configuration: rate, and each spiking setting."""
-    varying = [k for k in SPIKING_KEYS
+    """(variant, label, mask, psi, other) per configuration: rate, and each spiking setting
+    (other: the index of its setting of the keys besides psi that vary)."""
+    varying = [k for k in SPIKING_KEYS[1:]  # besides psi
                if len(np.unique(d[k][d["neuron"] == 1])) > 1]
     out = []
     for v in VARIANTS:
@@ -60,15 +61,16 @@ def groups(d):
         if not vm.any():
             continue
         if (vm & (d["neuron"] == 0)).any():
-            out.append((v, "rate", vm & (d["neuron"] == 0)))
+            out.append((v, "rate", vm & (d["neuron"] == 0), 0.0, 0))
         sp = vm & (d["neuron"] == 1)
         keys = sorted({tuple(d[k][i] for k in ("psi",) + tuple(varying)) for i in np.where(sp)[0]})
+        others = sorted({key[1:] for key in keys})
         for key in keys:
             m = sp.copy()
             for k, val in zip(("psi",) + tuple(varying), key):
                 m &= d[k] == val
-            parts = [f"ψ {key[0]:g}"] + [f"{k} {val:g}" for k, val in zip(varying, key[1:]) if k != "psi"]
-            out.append((v, "spiking, " + ", ".join(parts), m))
+            parts = [f"ψ {key[0]:g}"] + [f"{k} {val:g}" for k, val in zip(varying, key[1:])]
+            out.append((v, "spiking, " + ", ".join(parts), m, key[0], others.index(key[1:])))
     return out
 
 
@@ -77,7 +79,7 @@ def table(d, gs):
     print(f"validation accuracy after epoch {d['done']}, median [min, max] over seeds\n")
     print("| variant | neurons | " + " | ".join(f"t_pres {t}" for t in ts) + " |")
     print("|---|---|" + "---|" * len(ts))
-    for v, label, m in gs:
+    for v, label, m, _, _ in gs:
         cells = []
         for t in ts:
             x = d["acc"][m & (d["t_pres"] == t)]
@@ -111,11 +113,12 @@ def main():
     out = args.out or os.path.join(os.path.dirname(args.results) or ".", "spiking.png")
     variants = [v for v in VARIANTS if (d["variant"] == v).any()]
     fig, axes = plt.subplots(1, len(variants) + 1, figsize=(5.2 * (len(variants) + 1), 4.4))
-    n_spk = max(1, sum(1 for g in gs if g[1] != "rate") // max(1, len(variants)))
+    psis = sorted({g[3] for g in gs if g[1] != "rate"})
     cmap = plt.get_cmap("viridis")
+    dashes = ["-", "--", ":", "-."]
+    band = 0.12 if len(gs) <= 3 * len(variants) else 0.05
     for ax, v in zip(axes, variants):
-        k = 0
-        for gv, label, m in gs:
+        for gv, label, m, psi, other in gs:
             if gv != v:
                 continue
             ts, med, lo, hi = [], [], [], []
@@ -126,11 +129,11 @@ def main():
                     ts.append(t), med.append(np.median(x)), lo.append(x.min()), hi.append(x.max())
             if label == "rate":
                 style = dict(color="black", lw=2.2, marker="o", ms=4)
-            else:
-                style = dict(color=cmap(0.1 + 0.8 * k / max(1, n_spk - 1)), lw=1.3, marker=".")
-                k += 1
+            else:  # colour: psi; dashes: the other spiking keys
+                c = cmap(0.05 + 0.85 * psis.index(psi) / max(1, len(psis) - 1))
+                style = dict(color=c, lw=1.3, marker=".", ls=dashes[other % len(dashes)])
             ax.plot(ts, med, label=label, **style)
-            ax.fill_between(ts, lo, hi, color=style["color"], alpha=0.12)
+            ax.fill_between(ts, lo, hi, color=style["color"], alpha=band)
         ax.set_xscale("log")
         ax.set_ylim(0, 1.05)
         ax.axhline(3 / 8, color="grey", lw=0.8, ls=":")
