@@ -74,8 +74,8 @@ static int cmd_models(int argc, char **argv) {
     for (int b = 0; b < 2; b++)
       if (m->impl(backends[b]))
         snprintf(on + strlen(on), sizeof on - strlen(on), "%s%s", on[0] ? ", " : "", backends[b]);
-    printf("%-14s %s\n%-14s %s\n%-14s backends: %s; one record is one %s%s\n", m->name, m->summary,
-           "", m->variants, "", on, m->record, m->io ? "; datasets: bars, idx, random" : "");
+    printf("%-14s %s\n%-14s %s\n%-14s backends: %s; one %s: %s%s\n", m->name,
+           m->summary, "", m->variants, "", on, m->record, m->record_is, m->io ? "; datasets: bars, idx, random" : "");
   }
   if (only)
     config_print_keys(stdout, only);

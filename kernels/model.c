@@ -5,7 +5,11 @@
 #include <string.h>
 
 /* A new model: its folder under kernels/ and one line here. */
-#define AP_MODELS(X) X(mc_model) /* kernels/mc: the dendritic cortical microcircuit */
+// clang-format off
+#define AP_MODELS(X)                                                                               \
+  X(mc_model) /* kernels/mc: the dendritic cortical microcircuit */                                \
+  X(ms_model) /* kernels/mstdp: the MSTDP energy network */
+// clang-format on
 
 #define DECLARE(m) extern const ApModel m;
 AP_MODELS(DECLARE)

@@ -133,7 +133,8 @@ typedef struct ApModel {
   const char *name;     /* [experiment] model = NAME */
   const char *summary;  /* one line for `apical models` */
   const char *variants; /* one line: the variants and switches it offers */
-  const char *record;   /* what one record is, "epoch" */
+  const char *record;   /* what a record is called, "epoch" */
+  const char *record_is; /* one line on what it holds, for `apical models` */
   const ApKey *keys;
   int n_keys;
   size_t params_size;

@@ -13,4 +13,4 @@ cmake --build build-asan -j"$(nproc)" >/dev/null
 cd build-asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:verify_asan_link_order=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-ctest --output-on-failure -j"$(nproc)" -E '^(learning|spiking_learning|robust_kill)$'
+ctest --output-on-failure -j"$(nproc)" -E '^(learning|spiking_learning|mstdp_learning|robust_kill)$'

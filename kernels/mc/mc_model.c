@@ -430,6 +430,7 @@ const ApModel mc_model = {
     .variants = "variant = original | le (latent equilibrium, Haider 2021); neuron = rate | "
                 "poisson (spikes, thesis 2.6)",
     .record = "epoch",
+    .record_is = "every training sample once, then the validation samples",
     .keys = mc_keys,
     .n_keys = (int)(sizeof mc_keys / sizeof mc_keys[0]),
     .params_size = sizeof(McParams),

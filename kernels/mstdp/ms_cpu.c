@@ -1,0 +1,235 @@
+/* The MSTDP network on the CPU backend: replica-major, each replica's weights in its own
+ * rows (padded to 16 floats), the iteration of ms_body.h with its 16-float loops
+ * vectorised. With at least as many replicas as threads each thread runs whole replicas
+ * (a team of one); with fewer, all threads run one replica after the other, splitting
+ * its rows (a team of all threads, a barrier between passes). Both give the same bits:
+ * a row's sum never depends on who computes it.
+ *
+ * The learning update is fused into the next iteration's mat-vec (ms_row): one pass over
+ * the weights per iteration instead of sgemv's one and sger's two. */
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static int omp_get_thread_num(void) { return 0; }
+static int omp_get_num_threads(void) { return 1; }
+#endif
+
+#define MS_FN static inline
+#define MS_SIMD _Pragma("omp simd")
+#define MS_SYNC()                                                                                  \
+  do {                                                                                             \
+    if (t.nth > 1) {                                                                               \
+      _Pragma("omp barrier")                                                                       \
+    }                                                                                              \
+  } while (0)
+#include "ms_body.h"
+
+#include "../backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct Rep {
+  MsRep r;
+  MsConst k;
+  float *mem; /* everything of r's floats */
+  int row;    /* the replica's row in the series */
+} Rep;
+
+struct ApCohort {
+  MsDims d;
+  MsSeries ser;
+  const ApData *data;
+  int n, threads;
+  Rep *reps;
+};
+
+static void cpu_cohort_destroy(ApCohort *c) {
+  if (!c) return;
+  for (int i = 0; c->reps && i < c->n; i++) {
+    free(c->reps[i].mem);
+    free(c->reps[i].r.perm);
+  }
+  free(c->reps);
+  free(c);
+}
+
+static ap_status rep_alloc(Rep *rp, const MsDims *d, int n_train) {
+  size_t np = (size_t)d->Np;
+  size_t n = (size_t)d->H * np + (size_t)d->V * d->Hp + 13 * np;
+  rp->mem = aligned_alloc(64, n * sizeof(float));
+  rp->r.perm = malloc((size_t)(n_train > 0 ? n_train : 1) * sizeof *rp->r.perm);
+  if (!rp->mem || !rp->r.perm) return AP_ERR_OSERR;
+  memset(rp->mem, 0, n * sizeof(float));
+  float *m = rp->mem;
+  MsRep *r = &rp->r;
+  r->wh = m, m += (size_t)d->H * np;
+  r->wv = m, m += (size_t)d->V * d->Hp;
+#define TAKE(f, k) r->f = m, m += (k) * np
+  TAKE(b, 1);
+  TAKE(s, 1);
+  TAKE(v, 1);
+  TAKE(rho, 1);
+  TAKE(dot, 1);
+  TAKE(ca, 1);
+  TAKE(ca2, 1);
+  TAKE(cx, 1);
+  TAKE(cx2, 1);
+  TAKE(tgt, 1);
+  TAKE(keep, 3);
+#undef TAKE
+  r->perm_pass = -1;
+  return AP_OK;
+}
+
+static ap_status cpu_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApError *err) {
+  const MsParams *params = spec->params;
+  ApCohort *c = calloc(1, sizeof *c);
+  if (!c) return ap_fail(err, AP_ERR_OSERR, "out of memory creating a cohort");
+  c->d = ms_dims(&params[0]);
+  ApLayout lay;
+  ms_layout_init(&params[0], &lay, &c->ser);
+  c->data = spec->data;
+  c->n = spec->n;
+  c->threads = ap_cpu_threads(&spec->exec);
+  c->reps = calloc((size_t)spec->n, sizeof *c->reps);
+  if (!c->reps) goto oom;
+  for (int i = 0; i < spec->n; i++) {
+    Rep *rp = &c->reps[i];
+    if (rep_alloc(rp, &c->d, c->data->n_train)) goto oom;
+    ms_const_init(&rp->k, &params[i], spec->data);
+    rp->row = spec->rows[i];
+  }
+  *out = c;
+  return AP_OK;
+oom:
+  cpu_cohort_destroy(c);
+  return ap_fail(err, AP_ERR_OSERR, "out of memory creating %d mstdp replicas", spec->n);
+}
+
+/* Canonical (ms_params.h) <-> internal, one replica; dir 0: into the replica. */
+static void convert(const MsDims *d, MsRep *r, float *canon, int dir) {
+  size_t H = (size_t)d->H, V = (size_t)d->V, Np = (size_t)d->Np, Hp = (size_t)d->Hp;
+  float *p = canon;
+#define MOVE(dst, src) (dir ? (*(src) = *(dst)) : (*(dst) = *(src)))
+  for (size_t i = 0; i < H; i++) /* W_vh */
+    for (size_t j = 0; j < V; j++) MOVE(&r->wh[i * Np + Hp + j], p++);
+  for (size_t i = 0; i < H; i++) /* W_hh */
+    for (size_t j = 0; j < H; j++) MOVE(&r->wh[i * Np + j], p++);
+  for (size_t i = 0; i < V; i++) /* W_hv */
+    for (size_t j = 0; j < H; j++) MOVE(&r->wv[i * Hp + j], p++);
+  for (size_t i = 0; i < V; i++) MOVE(&r->b[Hp + i], p++);
+  for (size_t i = 0; i < H; i++) MOVE(&r->b[i], p++);
+  for (size_t i = 0; i < V; i++) MOVE(&r->s[Hp + i], p++);
+  for (size_t i = 0; i < H; i++) MOVE(&r->s[i], p++);
+  for (size_t i = 0; i < V; i++) MOVE(&r->v[Hp + i], p++);
+  for (size_t i = 0; i < H; i++) MOVE(&r->v[i], p++);
+#undef MOVE
+  if (!dir) {
+    for (size_t i = 0; i < H; i++) r->wh[i * Np + i] = 0.0f; /* no self-connection */
+    for (int i = 0; i < d->H + d->V; i++) {
+      int u = ms_unit(d, i);
+      r->rho[u] = ms_rho(r->s[u]);
+    }
+  }
+}
+
+static size_t canon_floats(const MsDims *d) {
+  size_t H = (size_t)d->H, V = (size_t)d->V;
+  return 2 * H * V + H * H + 3 * (H + V);
+}
+
+static ap_status cpu_state_set(ApCohort *c, const float *state, ApError *err) {
+  (void)err;
+  for (int i = 0; i < c->n; i++) {
+    convert(&c->d, &c->reps[i].r, (float *)state + (size_t)i * canon_floats(&c->d), 0);
+    c->reps[i].r.frozen = 0;
+  }
+  return AP_OK;
+}
+
+static ap_status cpu_state_get(ApCohort *c, float *state, ApError *err) {
+  (void)err;
+  for (int i = 0; i < c->n; i++)
+    convert(&c->d, &c->reps[i].r, state + (size_t)i * canon_floats(&c->d), 1);
+  return AP_OK;
+}
+
+static double seconds_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void run_replica(MsTeam t, ApCohort *c, Rep *rp, int r0, int r1, const ApSeriesBuf *out) {
+  MsBody b = {&rp->r, &rp->k, c->d, c->data, &c->ser};
+  for (int e = r0; e < r1; e++)
+    ms_record(t, &b, e, out->base + ((size_t)rp->row * out->n_records + e) * out->width);
+}
+
+typedef struct Task {
+  ApCohort *c;
+  Rep *rp;
+  int ci;
+} Task;
+
+static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1,
+                         const ApSeriesBuf *out, double *busy, ApError *err) {
+  int n_tasks = 0, threads = 1;
+  for (int i = 0; i < n_cohorts; i++) {
+    n_tasks += cohorts[i]->n;
+    threads = cohorts[i]->threads > threads ? cohorts[i]->threads : threads;
+  }
+  Task *tasks = malloc((size_t)(n_tasks ? n_tasks : 1) * sizeof *tasks);
+  if (!tasks) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  int q = 0;
+  for (int i = 0; i < n_cohorts; i++)
+    for (int j = 0; j < cohorts[i]->n; j++) tasks[q++] = (Task){cohorts[i], &cohorts[i]->reps[j], i};
+  if (busy)
+    for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
+  int team = n_tasks < threads; /* fewer replicas than threads: all threads on each */
+  if (team) {
+    for (int i = 0; i < n_tasks; i++) {
+      double t0 = seconds_now();
+      int used = 1;
+#pragma omp parallel num_threads(threads)
+      {
+        MsTeam t = {omp_get_thread_num(), omp_get_num_threads()};
+#pragma omp single
+        used = t.nth;
+        run_replica(t, tasks[i].c, tasks[i].rp, r0, r1, out);
+      }
+      if (busy) busy[tasks[i].ci] += (seconds_now() - t0) * used;
+    }
+  } else {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    for (int i = 0; i < n_tasks; i++) {
+      double t0 = busy ? seconds_now() : 0.0;
+      run_replica((MsTeam){0, 1}, tasks[i].c, tasks[i].rp, r0, r1, out);
+      if (busy) {
+        double took = seconds_now() - t0;
+#pragma omp atomic
+        busy[tasks[i].ci] += took;
+      }
+    }
+  }
+  free(tasks);
+  return AP_OK;
+}
+
+static void cpu_describe(const ApCohort *c, char *buf, size_t n) {
+  snprintf(buf, n, "%d replica%s of %d hidden, %s", c->n, c->n == 1 ? "" : "s", c->d.H,
+           c->n < c->threads ? "all threads on each" : "a thread each");
+}
+
+const ApModelImpl ms_cpu_impl = {
+    .versions = NULL,
+    .cohort_create = cpu_cohort_create,
+    .cohort_destroy = cpu_cohort_destroy,
+    .state_set = cpu_state_set,
+    .state_get = cpu_state_get,
+    .run = cpu_run,
+    .describe = cpu_describe,
+};

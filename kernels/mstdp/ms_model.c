@@ -1,0 +1,314 @@
+/* The MSTDP energy network as the host sees it (kernels/model.h): keys, defaults and
+ * checks, the layout, the initial state, and its implementations on the backends. */
+#include "ms_params.h"
+
+#include "../core/ap_rng.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+extern const ApModelImpl ms_cpu_impl;
+#ifdef APICAL_HAVE_CUDA
+const ApModelImpl *ms_cuda_impl(void);
+#endif
+
+#define P(f) offsetof(MsParams, f)
+#define BIG 1e300
+#define INT(sec, nm, field, lo, hi, fl, text)                                                      \
+  {                                                                                                \
+    .section = sec, .name = nm, .type = AP_KEY_INT, .offset = P(field), .min = lo, .max = hi,      \
+    .flags = fl, .help = text                                                                      \
+  }
+#define REAL(nm, lo, open, text)                                                                   \
+  {                                                                                                \
+    .section = "model", .name = #nm, .type = AP_KEY_REAL, .offset = P(nm), .min = lo, .max = BIG,  \
+    .min_open = open, .help = text                                                                 \
+  }
+#define CHOICE(nm, field, list, text)                                                              \
+  {                                                                                                \
+    .section = "model", .name = nm, .type = AP_KEY_CHOICE, .offset = P(field), .choices = list,    \
+    .help = text                                                                                   \
+  }
+
+static const ApKey ms_keys[] = {
+    {.section = "model",
+     .name = "seed",
+     .type = AP_KEY_U64,
+     .offset = P(seed),
+     .min = 0,
+     .max = BIG,
+     .help = "seed of the initial weights and state, the training order and generation"},
+    INT("model", "pixels", pixels, 1, 1e6, AP_KEY_FIXED, "visible units that take the image"),
+    INT("model", "labels", labels, 2, 1e4, AP_KEY_FIXED, "visible units that take the label"),
+    INT("model", "hidden", hidden, 1, 1e6, AP_KEY_FIXED, "hidden units"),
+    REAL(eps, 0, 1, "epsilon: the state's step per iteration (eqs. 1, 11)"),
+    {.section = "model",
+     .name = "m",
+     .type = AP_KEY_REAL,
+     .offset = P(m),
+     .min = 0,
+     .max = 1,
+     .help = "momentum inertia of clamped phases (eq. 12)"},
+    REAL(beta, 0, 0, "the clamp's strength (eq. 8; the paper's text: 0.8, Algorithm 1: 1.0)"),
+    REAL(alpha, 0, 0, "learning rate (eq. 7); 0: no learning"),
+    INT("model", "cycles", cycles, 1, 1e6, 0,
+        "T: (clamped, free) phase pairs per training image (Algorithm 1)"),
+    INT("model", "iterations", iterations, 1, 1e6, 0, "iterations per phase"),
+    INT("model", "test_cycles", test_cycles, 1, 1e6, 0,
+        "(clamped, free) pairs per test image and per generated sample"),
+    REAL(init_scale, 0, 0, "weights and biases start in U(-s, s)"),
+    REAL(state_scale, 0, 0, "states start (and generation starts) in U(-s, s), velocity 0"),
+    CHOICE("clamp", clamp, "step|momentum|step_eps",
+           "where beta acts: step (s += eps v + beta (d - s)) | momentum (inside the velocity) | "
+           "step_eps (s += eps v + eps beta (d - s))"),
+    CHOICE("rule", rule, "post|pre",
+           "post: dW[j->i] = alpha drho_i rho_j (receiver's change) | pre: alpha drho_j rho_i "
+           "(the literal indices)"),
+    CHOICE("free", free_phase, "eq1|frozen",
+           "free phase: eq1 (s += eps (R - s)) | frozen (eq. 12 with m = 0: the velocity "
+           "keeps its value)"),
+    CHOICE("data_range", data_range, "pm1|01",
+           "clamp values: pm1 (pixels 2x - 1, labels +-1) | 01 (pixels x, labels 0/1)"),
+    CHOICE("smoothing", smoothing, "off|on",
+           "paper 2.7: also dW[j->i] -= alpha ds_i rho'(s_i) rho_j with ds = R - s"),
+    CHOICE("order", order, "file|shuffled", "training images in file order or shuffled per pass"),
+    INT("train", "presentations", presentations, 1, 1e9, AP_KEY_FIXED,
+        "training images per record (the run: epochs x presentations)"),
+    INT("train", "test_samples", test_samples, -1, 1e9, AP_KEY_FIXED,
+        "test accuracy every record on the first N test images (-1: all)"),
+    INT("train", "train_eval", train_eval, 0, 1e9, AP_KEY_FIXED,
+        "training accuracy every record on the first N training images, read like a test"),
+    INT("train", "full_test_every", full_test_every, 0, 1e9, AP_KEY_FIXED,
+        "every N records, the accuracy on the whole test set (0: never)"),
+    INT("train", "gen_samples", gen_samples, 0, 1e4, AP_KEY_FIXED,
+        "generated samples per label (0: no generation)"),
+    INT("train", "gen_every", gen_every, 1, 1e9, AP_KEY_FIXED,
+        "generate every N records (set it to epochs for the end only)"),
+};
+
+/* The paper's protocol (MODELS.md §2). */
+static void ms_defaults(void *out) {
+  MsParams *p = out;
+  memset(p, 0, sizeof *p);
+  p->seed = 1;
+  p->pixels = 784;
+  p->labels = 10;
+  p->hidden = 2048;
+  p->eps = 0.2;
+  p->m = 0.4;
+  p->beta = 0.8;
+  p->alpha = 0.001;
+  p->cycles = 10;
+  p->iterations = 32;
+  p->test_cycles = 3;
+  p->init_scale = 0.1;
+  p->state_scale = 0.1;
+  p->presentations = 10000;
+  p->test_samples = 500;
+  p->train_eval = 500;
+  p->full_test_every = 0;
+  p->gen_samples = 0;
+  p->gen_every = 1;
+}
+
+MsDims ms_dims(const MsParams *p) { return ms_dims_of(p->pixels, p->labels, p->hidden); }
+
+int ms_test_count(const MsParams *p, const ApData *data) {
+  return p->test_samples < 0 ? data->n_val : p->test_samples;
+}
+
+void ms_const_init(MsConst *k, const MsParams *p, const ApData *data) {
+  memset(k, 0, sizeof *k);
+  k->eps = (float)p->eps;
+  k->m = (float)p->m;
+  k->one_m = (float)(1.0 - p->m);
+  k->beta = (float)p->beta;
+  k->eps_beta = (float)(p->eps * p->beta);
+  k->alpha = (float)p->alpha;
+  k->state_scale = (float)p->state_scale;
+  k->clamp = p->clamp;
+  k->rule = p->rule;
+  k->free_phase = p->free_phase;
+  k->smoothing = p->smoothing;
+  k->data_range = p->data_range;
+  k->order = p->order;
+  k->cycles = p->cycles;
+  k->iterations = p->iterations;
+  k->test_cycles = p->test_cycles;
+  k->presentations = p->presentations;
+  k->n_test = ms_test_count(p, data);
+  k->train_eval = p->train_eval;
+  k->full_test_every = p->full_test_every;
+  k->gen_samples = p->gen_samples;
+  k->gen_every = p->gen_every;
+  k->seed = p->seed;
+}
+
+static void ms_io(const void *params, int *n_in, int *n_out) {
+  const MsParams *p = params;
+  *n_in = p->pixels;
+  *n_out = p->labels;
+}
+
+static ap_status ms_check(const void *params, const ApData *data, ApError *err) {
+  const MsParams *p = params;
+  MsDims d = ms_dims(p);
+  double floats = (double)d.H * d.Np + (double)d.V * d.Hp;
+  if (floats > 2147483647.0)
+    return ap_fail(err, AP_ERR_CONFIG, "mstdp: %d hidden units need %.3g weights, above 2^31",
+                   p->hidden, floats);
+  if (!data) return AP_OK;
+  if (data->n_train < 1)
+    return ap_fail(err, AP_ERR_CONFIG, "mstdp: the training set is empty");
+  if (p->test_samples > data->n_val)
+    return ap_fail(err, AP_ERR_CONFIG, "[train] test_samples = %d, but the test set has %d images",
+                   p->test_samples, data->n_val);
+  if (p->train_eval > data->n_train)
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "[train] train_eval = %d, but the training set has %d images", p->train_eval,
+                   data->n_train);
+  if (p->full_test_every > 0 && data->n_val < 1)
+    return ap_fail(err, AP_ERR_CONFIG, "[train] full_test_every: the test set is empty");
+  return AP_OK;
+}
+
+/* Every replica runs alone (replica-major), whatever its keys: one cohort. */
+static uint64_t ms_cohort_key(const void *params) {
+  (void)params;
+  return 0;
+}
+
+ap_status ms_layout_init(const MsParams *p, ApLayout *out, MsSeries *ser) {
+  int H = p->hidden, V = p->pixels + p->labels;
+  memset(out, 0, sizeof *out);
+  ap_status st = AP_OK;
+  st = st ? st : ap_layout_add_field(out, "W_vh", H, V, AP_FIELD_WEIGHT,
+                                     "weights to the hidden units from the visible ones");
+  st = st ? st : ap_layout_add_field(out, "W_hh", H, H, AP_FIELD_WEIGHT,
+                                     "weights among the hidden units (row: receiver; diagonal 0)");
+  st = st ? st : ap_layout_add_field(out, "W_hv", V, H, AP_FIELD_WEIGHT,
+                                     "weights to the visible units from the hidden ones");
+  st = st ? st : ap_layout_add_field(out, "b_v", V, 0, AP_FIELD_WEIGHT, "visible biases");
+  st = st ? st : ap_layout_add_field(out, "b_h", H, 0, AP_FIELD_WEIGHT, "hidden biases");
+  st = st ? st : ap_layout_add_field(out, "s_v", V, 0, AP_FIELD_STATE,
+                                     "visible states: pixels, then labels");
+  st = st ? st : ap_layout_add_field(out, "s_h", H, 0, AP_FIELD_STATE, "hidden states");
+  st = st ? st : ap_layout_add_field(out, "v_v", V, 0, AP_FIELD_STATE, "visible velocities");
+  st = st ? st : ap_layout_add_field(out, "v_h", H, 0, AP_FIELD_STATE, "hidden velocities");
+  MsSeries s;
+  memset(&s, 0, sizeof s);
+  s.generated = -1;
+#define SERIES(member, name, n, help)                                                              \
+  s.member = out->series_width;                                                                    \
+  if (!st) st = ap_layout_add_series(out, name, n, help);
+  SERIES(test_acc_c, "test_acc_clamped", 0,
+         "test accuracy (first test_samples images), label read after the last clamped phase")
+  SERIES(test_acc_f, "test_acc_free", 0,
+         "test accuracy (first test_samples images), label read after the last free phase")
+  SERIES(train_acc_c, "train_acc_clamped", 0,
+         "training accuracy (first train_eval images, read like a test), after the last clamped "
+         "phase")
+  SERIES(train_acc_f, "train_acc_free", 0,
+         "training accuracy (first train_eval images), after the last free phase")
+  SERIES(full_acc_c, "full_test_acc_clamped", 0,
+         "accuracy on the whole test set every full_test_every records (else NaN), clamped read")
+  SERIES(full_acc_f, "full_test_acc_free", 0,
+         "accuracy on the whole test set every full_test_every records (else NaN), free read")
+  SERIES(mean_abs_w, "mean_abs_w", 0, "mean |W| over all weights at the record's end")
+  SERIES(mean_abs_s, "mean_abs_s", 0, "mean |s| over all units at the record's end")
+  SERIES(max_abs_s, "max_abs_s", 0, "max |s| over all units at the record's end (divergence watch)")
+  SERIES(energy, "energy", 0, "E of eq. 3 at the record's end (before the read-outs)")
+  if (p->gen_samples > 0) {
+    SERIES(generated, "generated", p->labels * p->gen_samples * p->pixels,
+           "generated pixel states [label][sample][pixel] every gen_every records (else NaN)")
+  }
+  SERIES(diverged, "diverged", 0,
+         "1 from the record whose end found a non-finite value in the replica's state on: it is "
+         "frozen there and its other series are NaN")
+#undef SERIES
+  s.width = out->series_width;
+  if (ser) *ser = s;
+  return st;
+}
+
+static ap_status ms_layout(const void *params, ApLayout *out, ApError *err) {
+  if (ms_layout_init(params, out, NULL))
+    return ap_fail(err, AP_ERR_CONFIG, "mstdp: too many state fields or series");
+  return AP_OK;
+}
+
+static void fill_uniform(float *w, size_t n, uint64_t seed, uint32_t id, double scale) {
+  for (size_t i = 0; i < n; i++)
+    w[i] = (float)((ap_u01(ap_rng_u32(seed, AP_RNG_WEIGHTS, id, (uint32_t)(i >> 32), (uint32_t)i)) -
+                    0.5) *
+                   2.0 * scale);
+}
+
+/* Weights and biases U(-init_scale, init_scale) (the diagonal of W_hh 0), states
+ * U(-state_scale, state_scale), velocities 0. */
+static void ms_init(float *state, const void *params, const ApData *data) {
+  const MsParams *p = params;
+  (void)data;
+  size_t H = (size_t)p->hidden, V = (size_t)(p->pixels + p->labels);
+  float *w = state;
+  fill_uniform(w, H * V, p->seed, 0, p->init_scale);
+  w += H * V;
+  fill_uniform(w, H * H, p->seed, 1, p->init_scale);
+  for (size_t i = 0; i < H; i++) w[i * H + i] = 0.0f;
+  w += H * H;
+  fill_uniform(w, V * H, p->seed, 2, p->init_scale);
+  w += V * H;
+  fill_uniform(w, V, p->seed, 3, p->init_scale);
+  w += V;
+  fill_uniform(w, H, p->seed, 4, p->init_scale);
+  w += H;
+  fill_uniform(w, V, p->seed, 5, p->state_scale);
+  w += V;
+  fill_uniform(w, H, p->seed, 6, p->state_scale);
+  w += H;
+  memset(w, 0, (V + H) * sizeof *w);
+}
+
+/* Iterations of one record: training, then the read-outs. */
+static double ms_cost(const void *params, const ApData *data) {
+  const MsParams *p = params;
+  double per_image = 2.0 * p->iterations;
+  double reads = (double)ms_test_count(p, data) + p->train_eval +
+                 (p->full_test_every > 0 ? (double)data->n_val / p->full_test_every : 0.0) +
+                 (double)p->gen_samples * p->labels / p->gen_every;
+  return per_image * ((double)p->presentations * p->cycles + reads * p->test_cycles);
+}
+
+static const ApModelImpl *ms_impl(const char *backend) {
+  if (!strcmp(backend, "cpu")) return &ms_cpu_impl;
+#ifdef APICAL_HAVE_CUDA
+  if (!strcmp(backend, "cuda")) return ms_cuda_impl();
+#endif
+  return NULL;
+}
+
+const ApModel ms_model = {
+    .name = "mstdp",
+    .summary = "MSTDP energy network: momentum relaxation, STDP-form learning, MNIST "
+               "classification and generation",
+    .variants = "clamp = step | momentum | step_eps; rule = post | pre; free = eq1 | frozen; "
+                "data_range = pm1 | 01; smoothing = off | on",
+    .record = "record",
+    .record_is = "[train] presentations training images, then the read-outs",
+    .keys = ms_keys,
+    .n_keys = (int)(sizeof ms_keys / sizeof ms_keys[0]),
+    .params_size = sizeof(MsParams),
+    .defaults = ms_defaults,
+    .io = ms_io,
+    .check = ms_check,
+    .cohort_key = ms_cohort_key,
+    .layout = ms_layout,
+    .init = ms_init,
+    .cost = ms_cost,
+    .headline = "test_acc_free",
+    .n_phases = 0,
+    .phase_names = NULL,
+    .order = NULL,
+    .impl = ms_impl,
+};

@@ -1,0 +1,92 @@
+/* The MSTDP energy network (shared/MODELS.md §2) as data: the parameters a replica owns,
+ * the per-replica constants its iteration uses, and the backend-internal layout of one
+ * replica. Shared by the model description (ms_model.c), the iteration body (ms_body.h)
+ * and the backends.
+ *
+ * Units: V visible (P pixels, then C labels) and H hidden. Canonical state (checkpoints,
+ * results): W_vh [H][V], W_hh [H][H] (diagonal 0), W_hv [V][H], b_v, b_h, s_v, s_h, v_v,
+ * v_h, in that order. W[i][j] is the weight FROM j TO i (the receiver's row). */
+#ifndef MS_PARAMS_H
+#define MS_PARAMS_H
+
+#include "../core/ap_defs.h"
+#include "../model.h"
+
+#include <stdint.h>
+
+typedef enum { MS_CLAMP_STEP = 0, MS_CLAMP_MOMENTUM = 1, MS_CLAMP_STEP_EPS = 2 } ms_clamp;
+typedef enum { MS_RULE_POST = 0, MS_RULE_PRE = 1 } ms_rule;
+typedef enum { MS_FREE_EQ1 = 0, MS_FREE_FROZEN = 1 } ms_free;
+typedef enum { MS_RANGE_PM1 = 0, MS_RANGE_01 = 1 } ms_range;
+typedef enum { MS_ORDER_FILE = 0, MS_ORDER_SHUFFLED = 1 } ms_order;
+
+typedef struct MsParams {
+  uint64_t seed;
+  int pixels, labels, hidden; /* V = pixels + labels; fixed for an experiment */
+  double eps, m, beta, alpha;
+  int cycles;      /* T: (clamped, free) phase pairs per training image */
+  int iterations;  /* per phase */
+  int test_cycles; /* (clamped, free) pairs per test image (and per generated sample) */
+  double init_scale, state_scale;
+  int clamp, rule, free_phase, data_range, smoothing, order;
+  /* [train]: the schedule of a record */
+  int presentations;   /* training images per record */
+  int test_samples;    /* the first N test images, every record (-1: all) */
+  int train_eval;      /* the first N training images, read like a test, every record */
+  int full_test_every; /* records; 0: never; the whole test set */
+  int gen_samples;     /* generated samples per label (0: none) */
+  int gen_every;       /* records */
+} MsParams;
+
+/* One replica's constants in the form the iteration uses them. */
+typedef struct MsConst {
+  float eps, m, one_m, beta, eps_beta, alpha, state_scale;
+  int clamp, rule, free_phase, smoothing, data_range, order;
+  int cycles, iterations, test_cycles;
+  int presentations, n_test, train_eval, full_test_every, gen_samples, gen_every;
+  uint64_t seed;
+} MsConst;
+
+/* Sizes, with the internal padding: every row and every segment of the unit vector
+ * starts at a multiple of 16 floats. Internal unit order: hidden 0..H-1, zeros up to Hp,
+ * visible 0..V-1, zeros up to Hp + Vp = Np. A hidden receiver's row holds its weights
+ * from the Np units in that order; a visible receiver's row those from the Hp hidden. */
+typedef struct MsDims {
+  int P, C, V, H;
+  int Hp, Vp, Np;
+} MsDims;
+
+#define MS_PAD 16 /* the dot products sum in 16 interleaved partial sums (ms_equations.h) */
+
+AP_HD MsDims ms_dims_of(int pixels, int labels, int hidden) {
+  MsDims d;
+  d.P = pixels;
+  d.C = labels;
+  d.V = pixels + labels;
+  d.H = hidden;
+  d.Hp = (hidden + MS_PAD - 1) / MS_PAD * MS_PAD;
+  d.Vp = (d.V + MS_PAD - 1) / MS_PAD * MS_PAD;
+  d.Np = d.Hp + d.Vp;
+  return d;
+}
+
+/* Offsets of a record's series (floats into a replica's record). */
+typedef struct MsSeries {
+  int train_acc_c, train_acc_f, test_acc_c, test_acc_f, full_acc_c, full_acc_f;
+  int mean_abs_w, mean_abs_s, max_abs_s, energy, generated, diverged;
+  int width;
+} MsSeries;
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+MsDims ms_dims(const MsParams *p);
+void ms_const_init(MsConst *k, const MsParams *p, const ApData *data);
+ap_status ms_layout_init(const MsParams *p, ApLayout *out, MsSeries *ser);
+/* Test images a record reads (the first n of the test set). */
+int ms_test_count(const MsParams *p, const ApData *data);
+#ifdef __cplusplus
+}
+#endif
+
+#endif

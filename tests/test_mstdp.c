@@ -1,0 +1,383 @@
+/* The MSTDP energy network (MODELS.md §2): iterations against a hand computation in
+ * double precision for every reading, the rule's indices, clamping, learning against a
+ * control that cannot learn, and the bit-identity of batches, threads and resumption. */
+#define MS_FN static inline
+#define MS_SIMD
+#define MS_SYNC()                                                                                  \
+  do {                                                                                             \
+    (void)t;                                                                                       \
+  } while (0)
+#include "kernels/mstdp/ms_body.h"
+
+#include "helpers.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const MsParams *ms_of(const ApExperiment *ex, int r) { return config_params(ex, r); }
+
+/* ---- a reference in double: every unit pair, receiver-major ------------------------------ */
+
+typedef struct Ref {
+  int P, C, V, H, N;   /* canonical unit order: visible (pixels, labels), then hidden */
+  double *w;           /* [N][N]: w[i][j] from j to i; 0 where there is no synapse */
+  unsigned char *syn;  /* [N][N]: 1 where a synapse exists */
+  double *b, *s, *v;   /* [N] */
+} Ref;
+
+static double rho_d(double s) { return 1.0 / (1.0 + exp(-4.0 * s)); }
+
+static void ref_from_state(Ref *r, const MsParams *p, const float *st) {
+  r->P = p->pixels, r->C = p->labels, r->V = r->P + r->C, r->H = p->hidden, r->N = r->V + r->H;
+  int N = r->N, V = r->V, H = r->H;
+  r->w = calloc((size_t)N * N, sizeof *r->w);
+  r->syn = calloc((size_t)N * N, 1);
+  r->b = calloc((size_t)N, sizeof *r->b);
+  r->s = calloc((size_t)N, sizeof *r->s);
+  r->v = calloc((size_t)N, sizeof *r->v);
+  const float *q = st;
+  for (int i = 0; i < H; i++) /* W_vh */
+    for (int j = 0; j < V; j++) r->w[(size_t)(V + i) * N + j] = *q++, r->syn[(V + i) * N + j] = 1;
+  for (int i = 0; i < H; i++) /* W_hh */
+    for (int j = 0; j < H; j++) {
+      r->w[(size_t)(V + i) * N + V + j] = *q++;
+      r->syn[(V + i) * N + V + j] = i != j;
+    }
+  for (int i = 0; i < V; i++) /* W_hv */
+    for (int j = 0; j < H; j++) r->w[(size_t)i * N + V + j] = *q++, r->syn[i * N + V + j] = 1;
+  for (int i = 0; i < V; i++) r->b[i] = *q++;
+  for (int i = 0; i < H; i++) r->b[V + i] = *q++;
+  for (int i = 0; i < V; i++) r->s[i] = *q++;
+  for (int i = 0; i < H; i++) r->s[V + i] = *q++;
+  for (int i = 0; i < V; i++) r->v[i] = *q++;
+  for (int i = 0; i < H; i++) r->v[V + i] = *q++;
+}
+
+static void ref_free(Ref *r) {
+  free(r->w), free(r->syn), free(r->b), free(r->s), free(r->v);
+}
+
+/* One iteration of MODELS.md §2, written from the text: units [lo, hi) clamped to d in a
+ * clamped phase; learning with rule `rule`. */
+static void ref_iterate(Ref *r, const MsParams *p, int clamped_phase, int lo, int hi,
+                        const double *d, int learn, int rule) {
+  int N = r->N;
+  double *r0 = malloc((size_t)N * sizeof *r0), *r1 = malloc((size_t)N * sizeof *r1);
+  double *R = malloc((size_t)N * sizeof *R), *s0 = malloc((size_t)N * sizeof *s0);
+  for (int j = 0; j < N; j++) r0[j] = rho_d(r->s[j]), s0[j] = r->s[j];
+  for (int i = 0; i < N; i++) {
+    double in = r->b[i];
+    for (int j = 0; j < N; j++)
+      if (r->syn[i * N + j]) in += r->w[(size_t)i * N + j] * r0[j];
+    R[i] = 4.0 * r0[i] * (1.0 - r0[i]) * in; /* eq. 2 */
+  }
+  for (int i = 0; i < N; i++) {
+    int cl = clamped_phase && i >= lo && i < hi;
+    double pull = cl ? d[i] - s0[i] : 0.0;
+    if (clamped_phase) {
+      double drive = R[i] - s0[i] + (p->clamp == MS_CLAMP_MOMENTUM ? p->beta * pull : 0.0);
+      r->v[i] = p->m * drive + (1.0 - p->m) * r->v[i];
+      r->s[i] = s0[i] + p->eps * r->v[i];
+      if (p->clamp == MS_CLAMP_STEP) r->s[i] += p->beta * pull;
+      if (p->clamp == MS_CLAMP_STEP_EPS) r->s[i] += p->eps * p->beta * pull;
+    } else if (p->free_phase == MS_FREE_EQ1) {
+      r->s[i] = s0[i] + p->eps * (R[i] - s0[i]);
+    } else {
+      r->s[i] = s0[i] + p->eps * r->v[i];
+    }
+    r1[i] = rho_d(r->s[i]);
+  }
+  if (learn) {
+    for (int i = 0; i < N; i++) {
+      double smooth =
+          p->smoothing ? -p->alpha * (R[i] - s0[i]) * 4.0 * r0[i] * (1.0 - r0[i]) : 0.0;
+      for (int j = 0; j < N; j++) {
+        if (!r->syn[i * N + j]) continue;
+        double dw = rule == MS_RULE_POST ? p->alpha * (r1[i] - r0[i]) * r0[j]   /* receiver's */
+                                         : p->alpha * (r1[j] - r0[j]) * r0[i];  /* sender's */
+        r->w[(size_t)i * N + j] += dw + smooth * r0[j];
+      }
+      r->b[i] += p->alpha * (r1[i] - r0[i]) + smooth;
+    }
+  }
+  free(r0), free(r1), free(R), free(s0);
+}
+
+/* The largest difference between the reference and a canonical state, over weights
+ * (what = 0), biases (1), states and velocities (2). */
+static double ref_diff(const Ref *r, const float *st, int what) {
+  Ref a;
+  MsParams p = {.pixels = r->P, .labels = r->C, .hidden = r->H};
+  ref_from_state(&a, &p, st);
+  double m = 0.0;
+  int N = r->N;
+  for (int i = 0; i < N; i++) {
+    if (what == 0)
+      for (int j = 0; j < N; j++) m = fmax(m, fabs(a.w[(size_t)i * N + j] - r->w[(size_t)i * N + j]));
+    if (what == 1) m = fmax(m, fabs(a.b[i] - r->b[i]));
+    if (what == 2) m = fmax(m, fmax(fabs(a.s[i] - r->s[i]), fabs(a.v[i] - r->v[i])));
+  }
+  ref_free(&a);
+  return m;
+}
+
+/* One training presentation of Bars image 0 with cycles = 1 and two iterations per phase
+ * (two clamped iterations that learn, the second applying the first's update, then two
+ * free ones), through the CPU backend, for every combination of the readings; against
+ * the reference, and against the reference with the other rule, which must be far off
+ * (so that a backend with the indices swapped fails). */
+Test(iteration, a_presentation_equals_the_hand_computation_in_double_for_every_reading) {
+  ApExperiment ex;
+  th_experiment(&ex, "[experiment]\nmodel = mstdp\ndataset = bars\n[train]\nepochs = 1\n"
+                     "presentations = 1\ntest_samples = 0\ntrain_eval = 0\n"
+                     "[model]\npixels = 9\nlabels = 3\nhidden = 5\ncycles = 1\niterations = 2\n"
+                     "alpha = 0.05\ninit_scale = 0.6\nstate_scale = 0.5\n"
+                     "[sweep]\nclamp = step, momentum, step_eps\nrule = post, pre\n"
+                     "free = eq1, frozen\nsmoothing = off, on\ndata_range = pm1, 01\nseed = 3\n");
+  cr_assert_eq(ex.n_replicas, 48);
+  Session s;
+  ApError err = {{0}};
+  ApExec exec = {1, NULL};
+  cr_assert_eq(session_open(&s, &ex, ap_backend_cpu(), &exec, &err), AP_OK, "%s", err.msg);
+  size_t nf = (size_t)s.lay->n_floats;
+  float *init = malloc((size_t)s.R * nf * sizeof *init);
+  memcpy(init, s.state, (size_t)s.R * nf * sizeof *init);
+  cr_assert_eq(session_run(&s, 0, 1, &err), AP_OK, "%s", err.msg);
+  cr_assert_eq(session_pull(&s, &err), AP_OK, "%s", err.msg);
+  const float *x = s.data.x_train;
+  int y = s.data.y_train[0];
+  for (int rep = 0; rep < s.R; rep++) {
+    const MsParams *p = ms_of(&ex, rep);
+    double d[12];
+    for (int i = 0; i < 9; i++) d[i] = p->data_range == MS_RANGE_PM1 ? 2.0 * x[i] - 1.0 : x[i];
+    for (int c = 0; c < 3; c++) d[9 + c] = c == y ? 1.0 : (p->data_range == MS_RANGE_PM1 ? -1.0 : 0.0);
+    Ref want[2];
+    for (int k = 0; k < 2; k++) {
+      int rule = k ? !p->rule : p->rule;
+      ref_from_state(&want[k], p, init + (size_t)rep * nf);
+      for (int it = 0; it < 2; it++) ref_iterate(&want[k], p, 1, 0, 12, d, 1, rule);
+      for (int it = 0; it < 2; it++) ref_iterate(&want[k], p, 0, 0, 0, d, 0, rule);
+    }
+    const float *got = s.state + (size_t)rep * nf;
+    double ew = ref_diff(&want[0], got, 0), eb = ref_diff(&want[0], got, 1),
+           es = ref_diff(&want[0], got, 2), other = ref_diff(&want[1], got, 0);
+    cr_assert(ew < 2e-6 && eb < 2e-6 && es < 5e-6,
+              "replica %d (clamp %d rule %d free %d smoothing %d range %d): weights off by %.3g, "
+              "biases %.3g, states %.3g",
+              rep, p->clamp, p->rule, p->free_phase, p->smoothing, p->data_range, ew, eb, es);
+    cr_assert(other > 100 * 2e-6,
+              "replica %d: the other rule's reference is as close (%.3g): the test cannot tell "
+              "the indices apart",
+              rep, other);
+    ref_free(&want[0]), ref_free(&want[1]);
+  }
+  free(init);
+  session_close(&s);
+  config_free(&ex);
+}
+
+/* ---- clamping ----------------------------------------------------------------------------- */
+
+/* A replica of the body, team of one, from an experiment's replica 0 and its initial state. */
+typedef struct Net {
+  MsRep r;
+  MsConst k;
+  MsDims d;
+  MsSeries ser;
+  float *mem;
+  ApDataset ds;
+  ApData data;
+} Net;
+
+static void net_open(Net *n, const char *text) {
+  ApExperiment ex;
+  th_experiment(&ex, text);
+  const MsParams *p = ms_of(&ex, 0);
+  ApError err = {{0}};
+  cr_assert_eq(ds_bars(&n->ds, &err), AP_OK);
+  n->data = ds_view(&n->ds);
+  n->d = ms_dims(p);
+  ms_const_init(&n->k, p, &n->data);
+  ApLayout lay;
+  ms_layout_init(p, &lay, &n->ser);
+  size_t np = (size_t)n->d.Np, total = (size_t)n->d.H * np + (size_t)n->d.V * n->d.Hp + 13 * np;
+  n->mem = calloc(total, sizeof(float));
+  float *m = n->mem;
+  MsRep *r = &n->r;
+  memset(r, 0, sizeof *r);
+  r->wh = m, m += (size_t)n->d.H * np;
+  r->wv = m, m += (size_t)n->d.V * n->d.Hp;
+  float **vec[] = {&r->b, &r->s, &r->v, &r->rho, &r->dot, &r->ca, &r->ca2, &r->cx, &r->cx2, &r->tgt};
+  for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) *vec[i] = m, m += np;
+  r->keep = m;
+  r->perm_pass = -1;
+  /* weights and states from the model's initial state */
+  float *st = malloc((size_t)lay.n_floats * sizeof *st);
+  ex.model->init(st, p, &n->data);
+  Ref a;
+  ref_from_state(&a, p, st);
+  for (int i = 0; i < n->d.H + n->d.V; i++) {
+    int ci = i < n->d.H ? n->d.V + i : i - n->d.H; /* canonical index of internal unit i */
+    int u = ms_unit(&n->d, i);
+    r->b[u] = (float)a.b[ci];
+    r->s[u] = (float)a.s[ci];
+    r->rho[u] = ms_rho(r->s[u]);
+    for (int j = 0; j < n->d.H + n->d.V; j++) {
+      int cj = j < n->d.H ? n->d.V + j : j - n->d.H;
+      float w = (float)a.w[(size_t)ci * a.N + cj];
+      if (i < n->d.H)
+        r->wh[(size_t)i * np + (size_t)ms_unit(&n->d, j)] = w;
+      else if (j < n->d.H)
+        r->wv[(size_t)(i - n->d.H) * n->d.Hp + j] = w;
+    }
+  }
+  ref_free(&a);
+  free(st);
+  config_free(&ex);
+}
+
+static void net_close(Net *n) {
+  free(n->mem);
+  ds_free(&n->ds);
+}
+
+/* Which visible units a phase clamps: in training, pixels and labels; in a test, the
+ * pixels; in generation, the labels; in a free phase, none. A clamped unit (beta 1) ends
+ * near its target (the velocity holds it eps (R - s) short of it); an unclamped visible
+ * unit stays where the weak initial weights put it, far from +-1. */
+Test(clamp, training_clamps_pixels_and_labels_a_test_the_pixels_generation_the_labels) {
+  const char *text = "[experiment]\nmodel = mstdp\ndataset = bars\n[model]\npixels = 9\n"
+                     "labels = 3\nhidden = 12\niterations = 60\nbeta = 1\n";
+  MsTeam t = {0, 1};
+  const float x[9] = {1, 0, 1, 1, 1, 0, 0, 0, 1};
+  for (int mode = 0; mode < 4; mode++) { /* training, test, generation, free */
+    Net n;
+    net_open(&n, text);
+    MsBody b = {&n.r, &n.k, n.d, &n.data, &n.ser};
+    int Hp = n.d.Hp, pending = 0;
+    ms_set_targets(t, &b, x, 2);
+    int lo = mode == 2 ? Hp + 9 : Hp, hi = mode == 1 ? Hp + 9 : Hp + 12;
+    ms_phase(t, &b, mode != 3, lo, hi, 0, &pending);
+    for (int i = 0; i < 12; i++) {
+      int clamped = mode != 3 && Hp + i >= lo && Hp + i < hi;
+      float s = n.r.s[Hp + i], target = n.r.tgt[Hp + i];
+      /* s = d + eps v with v -> R - s at the fixed point: s -> (d + eps R) / (1 + eps) */
+      if (clamped)
+        cr_assert(fabsf(s - target / (1.0f + n.k.eps)) < 0.1f, "mode %d: clamped unit %d at %g, target %g",
+                  mode, i, s, target);
+      else
+        cr_assert(fabsf(s) < 0.5f, "mode %d: unit %d is not clamped but went to %g", mode, i, s);
+    }
+    net_close(&n);
+  }
+}
+
+/* ---- learning ----------------------------------------------------------------------------- */
+
+/* Bars (8 images, 3 labels) with the paper's parameters and 30 hidden units: after 1600
+ * presentations the label read after the clamped phase is right for most images, where
+ * the same replicas with alpha = 0 stay near chance. */
+Test(learning, a_small_net_learns_bars_and_one_without_learning_does_not) {
+  ApExperiment ex;
+  th_experiment(&ex, "[experiment]\nmodel = mstdp\ndataset = bars\n[train]\nepochs = 20\n"
+                     "presentations = 80\ntest_samples = -1\ntrain_eval = 0\n"
+                     "[model]\npixels = 9\nlabels = 3\nhidden = 30\n"
+                     "[sweep]\nalpha = 0.001, 0\nseed = 1..3\n");
+  Session s;
+  th_run(&s, &ex, 0);
+  float learned[3], control[3];
+  for (int r = 0; r < 6; r++) {
+    float a = th_series(&s, "test_acc_clamped", r, ex.epochs - 1, 0);
+    if (ms_of(&ex, r)->alpha > 0)
+      learned[r % 3] = a;
+    else
+      control[r % 3] = a;
+  }
+  int good = 0;
+  for (int i = 0; i < 3; i++) {
+    good += learned[i] >= 0.75f;
+    cr_assert(control[i] <= 0.5f, "seed %d learned without learning: %.3f", i + 1, control[i]);
+  }
+  cr_assert(good >= 2, "too few seeds learned: %.3f %.3f %.3f", learned[0], learned[1], learned[2]);
+  session_close(&s);
+  config_free(&ex);
+}
+
+/* ---- bit identity ------------------------------------------------------------------------- */
+
+static const char *crowd = "[experiment]\nmodel = mstdp\ndataset = bars\n[train]\nepochs = 3\n"
+                           "presentations = 5\ntest_samples = 4\ntrain_eval = 3\n"
+                           "full_test_every = 2\ngen_samples = 1\n"
+                           "[model]\npixels = 9\nlabels = 3\nhidden = 21\ncycles = 2\n"
+                           "iterations = 5\ntest_cycles = 2\nalpha = 0.01\n"
+                           "[sweep]\nseed = 4..5\norder = file, shuffled\nrule = post, pre\n"
+                           "smoothing = off, on\n";
+
+static void compare(const Session *a, int ra, const Session *b, int rb, int e0) {
+  size_t nf = (size_t)a->lay->n_floats, F = (size_t)a->lay->series_width;
+  cr_assert_eq(memcmp(a->state + (size_t)ra * nf, b->state + (size_t)rb * nf, nf * sizeof(float)),
+               0, "final states differ (replica %d)", ra);
+  cr_assert_eq(memcmp(session_record(a, ra, e0), session_record(b, rb, e0),
+                      (size_t)(a->E - e0) * F * sizeof(float)),
+               0, "series differ (replica %d)", ra);
+}
+
+/* Each replica alone on one thread, all of them on two (a thread each), and one replica
+ * on two threads (splitting its rows) give the same bits. */
+Test(batch, replicas_alone_in_a_crowd_and_split_over_threads_are_bit_identical) {
+  ApExperiment ex;
+  th_experiment(&ex, crowd);
+  cr_assert_eq(ex.n_replicas, 16);
+  Session all;
+  th_run(&all, &ex, 2);
+  const int pick[] = {0, 7, 13};
+  for (int q = 0; q < 3; q++) {
+    char text[2048];
+    const MsParams *p = ms_of(&ex, pick[q]);
+    snprintf(text, sizeof text,
+             "%.*s\n[model]\nseed = %llu\norder = %s\nrule = %s\nsmoothing = %s\n",
+             (int)(strstr(crowd, "[sweep]") - crowd), crowd, (unsigned long long)p->seed,
+             p->order ? "shuffled" : "file", p->rule ? "pre" : "post", p->smoothing ? "on" : "off");
+    ApExperiment one;
+    th_experiment(&one, text);
+    cr_assert_eq(memcmp(config_params(&one, 0), p, sizeof *p), 0, "the single replica differs");
+    for (int threads = 1; threads <= 2; threads++) {
+      Session s;
+      th_run(&s, &one, threads);
+      compare(&all, pick[q], &s, 0, 0);
+      session_close(&s);
+    }
+    config_free(&one);
+  }
+  /* the read-outs and generation ran and gave numbers */
+  cr_assert(isfinite(th_series(&all, "full_test_acc_free", 0, 1, 0)));
+  cr_assert(isnan(th_series(&all, "full_test_acc_free", 0, 0, 0)));
+  cr_assert(isfinite(th_series(&all, "generated", 0, 2, 5)));
+  session_close(&all);
+  config_free(&ex);
+}
+
+/* Records 0..1, the state to the host and into a new session, then record 2: the same
+ * bits as three records in one go (the shuffled order's pass is recomputed). */
+Test(resume, a_continued_run_is_bit_identical) {
+  ApExperiment ex;
+  th_experiment(&ex, crowd);
+  Session whole, first, second;
+  th_run(&whole, &ex, 2);
+  ApError err = {{0}};
+  ApExec exec = {2, NULL};
+  cr_assert_eq(session_open(&first, &ex, ap_backend_cpu(), &exec, &err), AP_OK);
+  cr_assert_eq(session_run(&first, 0, 2, &err), AP_OK);
+  cr_assert_eq(session_pull(&first, &err), AP_OK);
+  cr_assert_eq(session_open(&second, &ex, ap_backend_cpu(), &exec, &err), AP_OK);
+  memcpy(second.state, first.state, (size_t)first.R * first.lay->n_floats * sizeof(float));
+  cr_assert_eq(session_push(&second, &err), AP_OK);
+  cr_assert_eq(session_run(&second, 2, 3, &err), AP_OK);
+  cr_assert_eq(session_pull(&second, &err), AP_OK);
+  for (int r = 0; r < whole.R; r++) compare(&whole, r, &second, r, 2);
+  session_close(&whole);
+  session_close(&first);
+  session_close(&second);
+  config_free(&ex);
+}
