@@ -21,27 +21,35 @@
 #include "../core/ap_data.h"
 #include "../core/ap_rng.h"
 #include "ms_equations.h"
+#include "ms_rep.h" /* MsRep: one replica in a backend's memory */
 
 #include <math.h>
 #include <stdint.h>
 
-/* One replica in a backend's memory (internal layout: ms_params.h, MsDims). */
-typedef struct MsRep {
-  float *wh;       /* [H][Np]: hidden receivers */
-  float *wv;       /* [V][Hp]: visible receivers */
-  float *b, *s, *v, *rho, *dot; /* [Np] */
-  float *ca, *ca2; /* [Np] the pending update's row coefficients */
-  float *cx, *cx2; /* [Np] and its column vectors (pads stay 0) */
-  float *tgt;      /* [Np] clamp targets of the visible units */
-  float *keep;     /* [3][Np] s, v, rho kept across a read-out */
-  uint32_t *perm;  /* [n_train] the training order of pass perm_pass (shuffled) */
-  long long perm_pass;
-  int frozen;      /* diverged: the replica no longer runs */
-} MsRep;
-
 typedef struct MsTeam {
   int tid, nth;
 } MsTeam;
+
+/* The share of n rows or units thread tid takes: a contiguous block where MS_CONTIGUOUS
+ * is defined (CPU threads: their own cache lines and prefetch streams), else every nth
+ * (GPU threads: neighbours touch neighbouring words). */
+typedef struct MsSpan {
+  int lo, hi, step;
+} MsSpan;
+
+MS_FN MsSpan ms_span(MsTeam t, int n) {
+  MsSpan s;
+#ifdef MS_CONTIGUOUS
+  s.lo = (int)((long long)n * t.tid / t.nth);
+  s.hi = (int)((long long)n * (t.tid + 1) / t.nth);
+  s.step = 1;
+#else
+  s.lo = t.tid;
+  s.hi = n;
+  s.step = t.nth;
+#endif
+  return s;
+}
 
 typedef struct MsBody {
   MsRep *r;
@@ -82,7 +90,8 @@ MS_FN float ms_row(float *w, int n, int self, const float *src, int terms, float
 MS_FN void ms_row_pass(MsTeam t, const MsBody *b, int terms) {
   MsRep *r = b->r;
   const MsDims *d = &b->d;
-  for (int i = t.tid; i < d->H + d->V; i += t.nth) {
+  MsSpan sp = ms_span(t, d->H + d->V);
+  for (int i = sp.lo; i < sp.hi; i += sp.step) {
     if (i < d->H)
       r->dot[i] = ms_row(r->wh + (size_t)i * d->Np, d->Np, i, r->rho, terms, r->ca[i], r->cx,
                          r->ca2[i], r->cx2);
@@ -101,7 +110,8 @@ MS_FN int ms_unit(const MsDims *d, int i) { return i < d->H ? i : d->Hp + i - d-
 MS_FN void ms_unit_pass(MsTeam t, const MsBody *b, int clamped_phase, int lo, int hi, int learn) {
   MsRep *r = b->r;
   const MsConst *k = b->k;
-  for (int i = t.tid; i < b->d.H + b->d.V; i += t.nth) {
+  MsSpan sp = ms_span(t, b->d.H + b->d.V);
+  for (int i = sp.lo; i < sp.hi; i += sp.step) {
     int u = ms_unit(&b->d, i);
     float r0 = r->rho[u];
     MsUnitStep st = ms_unit_step(k, r->s[u], r->v[u], r0, r->dot[u], r->b[u], clamped_phase,

@@ -15,6 +15,7 @@ static int omp_get_num_threads(void) { return 1; }
 #endif
 
 #define MS_FN static inline
+#define MS_CONTIGUOUS
 #define MS_SIMD _Pragma("omp simd")
 #define MS_SYNC()                                                                                  \
   do {                                                                                             \
@@ -57,30 +58,13 @@ static void cpu_cohort_destroy(ApCohort *c) {
 }
 
 static ap_status rep_alloc(Rep *rp, const MsDims *d, int n_train) {
-  size_t np = (size_t)d->Np;
-  size_t n = (size_t)d->H * np + (size_t)d->V * d->Hp + 13 * np;
+  size_t n = ms_rep_floats(d);
   rp->mem = aligned_alloc(64, n * sizeof(float));
   rp->r.perm = malloc((size_t)(n_train > 0 ? n_train : 1) * sizeof *rp->r.perm);
   if (!rp->mem || !rp->r.perm) return AP_ERR_OSERR;
   memset(rp->mem, 0, n * sizeof(float));
-  float *m = rp->mem;
-  MsRep *r = &rp->r;
-  r->wh = m, m += (size_t)d->H * np;
-  r->wv = m, m += (size_t)d->V * d->Hp;
-#define TAKE(f, k) r->f = m, m += (k) * np
-  TAKE(b, 1);
-  TAKE(s, 1);
-  TAKE(v, 1);
-  TAKE(rho, 1);
-  TAKE(dot, 1);
-  TAKE(ca, 1);
-  TAKE(ca2, 1);
-  TAKE(cx, 1);
-  TAKE(cx2, 1);
-  TAKE(tgt, 1);
-  TAKE(keep, 3);
-#undef TAKE
-  r->perm_pass = -1;
+  ms_rep_carve(&rp->r, rp->mem, d);
+  rp->r.perm_pass = -1;
   return AP_OK;
 }
 
@@ -109,42 +93,10 @@ oom:
   return ap_fail(err, AP_ERR_OSERR, "out of memory creating %d mstdp replicas", spec->n);
 }
 
-/* Canonical (ms_params.h) <-> internal, one replica; dir 0: into the replica. */
-static void convert(const MsDims *d, MsRep *r, float *canon, int dir) {
-  size_t H = (size_t)d->H, V = (size_t)d->V, Np = (size_t)d->Np, Hp = (size_t)d->Hp;
-  float *p = canon;
-#define MOVE(dst, src) (dir ? (*(src) = *(dst)) : (*(dst) = *(src)))
-  for (size_t i = 0; i < H; i++) /* W_vh */
-    for (size_t j = 0; j < V; j++) MOVE(&r->wh[i * Np + Hp + j], p++);
-  for (size_t i = 0; i < H; i++) /* W_hh */
-    for (size_t j = 0; j < H; j++) MOVE(&r->wh[i * Np + j], p++);
-  for (size_t i = 0; i < V; i++) /* W_hv */
-    for (size_t j = 0; j < H; j++) MOVE(&r->wv[i * Hp + j], p++);
-  for (size_t i = 0; i < V; i++) MOVE(&r->b[Hp + i], p++);
-  for (size_t i = 0; i < H; i++) MOVE(&r->b[i], p++);
-  for (size_t i = 0; i < V; i++) MOVE(&r->s[Hp + i], p++);
-  for (size_t i = 0; i < H; i++) MOVE(&r->s[i], p++);
-  for (size_t i = 0; i < V; i++) MOVE(&r->v[Hp + i], p++);
-  for (size_t i = 0; i < H; i++) MOVE(&r->v[i], p++);
-#undef MOVE
-  if (!dir) {
-    for (size_t i = 0; i < H; i++) r->wh[i * Np + i] = 0.0f; /* no self-connection */
-    for (int i = 0; i < d->H + d->V; i++) {
-      int u = ms_unit(d, i);
-      r->rho[u] = ms_rho(r->s[u]);
-    }
-  }
-}
-
-static size_t canon_floats(const MsDims *d) {
-  size_t H = (size_t)d->H, V = (size_t)d->V;
-  return 2 * H * V + H * H + 3 * (H + V);
-}
-
 static ap_status cpu_state_set(ApCohort *c, const float *state, ApError *err) {
   (void)err;
   for (int i = 0; i < c->n; i++) {
-    convert(&c->d, &c->reps[i].r, (float *)state + (size_t)i * canon_floats(&c->d), 0);
+    ms_convert(&c->d, &c->reps[i].r, (float *)state + (size_t)i * ms_canon_floats(&c->d), 0);
     c->reps[i].r.frozen = 0;
   }
   return AP_OK;
@@ -153,7 +105,7 @@ static ap_status cpu_state_set(ApCohort *c, const float *state, ApError *err) {
 static ap_status cpu_state_get(ApCohort *c, float *state, ApError *err) {
   (void)err;
   for (int i = 0; i < c->n; i++)
-    convert(&c->d, &c->reps[i].r, state + (size_t)i * canon_floats(&c->d), 1);
+    ms_convert(&c->d, &c->reps[i].r, state + (size_t)i * ms_canon_floats(&c->d), 1);
   return AP_OK;
 }
 
@@ -163,20 +115,45 @@ static double seconds_now(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-static void run_replica(MsTeam t, ApCohort *c, Rep *rp, int r0, int r1, const ApSeriesBuf *out) {
-  MsBody b = {&rp->r, &rp->k, c->d, c->data, &c->ser};
-  for (int e = r0; e < r1; e++)
-    ms_record(t, &b, e, out->base + ((size_t)rp->row * out->n_records + e) * out->width);
-}
-
 typedef struct Task {
   ApCohort *c;
   Rep *rp;
   int ci;
 } Task;
 
-static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1,
-                         const ApSeriesBuf *out, double *busy, ApError *err) {
+/* What a task does to a replica, with its team. */
+typedef struct Job {
+  int r0, r1;             /* records, */
+  const ApSeriesBuf *out; /* into the series, */
+  int iterations, learn;  /* or else (bench) iterations of one kind of phase */
+} Job;
+
+static void run_job(MsTeam t, const Task *task, const Job *job) {
+  Rep *rp = task->rp;
+  ApCohort *c = task->c;
+  MsBody b = {&rp->r, &rp->k, c->d, c->data, &c->ser};
+  if (job->out) {
+    for (int e = job->r0; e < job->r1; e++)
+      ms_record(t, &b, e,
+                job->out->base + ((size_t)rp->row * job->out->n_records + e) * job->out->width);
+    return;
+  }
+  int pending = 0;
+  MsConst k = rp->k;
+  k.iterations = job->iterations;
+  b.k = &k;
+  ms_phase(t, &b, job->learn, c->d.Hp, c->d.Hp + c->d.V, job->learn, &pending);
+  if (pending) { /* apply the last update: nothing stays pending */
+    ms_row_pass(t, &b, pending);
+    MS_SYNC();
+  }
+}
+
+/* Every replica of every cohort: a thread each when there are at least as many as
+ * threads, else all threads on one replica after the other. busy: thread-seconds per
+ * cohort. */
+static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *job, double *busy,
+                          ApError *err) {
   int n_tasks = 0, threads = 1;
   for (int i = 0; i < n_cohorts; i++) {
     n_tasks += cohorts[i]->n;
@@ -189,8 +166,7 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1
     for (int j = 0; j < cohorts[i]->n; j++) tasks[q++] = (Task){cohorts[i], &cohorts[i]->reps[j], i};
   if (busy)
     for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
-  int team = n_tasks < threads; /* fewer replicas than threads: all threads on each */
-  if (team) {
+  if (n_tasks < threads) { /* fewer replicas than threads: all threads on each */
     for (int i = 0; i < n_tasks; i++) {
       double t0 = seconds_now();
       int used = 1;
@@ -199,7 +175,7 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1
         MsTeam t = {omp_get_thread_num(), omp_get_num_threads()};
 #pragma omp single
         used = t.nth;
-        run_replica(t, tasks[i].c, tasks[i].rp, r0, r1, out);
+        run_job(t, &tasks[i], job);
       }
       if (busy) busy[tasks[i].ci] += (seconds_now() - t0) * used;
     }
@@ -207,7 +183,7 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int i = 0; i < n_tasks; i++) {
       double t0 = busy ? seconds_now() : 0.0;
-      run_replica((MsTeam){0, 1}, tasks[i].c, tasks[i].rp, r0, r1, out);
+      run_job((MsTeam){0, 1}, &tasks[i], job);
       if (busy) {
         double took = seconds_now() - t0;
 #pragma omp atomic
@@ -217,6 +193,23 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1
   }
   free(tasks);
   return AP_OK;
+}
+
+static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1,
+                         const ApSeriesBuf *out, double *busy, ApError *err) {
+  Job job = {r0, r1, out, 0, 0};
+  return dispatch(cohorts, n_cohorts, &job, busy, err);
+}
+
+ap_status ms_cpu_iterations(ApCohort *c, int learn, int n, ApError *err) {
+  Job job = {0, 0, NULL, n, learn};
+  return dispatch(&c, 1, &job, NULL, err);
+}
+
+MsRep *ms_cpu_replica(ApCohort *c, int i, const MsConst **k, MsDims *d) {
+  *k = &c->reps[i].k;
+  *d = c->d;
+  return &c->reps[i].r;
 }
 
 static void cpu_describe(const ApCohort *c, char *buf, size_t n) {
