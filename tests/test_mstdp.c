@@ -311,8 +311,9 @@ static const char *crowd = "[experiment]\nmodel = mstdp\ndataset = bars\n[train]
                            "full_test_every = 2\ngen_samples = 1\n"
                            "[model]\npixels = 9\nlabels = 3\nhidden = 21\ncycles = 2\n"
                            "iterations = 5\ntest_cycles = 2\nalpha = 0.01\n"
-                           "[sweep]\nseed = 4..5\norder = file, shuffled\nrule = post, pre\n"
-                           "smoothing = off, on\n";
+                           "[sweep.crowd]\nseed = 4..5\norder = file, shuffled\n"
+                           "rule = post, pre\nsmoothing = off, on\n"
+                           "[sweep.diverging]\neps = 1e25\nseed = 4..5\n"; /* 16, 17 */
 
 static void compare(const Session *a, int ra, const Session *b, int rb, int e0) {
   size_t nf = (size_t)a->lay->n_floats, F = (size_t)a->lay->series_width;
@@ -323,12 +324,12 @@ static void compare(const Session *a, int ra, const Session *b, int rb, int e0) 
                0, "series differ (replica %d)", ra);
 }
 
-/* Each replica alone on one thread, all of them on two (a thread each), and one replica
- * on two threads (splitting its rows) give the same bits. */
+/* Each replica alone on one thread, all of them on two (a thread each, two of them
+ * diverging), and one replica on two threads (splitting its rows) give the same bits. */
 Test(batch, replicas_alone_in_a_crowd_and_split_over_threads_are_bit_identical) {
   ApExperiment ex;
   th_experiment(&ex, crowd);
-  cr_assert_eq(ex.n_replicas, 16);
+  cr_assert_eq(ex.n_replicas, 18);
   Session all;
   th_run(&all, &ex, 2);
   const int pick[] = {0, 7, 13};
@@ -337,7 +338,7 @@ Test(batch, replicas_alone_in_a_crowd_and_split_over_threads_are_bit_identical) 
     const MsParams *p = ms_of(&ex, pick[q]);
     snprintf(text, sizeof text,
              "%.*s\n[model]\nseed = %llu\norder = %s\nrule = %s\nsmoothing = %s\n",
-             (int)(strstr(crowd, "[sweep]") - crowd), crowd, (unsigned long long)p->seed,
+             (int)(strstr(crowd, "[sweep.crowd]") - crowd), crowd, (unsigned long long)p->seed,
              p->order ? "shuffled" : "file", p->rule ? "pre" : "post", p->smoothing ? "on" : "off");
     ApExperiment one;
     th_experiment(&one, text);
@@ -350,6 +351,12 @@ Test(batch, replicas_alone_in_a_crowd_and_split_over_threads_are_bit_identical) 
     }
     config_free(&one);
   }
+  /* the diverging replicas froze in the first record, with NaN series */
+  for (int r = 16; r < 18; r++)
+    for (int e = 0; e < all.E; e++) {
+      cr_assert_eq(th_series(&all, "diverged", r, e, 0), 1.0f, "replica %d record %d", r, e);
+      cr_assert(isnan(th_series(&all, "max_abs_s", r, e, 0)));
+    }
   /* the read-outs and generation ran and gave numbers */
   cr_assert(isfinite(th_series(&all, "full_test_acc_free", 0, 1, 0)));
   cr_assert(isnan(th_series(&all, "full_test_acc_free", 0, 0, 0)));
@@ -359,7 +366,8 @@ Test(batch, replicas_alone_in_a_crowd_and_split_over_threads_are_bit_identical) 
 }
 
 /* Records 0..1, the state to the host and into a new session, then record 2: the same
- * bits as three records in one go (the shuffled order's pass is recomputed). */
+ * bits as three records in one go (the shuffled order's pass is recomputed, diverged
+ * replicas stay frozen). */
 Test(resume, a_continued_run_is_bit_identical) {
   ApExperiment ex;
   th_experiment(&ex, crowd);

@@ -86,8 +86,14 @@ MS_FN float ms_row(float *w, int n, int self, const float *src, int terms, float
   return acc[0];
 }
 
-/* Every receiver's input, after applying the pending update (terms: 0, 1 or 2). */
+/* Every receiver's input, after applying the pending update (terms: 0, 1 or 2). A
+ * backend may run a version of its own instead: MS_ROW_PASS_VERSION(t, b, terms), where
+ * defined, returns whether it ran the pass (the same sums in the same order, so the same
+ * bits; ms_cuda.cu's rows16). */
 MS_FN void ms_row_pass(MsTeam t, const MsBody *b, int terms) {
+#ifdef MS_ROW_PASS_VERSION
+  if (MS_ROW_PASS_VERSION(t, b, terms)) return;
+#endif
   MsRep *r = b->r;
   const MsDims *d = &b->d;
   MsSpan sp = ms_span(t, d->H + d->V);
@@ -336,6 +342,8 @@ MS_FN void ms_record(MsTeam t, const MsBody *b, int e, float *rec) {
   if (t.tid == 0) {
     for (int i = 0; i < ser->width; i++) rec[i] = NAN;
     b->r->frozen = !ms_measure(b, rec);
+    if (b->r->frozen)
+      for (int i = 0; i < ser->width; i++) rec[i] = NAN;
     rec[ser->diverged] = b->r->frozen ? 1.0f : 0.0f;
   }
   MS_SYNC();

@@ -97,7 +97,6 @@ static ap_status cpu_state_set(ApCohort *c, const float *state, ApError *err) {
   (void)err;
   for (int i = 0; i < c->n; i++) {
     ms_convert(&c->d, &c->reps[i].r, (float *)state + (size_t)i * ms_canon_floats(&c->d), 0);
-    c->reps[i].r.frozen = 0;
   }
   return AP_OK;
 }

@@ -196,6 +196,8 @@ ap_status ms_layout_init(const MsParams *p, ApLayout *out, MsSeries *ser) {
   st = st ? st : ap_layout_add_field(out, "s_h", H, 0, AP_FIELD_STATE, "hidden states");
   st = st ? st : ap_layout_add_field(out, "v_v", V, 0, AP_FIELD_STATE, "visible velocities");
   st = st ? st : ap_layout_add_field(out, "v_h", H, 0, AP_FIELD_STATE, "hidden velocities");
+  st = st ? st : ap_layout_add_field(out, "status/diverged", 1, 0, AP_FIELD_STATE,
+                                     "1: the replica's state turned non-finite and it is frozen");
   MsSeries s;
   memset(&s, 0, sizeof s);
   s.generated = -1;
@@ -267,7 +269,7 @@ static void ms_init(float *state, const void *params, const ApData *data) {
   w += V;
   fill_uniform(w, H, p->seed, 6, p->state_scale);
   w += H;
-  memset(w, 0, (V + H) * sizeof *w);
+  memset(w, 0, (V + H + 1) * sizeof *w); /* velocities, not diverged */
 }
 
 /* Iterations of one record: training, then the read-outs. */

@@ -1,0 +1,92 @@
+/* One MSTDP replica in a backend's memory: the internal layout (MsRep, over the padded
+ * sizes of ms_params.h's MsDims), how one block of floats is cut into it, and the
+ * conversion from and to the canonical state. The body (ms_body.h) runs on an MsRep; the
+ * backends' host code (ms_cpu.c, ms_cuda.cu) lays it out and converts with these, so a
+ * replica has the same internal layout in host and device memory. */
+#ifndef MS_REP_H
+#define MS_REP_H
+
+#include "ms_equations.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One replica in a backend's memory (internal layout: ms_params.h, MsDims). */
+typedef struct MsRep {
+  float *wh;                    /* [H][Np]: hidden receivers */
+  float *wv;                    /* [V][Hp]: visible receivers */
+  float *b, *s, *v, *rho, *dot; /* [Np] */
+  float *ca, *ca2;              /* [Np] the pending update's row coefficients */
+  float *cx, *cx2;              /* [Np] and its column vectors (pads stay 0) */
+  float *tgt;                   /* [Np] clamp targets of the visible units */
+  float *keep;                  /* [3][Np] s, v, rho kept across a read-out */
+  uint32_t *perm;               /* [n_train] the training order of pass perm_pass (shuffled) */
+  long long perm_pass;
+  int frozen; /* diverged: the replica no longer runs */
+} MsRep;
+
+/* The floats of one replica's block: its weights and 13 vectors of Np. A multiple of 16,
+ * so blocks laid one after the other keep every row 64-byte aligned. */
+static inline size_t ms_rep_floats(const MsDims *d) {
+  return (size_t)d->H * d->Np + (size_t)d->V * d->Hp + 13 * (size_t)d->Np;
+}
+
+/* Points r's arrays into the block m of ms_rep_floats floats (host or device memory;
+ * perm, perm_pass and frozen are left to the caller). */
+static inline void ms_rep_carve(MsRep *r, float *m, const MsDims *d) {
+  size_t np = (size_t)d->Np;
+  r->wh = m, m += (size_t)d->H * np;
+  r->wv = m, m += (size_t)d->V * d->Hp;
+#define TAKE(f, k) r->f = m, m += (k)*np
+  TAKE(b, 1);
+  TAKE(s, 1);
+  TAKE(v, 1);
+  TAKE(rho, 1);
+  TAKE(dot, 1);
+  TAKE(ca, 1);
+  TAKE(ca2, 1);
+  TAKE(cx, 1);
+  TAKE(cx2, 1);
+  TAKE(tgt, 1);
+  TAKE(keep, 3);
+#undef TAKE
+}
+
+/* The floats of one replica's canonical state (ms_params.h). */
+static inline size_t ms_canon_floats(const MsDims *d) {
+  size_t H = (size_t)d->H, V = (size_t)d->V;
+  return 2 * H * V + H * H + 3 * (H + V) + 1;
+}
+
+/* Canonical (ms_params.h) <-> internal, one replica in host memory; dir 0: into the
+ * replica (which then also gets its rates, a zero self weight and its frozen flag). Pads
+ * are not touched. */
+static inline void ms_convert(const MsDims *d, MsRep *r, float *canon, int dir) {
+  size_t H = (size_t)d->H, V = (size_t)d->V, Np = (size_t)d->Np, Hp = (size_t)d->Hp;
+  float *p = canon;
+#define MOVE(dst, src) (dir ? (*(src) = *(dst)) : (*(dst) = *(src)))
+  for (size_t i = 0; i < H; i++) /* W_vh */
+    for (size_t j = 0; j < V; j++) MOVE(&r->wh[i * Np + Hp + j], p++);
+  for (size_t i = 0; i < H; i++) /* W_hh */
+    for (size_t j = 0; j < H; j++) MOVE(&r->wh[i * Np + j], p++);
+  for (size_t i = 0; i < V; i++) /* W_hv */
+    for (size_t j = 0; j < H; j++) MOVE(&r->wv[i * Hp + j], p++);
+  for (size_t i = 0; i < V; i++) MOVE(&r->b[Hp + i], p++);
+  for (size_t i = 0; i < H; i++) MOVE(&r->b[i], p++);
+  for (size_t i = 0; i < V; i++) MOVE(&r->s[Hp + i], p++);
+  for (size_t i = 0; i < H; i++) MOVE(&r->s[i], p++);
+  for (size_t i = 0; i < V; i++) MOVE(&r->v[Hp + i], p++);
+  for (size_t i = 0; i < H; i++) MOVE(&r->v[i], p++);
+#undef MOVE
+  if (dir)
+    *p = (float)r->frozen; /* status/diverged */
+  else
+    r->frozen = *p != 0.0f;
+  if (!dir) {
+    for (size_t i = 0; i < H; i++) r->wh[i * Np + i] = 0.0f; /* no self-connection */
+    for (size_t u = 0; u < H; u++) r->rho[u] = ms_rho(r->s[u]);
+    for (size_t u = Hp; u < Hp + V; u++) r->rho[u] = ms_rho(r->s[u]);
+  }
+}
+
+#endif
