@@ -324,8 +324,8 @@ static void compare(const Session *a, int ra, const Session *b, int rb, int e0) 
                0, "series differ (replica %d)", ra);
 }
 
-/* Each replica alone on one thread, all of them on two (a thread each, two of them
- * diverging), and one replica on two threads (splitting its rows) give the same bits. */
+/* Each replica alone on one or two threads, and all of them on two (a thread each, two
+ * of them diverging) give the same bits. */
 Test(batch, replicas_alone_in_a_crowd_and_split_over_threads_are_bit_identical) {
   ApExperiment ex;
   th_experiment(&ex, crowd);
@@ -362,6 +362,26 @@ Test(batch, replicas_alone_in_a_crowd_and_split_over_threads_are_bit_identical) 
   cr_assert(isnan(th_series(&all, "full_test_acc_free", 0, 0, 0)));
   cr_assert(isfinite(th_series(&all, "generated", 0, 2, 5)));
   session_close(&all);
+  config_free(&ex);
+}
+
+/* A replica large enough to be split over the threads (1.2 M weights) gives the same
+ * bits on two threads as on one. */
+Test(batch, a_large_replica_split_over_threads_equals_one_thread) {
+  ApExperiment ex;
+  th_experiment(&ex, "[experiment]\nmodel = mstdp\ndataset = bars\n[train]\nepochs = 2\n"
+                     "presentations = 2\ntest_samples = 2\ntrain_eval = 1\ngen_samples = 1\n"
+                     "[model]\npixels = 9\nlabels = 3\nhidden = 1100\ncycles = 1\n"
+                     "iterations = 3\ntest_cycles = 1\nalpha = 0.01\norder = shuffled\n");
+  Session one, two;
+  th_run(&one, &ex, 1);
+  th_run(&two, &ex, 2);
+  char how[128];
+  two.impl->describe(two.cohorts[0].c, how, sizeof how);
+  cr_assert(strstr(how, "all threads on each"), "not split over threads: %s", how);
+  compare(&one, 0, &two, 0, 0);
+  session_close(&one);
+  session_close(&two);
   config_free(&ex);
 }
 

@@ -148,9 +148,20 @@ static void run_job(MsTeam t, const Task *task, const Job *job) {
   }
 }
 
-/* Every replica of every cohort: a thread each when there are at least as many as
- * threads, else all threads on one replica after the other. busy: thread-seconds per
- * cohort. */
+/* A replica is split over threads only when it is large: below about a million weights
+ * (256 hidden: 0.47 M) one thread's L2 holds most of it and the barriers cost more than
+ * the second thread brings (bench_ms, 256 hidden, 1 replica: 1.30e4 clamped iterations/s
+ * on one thread, 1.30e4 on two), and on a machine whose other cores are busy a team
+ * waits at every barrier. */
+#define MS_TEAM_MIN_WEIGHTS (1 << 20)
+
+static int teams(const ApCohort *c, int n_tasks, int threads) {
+  double weights = (double)c->d.H * c->d.Np + (double)c->d.V * c->d.Hp;
+  return n_tasks < threads && weights >= MS_TEAM_MIN_WEIGHTS;
+}
+
+/* Every replica of every cohort: a thread each, or, for fewer large replicas than
+ * threads, all threads on one replica after the other. busy: thread-seconds per cohort. */
 static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *job, double *busy,
                           ApError *err) {
   int n_tasks = 0, threads = 1;
@@ -165,7 +176,7 @@ static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *jo
     for (int j = 0; j < cohorts[i]->n; j++) tasks[q++] = (Task){cohorts[i], &cohorts[i]->reps[j], i};
   if (busy)
     for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
-  if (n_tasks < threads) { /* fewer replicas than threads: all threads on each */
+  if (teams(cohorts[0], n_tasks, threads)) { /* all threads on each replica */
     for (int i = 0; i < n_tasks; i++) {
       double t0 = seconds_now();
       int used = 1;
@@ -213,7 +224,7 @@ MsRep *ms_cpu_replica(ApCohort *c, int i, const MsConst **k, MsDims *d) {
 
 static void cpu_describe(const ApCohort *c, char *buf, size_t n) {
   snprintf(buf, n, "%d replica%s of %d hidden, %s", c->n, c->n == 1 ? "" : "s", c->d.H,
-           c->n < c->threads ? "all threads on each" : "a thread each");
+           teams(c, c->n, c->threads) ? "all threads on each" : "a thread each");
 }
 
 const ApModelImpl ms_cpu_impl = {
