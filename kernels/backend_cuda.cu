@@ -1,9 +1,11 @@
-/* The CUDA device as a backend: whether one answers, and what it is. What runs on it is
- * each model's CUDA implementation (kernels/<model>/*.cu). */
+/* The CUDA device as a backend: whether one answers, and what it is; and what the models'
+ * CUDA implementations (kernels/<model>/*.cu) share: the dataset's device copy. */
 #include "backend.h"
+#include "backend_cuda.cuh"
 
 #include <cuda_runtime.h>
 #include <stdio.h>
+#include <string.h>
 
 static ap_status cuda_probe(ApError *err) {
   int n = 0;
@@ -33,3 +35,60 @@ static void cuda_describe(const ApExec *exec, char *buf, size_t n) {
 static const ApBackend cuda_backend = {"cuda", cuda_probe, cuda_describe};
 
 extern "C" const ApBackend *ap_backend_cuda(void) { return &cuda_backend; }
+
+/* ---- device data shared by the cohorts of a run ------------------------------------- */
+
+typedef struct DeviceData {
+  const ApData *host; /* the host dataset this copies */
+  ApData d;           /* device pointers */
+  int users;
+} DeviceData;
+
+static DeviceData g_data;
+
+ap_status ap_cuda_data_acquire(const ApData *h, cudaStream_t stream, ApData *out, ApError *err) {
+  if (g_data.users > 0 && g_data.host == h) {
+    g_data.users++;
+    *out = g_data.d;
+    return AP_OK;
+  }
+  if (g_data.users > 0)
+    return ap_fail(err, AP_ERR_SOFTWARE, "cuda backend: cohorts of one run must share one dataset");
+  ApData d = *h;
+  size_t xt = (size_t)h->n_train * (size_t)h->n_in, xv = (size_t)h->n_val * (size_t)h->n_in;
+  float *x_train, *x_val;
+  int *y_train, *y_val;
+  CUDA_CHECK(cudaMalloc(&x_train, xt * sizeof(float) + 1));
+  CUDA_CHECK(cudaMalloc(&y_train, (size_t)h->n_train * sizeof(int) + 1));
+  CUDA_CHECK(
+      cudaMemcpyAsync(x_train, h->x_train, xt * sizeof(float), cudaMemcpyHostToDevice, stream));
+  CUDA_CHECK(cudaMemcpyAsync(y_train, h->y_train, (size_t)h->n_train * sizeof(int),
+                             cudaMemcpyHostToDevice, stream));
+  if (h->x_val == h->x_train && h->y_val == h->y_train) {
+    x_val = x_train;
+    y_val = y_train;
+  } else {
+    CUDA_CHECK(cudaMalloc(&x_val, xv * sizeof(float) + 1));
+    CUDA_CHECK(cudaMalloc(&y_val, (size_t)h->n_val * sizeof(int) + 1));
+    CUDA_CHECK(
+        cudaMemcpyAsync(x_val, h->x_val, xv * sizeof(float), cudaMemcpyHostToDevice, stream));
+    CUDA_CHECK(cudaMemcpyAsync(y_val, h->y_val, (size_t)h->n_val * sizeof(int),
+                               cudaMemcpyHostToDevice, stream));
+  }
+  CUDA_CHECK(cudaStreamSynchronize(stream));
+  d.x_train = x_train, d.y_train = y_train, d.x_val = x_val, d.y_val = y_val;
+  g_data.host = h;
+  g_data.d = d;
+  g_data.users = 1;
+  *out = d;
+  return AP_OK;
+}
+
+void ap_cuda_data_release(void) {
+  if (g_data.users == 0 || --g_data.users > 0) return;
+  if (g_data.d.x_val != g_data.d.x_train) cudaFree((void *)g_data.d.x_val);
+  if (g_data.d.y_val != g_data.d.y_train) cudaFree((void *)g_data.d.y_val);
+  cudaFree((void *)g_data.d.x_train);
+  cudaFree((void *)g_data.d.y_train);
+  memset(&g_data, 0, sizeof g_data);
+}

@@ -8,11 +8,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bars cases run the warp kernel under auto, the deep network the generic one. The ones
- * marked for CI are small enough for the simulator (a few minutes together): both
- * kernels, odd replica counts, more than one launch (state kept on the device between
- * them), a deep network, a GPU state continued on the CPU. */
+/* Microcircuit: Bars cases run the warp kernel under auto, the deep network the generic
+ * one. The ones marked for CI are small enough for the simulator (a few minutes
+ * together): both kernels, odd replica counts, more than one launch (state kept on the
+ * device between them), a deep network, a GPU state continued on the CPU. */
 #define MC "[experiment]\nmodel = microcircuit\n"
+#define MS                                                                                         \
+  "[experiment]\nmodel = mstdp\ndataset = bars\n[model]\npixels = 9\nlabels = 3\ncycles = 2\n"     \
+  "iterations = 4\ntest_cycles = 1\nalpha = 0.05\n"
+/* every clamp, rule and free-phase reading, smoothing (rule pre with it: two update
+ * terms), both data ranges; more presentations than images (a second permutation) */
+#define MS_READINGS                                                                                \
+  MS "[train]\nepochs = 2\npresentations = 5\ntest_samples = 4\ntrain_eval = 3\n"                  \
+     "[model]\nhidden = 40\norder = shuffled\n"                                                    \
+     "[sweep]\nclamp = step, momentum, step_eps, momentum\nrule = post, pre, pre, post\n"          \
+     "free = eq1, frozen, eq1, frozen\nsmoothing = off, on, on, off\n"                             \
+     "data_range = pm1, 01, pm1, 01\nzip = clamp rule free smoothing data_range\n"
+/* the read-outs every few records, and a replica that diverges in its first record */
+#define MS_GENERATION                                                                              \
+  MS "[train]\nepochs = 3\npresentations = 2\ntest_samples = 2\ntrain_eval = 2\n"                  \
+     "full_test_every = 2\ngen_samples = 1\ngen_every = 2\n[model]\nhidden = 20\n"                 \
+     "[sweep]\neps = 0.2, 1e20\n"
+/* more units than a block has threads (512): a small case for the simulator, and every
+ * reading at once for a GPU */
+#define MS_WIDE_SMALL                                                                              \
+  MS "[train]\nepochs = 2\npresentations = 1\ntest_samples = 1\ntrain_eval = 0\n"                  \
+     "[model]\nhidden = 520\nrule = pre\nsmoothing = on\n"
+#define MS_WIDE                                                                                    \
+  MS "[train]\nepochs = 4\npresentations = 6\ntest_samples = -1\ntrain_eval = 8\n"                 \
+     "full_test_every = 3\ngen_samples = 2\ngen_every = 2\n"                                       \
+     "[model]\nhidden = 600\norder = shuffled\nrule = pre\nsmoothing = on\n"                       \
+     "[sweep]\nclamp = step, momentum, step_eps, momentum, step\n"                                 \
+     "free = eq1, frozen, eq1, frozen, eq1\nseed = 1, 2, 3, 4, 5\nzip = clamp free seed\n"
 const ParityCase parity_cases[] = {
     {"1 replica", MC "[train]\nepochs = 4\n[model]\neta_pi = 0.02\nt_pres = 9\n", 1, 0, NULL, 0, 1},
     {"7 replicas",
@@ -82,6 +109,30 @@ const ParityCase parity_cases[] = {
      MC "[train]\nepochs = 2\nval_samples = 2\n[model]\nt_pres = 4\nvariant = le\n"
         "[sweep]\nseed = 1, 2\nneuron = rate, poisson\n",
      0, 1, NULL, 0, 1},
+    /* MSTDP (kernels/mstdp/ms_cuda.cu): a block per replica runs the CPU's body. Bars,
+     * 9 pixels, 3 labels; hidden 20, 30 and 40 make generic teams of one warp and of two
+     * (with idle threads); 520 and 600 hidden teams whose threads take several rows */
+    {"mstdp, 4 replicas: clamp, rule, free, smoothing and range readings, shuffled", MS_READINGS, 0,
+     0, NULL, 0, 1},
+    {"mstdp, 2 replicas (one diverges), generation, full tests, 3 launches", MS_GENERATION, 0, 0,
+     NULL, 1, 1},
+    {"mstdp, 2 records on the GPU, 1 more on the CPU, 3 replicas",
+     MS "[train]\nepochs = 3\npresentations = 3\ntest_samples = 2\ntrain_eval = 0\n"
+        "[model]\nhidden = 30\norder = shuffled\nclamp = momentum\n[sweep]\nseed = 1..3\n",
+     0, 2, NULL, 0, 1},
+    {"mstdp, 5 replicas of 600 hidden, every reading, 2 launches", MS_WIDE, 0, 0, NULL, 2, 0},
+    /* the rows16 kernel (blocks of 16 x 32 threads here): the same cases */
+    {"mstdp rows16, 4 replicas: clamp, rule, free, smoothing and range readings, shuffled",
+     MS_READINGS, 0, 0, "rows16", 0, 1},
+    {"mstdp rows16, 2 replicas (one diverges), generation, full tests, 3 launches", MS_GENERATION,
+     0, 0, "rows16", 1, 1},
+    {"mstdp rows16, 5 replicas of 600 hidden, every reading, 2 launches", MS_WIDE, 0, 0, "rows16",
+     2, 0},
+    /* more units than threads, small (a minute under the simulator; CI leaves them out:
+     * the CPU runs the same strided team loops, and rows16's groups take several rows in
+     * the readings case) */
+    {"mstdp, 1 replica of 520 hidden, 2 launches", MS_WIDE_SMALL, 0, 0, "generic", 1, 0},
+    {"mstdp rows16, 1 replica of 520 hidden, 2 launches", MS_WIDE_SMALL, 0, 0, "rows16", 1, 0},
 };
 const int parity_n_cases = sizeof parity_cases / sizeof parity_cases[0];
 

@@ -1,12 +1,14 @@
 /* The CUDA backend against the CPU backend, as plain functions: tests/test_cuda.c asserts
  * on them, benchmarks/cuda_check.c (no Criterion, no HDF5) runs them on GPU machines.
  *
- * The generic kernel runs the CPU backend's body (kernels/mc/mc_body.h with one lane,
- * checked on the CPU by test_replica.c) and the warp kernel its version of it (checked
- * by test_warp.c), with every rounding fixed by the source: fmaf written out, no compiler
- * contraction on either side (-ffp-contract=off, --fmad=false), IEEE division and square
- * root. So the comparison is exact, states and series alike; a mismatch in the last bit
- * means some operation differs. */
+ * The microcircuit's generic kernel runs the CPU backend's body (kernels/mc/mc_body.h
+ * with one lane, checked on the CPU by test_replica.c) and the warp kernel its version of
+ * it (checked by test_warp.c); MSTDP's kernels run kernels/mstdp/ms_body.h with a block
+ * as the team (rows16 with its own row pass, summed in the body's order); every rounding
+ * is fixed by the source: fmaf written out, no compiler contraction on either side
+ * (-ffp-contract=off, --fmad=false), IEEE division and square root. So the comparison is
+ * exact, states and series alike; a mismatch in the last bit means some operation
+ * differs. */
 #ifndef AP_CUDA_PARITY_H
 #define AP_CUDA_PARITY_H
 

@@ -25,7 +25,19 @@ Test(cuda, small_warp_case_over_three_launches) { check(9); }
 Test(cuda, diverging_replicas_freeze_on_the_warp_kernel) { check(10); }
 Test(cuda, diverging_replicas_freeze_on_the_generic_kernel) { check(11); }
 Test(cuda, small_state_continued_on_the_cpu) { check(12); }
+Test(cuda, poisson_spikes_match_for_96_replicas) { check(13); }
+Test(cuda, small_poisson_case_over_two_launches) { check(14); }
+Test(cuda, poisson_and_rate_continue_on_the_cpu) { check(15); }
+Test(cuda, mstdp_readings_match) { check(16); }
+Test(cuda, mstdp_generation_full_tests_divergence_and_launches_match) { check(17); }
+Test(cuda, mstdp_state_continues_on_the_cpu) { check(18); }
+Test(cuda, mstdp_wide_teams_match) { check(19); }
+Test(cuda, mstdp_rows16_readings_match) { check(20); }
+Test(cuda, mstdp_rows16_generation_full_tests_divergence_and_launches_match) { check(21); }
+Test(cuda, mstdp_rows16_wide_teams_match) { check(22); }
+Test(cuda, small_mstdp_case_with_more_units_than_threads) { check(23); }
+Test(cuda, small_mstdp_rows16_case_with_more_units_than_threads) { check(24); }
 
 Test(cuda, every_parity_case_has_a_test) {
-  cr_assert_eq(parity_n_cases, 13, "test_cuda.c names each parity case; add a Test for a new one");
+  cr_assert_eq(parity_n_cases, 25, "test_cuda.c names each parity case; add a Test for a new one");
 }

@@ -1,10 +1,11 @@
 #!/bin/bash
 # The CUDA kernels, run under the functional CUDA simulator (shared/tools/gpusim, not part
 # of apical), against the CPU backend bit for bit: the small parity cases of
-# tests/cuda_parity.c (benchmarks/cuda_check --ci: both kernels, odd replica counts, more
-# than one launch, a deep network, a GPU state continued on the CPU). CI runs it after
-# the test suite. The simulator builds once per machine (about 3 minutes, Debian packages
-# and PyPI); then this takes about a minute.
+# tests/cuda_parity.c (benchmarks/cuda_check --ci: every kernel version of every model, odd
+# replica counts, more than one launch, a deep network, MSTDP's readings, a GPU state
+# continued on the CPU). CI runs it after the test suite. The simulator builds once per
+# machine (about 3 minutes, Debian packages and PyPI); then this takes about 2.5 minutes
+# (on 2 idle cores).
 #   tools/gpusim_check.sh          (APICAL_GPUSIM_TOOLS=DIR: the simulator's tools folder)
 # Where the simulator's tools are absent (a user's clone) it says so and exits 0.
 set -euo pipefail

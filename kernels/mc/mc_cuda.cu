@@ -26,6 +26,7 @@
 #include "mc_warp.h"
 
 #include "../backend.h"
+#include "../backend_cuda.cuh"
 
 #include <cuda_runtime.h>
 #include <stdio.h>
@@ -35,14 +36,6 @@
 #define WARP 32
 #define THREADS 128
 #define MAX_CHUNK 256 /* records per launch: bounds the device series buffer */
-
-#define CUDA_CHECK(call)                                                                           \
-  do {                                                                                             \
-    cudaError_t e_ = (call);                                                                       \
-    if (e_ != cudaSuccess)                                                                         \
-      return ap_fail(err, AP_ERR_UNAVAILABLE, "%s:%d: %s: %s", __FILE__, __LINE__, #call,          \
-                     cudaGetErrorString(e_));                                                      \
-  } while (0)
 
 /* ---- kernels: indexing and launch only; the model is mc_body.h / mc_warp.h ----------- */
 
@@ -72,63 +65,6 @@ static __global__ void __launch_bounds__(THREADS)
 }
 
 enum { KERNEL_GENERIC, KERNEL_WARP };
-
-/* ---- device data shared by the cohorts of a run -------------------------------------- */
-
-typedef struct DeviceData {
-  const ApData *host; /* the host dataset this copies */
-  ApData d;           /* device pointers */
-  int users;
-} DeviceData;
-
-static DeviceData g_data;
-
-static ap_status data_acquire(const ApData *h, cudaStream_t stream, ApData *out, ApError *err) {
-  if (g_data.users > 0 && g_data.host == h) {
-    g_data.users++;
-    *out = g_data.d;
-    return AP_OK;
-  }
-  if (g_data.users > 0)
-    return ap_fail(err, AP_ERR_SOFTWARE, "cuda backend: cohorts of one run must share one dataset");
-  ApData d = *h;
-  size_t xt = (size_t)h->n_train * (size_t)h->n_in, xv = (size_t)h->n_val * (size_t)h->n_in;
-  float *x_train, *x_val;
-  int *y_train, *y_val;
-  CUDA_CHECK(cudaMalloc(&x_train, xt * sizeof(float) + 1));
-  CUDA_CHECK(cudaMalloc(&y_train, (size_t)h->n_train * sizeof(int) + 1));
-  CUDA_CHECK(
-      cudaMemcpyAsync(x_train, h->x_train, xt * sizeof(float), cudaMemcpyHostToDevice, stream));
-  CUDA_CHECK(cudaMemcpyAsync(y_train, h->y_train, (size_t)h->n_train * sizeof(int),
-                             cudaMemcpyHostToDevice, stream));
-  if (h->x_val == h->x_train && h->y_val == h->y_train) {
-    x_val = x_train;
-    y_val = y_train;
-  } else {
-    CUDA_CHECK(cudaMalloc(&x_val, xv * sizeof(float) + 1));
-    CUDA_CHECK(cudaMalloc(&y_val, (size_t)h->n_val * sizeof(int) + 1));
-    CUDA_CHECK(
-        cudaMemcpyAsync(x_val, h->x_val, xv * sizeof(float), cudaMemcpyHostToDevice, stream));
-    CUDA_CHECK(cudaMemcpyAsync(y_val, h->y_val, (size_t)h->n_val * sizeof(int),
-                               cudaMemcpyHostToDevice, stream));
-  }
-  CUDA_CHECK(cudaStreamSynchronize(stream));
-  d.x_train = x_train, d.y_train = y_train, d.x_val = x_val, d.y_val = y_val;
-  g_data.host = h;
-  g_data.d = d;
-  g_data.users = 1;
-  *out = d;
-  return AP_OK;
-}
-
-static void data_release(void) {
-  if (g_data.users == 0 || --g_data.users > 0) return;
-  if (g_data.d.x_val != g_data.d.x_train) cudaFree((void *)g_data.d.x_val);
-  if (g_data.d.y_val != g_data.d.y_train) cudaFree((void *)g_data.d.y_val);
-  cudaFree((void *)g_data.d.x_train);
-  cudaFree((void *)g_data.d.y_train);
-  memset(&g_data, 0, sizeof g_data);
-}
 
 /* ---- cohorts ------------------------------------------------------------------------- */
 
@@ -179,7 +115,7 @@ static void cuda_cohort_destroy(ApCohort *c) {
   cudaFree(c->d_perm);
   cudaFree(c->d_series);
   if (c->stream) cudaStreamDestroy(c->stream);
-  if (c->has_data) data_release();
+  if (c->has_data) ap_cuda_data_release();
   free(c->h_const);
   free(c->h_rows);
   free(c->h_state);
@@ -249,7 +185,7 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   CUDA_CHECK(cudaMalloc(&c->d_work, (size_t)c->wo.n_rows * P * sizeof(float)));
   CUDA_CHECK(cudaMalloc(&c->d_perm, (size_t)c->n_samples * P * sizeof(uint32_t)));
   CUDA_CHECK(cudaMalloc(&c->d_series, S * sizeof(float)));
-  ap_status st = data_acquire(data, c->stream, &c->data, err);
+  ap_status st = ap_cuda_data_acquire(data, c->stream, &c->data, err);
   if (st) return st;
   c->has_data = 1;
   CUDA_CHECK(cudaStreamSynchronize(c->stream));

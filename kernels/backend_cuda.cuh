@@ -1,0 +1,28 @@
+/* What the models' CUDA implementations (kernels/<model>/*.cu) share: checked CUDA calls
+ * and the dataset's device copy. For .cu files only. */
+#ifndef AP_BACKEND_CUDA_CUH
+#define AP_BACKEND_CUDA_CUH
+
+#include "core/ap_data.h"
+#include "core/ap_defs.h"
+
+#include <cuda_runtime.h>
+
+/* Returns AP_ERR_UNAVAILABLE from the enclosing function (which has an ApError *err) with
+ * the file, line and expression of a failing CUDA call. */
+#define CUDA_CHECK(call)                                                                           \
+  do {                                                                                             \
+    cudaError_t e_ = (call);                                                                       \
+    if (e_ != cudaSuccess)                                                                         \
+      return ap_fail(err, AP_ERR_UNAVAILABLE, "%s:%d: %s: %s", __FILE__, __LINE__, #call,          \
+                     cudaGetErrorString(e_));                                                      \
+  } while (0)
+
+/* The device copy of host dataset h (out: the same counts, device pointers), uploaded on
+ * stream by the first cohort that asks and shared by the others of the run, which must
+ * all ask for the same h. Each successful acquire is paired with one release; the last
+ * release frees the copy. */
+ap_status ap_cuda_data_acquire(const ApData *h, cudaStream_t stream, ApData *out, ApError *err);
+void ap_cuda_data_release(void);
+
+#endif
