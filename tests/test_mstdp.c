@@ -20,10 +20,10 @@ static const MsParams *ms_of(const ApExperiment *ex, int r) { return config_para
 /* ---- a reference in double: every unit pair, receiver-major ------------------------------ */
 
 typedef struct Ref {
-  int P, C, V, H, N;   /* canonical unit order: visible (pixels, labels), then hidden */
-  double *w;           /* [N][N]: w[i][j] from j to i; 0 where there is no synapse */
-  unsigned char *syn;  /* [N][N]: 1 where a synapse exists */
-  double *b, *s, *v;   /* [N] */
+  int P, C, V, H, N;  /* canonical unit order: visible (pixels, labels), then hidden */
+  double *w;          /* [N][N]: w[i][j] from j to i; 0 where there is no synapse */
+  unsigned char *syn; /* [N][N]: 1 where a synapse exists */
+  double *b, *s, *v;  /* [N] */
 } Ref;
 
 static double rho_d(double s) { return 1.0 / (1.0 + exp(-4.0 * s)); }
@@ -54,9 +54,7 @@ static void ref_from_state(Ref *r, const MsParams *p, const float *st) {
   for (int i = 0; i < H; i++) r->v[V + i] = *q++;
 }
 
-static void ref_free(Ref *r) {
-  free(r->w), free(r->syn), free(r->b), free(r->s), free(r->v);
-}
+static void ref_free(Ref *r) { free(r->w), free(r->syn), free(r->b), free(r->s), free(r->v); }
 
 /* One iteration of MODELS.md §2, written from the text: units [lo, hi) clamped to d in a
  * clamped phase; learning with rule `rule`. */
@@ -90,12 +88,11 @@ static void ref_iterate(Ref *r, const MsParams *p, int clamped_phase, int lo, in
   }
   if (learn) {
     for (int i = 0; i < N; i++) {
-      double smooth =
-          p->smoothing ? -p->alpha * (R[i] - s0[i]) * 4.0 * r0[i] * (1.0 - r0[i]) : 0.0;
+      double smooth = p->smoothing ? -p->alpha * (R[i] - s0[i]) * 4.0 * r0[i] * (1.0 - r0[i]) : 0.0;
       for (int j = 0; j < N; j++) {
         if (!r->syn[i * N + j]) continue;
-        double dw = rule == MS_RULE_POST ? p->alpha * (r1[i] - r0[i]) * r0[j]   /* receiver's */
-                                         : p->alpha * (r1[j] - r0[j]) * r0[i];  /* sender's */
+        double dw = rule == MS_RULE_POST ? p->alpha * (r1[i] - r0[i]) * r0[j]  /* receiver's */
+                                         : p->alpha * (r1[j] - r0[j]) * r0[i]; /* sender's */
         r->w[(size_t)i * N + j] += dw + smooth * r0[j];
       }
       r->b[i] += p->alpha * (r1[i] - r0[i]) + smooth;
@@ -114,7 +111,8 @@ static double ref_diff(const Ref *r, const float *st, int what) {
   int N = r->N;
   for (int i = 0; i < N; i++) {
     if (what == 0)
-      for (int j = 0; j < N; j++) m = fmax(m, fabs(a.w[(size_t)i * N + j] - r->w[(size_t)i * N + j]));
+      for (int j = 0; j < N; j++)
+        m = fmax(m, fabs(a.w[(size_t)i * N + j] - r->w[(size_t)i * N + j]));
     if (what == 1) m = fmax(m, fabs(a.b[i] - r->b[i]));
     if (what == 2) m = fmax(m, fmax(fabs(a.s[i] - r->s[i]), fabs(a.v[i] - r->v[i])));
   }
@@ -151,7 +149,8 @@ Test(iteration, a_presentation_equals_the_hand_computation_in_double_for_every_r
     const MsParams *p = ms_of(&ex, rep);
     double d[12];
     for (int i = 0; i < 9; i++) d[i] = p->data_range == MS_RANGE_PM1 ? 2.0 * x[i] - 1.0 : x[i];
-    for (int c = 0; c < 3; c++) d[9 + c] = c == y ? 1.0 : (p->data_range == MS_RANGE_PM1 ? -1.0 : 0.0);
+    for (int c = 0; c < 3; c++)
+      d[9 + c] = c == y ? 1.0 : (p->data_range == MS_RANGE_PM1 ? -1.0 : 0.0);
     Ref want[2];
     for (int k = 0; k < 2; k++) {
       int rule = k ? !p->rule : p->rule;
@@ -208,7 +207,8 @@ static void net_open(Net *n, const char *text) {
   memset(r, 0, sizeof *r);
   r->wh = m, m += (size_t)n->d.H * np;
   r->wv = m, m += (size_t)n->d.V * n->d.Hp;
-  float **vec[] = {&r->b, &r->s, &r->v, &r->rho, &r->dot, &r->ca, &r->ca2, &r->cx, &r->cx2, &r->tgt};
+  float **vec[] = {&r->b,  &r->s,   &r->v,  &r->rho, &r->dot,
+                   &r->ca, &r->ca2, &r->cx, &r->cx2, &r->tgt};
   for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) *vec[i] = m, m += np;
   r->keep = m;
   r->perm_pass = -1;
@@ -264,8 +264,8 @@ Test(clamp, training_clamps_pixels_and_labels_a_test_the_pixels_generation_the_l
       float s = n.r.s[Hp + i], target = n.r.tgt[Hp + i];
       /* s = d + eps v with v -> R - s at the fixed point: s -> (d + eps R) / (1 + eps) */
       if (clamped)
-        cr_assert(fabsf(s - target / (1.0f + n.k.eps)) < 0.1f, "mode %d: clamped unit %d at %g, target %g",
-                  mode, i, s, target);
+        cr_assert(fabsf(s - target / (1.0f + n.k.eps)) < 0.1f,
+                  "mode %d: clamped unit %d at %g, target %g", mode, i, s, target);
       else
         cr_assert(fabsf(s) < 0.5f, "mode %d: unit %d is not clamped but went to %g", mode, i, s);
     }

@@ -64,8 +64,8 @@ typedef struct MsBody {
 /* Row w of n weights (a multiple of 16): first the pending update w_j += a x_j (+ a2
  * x2_j), the self weight (column self, -1: none) held at 0; then the canonical dot
  * product with the rates src. */
-MS_FN float ms_row(float *w, int n, int self, const float *src, int terms, float a,
-                   const float *x, float a2, const float *x2) {
+MS_FN float ms_row(float *w, int n, int self, const float *src, int terms, float a, const float *x,
+                   float a2, const float *x2) {
   float acc[MS_PAD];
   for (int q = 0; q < MS_PAD; q++) acc[q] = 0.0f;
   for (int j0 = 0; j0 < n; j0 += MS_PAD) {

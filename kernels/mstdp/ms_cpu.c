@@ -173,7 +173,8 @@ static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *jo
   if (!tasks) return ap_fail(err, AP_ERR_OSERR, "out of memory");
   int q = 0;
   for (int i = 0; i < n_cohorts; i++)
-    for (int j = 0; j < cohorts[i]->n; j++) tasks[q++] = (Task){cohorts[i], &cohorts[i]->reps[j], i};
+    for (int j = 0; j < cohorts[i]->n; j++)
+      tasks[q++] = (Task){cohorts[i], &cohorts[i]->reps[j], i};
   if (busy)
     for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
   if (teams(cohorts[0], n_tasks, threads)) { /* all threads on each replica */

@@ -58,8 +58,8 @@ AP_HD MsUnitStep ms_unit_step(const MsConst *k, float s, float v, float rho, flo
     o.v = v;
     o.s = fmaf(k->eps, o.ds, s); /* eq. 1 */
   } else {
-    o.v = v;                    /* eq. 12 with m = 0: the velocity keeps its value */
-    o.s = fmaf(k->eps, v, s);   /* eq. 11 */
+    o.v = v;                  /* eq. 12 with m = 0: the velocity keeps its value */
+    o.s = fmaf(k->eps, v, s); /* eq. 11 */
   }
   return o;
 }

@@ -159,8 +159,7 @@ static ap_status ms_check(const void *params, const ApData *data, ApError *err) 
     return ap_fail(err, AP_ERR_CONFIG, "mstdp: %d hidden units need %.3g weights, above 2^31",
                    p->hidden, floats);
   if (!data) return AP_OK;
-  if (data->n_train < 1)
-    return ap_fail(err, AP_ERR_CONFIG, "mstdp: the training set is empty");
+  if (data->n_train < 1) return ap_fail(err, AP_ERR_CONFIG, "mstdp: the training set is empty");
   if (p->test_samples > data->n_val)
     return ap_fail(err, AP_ERR_CONFIG, "[train] test_samples = %d, but the test set has %d images",
                    p->test_samples, data->n_val);
@@ -183,21 +182,26 @@ ap_status ms_layout_init(const MsParams *p, ApLayout *out, MsSeries *ser) {
   int H = p->hidden, V = p->pixels + p->labels;
   memset(out, 0, sizeof *out);
   ap_status st = AP_OK;
-  st = st ? st : ap_layout_add_field(out, "W_vh", H, V, AP_FIELD_WEIGHT,
-                                     "weights to the hidden units from the visible ones");
-  st = st ? st : ap_layout_add_field(out, "W_hh", H, H, AP_FIELD_WEIGHT,
-                                     "weights among the hidden units (row: receiver; diagonal 0)");
-  st = st ? st : ap_layout_add_field(out, "W_hv", V, H, AP_FIELD_WEIGHT,
-                                     "weights to the visible units from the hidden ones");
+  st = st ? st
+          : ap_layout_add_field(out, "W_vh", H, V, AP_FIELD_WEIGHT,
+                                "weights to the hidden units from the visible ones");
+  st = st ? st
+          : ap_layout_add_field(out, "W_hh", H, H, AP_FIELD_WEIGHT,
+                                "weights among the hidden units (row: receiver; diagonal 0)");
+  st = st ? st
+          : ap_layout_add_field(out, "W_hv", V, H, AP_FIELD_WEIGHT,
+                                "weights to the visible units from the hidden ones");
   st = st ? st : ap_layout_add_field(out, "b_v", V, 0, AP_FIELD_WEIGHT, "visible biases");
   st = st ? st : ap_layout_add_field(out, "b_h", H, 0, AP_FIELD_WEIGHT, "hidden biases");
-  st = st ? st : ap_layout_add_field(out, "s_v", V, 0, AP_FIELD_STATE,
-                                     "visible states: pixels, then labels");
+  st = st ? st
+          : ap_layout_add_field(out, "s_v", V, 0, AP_FIELD_STATE,
+                                "visible states: pixels, then labels");
   st = st ? st : ap_layout_add_field(out, "s_h", H, 0, AP_FIELD_STATE, "hidden states");
   st = st ? st : ap_layout_add_field(out, "v_v", V, 0, AP_FIELD_STATE, "visible velocities");
   st = st ? st : ap_layout_add_field(out, "v_h", H, 0, AP_FIELD_STATE, "hidden velocities");
-  st = st ? st : ap_layout_add_field(out, "status/diverged", 1, 0, AP_FIELD_STATE,
-                                     "1: the replica's state turned non-finite and it is frozen");
+  st = st ? st
+          : ap_layout_add_field(out, "status/diverged", 1, 0, AP_FIELD_STATE,
+                                "1: the replica's state turned non-finite and it is frozen");
   MsSeries s;
   memset(&s, 0, sizeof s);
   s.generated = -1;
