@@ -304,6 +304,34 @@ Test(learning, a_small_net_learns_bars_and_one_without_learning_does_not) {
   config_free(&ex);
 }
 
+/* Read-outs (test, training accuracy, the full test set, generation) start from the
+ * training state and restore it: a run with all of them trains to the same bits as one
+ * with none. */
+Test(readout, reading_out_never_changes_training) {
+  const char *base = "[experiment]\nmodel = mstdp\ndataset = bars\n[train]\nepochs = 3\n"
+                     "presentations = 4\n%s[model]\npixels = 9\nlabels = 3\nhidden = 17\n"
+                     "cycles = 2\niterations = 5\nalpha = 0.01\norder = shuffled\n";
+  char with[1024], none[1024];
+  snprintf(with, sizeof with, base,
+           "test_samples = -1\ntrain_eval = 5\nfull_test_every = 1\ngen_samples = 2\n");
+  snprintf(none, sizeof none, base, "test_samples = 0\ntrain_eval = 0\n");
+  ApExperiment a, b;
+  th_experiment(&a, with);
+  th_experiment(&b, none);
+  Session sa, sb;
+  th_run(&sa, &a, 1);
+  th_run(&sb, &b, 1);
+  cr_assert_eq(sa.lay->n_floats, sb.lay->n_floats);
+  cr_assert(isfinite(th_series(&sa, "test_acc_free", 0, 2, 0)), "the read-outs did not run");
+  cr_assert_eq(memcmp(sa.state, sb.state, (size_t)sa.lay->n_floats * sizeof(float)), 0,
+               "reading out changed the trained state");
+  cr_assert_eq(th_series(&sa, "energy", 0, 2, 0), th_series(&sb, "energy", 0, 2, 0));
+  session_close(&sa);
+  session_close(&sb);
+  config_free(&a);
+  config_free(&b);
+}
+
 /* ---- bit identity ------------------------------------------------------------------------- */
 
 static const char *crowd = "[experiment]\nmodel = mstdp\ndataset = bars\n[train]\nepochs = 3\n"
