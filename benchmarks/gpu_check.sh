@@ -4,8 +4,9 @@
 #   device: run(command="APICAL_COMMIT=<sha> bash benchmarks/gpu_check.sh", carry=[".gpu-deps"])
 # It builds with CUDA, checks both CUDA kernels against the CPU backend bit for bit
 # (benchmarks/cuda_check; then again under compute-sanitizer memcheck), runs bench_mc on
-# the GPU at 1 ... 65536 replicas for each kernel, the CPU beside it, and the full
-# bars_tpres.ini study on the GPU; it writes gpu-DEVICE-DATE-COMMIT.md into $OUT (and
+# the GPU at 1 ... 65536 replicas for each kernel, MSTDP at the paper's size for each of
+# its kernels at 1, 8 and 64 replicas, the CPU beside them, and the full bars_tpres.ini
+# study on the GPU; it writes gpu-DEVICE-DATE-COMMIT.md into $OUT (and
 # benchmarks/results/). Each step's output is appended as it finishes, so a run cut short
 # still returns what it measured. Commit the file under benchmarks/results/.
 set -uo pipefail
@@ -77,6 +78,20 @@ for kernel in warp generic; do
     --replicas 1,64,1024,8192,65536 --seconds 3 2>&1 | tee -a "$report"
   endstep
 done
+
+for kernel in generic rows16; do
+  step "MSTDP at the paper's size on the GPU, kernel $kernel (benchmarks/mstdp_paper_size.ini: 2048 hidden, 20 presentations of 640 iterations)"
+  for r in 1 8 64; do
+    timeout 200 build-gpu/benchmarks/bench_mc --backend cuda --cuda-kernel "$kernel" \
+      --experiment benchmarks/mstdp_paper_size.ini --set "sweep.seed=1..$r" 2>&1 | tee -a "$report"
+  done
+  endstep
+done
+
+step "MSTDP at the paper's size on this machine's CPU, 1 replica"
+timeout 200 build-gpu/benchmarks/bench_mc --backend cpu --experiment benchmarks/mstdp_paper_size.ini \
+  --set sweep.seed=1 2>&1 | tee -a "$report"
+endstep
 
 step "bench_mc on this machine's CPU, for comparison"
 timeout 120 build-gpu/benchmarks/bench_mc --backend cpu --replicas 1,1024,8192 --seconds 3 2>&1 | tee -a "$report"
