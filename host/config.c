@@ -876,6 +876,13 @@ static ap_status build(ApExperiment *ex, const Ini *ini, const char *source, ApE
       if ((st = key_apply(r.k, e->value, key_target(r, ex, ex->base), e->origin, err))) return st;
     }
   if ((st = fit_lists(ex, ini, shape_origin, err))) return st;
+  if (ex->record_order && !m->order) {
+    const IniEntry *ro = ini_find(ini, "output", "record_order");
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "%s: record_order: model %s keeps no per-record sample order to store (it "
+                   "follows from the keys: docs/file-format.md)",
+                   ro ? ro->origin : source, m->name);
+  }
 
   /* the dataset */
   const IniEntry *de = ini_find(ini, "experiment", "dataset");
@@ -893,8 +900,8 @@ static ap_status build(ApExperiment *ex, const Ini *ini, const char *source, ApE
     if (data_shape(ex, &n_in, &n_classes) && (want_in != n_in || want_out < n_classes))
       return ap_fail(err, AP_ERR_CONFIG,
                      "%s: dataset %s has %d inputs and %d classes: the network takes %d "
-                     "inputs and has %d outputs (set [model] dims)",
-                     d_origin, ex->dataset, n_in, n_classes, want_in, want_out);
+                     "inputs and has %d outputs (the [model] keys set them: apical models %s)",
+                     d_origin, ex->dataset, n_in, n_classes, want_in, want_out, m->name);
   } else if (de || ini_find(ini, "data", "train_images")) {
     return ap_fail(err, AP_ERR_CONFIG, "%s: model %s takes no dataset", d_origin, m->name);
   }

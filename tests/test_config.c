@@ -45,6 +45,26 @@ Test(config, the_model_is_named_and_known) {
   expect_raw_error("[experiment]\nmodel = microcircuit\n", AP_OK, "");
 }
 
+/* MSTDP's keys: its readings by name, its fixed sizes checked against the data, and no
+ * sample order to record. */
+Test(config, mstdp_keys_sizes_and_what_it_cannot_record) {
+  const char *ms = "[experiment]\nmodel = mstdp\ndataset = bars\n";
+  char text[512];
+  snprintf(text, sizeof text, "%s[model]\nclamp = hard\n", ms);
+  expect_raw_error(text, AP_ERR_CONFIG, "expected one of step, momentum, step_eps");
+  snprintf(text, sizeof text, "%s[model]\npixels = 9\nlabels = 3\n[sweep]\nhidden = 10, 20\n", ms);
+  expect_raw_error(text, AP_ERR_CONFIG, "hidden cannot be swept");
+  snprintf(text, sizeof text, "%s[model]\nlabels = 3\n", ms);
+  expect_raw_error(text, AP_ERR_CONFIG, "the network takes 784 inputs and has 3 outputs");
+  snprintf(text, sizeof text, "%s[output]\nrecord_order = true\n[model]\npixels = 9\nlabels = 3\n",
+           ms);
+  expect_raw_error(text, AP_ERR_CONFIG,
+                   "test.ini:5: record_order: model mstdp keeps no per-record sample order");
+  snprintf(text, sizeof text,
+           "%s[model]\npixels = 9\nlabels = 3\nrule = pre\n[sweep]\nfree = eq1, frozen\n", ms);
+  expect_raw_error(text, AP_OK, "");
+}
+
 Test(config, unknown_keys_and_sections) {
   expect_error("[model]\n\n# comment\ngll = 0.03\n", AP_ERR_CONFIG,
                "test.ini:4: unknown key 'gll'");
