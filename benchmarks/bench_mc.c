@@ -102,7 +102,7 @@ int main(int argc, char **argv) {
   int n_sets = 0;
   int counts[16] = {1, 64, 1024}, n_counts = 3, dims[16] = {9, 30, 3}, n_dims = 3;
   int t_pres = 100;
-  ApExec exec = {0, NULL};
+  ApExec exec = {.threads = 0};
   double seconds = 3.0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -5,25 +5,13 @@
  *
  *   bench_ms [--hidden 256,2048] [--replicas 1,8] [--seconds 2] [--threads N] [--blas]
  *
- * --blas adds the same iteration written with BLAS (cblas_sgemv for the mat-vecs,
- * cblas_sger for the learning update, the unit pass of ms_body.h between them; one
- * replica after the other, BLAS's own threads), where the build found a CBLAS. It is a
- * measurement only: BLAS sums in its own order, so it does not give apical's bits. */
+ * --blas adds the CPU kernel version blas (OpenBLAS sger and sgemv for the row pass, the
+ * rest of the body as fused; --cpu-kernel blas), where the build found OpenBLAS. */
 #include "host/config.h"
 #include "host/session.h"
 #include "kernels/backend.h"
+#include "kernels/mstdp/ms_params.h"
 
-#define MS_FN static inline
-#define MS_SIMD
-#define MS_SYNC()                                                                                  \
-  do {                                                                                             \
-    (void)t;                                                                                       \
-  } while (0)
-#include "kernels/mstdp/ms_body.h"
-
-#ifdef APICAL_HAVE_CBLAS
-#include <cblas.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,28 +31,6 @@ static int parse_list(const char *s, int *out, int max) {
   }
   return n;
 }
-
-#ifdef APICAL_HAVE_CBLAS
-/* One iteration of every replica with BLAS: mat-vecs, the unit pass, rank-1 updates. */
-static void blas_iterate(Session *s, int learn) {
-  MsTeam t = {0, 1};
-  for (int i = 0; i < s->cohorts[0].n; i++) {
-    const MsConst *k;
-    MsDims d;
-    MsRep *r = ms_cpu_replica(s->handles[0], i, &k, &d);
-    MsBody b = {r, k, d, &s->data, NULL};
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, d.H, d.Np, 1.0f, r->wh, d.Np, r->rho, 1, 0.0f, r->dot,
-                1);
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, d.V, d.Hp, 1.0f, r->wv, d.Hp, r->rho, 1, 0.0f,
-                r->dot + d.Hp, 1);
-    ms_unit_pass(t, &b, learn, d.Hp, d.Hp + d.V, learn);
-    if (!learn) continue;
-    cblas_sger(CblasRowMajor, d.H, d.Np, 1.0f, r->ca, 1, r->cx, 1, r->wh, d.Np);
-    cblas_sger(CblasRowMajor, d.V, d.Hp, 1.0f, r->ca + d.Hp, 1, r->cx, 1, r->wv, d.Hp);
-    for (int h = 0; h < d.H; h++) r->wh[(size_t)h * d.Np + h] = 0.0f;
-  }
-}
-#endif
 
 int main(int argc, char **argv) {
   int hidden[16] = {256, 2048}, n_hidden = 2, reps[16] = {1, 8}, n_reps = 2, threads = 0, blas = 0;
@@ -89,11 +55,11 @@ int main(int argc, char **argv) {
   }
 #ifndef APICAL_HAVE_CBLAS
   if (blas) {
-    fprintf(stderr, "bench_ms: this build found no CBLAS (apt-get install libopenblas-dev)\n");
+    fprintf(stderr, "bench_ms: this build found no OpenBLAS (apt-get install libopenblas-dev)\n");
     return 69;
   }
 #endif
-  ApExec exec = {threads, NULL};
+  ApExec exec = {.threads = threads};
   char cpu[128] = "?";
   FILE *f = fopen("/proc/cpuinfo", "r");
   for (char line[512]; f && fgets(line, sizeof line, f);)
@@ -115,29 +81,25 @@ int main(int argc, char **argv) {
                "[train]\ntest_samples = 0\ntrain_eval = 0\n[model]\nhidden = %d\n[sweep]\n"
                "seed = 1..%d\n",
                hidden[hi], reps[ri]);
-      Ini ini = {0};
-      ApError err = {{0}};
-      ApExperiment ex;
-      Session s;
-      if (ini_parse_text(&ini, text, "bench_ms", &err) ||
-          config_build(&ex, &ini, "bench_ms", &err) ||
-          session_open(&s, &ex, ap_backend_cpu(), &exec, &err)) {
-        fprintf(stderr, "bench_ms: %s\n", err.msg);
-        return 1;
-      }
-      ini_free(&ini);
-      for (int version = 0; version <= blas; version++)
+      for (int version = 0; version <= blas; version++) {
+        Ini ini = {0};
+        ApError err = {{0}};
+        ApExperiment ex;
+        Session s;
+        exec.cpu_version = version ? "blas" : "fused";
+        if (ini_parse_text(&ini, text, "bench_ms", &err) ||
+            config_build(&ex, &ini, "bench_ms", &err) ||
+            session_open(&s, &ex, ap_backend_cpu(), &exec, &err)) {
+          fprintf(stderr, "bench_ms: %s\n", err.msg);
+          return 1;
+        }
+        ini_free(&ini);
         for (int learn = 1; learn >= 0; learn--) {
           long done = 0;
           int chunk = 1;
           double t0 = now(), t;
           for (;;) {
-#ifdef APICAL_HAVE_CBLAS
-            if (version)
-              for (int q = 0; q < chunk; q++) blas_iterate(&s, learn);
-            else
-#endif
-                if (ms_cpu_iterations(s.handles[0], learn, chunk, &err)) {
+            if (ms_cpu_iterations(s.handles[0], learn, chunk, &err)) {
               fprintf(stderr, "bench_ms: %s\n", err.msg);
               return 1;
             }
@@ -147,12 +109,13 @@ int main(int argc, char **argv) {
             if (t < seconds / 20) chunk *= 2;
           }
           printf("%8d  %8d  %-7s  %-6s  %10ld  %7.3f  %12.3e  %20.3e\n", hidden[hi], reps[ri],
-                 version ? "blas" : "fused", learn ? "learn" : "free", done, t, done / t,
+                 exec.cpu_version, learn ? "learn" : "free", done, t, done / t,
                  done * (double)reps[ri] / t);
           fflush(stdout);
         }
-      session_close(&s);
-      config_free(&ex);
+        session_close(&s);
+        config_free(&ex);
+      }
     }
   return 0;
 }

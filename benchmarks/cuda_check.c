@@ -30,7 +30,7 @@ int main(int argc, char **argv) {
     return 69;
   }
   char desc[256];
-  ApExec exec = {0, NULL};
+  ApExec exec = {.threads = 0};
   cuda->describe(&exec, desc, sizeof desc);
   printf("# cuda_check: %s against the CPU backend, bit for bit%s\n", desc,
          ci ? " (CI cases)" : "");

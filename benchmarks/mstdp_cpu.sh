@@ -1,8 +1,8 @@
 #!/bin/bash
 # MSTDP iterations per second on the CPU against PyTorch, side by side in one run:
 # 784 + 10 visible units, 256 and 2048 hidden, 1 and 8 replicas, clamped iterations with
-# learning and free ones without; apical's fused loop (and its iteration written with
-# OpenBLAS, where the build has it) against benchmarks/compare/mstdp_torch.py in both of
+# learning and free ones without; apical's two CPU kernels (fused, and blas where the
+# build has OpenBLAS) against benchmarks/compare/mstdp_torch.py in both of
 # its mat-vec layouts, alternating round by round so that drift hits all alike. Medians;
 # from them, the projected wall time of the paper's protocol (500,000 presentations of
 # 10 x (32 clamped + 32 free) iterations, 2048 hidden, one network). Writes
@@ -50,7 +50,7 @@ out=benchmarks/results/cpu-mstdp-$(date -u +%F)-$commit.md
   echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $threads threads"
   echo "- commit: $commit$dirty; $(date -u +%FT%TZ); torch $tv"
   echo "- command: \`benchmarks/mstdp_cpu.sh $build $rounds $secs\` (784 + 10 visible; $rounds rounds alternating, medians of iterations/s, one iteration = every replica one step)"
-  echo "- apical-fused: what runs (ms_body.h, bit-identical everywhere); apical-blas: the same iteration with OpenBLAS sgemv/sger (bench_ms --blas, not bit-identical); torch-col / torch-row: mstdp_torch.py with W @ r or r @ W^T batched mat-vecs (torch.baddbmm)"
+  echo "- apical-fused: the default CPU kernel (ms_body.h, bit-identical everywhere); apical-blas: --cpu-kernel blas, the row pass with OpenBLAS sger/sgemv (close, not bit-identical); torch-col / torch-row: mstdp_torch.py with W @ r or r @ W^T batched mat-vecs (torch.baddbmm)"
   echo
   echo "| hidden | replicas | kind | $(echo "$impls" | tr '\n' '|' | sed 's/|$//; s/|/ | /g') | apical-fused / best torch |"
   echo "| ---: | ---: | --- |$(echo "$impls" | sed 's/.*/ ---: |/' | tr -d '\n') ---: |"

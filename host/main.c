@@ -40,6 +40,9 @@ static void usage_run(FILE *f) {
           "  --cuda-kernel NAME       auto (default) or a CUDA kernel version of the model\n"
           "                           (microcircuit: generic, warp; mstdp: generic, rows16);\n"
           "                           same numbers, other speed\n"
+          "  --cpu-kernel NAME        auto (default) or a CPU kernel version of the model\n"
+          "                           (mstdp: fused, blas where the build found OpenBLAS; blas\n"
+          "                           sums in OpenBLAS's order: close, not the same bits)\n"
           "  --out DIR                run directory (default: runs/NAME)\n"
           "  --resume                 continue from the newest checkpoint in DIR; [train] epochs\n"
           "                           may be raised, nothing else may change\n"
@@ -75,8 +78,9 @@ static int cmd_models(int argc, char **argv) {
     for (int b = 0; b < 2; b++)
       if (m->impl(backends[b]))
         snprintf(on + strlen(on), sizeof on - strlen(on), "%s%s", on[0] ? ", " : "", backends[b]);
-    printf("%-14s %s\n%-14s %s\n%-14s backends: %s; one %s: %s%s\n", m->name,
-           m->summary, "", m->variants, "", on, m->record, m->record_is, m->io ? "; datasets: bars, idx, random" : "");
+    printf("%-14s %s\n%-14s %s\n%-14s backends: %s; one %s: %s%s\n", m->name, m->summary, "",
+           m->variants, "", on, m->record, m->record_is,
+           m->io ? "; datasets: bars, idx, random" : "");
   }
   if (only)
     config_print_keys(stdout, only);
@@ -107,7 +111,7 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, in
 static int cmd_run(int argc, char **argv, const char *command) {
   const char *file = NULL, *sets[256];
   int n_sets = 0, print_config = 0, bad = 0;
-  RunOptions opt = {"auto", {0, NULL}, NULL, 0, 0, command};
+  RunOptions opt = {"auto", {.threads = 0}, NULL, 0, 0, command};
   for (int i = 2; i < argc && !bad; i++) {
     const char *a = argv[i], *v;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -128,6 +132,8 @@ static int cmd_run(int argc, char **argv, const char *command) {
       opt.exec.threads = (int)t;
     } else if ((v = opt_value(argc, argv, &i, "--cuda-kernel", &bad))) {
       opt.exec.version = v;
+    } else if ((v = opt_value(argc, argv, &i, "--cpu-kernel", &bad))) {
+      opt.exec.cpu_version = v;
     } else if ((v = opt_value(argc, argv, &i, "--out", &bad))) {
       opt.out_dir = v;
     } else if (!strcmp(a, "--resume")) {

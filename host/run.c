@@ -489,6 +489,11 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
   char desc[600];
   be->describe(&opt->exec, desc, sizeof desc);
   if (note[0]) snprintf(desc + strlen(desc), sizeof desc - strlen(desc), " (auto: %s)", note);
+  if (s.impl->describe && s.n_cohorts == 1) { /* how it runs: kernel version, blocks, threads */
+    char how[200];
+    s.impl->describe(s.cohorts[0].c, how, sizeof how);
+    snprintf(desc + strlen(desc), sizeof desc - strlen(desc), "; %s", how);
+  }
   print_box(ex, &s, desc, opt->out_dir, done, total_steps);
 
   RunFile rf = {"checkpoint", ex,      be->name,    dump,    opt->command, 0,

@@ -36,7 +36,7 @@ ap_status session_open(Session *s, const ApExperiment *ex, const ApBackend *be, 
   s->ex = ex;
   s->model = ex->model;
   s->be = be;
-  s->exec = exec ? *exec : (ApExec){0, NULL};
+  s->exec = exec ? *exec : (ApExec){.threads = 0};
   s->lay = &ex->layout;
   s->R = ex->n_replicas;
   s->E = ex->epochs;

@@ -91,8 +91,9 @@ typedef struct ApCohort ApCohort; /* a backend's replicas of one schedule (the m
 
 /* How the host wants a cohort run. Configuration reaches kernels as these arguments. */
 typedef struct ApExec {
-  int threads;         /* CPU threads (0: every core) */
-  const char *version; /* kernel version, NULL or "auto": the implementation picks */
+  int threads;             /* CPU threads (0: every core) */
+  const char *version;     /* CUDA kernel version, NULL or "auto": the implementation picks */
+  const char *cpu_version; /* CPU kernel version, NULL or "auto": the implementation picks */
 } ApExec;
 
 typedef struct ApCohortSpec {
@@ -130,10 +131,10 @@ typedef struct ApModelImpl {
 /* ---- the model -------------------------------------------------------------------- */
 
 typedef struct ApModel {
-  const char *name;     /* [experiment] model = NAME */
-  const char *summary;  /* one line for `apical models` */
-  const char *variants; /* one line: the variants and switches it offers */
-  const char *record;   /* what a record is called, "epoch" */
+  const char *name;      /* [experiment] model = NAME */
+  const char *summary;   /* one line for `apical models` */
+  const char *variants;  /* one line: the variants and switches it offers */
+  const char *record;    /* what a record is called, "epoch" */
   const char *record_is; /* one line on what it holds, for `apical models` */
   const ApKey *keys;
   int n_keys;

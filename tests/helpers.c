@@ -27,7 +27,7 @@ void th_experiment(ApExperiment *ex, const char *ini_text) {
 
 void th_run(Session *s, const ApExperiment *ex, int threads) {
   ApError err = {{0}};
-  ApExec exec = {threads, NULL};
+  ApExec exec = {.threads = threads};
   ap_status st = session_open(s, ex, ap_backend_cpu(), &exec, &err);
   cr_assert_eq(st, AP_OK, "session_open: %s", err.msg);
   st = session_run(s, 0, ex->epochs, &err);

@@ -136,7 +136,7 @@ Test(iteration, a_presentation_equals_the_hand_computation_in_double_for_every_r
   cr_assert_eq(ex.n_replicas, 48);
   Session s;
   ApError err = {{0}};
-  ApExec exec = {1, NULL};
+  ApExec exec = {.threads = 1};
   cr_assert_eq(session_open(&s, &ex, ap_backend_cpu(), &exec, &err), AP_OK, "%s", err.msg);
   size_t nf = (size_t)s.lay->n_floats;
   float *init = malloc((size_t)s.R * nf * sizeof *init);
@@ -254,7 +254,7 @@ Test(clamp, training_clamps_pixels_and_labels_a_test_the_pixels_generation_the_l
   for (int mode = 0; mode < 4; mode++) { /* training, test, generation, free */
     Net n;
     net_open(&n, text);
-    MsBody b = {&n.r, &n.k, n.d, &n.data, &n.ser};
+    MsBody b = {&n.r, &n.k, n.d, &n.data, &n.ser, 0};
     int Hp = n.d.Hp, pending = 0;
     ms_set_targets(t, &b, x, 2);
     int lo = mode == 2 ? Hp + 9 : Hp, hi = mode == 1 ? Hp + 9 : Hp + 12;
@@ -413,6 +413,40 @@ Test(batch, a_large_replica_split_over_threads_equals_one_thread) {
   config_free(&ex);
 }
 
+/* The blas CPU kernel (OpenBLAS sger and sgemv for the row pass) sums in OpenBLAS's order:
+ * close to the fused kernel, not the same bits. Every reading of the crowd, diverging
+ * replicas included (they freeze in both). */
+Test(blas, the_blas_kernel_stays_close_to_the_fused_one) {
+#ifndef APICAL_HAVE_CBLAS
+  cr_skip_test("this build found no OpenBLAS");
+#else
+  ApExperiment ex;
+  th_experiment(&ex, crowd);
+  Session fused, blas;
+  th_run(&fused, &ex, 2);
+  ApError err = {{0}};
+  ApExec exec = {.threads = 2, .cpu_version = "blas"};
+  cr_assert_eq(session_open(&blas, &ex, ap_backend_cpu(), &exec, &err), AP_OK, "%s", err.msg);
+  cr_assert_eq(session_run(&blas, 0, ex.epochs, &err), AP_OK, "%s", err.msg);
+  cr_assert_eq(session_pull(&blas, &err), AP_OK, "%s", err.msg);
+  size_t nf = (size_t)fused.lay->n_floats;
+  double worst = 0.0;
+  int differ = 0;
+  for (int r = 0; r < 16; r++)
+    for (size_t i = 0; i < nf; i++) {
+      float a = fused.state[r * nf + i], b = blas.state[r * nf + i];
+      worst = fmax(worst, fabs((double)a - b));
+      differ |= memcmp(&a, &b, sizeof a) != 0;
+    }
+  cr_assert(worst < 1e-5, "blas drifted from fused by %.3g", worst);
+  cr_assert(differ, "blas gave fused's bits: is it running at all?");
+  for (int r = 16; r < 18; r++) cr_assert_eq(th_series(&blas, "diverged", r, 0, 0), 1.0f);
+  session_close(&fused);
+  session_close(&blas);
+  config_free(&ex);
+#endif
+}
+
 /* Records 0..1, the state to the host and into a new session, then record 2: the same
  * bits as three records in one go (the shuffled order's pass is recomputed, diverged
  * replicas stay frozen). */
@@ -422,7 +456,7 @@ Test(resume, a_continued_run_is_bit_identical) {
   Session whole, first, second;
   th_run(&whole, &ex, 2);
   ApError err = {{0}};
-  ApExec exec = {2, NULL};
+  ApExec exec = {.threads = 2};
   cr_assert_eq(session_open(&first, &ex, ap_backend_cpu(), &exec, &err), AP_OK);
   cr_assert_eq(session_run(&first, 0, 2, &err), AP_OK);
   cr_assert_eq(session_pull(&first, &err), AP_OK);

@@ -22,7 +22,7 @@ static void emulate_and_compare(const char *ini, int chunk) {
   /* the same replicas in the GPU layout, x[element][R_pad], from the same initial state */
   Session emu;
   ApError err = {{0}};
-  ApExec exec = {1, NULL};
+  ApExec exec = {.threads = 1};
   cr_assert_eq(session_open(&emu, &ex, ap_backend_cpu(), &exec, &err), AP_OK, "%s", err.msg);
   McDims dims = mc_dims(th_mc(&ex, 0));
   McLayout lay;

@@ -18,7 +18,7 @@ static void emulate_and_compare(const char *ini, int reversed) {
   Session cpu, emu;
   th_run(&cpu, &ex, 2);
   ApError err = {{0}};
-  ApExec exec = {1, NULL};
+  ApExec exec = {.threads = 1};
   cr_assert_eq(session_open(&emu, &ex, ap_backend_cpu(), &exec, &err), AP_OK, "%s", err.msg);
   McLayout lay;
   cr_assert_eq(mc_layout_init(&lay, &dims, NULL), AP_OK);

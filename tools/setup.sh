@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config git zlib1g-dev libhdf5-dev librandom123-dev
-          libcriterion-dev python3-h5py python3-matplotlib)
+          libcriterion-dev libopenblas-dev python3-h5py python3-matplotlib)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

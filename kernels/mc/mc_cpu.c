@@ -89,6 +89,9 @@ static void cpu_cohort_destroy(ApCohort *c) {
 
 static ap_status cpu_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApError *err) {
   const McParams *params = spec->params;
+  const char *v = spec->exec.cpu_version;
+  if (v && *v && strcmp(v, "auto"))
+    return ap_fail(err, AP_ERR_USAGE, "--cpu-kernel %s: the microcircuit has one CPU kernel", v);
   ApCohort *c = calloc(1, sizeof *c);
   if (!c) return ap_fail(err, AP_ERR_OSERR, "out of memory creating a cohort");
   McDims dims = mc_dims(&params[0]);

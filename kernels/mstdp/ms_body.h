@@ -57,6 +57,7 @@ typedef struct MsBody {
   MsDims d;
   const ApData *data;
   const MsSeries *ser;
+  int version; /* the backend's kernel version, for MS_ROW_PASS_VERSION (0: the body's) */
 } MsBody;
 
 /* ---- the iteration ----------------------------------------------------------------- */

@@ -5,8 +5,16 @@
  * its rows (a team of all threads, a barrier between passes). Both give the same bits:
  * a row's sum never depends on who computes it.
  *
- * The learning update is fused into the next iteration's mat-vec (ms_row): one pass over
- * the weights per iteration instead of sgemv's one and sger's two. */
+ * Kernel versions (ApExec.cpu_version):
+ *   fused  (auto) the learning update fused into the next iteration's mat-vec (ms_row):
+ *          one pass over the weights per iteration instead of sgemv's one and sger's two;
+ *          the same bits on every machine, thread count and backend.
+ *   blas   the row pass with OpenBLAS (sger for the pending update, sgemv for the inputs),
+ *          replicas one after the other, OpenBLAS's threads within each; the rest of the
+ *          body as in fused. Where the build found OpenBLAS. It sums in OpenBLAS's order,
+ *          which depends on the CPU and the threads: close to fused, not the same bits.
+ *          Faster for one replica (benchmarks/results/cpu-mstdp-*.md: 1.1-1.3x at 2048
+ *          hidden), slower for several. */
 #ifdef _OPENMP
 #include <omp.h>
 #else
@@ -23,9 +31,17 @@ static int omp_get_num_threads(void) { return 1; }
       _Pragma("omp barrier")                                                                       \
     }                                                                                              \
   } while (0)
+struct MsTeam;
+struct MsBody;
+static int blas_rows(struct MsTeam t, const struct MsBody *b, int terms);
+#define MS_ROW_PASS_VERSION blas_rows
 #include "ms_body.h"
 
 #include "../backend.h"
+
+#ifdef APICAL_HAVE_CBLAS
+#include <cblas.h>
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,13 +55,55 @@ typedef struct Rep {
   int row;    /* the replica's row in the series */
 } Rep;
 
+enum { VERSION_FUSED = 0, VERSION_BLAS = 1 };
+
 struct ApCohort {
   MsDims d;
   MsSeries ser;
   const ApData *data;
-  int n, threads;
+  int n, threads, version;
   Rep *reps;
 };
+
+/* The blas version's row pass: the pending update with sger (its self weights held at
+ * 0), then the inputs with sgemv. 0: not this version, the body's own pass runs. */
+static int blas_rows(MsTeam t, const MsBody *b, int terms) {
+  (void)t;
+  if (b->version != VERSION_BLAS) return 0;
+#ifdef APICAL_HAVE_CBLAS
+  MsRep *r = b->r;
+  const MsDims *d = &b->d;
+  for (int q = 0; q < terms; q++) {
+    const float *a = q ? r->ca2 : r->ca, *x = q ? r->cx2 : r->cx;
+    cblas_sger(CblasRowMajor, d->H, d->Np, 1.0f, a, 1, x, 1, r->wh, d->Np);
+    cblas_sger(CblasRowMajor, d->V, d->Hp, 1.0f, a + d->Hp, 1, x, 1, r->wv, d->Hp);
+  }
+  if (terms)
+    for (int i = 0; i < d->H; i++) r->wh[(size_t)i * d->Np + i] = 0.0f;
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, d->H, d->Np, 1.0f, r->wh, d->Np, r->rho, 1, 0.0f, r->dot,
+              1);
+  cblas_sgemv(CblasRowMajor, CblasNoTrans, d->V, d->Hp, 1.0f, r->wv, d->Hp, r->rho, 1, 0.0f,
+              r->dot + d->Hp, 1);
+#endif
+  return 1;
+}
+
+static ap_status pick_version(ApCohort *c, const char *v, ApError *err) {
+  if (!v || !*v || !strcmp(v, "auto") || !strcmp(v, "fused")) {
+    c->version = VERSION_FUSED;
+    return AP_OK;
+  }
+  if (strcmp(v, "blas"))
+    return ap_fail(err, AP_ERR_USAGE, "--cpu-kernel %s: mstdp's CPU kernels are fused and blas", v);
+#ifndef APICAL_HAVE_CBLAS
+  return ap_fail(err, AP_ERR_UNAVAILABLE,
+                 "--cpu-kernel blas: this build found no OpenBLAS (apt-get install "
+                 "libopenblas-dev, then build again)");
+#else
+  c->version = VERSION_BLAS;
+  return AP_OK;
+#endif
+}
 
 static void cpu_cohort_destroy(ApCohort *c) {
   if (!c) return;
@@ -78,6 +136,11 @@ static ap_status cpu_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApE
   c->data = spec->data;
   c->n = spec->n;
   c->threads = ap_cpu_threads(&spec->exec);
+  ap_status st = pick_version(c, spec->exec.cpu_version, err);
+  if (st) {
+    free(c);
+    return st;
+  }
   c->reps = calloc((size_t)spec->n, sizeof *c->reps);
   if (!c->reps) goto oom;
   for (int i = 0; i < spec->n; i++) {
@@ -130,7 +193,7 @@ typedef struct Job {
 static void run_job(MsTeam t, const Task *task, const Job *job) {
   Rep *rp = task->rp;
   ApCohort *c = task->c;
-  MsBody b = {&rp->r, &rp->k, c->d, c->data, &c->ser};
+  MsBody b = {&rp->r, &rp->k, c->d, c->data, &c->ser, c->version};
   if (job->out) {
     for (int e = job->r0; e < job->r1; e++)
       ms_record(t, &b, e,
@@ -177,7 +240,16 @@ static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *jo
       tasks[q++] = (Task){cohorts[i], &cohorts[i]->reps[j], i};
   if (busy)
     for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
-  if (teams(cohorts[0], n_tasks, threads)) { /* all threads on each replica */
+  if (cohorts[0]->version == VERSION_BLAS) { /* one after the other, OpenBLAS's threads */
+#if defined(APICAL_HAVE_CBLAS) && defined(OPENBLAS_VERSION)
+    openblas_set_num_threads(threads);
+#endif
+    for (int i = 0; i < n_tasks; i++) {
+      double t0 = seconds_now();
+      run_job((MsTeam){0, 1}, &tasks[i], job);
+      if (busy) busy[tasks[i].ci] += (seconds_now() - t0) * threads;
+    }
+  } else if (teams(cohorts[0], n_tasks, threads)) { /* all threads on each replica */
     for (int i = 0; i < n_tasks; i++) {
       double t0 = seconds_now();
       int used = 1;
@@ -225,11 +297,17 @@ MsRep *ms_cpu_replica(ApCohort *c, int i, const MsConst **k, MsDims *d) {
 
 static void cpu_describe(const ApCohort *c, char *buf, size_t n) {
   snprintf(buf, n, "%d replica%s of %d hidden, %s", c->n, c->n == 1 ? "" : "s", c->d.H,
-           teams(c, c->n, c->threads) ? "all threads on each" : "a thread each");
+           c->version == VERSION_BLAS   ? "OpenBLAS (sger, sgemv) on each in turn"
+           : teams(c, c->n, c->threads) ? "all threads on each"
+                                        : "a thread each");
 }
 
 const ApModelImpl ms_cpu_impl = {
-    .versions = NULL,
+#ifdef APICAL_HAVE_CBLAS
+    .versions = "fused|blas",
+#else
+    .versions = "fused",
+#endif
     .cohort_create = cpu_cohort_create,
     .cohort_destroy = cpu_cohort_destroy,
     .state_set = cpu_state_set,

@@ -100,7 +100,7 @@ static __global__ void __launch_bounds__(MAX_THREADS)
     k = cst[r];
   }
   __syncthreads();
-  MsBody b = {&rep, &k, d, &data, &ser};
+  MsBody b = {&rep, &k, d, &data, &ser, 0};
   float *rows = series + (size_t)r * chunk * ser.width; /* [E][F] */
   for (int e = e0; e < e1; e++) ms_record(t, &b, e, rows + (size_t)(e - e0) * ser.width);
   __syncthreads();
