@@ -242,7 +242,7 @@ MC_HELPER void mc_emit(float *MC_RESTRICT rate_io, float *MC_RESTRICT ref, int n
   enum { KMAX = 64 }; /* above mc_poisson_kmax(MC_POISSON_EXACT) = 58 */
   const int use_ref = ref != NULL && k->any_refractory;
   float counting[MC_LN]; /* 1: the lane counts spikes (no refractory period) */
-  MC_LANES(l) counting[l] = !use_ref | (k->refractory[l] == 0.0f) ? 1.0f : 0.0f;
+  MC_LANES(l) counting[l] = (!use_ref | (k->refractory[l] == 0.0f)) ? 1.0f : 0.0f;
   for (int i0 = 0; i0 < n; i0 += 4) {
     const int nq = n - i0 < 4 ? n - i0 : 4;
     float u[4][MC_LN], lam[4][MC_LN], p[4][MC_LN], r[4][MC_LN], cnt[4][MC_LN], kmax[4][MC_LN];
