@@ -13,8 +13,8 @@
  *          replicas one after the other, OpenBLAS's threads within each; the rest of the
  *          body as in fused. Where the build found OpenBLAS. It sums in OpenBLAS's order,
  *          which depends on the CPU and the threads: close to fused, not the same bits.
- *          Faster for one replica (benchmarks/results/cpu-mstdp-*.md: 1.1-1.3x at 2048
- *          hidden), slower for several. */
+ *          Faster for one replica (benchmarks/results/cpu-mstdp-*.md: 1.4-2.1x at 256
+ *          hidden, 0.95-1.3x at 2048), slower for several. */
 #ifdef _OPENMP
 #include <omp.h>
 #else
