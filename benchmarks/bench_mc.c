@@ -12,6 +12,7 @@
  * dims 9-...-3, else 64 random samples), exactly as `apical run` builds it. */
 #include "host/config.h"
 #include "host/session.h"
+#include "bench_common.h"
 #include "kernels/backend.h"
 
 #include <math.h>
@@ -19,21 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int parse_list(const char *s, int *out, int max) {
-  int n = 0;
-  while (*s && n < max) {
-    out[n++] = (int)strtol(s, (char **)&s, 10);
-    if (*s == ',') s++;
-  }
-  return n;
-}
 
 static int cmp_float(const void *a, const void *b) {
   float x = *(const float *)a, y = *(const float *)b;

@@ -9,6 +9,7 @@
  * rest of the body as fused; --cpu-kernel blas), where the build found OpenBLAS. */
 #include "host/config.h"
 #include "host/session.h"
+#include "bench_common.h"
 #include "kernels/backend.h"
 #include "kernels/mstdp/ms_params.h"
 
@@ -16,21 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int parse_list(const char *s, int *out, int max) {
-  int n = 0;
-  while (*s && n < max) {
-    out[n++] = (int)strtol(s, (char **)&s, 10);
-    if (*s == ',') s++;
-  }
-  return n;
-}
 
 int main(int argc, char **argv) {
   int hidden[16] = {256, 2048}, n_hidden = 2, reps[16] = {1, 8}, n_reps = 2, threads = 0, blas = 0;
