@@ -10,9 +10,9 @@
  *
  * The network is built through the model interface from an experiment text (Bars for
  * dims 9-...-3, else 64 random samples), exactly as `apical run` builds it. */
+#include "bench_common.h"
 #include "host/config.h"
 #include "host/session.h"
-#include "bench_common.h"
 #include "kernels/backend.h"
 
 #include <math.h>

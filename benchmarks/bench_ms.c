@@ -7,9 +7,9 @@
  *
  * --blas adds the CPU kernel version blas (OpenBLAS sger and sgemv for the row pass, the
  * rest of the body as fused; --cpu-kernel blas), where the build found OpenBLAS. */
+#include "bench_common.h"
 #include "host/config.h"
 #include "host/session.h"
-#include "bench_common.h"
 #include "kernels/backend.h"
 #include "kernels/mstdp/ms_params.h"
 
