@@ -9,12 +9,14 @@ cd "$(dirname "$0")/.."
 APICAL_CMAKE_ARGS="-DAPICAL_WERROR=ON -DAPICAL_TESTS=ON -DAPICAL_HDF5=ON ${APICAL_CMAKE_ARGS:-}" tools/setup.sh
 (cd build && ctest --output-on-failure -j2)
 [ "${1:-}" = "--quick" ] && exit 0
-if ! command -v clang >/dev/null 2>&1; then
-  echo "test: installing clang (for the fuzzers)"
+# clang and its sanitizer runtimes (libclang-rt-dev: not among clang's dependencies, and
+# without it libFuzzer with ASan cannot link on a fresh Debian)
+if ! command -v clang >/dev/null 2>&1 || ! dpkg-query -W -f='${Status}' libclang-rt-dev 2>/dev/null | grep -q "ok installed"; then
+  echo "test: installing clang and its sanitizer runtimes (for the fuzzers)"
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends clang >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends clang libclang-rt-dev >/dev/null
 fi
 echo "test: the suite under AddressSanitizer and UndefinedBehaviorSanitizer"
 tools/sanitize.sh
