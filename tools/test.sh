@@ -9,9 +9,15 @@ cd "$(dirname "$0")/.."
 APICAL_CMAKE_ARGS="-DAPICAL_WERROR=ON -DAPICAL_TESTS=ON -DAPICAL_HDF5=ON ${APICAL_CMAKE_ARGS:-}" tools/setup.sh
 (cd build && ctest --output-on-failure -j2)
 [ "${1:-}" = "--quick" ] && exit 0
-# clang and its sanitizer runtimes (libclang-rt-dev: not among clang's dependencies, and
-# without it libFuzzer with ASan cannot link on a fresh Debian)
-if ! command -v clang >/dev/null 2>&1 || ! dpkg-query -W -f='${Status}' libclang-rt-dev 2>/dev/null | grep -q "ok installed"; then
+# clang and its fuzzer and sanitizer runtimes (libclang-rt-dev: not among clang's
+# dependencies, and without it libFuzzer with ASan cannot link on a fresh Debian)
+fuzz_ready() {
+  command -v clang >/dev/null 2>&1 || return 1
+  local rt
+  rt="$(clang -print-resource-dir)/lib/linux"
+  [ -e "$rt/libclang_rt.fuzzer-$(uname -m).a" ] && [ -e "$rt/libclang_rt.asan-$(uname -m).a" ]
+}
+if ! fuzz_ready; then
   echo "test: installing clang and its sanitizer runtimes (for the fuzzers)"
   sudo=""
   if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
