@@ -289,12 +289,6 @@ ap_status ms_cpu_iterations(ApCohort *c, int learn, int n, ApError *err) {
   return dispatch(&c, 1, &job, NULL, err);
 }
 
-MsRep *ms_cpu_replica(ApCohort *c, int i, const MsConst **k, MsDims *d) {
-  *k = &c->reps[i].k;
-  *d = c->d;
-  return &c->reps[i].r;
-}
-
 static void cpu_describe(const ApCohort *c, char *buf, size_t n) {
   snprintf(buf, n, "%d replica%s of %d hidden, %s", c->n, c->n == 1 ? "" : "s", c->d.H,
            c->version == VERSION_BLAS   ? "OpenBLAS (sger, sgemv) on each in turn"

@@ -84,11 +84,8 @@ MsDims ms_dims(const MsParams *p);
 void ms_const_init(MsConst *k, const MsParams *p, const ApData *data);
 ap_status ms_layout_init(const MsParams *p, ApLayout *out, MsSeries *ser);
 /* For benchmarks (ms_cpu.c): n iterations of a training clamped phase (learn) or of a
- * free phase on every replica of a CPU cohort, scheduled as
- * records are; and a CPU replica's internals. */
-struct MsRep;
+ * free phase on every replica of a CPU cohort, scheduled as records are. */
 ap_status ms_cpu_iterations(ApCohort *c, int learn, int n, ApError *err);
-struct MsRep *ms_cpu_replica(ApCohort *c, int i, const MsConst **k, MsDims *d);
 /* Test images a record reads (the first n of the test set). */
 int ms_test_count(const MsParams *p, const ApData *data);
 #ifdef __cplusplus
