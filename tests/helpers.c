@@ -1,9 +1,13 @@
+/* nftw is XSI */
+#define _XOPEN_SOURCE 700
 #include "helpers.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 ap_status th_try_experiment(ApExperiment *ex, const char *ini_text, ApError *err) {
   Ini ini = {0};
@@ -36,10 +40,29 @@ void th_run(Session *s, const ApExperiment *ex, int threads) {
   cr_assert_eq(st, AP_OK, "session_pull: %s", err.msg);
 }
 
+/* The temporary directories of this (test) process, removed when it exits. */
+static char made[16][512];
+static int n_made;
+
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  return remove(path);
+}
+
+static void remove_made(void) {
+  const char *keep = getenv("APICAL_KEEP_TEST_DIRS");
+  if (keep && *keep && strcmp(keep, "0")) return;
+  for (int i = 0; i < n_made; i++) nftw(made[i], remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 void th_tempdir(char *out, size_t n) {
   const char *base = getenv("TMPDIR");
   snprintf(out, n, "%s/apical-test-XXXXXX", base && *base ? base : "/tmp");
   cr_assert_not_null(mkdtemp(out), "mkdtemp failed");
+  if (n_made < 16 && strlen(out) < sizeof made[0]) {
+    if (!n_made) atexit(remove_made);
+    snprintf(made[n_made++], sizeof made[0], "%s", out);
+  }
 }
 
 int th_program(const char *dir, const char *env, const char *program, const char *args, char *err, size_t n) {

@@ -16,7 +16,9 @@ void th_experiment(ApExperiment *ex, const char *ini_text);
 ap_status th_try_experiment(ApExperiment *ex, const char *ini_text, ApError *err);
 /* Opens a CPU session with n threads (0: default) and runs all epochs. */
 void th_run(Session *s, const ApExperiment *ex, int threads);
-/* A fresh empty directory under $TMPDIR (ctest points it into the build tree). */
+/* A fresh empty directory under $TMPDIR (ctest points it into the build tree), removed
+ * with everything in it when the test's process exits (APICAL_KEEP_TEST_DIRS=1 keeps
+ * them, to look at a failure's files). */
 void th_tempdir(char *out, size_t n);
 /* Runs `cd dir && env program args` (stdout to dir/stdout); returns the exit code (-1 if
  * killed by a signal) and stderr's text in err. */
