@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static int cmp_float(const void *a, const void *b) {
   float x = *(const float *)a, y = *(const float *)b;
@@ -47,12 +46,12 @@ static int run_experiment_timed(const char *file, const char **sets, int n_sets,
     return st;
   }
   Session s;
-  double t0 = now();
+  double t0 = ap_seconds();
   if ((st = session_open(&s, &ex, be, exec, &err)) || (st = session_run(&s, 0, ex.epochs, &err))) {
     fprintf(stderr, "bench_mc: %s\n", err.msg);
     return st;
   }
-  double wall = now() - t0;
+  double wall = ap_seconds() - t0;
   char desc[256];
   be->describe(exec, desc, sizeof desc);
   printf("# bench_mc --experiment %s: %d replicas, %d epochs, %d cohorts; backend %s\n", file,
@@ -176,7 +175,7 @@ int main(int argc, char **argv) {
       fprintf(stderr, "bench_mc: %s\n", err.msg);
       return 70;
     }
-    double t0 = now(), t1 = t0;
+    double t0 = ap_seconds(), t1 = t0;
     long epochs = 0;
     while (t1 - t0 < seconds) {
       if (session_run(&s, 0, 1, &err)) {
@@ -184,7 +183,7 @@ int main(int argc, char **argv) {
         return 70;
       }
       epochs++;
-      t1 = now();
+      t1 = ap_seconds();
     }
     double steps = s.steps_per_record * (double)epochs;
     printf("%10d %14.0f %10.3f %16.4g\n", counts[c], steps, t1 - t0, steps / (t1 - t0));

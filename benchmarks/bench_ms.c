@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 int main(int argc, char **argv) {
   int hidden[16] = {256, 2048}, n_hidden = 2, reps[16] = {1, 8}, n_reps = 2, threads = 0, blas = 0;
@@ -83,14 +82,14 @@ int main(int argc, char **argv) {
         for (int learn = 1; learn >= 0; learn--) {
           long done = 0;
           int chunk = 1;
-          double t0 = now(), t;
+          double t0 = ap_seconds(), t;
           for (;;) {
             if (ms_cpu_iterations(s.handles[0], learn, chunk, &err)) {
               fprintf(stderr, "bench_ms: %s\n", err.msg);
               return 1;
             }
             done += chunk;
-            t = now() - t0;
+            t = ap_seconds() - t0;
             if (t >= seconds) break;
             if (t < seconds / 20) chunk *= 2;
           }

@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include "kernels/backend.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -8,12 +10,6 @@
 static FILE *g_file;
 static int g_line_open;
 static double g_last, g_last_file, g_plain_every = 10.0;
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int log_open(const char *path) {
   log_close();
@@ -69,7 +65,7 @@ void log_file_only(const char *fmt, ...) {
 void progress_set_plain_interval(double seconds) { g_plain_every = seconds; }
 
 void progress_line(int force, const char *fmt, ...) {
-  double t = now();
+  double t = ap_seconds();
   int tty = isatty(STDERR_FILENO);
   if (!force && t - g_last < (tty ? 0.2 : g_plain_every)) return;
   g_last = t;

@@ -5,6 +5,7 @@
 #include "host/log.h"
 #include "host/mem.h"
 #include "host/session.h"
+#include "kernels/backend.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,19 +17,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) {
   (void)sig;
   g_stop = 1;
-}
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static ap_status make_dir(const char *path, ApError *err) {
@@ -511,7 +505,7 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
 
-  double t_start = now();
+  double t_start = ap_seconds();
   int e = done, chunk = 1, interrupted = 0;
   while (e < E) {
     int next_ckpt =
@@ -519,14 +513,14 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
     int e1 = e + chunk;
     if (e1 > next_ckpt) e1 = next_ckpt;
     if (e1 > E) e1 = E;
-    double t0 = now();
+    double t0 = ap_seconds();
     if ((st = session_run(&s, e, e1, err))) break;
     report_divergence(ex, &s, e, e1, diverged);
     /* aim at about a second per chunk: smooth progress, negligible synchronisation */
-    double sec_per_epoch = (now() - t0) / (e1 - e);
+    double sec_per_epoch = (ap_seconds() - t0) / (e1 - e);
     chunk = sec_per_epoch > 0 ? (int)fmax(1.0, fmin(1e6, 1.0 / sec_per_epoch)) : chunk * 2;
     e = e1;
-    double elapsed = now() - t_start, rate = s.steps_per_record * (e - done) / elapsed;
+    double elapsed = ap_seconds() - t_start, rate = s.steps_per_record * (e - done) / elapsed;
     char eta[32], el[32], head[64] = "";
     fmt_duration(eta, sizeof eta, (E - e) * (elapsed / (e - done)));
     fmt_duration(el, sizeof el, elapsed);
@@ -561,7 +555,7 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
             m->record, e);
     st = ap_fail(err, AP_ERR_INTERRUPTED, "interrupted");
   } else if (!st) {
-    double wall = now() - t_start;
+    double wall = ap_seconds() - t_start;
     log_msg("done: %d %ss in %.1f s (%.3g replica-steps/s); results in %s", E - done, m->record,
             wall, total_steps / wall, results);
     print_summary(ex, &s, E);

@@ -2,9 +2,16 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+double ap_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 int ap_cpu_threads(const ApExec *exec) {
 #ifdef _OPENMP

@@ -23,6 +23,8 @@ const ApBackend *ap_backend_cpu(void);
 const ApBackend *ap_backend_cuda(void);
 /* The CPU threads an ApExec asks for (0: every core). */
 int ap_cpu_threads(const ApExec *exec);
+/* Seconds on the monotonic clock (for durations). */
+double ap_seconds(void);
 
 /* "auto", "cpu" or "cuda". auto takes CUDA when it answers, else the CPU, and then writes
  * a few words saying why into note where the build has CUDA (empty when nothing needs

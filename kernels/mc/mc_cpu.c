@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct Block {
   float *state; /* [n_floats][MC_LN] the canonical fields, lane-innermost */
@@ -169,12 +168,6 @@ typedef struct Task {
   int ci; /* the cohort's index in the call */
 } Task;
 
-static double seconds_now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static int task_by_cost(const void *a, const void *b) {
   double x = ((const Task *)a)->c->cost, y = ((const Task *)b)->c->cost;
   return (x < y) - (x > y);
@@ -228,10 +221,10 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1
         }
         have = tasks[i].c;
       }
-      double t0 = busy ? seconds_now() : 0.0;
+      double t0 = busy ? ap_seconds() : 0.0;
       block_run(tasks[i].b, &s, tasks[i].c, r0, r1, out);
       if (busy) {
-        double took = seconds_now() - t0;
+        double took = ap_seconds() - t0;
 #pragma omp atomic
         busy[tasks[i].ci] += took;
       }

@@ -46,7 +46,6 @@ static int blas_rows(struct MsTeam t, const struct MsBody *b, int terms);
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct Rep {
   MsRep r;
@@ -171,12 +170,6 @@ static ap_status cpu_state_get(ApCohort *c, float *state, ApError *err) {
   return AP_OK;
 }
 
-static double seconds_now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 typedef struct Task {
   ApCohort *c;
   Rep *rp;
@@ -240,35 +233,35 @@ static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *jo
       tasks[q++] = (Task){cohorts[i], &cohorts[i]->reps[j], i};
   if (busy)
     for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
-  if (cohorts[0]->version == VERSION_BLAS) { /* one after the other, OpenBLAS's threads */
+  int blas = cohorts[0]->version == VERSION_BLAS;
+  if (blas || teams(cohorts[0], n_tasks, threads)) {
+    /* one replica after the other, on OpenBLAS's threads or split over all of ours */
 #if defined(APICAL_HAVE_CBLAS) && defined(OPENBLAS_VERSION)
-    openblas_set_num_threads(threads);
+    if (blas) openblas_set_num_threads(threads);
 #endif
     for (int i = 0; i < n_tasks; i++) {
-      double t0 = seconds_now();
-      run_job((MsTeam){0, 1}, &tasks[i], job);
-      if (busy) busy[tasks[i].ci] += (seconds_now() - t0) * threads;
-    }
-  } else if (teams(cohorts[0], n_tasks, threads)) { /* all threads on each replica */
-    for (int i = 0; i < n_tasks; i++) {
-      double t0 = seconds_now();
-      int used = 1;
+      double t0 = ap_seconds();
+      int used = threads;
+      if (blas)
+        run_job((MsTeam){0, 1}, &tasks[i], job);
+      else {
 #pragma omp parallel num_threads(threads)
-      {
-        MsTeam t = {omp_get_thread_num(), omp_get_num_threads()};
+        {
+          MsTeam t = {omp_get_thread_num(), omp_get_num_threads()};
 #pragma omp single
-        used = t.nth;
-        run_job(t, &tasks[i], job);
+          used = t.nth;
+          run_job(t, &tasks[i], job);
+        }
       }
-      if (busy) busy[tasks[i].ci] += (seconds_now() - t0) * used;
+      if (busy) busy[tasks[i].ci] += (ap_seconds() - t0) * used;
     }
   } else {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
     for (int i = 0; i < n_tasks; i++) {
-      double t0 = busy ? seconds_now() : 0.0;
+      double t0 = busy ? ap_seconds() : 0.0;
       run_job((MsTeam){0, 1}, &tasks[i], job);
       if (busy) {
-        double took = seconds_now() - t0;
+        double took = ap_seconds() - t0;
 #pragma omp atomic
         busy[tasks[i].ci] += took;
       }
