@@ -4,6 +4,8 @@
 # the ratio B/A. For "speed unchanged" checks of a refactor:
 #   benchmarks/ab_bench.sh OLD/bench_mc NEW/bench_mc [ROUNDS] [bench_mc options...]
 set -euo pipefail
+# shellcheck source=benchmarks/record_lib.sh
+source "$(dirname "$0")/record_lib.sh"
 a=$1 b=$2 rounds=${3:-5}
 shift 3 || shift $#
 opts=("$@")
@@ -16,12 +18,12 @@ for ((i = 0; i < rounds; i++)); do
     "$bin" "${opts[@]}" | awk '$1 ~ /^[0-9]+$/ {print $1, $4}' >>"$tmp/$side"
   done
 done
-echo "# $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; $rounds rounds alternating"
+echo "# $cpu_name, $(nproc) cores; $rounds rounds alternating"
 echo "# A = $a"
 echo "# B = $b"
 printf "%10s %14s %14s %8s\n" replicas "A steps/s" "B steps/s" "B/A"
 for r in $(awk '{print $1}' "$tmp/a" | sort -n -u); do
-  ma=$(awk -v r="$r" '$1 == r {print $2}' "$tmp/a" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')
-  mb=$(awk -v r="$r" '$1 == r {print $2}' "$tmp/b" | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')
+  ma=$(awk -v r="$r" '$1 == r {print $2}' "$tmp/a" | median)
+  mb=$(awk -v r="$r" '$1 == r {print $2}' "$tmp/b" | median)
   awk -v r="$r" -v a="$ma" -v b="$mb" 'BEGIN {printf "%10d %14.4g %14.4g %8.3f\n", r, a, b, b / a}'
 done

@@ -11,6 +11,8 @@
 # PyTorch: bash benchmarks/compare/setup_venv.sh (benchmarks/.venv); left out without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benchmarks/record_lib.sh
+source benchmarks/record_lib.sh
 build=${1:-build} rounds=${2:-3} secs=${3:-2}
 bench=$build/benchmarks/bench_ms
 py=benchmarks/.venv/bin/python
@@ -37,17 +39,14 @@ for ((i = 0; i < rounds; i++)); do
   fi
 done
 echo >&2
-median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 get() { awk -v h="$1" -v r="$2" -v i="$3" -v k="$4" '$1 == h && $2 == r && $3 == i && $4 == k {print $5}' "$tmp/all" | median; }
 impls=$(awk '{print $3}' "$tmp/all" | sort -u)
-commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
 tv=$([ "$torch" = 1 ] && "$py" -c 'import torch; print(torch.__version__)' || echo "-")
 out=benchmarks/results/cpu-mstdp-$(date -u +%F)-$commit.md
 {
   echo "# MSTDP relaxation on the CPU: apical against PyTorch"
   echo
-  echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $threads threads"
+  echo "- machine: $cpu_name, $(nproc) cores, $threads threads"
   echo "- commit: $commit$dirty; $(date -u +%FT%TZ); torch $tv"
   echo "- command: \`benchmarks/mstdp_cpu.sh $build $rounds $secs\` (784 + 10 visible; $rounds rounds alternating, medians of iterations/s, one iteration = every replica one step)"
   echo "- apical-fused: the default CPU kernel (ms_body.h, bit-identical everywhere); apical-blas: --cpu-kernel blas, the row pass with OpenBLAS sger/sgemv (close, not bit-identical); torch-col / torch-row: mstdp_torch.py with W @ r or r @ W^T batched mat-vecs (torch.baddbmm)"

@@ -19,8 +19,8 @@ while (($#)); do
   shift
 done
 [ -x build/benchmarks/bench_mc ] || tools/setup.sh
-commit=$(git rev-parse --short=12 HEAD)
-dirty=$(git status --porcelain --untracked-files=no | grep -q . && echo " (with uncommitted changes)" || true)
+# shellcheck source=benchmarks/record_lib.sh
+source benchmarks/record_lib.sh
 out=benchmarks/results/cpu-$(date +%Y-%m-%d)-$commit.md
 cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 simd=$(grep -o -w -m1 -E 'avx512f' /proc/cpuinfo | head -1 || true)

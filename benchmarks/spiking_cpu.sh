@@ -7,6 +7,8 @@
 #   benchmarks/spiking_cpu.sh [BUILD_DIR] [ROUNDS]      (default: build, 3 rounds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=benchmarks/record_lib.sh
+source benchmarks/record_lib.sh
 build=${1:-build} rounds=${2:-3}
 bench=$build/benchmarks/bench_mc
 [ -x "$bench" ] || { echo "spiking_cpu: no $bench; build first (README)"; exit 1; }
@@ -28,14 +30,11 @@ for ((i = 0; i < rounds; i++)); do
   done
 done
 echo >&2
-median() { sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
-dirty=$(git status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo " (with uncommitted changes)" || true)
 out=benchmarks/results/cpu-spiking-$(date -u +%F)-$commit.md
 {
   echo "# Rate vs Poisson-spiking microcircuit, CPU"
   echo
-  echo "- machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores, $(nproc) threads"
+  echo "- machine: $cpu_name, $(nproc) cores, $(nproc) threads"
   echo "- commit: $commit$dirty; $(date -u +%FT%TZ)"
   echo "- command: \`benchmarks/spiking_cpu.sh $build $rounds\` (bench_mc: Bars 9-30-3, LE, t_pres 100, whole training epochs; spiking with tau_s = tau_dend = dt; $rounds rounds alternating, medians)"
   echo
