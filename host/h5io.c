@@ -75,6 +75,39 @@ static int write_array(hid_t file, const char *path, hid_t mem_type, hid_t file_
   return rc;
 }
 
+/* The events: [n][2] uint32, chunked and compressed (they can be many), and where each
+ * replica's start. */
+static int write_events(hid_t file, const RunFile *f) {
+  const ApModel *m = f->ex->model;
+  int R = f->ex->n_replicas;
+  uint64_t n = f->events_start[R];
+  char path[128], what[512];
+  snprintf(path, sizeof path, "events/%s", m->events);
+  hid_t g = -1, space = -1, dcpl = -1, d = -1;
+  char leaf[128];
+  int rc = -1;
+  if ((g = parent_group(file, path, leaf, sizeof leaf)) < 0) goto out;
+  hsize_t dims[2] = {(hsize_t)n, 2}, chunk[2] = {n < 65536 ? (n ? n : 1) : 65536, 2};
+  if ((space = H5Screate_simple(2, dims, NULL)) < 0 || (dcpl = H5Pcreate(H5P_DATASET_CREATE)) < 0 ||
+      H5Pset_chunk(dcpl, 2, chunk) < 0 || H5Pset_shuffle(dcpl) < 0 || H5Pset_deflate(dcpl, 4) < 0)
+    goto out;
+  if ((d = H5Dcreate2(g, leaf, H5T_STD_U32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0) goto out;
+  if (n && H5Dwrite(d, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, f->events) < 0) goto out;
+  snprintf(what, sizeof what, "%s; replica r's are rows events/%s_start[r] .. [r + 1] - 1",
+           m->events_is ? m->events_is : "", m->events);
+  if (attr_str(d, "description", what) < 0) goto out;
+  snprintf(path, sizeof path, "events/%s_start", m->events);
+  hsize_t rd = (hsize_t)R + 1;
+  rc = write_array(file, path, H5T_NATIVE_UINT64, H5T_STD_U64LE, 1, &rd, f->events_start,
+                   "where each replica's events start (rows), and their end");
+out:
+  if (d >= 0) H5Dclose(d);
+  if (dcpl >= 0) H5Pclose(dcpl);
+  if (space >= 0) H5Sclose(space);
+  if (g >= 0) H5Gclose(g);
+  return rc;
+}
+
 typedef struct ParamCtx {
   hid_t file;
   int R, failed;
@@ -242,6 +275,7 @@ static int build(hid_t file, const RunFile *f) {
   free(buf);
   if (!full && ex->record_order && ex->model->order && f->epochs_done > 0 && !bad)
     bad |= write_order(file, f);
+  if (ex->model->events && f->events && f->events_start && !bad) bad |= write_events(file, f);
   return bad ? -1 : 0;
 }
 
@@ -468,5 +502,63 @@ out:
     free(*dump);
     *dump = NULL;
   }
+  return st;
+}
+
+ap_status ckpt_read_events(const char *path, const ApExperiment *ex, uint32_t **pairs,
+                           uint64_t **start, ApError *err) {
+  *pairs = NULL, *start = NULL;
+  const char *name = ex->model->events;
+  if (!name) return AP_OK;
+  quiet();
+  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) return ap_fail(err, AP_ERR_DATA, "%s: not a readable HDF5 file", path);
+  int R = ex->n_replicas;
+  char p[128], ps[160];
+  snprintf(p, sizeof p, "events/%s", name);
+  snprintf(ps, sizeof ps, "events/%s_start", name);
+  ap_status st = AP_OK;
+  uint64_t *s = malloc(((size_t)R + 1) * sizeof *s);
+  uint32_t *e = NULL;
+  hid_t d = -1, sp = -1;
+  hsize_t dims[2] = {0, 0};
+  if (!s) {
+    st = ap_fail(err, AP_ERR_OSERR, "out of memory reading %s", path);
+    goto out;
+  }
+  if ((d = H5Dopen2(file, ps, H5P_DEFAULT)) < 0 || (sp = H5Dget_space(d)) < 0 ||
+      H5Sget_simple_extent_ndims(sp) != 1 || (H5Sget_simple_extent_dims(sp, dims, NULL), 0) ||
+      dims[0] != (hsize_t)R + 1 ||
+      H5Dread(d, H5T_NATIVE_UINT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, s) < 0) {
+    st = ap_fail(err, AP_ERR_DATA, "%s: /%s missing or of the wrong shape", path, ps);
+    goto out;
+  }
+  H5Sclose(sp), H5Dclose(d), sp = d = -1;
+  if ((d = H5Dopen2(file, p, H5P_DEFAULT)) < 0 || (sp = H5Dget_space(d)) < 0 ||
+      H5Sget_simple_extent_ndims(sp) != 2 || (H5Sget_simple_extent_dims(sp, dims, NULL), 0) ||
+      dims[1] != 2 || dims[0] != s[R]) {
+    st = ap_fail(err, AP_ERR_DATA, "%s: /%s missing or of the wrong shape", path, p);
+    goto out;
+  }
+  for (int r = 0; r < R; r++)
+    if (s[r + 1] < s[r]) {
+      st = ap_fail(err, AP_ERR_DATA, "%s: /%s is not ascending", path, ps);
+      goto out;
+    }
+  if (!(e = malloc((size_t)(dims[0] ? dims[0] : 1) * 2 * sizeof *e))) {
+    st = ap_fail(err, AP_ERR_OSERR, "out of memory reading %s", path);
+    goto out;
+  }
+  if (dims[0] && H5Dread(d, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, e) < 0) {
+    st = ap_fail(err, AP_ERR_DATA, "%s: /%s cannot be read", path, p);
+    goto out;
+  }
+  *pairs = e, *start = s, e = NULL, s = NULL;
+out:
+  if (sp >= 0) H5Sclose(sp);
+  if (d >= 0) H5Dclose(d);
+  H5Fclose(file);
+  free(s);
+  free(e);
   return st;
 }

@@ -22,6 +22,8 @@ typedef struct RunFile {
   const ApData *data;           /* for the sample orders (record_order) */
   const SessionCohort *cohorts; /* [n_cohorts]: their cost, in results (NULL: none) */
   int n_cohorts;
+  const uint32_t *events;       /* the model's events (session_events), NULL: none */
+  const uint64_t *events_start; /* [R + 1] */
 } RunFile;
 
 ap_status runfile_write(const char *path, const RunFile *f, ApError *err);
@@ -31,5 +33,10 @@ ap_status runfile_write(const char *path, const RunFile *f, ApError *err);
  * effective configuration it was written with (malloc'd). */
 ap_status ckpt_read(const char *path, const ApExperiment *ex, float *state, float *series,
                     int *epochs_done, char **dump, ApError *err);
+
+/* The model's events in a checkpoint (session_events' arrays, malloc'd; NULL when the
+ * model records none). */
+ap_status ckpt_read_events(const char *path, const ApExperiment *ex, uint32_t **pairs,
+                           uint64_t **start, ApError *err);
 
 #endif

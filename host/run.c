@@ -435,6 +435,8 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
   char *dump = NULL, *dump_id = NULL, *old_dump = NULL;
   float *sorted = NULL;
   unsigned char *diverged = NULL;
+  uint32_t *events = NULL;
+  uint64_t *events_start = NULL;
   if ((st = session_open(&s, ex, be, &opt->exec, err))) goto out_log;
   int R = s.R, E = s.E;
   const ApSeries *headline = m->headline ? ap_layout_series(&ex->layout, m->headline) : NULL;
@@ -477,6 +479,13 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
       goto out;
     }
     if ((st = session_push(&s, err))) goto out;
+    uint32_t *ev = NULL;
+    uint64_t *ev_start = NULL;
+    st = ckpt_read_events(latest, ex, &ev, &ev_start, err);
+    if (!st) st = session_set_events(&s, ev, ev_start, err);
+    free(ev);
+    free(ev_start);
+    if (st) goto out;
     log_msg("resuming from %s (%s %d)", latest, m->record, done);
   }
   double total_steps = s.steps_per_record * (double)(E - done);
@@ -490,8 +499,10 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
   }
   print_box(ex, &s, desc, opt->out_dir, done, total_steps);
 
-  RunFile rf = {"checkpoint", ex,      be->name,    dump,    opt->command, 0,
-                s.series,     s.state, s.cohort_of, &s.data, s.cohorts,    s.n_cohorts};
+  RunFile rf = {"checkpoint", ex,      be->name,    dump,      opt->command, 0,   s.series,
+                s.state,      s.cohort_of, &s.data, s.cohorts, s.n_cohorts,  NULL, NULL};
+  if ((st = session_events(&s, &events, &events_start, err))) goto out;
+  rf.events = events, rf.events_start = events_start;
   if (!opt->resume) { /* record 0: the initial state, for whoever wants the starting weights */
     char ck[AP_PATH_MAX + 64];
     snprintf(ck, sizeof ck, "%s/epoch-%09d.h5", cdir, 0);
@@ -536,6 +547,9 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
     interrupted = g_stop;
     if (e == next_ckpt || e == E || interrupted) {
       if ((st = session_pull(&s, err))) break;
+      free(events), free(events_start);
+      if ((st = session_events(&s, &events, &events_start, err))) break;
+      rf.events = events, rf.events_start = events_start;
       char ck[AP_PATH_MAX + 64];
       snprintf(ck, sizeof ck, "%s/epoch-%09d.h5", cdir, e);
       rf.epochs_done = e;
@@ -566,6 +580,8 @@ out_log:
   if (st && st != AP_ERR_INTERRUPTED) log_file_only("apical: %s\n", err->msg);
   free(sorted);
   free(diverged);
+  free(events);
+  free(events_start);
   free(dump);
   free(dump_id);
   free(old_dump);

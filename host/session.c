@@ -169,3 +169,49 @@ void session_close(Session *s) {
   ds_free(&s->ds);
   memset(s, 0, sizeof *s);
 }
+
+ap_status session_events(Session *s, uint32_t **pairs, uint64_t **start, ApError *err) {
+  *pairs = NULL, *start = NULL;
+  if (!s->model->events || !s->impl->events_get) return AP_OK;
+  uint64_t *st = calloc((size_t)s->R + 1, sizeof *st);
+  const uint32_t **src = calloc((size_t)s->R + 1, sizeof *src);
+  size_t *n = calloc((size_t)s->R + 1, sizeof *n);
+  ap_status rc = AP_OK;
+  if (!st || !src || !n) {
+    rc = ap_fail(err, AP_ERR_OSERR, "out of memory gathering the %s", s->model->events);
+    goto out;
+  }
+  for (int c = 0; c < s->n_cohorts && !rc; c++)
+    for (int k = 0; k < s->cohorts[c].n && !rc; k++) {
+      int r = s->cohorts[c].ids[k];
+      rc = s->impl->events_get(s->cohorts[c].c, k, &src[r], &n[r], err);
+    }
+  if (rc) goto out;
+  for (int r = 0; r < s->R; r++) st[r + 1] = st[r] + n[r];
+  uint32_t *all = malloc((size_t)(st[s->R] ? st[s->R] : 1) * 2 * sizeof *all);
+  if (!all) {
+    rc = ap_fail(err, AP_ERR_OSERR, "out of memory gathering the %s", s->model->events);
+    goto out;
+  }
+  for (int r = 0; r < s->R; r++)
+    if (n[r]) memcpy(all + 2 * st[r], src[r], n[r] * 2 * sizeof *all);
+  *pairs = all, *start = st, st = NULL;
+out:
+  free(st);
+  free(src);
+  free(n);
+  return rc;
+}
+
+ap_status session_set_events(Session *s, const uint32_t *pairs, const uint64_t *start,
+                             ApError *err) {
+  if (!s->model->events || !s->impl->events_set || !pairs || !start) return AP_OK;
+  for (int c = 0; c < s->n_cohorts; c++)
+    for (int k = 0; k < s->cohorts[c].n; k++) {
+      int r = s->cohorts[c].ids[k];
+      ap_status rc = s->impl->events_set(s->cohorts[c].c, k, pairs + 2 * start[r],
+                                         (size_t)(start[r + 1] - start[r]), err);
+      if (rc) return rc;
+    }
+  return AP_OK;
+}

@@ -49,6 +49,12 @@ ap_status session_pull(Session *s, ApError *err);
 /* Advances every replica through records r0 .. r1-1. */
 ap_status session_run(Session *s, int r0, int r1, ApError *err);
 void session_close(Session *s);
+/* The model's events (ApModel.events) of every replica, concatenated: pairs [start[R]][2],
+ * replica r's from start[r] (both malloc'd; NULL when the model has none). */
+ap_status session_events(Session *s, uint32_t **pairs, uint64_t **start, ApError *err);
+/* Hands the events of a checkpoint back to the backend. */
+ap_status session_set_events(Session *s, const uint32_t *pairs, const uint64_t *start,
+                             ApError *err);
 
 /* Replica r's record e of the series (F floats). */
 static inline float *session_record(const Session *s, int r, int e) {

@@ -8,7 +8,8 @@
 // clang-format off
 #define AP_MODELS(X)                                                                               \
   X(mc_model) /* kernels/mc: the dendritic cortical microcircuit */                                \
-  X(ms_model) /* kernels/mstdp: the MSTDP energy network */
+  X(ms_model) /* kernels/mstdp: the MSTDP energy network */                                       \
+  X(ls_model) /* kernels/lif: LIF assemblies with STDP and top-down input */
 // clang-format on
 
 #define DECLARE(m) extern const ApModel m;

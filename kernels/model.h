@@ -126,6 +126,11 @@ typedef struct ApModelImpl {
                    double *busy, ApError *err);
   /* Optional: one line on how the cohort runs (kernel version, blocks). */
   void (*describe)(const ApCohort *c, char *buf, size_t n);
+  /* Where the model records events (ApModel.events): replica i of the cohort's events so
+   * far, n pairs of uint32 in the order they happened (valid until the next call), and
+   * on resume the events of the checkpoint. */
+  ap_status (*events_get)(ApCohort *c, int i, const uint32_t **pairs, size_t *n, ApError *err);
+  ap_status (*events_set)(ApCohort *c, int i, const uint32_t *pairs, size_t n, ApError *err);
 } ApModelImpl;
 
 /* ---- the model -------------------------------------------------------------------- */
@@ -161,6 +166,11 @@ typedef struct ApModel {
   int n_phases;
   const char *const *phase_names;
   int (*order)(const void *params, const ApData *data, int record, int phase, uint32_t *out);
+  /* Optional: the name of the events a replica records (pairs of uint32 of variable
+   * number, e.g. spikes as (neuron, step)), written as events/NAME [n][2] with the start of
+   * each replica's in events/NAME_start [R + 1]; NULL: none. */
+  const char *events;
+  const char *events_is; /* what a pair is */
   /* The model's implementation on backend `backend` ("cpu", "cuda"), NULL if none. */
   const ApModelImpl *(*impl)(const char *backend);
 } ApModel;

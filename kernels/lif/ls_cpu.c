@@ -1,0 +1,186 @@
+/* The LIF-STDP network on the CPU backend: a thread per replica (replicas spread over
+ * the threads), each running the body of ls_body.h as a team of one. */
+#define LS_FN static inline
+#define LS_SYNC() ((void)0)
+#define LS_ADD64(p, v) (*(p) += (v))
+#define LS_TAKE(p) ((*(p))++)
+#include "ls_rep.h"
+
+#include "../backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct Rep {
+  LsNet net;
+  LsRep r;
+  LsConst k;
+  void *mem;
+  int row; /* the replica's row in the series */
+} Rep;
+
+struct ApCohort {
+  LsDims d;
+  LsSeries ser;
+  int n, threads;
+  Rep *reps;
+};
+
+static void cpu_cohort_destroy(ApCohort *c) {
+  if (!c) return;
+  for (int i = 0; c->reps && i < c->n; i++) {
+    ls_net_free(&c->reps[i].net);
+    free(c->reps[i].mem);
+    free(c->reps[i].r.rast);
+  }
+  free(c->reps);
+  free(c);
+}
+
+static ap_status cpu_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApError *err) {
+  const LsParams *params = spec->params;
+  ApCohort *c = calloc(1, sizeof *c);
+  if (!c) return ap_fail(err, AP_ERR_OSERR, "out of memory creating a cohort");
+  c->d = ls_dims(&params[0]);
+  ApLayout lay;
+  ls_layout_init(&params[0], &lay, &c->ser);
+  c->n = spec->n;
+  c->threads = ap_cpu_threads(&spec->exec);
+  c->reps = calloc((size_t)spec->n, sizeof *c->reps);
+  if (!c->reps) goto oom;
+  for (int i = 0; i < spec->n; i++) {
+    Rep *rp = &c->reps[i];
+    if (ls_net_build(&params[i], &rp->net)) goto oom;
+    size_t bytes = ls_rep_bytes(&c->d, rp->net.n_plastic);
+    rp->mem = aligned_alloc(64, bytes);
+    if (!rp->mem) goto oom;
+    memset(rp->mem, 0, bytes);
+    ls_rep_carve(&rp->r, rp->mem, &c->d, &rp->net, &rp->net);
+    ls_const_init(&rp->k, &params[i]);
+    rp->row = spec->rows[i];
+  }
+  *out = c;
+  return AP_OK;
+oom:
+  cpu_cohort_destroy(c);
+  return ap_fail(err, AP_ERR_OSERR, "out of memory creating %d lif_stdp replicas", spec->n);
+}
+
+static size_t canon_floats(const ApCohort *c) {
+  size_t N = (size_t)c->d.N, D = (size_t)c->d.D;
+  size_t nbu = (size_t)c->reps[0].net.n_bu_post * c->reps[0].net.n_bu_pre;
+  return 2 * nbu + 9 * N + (D + 1) * N + 6 * D * N;
+}
+
+static ap_status cpu_state_set(ApCohort *c, const float *state, ApError *err) {
+  (void)err;
+  for (int i = 0; i < c->n; i++)
+    ls_convert(&c->d, &c->reps[i].net, &c->reps[i].r, (float *)state + i * canon_floats(c), 0);
+  return AP_OK;
+}
+
+static ap_status cpu_state_get(ApCohort *c, float *state, ApError *err) {
+  (void)err;
+  for (int i = 0; i < c->n; i++)
+    ls_convert(&c->d, &c->reps[i].net, &c->reps[i].r, state + i * canon_floats(c), 1);
+  return AP_OK;
+}
+
+/* Room in the raster for every spike one record can hold (each neuron at most once per
+ * refractory period + 1 steps). */
+static int raster_room(Rep *rp, const LsDims *d) {
+  LsRep *r = &rp->r;
+  long long need = (long long)*r->n_rast +
+                   (long long)d->N * ((d->steps + rp->k.ref_steps) / (rp->k.ref_steps + 1) + 1);
+  if (need <= r->rast_cap) return 0;
+  long long cap = r->rast_cap ? 2LL * r->rast_cap : 65536;
+  while (cap < need) cap *= 2;
+  uint32_t *q = realloc(r->rast, (size_t)cap * 2 * sizeof *q);
+  if (!q) return -1;
+  r->rast = q;
+  r->rast_cap = (int)cap;
+  return 0;
+}
+
+static int run_replica(ApCohort *c, Rep *rp, int r0, int r1, const ApSeriesBuf *out) {
+  LsBody b = {&rp->r, &rp->k, &c->d, &c->ser};
+  LsTeam t = {0, 1};
+  for (int e = r0; e < r1; e++) {
+    long long s0 = (long long)e * c->d.steps;
+    if (s0 < c->d.raster_steps && raster_room(rp, &c->d)) return -1;
+    memset(rp->r.pop_count, 0, LS_POPS * sizeof(int));
+    for (int k = 0; k < c->d.steps; k++) ls_step(t, &b, s0 + k);
+    ls_series(&b, out->base + ((size_t)rp->row * out->n_records + e) * out->width);
+  }
+  return 0;
+}
+
+static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1,
+                         const ApSeriesBuf *out, double *busy, ApError *err) {
+  int n_tasks = 0, threads = 1;
+  for (int i = 0; i < n_cohorts; i++) {
+    n_tasks += cohorts[i]->n;
+    threads = cohorts[i]->threads > threads ? cohorts[i]->threads : threads;
+  }
+  if (busy)
+    for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
+  int failed = 0;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (int x = 0; x < n_tasks; x++) {
+    int ci = 0, j = x;
+    while (j >= cohorts[ci]->n) j -= cohorts[ci++]->n;
+    double t0 = busy ? ap_seconds() : 0.0;
+    if (run_replica(cohorts[ci], &cohorts[ci]->reps[j], r0, r1, out)) {
+#pragma omp atomic write
+      failed = 1;
+    }
+    if (busy) {
+      double took = ap_seconds() - t0;
+#pragma omp atomic
+      busy[ci] += took;
+    }
+  }
+  if (failed) return ap_fail(err, AP_ERR_OSERR, "out of memory for the spike raster");
+  return AP_OK;
+}
+
+static void cpu_describe(const ApCohort *c, char *buf, size_t n) {
+  long long syn = 0;
+  for (int i = 0; i < c->n; i++) syn += c->reps[i].net.n_static + c->reps[i].net.n_plastic;
+  snprintf(buf, n, "%d replica%s of %d neurons (%.3g synapses each on average), a thread each",
+           c->n, c->n == 1 ? "" : "s", c->d.N, (double)syn / (c->n ? c->n : 1));
+}
+
+static ap_status cpu_events_get(ApCohort *c, int i, const uint32_t **pairs, size_t *n,
+                                ApError *err) {
+  (void)err;
+  *pairs = c->reps[i].r.rast;
+  *n = c->reps[i].r.rast ? (size_t)*c->reps[i].r.n_rast : 0;
+  return AP_OK;
+}
+
+static ap_status cpu_events_set(ApCohort *c, int i, const uint32_t *pairs, size_t n, ApError *err) {
+  LsRep *r = &c->reps[i].r;
+  if (n > (size_t)r->rast_cap) {
+    uint32_t *q = realloc(r->rast, n * 2 * sizeof *q);
+    if (!q) return ap_fail(err, AP_ERR_OSERR, "out of memory for the spike raster");
+    r->rast = q;
+    r->rast_cap = (int)n;
+  }
+  if (n) memcpy(r->rast, pairs, n * 2 * sizeof *pairs);
+  *r->n_rast = (int)n;
+  return AP_OK;
+}
+
+const ApModelImpl ls_cpu_impl = {
+    .versions = NULL,
+    .cohort_create = cpu_cohort_create,
+    .cohort_destroy = cpu_cohort_destroy,
+    .state_set = cpu_state_set,
+    .state_get = cpu_state_get,
+    .run = cpu_run,
+    .describe = cpu_describe,
+    .events_get = cpu_events_get,
+    .events_set = cpu_events_set,
+};

@@ -1,0 +1,95 @@
+/* The equations of the LIF-STDP model, each in one place (shared/MODELS.md §3): one
+ * neuron's step (NEST's iaf_psc_alpha and iaf_psc_exp update, in NEST's order), a Poisson
+ * count, and stdp_synapse's facilitation and depression. Every fused multiply-add is
+ * written out (ap_math.h), so both backends give the same bits. */
+#ifndef LS_EQUATIONS_H
+#define LS_EQUATIONS_H
+
+#include "../core/ap_math.h"
+#include "ls_params.h"
+
+#include <stdint.h>
+
+#ifndef LS_FN
+#define LS_FN AP_HD
+#endif
+
+/* One neuron's state. dI is alpha's second variable (zero under exp). */
+typedef struct LsNeuron {
+  float v, i_ex, di_ex, i_in, di_in;
+  int refr; /* steps of refractoriness left */
+} LsNeuron;
+
+/* One step of h for a neuron of propagators P, whose weighted input spikes of this step
+ * (pA) are in_ex and in_in; returns 1 when it spikes. As NEST: the potential advances
+ * with the currents of the step's start (unless refractory), then the currents advance
+ * and take this step's spikes, then the threshold is checked. */
+LS_FN int ls_neuron_step(LsNeuron *n, const LsProp *P, int psc, int ref_steps, float in_ex,
+                         float in_in) {
+  if (psc == LS_PSC_ALPHA) {
+    if (n->refr == 0) {
+      float acc = P->p30 * P->i_e;
+      acc = fmaf(P->p31_ex, n->di_ex, acc);
+      acc = fmaf(P->p32_ex, n->i_ex, acc);
+      acc = fmaf(P->p31_in, n->di_in, acc);
+      acc = fmaf(P->p32_in, n->i_in, acc);
+      n->v = fmaf(P->expm1_m, n->v, acc) + n->v;
+    } else
+      n->refr--;
+    n->i_ex = fmaf(P->p21_ex, n->di_ex, P->p11_ex * n->i_ex);
+    n->di_ex = fmaf(P->psc_ex, in_ex, n->di_ex * P->p11_ex);
+    n->i_in = fmaf(P->p21_in, n->di_in, P->p11_in * n->i_in);
+    n->di_in = fmaf(P->psc_in, in_in, n->di_in * P->p11_in);
+  } else {
+    if (n->refr == 0) {
+      float acc = P->p30 * P->i_e;
+      acc = fmaf(P->p32_ex, n->i_ex, acc);
+      acc = fmaf(P->p32_in, n->i_in, acc);
+      n->v = fmaf(n->v, P->p22_m, acc);
+    } else
+      n->refr--;
+    n->i_ex = fmaf(n->i_ex, P->p11_ex, in_ex);
+    n->i_in = fmaf(n->i_in, P->p11_in, in_in);
+  }
+  if (n->v >= P->v_th) {
+    n->refr = ref_steps;
+    n->v = P->v_reset;
+    return 1;
+  }
+  return 0;
+}
+
+/* A Poisson count from 32 random bits (inversion against the table's thresholds). */
+LS_FN int ls_poisson(const LsPoisson *t, uint32_t u) {
+  int c = 0;
+  for (int k = 0; k < t->n; k++) c += u >= t->thr[k];
+  return c;
+}
+
+/* x^mu for x in [0, 1] (mu 1 and 0 exact). */
+LS_FN float ls_pow_unit(float x, float mu) {
+  if (mu == 1.0f) return x;
+  if (mu == 0.0f) return 1.0f;
+  if (x <= 0.0f) return 0.0f;
+  return ap_exp_nonpos(mu * ap_log(x));
+}
+
+/* stdp_synapse: a postsynaptic spike's facilitation with the presynaptic trace K+ at its
+ * arrival, and a presynaptic spike's depression with the postsynaptic trace K-. */
+LS_FN float ls_facilitate(const LsConst *k, float w, float kplus) {
+  float x = w / k->wmax;
+  float norm = fmaf(k->lambda * ls_pow_unit(1.0f - x, k->mu_plus), kplus, x);
+  return norm < 1.0f ? norm * k->wmax : k->wmax;
+}
+
+LS_FN float ls_depress(const LsConst *k, float w, float kminus) {
+  float x = w / k->wmax;
+  float norm = x - k->alpha * k->lambda * ls_pow_unit(x, k->mu_minus) * kminus;
+  return norm > 0.0f ? norm * k->wmax : 0.0f;
+}
+
+/* A weight in the fixed point of the pending inputs (truncated), and back. */
+LS_FN int64_t ls_fix(float w) { return (int64_t)(w * LS_FIX); }
+LS_FN float ls_unfix(int64_t x) { return (float)x * LS_UNFIX; }
+
+#endif

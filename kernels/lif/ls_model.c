@@ -1,0 +1,442 @@
+/* LIF assemblies with STDP as the host sees it (kernels/model.h): keys (every number of
+ * the paper's Tables 1-2), defaults, checks, the layout, the initial state, and the
+ * implementations on the backends. */
+#include "ls_net.h"
+
+#include "../core/ap_rng.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const ApModelImpl ls_cpu_impl;
+#ifdef APICAL_HAVE_CUDA
+const ApModelImpl *ls_cuda_impl(void);
+#endif
+
+#define P(f) offsetof(LsParams, f)
+#define BIG 1e300
+#define REAL(nm, lo, hi, open, text)                                                               \
+  {                                                                                                \
+    .section = "model", .name = #nm, .type = AP_KEY_REAL, .offset = P(nm), .min = lo, .max = hi,   \
+    .min_open = open, .help = text                                                                 \
+  }
+#define FIXREAL(nm, lo, text)                                                                      \
+  {                                                                                                \
+    .section = "model", .name = #nm, .type = AP_KEY_REAL, .offset = P(nm), .min = lo, .max = BIG,  \
+    .min_open = 1, .flags = AP_KEY_FIXED, .help = text                                             \
+  }
+#define PROB(nm, text) REAL(nm, 0, 1, 0, text)
+#define WEIGHT(nm, text) REAL(nm, -BIG, BIG, 0, text)
+#define TAU(nm, text) REAL(nm, 0, BIG, 1, text)
+#define RATE(nm, text) REAL(nm, 0, BIG, 0, text)
+
+static const ApKey ls_keys[] = {
+    {.section = "model",
+     .name = "seed",
+     .type = AP_KEY_U64,
+     .offset = P(seed),
+     .min = 0,
+     .max = BIG,
+     .help = "seed of the connectivity, the LGN targets and every Poisson train"},
+    {.section = "model",
+     .name = "psc",
+     .type = AP_KEY_CHOICE,
+     .offset = P(psc),
+     .choices = "alpha|exp",
+     .help = "postsynaptic currents: alpha (iaf_psc_alpha, peak = weight) | exp (iaf_psc_exp, "
+             "jump = weight; MODELS.md: the network is then nearly silent)"},
+    {.section = "model",
+     .name = "topdown",
+     .type = AP_KEY_CHOICE,
+     .offset = P(topdown),
+     .choices = "off|on",
+     .help = "the nonspecific top-down projections HA L2/3 Pyr -> L2/3 of PA and NPA"},
+    {.section = "model",
+     .name = "n_pyr",
+     .type = AP_KEY_INT,
+     .offset = P(n_pyr),
+     .min = 1,
+     .max = 10000,
+     .flags = AP_KEY_FIXED,
+     .help = "Pyr cells per layer and assembly (Table 2)"},
+    {.section = "model",
+     .name = "n_pv",
+     .type = AP_KEY_INT,
+     .offset = P(n_pv),
+     .min = 1,
+     .max = 10000,
+     .flags = AP_KEY_FIXED,
+     .help = "PV cells per layer and assembly (Table 2)"},
+    FIXREAL(dt, 0, "time step (ms)"),
+    FIXREAL(delay, 0, "every synaptic delay (ms), a multiple of dt"),
+    TAU(tau_m, "membrane time constant (ms)"),
+    TAU(c_m, "membrane capacitance (pF; NEST's default)"),
+    WEIGHT(e_l, "resting potential (mV; NEST's default)"),
+    WEIGHT(v_th, "spike threshold (mV)"),
+    WEIGHT(v_reset, "reset potential (mV)"),
+    REAL(t_ref, 0, BIG, 0, "refractory period (ms), rounded to steps as NEST does"),
+    WEIGHT(i_e, "constant input current (pA)"),
+    TAU(tau_syn_ex, "excitatory synaptic time constant (ms), every neuron"),
+    TAU(tau_syn_in_pyr, "inhibitory synaptic time constant on Pyr (PV -> Pyr, ms)"),
+    TAU(tau_syn_in_pv, "inhibitory synaptic time constant on PV (PV -> PV, ms)"),
+#define X(nm, pl, pt, ql, qt, pp, ww)                                                              \
+  {.section = "model",                                                                             \
+   .name = "p_" #nm,                                                                               \
+   .type = AP_KEY_REAL,                                                                            \
+   .offset = P(p_local) + LS_LOCAL_INDEX_##nm * sizeof(double),                                    \
+   .min = 0,                                                                                       \
+   .max = 1,                                                                                       \
+   .help = "connection probability " #nm " within an assembly (Table 1)"},                        \
+      {.section = "model",                                                                         \
+       .name = "w_" #nm,                                                                           \
+       .type = AP_KEY_REAL,                                                                        \
+       .offset = P(w_local) + LS_LOCAL_INDEX_##nm * sizeof(double),                                \
+       .min = -BIG,                                                                                \
+       .max = BIG,                                                                                 \
+       .help = "PSC amplitude " #nm " (pA; negative: inhibitory)"},
+#define LS_LOCAL_INDEX_l23pyr_l23pyr 0
+#define LS_LOCAL_INDEX_l23pyr_l23pv 1
+#define LS_LOCAL_INDEX_l23pv_l23pyr 2
+#define LS_LOCAL_INDEX_l23pv_l23pv 3
+#define LS_LOCAL_INDEX_l4pyr_l23pyr 4
+#define LS_LOCAL_INDEX_l4pyr_l23pv 5
+#define LS_LOCAL_INDEX_l4pyr_l4pyr 6
+#define LS_LOCAL_INDEX_l4pyr_l4pv 7
+#define LS_LOCAL_INDEX_l4pv_l4pyr 8
+#define LS_LOCAL_INDEX_l4pv_l4pv 9
+    LS_LOCAL(X)
+#undef X
+    PROB(p_bu_pyr, "bottom-up PA/NPA L2/3 Pyr -> HA L4 Pyr: probability"),
+    REAL(w_bu_pyr, 0, BIG, 0, "bottom-up -> HA L4 Pyr: initial weight (pA, plastic)"),
+    PROB(p_bu_pv, "bottom-up PA/NPA L2/3 Pyr -> HA L4 PV: probability"),
+    REAL(w_bu_pv, 0, BIG, 0, "bottom-up -> HA L4 PV: initial weight (pA, plastic)"),
+    PROB(p_td_pyr, "top-down HA L2/3 Pyr -> PA/NPA L2/3 Pyr: probability"),
+    WEIGHT(w_td_pyr, "top-down -> L2/3 Pyr: weight (pA)"),
+    PROB(p_td_pv, "top-down HA L2/3 Pyr -> PA/NPA L2/3 PV: probability"),
+    WEIGHT(w_td_pv, "top-down -> L2/3 PV: weight (pA)"),
+    PROB(p_lgn_pyr, "an L4 Pyr cell of PA/NPA gets an LGN train: probability"),
+    WEIGHT(w_lgn_pyr, "LGN -> Pyr weight (pA)"),
+    PROB(p_lgn_pv, "an L4 PV cell of PA/NPA gets an LGN train: probability"),
+    WEIGHT(w_lgn_pv, "LGN -> PV weight (pA)"),
+    RATE(rate_lgn_pa, "LGN rate to PA (Hz; each targeted cell its own train)"),
+    RATE(rate_lgn_npa, "LGN rate to NPA (Hz)"),
+    RATE(rate_bg_pyr, "background rate per Pyr cell (Hz; its own train)"),
+    RATE(rate_bg_pv, "background rate per PV cell (Hz)"),
+    WEIGHT(w_bg, "background weight (pA)"),
+    TAU(tau_plus, "STDP tau+ (ms, stdp_synapse)"),
+    TAU(tau_minus, "STDP tau- (ms, the postsynaptic neuron's)"),
+    REAL(lambda, 0, BIG, 0, "STDP learning rate lambda"),
+    REAL(alpha, 0, BIG, 0, "STDP depression / facilitation ratio alpha"),
+    REAL(mu_plus, 0, BIG, 0, "STDP weight dependence exponent of facilitation"),
+    REAL(mu_minus, 0, BIG, 0, "STDP weight dependence exponent of depression"),
+    TAU(wmax, "STDP maximal weight Wmax (pA)"),
+    {.section = "train",
+     .name = "record_ms",
+     .type = AP_KEY_REAL,
+     .offset = P(record_ms),
+     .min = 0,
+     .max = BIG,
+     .min_open = 1,
+     .flags = AP_KEY_FIXED,
+     .help = "simulated time per record (ms), a multiple of dt; the run: epochs x record_ms"},
+    {.section = "train",
+     .name = "raster_ms",
+     .type = AP_KEY_REAL,
+     .offset = P(raster_ms),
+     .min = 0,
+     .max = BIG,
+     .flags = AP_KEY_FIXED,
+     .help = "spikes of the first raster_ms are kept as (neuron, step) pairs (0: none)"},
+};
+
+/* MODELS.md §3: Tables 1-2, NEST's defaults for the rest, alpha PSCs, top-down on. */
+static void ls_defaults(void *out) {
+  LsParams *p = out;
+  memset(p, 0, sizeof *p);
+  p->seed = 1;
+  p->psc = LS_PSC_ALPHA;
+  p->topdown = 1;
+  p->n_pyr = 320;
+  p->n_pv = 80;
+  p->dt = 0.1;
+  p->delay = 1.0;
+  p->tau_m = 10.0;
+  p->c_m = 250.0;
+  p->e_l = -70.0;
+  p->v_th = -50.0;
+  p->v_reset = -65.0;
+  p->t_ref = 2.0;
+  p->i_e = 0.0;
+  p->tau_syn_ex = 2.0;
+  p->tau_syn_in_pyr = 6.0;
+  p->tau_syn_in_pv = 4.3;
+  int m = 0;
+#define X(nm, pl, pt, ql, qt, pp, ww) p->p_local[m] = pp, p->w_local[m] = ww, m++;
+  LS_LOCAL(X)
+#undef X
+  p->p_bu_pyr = 0.3, p->w_bu_pyr = 40.0;
+  p->p_bu_pv = 0.3, p->w_bu_pv = 20.0;
+  p->p_td_pyr = 0.3, p->w_td_pyr = 15.0;
+  p->p_td_pv = 0.3, p->w_td_pv = 20.0;
+  p->p_lgn_pyr = 0.3, p->w_lgn_pyr = 60.0;
+  p->p_lgn_pv = 0.3, p->w_lgn_pv = 30.0;
+  p->rate_lgn_pa = 500.0, p->rate_lgn_npa = 100.0;
+  p->rate_bg_pyr = 1050.0, p->rate_bg_pv = 1000.0, p->w_bg = 100.0;
+  p->tau_plus = 20.0, p->tau_minus = 20.0;
+  p->lambda = 0.01, p->alpha = 1.0, p->mu_plus = 1.0, p->mu_minus = 1.0, p->wmax = 100.0;
+  p->record_ms = 5.0;
+  p->raster_ms = 3000.0;
+}
+
+static int steps_of(double ms, double dt) { return (int)lround(ms / dt); }
+static int is_multiple(double ms, double dt) {
+  return fabs(ms / dt - (double)lround(ms / dt)) < 1e-6 * fmax(1.0, ms / dt);
+}
+
+LsDims ls_dims(const LsParams *p) {
+  LsDims d;
+  memset(&d, 0, sizeof d);
+  d.pop0[0] = 0;
+  for (int q = 0; q < LS_POPS; q++) d.pop0[q + 1] = d.pop0[q] + ((q & 1) ? p->n_pv : p->n_pyr);
+  d.N = d.pop0[LS_POPS];
+  d.D = steps_of(p->delay, p->dt);
+  d.steps = steps_of(p->record_ms, p->dt);
+  d.raster_steps = steps_of(p->raster_ms, p->dt);
+  return d;
+}
+
+static void poisson_table(LsPoisson *t, double lambda) {
+  memset(t, 0, sizeof *t);
+  double term = exp(-lambda), cdf = 0.0;
+  for (int k = 0; k < LS_POIS_MAX; k++) {
+    cdf += term;
+    double thr = floor(cdf * 4294967296.0);
+    if (thr >= 4294967296.0) break;
+    t->thr[k] = (uint32_t)thr;
+    t->n = k + 1;
+    term *= lambda / (k + 1);
+  }
+}
+
+/* NEST's propagators (iaf_psc_alpha, iaf_psc_exp; IAFPropagator's limits where tau_syn
+ * meets tau_m). */
+static void propagators(LsProp *P, const LsParams *p, double tau_in) {
+  double h = p->dt, tm = p->tau_m, C = p->c_m, Em = exp(-h / tm);
+  memset(P, 0, sizeof *P);
+  const double taus[2] = {p->tau_syn_ex, tau_in};
+  for (int x = 0; x < 2; x++) {
+    double ts = taus[x], Es = exp(-h / ts), beta = 1.0 / ts - 1.0 / tm, p31, p32;
+    if (fabs(beta * h) < 1e-6) { /* tau_syn == tau_m: the limits */
+      p32 = h * Em / C;
+      p31 = h * h * Em / (2.0 * C);
+    } else {
+      p32 = (Em - Es) / (C * beta);
+      p31 = Em * (-expm1(-beta * h) - beta * h * exp(-beta * h)) / (beta * beta * C);
+    }
+    float *dst = x ? &P->p11_in : &P->p11_ex;
+    dst[0] = (float)Es;                                         /* p11 */
+    dst[1] = (float)(h * Es);                                   /* p21 */
+    dst[2] = (float)p31;                                        /* p31 */
+    dst[3] = (float)p32;                                        /* p32 */
+    (x ? &P->psc_in : &P->psc_ex)[0] = p->psc == LS_PSC_ALPHA ? (float)(exp(1.0) / ts) : 1.0f;
+  }
+  P->p30 = (float)(-tm / C * expm1(-h / tm));
+  P->expm1_m = (float)expm1(-h / tm);
+  P->p22_m = (float)Em;
+  P->v_th = (float)(p->v_th - p->e_l);
+  P->v_reset = (float)(p->v_reset - p->e_l);
+  P->i_e = (float)p->i_e;
+}
+
+void ls_const_init(LsConst *k, const LsParams *p) {
+  memset(k, 0, sizeof *k);
+  propagators(&k->prop[LS_PYR], p, p->tau_syn_in_pyr);
+  propagators(&k->prop[LS_PV], p, p->tau_syn_in_pv);
+  double h_s = p->dt * 1e-3;
+  poisson_table(&k->bg[LS_PYR], p->rate_bg_pyr * h_s);
+  poisson_table(&k->bg[LS_PV], p->rate_bg_pv * h_s);
+  poisson_table(&k->lgn[0], p->rate_lgn_pa * h_s);
+  poisson_table(&k->lgn[1], p->rate_lgn_npa * h_s);
+  k->w_bg = (float)p->w_bg;
+  k->w_lgn[LS_PYR] = (float)p->w_lgn_pyr;
+  k->w_lgn[LS_PV] = (float)p->w_lgn_pv;
+  k->p_plus = (float)exp(-p->dt / p->tau_plus);
+  k->p_minus = (float)exp(-p->dt / p->tau_minus);
+  k->lambda = (float)p->lambda;
+  k->alpha = (float)p->alpha;
+  k->mu_plus = (float)p->mu_plus;
+  k->mu_minus = (float)p->mu_minus;
+  k->wmax = (float)p->wmax;
+  k->dt_ms = (float)p->dt;
+  k->psc = p->psc;
+  k->ref_steps = steps_of(p->t_ref, p->dt);
+  k->delay_steps = steps_of(p->delay, p->dt);
+  k->seed = p->seed;
+}
+
+#define POIS_LAMBDA_MAX 6.0 /* rate x dt: the inversion table covers it to 1e-9 */
+
+static ap_status ls_check(const void *params, const ApData *data, ApError *err) {
+  const LsParams *p = params;
+  (void)data;
+  LsDims d = ls_dims(p);
+  if (d.N > 65535)
+    return ap_fail(err, AP_ERR_CONFIG, "lif_stdp: %d neurons, at most 65535 (6 (n_pyr + n_pv))",
+                   d.N);
+  if (!is_multiple(p->delay, p->dt) || d.D < 1)
+    return ap_fail(err, AP_ERR_CONFIG, "lif_stdp: delay = %g ms is not a positive multiple of dt = %g ms",
+                   p->delay, p->dt);
+  if (!is_multiple(p->record_ms, p->dt) || d.steps < 1)
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "lif_stdp: [train] record_ms = %g is not a positive multiple of dt = %g ms",
+                   p->record_ms, p->dt);
+  if (steps_of(p->t_ref, p->dt) < d.D)
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "lif_stdp: t_ref = %g ms is shorter than the delay (%g ms); the STDP "
+                   "bookkeeping needs at most one spike per neuron within a delay",
+                   p->t_ref, p->delay);
+  if (p->v_reset >= p->v_th)
+    return ap_fail(err, AP_ERR_CONFIG, "lif_stdp: v_reset = %g mV is not below v_th = %g mV",
+                   p->v_reset, p->v_th);
+  const double rates[] = {p->rate_bg_pyr, p->rate_bg_pv, p->rate_lgn_pa, p->rate_lgn_npa};
+  for (int i = 0; i < 4; i++)
+    if (rates[i] * p->dt * 1e-3 > POIS_LAMBDA_MAX)
+      return ap_fail(err, AP_ERR_CONFIG,
+                     "lif_stdp: a Poisson rate of %g Hz gives %g spikes per step; at most %g (lower "
+                     "dt or the rate)",
+                     rates[i], rates[i] * p->dt * 1e-3, POIS_LAMBDA_MAX);
+  if (p->w_bu_pyr > p->wmax || p->w_bu_pv > p->wmax)
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "lif_stdp: the bottom-up weights (%g, %g pA) must not exceed wmax = %g", p->w_bu_pyr,
+                   p->w_bu_pv, p->wmax);
+  return AP_OK;
+}
+
+static uint64_t ls_cohort_key(const void *params) {
+  (void)params;
+  return 0;
+}
+
+ap_status ls_layout_init(const LsParams *p, ApLayout *out, LsSeries *ser) {
+  LsDims d = ls_dims(p);
+  int N = d.N, post = p->n_pyr + p->n_pv, pre = 2 * p->n_pyr;
+  memset(out, 0, sizeof *out);
+  ap_status st = AP_OK;
+#define FIELD(name, rows, cols, kind, help)                                                        \
+  if (!st) st = ap_layout_add_field(out, name, rows, cols, kind, help);
+  FIELD("W_bu", post, pre, AP_FIELD_WEIGHT,
+        "bottom-up weights (pA) [HA L4 Pyr, then PV][PA L2/3 Pyr, then NPA L2/3 Pyr]; NaN: no "
+        "synapse")
+  FIELD("W_bu_reported", post, pre, AP_FIELD_STATE,
+        "the same weights as of each synapse's last presynaptic spike (as NEST reports them)")
+  FIELD("neurons/v", N, 0, AP_FIELD_STATE, "membrane potential minus E_L (mV)")
+  FIELD("neurons/i_ex", N, 0, AP_FIELD_STATE, "excitatory synaptic current (pA)")
+  FIELD("neurons/di_ex", N, 0, AP_FIELD_STATE, "alpha: its derivative variable (pA/ms)")
+  FIELD("neurons/i_in", N, 0, AP_FIELD_STATE, "inhibitory synaptic current (pA)")
+  FIELD("neurons/di_in", N, 0, AP_FIELD_STATE, "alpha: its derivative variable (pA/ms)")
+  FIELD("neurons/refractory", N, 0, AP_FIELD_STATE, "refractory steps left")
+  FIELD("neurons/age", N, 0, AP_FIELD_STATE, "steps since the last spike (at most 2^24)")
+  FIELD("neurons/k_plus", N, 0, AP_FIELD_STATE, "presynaptic STDP trace")
+  FIELD("neurons/k_minus", N, 0, AP_FIELD_STATE, "postsynaptic STDP trace")
+  FIELD("neurons/k_minus_history", d.D + 1, N, AP_FIELD_STATE,
+        "the postsynaptic trace before each of the last delay + 1 steps' spikes (ring by step)")
+  FIELD("inputs/ex", 3, d.D * N, AP_FIELD_STATE,
+        "pending excitatory inputs [chunk][slot x neuron]: (c0 2^32 + c1 2^16 + c2) 2^-32 pA")
+  FIELD("inputs/in", 3, d.D * N, AP_FIELD_STATE, "pending inhibitory inputs, the same way")
+#undef FIELD
+  LsSeries s;
+  memset(&s, 0, sizeof s);
+#define SERIES(name, n, help)                                                                      \
+  if (!st) st = ap_layout_add_series(out, name, n, help);
+  s.conn = out->series_width;
+  SERIES("conn_pa", 0, "Conn_PA: mean bottom-up weight from PA (pA, as NEST reports it)")
+  SERIES("conn_npa", 0, "Conn_NPA: mean bottom-up weight from NPA (pA)")
+  SERIES("conn_pa_pyr", 0, "mean weight PA -> HA L4 Pyr (pA)")
+  SERIES("conn_pa_pv", 0, "mean weight PA -> HA L4 PV (pA)")
+  SERIES("conn_npa_pyr", 0, "mean weight NPA -> HA L4 Pyr (pA)")
+  SERIES("conn_npa_pv", 0, "mean weight NPA -> HA L4 PV (pA)")
+  s.rates = out->series_width;
+  SERIES("rates", LS_POPS,
+         "population rates in the record (Hz): PA L2/3 Pyr, PV, L4 Pyr, PV, then NPA, HA")
+  s.spikes = out->series_width;
+  SERIES("spikes", 0, "spikes of the whole network in the record")
+#undef SERIES
+  s.width = out->series_width;
+  if (ser) *ser = s;
+  return st;
+}
+
+static ap_status ls_layout(const void *params, ApLayout *out, ApError *err) {
+  if (ls_layout_init(params, out, NULL))
+    return ap_fail(err, AP_ERR_CONFIG, "lif_stdp: too many state fields or series");
+  return AP_OK;
+}
+
+/* Resting neurons, empty traces and inputs, the bottom-up weights of the network. */
+static void ls_init(float *state, const void *params, const ApData *data) {
+  const LsParams *p = params;
+  (void)data;
+  ApLayout lay;
+  ls_layout_init(p, &lay, NULL);
+  memset(state, 0, (size_t)lay.n_floats * sizeof *state);
+  const ApField *w = ap_layout_field(&lay, "W_bu"), *wr = ap_layout_field(&lay, "W_bu_reported"),
+                *age = ap_layout_field(&lay, "neurons/age");
+  size_t n = (size_t)w->shape[0] * w->shape[1];
+  for (size_t i = 0; i < n; i++) state[w->offset + i] = state[wr->offset + i] = NAN;
+  for (int i = 0; i < age->shape[0]; i++) state[age->offset + i] = (float)LS_AGE_MAX;
+  LsNet *net = malloc(sizeof *net);
+  if (!net || ls_net_build(p, net)) { /* the backend's cohort_create reports it */
+    free(net);
+    return;
+  }
+  for (int j = 0; j < net->N; j++)
+    for (uint32_t k = net->pptr[j]; k < net->pptr[j + 1]; k++) {
+      long long at = ls_bu_index(net, j, net->pcol[k]);
+      state[w->offset + at] = state[wr->offset + at] = net->w0[k];
+    }
+  ls_net_free(net);
+  free(net);
+}
+
+static double ls_cost(const void *params, const ApData *data) {
+  (void)data;
+  return ls_dims(params).steps;
+}
+
+static const ApModelImpl *ls_impl(const char *backend) {
+  if (!strcmp(backend, "cpu")) return &ls_cpu_impl;
+#ifdef APICAL_HAVE_CUDA
+  if (!strcmp(backend, "cuda")) return ls_cuda_impl();
+#endif
+  return NULL;
+}
+
+const ApModel ls_model = {
+    .name = "lif_stdp",
+    .summary = "LIF assemblies (PA, NPA, HA) with STDP on the bottom-up synapses and "
+               "nonspecific top-down input, as in NEST",
+    .variants = "psc = alpha | exp; topdown = on | off; every number of Tables 1-2 is a key",
+    .record = "record",
+    .record_is = "[train] record_ms of simulated time (5 ms: 20 s = 4000 records)",
+    .keys = ls_keys,
+    .n_keys = (int)(sizeof ls_keys / sizeof ls_keys[0]),
+    .params_size = sizeof(LsParams),
+    .defaults = ls_defaults,
+    .io = NULL,
+    .check = ls_check,
+    .cohort_key = ls_cohort_key,
+    .layout = ls_layout,
+    .init = ls_init,
+    .cost = ls_cost,
+    .headline = "conn_pa",
+    .n_phases = 0,
+    .phase_names = NULL,
+    .order = NULL,
+    .events = "raster",
+    .events_is = "spikes of the first [train] raster_ms as (neuron, step) pairs, in order; the "
+                 "neuron indexes the populations in series/rates' order, step x dt is the time",
+    .impl = ls_impl,
+};

@@ -1,0 +1,203 @@
+/* The network of one replica (ls_net.h). */
+#include "ls_net.h"
+
+#include "../core/ap_rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every projection of the model, in a fixed order; top-down ones only where topdown is
+ * on (their ids stay the same either way). */
+int ls_projections(const LsParams *p, LsProj *out) {
+  int n = 0;
+  static const int pre_l[] = {
+#define X(nm, pl, pt, ql, qt, pp, ww) pl,
+      LS_LOCAL(X)
+#undef X
+  };
+  static const int pre_t[] = {
+#define X(nm, pl, pt, ql, qt, pp, ww) pt,
+      LS_LOCAL(X)
+#undef X
+  };
+  static const int post_l[] = {
+#define X(nm, pl, pt, ql, qt, pp, ww) ql,
+      LS_LOCAL(X)
+#undef X
+  };
+  static const int post_t[] = {
+#define X(nm, pl, pt, ql, qt, pp, ww) qt,
+      LS_LOCAL(X)
+#undef X
+  };
+  for (int a = 0; a < 3; a++)
+    for (int m = 0; m < LS_NLOCAL; m++)
+      out[n++] = (LsProj){a * LS_NLOCAL + m,     ls_pop(a, pre_l[m], pre_t[m]),
+                          ls_pop(a, post_l[m], post_t[m]), p->p_local[m], p->w_local[m], 0};
+  int id = 3 * LS_NLOCAL;
+  for (int src = LS_PA; src <= LS_NPA; src++) /* bottom-up: plastic */
+    for (int t = LS_PYR; t <= LS_PV; t++)
+      out[n++] = (LsProj){id++,
+                          ls_pop(src, LS_L23, LS_PYR),
+                          ls_pop(LS_HA, LS_L4, t),
+                          t == LS_PYR ? p->p_bu_pyr : p->p_bu_pv,
+                          t == LS_PYR ? p->w_bu_pyr : p->w_bu_pv,
+                          1};
+  for (int dst = LS_PA; dst <= LS_NPA; dst++) /* top-down: static */
+    for (int t = LS_PYR; t <= LS_PV; t++, id++)
+      if (p->topdown)
+        out[n++] = (LsProj){id,
+                            ls_pop(LS_HA, LS_L23, LS_PYR),
+                            ls_pop(dst, LS_L23, t),
+                            t == LS_PYR ? p->p_td_pyr : p->p_td_pv,
+                            t == LS_PYR ? p->w_td_pyr : p->w_td_pv,
+                            0};
+  return n;
+}
+
+void ls_net_free(LsNet *net) {
+  if (!net) return;
+  free(net->pop);
+  free(net->lgn);
+  free(net->wfix);
+  free(net->sptr);
+  free(net->scol);
+  free(net->pptr);
+  free(net->pcol);
+  free(net->w0);
+  free(net->qptr);
+  free(net->qsyn);
+  free(net->qpre);
+  free(net->pcat);
+  memset(net, 0, sizeof *net);
+}
+
+typedef struct Grow {
+  void *p;
+  size_t n, cap, size;
+} Grow;
+
+static int grow_push(Grow *g, const void *x) {
+  if (g->n == g->cap) {
+    size_t cap = g->cap ? 2 * g->cap : 4096;
+    void *q = realloc(g->p, cap * g->size);
+    if (!q) return -1;
+    g->p = q, g->cap = cap;
+  }
+  memcpy((char *)g->p + g->n * g->size, x, g->size);
+  g->n++;
+  return 0;
+}
+
+long long ls_bu_index(const LsNet *net, int j, int i) {
+  int a = j < net->bu_pre[0] + net->n_bu_pre / 2 ? j - net->bu_pre[0]
+                                                 : net->n_bu_pre / 2 + (j - net->bu_pre[1]);
+  return (long long)(i - net->bu_post[0]) * net->n_bu_pre + a;
+}
+
+ap_status ls_net_build(const LsParams *p, LsNet *net) {
+  memset(net, 0, sizeof *net);
+  LsDims d = ls_dims(p);
+  net->N = d.N;
+  net->pop = calloc((size_t)d.N + 1, 1);
+  net->lgn = calloc((size_t)d.N + 1, 1);
+  net->wfix = calloc(LS_POPS * LS_POPS, sizeof *net->wfix);
+  if (!net->pop || !net->lgn || !net->wfix) {
+    ls_net_free(net);
+    return AP_ERR_OSERR;
+  }
+  for (int q = 0; q < LS_POPS; q++)
+    for (int i = d.pop0[q]; i < d.pop0[q + 1]; i++) net->pop[i] = (uint8_t)q;
+  LsProj proj[LS_MAX_PROJ];
+  int np = ls_projections(p, proj);
+  for (int q = 0; q < np; q++)
+    if (!proj[q].plastic)
+      net->wfix[proj[q].pre * LS_POPS + proj[q].post] = (int64_t)llround(proj[q].w * 4294967296.0);
+  /* LGN: a Bernoulli draw per cell of L4 in PA and NPA */
+  for (int src = LS_PA; src <= LS_NPA; src++)
+    for (int t = LS_PYR; t <= LS_PV; t++) {
+      int q = ls_pop(src, LS_L4, t);
+      double pr = t == LS_PYR ? p->p_lgn_pyr : p->p_lgn_pv;
+      for (int b = d.pop0[q]; b < d.pop0[q + 1]; b++) {
+        int local = b - d.pop0[q];
+        if (ap_u01(ap_rng_u32(p->seed, AP_RNG_CONN, 100 + q, 0, (uint32_t)local)) < pr)
+          net->lgn[b] = (uint8_t)(1 + src);
+      }
+    }
+  net->bu_pre[0] = d.pop0[ls_pop(LS_PA, LS_L23, LS_PYR)];
+  net->bu_pre[1] = d.pop0[ls_pop(LS_NPA, LS_L23, LS_PYR)];
+  net->bu_post[0] = d.pop0[ls_pop(LS_HA, LS_L4, LS_PYR)];
+  net->bu_post[1] = d.pop0[ls_pop(LS_HA, LS_L4, LS_PV)];
+  net->n_bu_pre = 2 * p->n_pyr;
+  net->n_bu_post = p->n_pyr + p->n_pv;
+
+  Grow scol = {NULL, 0, 0, sizeof(uint16_t)}, pcol = {NULL, 0, 0, sizeof(uint16_t)},
+       w0 = {NULL, 0, 0, sizeof(float)};
+  net->sptr = malloc((size_t)(d.N + 1) * sizeof *net->sptr);
+  net->pptr = malloc((size_t)(d.N + 1) * sizeof *net->pptr);
+  if (!net->sptr || !net->pptr) goto oom;
+  for (int j = 0; j < d.N; j++) {
+    net->sptr[j] = (uint32_t)scol.n;
+    net->pptr[j] = (uint32_t)pcol.n;
+    int pj = net->pop[j], a = j - d.pop0[pj];
+    for (int q = 0; q < np; q++) {
+      const LsProj *pr = &proj[q];
+      if (pr->pre != pj || pr->p <= 0.0) continue;
+      int n_post = d.pop0[pr->post + 1] - d.pop0[pr->post];
+      for (int b0 = 0; b0 < n_post; b0 += 4) {
+        philox4x32_ctr_t blk =
+            ap_rng_block(p->seed, AP_RNG_CONN, (uint32_t)pr->id, (uint32_t)a, (uint32_t)(b0 / 4));
+        for (int w = 0; w < 4 && b0 + w < n_post; w++) {
+          int b = b0 + w;
+          if (pr->pre == pr->post && a == b) continue; /* no autapses */
+          if (!(ap_u01(blk.v[w]) < pr->p)) continue;
+          uint16_t i = (uint16_t)(d.pop0[pr->post] + b);
+          if (pr->plastic) {
+            float wf = (float)pr->w;
+            if (grow_push(&pcol, &i) || grow_push(&w0, &wf)) goto oom;
+          } else if (grow_push(&scol, &i))
+            goto oom;
+        }
+      }
+    }
+  }
+  net->sptr[d.N] = (uint32_t)scol.n;
+  net->pptr[d.N] = (uint32_t)pcol.n;
+  net->scol = scol.p, net->pcol = pcol.p, net->w0 = w0.p;
+  scol.p = pcol.p = w0.p = NULL;
+  net->n_static = (long long)net->sptr[d.N];
+  net->n_plastic = (long long)net->pptr[d.N];
+  size_t K = (size_t)net->n_plastic;
+  if (!net->scol) net->scol = malloc(sizeof *net->scol);
+  if (!net->pcol) net->pcol = malloc(sizeof *net->pcol);
+  if (!net->w0) net->w0 = malloc(sizeof *net->w0);
+  /* by postsynaptic neuron: counting sort, synapses in CSR order within a target */
+  net->qptr = calloc((size_t)d.N + 1, sizeof *net->qptr);
+  net->qsyn = malloc((K ? K : 1) * sizeof *net->qsyn);
+  net->qpre = malloc((K ? K : 1) * sizeof *net->qpre);
+  net->pcat = malloc(K ? K : 1);
+  if (!net->scol || !net->pcol || !net->w0 || !net->qptr || !net->qsyn || !net->qpre || !net->pcat)
+    goto oom;
+  for (size_t k = 0; k < K; k++) net->qptr[net->pcol[k] + 1]++;
+  for (int i = 0; i < d.N; i++) net->qptr[i + 1] += net->qptr[i];
+  uint32_t *fill = malloc((size_t)(d.N + 1) * sizeof *fill);
+  if (!fill) goto oom;
+  memcpy(fill, net->qptr, (size_t)(d.N + 1) * sizeof *fill);
+  for (int j = 0; j < d.N; j++)
+    for (uint32_t k = net->pptr[j]; k < net->pptr[j + 1]; k++) {
+      int i = net->pcol[k];
+      net->qsyn[fill[i]] = k;
+      net->qpre[fill[i]++] = (uint16_t)j;
+      int src_npa = j >= net->bu_pre[1] && j < net->bu_pre[1] + p->n_pyr;
+      net->pcat[k] = (uint8_t)(2 * src_npa + (i >= net->bu_post[1]));
+    }
+  free(fill);
+  return AP_OK;
+oom:
+  free(scol.p);
+  free(pcol.p);
+  free(w0.p);
+  ls_net_free(net);
+  return AP_ERR_OSERR;
+}
