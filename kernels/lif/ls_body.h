@@ -11,6 +11,8 @@
  *   LS_SYNC()         a barrier of the team (nothing for a team of one)
  *   LS_ADD64(p, v)    *p += v on an int64_t, atomically where teams share it
  *   LS_TAKE(p)        (*p)++ on an int, atomically where teams share it; returns the old
+ *   LS_SIMD           a vectorisation hint for a loop over neurons (or nothing)
+ *   LS_TEAM_OF_ONE    (optional) every team has one thread: loops run with stride 1
  *
  * STDP bookkeeping (NEST's stdp_synapse with dendritic delay d = D steps, shared/MODELS.md
  * §3): a spike of step q carries the time stamp (q + 1) h. NEST updates a weight lazily at
@@ -33,15 +35,29 @@
 #include <math.h>
 #include <stdint.h>
 
+#ifndef LS_SIMD
+#define LS_SIMD
+#endif
+
 typedef struct LsTeam {
   int tid, nth;
 } LsTeam;
+
+/* Thread t's first item and stride in a loop over a team's items. */
+#ifdef LS_TEAM_OF_ONE
+#define LS_FIRST(t) ((void)(t), 0)
+#define LS_STRIDE(t) 1
+#else
+#define LS_FIRST(t) ((t).tid)
+#define LS_STRIDE(t) ((t).nth)
+#endif
 
 
 /* One replica in a backend's memory: its network (read only) and its state. */
 typedef struct LsRep {
   /* network (ls_net.h) */
-  const uint8_t *pop, *lgn;
+  const uint8_t *pop;
+  const float *lgn; /* [N]: 1 where the neuron has an LGN train */
   const int64_t *wfix; /* [LS_POPS][LS_POPS] */
   const uint32_t *sptr, *pptr, *qptr, *qsyn;
   const uint16_t *scol, *pcol, *qpre;
@@ -55,6 +71,9 @@ typedef struct LsRep {
   float *kplus, *kminus;                  /* [N] */
   float *khist;                           /* [D + 1][N]: K- before the spikes of a step */
   int64_t *ring_ex, *ring_in;             /* [D][N]: pending inputs, fixed point */
+  uint32_t *draw_bg, *draw_lgn;           /* [N + 3]: this step's Poisson draws */
+  int *fired;                             /* [N]: this step's spikes */
+  float *now_ex, *now_in;                 /* [N]: this step's pending inputs, in pA */
   float *w, *wrep;                        /* [n_plastic] */
   /* per step and record */
   int *spk;       /* [N]: this step's spikes */
@@ -77,62 +96,111 @@ LS_FN int ls_mod(long long a, int m) {
   return (int)(x < 0 ? x + m : x);
 }
 
-/* Phase A: the inputs of step s, the neurons, the traces; spikes listed. Threads take
- * groups of four neurons (one Philox block each). */
-LS_FN void ls_neurons(LsTeam t, const LsBody *b, long long s) {
+/* Phase A1: the step's Poisson draws, one Philox block per group of four neurons:
+ * background for all, the LGN's for the groups of PA's and NPA's L4. */
+LS_FN void ls_draws(LsTeam t, const LsBody *b, long long s) {
+  LsRep *r = b->r;
+  const LsDims *d = b->d;
+  uint64_t seed = b->k->seed;
+  int groups = (d->N + 3) / 4;
+  LS_SIMD
+  for (int g = LS_FIRST(t); g < groups; g += LS_STRIDE(t)) {
+    philox4x32_ctr_t x = ap_rng_block(seed, AP_RNG_INPUT, (uint32_t)s, 0, (uint32_t)g);
+    for (int w = 0; w < 4; w++) r->draw_bg[4 * g + w] = x.v[w];
+  }
+  for (int a = LS_PA; a <= LS_NPA; a++) {
+    int g0 = d->pop0[ls_pop(a, LS_L4, LS_PYR)] / 4, g1 = (d->pop0[ls_pop(a, LS_L4, LS_PV) + 1] + 3) / 4;
+    LS_SIMD
+    for (int g = g0 + LS_FIRST(t); g < g1; g += LS_STRIDE(t)) {
+      philox4x32_ctr_t x = ap_rng_block(seed, AP_RNG_INPUT, (uint32_t)s, 1, (uint32_t)g);
+      for (int w = 0; w < 4; w++) r->draw_lgn[4 * g + w] = x.v[w];
+    }
+  }
+}
+
+/* Phase A2: the inputs of step s and the neurons of population p (one type, one LGN
+ * rate), with psc fixed (a constant at the call, so that the loop vectorises); the
+ * traces decay and age; spikes are flagged. */
+LS_FN void ls_neurons_pop(LsTeam t, const LsBody *b, long long s, int p, int psc) {
   LsRep *r = b->r;
   const LsConst *k = b->k;
-  int N = b->d->N, D = b->d->D;
-  int slot = ls_mod(s, D), hslot = ls_mod(s, D + 1);
-  int groups = (N + 3) / 4;
-  for (int g = t.tid; g < groups; g += t.nth) {
-    philox4x32_ctr_t bg = ap_rng_block(k->seed, AP_RNG_INPUT, (uint32_t)s, 0, (uint32_t)g);
-    int any_lgn = 0;
-    for (int w = 0; w < 4 && 4 * g + w < N; w++) any_lgn |= r->lgn[4 * g + w];
-    philox4x32_ctr_t lg = bg;
-    if (any_lgn) lg = ap_rng_block(k->seed, AP_RNG_INPUT, (uint32_t)s, 1, (uint32_t)g);
-    for (int w = 0; w < 4 && 4 * g + w < N; w++) {
-      int i = 4 * g + w, type = r->pop[i] & 1;
-      size_t at = (size_t)slot * N + i;
-      float in_ex = ls_unfix(r->ring_ex[at]), in_in = ls_unfix(r->ring_in[at]);
-      r->ring_ex[at] = 0;
-      r->ring_in[at] = 0;
-      float x = (float)ls_poisson(&k->bg[type], bg.v[w]) * k->w_bg;
-      if (k->w_bg < 0.0f)
-        in_in += x;
-      else
-        in_ex += x;
-      if (r->lgn[i]) {
-        x = (float)ls_poisson(&k->lgn[r->lgn[i] - 1], lg.v[w]) * k->w_lgn[type];
-        if (k->w_lgn[type] < 0.0f)
-          in_in += x;
-        else
-          in_ex += x;
+  int N = b->d->N, type = p & 1, assembly = p / 4;
+  size_t at0 = (size_t)ls_mod(s, b->d->D) * N, h0 = (size_t)ls_mod(s, b->d->D + 1) * N;
+  const LsProp *P = &k->prop[type];
+  const LsPoisson *bg = &k->bg[type], *lgn = &k->lgn[assembly < LS_HA ? assembly : 0];
+  /* the sign of a weight picks the current, as in NEST */
+  float bg_ex = k->w_bg >= 0.0f ? k->w_bg : 0.0f, bg_in = k->w_bg < 0.0f ? k->w_bg : 0.0f;
+  float wl = k->w_lgn[type], lgn_ex = wl >= 0.0f ? wl : 0.0f, lgn_in = wl < 0.0f ? wl : 0.0f;
+  float p_plus = k->p_plus, p_minus = k->p_minus;
+  int ref = k->ref_steps, i1 = b->d->pop0[p + 1];
+  /* the arrays in locals: the loop's stores cannot change them (it then vectorises) */
+  int64_t *ring_ex = r->ring_ex + at0, *ring_in = r->ring_in + at0;
+  const uint32_t *draw_bg = r->draw_bg, *draw_lgn = r->draw_lgn;
+  const float *has_lgn = r->lgn;
+  float *v = r->v, *i_ex = r->i_ex, *di_ex = r->di_ex, *i_in = r->i_in, *di_in = r->di_in;
+  float *kplus = r->kplus, *kminus = r->kminus, *khist = r->khist + h0;
+  int *refr = r->refr, *age_of = r->age;
+  int *flag = r->fired;
+  float *now_ex = r->now_ex, *now_in = r->now_in;
+  for (int i = b->d->pop0[p] + LS_FIRST(t); i < i1; i += LS_STRIDE(t)) {
+    now_ex[i] = ls_unfix(ring_ex[i]), now_in[i] = ls_unfix(ring_in[i]);
+    ring_ex[i] = 0;
+    ring_in[i] = 0;
+  }
+  LS_SIMD
+  for (int i = b->d->pop0[p] + LS_FIRST(t); i < i1; i += LS_STRIDE(t)) {
+    float in_ex = now_ex[i], in_in = now_in[i];
+    float c = (float)ls_poisson(bg, draw_bg[i]);
+    in_ex += c * bg_ex;
+    in_in += c * bg_in;
+    /* no selects around float arithmetic here: gcc sinks it into a branch, which it then
+     * does not if-convert (the operation could trap), and the loop stays scalar */
+    float cl = (float)ls_poisson(lgn, draw_lgn[i]) * has_lgn[i];
+    in_ex += cl * lgn_ex;
+    in_in += cl * lgn_in;
+    LsNeuron n = {v[i], i_ex[i], di_ex[i], i_in[i], di_in[i], refr[i]};
+    int fired = ls_neuron_step(&n, P, psc, ref, in_ex, in_in);
+    v[i] = n.v, i_ex[i] = n.i_ex, di_ex[i] = n.di_ex;
+    i_in[i] = n.i_in, di_in[i] = n.di_in, refr[i] = n.refr;
+    kplus[i] *= p_plus;
+    float km = kminus[i] * p_minus;
+    khist[i] = km;
+    kminus[i] = km + (float)fired;
+    int age = age_of[i] < LS_AGE_MAX ? age_of[i] + 1 : LS_AGE_MAX;
+    age_of[i] = fired ? 0 : age;
+    flag[i] = fired;
+  }
+}
+
+/* Phase A3: the flagged spikes into the step's list, the record's counts and the
+ * raster (the same neurons per thread as A2). */
+LS_FN void ls_spikes_pop(LsTeam t, const LsBody *b, long long s, int p) {
+  LsRep *r = b->r;
+  int i1 = b->d->pop0[p + 1];
+  for (int i = b->d->pop0[p] + LS_FIRST(t); i < i1; i += LS_STRIDE(t)) {
+    if (!r->fired[i]) continue;
+    r->spk[LS_TAKE(r->n_spk)] = i;
+    LS_TAKE(&r->pop_count[p]);
+    if (s < b->d->raster_steps) {
+      int q = LS_TAKE(r->n_rast);
+      if (q < r->rast_cap) {
+        r->rast[2 * (size_t)q] = (uint32_t)i;
+        r->rast[2 * (size_t)q + 1] = (uint32_t)s;
       }
-      LsNeuron n = {r->v[i], r->i_ex[i], r->di_ex[i], r->i_in[i], r->di_in[i], r->refr[i]};
-      int fired = ls_neuron_step(&n, &k->prop[type], k->psc, k->ref_steps, in_ex, in_in);
-      r->v[i] = n.v, r->i_ex[i] = n.i_ex, r->di_ex[i] = n.di_ex;
-      r->i_in[i] = n.i_in, r->di_in[i] = n.di_in, r->refr[i] = n.refr;
-      r->kplus[i] *= k->p_plus;
-      float km = r->kminus[i] * k->p_minus;
-      r->khist[(size_t)hslot * N + i] = km;
-      int age = r->age[i] < LS_AGE_MAX ? r->age[i] + 1 : LS_AGE_MAX;
-      if (fired) {
-        km += 1.0f;
-        age = 0;
-        r->spk[LS_TAKE(r->n_spk)] = i;
-        LS_TAKE(&r->pop_count[r->pop[i]]);
-        if (s < b->d->raster_steps) {
-          int q = LS_TAKE(r->n_rast);
-          if (q < r->rast_cap) {
-            r->rast[2 * (size_t)q] = (uint32_t)i;
-            r->rast[2 * (size_t)q + 1] = (uint32_t)s;
-          }
-        }
-      }
-      r->kminus[i] = km;
-      r->age[i] = age;
     }
+  }
+}
+
+/* Phase A: draws, neurons, spikes. */
+LS_FN void ls_neurons(LsTeam t, const LsBody *b, long long s) {
+  ls_draws(t, b, s);
+  LS_SYNC();
+  for (int p = 0; p < LS_POPS; p++) {
+    if (b->k->psc == LS_PSC_ALPHA)
+      ls_neurons_pop(t, b, s, p, LS_PSC_ALPHA);
+    else
+      ls_neurons_pop(t, b, s, p, LS_PSC_EXP);
+    ls_spikes_pop(t, b, s, p);
   }
 }
 
@@ -140,7 +208,7 @@ LS_FN void ls_neurons(LsTeam t, const LsBody *b, long long s) {
 LS_FN void ls_facilitation(LsTeam t, const LsBody *b) {
   LsRep *r = b->r;
   int D = b->d->D;
-  for (int i = r->post0 + t.tid; i < r->post1; i += t.nth) {
+  for (int i = r->post0 + LS_FIRST(t); i < r->post1; i += LS_STRIDE(t)) {
     if (r->age[i] != D) continue;
     for (uint32_t q = r->qptr[i]; q < r->qptr[i + 1]; q++) {
       uint32_t k = r->qsyn[q];
@@ -160,13 +228,13 @@ LS_FN void ls_delivery(LsTeam t, const LsBody *b, long long s) {
     int j = r->spk[x], pj = r->pop[j];
     int64_t *ex = r->ring_ex + (size_t)slot * N, *in = r->ring_in + (size_t)slot * N;
     const int64_t *wrow = r->wfix + pj * LS_POPS;
-    for (uint32_t q = r->sptr[j] + t.tid; q < r->sptr[j + 1]; q += t.nth) {
+    for (uint32_t q = r->sptr[j] + LS_FIRST(t); q < r->sptr[j + 1]; q += LS_STRIDE(t)) {
       int i = r->scol[q];
       int64_t w = wrow[r->pop[i]]; /* as NEST: the sign picks the synaptic current */
       LS_ADD64(w < 0 ? &in[i] : &ex[i], w);
     }
     const float *kh = r->khist + (size_t)hslot * N;
-    for (uint32_t q = r->pptr[j] + t.tid; q < r->pptr[j + 1]; q += t.nth) {
+    for (uint32_t q = r->pptr[j] + LS_FIRST(t); q < r->pptr[j + 1]; q += LS_STRIDE(t)) {
       int i = r->pcol[q];
       float w = ls_depress(b->k, r->w[q], kh[i]);
       r->w[q] = w;
@@ -180,7 +248,7 @@ LS_FN void ls_delivery(LsTeam t, const LsBody *b, long long s) {
 LS_FN void ls_traces(LsTeam t, const LsBody *b) {
   LsRep *r = b->r;
   int n = *r->n_spk;
-  for (int x = t.tid; x < n; x += t.nth) r->kplus[r->spk[x]] += 1.0f;
+  for (int x = LS_FIRST(t); x < n; x += LS_STRIDE(t)) r->kplus[r->spk[x]] += 1.0f;
 }
 
 LS_FN void ls_step(LsTeam t, const LsBody *b, long long s) {

@@ -1,9 +1,11 @@
 /* The LIF-STDP network on the CPU backend: a thread per replica (replicas spread over
  * the threads), each running the body of ls_body.h as a team of one. */
-#define LS_FN static inline
+#define LS_FN static inline __attribute__((always_inline))
 #define LS_SYNC() ((void)0)
 #define LS_ADD64(p, v) (*(p) += (v))
 #define LS_TAKE(p) ((*(p))++)
+#define LS_SIMD _Pragma("omp simd")
+#define LS_TEAM_OF_ONE
 #include "ls_rep.h"
 
 #include "../backend.h"

@@ -23,47 +23,46 @@ typedef struct LsNeuron {
 /* One step of h for a neuron of propagators P, whose weighted input spikes of this step
  * (pA) are in_ex and in_in; returns 1 when it spikes. As NEST: the potential advances
  * with the currents of the step's start (unless refractory), then the currents advance
- * and take this step's spikes, then the threshold is checked. */
+ * and take this step's spikes, then the threshold is checked. Written without branches
+ * on the state, so that a loop over neurons vectorises (psc is the same for all). */
 LS_FN int ls_neuron_step(LsNeuron *n, const LsProp *P, int psc, int ref_steps, float in_ex,
                          float in_in) {
+  float v;
   if (psc == LS_PSC_ALPHA) {
-    if (n->refr == 0) {
-      float acc = P->p30 * P->i_e;
-      acc = fmaf(P->p31_ex, n->di_ex, acc);
-      acc = fmaf(P->p32_ex, n->i_ex, acc);
-      acc = fmaf(P->p31_in, n->di_in, acc);
-      acc = fmaf(P->p32_in, n->i_in, acc);
-      n->v = fmaf(P->expm1_m, n->v, acc) + n->v;
-    } else
-      n->refr--;
+    float acc = P->p30 * P->i_e;
+    acc = fmaf(P->p31_ex, n->di_ex, acc);
+    acc = fmaf(P->p32_ex, n->i_ex, acc);
+    acc = fmaf(P->p31_in, n->di_in, acc);
+    acc = fmaf(P->p32_in, n->i_in, acc);
+    v = fmaf(P->expm1_m, n->v, acc) + n->v;
     n->i_ex = fmaf(P->p21_ex, n->di_ex, P->p11_ex * n->i_ex);
     n->di_ex = fmaf(P->psc_ex, in_ex, n->di_ex * P->p11_ex);
     n->i_in = fmaf(P->p21_in, n->di_in, P->p11_in * n->i_in);
     n->di_in = fmaf(P->psc_in, in_in, n->di_in * P->p11_in);
   } else {
-    if (n->refr == 0) {
-      float acc = P->p30 * P->i_e;
-      acc = fmaf(P->p32_ex, n->i_ex, acc);
-      acc = fmaf(P->p32_in, n->i_in, acc);
-      n->v = fmaf(n->v, P->p22_m, acc);
-    } else
-      n->refr--;
+    float acc = P->p30 * P->i_e;
+    acc = fmaf(P->p32_ex, n->i_ex, acc);
+    acc = fmaf(P->p32_in, n->i_in, acc);
+    v = fmaf(n->v, P->p22_m, acc);
     n->i_ex = fmaf(n->i_ex, P->p11_ex, in_ex);
     n->i_in = fmaf(n->i_in, P->p11_in, in_in);
   }
-  if (n->v >= P->v_th) {
-    n->refr = ref_steps;
-    n->v = P->v_reset;
-    return 1;
-  }
-  return 0;
+  int free_ = n->refr == 0;
+  v = free_ ? v : n->v;
+  int fired = v >= P->v_th;
+  n->v = fired ? P->v_reset : v;
+  n->refr = fired ? ref_steps : (free_ ? 0 : n->refr - 1);
+  return fired;
 }
 
-/* A Poisson count from 32 random bits (inversion against the table's thresholds). */
+/* A Poisson count from 32 random bits: how many of the table's thresholds it passes
+ * (u > thr[k] - 1: u >= thr[k], with unused entries at 2^32 - 1, never passed). A loop of
+ * fixed length, so that a loop over neurons around it vectorises. */
 LS_FN int ls_poisson(const LsPoisson *t, uint32_t u) {
-  int c = 0;
-  for (int k = 0; k < t->n; k++) c += u >= t->thr[k];
-  return c;
+  const uint32_t *h = t->thr1; /* written out: a loop here keeps gcc from vectorising */
+#define LS_P4(k) (u > h[k]) + (u > h[(k) + 1]) + (u > h[(k) + 2]) + (u > h[(k) + 3])
+  return LS_P4(0) + LS_P4(4) + LS_P4(8) + LS_P4(12) + LS_P4(16) + LS_P4(20);
+#undef LS_P4
 }
 
 /* x^mu for x in [0, 1] (mu 1 and 0 exact). */

@@ -101,7 +101,7 @@ ap_status ls_net_build(const LsParams *p, LsNet *net) {
   LsDims d = ls_dims(p);
   net->N = d.N;
   net->pop = calloc((size_t)d.N + 1, 1);
-  net->lgn = calloc((size_t)d.N + 1, 1);
+  net->lgn = calloc((size_t)d.N + 1, sizeof *net->lgn);
   net->wfix = calloc(LS_POPS * LS_POPS, sizeof *net->wfix);
   if (!net->pop || !net->lgn || !net->wfix) {
     ls_net_free(net);
@@ -122,7 +122,7 @@ ap_status ls_net_build(const LsParams *p, LsNet *net) {
       for (int b = d.pop0[q]; b < d.pop0[q + 1]; b++) {
         int local = b - d.pop0[q];
         if (ap_u01(ap_rng_u32(p->seed, AP_RNG_CONN, 100 + q, 0, (uint32_t)local)) < pr)
-          net->lgn[b] = (uint8_t)(1 + src);
+          net->lgn[b] = 1.0f;
       }
     }
   net->bu_pre[0] = d.pop0[ls_pop(LS_PA, LS_L23, LS_PYR)];

@@ -31,7 +31,7 @@ typedef struct LsNet {
   int N;
   uint8_t *pop;  /* [N]: neuron -> population */
   int64_t *wfix; /* [LS_POPS][LS_POPS]: static weight of a (pre, post) pair, fixed point */
-  uint8_t *lgn;  /* [N]: 0 no LGN train, 1 PA's rate, 2 NPA's rate */
+  float *lgn;    /* [N]: 1 where the neuron gets an LGN train (its assembly's rate), else 0 */
   /* static synapses of neuron j: scol[sptr[j] .. sptr[j+1]) */
   uint32_t *sptr;
   uint16_t *scol;

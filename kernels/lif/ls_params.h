@@ -64,10 +64,11 @@ typedef struct LsParams {
 } LsParams;
 
 /* Poisson counts by inversion: a draw u (32 bits) gives the number of thresholds it
- * reaches; thr[k] = 2^32 P(N <= k) rounded down, for k < n. */
-#define LS_POIS_MAX 24
+ * reaches; thr1[k] = 2^32 P(N <= k) rounded down, minus 1, for the k < n that need one
+ * (the rest 2^32 - 1). */
+#define LS_POIS_MAX 24 /* ls_poisson (ls_equations.h) compares with exactly this many */
 typedef struct LsPoisson {
-  uint32_t thr[LS_POIS_MAX];
+  uint32_t thr1[LS_POIS_MAX];
   int n;
 } LsPoisson;
 

@@ -16,7 +16,8 @@
 static inline size_t ls_rep_bytes(const LsDims *d, long long n_plastic) {
   size_t N = (size_t)d->N, D = (size_t)d->D, K = (size_t)n_plastic;
   size_t b = 2 * D * N * sizeof(int64_t) + (7 * N + (D + 1) * N + 2 * K) * sizeof(float) +
-             (3 * N + 2 + LS_POPS) * sizeof(int);
+             (3 * N + 2 + LS_POPS) * sizeof(int) + 2 * (N + 4) * sizeof(uint32_t) + N * sizeof(int) +
+             2 * N * sizeof(float);
   return (b + 63) / 64 * 64;
 }
 
@@ -45,6 +46,11 @@ static inline void ls_rep_carve(LsRep *r, void *m, const LsDims *d, const LsNet 
   TAKE(n_spk, int, 1);
   TAKE(n_rast, int, 1);
   TAKE(pop_count, int, LS_POPS);
+  TAKE(now_ex, float, N);
+  TAKE(now_in, float, N);
+  TAKE(draw_bg, uint32_t, N + 4);
+  TAKE(draw_lgn, uint32_t, N + 4);
+  TAKE(fired, int, N);
 #undef TAKE
   r->pop = arrays->pop;
   r->lgn = arrays->lgn;
