@@ -5,6 +5,9 @@
  * them). The table matches lif_nest.py --speed's.
  *
  *   bench_ls [--replicas 1,20] [--seconds 2] [--threads N] [--topdown on|off] [--psc alpha|exp]
+ *            [--cuda]
+ *
+ * --cuda runs the CUDA backend instead (where a device answers).
  *
  * --seconds is simulated time; the first 100 ms of every run are a warm-up, not timed. */
 #include "bench_common.h"
@@ -21,6 +24,7 @@ int main(int argc, char **argv) {
   int reps[16] = {1, 20}, n_reps = 2, threads = 0;
   double seconds = 2.0;
   const char *topdown = "on", *psc = "alpha";
+  const ApBackend *be = ap_backend_cpu();
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--replicas") && i + 1 < argc)
       n_reps = parse_list(argv[++i], reps, 16);
@@ -32,18 +36,27 @@ int main(int argc, char **argv) {
       topdown = argv[++i];
     else if (!strcmp(argv[i], "--psc") && i + 1 < argc)
       psc = argv[++i];
+    else if (!strcmp(argv[i], "--cuda")) {
+      ApError err = {{0}};
+      be = ap_backend_cuda();
+      if (!be || be->probe(&err)) {
+        fprintf(stderr, "bench_ls: --cuda: %s\n", be ? err.msg : "this build has no CUDA");
+        return 69;
+      }
+    }
     else {
       fprintf(stderr, "usage: bench_ls [--replicas 1,20] [--seconds 2] [--threads N] "
-                      "[--topdown on|off] [--psc alpha|exp]\n");
+                      "[--topdown on|off] [--psc alpha|exp] [--cuda]\n");
       return 64;
     }
   }
   int warm = 20, records = (int)(seconds * 1000.0 / 5.0 + 0.5);
   if (records < 1) records = 1;
   ApExec exec = {.threads = threads};
-  printf("# bench_ls: lif_stdp, topdown %s, psc %s, %g s simulated after 0.1 s warm-up, "
-         "%d threads\n",
-         topdown, psc, records * 5e-3, ap_cpu_threads(&exec));
+  char desc[256];
+  be->describe(&exec, desc, sizeof desc);
+  printf("# bench_ls: lif_stdp, topdown %s, psc %s, %g s simulated after 0.1 s warm-up; %s\n",
+         topdown, psc, records * 5e-3, desc);
   printf("%9s %10s %10s %16s %12s %16s\n", "replicas", "sim_s", "wall_s", "replica_s/wall_s",
          "spikes", "syn_events/s");
   for (int k = 0; k < n_reps; k++) {
@@ -57,7 +70,7 @@ int main(int argc, char **argv) {
     Session s;
     ApError err = {{0}};
     if (ini_parse_text(&ini, text, "bench_ls", &err) || config_build(&ex, &ini, "bench_ls", &err) ||
-        session_open(&s, &ex, ap_backend_cpu(), &exec, &err)) {
+        session_open(&s, &ex, be, &exec, &err)) {
       fprintf(stderr, "bench_ls: %s\n", err.msg);
       return 1;
     }

@@ -5,7 +5,8 @@
 # It builds with CUDA, checks both CUDA kernels against the CPU backend bit for bit
 # (benchmarks/cuda_check; then again under compute-sanitizer memcheck), runs bench_mc on
 # the GPU at 1 ... 65536 replicas for each kernel, MSTDP at the paper's size for each of
-# its kernels at 1, 8 and 64 replicas, the CPU beside them, and the full bars_tpres.ini
+# its kernels at 1, 8 and 64 replicas, the LIF-STDP network (bench_ls) at 1, 20 and 200
+# replicas, the CPU beside them, and the full bars_tpres.ini
 # study on the GPU; it writes gpu-DEVICE-DATE-COMMIT.md into $OUT (and
 # benchmarks/results/). Each step's output is appended as it finishes, so a run cut short
 # still returns what it measured. Commit the file under benchmarks/results/.
@@ -87,6 +88,14 @@ for kernel in generic rows16; do
   done
   endstep
 done
+
+step "LIF assemblies with STDP on the GPU (bench_ls: 2400 neurons, top-down on, 2 s simulated)"
+timeout 300 build-gpu/benchmarks/bench_ls --cuda --replicas 1,20,200 --seconds 2 2>&1 | tee -a "$report"
+endstep
+
+step "LIF assemblies with STDP on this machine's CPU, for comparison"
+timeout 200 build-gpu/benchmarks/bench_ls --replicas 1,20 --seconds 2 2>&1 | tee -a "$report"
+endstep
 
 step "MSTDP at the paper's size on this machine's CPU, 1 replica"
 timeout 200 build-gpu/benchmarks/bench_mc --backend cpu --experiment benchmarks/mstdp_paper_size.ini \
