@@ -12,8 +12,9 @@ form a reading (topdown=on, topdown=off, ...). Writes next to the results file (
                   reading; with --nest, NEST's median dashed and its range hatched.
   lif_raster.png  Fig. 2: spikes of one replica (--replica, default 0) in the raster window
                   (A PA, B HA, C NPA; L2/3 above L4; Pyr red, PV blue) and the close-up
-                  D (1320-1360 ms: L2/3 of NPA and PA, L4 of HA). Needs [train] raster_ms
-                  to cover it.
+                  D: 40 ms of L2/3 of NPA and PA and L4 of HA around the first burst of PA
+                  L2/3 Pyr after 1300 ms (the paper shows 1320-1360 ms; --closeup T0 picks
+                  the start). Needs [train] raster_ms to cover it.
   lif_rates.png   population rates (Hz, 5 ms bins smoothed over 50 ms) per assembly and
                   layer, median over the seeds of each reading.
 --table prints Markdown tables: Conn_PA and Conn_NPA at 0, 5, 10 and 20 s and the mean
@@ -235,7 +236,19 @@ def plot_conn(run, groups, nest, out):
     print(f"plot_lif: wrote {path}")
 
 
-def plot_raster(run, replica, out):
+def burst_window(t_ms, pop, sizes, after=1300.0):
+    """The start of a 40 ms close-up around the first population burst of PA L2/3 Pyr at
+    or after `after` ms (the paper's Fig. 2D: 1320-1360 ms): 10 ms before the first 1 ms
+    bin in which a tenth of its cells fire; `after` itself if there is none."""
+    sel = (pop == 0) & (t_ms >= after)
+    if not sel.any():
+        return after
+    counts = np.bincount(((t_ms[sel] - after) // 1.0).astype(int))
+    hot = np.nonzero(counts >= 0.1 * sizes[0])[0]
+    return after + max(0.0, float(hot[0]) - 10.0) if len(hot) else after
+
+
+def plot_raster(run, replica, out, closeup=None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -276,8 +289,10 @@ def plot_raster(run, replica, out):
         ax.set_title(letter, loc="left")
         ax.set_xlabel("time (ms)")
     ax = fig.add_subplot(gs[1, :])
-    panel(ax, [10, 11, 0, 1, 4, 5], 1320, 1360, 6)
-    ax.set_title("D  1320-1360 ms: L2/3 of NPA (bottom) and PA, L4 of HA (top)", loc="left")
+    t0 = closeup if closeup is not None else burst_window(t_ms, pop, sizes)
+    panel(ax, [10, 11, 0, 1, 4, 5], t0, t0 + 40, 6)
+    ax.set_title(f"D  {t0:g}-{t0 + 40:g} ms: L4 of HA (bottom), L2/3 of PA, L2/3 of NPA (top)",
+                 loc="left")
     ax.set_xlabel("time (ms)")
     fig.suptitle(f"replica {replica}: seed {run['rep']['seed'][replica]}, "
                  f"topdown {choice_name(run['desc']['topdown'], run['rep']['topdown'][replica])}")
@@ -319,6 +334,8 @@ def main():
     ap.add_argument("results")
     ap.add_argument("-o", "--out", help="directory for the plots (default: the results file's)")
     ap.add_argument("--replica", type=int, default=0, help="the replica of the raster plot")
+    ap.add_argument("--closeup", type=float, help="start (ms) of the raster's 40 ms close-up "
+                    "(default: 10 ms before the first PA L2/3 Pyr burst after 1300 ms)")
     ap.add_argument("--nest", help="NEST reference (.npz of benchmarks/compare/lif_nest.py)")
     ap.add_argument("--table", action="store_true", help="print the Markdown tables")
     ap.add_argument("--no-plots", action="store_true", help="tables only")
@@ -338,7 +355,7 @@ def main():
         tables(run, groups, nest)
     if not a.no_plots:
         plot_conn(run, groups, nest, out)
-        plot_raster(run, a.replica, out)
+        plot_raster(run, a.replica, out, a.closeup)
         plot_rates(run, groups, out)
 
 
