@@ -15,8 +15,8 @@ form a reading (topdown=on, topdown=off, ...). Writes next to the results file (
                   D: 40 ms of L2/3 of NPA and PA and L4 of HA around the first burst of PA
                   L2/3 Pyr after 1300 ms (the paper shows 1320-1360 ms; --closeup T0 picks
                   the start). Needs [train] raster_ms to cover it.
-  lif_rates.png   population rates (Hz, 5 ms bins smoothed over 50 ms) per assembly and
-                  layer, median over the seeds of each reading.
+  lif_rates.png   each population's mean rate over the run (Hz), median over the seeds
+                  of each reading with the range as error bars; with --nest, NEST's beside.
 --table prints Markdown tables: Conn_PA and Conn_NPA at 0, 5, 10 and 20 s and the mean
 rate of every population, median [min, max] over seeds per reading; with --nest the NEST
 reference (benchmarks/compare/lif_nest.py --out) beside it and whether the two ranges
@@ -302,27 +302,30 @@ def plot_raster(run, replica, out, closeup=None):
     print(f"plot_lif: wrote {path}")
 
 
-def plot_rates(run, groups, out):
+def plot_rates(run, groups, nest, out):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    rates = run["series"]["rates"]
-    t = (np.arange(rates.shape[1]) + 1) * run["record_ms"] * 1e-3
-    k = max(1, int(round(50 / run["record_ms"])))
-    fig, axes = plt.subplots(3, 2, figsize=(12, 8), sharex=True, squeeze=False)
-    for a in range(3):
-        for l in range(2):
-            ax = axes[a][l]
-            for label, rs in groups.items():
-                for tp, ls in ((0, "-"), (1, ":")):
-                    v = np.median(rates[rs, :, 4 * a + 2 * l + tp], axis=0)
-                    v = np.convolve(v, np.ones(k) / k, mode="same")
-                    ax.plot(t, v, ls=ls, lw=0.8, label=f"{label} {('Pyr', 'PV')[tp]}")
-            ax.set_title(f"{('PA', 'NPA', 'HA')[a]} {('L2/3', 'L4')[l]}", fontsize=9)
-            ax.set_ylabel("Hz")
-    axes[0][0].legend(fontsize=7)
-    axes[2][0].set_xlabel("time (s)")
-    axes[2][1].set_xlabel("time (s)")
+    rates = run["series"]["rates"]  # [R][E][12]
+    sets = []  # (label, [seeds][12] mean rates)
+    for label, rs in groups.items():
+        sets.append((f"apical {label}", np.nanmean(rates[rs], axis=1)))
+        ni = nest_reading(nest, label) if nest else None
+        if ni is not None:
+            sets.append((f"NEST {label}", np.nanmean(nest["rates"][ni], axis=1)))
+    fig, ax = plt.subplots(figsize=(13, 4.5))
+    width = 0.8 / len(sets)
+    x = np.arange(12)
+    for k, (label, v) in enumerate(sets):
+        med, lo, hi = np.median(v, axis=0), v.min(axis=0), v.max(axis=0)
+        ax.bar(x + (k - (len(sets) - 1) / 2) * width, med, width, label=label,
+               yerr=[med - lo, hi - med], capsize=2, hatch="//" if label.startswith("NEST") else None,
+               alpha=0.85)
+    ax.set_xticks(x, POPS, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("mean rate over the run (Hz)")
+    ax.set_title("population rates: median over seeds, bars min to max")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     path = os.path.join(out, "lif_rates.png")
     fig.savefig(path, dpi=100)
@@ -356,7 +359,7 @@ def main():
     if not a.no_plots:
         plot_conn(run, groups, nest, out)
         plot_raster(run, a.replica, out, a.closeup)
-        plot_rates(run, groups, out)
+        plot_rates(run, groups, nest, out)
 
 
 if __name__ == "__main__":
