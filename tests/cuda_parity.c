@@ -40,6 +40,14 @@
      "[model]\nhidden = 600\norder = shuffled\nrule = pre\nsmoothing = on\n"                       \
      "[sweep]\nclamp = step, momentum, step_eps, momentum, step\n"                                 \
      "free = eq1, frozen, eq1, frozen, eq1\nseed = 1, 2, 3, 4, 5\nzip = clamp free seed\n"
+/* LIF-STDP (kernels/lif/ls_cuda.cu): a block per replica runs the CPU's body; 96 neurons
+ * (a team of one warp), records of 20 steps. A strong constant input makes the first
+ * spikes come in record 2 (synchronous volleys: many spikes per step for the raster's
+ * order) and STDP act from record 3; the raster window ends inside record 4. */
+#define LS                                                                                         \
+  "[experiment]\nmodel = lif_stdp\n[model]\nn_pyr = 12\nn_pv = 4\ni_e = 800\nt_ref = 1\n"          \
+  "[train]\nrecord_ms = 2\nraster_ms = 9\n[sweep]\nseed = 1, 2, 3\ntopdown = on, off, on\n"        \
+  "psc = alpha, alpha, exp\nzip = seed topdown psc\n"
 const ParityCase parity_cases[] = {
     {"1 replica", MC "[train]\nepochs = 4\n[model]\neta_pi = 0.02\nt_pres = 9\n", 1, 0, NULL, 0, 1},
     {"7 replicas",
@@ -133,6 +141,11 @@ const ParityCase parity_cases[] = {
      * the readings case) */
     {"mstdp, 1 replica of 520 hidden, 2 launches", MS_WIDE_SMALL, 0, 0, "generic", 1, 0},
     {"mstdp rows16, 1 replica of 520 hidden, 2 launches", MS_WIDE_SMALL, 0, 0, "rows16", 1, 0},
+    /* LIF-STDP: series, state and the raster (sorted on the host into the CPU's order) */
+    {"lif_stdp, 3 replicas (topdown off, psc exp), raster, 2 launches", LS "[train]\nepochs = 6\n",
+     0, 0, NULL, 4, 1},
+    {"lif_stdp, 4 records on the GPU (2 launches), 1 more on the CPU, raster continued",
+     LS "[train]\nepochs = 5\n", 0, 4, NULL, 3, 1},
 };
 const int parity_n_cases = sizeof parity_cases / sizeof parity_cases[0];
 
@@ -182,6 +195,42 @@ ap_status parity_compare(const Session *a, const Session *b, const char *name_a,
   return AP_OK;
 }
 
+/* AP_OK when two sessions recorded the same events (ApModel.events), pair for pair. */
+static ap_status compare_events(Session *a, Session *b, const char *name_a, const char *name_b,
+                                char *msg, size_t n) {
+  uint32_t *pa = NULL, *pb = NULL;
+  uint64_t *sa = NULL, *sb = NULL;
+  ApError err = {{0}};
+  ap_status st = session_events(a, &pa, &sa, &err);
+  if (!st) st = session_events(b, &pb, &sb, &err);
+  if (st) snprintf(msg, n, "%s", err.msg);
+  for (int r = 0; !st && sa && sb && r < a->R; r++) {
+    uint64_t na = sa[r + 1] - sa[r], nb = sb[r + 1] - sb[r];
+    for (uint64_t i = 0; !st && i < na && i < nb; i++) {
+      const uint32_t *x = pa + 2 * (sa[r] + i), *y = pb + 2 * (sb[r] + i);
+      if (x[0] != y[0] || x[1] != y[1]) {
+        snprintf(msg, n, "%s, replica %d, pair %llu: %s (%u, %u), %s (%u, %u)", a->model->events, r,
+                 (unsigned long long)i, name_a, x[0], x[1], name_b, y[0], y[1]);
+        st = AP_ERR_SOFTWARE;
+      }
+    }
+    if (!st && na != nb) {
+      snprintf(msg, n, "%s, replica %d: %s %llu pairs, %s %llu", a->model->events, r, name_a,
+               (unsigned long long)na, name_b, (unsigned long long)nb);
+      st = AP_ERR_SOFTWARE;
+    }
+  }
+  if (!st && (!sa) != (!sb)) {
+    snprintf(msg, n, "%s: only %s has them", a->model->events, sa ? name_a : name_b);
+    st = AP_ERR_SOFTWARE;
+  }
+  free(pa);
+  free(pb);
+  free(sa);
+  free(sb);
+  return st;
+}
+
 ap_status parity_run(const ParityCase *pc, const ApBackend *cuda, char *msg, size_t n) {
   Ini ini = {0};
   ApExperiment ex;
@@ -212,12 +261,20 @@ ap_status parity_run(const ParityCase *pc, const ApBackend *cuda, char *msg, siz
     memcpy(tail.state, gpu.state, (size_t)tail.R * (size_t)tail.lay->n_floats * sizeof(float));
     memcpy(tail.series, gpu.series,
            (size_t)tail.R * (size_t)tail.E * (size_t)tail.lay->series_width * sizeof(float));
+    uint32_t *pairs = NULL;
+    uint64_t *start = NULL;
+    st = session_events(&gpu, &pairs, &start, &err);
+    if (!st) st = session_set_events(&tail, pairs, start, &err);
+    free(pairs);
+    free(start);
+    if (st) goto out;
     if ((st = session_push(&tail, &err)) || (st = session_run(&tail, split, ex.epochs, &err)) ||
         (st = session_pull(&tail, &err)))
       goto out;
     last = &tail;
   }
   st = parity_compare(&cpu, last, "cpu", cuda->name, msg, n);
+  if (!st) st = compare_events(&cpu, last, "cpu", cuda->name, msg, n);
   if (st) err.msg[0] = '\0';
 out:
   if (st && err.msg[0]) snprintf(msg, n, "%s", err.msg);

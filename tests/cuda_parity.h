@@ -4,10 +4,13 @@
  * The microcircuit's generic kernel runs the CPU backend's body (kernels/mc/mc_body.h
  * with one lane, checked on the CPU by test_replica.c) and the warp kernel its version of
  * it (checked by test_warp.c); MSTDP's kernels run kernels/mstdp/ms_body.h with a block
- * as the team (rows16 with its own row pass, summed in the body's order); every rounding
- * is fixed by the source: fmaf written out, no compiler contraction on either side
- * (-ffp-contract=off, --fmad=false), IEEE division and square root. So the comparison is
- * exact, states and series alike; a mismatch in the last bit means some operation
+ * as the team (rows16 with its own row pass, summed in the body's order); LIF-STDP's
+ * kernel runs kernels/lif/ls_body.h with a block as the team (pending inputs and weight
+ * sums in fixed point, so the atomics' order does not matter; the raster is sorted into
+ * the CPU's order on the host); every rounding is fixed by the source: fmaf written out,
+ * no compiler contraction on either side (-ffp-contract=off, --fmad=false), IEEE division
+ * and square root. So the comparison is exact, states, series and events (the model's
+ * recordings, e.g. a spike raster) alike; a mismatch in the last bit means some operation
  * differs. */
 #ifndef AP_CUDA_PARITY_H
 #define AP_CUDA_PARITY_H

@@ -37,7 +37,9 @@ Test(cuda, mstdp_rows16_generation_full_tests_divergence_and_launches_match) { c
 Test(cuda, mstdp_rows16_wide_teams_match) { check(22); }
 Test(cuda, small_mstdp_case_with_more_units_than_threads) { check(23); }
 Test(cuda, small_mstdp_rows16_case_with_more_units_than_threads) { check(24); }
+Test(cuda, lif_stdp_series_state_and_raster_match) { check(25); }
+Test(cuda, lif_stdp_state_and_raster_continue_on_the_cpu) { check(26); }
 
 Test(cuda, every_parity_case_has_a_test) {
-  cr_assert_eq(parity_n_cases, 25, "test_cuda.c names each parity case; add a Test for a new one");
+  cr_assert_eq(parity_n_cases, 27, "test_cuda.c names each parity case; add a Test for a new one");
 }

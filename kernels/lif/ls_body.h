@@ -272,7 +272,7 @@ LS_FN void ls_series(const LsBody *b, float *out) {
   int64_t sum[4] = {0, 0, 0, 0};
   for (int k = 0; k < r->n_plastic; k++) sum[r->pcat[k]] += ls_fix(r->wrep[k]);
   float *c = out + b->ser->conn;
-#define MEAN(s, n) ((n) > 0 ? (float)((double)(s) * (double)LS_UNFIX / (double)(n)) : NAN)
+#define MEAN(s, n) ((n) > 0 ? (float)(ls_int64_to_double(s) * (double)LS_UNFIX / (double)(n)) : NAN)
   c[0] = MEAN(sum[0] + sum[1], r->cat_n[0] + r->cat_n[1]);
   c[1] = MEAN(sum[2] + sum[3], r->cat_n[2] + r->cat_n[3]);
   for (int q = 0; q < 4; q++) c[2 + q] = MEAN(sum[q], r->cat_n[q]);

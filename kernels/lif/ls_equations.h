@@ -87,8 +87,21 @@ LS_FN float ls_depress(const LsConst *k, float w, float kminus) {
   return norm > 0.0f ? norm * k->wmax : 0.0f;
 }
 
-/* A weight in the fixed point of the pending inputs (truncated), and back. */
-LS_FN int64_t ls_fix(float w) { return (int64_t)(w * LS_FIX); }
-LS_FN float ls_unfix(int64_t x) { return (float)x * LS_UNFIX; }
+/* A weight w >= 0 (plastic weights stay in [0, Wmax]) in the fixed point of the pending
+ * inputs, truncated, and a fixed-point sum back in pA, rounded once. Both go through
+ * 32-bit pieces, never a conversion between float and a 64-bit integer: the same bits
+ * as (int64_t)(w 2^32) and (float)x 2^-32 (the double holds x exactly), and the CUDA
+ * simulator CI runs converts 64-bit integers wrongly. */
+LS_FN int64_t ls_fix(float w) {
+  int32_t whole = (int32_t)w; /* w < 2^31; the rest in two 16-bit pieces, all exact */
+  float f = (w - (float)whole) * 65536.0f;
+  int32_t hi = (int32_t)f;
+  int32_t lo = (int32_t)((f - (float)hi) * 65536.0f);
+  return (int64_t)(((uint64_t)(uint32_t)whole << 32) | ((uint64_t)(uint32_t)hi << 16)) + lo;
+}
+LS_FN double ls_int64_to_double(int64_t x) { /* exact for |x| < 2^53 */
+  return (double)(int32_t)(x >> 32) * 4294967296.0 + (double)(uint32_t)(x & 0xffffffff);
+}
+LS_FN float ls_unfix(int64_t x) { return (float)ls_int64_to_double(x) * LS_UNFIX; }
 
 #endif

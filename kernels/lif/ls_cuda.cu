@@ -1,0 +1,484 @@
+/* The LIF-STDP network on the CUDA backend: one thread block per replica is the team that
+ * runs ls_body.h (the CPU backend's very body) through a stretch of steps in one launch:
+ * whole records (series at each record's end) where no spike is kept, shorter stretches
+ * inside the raster window so that the device's raster buffer holds every spike of one.
+ *
+ * Dimension letters: R replicas of the cohort, N neurons, E records of a launch (at most
+ * `chunk`), F series floats per record, P raster pairs one replica may append in a launch.
+ *
+ * Layout on the device: each replica's state block exactly as the CPU backend lays it out
+ * (ls_rep.h), blocks one after the other; each replica's network (ls_net.h, built on the
+ * host from its seed) packed into one device region. The host converts canonical <->
+ * internal with the CPU's code on a staged copy of the blocks and copies them whole.
+ *
+ * Order: the body's sums are fixed point and each plastic synapse has one writer, so the
+ * state and series do not depend on the order the block's atomics take. The raster does:
+ * spikes of a step are appended in atomic order, so the host sorts what each launch
+ * appended by (step, neuron), the CPU's order, as it drains the buffer.
+ *
+ * Kernel versions: generic (a block of up to 256 threads, one per group of four neurons
+ * in the neuron phase; every thread walks every spike in the delivery phase). A cohort
+ * that does not fit in device memory is refused with the size it needs. Every CUDA call
+ * and launch is checked, and every copy runs on the cohort's stream. */
+#define LS_FN static __device__ inline
+#define LS_SYNC() __syncthreads()
+#define LS_ADD64(p, v) atomicAdd((unsigned long long *)(p), (unsigned long long)(v))
+#define LS_TAKE(p) atomicAdd((p), 1)
+#include "ls_rep.h"
+
+#include "../backend.h"
+#include "../backend_cuda.cuh"
+
+#include <cuda_runtime.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_THREADS 256                  /* a block: a team of up to this many threads */
+#define MAX_CHUNK 256                    /* records per launch */
+#define SERIES_BUDGET ((size_t)64 << 20) /* bytes of device series buffer a cohort may use */
+#ifndef LS_RASTER_BUDGET /* bytes of device raster buffer a cohort may use (tests shrink it) */
+#define LS_RASTER_BUDGET ((size_t)256 << 20)
+#endif
+
+/* ---- the kernel: indexing and launch only; the model is ls_body.h ------------------- */
+
+/* Block r runs replica r through steps s0 .. s1-1. Its LsRep (with this launch's raster
+ * buffer), LsConst and the dimensions are read into shared memory once. A record whose
+ * last step is in the launch writes its series to slot e - s0 / steps of the replica's
+ * [E][F]; the spikes appended to the raster are counted into n_rast[r], and the device's
+ * count starts again from 0 at the next launch. */
+static __global__ void __launch_bounds__(MAX_THREADS)
+    ls_steps(const LsRep *reps, const LsConst *cst, LsDims d, LsSeries ser, long long s0,
+             long long s1, float *series, int chunk, uint32_t *rast, int rast_cap, int *n_rast) {
+  __shared__ LsRep rep;
+  __shared__ LsConst k;
+  __shared__ LsDims dims;
+  __shared__ LsSeries sr;
+  int r = blockIdx.x;
+  LsTeam t = {(int)threadIdx.x, (int)blockDim.x};
+  if (t.tid == 0) {
+    rep = reps[r];
+    k = cst[r];
+    dims = d;
+    sr = ser;
+    rep.rast = rast ? rast + 2 * (size_t)r * (size_t)rast_cap : NULL;
+    rep.rast_cap = rast ? rast_cap : 0;
+  }
+  __syncthreads();
+  LsBody b = {&rep, &k, &dims, &sr};
+  long long e_base = s0 / d.steps;
+  float *rows = series + (size_t)r * (size_t)chunk * (size_t)ser.width; /* [E][F] */
+  int step = (int)(s0 % d.steps);
+  for (long long s = s0; s < s1; s++) {
+    if (step == 0) { /* a record starts: its spike counts from zero (ls_cpu.c's run_replica) */
+      for (int p = t.tid; p < LS_POPS; p += t.nth) rep.pop_count[p] = 0;
+      __syncthreads();
+    }
+    ls_step(t, &b, s);
+    if (++step == d.steps) {
+      if (t.tid == 0) ls_series(&b, rows + (size_t)(s / d.steps - e_base) * ser.width);
+      __syncthreads();
+      step = 0;
+    }
+  }
+  if (t.tid == 0) {
+    n_rast[r] = *rep.n_rast;
+    *rep.n_rast = 0;
+  }
+}
+
+/* ---- cohorts ------------------------------------------------------------------------- */
+
+typedef struct Raster {
+  uint32_t *pairs; /* [n][2] (neuron, step), in the CPU's order */
+  size_t n, cap;
+} Raster;
+
+struct ApCohort {
+  LsDims d;
+  LsSeries ser;
+  int R;
+  int threads;          /* per block */
+  int chunk;            /* E: records of series one launch may write */
+  int ref_min;          /* the shortest refractory period of the cohort (steps) */
+  long long rast_cap;   /* P (0: no raster) */
+  long long rast_steps; /* the most raster steps one launch may cover */
+  LsNet *nets;          /* [R] host copies of the networks (the conversion reads them) */
+  size_t *off;          /* [R + 1] byte offsets of the replicas' state blocks */
+  int *h_rows;          /* [R] series rows */
+  char *h_mem;          /* [off[R]] the internal blocks, staged */
+  float *h_series;      /* [R][E][F] */
+  int *h_count;         /* [R] raster pairs of the last launch */
+  Raster *rast;         /* [R] the raster so far */
+  char *d_mem;          /* [off[R]] */
+  char *d_net;          /* the networks' arrays, replica after replica */
+  LsRep *d_reps;        /* [R] pointing into d_mem and d_net */
+  LsConst *d_const;     /* [R] */
+  float *d_series;      /* [R][E][F] */
+  uint32_t *d_rast;     /* [R][P][2] */
+  int *d_count;         /* [R] */
+  cudaStream_t stream;
+};
+
+static void cuda_cohort_destroy(ApCohort *c) {
+  if (!c) return;
+  cudaFree(c->d_mem);
+  cudaFree(c->d_net);
+  cudaFree(c->d_reps);
+  cudaFree(c->d_const);
+  cudaFree(c->d_series);
+  cudaFree(c->d_rast);
+  cudaFree(c->d_count);
+  if (c->stream) cudaStreamDestroy(c->stream);
+  for (int i = 0; c->nets && i < c->R; i++) ls_net_free(&c->nets[i]);
+  for (int i = 0; c->rast && i < c->R; i++) free(c->rast[i].pairs);
+  free(c->nets);
+  free(c->off);
+  free(c->h_rows);
+  free(c->h_mem);
+  free(c->h_series);
+  free(c->h_count);
+  free(c->rast);
+  free(c);
+}
+
+/* The arrays of a network the body reads, packed one after the other (16-byte aligned):
+ * with h NULL only the size; else copied into h, and dn pointed at the same places in d. */
+static size_t net_pack(const LsNet *n, char *h, char *d, LsNet *dn) {
+  size_t N1 = (size_t)n->N + 1, K = n->n_plastic > 0 ? (size_t)n->n_plastic : 1,
+         S = n->n_static > 0 ? (size_t)n->n_static : 1, at = 0;
+#define PACK(f, count)                                                                             \
+  do {                                                                                             \
+    size_t bytes_ = (count) * sizeof *n->f;                                                        \
+    if (h) {                                                                                       \
+      memcpy(h + at, n->f, bytes_);                                                                \
+      dn->f = (decltype(dn->f))(d + at);                                                           \
+    }                                                                                              \
+    at = (at + bytes_ + 15) / 16 * 16;                                                             \
+  } while (0)
+  PACK(pop, N1);
+  PACK(lgn, N1);
+  PACK(wfix, (size_t)LS_POPS * LS_POPS);
+  PACK(sptr, N1);
+  PACK(scol, S);
+  PACK(pptr, N1);
+  PACK(pcol, K);
+  PACK(qptr, N1);
+  PACK(qsyn, K);
+  PACK(qpre, K);
+  PACK(pcat, K);
+#undef PACK
+  return at;
+}
+
+/* Raster pairs one replica may append in n steps: each neuron spikes at most once per
+ * refractory period + 1 steps (ls_cpu.c's raster_room). */
+static long long raster_room(const ApCohort *c, long long n) {
+  return (long long)c->d.N * ((n + c->ref_min) / (c->ref_min + 1) + 1);
+}
+
+static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *err) {
+  const LsParams *params = (const LsParams *)spec->params;
+  const char *v = spec->exec.version;
+  if (v && *v && strcmp(v, "auto") && strcmp(v, "generic"))
+    return ap_fail(err, AP_ERR_USAGE, "cuda kernel %s: lif_stdp has auto and generic", v);
+  c->d = ls_dims(&params[0]);
+  ApLayout lay;
+  if (ls_layout_init(&params[0], &lay, &c->ser))
+    return ap_fail(err, AP_ERR_CONFIG, "lif_stdp: too many state fields or series");
+  c->R = spec->n;
+  size_t R = (size_t)c->R, F = (size_t)c->ser.width;
+  int groups = (c->d.N + 3) / 4, want = (groups + 31) / 32 * 32;
+  c->threads = want < MAX_THREADS ? want : MAX_THREADS;
+  size_t chunk = SERIES_BUDGET / (R * F * sizeof(float));
+  c->chunk = chunk < 1 ? 1 : chunk > MAX_CHUNK ? MAX_CHUNK : (int)chunk;
+
+  c->nets = (LsNet *)calloc(R, sizeof *c->nets);
+  c->off = (size_t *)calloc(R + 1, sizeof *c->off);
+  c->h_rows = (int *)malloc(R * sizeof(int));
+  c->h_series = (float *)malloc(R * (size_t)c->chunk * F * sizeof(float));
+  c->h_count = (int *)calloc(R, sizeof(int));
+  c->rast = (Raster *)calloc(R, sizeof *c->rast);
+  LsConst *h_const = (LsConst *)calloc(R, sizeof *h_const);
+  LsRep *h_reps = (LsRep *)calloc(R, sizeof *h_reps);
+  LsNet *d_nets = (LsNet *)calloc(R, sizeof *d_nets);
+  size_t *net_off = (size_t *)calloc(R + 1, sizeof *net_off);
+  char *h_net = NULL;
+  ap_status st = AP_OK;
+  cudaError_t rc = cudaSuccess;
+  if (!c->nets || !c->off || !c->h_rows || !c->h_series || !c->h_count || !c->rast || !h_const ||
+      !h_reps || !d_nets || !net_off) {
+    st = ap_fail(err, AP_ERR_OSERR, "out of host memory for %d lif_stdp replicas", c->R);
+    goto out;
+  }
+  memcpy(c->h_rows, spec->rows, R * sizeof(int));
+  c->ref_min = 1 << 30;
+  for (int i = 0; i < c->R; i++) {
+    if (ls_net_build(&params[i], &c->nets[i])) {
+      st = ap_fail(err, AP_ERR_OSERR, "out of host memory building %d lif_stdp networks", c->R);
+      goto out;
+    }
+    ls_const_init(&h_const[i], &params[i]);
+    if (h_const[i].ref_steps < c->ref_min) c->ref_min = h_const[i].ref_steps;
+    c->off[i + 1] = c->off[i] + ls_rep_bytes(&c->d, c->nets[i].n_plastic);
+    net_off[i + 1] = net_off[i] + net_pack(&c->nets[i], NULL, NULL, NULL);
+  }
+  /* the raster buffer: every spike of a launch's raster steps, within the budget */
+  if (c->d.raster_steps > 0) {
+    long long most = (long long)c->chunk * c->d.steps,
+              fit = (long long)(LS_RASTER_BUDGET / (R * 8));
+    if (most > c->d.raster_steps) most = c->d.raster_steps;
+    long long n = most;
+    while (n > 1 && raster_room(c, n) > fit) n /= 2;
+    c->rast_steps = n;
+    c->rast_cap = raster_room(c, n);
+    if (c->rast_cap > (1LL << 30)) {
+      st =
+          ap_fail(err, AP_ERR_CONFIG, "lif_stdp: %d neurons: too many for the CUDA raster", c->d.N);
+      goto out;
+    }
+  }
+  {
+    size_t per_launch = (size_t)c->chunk * F * sizeof(float) + (size_t)c->rast_cap * 8 +
+                        sizeof(LsRep) + sizeof(LsConst) + sizeof(int);
+    size_t need = c->off[R] + net_off[R] + R * per_launch, free_b = 0, total_b = 0;
+    if ((rc = cudaMemGetInfo(&free_b, &total_b)) != cudaSuccess) goto out;
+    if (need > free_b / 10 * 9) {
+      st = ap_fail(err, AP_ERR_OSERR,
+                   "cuda: %d lif_stdp replicas of %d neurons need %.1f MiB (%.1f MiB each), "
+                   "%.1f MiB are free: run fewer at once, or on the CPU",
+                   c->R, c->d.N, (double)need / 1048576.0, (double)need / R / 1048576.0,
+                   (double)free_b / 1048576.0);
+      goto out;
+    }
+  }
+  c->h_mem = (char *)calloc(c->off[R], 1);
+  h_net = (char *)malloc(net_off[R]);
+  if (!c->h_mem || !h_net) {
+    st = ap_fail(err, AP_ERR_OSERR, "out of host memory for %d lif_stdp replicas", c->R);
+    goto out;
+  }
+  rc = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
+  if (rc == cudaSuccess) rc = cudaMalloc(&c->d_mem, c->off[R]);
+  if (rc == cudaSuccess) rc = cudaMalloc(&c->d_net, net_off[R]);
+  if (rc == cudaSuccess) rc = cudaMalloc(&c->d_reps, R * sizeof(LsRep));
+  if (rc == cudaSuccess) rc = cudaMalloc(&c->d_const, R * sizeof(LsConst));
+  if (rc == cudaSuccess) rc = cudaMalloc(&c->d_series, R * (size_t)c->chunk * F * sizeof(float));
+  if (rc == cudaSuccess) rc = cudaMalloc(&c->d_count, R * sizeof(int));
+  if (rc == cudaSuccess && c->rast_cap)
+    rc = cudaMalloc(&c->d_rast, R * (size_t)c->rast_cap * 2 * sizeof(uint32_t));
+  if (rc == cudaSuccess) /* zeros, as the CPU backend starts its blocks */
+    rc = cudaMemcpyAsync(c->d_mem, c->h_mem, c->off[R], cudaMemcpyHostToDevice, c->stream);
+  for (int i = 0; i < c->R && rc == cudaSuccess; i++) {
+    net_pack(&c->nets[i], h_net + net_off[i], c->d_net + net_off[i], &d_nets[i]);
+    ls_rep_carve(&h_reps[i], c->d_mem + c->off[i], &c->d, &c->nets[i], &d_nets[i]);
+  }
+  if (rc == cudaSuccess)
+    rc = cudaMemcpyAsync(c->d_net, h_net, net_off[R], cudaMemcpyHostToDevice, c->stream);
+  if (rc == cudaSuccess)
+    rc = cudaMemcpyAsync(c->d_reps, h_reps, R * sizeof(LsRep), cudaMemcpyHostToDevice, c->stream);
+  if (rc == cudaSuccess)
+    rc = cudaMemcpyAsync(c->d_const, h_const, R * sizeof(LsConst), cudaMemcpyHostToDevice,
+                         c->stream);
+  if (rc == cudaSuccess) rc = cudaStreamSynchronize(c->stream); /* before the staging is freed */
+out:
+  free(h_const);
+  free(h_reps);
+  free(d_nets);
+  free(net_off);
+  free(h_net);
+  if (!st) CUDA_CHECK(rc);
+  return st;
+}
+
+static ap_status cuda_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApError *err) {
+  ApCohort *c = (ApCohort *)calloc(1, sizeof *c);
+  if (!c) return ap_fail(err, AP_ERR_OSERR, "out of memory creating a cohort");
+  ap_status st = cohort_alloc(c, spec, err);
+  if (st) {
+    cuda_cohort_destroy(c);
+    return st;
+  }
+  *out = c;
+  return AP_OK;
+}
+
+/* A host LsRep over replica i's staged block, for ls_convert. */
+static LsRep staged(const ApCohort *c, int i) {
+  LsRep r;
+  memset(&r, 0, sizeof r);
+  ls_rep_carve(&r, c->h_mem + c->off[i], &c->d, &c->nets[i], &c->nets[i]);
+  return r;
+}
+
+static size_t canon_floats(const ApCohort *c) {
+  size_t N = (size_t)c->d.N, D = (size_t)c->d.D;
+  size_t nbu = (size_t)c->nets[0].n_bu_post * c->nets[0].n_bu_pre;
+  return 2 * nbu + 9 * N + (D + 1) * N + 6 * D * N;
+}
+
+/* The state comes in: converted into the staged blocks (no spikes pending, the raster's
+ * device count at zero), which go to the device whole. */
+static ap_status cuda_state_set(ApCohort *c, const float *state, ApError *err) {
+  size_t nc = canon_floats(c);
+  for (int i = 0; i < c->R; i++) {
+    LsRep r = staged(c, i);
+    ls_convert(&c->d, &c->nets[i], &r, (float *)state + (size_t)i * nc, 0);
+    *r.n_spk = 0;
+    *r.n_rast = 0;
+    memset(r.spk, 0, (size_t)c->d.N * sizeof(int));
+    memset(r.pop_count, 0, LS_POPS * sizeof(int));
+  }
+  CUDA_CHECK(cudaMemcpyAsync(c->d_mem, c->h_mem, c->off[c->R], cudaMemcpyHostToDevice, c->stream));
+  CUDA_CHECK(cudaStreamSynchronize(c->stream));
+  return AP_OK;
+}
+
+static ap_status cuda_state_get(ApCohort *c, float *state, ApError *err) {
+  size_t nc = canon_floats(c);
+  CUDA_CHECK(cudaMemcpyAsync(c->h_mem, c->d_mem, c->off[c->R], cudaMemcpyDeviceToHost, c->stream));
+  CUDA_CHECK(cudaStreamSynchronize(c->stream));
+  for (int i = 0; i < c->R; i++) {
+    LsRep r = staged(c, i);
+    ls_convert(&c->d, &c->nets[i], &r, state + (size_t)i * nc, 1);
+  }
+  return AP_OK;
+}
+
+/* Where the launch from step s0 ends (at most s1): within `chunk` records, and within
+ * the raster buffer's steps while s0 is in the raster window. */
+static long long launch_end(const ApCohort *c, long long s0, long long s1) {
+  long long end = (s0 / c->d.steps + c->chunk) * c->d.steps;
+  if (s0 < c->d.raster_steps && s0 + c->rast_steps < end) end = s0 + c->rast_steps;
+  return end < s1 ? end : s1;
+}
+
+static ap_status launch(ApCohort *c, long long s0, long long s1, ApError *err) {
+  int with_raster = s0 < c->d.raster_steps;
+  ls_steps<<<c->R, c->threads, 0, c->stream>>>(
+      c->d_reps, c->d_const, c->d, c->ser, s0, s1, c->d_series, c->chunk,
+      with_raster ? c->d_rast : NULL, with_raster ? (int)c->rast_cap : 0, c->d_count);
+  CUDA_CHECK(cudaGetLastError());
+  return AP_OK;
+}
+
+static int pair_order(const void *a, const void *b) {
+  const uint32_t *x = (const uint32_t *)a, *y = (const uint32_t *)b;
+  if (x[1] != y[1]) return x[1] < y[1] ? -1 : 1;
+  return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+static int raster_grow(Raster *q, size_t n) {
+  if (n <= q->cap) return 0;
+  size_t cap = q->cap ? 2 * q->cap : 65536;
+  while (cap < n) cap *= 2;
+  uint32_t *p = (uint32_t *)realloc(q->pairs, cap * 2 * sizeof *p);
+  if (!p) return -1;
+  q->pairs = p;
+  q->cap = cap;
+  return 0;
+}
+
+/* After the launch of steps s0 .. s1-1: the records it finished go into the run's series,
+ * and the spikes it appended to the raster, in the CPU's order, onto each replica's. */
+static ap_status collect(ApCohort *c, long long s0, long long s1, const ApSeriesBuf *out,
+                         ApError *err) {
+  size_t F = (size_t)c->ser.width, row = (size_t)c->chunk * F;
+  long long e_base = s0 / c->d.steps, e_end = s1 / c->d.steps; /* finished: e_base .. e_end-1 */
+  if (e_end > e_base)
+    CUDA_CHECK(cudaMemcpyAsync(c->h_series, c->d_series, (size_t)c->R * row * sizeof(float),
+                               cudaMemcpyDeviceToHost, c->stream));
+  if (s0 < c->d.raster_steps)
+    CUDA_CHECK(cudaMemcpyAsync(c->h_count, c->d_count, (size_t)c->R * sizeof(int),
+                               cudaMemcpyDeviceToHost, c->stream));
+  CUDA_CHECK(cudaStreamSynchronize(c->stream));
+  if (e_end > e_base)
+    for (int i = 0; i < c->R; i++)
+      memcpy(out->base + ((size_t)c->h_rows[i] * (size_t)out->n_records + (size_t)e_base) * F,
+             c->h_series + (size_t)i * row, (size_t)(e_end - e_base) * F * sizeof(float));
+  if (s0 >= c->d.raster_steps) return AP_OK;
+  for (int i = 0; i < c->R; i++) {
+    size_t n = (size_t)c->h_count[i];
+    if ((long long)n > c->rast_cap)
+      return ap_fail(err, AP_ERR_SOFTWARE,
+                     "lif_stdp: replica %d appended %zu spikes to a raster buffer of %lld", i, n,
+                     c->rast_cap);
+    if (raster_grow(&c->rast[i], c->rast[i].n + n))
+      return ap_fail(err, AP_ERR_OSERR, "out of memory for the spike raster");
+    if (n)
+      CUDA_CHECK(cudaMemcpyAsync(c->rast[i].pairs + 2 * c->rast[i].n,
+                                 c->d_rast + 2 * (size_t)i * (size_t)c->rast_cap,
+                                 n * 2 * sizeof(uint32_t), cudaMemcpyDeviceToHost, c->stream));
+  }
+  CUDA_CHECK(cudaStreamSynchronize(c->stream));
+  for (int i = 0; i < c->R; i++) {
+    size_t n = (size_t)c->h_count[i];
+    qsort(c->rast[i].pairs + 2 * c->rast[i].n, n, 2 * sizeof(uint32_t), pair_order);
+    c->rast[i].n += n;
+  }
+  return AP_OK;
+}
+
+/* busy stays as it is: the cohorts' kernels overlap on their streams, and no per-cohort
+ * time is measured. Each round launches every unfinished cohort's next stretch, then
+ * collects them. */
+static ap_status cuda_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1,
+                          const ApSeriesBuf *out, double *busy, ApError *err) {
+  (void)busy;
+  long long *at = (long long *)malloc((size_t)(n_cohorts ? n_cohorts : 1) * 2 * sizeof *at);
+  if (!at) return ap_fail(err, AP_ERR_OSERR, "out of memory running lif_stdp");
+  long long *end = at + n_cohorts;
+  for (int i = 0; i < n_cohorts; i++) at[i] = (long long)r0 * cohorts[i]->d.steps;
+  ap_status st = AP_OK;
+  for (int more = 1; more && !st;) {
+    more = 0;
+    for (int i = 0; i < n_cohorts && !st; i++) {
+      long long s1 = (long long)r1 * cohorts[i]->d.steps;
+      end[i] = at[i] < s1 ? launch_end(cohorts[i], at[i], s1) : at[i];
+      if (end[i] > at[i]) st = launch(cohorts[i], at[i], end[i], err);
+    }
+    for (int i = 0; i < n_cohorts && !st; i++) {
+      if (end[i] == at[i]) continue;
+      st = collect(cohorts[i], at[i], end[i], out, err);
+      at[i] = end[i];
+      more = 1;
+    }
+  }
+  free(at);
+  return st;
+}
+
+static void cuda_describe_cohort(const ApCohort *c, char *buf, size_t n) {
+  int k = snprintf(buf, n,
+                   "kernel generic, %d block%s of %d threads (one per replica of %d neurons), %d "
+                   "records per launch",
+                   c->R, c->R == 1 ? "" : "s", c->threads, c->d.N, c->chunk);
+  if (c->rast_cap && k > 0 && (size_t)k < n)
+    snprintf(buf + k, n - (size_t)k, ", in the raster window at most %lld steps per launch",
+             c->rast_steps);
+}
+
+static ap_status cuda_events_get(ApCohort *c, int i, const uint32_t **pairs, size_t *n,
+                                 ApError *err) {
+  (void)err;
+  *pairs = c->rast[i].pairs;
+  *n = c->rast[i].n;
+  return AP_OK;
+}
+
+static ap_status cuda_events_set(ApCohort *c, int i, const uint32_t *pairs, size_t n,
+                                 ApError *err) {
+  Raster *q = &c->rast[i];
+  if (raster_grow(q, n)) return ap_fail(err, AP_ERR_OSERR, "out of memory for the spike raster");
+  if (n) memcpy(q->pairs, pairs, n * 2 * sizeof *pairs);
+  q->n = n;
+  return AP_OK;
+}
+
+static const ApModelImpl cuda_impl = {
+    "generic", cuda_cohort_create,   cuda_cohort_destroy, cuda_state_set,  cuda_state_get,
+    cuda_run,  cuda_describe_cohort, cuda_events_get,     cuda_events_set,
+};
+
+extern "C" const ApModelImpl *ls_cuda_impl(void) { return &cuda_impl; }
