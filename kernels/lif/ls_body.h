@@ -71,6 +71,7 @@ typedef struct LsRep {
   float *kplus, *kminus;                  /* [N] */
   float *khist;                           /* [D + 1][N]: K- before the spikes of a step */
   int64_t *ring_ex, *ring_in;             /* [D][N]: pending inputs, fixed point */
+  int64_t *wsum;                          /* [4]: a record's weight sums (ls_series) */
   uint32_t *draw_bg, *draw_lgn;           /* [N + 3]: this step's Poisson draws */
   int *fired;                             /* [N]: this step's spikes */
   float *now_ex, *now_in;                 /* [N]: this step's pending inputs, in pA */
@@ -204,13 +205,15 @@ LS_FN void ls_neurons(LsTeam t, const LsBody *b, long long s) {
   }
 }
 
-/* Phase C: postsynaptic spikes of step s - D reach their plastic synapses. */
+/* Phase C: postsynaptic spikes of step s - D reach their plastic synapses. Every thread
+ * looks at every neuron with plastic inputs and takes every nth synapse of those that
+ * fired then (a few of many: their synapses spread over the team). */
 LS_FN void ls_facilitation(LsTeam t, const LsBody *b) {
   LsRep *r = b->r;
   int D = b->d->D;
-  for (int i = r->post0 + LS_FIRST(t); i < r->post1; i += LS_STRIDE(t)) {
+  for (int i = r->post0; i < r->post1; i++) {
     if (r->age[i] != D) continue;
-    for (uint32_t q = r->qptr[i]; q < r->qptr[i + 1]; q++) {
+    for (uint32_t q = r->qptr[i] + LS_FIRST(t); q < r->qptr[i + 1]; q += LS_STRIDE(t)) {
       uint32_t k = r->qsyn[q];
       r->w[k] = ls_facilitate(b->k, r->w[k], r->kplus[r->qpre[q]]);
     }
@@ -264,27 +267,43 @@ LS_FN void ls_step(LsTeam t, const LsBody *b, long long s) {
   LS_SYNC();
 }
 
-/* The record's series from its spike counts and the reported weights: a team of one
- * (thread 0) writes them. Weights are summed in fixed point, in any order. */
-LS_FN void ls_series(const LsBody *b, float *out) {
-  const LsRep *r = b->r;
+/* A record starts: its spike counts from zero. */
+LS_FN void ls_record_start(LsTeam t, const LsBody *b) {
+  for (int p = LS_FIRST(t); p < LS_POPS; p += LS_STRIDE(t)) b->r->pop_count[p] = 0;
+  LS_SYNC();
+}
+
+/* A record ends: its series from its spike counts and the reported weights. The team
+ * sums the weights in fixed point (in any order: the same bits), thread 0 writes. */
+LS_FN void ls_series(LsTeam t, const LsBody *b, float *out) {
+  LsRep *r = b->r;
   const LsDims *d = b->d;
+  if (t.tid == 0)
+    for (int c = 0; c < 4; c++) r->wsum[c] = 0;
+  LS_SYNC();
   int64_t sum[4] = {0, 0, 0, 0};
-  for (int k = 0; k < r->n_plastic; k++) sum[r->pcat[k]] += ls_fix(r->wrep[k]);
-  float *c = out + b->ser->conn;
+  for (int k = LS_FIRST(t); k < r->n_plastic; k += LS_STRIDE(t)) sum[r->pcat[k]] += ls_fix(r->wrep[k]);
+  for (int c = 0; c < 4; c++)
+    if (sum[c]) LS_ADD64(&r->wsum[c], sum[c]);
+  LS_SYNC();
+  if (t.tid == 0) {
+    const int64_t *s = r->wsum;
+    float *c = out + b->ser->conn;
 #define MEAN(s, n) ((n) > 0 ? (float)(ls_int64_to_double(s) * (double)LS_UNFIX / (double)(n)) : NAN)
-  c[0] = MEAN(sum[0] + sum[1], r->cat_n[0] + r->cat_n[1]);
-  c[1] = MEAN(sum[2] + sum[3], r->cat_n[2] + r->cat_n[3]);
-  for (int q = 0; q < 4; q++) c[2 + q] = MEAN(sum[q], r->cat_n[q]);
+    c[0] = MEAN(s[0] + s[1], r->cat_n[0] + r->cat_n[1]);
+    c[1] = MEAN(s[2] + s[3], r->cat_n[2] + r->cat_n[3]);
+    for (int q = 0; q < 4; q++) c[2 + q] = MEAN(s[q], r->cat_n[q]);
 #undef MEAN
-  double secs = d->steps * (double)b->k->dt_ms * 1e-3;
-  int total = 0;
-  for (int p = 0; p < LS_POPS; p++) {
-    int n = d->pop0[p + 1] - d->pop0[p];
-    out[b->ser->rates + p] = n > 0 ? (float)(r->pop_count[p] / (n * secs)) : 0.0f;
-    total += r->pop_count[p];
+    double secs = d->steps * (double)b->k->dt_ms * 1e-3;
+    int total = 0;
+    for (int p = 0; p < LS_POPS; p++) {
+      int n = d->pop0[p + 1] - d->pop0[p];
+      out[b->ser->rates + p] = n > 0 ? (float)(r->pop_count[p] / (n * secs)) : 0.0f;
+      total += r->pop_count[p];
+    }
+    out[b->ser->spikes] = (float)total;
   }
-  out[b->ser->spikes] = (float)total;
+  LS_SYNC();
 }
 
 #endif

@@ -111,9 +111,9 @@ static int run_replica(ApCohort *c, Rep *rp, int r0, int r1, const ApSeriesBuf *
   for (int e = r0; e < r1; e++) {
     long long s0 = (long long)e * c->d.steps;
     if (s0 < c->d.raster_steps && raster_room(rp, &c->d)) return -1;
-    memset(rp->r.pop_count, 0, LS_POPS * sizeof(int));
+    ls_record_start(t, &b);
     for (int k = 0; k < c->d.steps; k++) ls_step(t, &b, s0 + k);
-    ls_series(&b, out->base + ((size_t)rp->row * out->n_records + e) * out->width);
+    ls_series(t, &b, out->base + ((size_t)rp->row * out->n_records + e) * out->width);
   }
   return 0;
 }

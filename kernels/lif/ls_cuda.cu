@@ -71,14 +71,10 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   float *rows = series + (size_t)r * (size_t)chunk * (size_t)ser.width; /* [E][F] */
   int step = (int)(s0 % d.steps);
   for (long long s = s0; s < s1; s++) {
-    if (step == 0) { /* a record starts: its spike counts from zero (ls_cpu.c's run_replica) */
-      for (int p = t.tid; p < LS_POPS; p += t.nth) rep.pop_count[p] = 0;
-      __syncthreads();
-    }
+    if (step == 0) ls_record_start(t, &b);
     ls_step(t, &b, s);
     if (++step == d.steps) {
-      if (t.tid == 0) ls_series(&b, rows + (size_t)(s / d.steps - e_base) * ser.width);
-      __syncthreads();
+      ls_series(t, &b, rows + (size_t)(s / d.steps - e_base) * ser.width);
       step = 0;
     }
   }

@@ -15,7 +15,7 @@
 /* Bytes of one replica's state block (a multiple of 64). */
 static inline size_t ls_rep_bytes(const LsDims *d, long long n_plastic) {
   size_t N = (size_t)d->N, D = (size_t)d->D, K = (size_t)n_plastic;
-  size_t b = 2 * D * N * sizeof(int64_t) + (7 * N + (D + 1) * N + 2 * K) * sizeof(float) +
+  size_t b = (2 * D * N + 4) * sizeof(int64_t) + (7 * N + (D + 1) * N + 2 * K) * sizeof(float) +
              (3 * N + 2 + LS_POPS) * sizeof(int) + 2 * (N + 4) * sizeof(uint32_t) + N * sizeof(int) +
              2 * N * sizeof(float);
   return (b + 63) / 64 * 64;
@@ -29,6 +29,7 @@ static inline void ls_rep_carve(LsRep *r, void *m, const LsDims *d, const LsNet 
   char *p = (char *)m;
   r->ring_ex = (int64_t *)p, p += D * N * sizeof(int64_t);
   r->ring_in = (int64_t *)p, p += D * N * sizeof(int64_t);
+  r->wsum = (int64_t *)p, p += 4 * sizeof(int64_t);
 #define TAKE(f, T, n) r->f = (T *)p, p += (n) * sizeof(T)
   TAKE(v, float, N);
   TAKE(i_ex, float, N);
