@@ -1,8 +1,8 @@
-/* Golden results: six experiments run to the end, every series and every final state
+/* Golden results: seven experiments run to the end, every series and every final state
  * array hashed (FNV-1a 64 over the float32 bytes, replica-major [R][...]) and compared with
  * the hashes in tests/golden/NAME.golden, recorded at fcebbd9 before the model interface
- * was introduced (bars_poisson at 2033e9c, with the spiking model). No replica of these cases
- * diverges: every state value is finite. A refactor must keep these bits; a deliberate change of
+ * was introduced (bars_poisson at 2033e9c, with the spiking model; lif_topdown at 9ed78b0, with its model). No replica of these cases
+ * diverges: every state value is finite (lif_topdown's W_bu holds NaN where no synapse is). A refactor must keep these bits; a deliberate change of
  * the numbers regenerates them (APICAL_GOLDEN_WRITE=DIR writes NAME.golden files there instead of
  * comparing) and says why in its commit. */
 #include "helpers.h"
@@ -172,3 +172,4 @@ Test(golden, bars_two_hidden_layers) { check("bars_deep"); }
 Test(golden, bars_rate_and_poisson_spiking) { check("bars_poisson"); }
 Test(golden, random_data_three_hidden_layers_with_resets) { check("random_deep_reset"); }
 Test(golden, mnist_format_784_30_10) { check("idx_784_30_10"); }
+Test(golden, lif_assemblies_with_stdp) { check("lif_topdown"); }
