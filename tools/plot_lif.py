@@ -9,7 +9,7 @@ form a reading (topdown=on, topdown=off, ...). Writes next to the results file (
 -o DIR):
   lif_conn.png    Fig. 3: Conn_PA (blue) and Conn_NPA (orange) against time, the median
                   over seeds as a line and the range (min to max) shaded, one panel per
-                  reading; with --nest, NEST's median dashed and its range hatched.
+                  reading; with --nest, NEST's median dashed (darker) and its range hatched.
   lif_raster.png  Fig. 2: spikes of one replica (--replica, default 0) in the raster window
                   (A PA, B HA, C NPA; L2/3 above L4; Pyr red, PV blue) and the close-up
                   D: 40 ms of L2/3 of NPA and PA and L4 of HA around the first burst of PA
@@ -145,7 +145,7 @@ def fmt(s, digits=2):
 def load_nest(path):
     z = np.load(path, allow_pickle=True)
     tds = [str(x) for x in z["topdown"]] if "topdown" in z else ["off", "on"]
-    rec = float(z["record_every"]) if "record_every" in z else 5.0
+    rec = float(z["conn_t_ms"][1] - z["conn_t_ms"][0]) if "conn_t_ms" in z else 5.0
     return dict(topdown=tds, conn=z["conn"], rates=z["rates"], record_ms=rec, z=z)
 
 
@@ -159,6 +159,11 @@ def nest_reading(nest, label):
 
 def overlap(a, b):
     return not (np.isnan(a[0]) or np.isnan(b[0])) and a[1] <= b[2] and b[1] <= a[2]
+
+
+def median_inside(a, b):
+    """Each median inside the other's range (a stricter agreement than overlap)."""
+    return overlap(a, b) and b[1] <= a[0] <= b[2] and a[1] <= b[0] <= a[2]
 
 
 def tables(run, groups, nest):
@@ -184,7 +189,7 @@ def tables(run, groups, nest):
                         b = summary(nest["conn"][ni, :, ne, col])
                         ok = overlap(a, b)
                         if ts > 0:
-                            checks.append((f"{label} {name} {ts} s", ok))
+                            checks.append((f"{label} {name} {ts} s", ok, median_inside(a, b)))
                         row += f" {fmt(b)} | {'yes' if ok else 'NO'} |"
                 print(row)
         for p in range(12):
@@ -193,7 +198,7 @@ def tables(run, groups, nest):
             if ni is not None:
                 b = summary(np.nanmean(nest["rates"][ni, :, :, p], axis=1))
                 ok = overlap(a, b)
-                checks.append((f"{label} rate {POPS[p]}", ok))
+                checks.append((f"{label} rate {POPS[p]}", ok, median_inside(a, b)))
                 row += f" {fmt(b, 1)} | {'yes' if ok else 'NO'} |"
             print(row)
         if len(rs) and c.shape[1] > 1:
@@ -201,9 +206,12 @@ def tables(run, groups, nest):
             above = int(np.sum(c[rs, last, 0] > c[rs, last, 1]))
             print(f"\nConn_PA above Conn_NPA at {t[last]:g} s in {above} of {len(rs)} seeds.")
     if checks:
-        bad = [n for n, ok in checks if not ok]
+        bad = [n for n, ok, _ in checks if not ok]
+        out = [n for n, _, inside in checks if not inside]
         print(f"\nRanges (min to max over seeds) overlap in {len(checks) - len(bad)} of "
               f"{len(checks)} comparisons" + (f"; not: {', '.join(bad)}" if bad else "") + ".")
+        print(f"Each median lies inside the other's range in {len(checks) - len(out)} of "
+              f"{len(checks)}" + (f"; not: {', '.join(out)}" if out else "") + ".")
 
 
 def plot_conn(run, groups, nest, out):
@@ -214,7 +222,8 @@ def plot_conn(run, groups, nest, out):
     fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), sharey=True,
                              squeeze=False)
     for ax, (label, rs) in zip(axes[0], groups.items()):
-        for col, colour, name in ((0, "tab:blue", "Conn_PA"), (1, "tab:orange", "Conn_NPA")):
+        for col, colour, dark, name in ((0, "tab:blue", "midnightblue", "Conn_PA"),
+                                        (1, "tab:orange", "saddlebrown", "Conn_NPA")):
             v = c[rs, :, col]
             ax.plot(t, np.median(v, axis=0), color=colour, label=f"{name} apical")
             ax.fill_between(t, v.min(axis=0), v.max(axis=0), color=colour, alpha=0.25, lw=0)
@@ -222,9 +231,10 @@ def plot_conn(run, groups, nest, out):
             if ni is not None:
                 nv = nest["conn"][ni, :, :, col]
                 nt = np.arange(nv.shape[1]) * nest["record_ms"] * 1e-3
-                ax.plot(nt, np.median(nv, axis=0), color=colour, ls="--", label=f"{name} NEST")
+                ax.plot(nt, np.median(nv, axis=0), color=dark, ls="--", lw=1.0,
+                        label=f"{name} NEST")
                 ax.fill_between(nt, nv.min(axis=0), nv.max(axis=0), facecolor="none",
-                                edgecolor=colour, hatch="///", lw=0, alpha=0.6)
+                                edgecolor=dark, hatch="///", lw=0, alpha=0.35)
         ax.set_title(f"{label} ({len(rs)} seeds: median, min-max)")
         ax.set_xlabel("time (s)")
         ax.grid(alpha=0.3)
