@@ -8,24 +8,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 venv="$(cd "$here/.." && pwd)/.venv"
 
-pick_python() {
-  for py in /usr/bin/python3 python3; do
-    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-      echo "$py"
-      return 0
-    fi
-  done
-  return 1
-}
-
-if [ ! -x "$venv/bin/python" ]; then
-  py="$(pick_python)" || {
-    echo "setup_venv.sh: no python3 with the venv/ensurepip modules (apt-get install python3-venv)" >&2
-    exit 1
-  }
-  echo "setup_venv.sh: creating $venv with $py" >&2
-  "$py" -m venv "$venv"
-fi
+# shellcheck source=benchmarks/compare/venv_lib.sh
+source "$here/venv_lib.sh"
+make_venv "$venv" setup_venv.sh
 
 if ! "$venv/bin/python" -c 'import jax, numpy' >/dev/null 2>&1; then
   "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
