@@ -56,10 +56,10 @@ LS_FN int ls_neuron_step(LsNeuron *n, const LsProp *P, int psc, int ref_steps, f
 }
 
 /* A Poisson count from 32 random bits: how many of the table's thresholds it passes
- * (u > thr[k] - 1: u >= thr[k], with unused entries at 2^32 - 1, never passed). A loop of
- * fixed length, so that a loop over neurons around it vectorises. */
+ * (u > thr[k] - 1: u >= thr[k], with unused entries at 2^32 - 1, never passed). Written
+ * out for all 24: a loop here keeps gcc from vectorising the loop over neurons around it. */
 LS_FN int ls_poisson(const LsPoisson *t, uint32_t u) {
-  const uint32_t *h = t->thr1; /* written out: a loop here keeps gcc from vectorising */
+  const uint32_t *h = t->thr1;
 #define LS_P4(k) (u > h[k]) + (u > h[(k) + 1]) + (u > h[(k) + 2]) + (u > h[(k) + 3])
   return LS_P4(0) + LS_P4(4) + LS_P4(8) + LS_P4(12) + LS_P4(16) + LS_P4(20);
 #undef LS_P4

@@ -209,7 +209,6 @@ LsDims ls_dims(const LsParams *p) {
 }
 
 static void poisson_table(LsPoisson *t, double lambda) {
-  memset(t, 0, sizeof *t);
   for (int k = 0; k < LS_POIS_MAX; k++) t->thr1[k] = 0xffffffffu;
   double term = exp(-lambda), cdf = 0.0;
   for (int k = 0; k < LS_POIS_MAX; k++) {
@@ -217,7 +216,6 @@ static void poisson_table(LsPoisson *t, double lambda) {
     double thr = floor(cdf * 4294967296.0);
     if (thr >= 4294967296.0) break;
     t->thr1[k] = (uint32_t)thr - 1u; /* thr >= 1: P(N <= k) >= e^-lambda > 2^-32 */
-    t->n = k + 1;
     term *= lambda / (k + 1);
   }
 }
@@ -274,7 +272,6 @@ void ls_const_init(LsConst *k, const LsParams *p) {
   k->dt_ms = (float)p->dt;
   k->psc = p->psc;
   k->ref_steps = steps_of(p->t_ref, p->dt);
-  k->delay_steps = steps_of(p->delay, p->dt);
   k->seed = p->seed;
 }
 

@@ -64,12 +64,11 @@ typedef struct LsParams {
 } LsParams;
 
 /* Poisson counts by inversion: a draw u (32 bits) gives the number of thresholds it
- * reaches; thr1[k] = 2^32 P(N <= k) rounded down, minus 1, for the k < n that need one
- * (the rest 2^32 - 1). */
+ * reaches; thr1[k] = 2^32 P(N <= k) rounded down, minus 1, for the k that need one (the
+ * rest 2^32 - 1, never reached). */
 #define LS_POIS_MAX 24 /* ls_poisson (ls_equations.h) compares with exactly this many */
 typedef struct LsPoisson {
   uint32_t thr1[LS_POIS_MAX];
-  int n;
 } LsPoisson;
 
 /* One neuron type's propagators (NEST's iaf_psc_alpha / iaf_psc_exp, exact integration
@@ -94,7 +93,7 @@ typedef struct LsConst {
   float p_plus, p_minus; /* trace decays per step, exp(-h / tau) */
   float lambda, alpha, mu_plus, mu_minus, wmax;
   float dt_ms;
-  int psc, ref_steps, delay_steps;
+  int psc, ref_steps;
   uint64_t seed;
 } LsConst;
 
@@ -106,12 +105,6 @@ typedef struct LsDims {
   int steps;              /* steps per record */
   int raster_steps;       /* steps whose spikes are kept */
 } LsDims;
-
-AP_HD int ls_pop_of(const LsDims *d, int i) {
-  int p = 0;
-  while (i >= d->pop0[p + 1]) p++;
-  return p;
-}
 
 /* Offsets of a record's series (floats into a replica's record). */
 typedef struct LsSeries {
