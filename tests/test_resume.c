@@ -74,6 +74,62 @@ static void resume_case(const char *ini) {
 
 Test(resume, continuing_from_a_checkpoint_is_bit_identical) { resume_case(ini); }
 
+/* LIF-STDP: the pending inputs, traces and weights in the checkpoint, and its raster (the
+ * model's events): the raster window spans the checkpoint, and a resumed run continues
+ * it to the same pairs as a straight run. */
+Test(resume, lif_stdp_continues_bit_identical_raster_included) {
+  const char *text = "[experiment]\nname = resume\nmodel = lif_stdp\n[train]\nepochs = 9\n"
+                     "raster_ms = 35\n[output]\ncheckpoint_every = 4\nkeep_checkpoints = 10\n"
+                     "[model]\nn_pyr = 40\nn_pv = 10\nlambda = 0.05\n[sweep]\nseed = 1, 2\n"
+                     "topdown = on, off\n";
+  char a[256], b[256], path[512];
+  th_tempdir(a, sizeof a);
+  th_tempdir(b, sizeof b);
+  run(text, a, 0, AP_OK);
+  char *short_text = malloc(strlen(text) + 1);
+  strcpy(short_text, text);
+  memcpy(strstr(short_text, "epochs = 9"), "epochs = 4", 10);
+  run(short_text, b, 0, AP_OK);
+  run(text, b, 1, AP_OK);
+  free(short_text);
+  ApExperiment ex;
+  th_experiment(&ex, text);
+  Session ma, mb;
+  ApError err = {{0}};
+  cr_assert_eq(session_open(&ma, &ex, ap_backend_cpu(), NULL, &err), AP_OK);
+  cr_assert_eq(session_open(&mb, &ex, ap_backend_cpu(), NULL, &err), AP_OK);
+  float *sa, *sb;
+  uint32_t *ea, *eb;
+  uint64_t *ta, *tb;
+  snprintf(path, sizeof path, "%s/checkpoints/epoch-000000009.h5", a);
+  load(path, &ex, &sa, &ma);
+  cr_assert_eq(ckpt_read_events(path, &ex, &ea, &ta, &err), AP_OK, "%s", err.msg);
+  snprintf(path, sizeof path, "%s/checkpoints/epoch-000000009.h5", b);
+  load(path, &ex, &sb, &mb);
+  cr_assert_eq(ckpt_read_events(path, &ex, &eb, &tb, &err), AP_OK, "%s", err.msg);
+  size_t n = (size_t)ex.n_replicas * (size_t)ma.lay->n_floats;
+  cr_assert_eq(memcmp(sa, sb, n * sizeof(float)), 0, "states differ after resuming");
+  size_t cells = (size_t)ex.n_replicas * (size_t)ex.epochs * (size_t)ma.lay->series_width;
+  cr_assert_eq(memcmp(ma.series, mb.series, cells * sizeof(float)), 0,
+               "series differ after resuming");
+  cr_assert_not_null(ea);
+  cr_assert_not_null(eb);
+  cr_assert_eq(memcmp(ta, tb, ((size_t)ex.n_replicas + 1) * sizeof *ta), 0,
+               "raster lengths differ after resuming");
+  for (int r = 0; r < ex.n_replicas; r++) {
+    cr_assert(ta[r + 1] > ta[r], "replica %d: an empty raster, no test", r);
+    /* spikes before and after the checkpoint (record 4 ends at step 200) */
+    cr_assert(ea[2 * ta[r] + 1] < 200 && ea[2 * (ta[r + 1] - 1) + 1] >= 200,
+              "replica %d's raster does not span the checkpoint", r);
+  }
+  cr_assert_eq(memcmp(ea, eb, ta[ex.n_replicas] * 2 * sizeof *ea), 0,
+               "raster pairs differ after resuming");
+  free(sa), free(sb), free(ea), free(eb), free(ta), free(tb);
+  session_close(&ma);
+  session_close(&mb);
+  config_free(&ex);
+}
+
 /* the spikes in flight at a checkpoint and the draws after it (the counter) */
 Test(resume, spiking_replicas_continue_bit_identical) {
   resume_case("[experiment]\nname = resume\nmodel = microcircuit\ndataset = bars\n"
