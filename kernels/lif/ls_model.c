@@ -82,21 +82,21 @@ static const ApKey ls_keys[] = {
     TAU(tau_syn_ex, "excitatory synaptic time constant (ms), every neuron"),
     TAU(tau_syn_in_pyr, "inhibitory synaptic time constant on Pyr (PV -> Pyr, ms)"),
     TAU(tau_syn_in_pv, "inhibitory synaptic time constant on PV (PV -> PV, ms)"),
-#define X(nm, pl, pt, ql, qt, pp, ww)                                                              \
+#define X(nm, what, pl, pt, ql, qt, pp, ww)                                                              \
   {.section = "model",                                                                             \
    .name = "p_" #nm,                                                                               \
    .type = AP_KEY_REAL,                                                                            \
    .offset = P(p_local) + LS_LOCAL_INDEX_##nm * sizeof(double),                                    \
    .min = 0,                                                                                       \
    .max = 1,                                                                                       \
-   .help = "connection probability " #nm " within an assembly (Table 1)"},                        \
+   .help = "connection probability " what " within an assembly (Table 1)"},                        \
       {.section = "model",                                                                         \
        .name = "w_" #nm,                                                                           \
        .type = AP_KEY_REAL,                                                                        \
        .offset = P(w_local) + LS_LOCAL_INDEX_##nm * sizeof(double),                                \
        .min = -BIG,                                                                                \
        .max = BIG,                                                                                 \
-       .help = "PSC amplitude " #nm " (pA; negative: inhibitory)"},
+       .help = "PSC amplitude " what " (pA; negative: inhibitory)"},
 #define LS_LOCAL_INDEX_l23pyr_l23pyr 0
 #define LS_LOCAL_INDEX_l23pyr_l23pv 1
 #define LS_LOCAL_INDEX_l23pv_l23pyr 2
@@ -174,7 +174,7 @@ static void ls_defaults(void *out) {
   p->tau_syn_in_pyr = 6.0;
   p->tau_syn_in_pv = 4.3;
   int m = 0;
-#define X(nm, pl, pt, ql, qt, pp, ww) p->p_local[m] = pp, p->w_local[m] = ww, m++;
+#define X(nm, what, pl, pt, ql, qt, pp, ww) p->p_local[m] = pp, p->w_local[m] = ww, m++;
   LS_LOCAL(X)
 #undef X
   p->p_bu_pyr = 0.3, p->w_bu_pyr = 40.0;

@@ -12,22 +12,22 @@
 int ls_projections(const LsParams *p, LsProj *out) {
   int n = 0;
   static const int pre_l[] = {
-#define X(nm, pl, pt, ql, qt, pp, ww) pl,
+#define X(nm, what, pl, pt, ql, qt, pp, ww) pl,
       LS_LOCAL(X)
 #undef X
   };
   static const int pre_t[] = {
-#define X(nm, pl, pt, ql, qt, pp, ww) pt,
+#define X(nm, what, pl, pt, ql, qt, pp, ww) pt,
       LS_LOCAL(X)
 #undef X
   };
   static const int post_l[] = {
-#define X(nm, pl, pt, ql, qt, pp, ww) ql,
+#define X(nm, what, pl, pt, ql, qt, pp, ww) ql,
       LS_LOCAL(X)
 #undef X
   };
   static const int post_t[] = {
-#define X(nm, pl, pt, ql, qt, pp, ww) qt,
+#define X(nm, what, pl, pt, ql, qt, pp, ww) qt,
       LS_LOCAL(X)
 #undef X
   };

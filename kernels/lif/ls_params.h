@@ -24,20 +24,20 @@ enum { LS_PSC_ALPHA = 0, LS_PSC_EXP = 1 };
 
 AP_HD int ls_pop(int assembly, int layer, int type) { return 4 * assembly + 2 * layer + type; }
 
-/* The projections within each assembly (Table 1): name, pre layer and type, post layer
- * and type, probability, PSC amplitude (pA). */
+/* The projections within each assembly (Table 1): name, what it is, pre layer and type,
+ * post layer and type, probability, PSC amplitude (pA). */
 // clang-format off
 #define LS_LOCAL(X)                                                                                \
-  X(l23pyr_l23pyr, LS_L23, LS_PYR, LS_L23, LS_PYR, 0.4, 40.0)                                      \
-  X(l23pyr_l23pv,  LS_L23, LS_PYR, LS_L23, LS_PV,  0.6, 40.0)                                      \
-  X(l23pv_l23pyr,  LS_L23, LS_PV,  LS_L23, LS_PYR, 1.0, -40.0)                                     \
-  X(l23pv_l23pv,   LS_L23, LS_PV,  LS_L23, LS_PV,  1.0, -40.0)                                     \
-  X(l4pyr_l23pyr,  LS_L4,  LS_PYR, LS_L23, LS_PYR, 0.6, 80.0)                                      \
-  X(l4pyr_l23pv,   LS_L4,  LS_PYR, LS_L23, LS_PV,  0.4, 40.0)                                      \
-  X(l4pyr_l4pyr,   LS_L4,  LS_PYR, LS_L4,  LS_PYR, 0.4, 40.0)                                      \
-  X(l4pyr_l4pv,    LS_L4,  LS_PYR, LS_L4,  LS_PV,  0.6, 40.0)                                      \
-  X(l4pv_l4pyr,    LS_L4,  LS_PV,  LS_L4,  LS_PYR, 1.0, -40.0)                                     \
-  X(l4pv_l4pv,     LS_L4,  LS_PV,  LS_L4,  LS_PV,  1.0, -40.0)
+  X(l23pyr_l23pyr, "L2/3 Pyr -> L2/3 Pyr", LS_L23, LS_PYR, LS_L23, LS_PYR, 0.4, 40.0)              \
+  X(l23pyr_l23pv, "L2/3 Pyr -> L2/3 PV", LS_L23, LS_PYR, LS_L23, LS_PV, 0.6, 40.0)                 \
+  X(l23pv_l23pyr, "L2/3 PV -> L2/3 Pyr", LS_L23, LS_PV, LS_L23, LS_PYR, 1.0, -40.0)                \
+  X(l23pv_l23pv, "L2/3 PV -> L2/3 PV", LS_L23, LS_PV, LS_L23, LS_PV, 1.0, -40.0)                   \
+  X(l4pyr_l23pyr, "L4 Pyr -> L2/3 Pyr", LS_L4, LS_PYR, LS_L23, LS_PYR, 0.6, 80.0)                  \
+  X(l4pyr_l23pv, "L4 Pyr -> L2/3 PV", LS_L4, LS_PYR, LS_L23, LS_PV, 0.4, 40.0)                     \
+  X(l4pyr_l4pyr, "L4 Pyr -> L4 Pyr", LS_L4, LS_PYR, LS_L4, LS_PYR, 0.4, 40.0)                      \
+  X(l4pyr_l4pv, "L4 Pyr -> L4 PV", LS_L4, LS_PYR, LS_L4, LS_PV, 0.6, 40.0)                         \
+  X(l4pv_l4pyr, "L4 PV -> L4 Pyr", LS_L4, LS_PV, LS_L4, LS_PYR, 1.0, -40.0)                        \
+  X(l4pv_l4pv, "L4 PV -> L4 PV", LS_L4, LS_PV, LS_L4, LS_PV, 1.0, -40.0)
 // clang-format on
 
 #define LS_COUNT_LOCAL(n, ...) +1
