@@ -43,8 +43,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_ls: --cuda: %s\n", be ? err.msg : "this build has no CUDA");
         return 69;
       }
-    }
-    else {
+    } else {
       fprintf(stderr, "usage: bench_ls [--replicas 1,20] [--seconds 2] [--threads N] "
                       "[--topdown on|off] [--psc alpha|exp] [--cuda]\n");
       return 64;

@@ -499,8 +499,8 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
   }
   print_box(ex, &s, desc, opt->out_dir, done, total_steps);
 
-  RunFile rf = {"checkpoint", ex,      be->name,    dump,      opt->command, 0,   s.series,
-                s.state,      s.cohort_of, &s.data, s.cohorts, s.n_cohorts,  NULL, NULL};
+  RunFile rf = {"checkpoint", ex,          be->name, dump,      opt->command, 0,    s.series,
+                s.state,      s.cohort_of, &s.data,  s.cohorts, s.n_cohorts,  NULL, NULL};
   if ((st = session_events(&s, &events, &events_start, err))) goto out;
   rf.events = events, rf.events_start = events_start;
   if (!opt->resume) { /* record 0: the initial state, for whoever wants the starting weights */

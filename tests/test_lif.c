@@ -51,8 +51,8 @@ static void trajectory_case(int psc, int inhibitory) {
     if (s == (int)lround(tau_s / h_ms)) i_peak = inhibitory ? n.i_in : n.i_ex;
   }
   cr_assert(peak > 0.3, "the input moved the potential by %.3g mV only", peak);
-  cr_assert(worst < 2e-6 * peak + 1e-6, "worst |V - closed form| = %.3g mV (peak %.3g mV)",
-            worst, peak);
+  cr_assert(worst < 2e-6 * peak + 1e-6, "worst |V - closed form| = %.3g mV (peak %.3g mV)", worst,
+            peak);
   if (psc == LS_PSC_ALPHA && !inhibitory)
     cr_assert(fabs(i_peak - w) < 1e-4 * fabs(w), "alpha PSC at t = tau_s: %.6g pA, want %.6g",
               i_peak, w);

@@ -52,19 +52,18 @@ typedef struct LsTeam {
 #define LS_STRIDE(t) ((t).nth)
 #endif
 
-
 /* One replica in a backend's memory: its network (read only) and its state. */
 typedef struct LsRep {
   /* network (ls_net.h) */
   const uint8_t *pop;
-  const float *lgn; /* [N]: 1 where the neuron has an LGN train */
+  const float *lgn;    /* [N]: 1 where the neuron has an LGN train */
   const int64_t *wfix; /* [LS_POPS][LS_POPS] */
   const uint32_t *sptr, *pptr, *qptr, *qsyn;
   const uint16_t *scol, *pcol, *qpre;
   const uint8_t *pcat;
   int n_plastic;
-  int cat_n[4];        /* plastic synapses per category (pcat) */
-  int post0, post1;    /* neurons with plastic inputs */
+  int cat_n[4];     /* plastic synapses per category (pcat) */
+  int post0, post1; /* neurons with plastic inputs */
   /* state */
   float *v, *i_ex, *di_ex, *i_in, *di_in; /* [N] */
   int *refr, *age;                        /* [N] */
@@ -110,7 +109,8 @@ LS_FN void ls_draws(LsTeam t, const LsBody *b, long long s) {
     for (int w = 0; w < 4; w++) r->draw_bg[4 * g + w] = x.v[w];
   }
   for (int a = LS_PA; a <= LS_NPA; a++) {
-    int g0 = d->pop0[ls_pop(a, LS_L4, LS_PYR)] / 4, g1 = (d->pop0[ls_pop(a, LS_L4, LS_PV) + 1] + 3) / 4;
+    int g0 = d->pop0[ls_pop(a, LS_L4, LS_PYR)] / 4,
+        g1 = (d->pop0[ls_pop(a, LS_L4, LS_PV) + 1] + 3) / 4;
     LS_SIMD
     for (int g = g0 + LS_FIRST(t); g < g1; g += LS_STRIDE(t)) {
       philox4x32_ctr_t x = ap_rng_block(seed, AP_RNG_INPUT, (uint32_t)s, 1, (uint32_t)g);
@@ -282,7 +282,8 @@ LS_FN void ls_series(LsTeam t, const LsBody *b, float *out) {
     for (int c = 0; c < 4; c++) r->wsum[c] = 0;
   LS_SYNC();
   int64_t sum[4] = {0, 0, 0, 0};
-  for (int k = LS_FIRST(t); k < r->n_plastic; k += LS_STRIDE(t)) sum[r->pcat[k]] += ls_fix(r->wrep[k]);
+  for (int k = LS_FIRST(t); k < r->n_plastic; k += LS_STRIDE(t))
+    sum[r->pcat[k]] += ls_fix(r->wrep[k]);
   for (int c = 0; c < 4; c++)
     if (sum[c]) LS_ADD64(&r->wsum[c], sum[c]);
   LS_SYNC();

@@ -82,7 +82,8 @@ static const ApKey ls_keys[] = {
     TAU(tau_syn_ex, "excitatory synaptic time constant (ms), every neuron"),
     TAU(tau_syn_in_pyr, "inhibitory synaptic time constant on Pyr (PV -> Pyr, ms)"),
     TAU(tau_syn_in_pv, "inhibitory synaptic time constant on PV (PV -> PV, ms)"),
-#define X(nm, what, pl, pt, ql, qt, pp, ww)                                                              \
+// clang-format off
+#define X(nm, what, pl, pt, ql, qt, pp, ww)                                                        \
   {.section = "model",                                                                             \
    .name = "p_" #nm,                                                                               \
    .type = AP_KEY_REAL,                                                                            \
@@ -109,6 +110,7 @@ static const ApKey ls_keys[] = {
 #define LS_LOCAL_INDEX_l4pv_l4pv 9
     LS_LOCAL(X)
 #undef X
+    // clang-format on
     PROB(p_bu_pyr, "bottom-up PA/NPA L2/3 Pyr -> HA L4 Pyr: probability"),
     REAL(w_bu_pyr, 0, BIG, 0, "bottom-up -> HA L4 Pyr: initial weight (pA, plastic)"),
     PROB(p_bu_pv, "bottom-up PA/NPA L2/3 Pyr -> HA L4 PV: probability"),
@@ -236,10 +238,10 @@ static void propagators(LsProp *P, const LsParams *p, double tau_in) {
       p31 = Em * (-expm1(-beta * h) - beta * h * exp(-beta * h)) / (beta * beta * C);
     }
     float *dst = x ? &P->p11_in : &P->p11_ex;
-    dst[0] = (float)Es;                                         /* p11 */
-    dst[1] = (float)(h * Es);                                   /* p21 */
-    dst[2] = (float)p31;                                        /* p31 */
-    dst[3] = (float)p32;                                        /* p32 */
+    dst[0] = (float)Es;       /* p11 */
+    dst[1] = (float)(h * Es); /* p21 */
+    dst[2] = (float)p31;      /* p31 */
+    dst[3] = (float)p32;      /* p32 */
     (x ? &P->psc_in : &P->psc_ex)[0] = p->psc == LS_PSC_ALPHA ? (float)(exp(1.0) / ts) : 1.0f;
   }
   P->p30 = (float)(-tm / C * expm1(-h / tm));
@@ -285,8 +287,9 @@ static ap_status ls_check(const void *params, const ApData *data, ApError *err) 
     return ap_fail(err, AP_ERR_CONFIG, "lif_stdp: %d neurons, at most 65535 (6 (n_pyr + n_pv))",
                    d.N);
   if (!is_multiple(p->delay, p->dt) || d.D < 1)
-    return ap_fail(err, AP_ERR_CONFIG, "lif_stdp: delay = %g ms is not a positive multiple of dt = %g ms",
-                   p->delay, p->dt);
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "lif_stdp: delay = %g ms is not a positive multiple of dt = %g ms", p->delay,
+                   p->dt);
   if (!is_multiple(p->record_ms, p->dt) || d.steps < 1)
     return ap_fail(err, AP_ERR_CONFIG,
                    "lif_stdp: [train] record_ms = %g is not a positive multiple of dt = %g ms",
@@ -302,14 +305,15 @@ static ap_status ls_check(const void *params, const ApData *data, ApError *err) 
   const double rates[] = {p->rate_bg_pyr, p->rate_bg_pv, p->rate_lgn_pa, p->rate_lgn_npa};
   for (int i = 0; i < 4; i++)
     if (rates[i] * p->dt * 1e-3 > POIS_LAMBDA_MAX)
-      return ap_fail(err, AP_ERR_CONFIG,
-                     "lif_stdp: a Poisson rate of %g Hz gives %g spikes per step; at most %g (lower "
-                     "dt or the rate)",
-                     rates[i], rates[i] * p->dt * 1e-3, POIS_LAMBDA_MAX);
+      return ap_fail(
+          err, AP_ERR_CONFIG,
+          "lif_stdp: a Poisson rate of %g Hz gives %g spikes per step; at most %g (lower "
+          "dt or the rate)",
+          rates[i], rates[i] * p->dt * 1e-3, POIS_LAMBDA_MAX);
   if (p->w_bu_pyr > p->wmax || p->w_bu_pv > p->wmax)
     return ap_fail(err, AP_ERR_CONFIG,
-                   "lif_stdp: the bottom-up weights (%g, %g pA) must not exceed wmax = %g", p->w_bu_pyr,
-                   p->w_bu_pv, p->wmax);
+                   "lif_stdp: the bottom-up weights (%g, %g pA) must not exceed wmax = %g",
+                   p->w_bu_pyr, p->w_bu_pv, p->wmax);
   return AP_OK;
 }
 

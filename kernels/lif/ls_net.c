@@ -33,8 +33,12 @@ int ls_projections(const LsParams *p, LsProj *out) {
   };
   for (int a = 0; a < 3; a++)
     for (int m = 0; m < LS_NLOCAL; m++)
-      out[n++] = (LsProj){a * LS_NLOCAL + m,     ls_pop(a, pre_l[m], pre_t[m]),
-                          ls_pop(a, post_l[m], post_t[m]), p->p_local[m], p->w_local[m], 0};
+      out[n++] = (LsProj){a * LS_NLOCAL + m,
+                          ls_pop(a, pre_l[m], pre_t[m]),
+                          ls_pop(a, post_l[m], post_t[m]),
+                          p->p_local[m],
+                          p->w_local[m],
+                          0};
   int id = 3 * LS_NLOCAL;
   for (int src = LS_PA; src <= LS_NPA; src++) /* bottom-up: plastic */
     for (int t = LS_PYR; t <= LS_PV; t++)

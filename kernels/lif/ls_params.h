@@ -86,10 +86,10 @@ typedef struct LsProp {
 
 /* One replica's constants in the form the step uses them. */
 typedef struct LsConst {
-  LsProp prop[2]; /* Pyr, PV */
-  LsPoisson bg[2];  /* background, per type */
-  LsPoisson lgn[2]; /* LGN trains of PA, NPA */
-  float w_bg, w_lgn[2]; /* pA; LGN per target type */
+  LsProp prop[2];        /* Pyr, PV */
+  LsPoisson bg[2];       /* background, per type */
+  LsPoisson lgn[2];      /* LGN trains of PA, NPA */
+  float w_bg, w_lgn[2];  /* pA; LGN per target type */
   float p_plus, p_minus; /* trace decays per step, exp(-h / tau) */
   float lambda, alpha, mu_plus, mu_minus, wmax;
   float dt_ms;
@@ -99,17 +99,17 @@ typedef struct LsConst {
 
 /* The network's sizes (equal for every replica of an experiment). */
 typedef struct LsDims {
-  int N;                  /* neurons */
-  int pop0[LS_POPS + 1];  /* population p holds neurons pop0[p] .. pop0[p+1]-1 */
-  int D;                  /* delay in steps */
-  int steps;              /* steps per record */
-  int raster_steps;       /* steps whose spikes are kept */
+  int N;                 /* neurons */
+  int pop0[LS_POPS + 1]; /* population p holds neurons pop0[p] .. pop0[p+1]-1 */
+  int D;                 /* delay in steps */
+  int steps;             /* steps per record */
+  int raster_steps;      /* steps whose spikes are kept */
 } LsDims;
 
 /* Offsets of a record's series (floats into a replica's record). */
 typedef struct LsSeries {
-  int conn;  /* 6: PA, NPA, PA->Pyr, PA->PV, NPA->Pyr, NPA->PV */
-  int rates; /* 12: Hz per population */
+  int conn;   /* 6: PA, NPA, PA->Pyr, PA->PV, NPA->Pyr, NPA->PV */
+  int rates;  /* 12: Hz per population */
   int spikes; /* total spikes in the record */
   int width;
 } LsSeries;

@@ -16,8 +16,8 @@
 static inline size_t ls_rep_bytes(const LsDims *d, long long n_plastic) {
   size_t N = (size_t)d->N, D = (size_t)d->D, K = (size_t)n_plastic;
   size_t b = (2 * D * N + 4) * sizeof(int64_t) + (7 * N + (D + 1) * N + 2 * K) * sizeof(float) +
-             (3 * N + 2 + LS_POPS) * sizeof(int) + 2 * (N + 4) * sizeof(uint32_t) + N * sizeof(int) +
-             2 * N * sizeof(float);
+             (3 * N + 2 + LS_POPS) * sizeof(int) + 2 * (N + 4) * sizeof(uint32_t) +
+             N * sizeof(int) + 2 * N * sizeof(float);
   return (b + 63) / 64 * 64;
 }
 
