@@ -2,15 +2,41 @@
 task, the reference parameters, the command line and the result table.
 
 Model: the dendritic cortical microcircuit of shared/MODELS.md section 1 (Sacramento
-2018; latent equilibrium, Haider 2021), dims 9-30-3, the reference's Bars parameters.
+2018; latent equilibrium, Haider 2021), dims 9-30-3 on Bars with the reference's Bars
+parameters; --dims IN,HIDDEN,OUT runs the same network (same parameters) on 64 random
+samples instead, as bench_mc does for dims other than Bars'.
 Nothing here imports numpy or jax before the thread settings are applied."""
 
 import argparse
 import os
 import sys
 
-DIMS = (9, 30, 3)
+DIMS = (9, 30, 3)  # set_dims changes both
 N_SAMPLES = 8
+BARS = (9, 30, 3)
+N_RANDOM = 64
+
+
+def set_dims(dims):
+    """One hidden layer: (in, hidden, out); Bars' 8 samples for 9-30-3, else 64 random."""
+    global DIMS, N_SAMPLES
+    if len(dims) != 3:
+        sys.exit("--dims: IN,HIDDEN,OUT (one hidden layer), got %s" % ",".join(map(str, dims)))
+    DIMS = tuple(dims)
+    N_SAMPLES = 8 if DIMS == BARS else N_RANDOM
+
+
+def data(np, seed):
+    """The samples [S, in] and targets [S, out] (1.0 for the class, 0.1 otherwise): Bars
+    for 9-30-3, else inputs uniform in [0, 1) and random classes (their content does not
+    change the speed)."""
+    if DIMS == BARS:
+        return bars(np)
+    rng = np.random.default_rng(seed + 7)
+    x = rng.uniform(0.0, 1.0, size=(N_SAMPLES, DIMS[0])).astype(np.float32)
+    t = np.full((N_SAMPLES, DIMS[2]), 0.1, dtype=np.float32)
+    t[np.arange(N_SAMPLES), rng.integers(0, DIMS[2], N_SAMPLES)] = 1.0
+    return x, t
 
 
 def params(variant, t_pres):
@@ -68,8 +94,9 @@ def init_weights(np, rng, R, p):
 def parse_args(prog, extra=None):
     ap = argparse.ArgumentParser(
         prog=prog,
-        description="Replica-steps per second of the Bars 9-30-3 microcircuit in training "
-                    "(teacher and plasticity on, no validation), batched over replicas.")
+        description="Replica-steps per second of the microcircuit (Bars 9-30-3, or --dims "
+                    "with random samples) in training (teacher and plasticity on, no "
+                    "validation), batched over replicas.")
     ap.add_argument("--replicas", default="1,64,1024",
                     help="comma-separated replica counts (default 1,64,1024)")
     ap.add_argument("--t-pres", type=int, default=100, help="steps per sample (default 100)")
@@ -81,10 +108,13 @@ def parse_args(prog, extra=None):
                          "first N allowed CPUs (XLA sizes its pool from them) and sets "
                          "OMP/OPENBLAS/MKL_NUM_THREADS")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--dims", default="9,30,3",
+                    help="IN,HIDDEN,OUT (default 9,30,3: Bars; else 64 random samples)")
     if extra:
         extra(ap)
     a = ap.parse_args()
     a.replicas = [int(s) for s in a.replicas.split(",") if s.strip()]
+    set_dims([int(s) for s in a.dims.split(",") if s.strip()])
     return a
 
 

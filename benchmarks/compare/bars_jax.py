@@ -124,7 +124,7 @@ def main():
     from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
     p = bc.params(args.variant, args.t_pres)
-    X, T = bc.bars(np)
+    X, T = bc.data(np, args.seed)
     Xd, Td = jnp.asarray(X), jnp.asarray(T)
     run = make_run(jax, jnp, p, args.t_pres)
 

@@ -110,7 +110,7 @@ def main():
     import numpy as np
 
     p = bc.params(args.variant, args.t_pres)
-    X, T = bc.bars(np)
+    X, T = bc.data(np, args.seed)
     step = make_step(np, p)
     bc.print_header("bars_numpy", args, "numpy %s, %d threads" % (np.__version__, n_threads))
 
