@@ -142,8 +142,8 @@ const ParityCase parity_cases[] = {
     {"mstdp, 1 replica of 520 hidden, 2 launches", MS_WIDE_SMALL, 0, 0, "generic", 1, 0},
     {"mstdp rows16, 1 replica of 520 hidden, 2 launches", MS_WIDE_SMALL, 0, 0, "rows16", 1, 0},
     /* LIF-STDP: series, state and the raster (sorted on the host into the CPU's order) */
-    {"lif_stdp, 3 replicas (topdown off, psc exp), raster, 2 launches", LS "[train]\nepochs = 6\n",
-     0, 0, NULL, 4, 1},
+    {"lif_stdp, 3 replicas (topdown off, psc exp), raster from 3 ms, 2 launches",
+     LS "[train]\nepochs = 6\nraster_from_ms = 3\n", 0, 0, NULL, 4, 1},
     {"lif_stdp, 4 records on the GPU (2 launches), 1 more on the CPU, raster continued",
      LS "[train]\nepochs = 5\n", 0, 4, NULL, 3, 1},
 };

@@ -104,7 +104,7 @@ static void events(Session *s, uint32_t **pairs, uint64_t **start) {
 /* Unconnected neurons under a constant current fire at the steps the closed form gives:
  * from rest V(t) = V_inf (1 - e^(-t/tau)); after a spike t_ref at V_reset, then from
  * V_reset. A step s ends at (s + 1) h. */
-static void constant_current_case(const char *psc) {
+static void constant_current_case(const char *psc, double from_ms) {
   double i_e = 617.0, tm = 10.0, C = 250.0, th = 20.0, vr = 5.0, v_inf = i_e * tm / C;
   double t1 = -tm * log(1.0 - th / v_inf), t2 = -tm * log((v_inf - th) / (v_inf - vr));
   /* the crossings must not sit on the grid, where float and double may disagree */
@@ -113,8 +113,9 @@ static void constant_current_case(const char *psc) {
   char ini[2048];
   snprintf(ini, sizeof ini,
            "[experiment]\nname = cc\nmodel = lif_stdp\n[train]\nepochs = 30\nrecord_ms = 5\n"
-           "raster_ms = 150\n[model]\nn_pyr = 3\nn_pv = 2\ni_e = %g\npsc = %s\n%s",
-           i_e, psc, quiet_keys);
+           "raster_ms = 150\nraster_from_ms = %g\n[model]\nn_pyr = 3\nn_pv = 2\ni_e = %g\n"
+           "psc = %s\n%s",
+           from_ms, i_e, psc, quiet_keys);
   ApExperiment ex;
   th_experiment(&ex, ini);
   Session s;
@@ -123,23 +124,30 @@ static void constant_current_case(const char *psc) {
   uint64_t *start;
   events(&s, &pairs, &start);
   long first = (long)ceil(t1 / h_ms) - 1, period = 20 + (long)ceil(t2 / h_ms);
+  long from = lround(from_ms / h_ms),
+       skip = from > first ? (from - first + period - 1) / period : 0;
   int N = 30, count[30] = {0};
   for (uint64_t q = start[0]; q < start[1]; q++) {
     int i = (int)pairs[2 * q];
-    long want = first + count[i] * period;
+    long want = first + (skip + count[i]) * period; /* the window keeps the spikes from `from` */
     cr_assert_eq((long)pairs[2 * q + 1], want, "neuron %d's spike %d at step %u, want %ld", i,
                  count[i], pairs[2 * q + 1], want);
     count[i]++;
   }
-  long n_want = (1500 - 1 - first) / period + 1;
+  long n_want = (1500 - 1 - first) / period + 1 - skip;
+  cr_assert_gt(n_want, 2);
   for (int i = 0; i < N; i++) cr_assert_eq(count[i], n_want, "neuron %d: %d spikes", i, count[i]);
   free(pairs), free(start);
   session_close(&s);
   config_free(&ex);
 }
 
-Test(neuron, spike_times_under_constant_current_alpha) { constant_current_case("alpha"); }
-Test(neuron, spike_times_under_constant_current_exp) { constant_current_case("exp"); }
+Test(neuron, spike_times_under_constant_current_alpha) { constant_current_case("alpha", 0); }
+Test(neuron, spike_times_under_constant_current_exp) { constant_current_case("exp", 0); }
+/* a raster window that starts later keeps exactly the spikes from its start */
+Test(neuron, a_later_raster_window_keeps_the_spikes_from_its_start) {
+  constant_current_case("alpha", 52.3);
+}
 
 /* ---- STDP -------------------------------------------------------------------------- */
 
@@ -467,6 +475,7 @@ Test(config, bad_timing_keys_are_refused_with_the_reason) {
       {"[model]\nrate_bg_pyr = 100000\n", "spikes per step"},
       {"[model]\nw_bu_pyr = 120\n", "wmax"},
       {"[model]\nn_pyr = 10000\nn_pv = 10000\n", "65535"},
+      {"[train]\nraster_from_ms = 4000\n", "after raster_ms"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     char ini[512];

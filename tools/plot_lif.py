@@ -57,8 +57,10 @@ def load(path):
         exp_text = f.attrs["experiment"]
         exp_text = exp_text.decode() if isinstance(exp_text, bytes) else exp_text
     record_ms = float(ini_value(exp_text, "train", "record_ms"))
+    raster_from = float(ini_value(exp_text, "train", "raster_from_ms") or 0.0)
     return dict(done=done, rep=rep, desc=desc, series=series, wbu=wbu, raster=raster,
-                start=start, record_ms=record_ms, dt=float(rep["dt"][0]))
+                start=start, record_ms=record_ms, raster_from=raster_from,
+                dt=float(rep["dt"][0]))
 
 
 def ini_value(text, section, key):
@@ -277,7 +279,7 @@ def plot_raster(run, replica, out, closeup=None):
     pop = np.searchsorted(pop0, neuron, side="right") - 1
     fig = plt.figure(figsize=(13, 9))
     gs = fig.add_gridspec(2, 3, height_ratios=[1, 1])
-    t_end = t_ms.max() if len(t_ms) else 1.0
+    t_begin, t_end = run["raster_from"], (t_ms.max() if len(t_ms) else 1.0)
 
     def panel(ax, pops, t0, t1, size):
         y0 = 0
@@ -295,11 +297,12 @@ def plot_raster(run, replica, out, closeup=None):
 
     for k, (a, letter) in enumerate(((0, "A  PA"), (2, "B  HA"), (1, "C  NPA"))):
         ax = fig.add_subplot(gs[0, k])
-        panel(ax, [4 * a + 3, 4 * a + 2, 4 * a + 1, 4 * a], 0, t_end, 0.3)
+        panel(ax, [4 * a + 3, 4 * a + 2, 4 * a + 1, 4 * a], t_begin, t_end, 0.3)
         ax.set_title(letter, loc="left")
         ax.set_xlabel("time (ms)")
     ax = fig.add_subplot(gs[1, :])
-    t0 = closeup if closeup is not None else burst_window(t_ms, pop, sizes)
+    t0 = closeup if closeup is not None else burst_window(t_ms, pop, sizes,
+                                                          max(1300.0, t_begin))
     panel(ax, [10, 11, 0, 1, 4, 5], t0, t0 + 40, 6)
     ax.set_title(f"D  {t0:g}-{t0 + 40:g} ms: L4 of HA (bottom), L2/3 of PA, L2/3 of NPA (top)",
                  loc="left")

@@ -182,7 +182,7 @@ LS_FN void ls_spikes_pop(LsTeam t, const LsBody *b, long long s, int p) {
     if (!r->fired[i]) continue;
     r->spk[LS_TAKE(r->n_spk)] = i;
     LS_TAKE(&r->pop_count[p]);
-    if (s < b->d->raster_steps) {
+    if (s >= b->d->raster_first && s < b->d->raster_steps) {
       int q = LS_TAKE(r->n_rast);
       if (q < r->rast_cap) {
         r->rast[2 * (size_t)q] = (uint32_t)i;

@@ -151,7 +151,16 @@ static const ApKey ls_keys[] = {
      .min = 0,
      .max = BIG,
      .flags = AP_KEY_FIXED,
-     .help = "spikes of the first raster_ms are kept as (neuron, step) pairs (0: none)"},
+     .help = "spikes before raster_ms (and from raster_from_ms on) are kept as (neuron, step) "
+             "pairs (0: none)"},
+    {.section = "train",
+     .name = "raster_from_ms",
+     .type = AP_KEY_REAL,
+     .offset = P(raster_from_ms),
+     .min = 0,
+     .max = BIG,
+     .flags = AP_KEY_FIXED,
+     .help = "the raster window's start (ms; default 0)"},
 };
 
 /* MODELS.md §3: Tables 1-2, NEST's defaults for the rest, alpha PSCs, top-down on. */
@@ -206,6 +215,7 @@ LsDims ls_dims(const LsParams *p) {
   d.N = d.pop0[LS_POPS];
   d.D = steps_of(p->delay, p->dt);
   d.steps = steps_of(p->record_ms, p->dt);
+  d.raster_first = steps_of(p->raster_from_ms, p->dt);
   d.raster_steps = steps_of(p->raster_ms, p->dt);
   return d;
 }
@@ -299,6 +309,11 @@ static ap_status ls_check(const void *params, const ApData *data, ApError *err) 
                    "lif_stdp: t_ref = %g ms is shorter than the delay (%g ms); the STDP "
                    "bookkeeping needs at most one spike per neuron within a delay",
                    p->t_ref, p->delay);
+  if (p->raster_from_ms > p->raster_ms)
+    return ap_fail(
+        err, AP_ERR_CONFIG,
+        "lif_stdp: [train] raster_from_ms = %g is after raster_ms = %g (the window's end)",
+        p->raster_from_ms, p->raster_ms);
   if (p->v_reset >= p->v_th)
     return ap_fail(err, AP_ERR_CONFIG, "lif_stdp: v_reset = %g mV is not below v_th = %g mV",
                    p->v_reset, p->v_th);
@@ -438,7 +453,8 @@ const ApModel ls_model = {
     .phase_names = NULL,
     .order = NULL,
     .events = "raster",
-    .events_is = "spikes of the first [train] raster_ms as (neuron, step) pairs, in order; the "
-                 "neuron indexes the populations in series/rates' order, step x dt is the time",
+    .events_is =
+        "spikes from [train] raster_from_ms to raster_ms as (neuron, step) pairs, in order; the "
+        "neuron indexes the populations in series/rates' order, step x dt is the time",
     .impl = ls_impl,
 };

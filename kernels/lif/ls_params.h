@@ -59,8 +59,9 @@ typedef struct LsParams {
   double rate_lgn_pa, rate_lgn_npa, rate_bg_pyr, rate_bg_pv, w_bg; /* Hz, pA */
   double tau_plus, tau_minus, lambda, alpha, mu_plus, mu_minus, wmax;
   /* [train] */
-  double record_ms; /* simulated time per record */
-  double raster_ms; /* spikes of the first raster_ms are kept as (neuron, step) pairs */
+  double record_ms;                 /* simulated time per record */
+  double raster_from_ms, raster_ms; /* spikes in [raster_from_ms, raster_ms) are kept as
+                                     * (neuron, step) pairs */
 } LsParams;
 
 /* Poisson counts by inversion: a draw u (32 bits) gives the number of thresholds it
@@ -103,7 +104,8 @@ typedef struct LsDims {
   int pop0[LS_POPS + 1]; /* population p holds neurons pop0[p] .. pop0[p+1]-1 */
   int D;                 /* delay in steps */
   int steps;             /* steps per record */
-  int raster_steps;      /* steps whose spikes are kept */
+  int raster_first;      /* the raster window's first step, */
+  int raster_steps;      /* and its end: spikes of steps in it are kept */
 } LsDims;
 
 /* Offsets of a record's series (floats into a replica's record). */
