@@ -59,7 +59,7 @@ static const ApKey ls_keys[] = {
      .type = AP_KEY_INT,
      .offset = P(n_pyr),
      .min = 1,
-     .max = 10000,
+     .max = LS_POP_MAX,
      .flags = AP_KEY_FIXED,
      .help = "Pyr cells per layer and assembly (Table 2)"},
     {.section = "model",
@@ -67,7 +67,7 @@ static const ApKey ls_keys[] = {
      .type = AP_KEY_INT,
      .offset = P(n_pv),
      .min = 1,
-     .max = 10000,
+     .max = LS_POP_MAX,
      .flags = AP_KEY_FIXED,
      .help = "PV cells per layer and assembly (Table 2)"},
     FIXREAL(dt, 0, "time step (ms)"),
@@ -404,18 +404,8 @@ static void ls_init(float *state, const void *params, const ApData *data) {
   size_t n = (size_t)w->shape[0] * w->shape[1];
   for (size_t i = 0; i < n; i++) state[w->offset + i] = state[wr->offset + i] = NAN;
   for (int i = 0; i < age->shape[0]; i++) state[age->offset + i] = (float)LS_AGE_MAX;
-  LsNet *net = malloc(sizeof *net);
-  if (!net || ls_net_build(p, net)) { /* the backend's cohort_create reports it */
-    free(net);
-    return;
-  }
-  for (int j = 0; j < net->N; j++)
-    for (uint32_t k = net->pptr[j]; k < net->pptr[j + 1]; k++) {
-      long long at = ls_bu_index(net, j, net->pcol[k]);
-      state[w->offset + at] = state[wr->offset + at] = net->w0[k];
-    }
-  ls_net_free(net);
-  free(net);
+  ls_bu_initial(p, state + w->offset);
+  memcpy(state + wr->offset, state + w->offset, n * sizeof *state);
 }
 
 static double ls_cost(const void *params, const ApData *data) {

@@ -11,31 +11,18 @@
  * on (their ids stay the same either way). */
 int ls_projections(const LsParams *p, LsProj *out) {
   int n = 0;
-  static const int pre_l[] = {
-#define X(nm, what, pl, pt, ql, qt, pp, ww) pl,
-      LS_LOCAL(X)
-#undef X
-  };
-  static const int pre_t[] = {
-#define X(nm, what, pl, pt, ql, qt, pp, ww) pt,
-      LS_LOCAL(X)
-#undef X
-  };
-  static const int post_l[] = {
-#define X(nm, what, pl, pt, ql, qt, pp, ww) ql,
-      LS_LOCAL(X)
-#undef X
-  };
-  static const int post_t[] = {
-#define X(nm, what, pl, pt, ql, qt, pp, ww) qt,
+  static const struct {
+    int pre_layer, pre_type, post_layer, post_type;
+  } local[] = {
+#define X(nm, what, pl, pt, ql, qt, pp, ww) {pl, pt, ql, qt},
       LS_LOCAL(X)
 #undef X
   };
   for (int a = 0; a < 3; a++)
     for (int m = 0; m < LS_NLOCAL; m++)
       out[n++] = (LsProj){a * LS_NLOCAL + m,
-                          ls_pop(a, pre_l[m], pre_t[m]),
-                          ls_pop(a, post_l[m], post_t[m]),
+                          ls_pop(a, local[m].pre_layer, local[m].pre_type),
+                          ls_pop(a, local[m].post_layer, local[m].post_type),
                           p->p_local[m],
                           p->w_local[m],
                           0};
@@ -94,6 +81,50 @@ static int grow_push(Grow *g, const void *x) {
   return 0;
 }
 
+/* The neurons presynaptic neuron a of projection pr reaches (global indices, ascending)
+ * into out; returns their count. */
+static int row_targets(const LsParams *p, const LsDims *d, const LsProj *pr, int a, uint16_t *out) {
+  int n = 0, n_post = d->pop0[pr->post + 1] - d->pop0[pr->post];
+  if (pr->p <= 0.0) return 0;
+  for (int b0 = 0; b0 < n_post; b0 += 4) {
+    philox4x32_ctr_t blk =
+        ap_rng_block(p->seed, AP_RNG_CONN, (uint32_t)pr->id, (uint32_t)a, (uint32_t)(b0 / 4));
+    for (int w = 0; w < 4 && b0 + w < n_post; w++) {
+      int b = b0 + w;
+      if (pr->pre == pr->post && a == b) continue; /* no autapses */
+      if (ap_u01(blk.v[w]) < pr->p) out[n++] = (uint16_t)(d->pop0[pr->post] + b);
+    }
+  }
+  return n;
+}
+
+/* Where the bottom-up synapses sit in the canonical W_bu (ls_bu_index). */
+static void bu_frame(LsNet *net, const LsParams *p, const LsDims *d) {
+  net->bu_pre[0] = d->pop0[ls_pop(LS_PA, LS_L23, LS_PYR)];
+  net->bu_pre[1] = d->pop0[ls_pop(LS_NPA, LS_L23, LS_PYR)];
+  net->bu_post[0] = d->pop0[ls_pop(LS_HA, LS_L4, LS_PYR)];
+  net->bu_post[1] = d->pop0[ls_pop(LS_HA, LS_L4, LS_PV)];
+  net->n_bu_pre = 2 * p->n_pyr;
+  net->n_bu_post = p->n_pyr + p->n_pv;
+}
+
+void ls_bu_initial(const LsParams *p, float *w) {
+  LsDims d = ls_dims(p);
+  LsNet frame;
+  memset(&frame, 0, sizeof frame);
+  bu_frame(&frame, p, &d);
+  LsProj proj[LS_MAX_PROJ];
+  uint16_t row[LS_POP_MAX]; /* one projection's row: at most its target population */
+  int np = ls_projections(p, proj);
+  for (int q = 0; q < np; q++) {
+    if (!proj[q].plastic) continue;
+    for (int j = d.pop0[proj[q].pre]; j < d.pop0[proj[q].pre + 1]; j++) {
+      int n = row_targets(p, &d, &proj[q], j - d.pop0[proj[q].pre], row);
+      for (int k = 0; k < n; k++) w[ls_bu_index(&frame, j, row[k])] = (float)proj[q].w;
+    }
+  }
+}
+
 long long ls_bu_index(const LsNet *net, int j, int i) {
   int a = j < net->bu_pre[0] + net->n_bu_pre / 2 ? j - net->bu_pre[0]
                                                  : net->n_bu_pre / 2 + (j - net->bu_pre[1]);
@@ -129,43 +160,35 @@ ap_status ls_net_build(const LsParams *p, LsNet *net) {
           net->lgn[b] = 1.0f;
       }
     }
-  net->bu_pre[0] = d.pop0[ls_pop(LS_PA, LS_L23, LS_PYR)];
-  net->bu_pre[1] = d.pop0[ls_pop(LS_NPA, LS_L23, LS_PYR)];
-  net->bu_post[0] = d.pop0[ls_pop(LS_HA, LS_L4, LS_PYR)];
-  net->bu_post[1] = d.pop0[ls_pop(LS_HA, LS_L4, LS_PV)];
-  net->n_bu_pre = 2 * p->n_pyr;
-  net->n_bu_post = p->n_pyr + p->n_pv;
+  bu_frame(net, p, &d);
 
   Grow scol = {NULL, 0, 0, sizeof(uint16_t)}, pcol = {NULL, 0, 0, sizeof(uint16_t)},
        w0 = {NULL, 0, 0, sizeof(float)};
   net->sptr = malloc((size_t)(d.N + 1) * sizeof *net->sptr);
   net->pptr = malloc((size_t)(d.N + 1) * sizeof *net->pptr);
-  if (!net->sptr || !net->pptr) goto oom;
+  uint16_t *row = malloc((size_t)(d.N ? d.N : 1) * sizeof *row);
+  if (!net->sptr || !net->pptr || !row) {
+    free(row);
+    goto oom;
+  }
   for (int j = 0; j < d.N; j++) {
     net->sptr[j] = (uint32_t)scol.n;
     net->pptr[j] = (uint32_t)pcol.n;
     int pj = net->pop[j], a = j - d.pop0[pj];
     for (int q = 0; q < np; q++) {
       const LsProj *pr = &proj[q];
-      if (pr->pre != pj || pr->p <= 0.0) continue;
-      int n_post = d.pop0[pr->post + 1] - d.pop0[pr->post];
-      for (int b0 = 0; b0 < n_post; b0 += 4) {
-        philox4x32_ctr_t blk =
-            ap_rng_block(p->seed, AP_RNG_CONN, (uint32_t)pr->id, (uint32_t)a, (uint32_t)(b0 / 4));
-        for (int w = 0; w < 4 && b0 + w < n_post; w++) {
-          int b = b0 + w;
-          if (pr->pre == pr->post && a == b) continue; /* no autapses */
-          if (!(ap_u01(blk.v[w]) < pr->p)) continue;
-          uint16_t i = (uint16_t)(d.pop0[pr->post] + b);
-          if (pr->plastic) {
-            float wf = (float)pr->w;
-            if (grow_push(&pcol, &i) || grow_push(&w0, &wf)) goto oom;
-          } else if (grow_push(&scol, &i))
-            goto oom;
+      if (pr->pre != pj) continue;
+      int n = row_targets(p, &d, pr, a, row);
+      float wf = (float)pr->w;
+      for (int k = 0; k < n; k++)
+        if (pr->plastic ? grow_push(&pcol, &row[k]) || grow_push(&w0, &wf)
+                        : grow_push(&scol, &row[k])) {
+          free(row);
+          goto oom;
         }
-      }
     }
   }
+  free(row);
   net->sptr[d.N] = (uint32_t)scol.n;
   net->pptr[d.N] = (uint32_t)pcol.n;
   net->scol = scol.p, net->pcol = pcol.p, net->w0 = w0.p;

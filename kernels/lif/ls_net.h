@@ -57,6 +57,9 @@ int ls_projections(const LsParams *p, LsProj *out);
 /* AP_ERR_OSERR when out of memory. */
 ap_status ls_net_build(const LsParams *p, LsNet *net);
 void ls_net_free(LsNet *net);
+/* The initial bottom-up weights into the canonical W_bu (prefilled with NaN), drawing
+ * only the bottom-up synapses (cheaper than ls_net_build). */
+void ls_bu_initial(const LsParams *p, float *w);
 /* The canonical index of plastic synapse k's W_bu entry ([post][pre]); k's pre is j. */
 long long ls_bu_index(const LsNet *net, int j, int i);
 #ifdef __cplusplus

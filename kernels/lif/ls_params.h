@@ -21,6 +21,7 @@ enum { LS_L23 = 0, LS_L4 = 1 };
 enum { LS_PYR = 0, LS_PV = 1 };
 enum { LS_POPS = 12 };
 enum { LS_PSC_ALPHA = 0, LS_PSC_EXP = 1 };
+#define LS_POP_MAX 10000 /* neurons of one population at most (the keys n_pyr, n_pv) */
 
 AP_HD int ls_pop(int assembly, int layer, int type) { return 4 * assembly + 2 * layer + type; }
 
