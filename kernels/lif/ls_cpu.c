@@ -26,6 +26,7 @@ struct ApCohort {
   LsDims d;
   LsSeries ser;
   int n, threads;
+  size_t canon; /* floats of one replica's canonical state (the layout's) */
   Rep *reps;
 };
 
@@ -47,6 +48,7 @@ static ap_status cpu_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApE
   c->d = ls_dims(&params[0]);
   ApLayout lay;
   ls_layout_init(&params[0], &lay, &c->ser);
+  c->canon = (size_t)lay.n_floats;
   c->n = spec->n;
   c->threads = ap_cpu_threads(&spec->exec);
   c->reps = calloc((size_t)spec->n, sizeof *c->reps);
@@ -69,23 +71,17 @@ oom:
   return ap_fail(err, AP_ERR_OSERR, "out of memory creating %d lif_stdp replicas", spec->n);
 }
 
-static size_t canon_floats(const ApCohort *c) {
-  size_t N = (size_t)c->d.N, D = (size_t)c->d.D;
-  size_t nbu = (size_t)c->reps[0].net.n_bu_post * c->reps[0].net.n_bu_pre;
-  return 2 * nbu + 9 * N + (D + 1) * N + 6 * D * N;
-}
-
 static ap_status cpu_state_set(ApCohort *c, const float *state, ApError *err) {
   (void)err;
   for (int i = 0; i < c->n; i++)
-    ls_convert(&c->d, &c->reps[i].net, &c->reps[i].r, (float *)state + i * canon_floats(c), 0);
+    ls_convert(&c->d, &c->reps[i].net, &c->reps[i].r, (float *)state + i * c->canon, 0);
   return AP_OK;
 }
 
 static ap_status cpu_state_get(ApCohort *c, float *state, ApError *err) {
   (void)err;
   for (int i = 0; i < c->n; i++)
-    ls_convert(&c->d, &c->reps[i].net, &c->reps[i].r, state + i * canon_floats(c), 1);
+    ls_convert(&c->d, &c->reps[i].net, &c->reps[i].r, state + i * c->canon, 1);
   return AP_OK;
 }
 

@@ -95,6 +95,7 @@ struct ApCohort {
   LsDims d;
   LsSeries ser;
   int R;
+  size_t canon;         /* floats of one replica's canonical state (the layout's) */
   int threads;          /* per block */
   int chunk;            /* E: records of series one launch may write */
   int ref_min;          /* the shortest refractory period of the cohort (steps) */
@@ -183,6 +184,7 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   ApLayout lay;
   if (ls_layout_init(&params[0], &lay, &c->ser))
     return ap_fail(err, AP_ERR_CONFIG, "lif_stdp: too many state fields or series");
+  c->canon = (size_t)lay.n_floats;
   c->R = spec->n;
   size_t R = (size_t)c->R, F = (size_t)c->ser.width;
   int groups = (c->d.N + 3) / 4, want = (groups + 31) / 32 * 32;
@@ -308,16 +310,10 @@ static LsRep staged(const ApCohort *c, int i) {
   return r;
 }
 
-static size_t canon_floats(const ApCohort *c) {
-  size_t N = (size_t)c->d.N, D = (size_t)c->d.D;
-  size_t nbu = (size_t)c->nets[0].n_bu_post * c->nets[0].n_bu_pre;
-  return 2 * nbu + 9 * N + (D + 1) * N + 6 * D * N;
-}
-
 /* The state comes in: converted into the staged blocks (no spikes pending, the raster's
  * device count at zero), which go to the device whole. */
 static ap_status cuda_state_set(ApCohort *c, const float *state, ApError *err) {
-  size_t nc = canon_floats(c);
+  size_t nc = c->canon;
   for (int i = 0; i < c->R; i++) {
     LsRep r = staged(c, i);
     ls_convert(&c->d, &c->nets[i], &r, (float *)state + (size_t)i * nc, 0);
@@ -332,7 +328,7 @@ static ap_status cuda_state_set(ApCohort *c, const float *state, ApError *err) {
 }
 
 static ap_status cuda_state_get(ApCohort *c, float *state, ApError *err) {
-  size_t nc = canon_floats(c);
+  size_t nc = c->canon;
   CUDA_CHECK(cudaMemcpyAsync(c->h_mem, c->d_mem, c->off[c->R], cudaMemcpyDeviceToHost, c->stream));
   CUDA_CHECK(cudaStreamSynchronize(c->stream));
   for (int i = 0; i < c->R; i++) {
