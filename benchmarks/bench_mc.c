@@ -3,7 +3,7 @@
  * replica counts. Each count runs whole epochs until --seconds have passed.
  *
  *   bench_mc [--backend cpu] [--replicas 1,64,1024] [--dims 9,30,3] [--t-pres 100]
- *            [--variant le|original] [--threads N] [--cuda-kernel K] [--seconds 3]
+ *            [--variant le|original] [--threads N] [--cuda-kernel K] [--cpu-kernel K] [--seconds 3]
  *            [--set SECTION.KEY=VALUE]...   (e.g. --set model.neuron=poisson)
  *   bench_mc --experiment FILE.ini [--set SECTION.KEY=VALUE]... [--backend] [--threads]
  *            the wall time of a whole experiment, in memory (no files: needs no HDF5)
@@ -95,6 +95,7 @@ int main(int argc, char **argv) {
       printf(
           "usage: bench_mc [--backend cpu|cuda|auto] [--replicas 1,64,1024] [--dims 9,30,3]\n"
           "                [--t-pres 100] [--variant le|original] [--threads N] [--cuda-kernel K]\n"
+          "                [--cpu-kernel lanes|wide]\n"
           "                [--seconds 3] [--set SECTION.KEY=VALUE]...\n"
           "       bench_mc --experiment FILE.ini [--set SECTION.KEY=VALUE]... [--backend B]\n"
           "                [--threads N]   (wall time of a whole experiment, in memory)\n");
@@ -122,6 +123,8 @@ int main(int argc, char **argv) {
       exec.threads = atoi(v);
     else if (!strcmp(a, "--cuda-kernel"))
       exec.version = v;
+    else if (!strcmp(a, "--cpu-kernel"))
+      exec.cpu_version = v;
     else if (!strcmp(a, "--seconds"))
       seconds = atof(v);
     else {

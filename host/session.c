@@ -106,7 +106,7 @@ ap_status session_open(Session *s, const ApExperiment *ex, const ApBackend *be, 
   }
   for (int c = 0; c < s->n_cohorts; c++) {
     SessionCohort *co = &s->cohorts[c];
-    ApCohortSpec spec = {co->params, co->n, co->ids, &s->data, s->lay, s->exec};
+    ApCohortSpec spec = {co->params, co->n, co->ids, &s->data, s->lay, s->exec, s->E};
     if ((st = s->impl->cohort_create(&spec, &co->c, err))) goto fail;
     s->handles[c] = co->c;
   }

@@ -103,6 +103,7 @@ typedef struct ApCohortSpec {
   const ApData *data;     /* host memory; lives as long as the cohort */
   const ApLayout *layout; /* the experiment's */
   ApExec exec;
+  int n_records; /* records of the whole run ([train] epochs): the last one ends training */
 } ApCohortSpec;
 
 /* The run's series: replica r's record e starts at base + (r * n_records + e) * width. */

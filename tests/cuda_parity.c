@@ -146,6 +146,28 @@ const ParityCase parity_cases[] = {
      LS "[train]\nepochs = 6\nraster_from_ms = 3\n", 0, 0, NULL, 4, 1},
     {"lif_stdp, 4 records on the GPU (2 launches), 1 more on the CPU, raster continued",
      LS "[train]\nepochs = 5\n", 0, 4, NULL, 3, 1},
+    /* the wide kernel (a block per replica, its threads a team): Bars (sums in order, as
+     * the CPU's lanes), a network with a product over 64 inputs (the wide path's partial
+     * sums, which auto picks on both backends and the generic kernel then uses too),
+     * spikes, test phases */
+    {"wide kernel, Bars, 2 replicas, LE and original, a test phase every 2 epochs",
+     MC "[train]\nepochs = 3\ntest_every = 2\n[model]\neta_pi = 0.02\nt_pres = 5\n"
+        "[sweep]\nvariant = le, original\n",
+     0, 0, "wide", 1, 1},
+    {"wide network (auto: wide), 3 replicas, 2 launches",
+     MC "[experiment]\ndataset = random\n[data]\nrandom_samples = 4\n"
+        "[train]\nepochs = 2\nval_samples = 2\n[model]\ndims = 70, 9, 5\nt_pres = 4\n"
+        "init_scale = 0.2\neta_up = 0.05, 0.02\neta_ip = 0.02\n[sweep]\nseed = 1..3\n",
+     0, 0, NULL, 1, 1},
+    {"wide network, generic kernel (the wide path's sums), 3 replicas",
+     MC "[experiment]\ndataset = random\n[data]\nrandom_samples = 4\n"
+        "[train]\nepochs = 2\nval_samples = 2\n[model]\ndims = 70, 9, 5\nt_pres = 4\n"
+        "init_scale = 0.2\neta_up = 0.05, 0.02\neta_ip = 0.02\n[sweep]\nseed = 1..3\n",
+     0, 0, "generic", 0, 1},
+    {"wide kernel, poisson, 2 replicas, refractory or not",
+     MC "[train]\nepochs = 2\nval_samples = 2\n[model]\nneuron = poisson\nt_pres = 4\n"
+        "tau_dend = 0.2\n[sweep]\nt_ref = 0, 0.2\n",
+     0, 0, "wide", 0, 1},
 };
 const int parity_n_cases = sizeof parity_cases / sizeof parity_cases[0];
 

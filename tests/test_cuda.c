@@ -39,7 +39,11 @@ Test(cuda, small_mstdp_case_with_more_units_than_threads) { check(23); }
 Test(cuda, small_mstdp_rows16_case_with_more_units_than_threads) { check(24); }
 Test(cuda, lif_stdp_series_state_and_raster_match) { check(25); }
 Test(cuda, lif_stdp_state_and_raster_continue_on_the_cpu) { check(26); }
+Test(cuda, wide_kernel_on_bars_with_test_phases) { check(27); }
+Test(cuda, wide_network_auto_kernel_sums_as_the_cpu_wide_path) { check(28); }
+Test(cuda, wide_network_generic_kernel_sums_as_the_cpu_wide_path) { check(29); }
+Test(cuda, wide_kernel_poisson_spikes) { check(30); }
 
 Test(cuda, every_parity_case_has_a_test) {
-  cr_assert_eq(parity_n_cases, 27, "test_cuda.c names each parity case; add a Test for a new one");
+  cr_assert_eq(parity_n_cases, 31, "test_cuda.c names each parity case; add a Test for a new one");
 }

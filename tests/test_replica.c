@@ -31,7 +31,7 @@ static void emulate_and_compare(const char *ini, int chunk) {
   mc_work_init(&wo, &dims);
   size_t R = (size_t)emu.R, pad = (R + 31) / 32 * 32, nf = (size_t)lay.n_floats;
   int n_samples = emu.data.n_train > emu.data.n_val ? emu.data.n_train : emu.data.n_val;
-  float *state = calloc(nf * pad, sizeof *state),
+  float *state = calloc(nf * pad, sizeof *state), *keep = calloc(nf * pad, sizeof *keep),
         *work = calloc((size_t)wo.n_rows * pad, sizeof *work);
   uint32_t *perm = calloc((size_t)n_samples * pad, sizeof *perm);
   int F = emu.lay->series_width;
@@ -44,10 +44,10 @@ static void emulate_and_compare(const char *ini, int chunk) {
     mc_const_init(&c, th_mc(&ex, (int)r));
     mc_lanes_set(&k, 0, &c);
     mc_lanes_finish(&k);
-    McBody b = {state + r, NULL, work + r,
-                perm + r,  pad,  &lay,
-                &wo,       &k,   mc_sched(th_mc(&ex, (int)r), &emu.data),
-                &emu.data, 0};
+    McSched sch = mc_sched(th_mc(&ex, (int)r), &emu.data);
+    sch.n_records = ex.epochs;
+    McBody b = {state + r, NULL,      work + r, perm + r, pad, &lay, &wo, &k,
+                sch,       &emu.data, 0,        keep + r, 0,   1,    0,   0};
     /* the GPU's launches: records [e0, e1), its series rows relative to e0 */
     for (int e0 = 0; e0 < ex.epochs; e0 += chunk) {
       int e1 = e0 + chunk < ex.epochs ? e0 + chunk : ex.epochs;
@@ -62,7 +62,7 @@ static void emulate_and_compare(const char *ini, int chunk) {
   char msg[1024] = "";
   ap_status st = parity_compare(&emu, &cpu, "one lane, strided", "CPU backend", msg, sizeof msg);
   cr_assert_eq(st, AP_OK, "%s", msg);
-  free(state), free(work), free(perm), free(series);
+  free(state), free(keep), free(work), free(perm), free(series);
   session_close(&emu);
   session_close(&cpu);
   config_free(&ex);

@@ -71,7 +71,7 @@ Test(spikes, the_lanes_draw_the_reference_counts) {
         }
         want[q] = n * k.inv_psi_dt[l];
       }
-    mc_emit(rate, ref, N, ID0, tk, &k);
+    mc_emit(rate, ref, (McRows){0, N}, ID0, tk, &k);
     for (int q = 0; q < N * MC_LN; q++) {
       cr_assert(!memcmp(&rate[q], &want[q], sizeof(float)),
                 "t %d, neuron %d, lane %d: the lanes drew %.9g, the reference %.9g", t, q / MC_LN,
@@ -138,7 +138,7 @@ Test(spikes, the_refractory_rate_follows_its_formula_and_no_spikes_come_closer) 
   for (int t = 0; t < T; t++) {
     for (int l = 0; l < MC_LN; l++) rate[l] = 1.0f; /* λ = ψ dt */
     McTick tk = {AP_RNG_SPIKES, 0, (uint32_t)t};
-    mc_emit(rate, ref, 1, 0, tk, &k);
+    mc_emit(rate, ref, (McRows){0, 1}, 0, tk, &k);
     for (int l = 0; l < MC_LN; l++) {
       float n = rate[l] * k.psi_dt[l];
       cr_assert(n == 0.0f || n == 1.0f, "a refractory neuron sent %g spikes in a step", n);
@@ -198,8 +198,8 @@ Test(plasticity, per_step_traces_equal_the_event_based_closed_form) {
     for (size_t e = 0; e < nf; e++) st[e * MC_LN + l] = s.state[(size_t)l * nf + e];
   McLanes k;
   lanes_of(&k, &ex);
-  McBody b = {st,      NULL, wk, perm, MC_LN, &lay, &wo, &k, mc_sched(th_mc(&ex, 0), &s.data),
-              &s.data, 0};
+  McBody b = {st,      NULL, wk,   perm, MC_LN, &lay, &wo, &k, mc_sched(th_mc(&ex, 0), &s.data),
+              &s.data, 0,    NULL, 0,    1,     0,    0};
   mc_body_refresh(&b);
 
   enum { T = 400, NH = 6, NO = 3 };

@@ -29,6 +29,7 @@ static void emulate_and_compare(const char *ini, int reversed) {
     McConst k;
     mc_const_init(&k, th_mc(&ex, r));
     McSched sch = mc_sched(th_mc(&ex, r), &emu.data);
+    sch.n_records = ex.epochs;
     McView st = {emu.state + (size_t)r * (size_t)lay.n_floats, 1};
     /* two calls, as launches of a run would be */
     float *row = session_record(&emu, r, 0);

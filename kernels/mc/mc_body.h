@@ -55,6 +55,15 @@
 #define MC_HELPER AP_HD
 #endif
 
+/* The body's own functions: inlined into the kernels on the GPU (a device call taking a
+ * struct by value, which nvcc emitted once the body grew, crashes the CUDA simulator's
+ * call handling; inlined, the kernels need no device calls at all). */
+#ifdef __CUDACC__
+#define MC_BODY_FN __host__ __device__ __forceinline__
+#else
+#define MC_BODY_FN AP_HD
+#endif
+
 /* A loop over the lanes: one SIMD sequence on the CPU, a single pass on the GPU. */
 #define MC_LANES(l) MC_SIMD for (int l = 0; l < MC_LN; l++)
 /* The same, or-ing an int over the lanes into var (MC_SIMD_ANY(var): its reduction). */
@@ -137,9 +146,61 @@ typedef struct McBody {
   const McLanes *k;
   McSched sch;
   const ApData *data;
-  int cur; /* the rate buffer that holds the previous step's rates (spike estimates
-            * n / (psi dt) for poisson neurons) */
+  int cur;     /* the rate buffer that holds the previous step's rates (spike estimates
+                * n / (psi dt) for poisson neurons) */
+  float *keep; /* [lay.n_floats][S] the state before a test phase (NULL: no test phase) */
+  /* The wide path (one replica, MC_LN = 1) runs a body instance on a team of threads
+   * sharing st, wk and perm: every loop over neurons is split among them in contiguous
+   * chunks (mc_rows), whole-replica work is the lead's (rank 0), and mc_sync separates the
+   * phases. A row is always computed whole by one thread, so the team's size never changes
+   * a bit. team <= 1: the body runs alone (the lane path). */
+  int rank, team;
+  int wide_sum; /* dot products over >= MC_WIDE_MIN_PRE inputs in MC_WIDE_PARTIALS
+                 * partial sums (vectorised over the presynaptic index); 0: j ascending */
+  int pending;  /* fused (McWork.fuse): bit ly, W_up of layer ly has a step pending */
 } McBody;
+
+/* The rows [lo, hi) of n a team member takes: chunks of MC_TEAM_ALIGN rows (whole cache
+ * lines on the CPU; whole blocks of four neurons, mc_emit's unit, everywhere). */
+#ifndef MC_TEAM_ALIGN
+#define MC_TEAM_ALIGN 16
+#endif
+typedef struct McRows {
+  int lo, hi;
+} McRows;
+
+MC_BODY_FN McRows mc_rows(const McBody *b, int n) {
+  McRows r = {0, n};
+  if (b->team > 1) {
+    int per = (n + b->team - 1) / b->team;
+    per = (per + MC_TEAM_ALIGN - 1) / MC_TEAM_ALIGN * MC_TEAM_ALIGN;
+    r.lo = b->rank * per < n ? b->rank * per : n;
+    r.hi = r.lo + per < n ? r.lo + per : n;
+  }
+  return r;
+}
+
+/* Every member of the team waits for the others (nothing for a body alone). */
+#ifndef MC_BARRIER
+#if defined(__CUDA_ARCH__)
+#define MC_BARRIER() __syncthreads()
+#elif defined(__CUDACC__)
+#define MC_BARRIER() ((void)0) /* the host side of the CUDA build never runs a team */
+#else
+#define MC_BARRIER() _Pragma("omp barrier")
+#endif
+#endif
+#define mc_sync(b)                                                                                 \
+  do {                                                                                             \
+    if ((b)->team > 1) {                                                                           \
+      MC_BARRIER();                                                                                \
+    }                                                                                              \
+  } while (0)
+#define mc_lead(b) ((b)->team <= 1 || (b)->rank == 0)
+#define MC_FOR_ROWS(b, i, n)                                                                       \
+  for (int i = mc_rows(b, n).lo, i##_hi = mc_rows(b, n).hi; i < i##_hi; i++)
+
+#define MC_WIDE_PARTIALS 64 /* mc_matvec's tree is written out for 64 */
 
 /* Where the series of each lane go: lane l's record e at
  * base + row(l) * row_stride + (e - col0) * width, row(l) = rows[l] (or l without rows);
@@ -154,10 +215,69 @@ typedef struct McOut {
 
 /* ---- products and weight updates ------------------------------------------------------ */
 
-/* out[i] = Σ_j W[i][j] r[j] per lane, j ascending; W [n_post][n_pre][S]. */
-MC_HELPER void mc_matvec(float *MC_RESTRICT out, const float *MC_RESTRICT W,
-                         const float *MC_RESTRICT r, int n_post, int n_pre MC_S_PARAM) {
-  for (int i = 0; i < n_post; i++) {
+/* out[i] = Σ_j W[i][j] r[j] per lane for the rows rw, j ascending; W [n_post][n_pre][S].
+ * wide (one lane, n_pre >= MC_WIDE_MIN_PRE): partial sum q takes the j with j % P = q,
+ * j ascending, and the P = MC_WIDE_PARTIALS partials add up in a fixed tree (the same
+ * bits at any SIMD width; a stated tolerance from the j-ascending order).
+ * g (one lane; NULL: none): a pending Urbanczik-Senn step of the matrix, applied on the
+ * way, W[i][j] = mc_weight_step(W[i][j], g[i], x[j]) (clipped to ±w_max[0] when given),
+ * before W[i][j] enters the sum: the same numbers as mc_plastic and then mc_matvec, in
+ * one pass over W instead of two (the "fused" wide path, mc_body_step). */
+MC_HELPER void mc_matvec(float *MC_RESTRICT out, float *MC_RESTRICT W, const float *MC_RESTRICT r,
+                         McRows rw, int n_pre, int wide, const float *MC_RESTRICT g,
+                         const float *MC_RESTRICT x, const float *MC_RESTRICT w_max MC_S_PARAM) {
+#if MC_LN == 1
+  /* MC_DOT(W_AT): row i's sum, the weight of input jj read as W_AT(jj) */
+#define MC_W_PLAIN(jj) w[(size_t)(jj)*MC_S]
+#define MC_W_STEP(jj)                                                                              \
+  (w[(size_t)(jj)*MC_S] = mc_weight_step(w[(size_t)(jj)*MC_S], gi, x[(size_t)(jj)*MC_S]))
+#define MC_W_CLIP(jj)                                                                              \
+  (w[(size_t)(jj)*MC_S] =                                                                          \
+       mc_weight_step_clipped(w[(size_t)(jj)*MC_S], gi, x[(size_t)(jj)*MC_S], wm))
+#define MC_HALVE(h) MC_SIMD for (int q = 0; q < (h); q++) p[q] += p[q + (h)];
+#define MC_DOT(W_AT)                                                                               \
+  if (wide && n_pre >= MC_WIDE_MIN_PRE) {                                                          \
+    float p[MC_WIDE_PARTIALS];                                                                     \
+    MC_SIMD for (int q = 0; q < MC_WIDE_PARTIALS; q++) p[q] = 0.0f;                                \
+    int j0 = 0;                                                                                    \
+    for (; j0 + MC_WIDE_PARTIALS <= n_pre; j0 += MC_WIDE_PARTIALS)                                 \
+      MC_SIMD for (int q = 0; q < MC_WIDE_PARTIALS; q++) p[q] =                                    \
+          fmaf(W_AT(j0 + q), r[(size_t)(j0 + q) * MC_S], p[q]);                                    \
+    /* the tail: sixteen at a time into partials j - j0, then one at a time */                     \
+    int q0 = 0;                                                                                    \
+    for (; j0 + q0 + 16 <= n_pre; q0 += 16)                                                        \
+      MC_SIMD for (int q = q0; q < q0 + 16; q++) p[q] =                                            \
+          fmaf(W_AT(j0 + q), r[(size_t)(j0 + q) * MC_S], p[q]);                                    \
+    for (int q = q0; j0 + q < n_pre; q++)                                                          \
+      p[q] = fmaf(W_AT(j0 + q), r[(size_t)(j0 + q) * MC_S], p[q]);                                 \
+    /* the tree, halving: constant trip counts, which the compiler keeps in registers */           \
+    MC_HALVE(32)                                                                                   \
+    MC_HALVE(16) MC_HALVE(8) MC_HALVE(4) MC_HALVE(2) MC_HALVE(1) out[(size_t)i * MC_S] = p[0];     \
+  } else { /* a scalar sum, j ascending */                                                         \
+    float acc = 0.0f;                                                                              \
+    for (int j = 0; j < n_pre; j++) acc = fmaf(W_AT(j), r[(size_t)j * MC_S], acc);                 \
+    out[(size_t)i * MC_S] = acc;                                                                   \
+  }
+  for (int i = rw.lo; i < rw.hi; i++) {
+    float *MC_RESTRICT w = W + (size_t)i * (size_t)n_pre * MC_S;
+    if (!g) {
+      MC_DOT(MC_W_PLAIN)
+    } else if (w_max) {
+      const float gi = g[(size_t)i * MC_S], wm = w_max[0];
+      MC_DOT(MC_W_CLIP)
+    } else {
+      const float gi = g[(size_t)i * MC_S];
+      MC_DOT(MC_W_STEP)
+    }
+  }
+#undef MC_DOT
+#undef MC_HALVE
+#undef MC_W_PLAIN
+#undef MC_W_STEP
+#undef MC_W_CLIP
+#else
+  (void)wide, (void)g, (void)x, (void)w_max;
+  for (int i = rw.lo; i < rw.hi; i++) {
     float acc[MC_LN];
     MC_LANES(l) acc[l] = 0.0f;
     const float *MC_RESTRICT w = W + (size_t)i * (size_t)n_pre * MC_S;
@@ -165,6 +285,7 @@ MC_HELPER void mc_matvec(float *MC_RESTRICT out, const float *MC_RESTRICT W,
       MC_LANES(l) acc[l] = fmaf(w[j * MC_S + l], r[j * MC_S + l], acc[l]);
     MC_LANES(l) out[i * MC_S + l] = acc[l];
   }
+#endif
 }
 
 /* out[l] = Σ_i (a[i][l] - b[i][l])² per lane, i ascending; b == NULL: Σ_i a[i][l]². */
@@ -187,12 +308,23 @@ MC_HELPER void mc_sum_squares(float *MC_RESTRICT out, const float *MC_RESTRICT a
  * keeps its row untouched (W_ip and W_pi of replicas that do not learn them). */
 AP_HD void mc_plastic(float *MC_RESTRICT W, const float *MC_RESTRICT c,
                       const float *MC_RESTRICT err, const float *MC_RESTRICT r,
-                      const float *MC_RESTRICT w_max, int masked, int n_post,
-                      int n_pre MC_S_PARAM) {
-  for (int i = 0; i < n_post; i++) {
+                      const float *MC_RESTRICT w_max, int masked, McRows rw, int n_pre MC_S_PARAM) {
+  for (int i = rw.lo; i < rw.hi; i++) {
     float *MC_RESTRICT w = W + (size_t)i * (size_t)n_pre * MC_S;
     float g[MC_LN];
     MC_LANES(l) g[l] = c[l] * err[i * MC_S + l];
+#if MC_LN == 1 /* one lane: the same steps, vectorised over the presynaptic index */
+    if (masked && c[0] == 0.0f) continue;
+    if (w_max) {
+      const float g0 = g[0], m0 = w_max[0];
+      MC_SIMD for (int j = 0; j < n_pre; j++) w[(size_t)j * MC_S] =
+          mc_weight_step_clipped(w[(size_t)j * MC_S], g0, r[(size_t)j * MC_S], m0);
+    } else {
+      const float g0 = g[0];
+      MC_SIMD for (int j = 0; j < n_pre; j++) w[(size_t)j * MC_S] =
+          mc_weight_step(w[(size_t)j * MC_S], g0, r[(size_t)j * MC_S]);
+    }
+#else
     if (w_max)
       for (int j = 0; j < n_pre; j++) MC_LANES(l)
     w[j * MC_S + l] = mc_weight_step_clipped(w[j * MC_S + l], g[l], r[j * MC_S + l], w_max[l]);
@@ -200,6 +332,7 @@ AP_HD void mc_plastic(float *MC_RESTRICT W, const float *MC_RESTRICT c,
         c[l] != 0.0f ? mc_weight_step(w[j * MC_S + l], g[l], r[j * MC_S + l]) : w[j * MC_S + l];
     else for (int j = 0; j < n_pre; j++) MC_LANES(l) w[j * MC_S + l] =
         mc_weight_step(w[j * MC_S + l], g[l], r[j * MC_S + l]);
+#endif
   }
 }
 
@@ -208,8 +341,8 @@ AP_HD void mc_plastic(float *MC_RESTRICT W, const float *MC_RESTRICT c,
 MC_HELPER void mc_somas(float *MC_RESTRICT u, float *MC_RESTRICT forw, float *MC_RESTRICT rate_new,
                         float *MC_RESTRICT err, const float *MC_RESTRICT udot,
                         const float *MC_RESTRICT v_dend, const float *alpha, const float *tau,
-                        int n, int learn, const McLanes *k MC_S_PARAM) {
-  for (int i = 0; i < n; i++) MC_LANES(l) {
+                        McRows rw, int learn, const McLanes *k MC_S_PARAM) {
+  for (int i = rw.lo; i < rw.hi; i++) MC_LANES(l) {
       size_t x = (size_t)i * MC_S + (size_t)l;
       McSoma s = mc_soma_advance(u[x], udot[x], k->dt[l], tau[l], k->le[l], k->gamma[l], k->beta[l],
                                  k->theta[l]);
@@ -224,9 +357,9 @@ MC_HELPER void mc_somas(float *MC_RESTRICT u, float *MC_RESTRICT forw, float *MC
 
 /* y[i] += k (x[i] - y[i]) per lane: the poisson network's leaky dendrites and presynaptic
  * traces, the same low-pass as the inputs' (mc_lowpass). */
-MC_HELPER void mc_lowpass_rows(float *MC_RESTRICT y, const float *MC_RESTRICT x, int n,
+MC_HELPER void mc_lowpass_rows(float *MC_RESTRICT y, const float *MC_RESTRICT x, McRows rw,
                                const float *MC_RESTRICT k MC_S_PARAM) {
-  for (int i = 0; i < n; i++)
+  for (int i = rw.lo; i < rw.hi; i++)
     MC_LANES(l) y[i * MC_S + l] = mc_lowpass(y[i * MC_S + l], x[i * MC_S + l], k[l]);
 }
 
@@ -237,13 +370,14 @@ MC_HELPER void mc_lowpass_rows(float *MC_RESTRICT y, const float *MC_RESTRICT x,
  * of the block at (c0, c1, c2, (id0 + i) / 4), keyed by its lane's seed. The four neurons
  * of a block and the lanes run mc_poisson_count's recurrence side by side (the same
  * counts: tests/test_spiking.c). */
-MC_HELPER void mc_emit(float *MC_RESTRICT rate_io, float *MC_RESTRICT ref, int n, int id0,
+MC_HELPER void mc_emit(float *MC_RESTRICT rate_io, float *MC_RESTRICT ref, McRows rw, int id0,
                        McTick tk, const McLanes *k MC_S_PARAM) {
-  enum { KMAX = 64 }; /* above mc_poisson_kmax(MC_POISSON_EXACT) = 58 */
+  const int n = rw.hi; /* rw.lo: a multiple of 4 (MC_TEAM_ALIGN) */
+  enum { KMAX = 64 };  /* above mc_poisson_kmax(MC_POISSON_EXACT) = 58 */
   const int use_ref = ref != NULL && k->any_refractory;
   float counting[MC_LN]; /* 1: the lane counts spikes (no refractory period) */
   MC_LANES(l) counting[l] = (!use_ref | (k->refractory[l] == 0.0f)) ? 1.0f : 0.0f;
-  for (int i0 = 0; i0 < n; i0 += 4) {
+  for (int i0 = rw.lo; i0 < n; i0 += 4) {
     const int nq = n - i0 < 4 ? n - i0 : 4;
     float u[4][MC_LN], lam[4][MC_LN], p[4][MC_LN], r[4][MC_LN], cnt[4][MC_LN], kmax[4][MC_LN];
     MC_LANES(l) {
@@ -315,12 +449,52 @@ MC_HELPER void mc_emit(float *MC_RESTRICT rate_io, float *MC_RESTRICT ref, int n
 
 /* n rows of per-lane values from src to dst. */
 MC_HELPER void mc_spikes_copy(float *MC_RESTRICT dst, const float *MC_RESTRICT src,
-                              int n MC_S_PARAM) {
-  for (int i = 0; i < n; i++) MC_LANES(l) dst[i * MC_S + l] = src[i * MC_S + l];
+                              McRows rw MC_S_PARAM) {
+  for (int i = rw.lo; i < rw.hi; i++) MC_LANES(l) dst[i * MC_S + l] = src[i * MC_S + l];
+}
+
+/* W_up's Urbanczik-Senn step of layer ly (mc_plastic, clipped to its w_max); fused
+ * (McWork.fuse, one lane): kept pending, the rows' factors and the presynaptic factors,
+ * for the next product or mc_body_flush to apply. The factors go to the buffer the step
+ * does not read (pend_x[ly][1 - cur]: the next step's cur). */
+MC_BODY_FN void mc_body_plastic_up(McBody *b, int ly, const float *err, const float *x_pre) {
+  MC_S_FROM(b);
+  const McWork *wo = b->wo;
+  const McLanes *k = b->k;
+  const int L = b->lay->dims.n_layers, n_pre = b->lay->dims.n[ly], n_pyr = b->lay->dims.n[ly + 1];
+  const float *w_max = ly < L - 1 ? k->w_max_h : k->w_max_o;
+  float *w_up = MC_ST(b, b->lay->layer[ly].w_up);
+  if (!(MC_LN == 1 && wo->fuse)) {
+    mc_plastic(w_up, k->c_up[ly], err, x_pre, w_max, 0, mc_rows(b, n_pyr), n_pre MC_S_ARG);
+    return;
+  }
+  float *g = MC_WK(b, wo->pend_g[ly]), *x = MC_WK(b, wo->pend_x[ly][1 - b->cur]);
+  MC_FOR_ROWS(b, i, n_pyr) MC_LANES(l) g[i * MC_S + l] = k->c_up[ly][l] * err[i * MC_S + l];
+  MC_FOR_ROWS(b, j, n_pre) MC_LANES(l) x[j * MC_S + l] = x_pre[j * MC_S + l];
+  b->pending |= 1 << ly;
+}
+
+/* Applies the pending W_up steps (fused), so that the state holds every weight; the team
+ * meets afterwards. */
+MC_BODY_FN void mc_body_flush(McBody *b) {
+  MC_S_FROM(b);
+  if (!b->pending) return;
+  const McLanes *k = b->k;
+  const int L = b->lay->dims.n_layers;
+  for (int ly = 0; ly < L; ly++) {
+    if (!(b->pending >> ly & 1)) continue;
+    const float *w_max = ly < L - 1 ? k->w_max_h : k->w_max_o;
+    const float one[MC_LN] = {1.0f}; /* the factors are c err already */
+    mc_plastic(MC_ST(b, b->lay->layer[ly].w_up), one, MC_WK(b, b->wo->pend_g[ly]),
+               MC_WK(b, b->wo->pend_x[ly][b->cur]), w_max, 0, mc_rows(b, b->lay->dims.n[ly + 1]),
+               b->lay->dims.n[ly] MC_S_ARG);
+  }
+  b->pending = 0;
+  mc_sync(b);
 }
 
 /* poisson: the spikes in flight (buffer cur) into the state, where a checkpoint keeps them. */
-AP_HD void mc_body_keep_spikes(McBody *b) {
+MC_BODY_FN void mc_body_keep_spikes(McBody *b) {
   MC_S_FROM(b);
   const McLayout *lay = b->lay;
   const McWork *wo = b->wo;
@@ -328,10 +502,10 @@ AP_HD void mc_body_keep_spikes(McBody *b) {
   for (int ly = 0; ly < lay->dims.n_layers; ly++) {
     const McLayerOffsets *o = &lay->layer[ly];
     mc_spikes_copy(MC_ST(b, o->sp_pyr), rate + (size_t)wo->rate_pyr[ly] * MC_S,
-                   lay->dims.n[ly + 1] MC_S_ARG);
+                   mc_rows(b, lay->dims.n[ly + 1]) MC_S_ARG);
     if (o->sp_inn >= 0)
       mc_spikes_copy(MC_ST(b, o->sp_inn), rate + (size_t)wo->rate_inn[ly] * MC_S,
-                     lay->dims.n[ly + 2] MC_S_ARG);
+                     mc_rows(b, lay->dims.n[ly + 2]) MC_S_ARG);
   }
 }
 
@@ -340,7 +514,7 @@ AP_HD void mc_body_keep_spikes(McBody *b) {
  * At the start of every run and after a reset; the step itself carries them forward
  * (the same numbers: a rate is a function of the potentials alone, and the records end
  * by keeping the spikes, mc_body_keep_spikes). */
-AP_HD void mc_body_refresh(McBody *b) {
+MC_BODY_FN void mc_body_refresh(McBody *b) {
   MC_S_FROM(b);
   const McLayout *lay = b->lay;
   const McWork *wo = b->wo;
@@ -350,10 +524,10 @@ AP_HD void mc_body_refresh(McBody *b) {
     for (int ly = 0; ly < lay->dims.n_layers; ly++) {
       const McLayerOffsets *o = &lay->layer[ly];
       mc_spikes_copy(rate + (size_t)wo->rate_pyr[ly] * MC_S, MC_ST(b, o->sp_pyr),
-                     lay->dims.n[ly + 1] MC_S_ARG);
+                     mc_rows(b, lay->dims.n[ly + 1]) MC_S_ARG);
       if (o->sp_inn >= 0)
         mc_spikes_copy(rate + (size_t)wo->rate_inn[ly] * MC_S, MC_ST(b, o->sp_inn),
-                       lay->dims.n[ly + 2] MC_S_ARG);
+                       mc_rows(b, lay->dims.n[ly + 2]) MC_S_ARG);
     }
     return;
   }
@@ -365,19 +539,24 @@ AP_HD void mc_body_refresh(McBody *b) {
     for (int pop = 0; pop < 2; pop++) {
       const float *u = MC_ST(b, offs[pop]), *f = MC_ST(b, foffs[pop]);
       float *r = rate + (size_t)roffs[pop] * MC_S;
-      for (int i = 0; i < n[pop]; i++) MC_LANES(l) {
-          size_t x = (size_t)i * MC_S + (size_t)l;
-          r[x] = mc_phi(mc_shown(k->le[l], u[x], f[x]), k->gamma[l], k->beta[l], k->theta[l]);
-        }
+      MC_FOR_ROWS(b, i, n[pop]) MC_LANES(l) {
+        size_t x = (size_t)i * MC_S + (size_t)l;
+        r[x] = mc_phi(mc_shown(k->le[l], u[x], f[x]), k->gamma[l], k->beta[l], k->theta[l]);
+      }
     }
   }
 }
 
 /* One time step of every lane, MODELS.md §1 "Order of one step". Every layer's update
  * reads only the previous step's rates (buffer cur) and potentials; the one potential read
- * across layers (the interneurons' sister) is copied out before any layer moves. */
-AP_HD void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_sample, int track,
-                        McTick tk) {
+ * across layers (the interneurons' sister) is copied out before any layer moves.
+ * A team (McBody.rank) meets at four kinds of points: after the inputs (every product
+ * reads all of them), before each further layer (the work vectors are reused), before
+ * the lead sums the self-prediction errors, and at the step's end (the next step reads
+ * all rates). Interneurons have their own udot and err rows, so their rows and the
+ * pyramids' can be split differently. */
+MC_BODY_FN void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_sample, int track,
+                             McTick tk) {
   MC_S_FROM(b);
   const McLayout *lay = b->lay;
   const McWork *wo = b->wo;
@@ -388,14 +567,16 @@ AP_HD void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_sampl
   float *rate_new = MC_WK(b, wo->rate[1 - b->cur]);
   float *v_bas = MC_WK(b, wo->v_bas), *v_api = MC_WK(b, wo->v_api), *v_den = MC_WK(b, wo->v_den);
   float *v_tmp = MC_WK(b, wo->v_tmp), *udot = MC_WK(b, wo->udot), *err = MC_WK(b, wo->err);
+  float *udot_inn = MC_WK(b, wo->udot_inn), *err_inn = MC_WK(b, wo->err_inn);
   float *api_sum = MC_WK(b, wo->api_sum), *inn_sum = MC_WK(b, wo->inn_sum);
 
   /* 1. inputs and targets */
   float *r_in = MC_ST(b, lay->r_in), *u_tgt = MC_ST(b, lay->u_tgt);
   const float *x = MC_WK(b, wo->x), *tgt = MC_WK(b, wo->tgt);
-  for (int i = 0; i < d->n[0]; i++)
+  const McRows rows_in = mc_rows(b, d->n[0]), rows_out = mc_rows(b, d->n[L]);
+  for (int i = rows_in.lo; i < rows_in.hi; i++)
     MC_LANES(l) r_in[i * MC_S + l] = mc_lowpass(r_in[i * MC_S + l], x[i * MC_S + l], k->k_in[l]);
-  for (int i = 0; i < d->n[L]; i++) MC_LANES(l)
+  for (int i = rows_out.lo; i < rows_out.hi; i++) MC_LANES(l)
   u_tgt[i * MC_S + l] = mc_lowpass(u_tgt[i * MC_S + l], tgt[i * MC_S + l], k->k_in[l]);
 
   /* poisson: the inputs spike (Poisson generators at ψ r_in), and every presynaptic trace
@@ -405,16 +586,17 @@ AP_HD void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_sampl
   const float *r_in_sent = r_in;
   if (spk) {
     float *rho_in = MC_WK(b, wo->rho_in);
-    for (int i = 0; i < d->n[0]; i++) MC_LANES(l) rho_in[i * MC_S + l] = r_in[i * MC_S + l];
-    mc_emit(rho_in, NULL, d->n[0], lay->id_in, tk, k MC_S_ARG);
-    mc_lowpass_rows(MC_ST(b, lay->tr_in), rho_in, d->n[0], k->k_s MC_S_ARG);
+    for (int i = rows_in.lo; i < rows_in.hi; i++)
+      MC_LANES(l) rho_in[i * MC_S + l] = r_in[i * MC_S + l];
+    mc_emit(rho_in, NULL, rows_in, lay->id_in, tk, k MC_S_ARG);
+    mc_lowpass_rows(MC_ST(b, lay->tr_in), rho_in, rows_in, k->k_s MC_S_ARG);
     for (int ly = 0; ly < L; ly++) {
       const McLayerOffsets *o = &lay->layer[ly];
-      mc_lowpass_rows(MC_ST(b, o->tr_pyr), rate + (size_t)wo->rate_pyr[ly] * MC_S, d->n[ly + 1],
-                      k->k_s MC_S_ARG);
+      mc_lowpass_rows(MC_ST(b, o->tr_pyr), rate + (size_t)wo->rate_pyr[ly] * MC_S,
+                      mc_rows(b, d->n[ly + 1]), k->k_s MC_S_ARG);
       if (ly < L - 1)
-        mc_lowpass_rows(MC_ST(b, o->tr_inn), rate + (size_t)wo->rate_inn[ly] * MC_S, d->n[ly + 2],
-                        k->k_s MC_S_ARG);
+        mc_lowpass_rows(MC_ST(b, o->tr_inn), rate + (size_t)wo->rate_inn[ly] * MC_S,
+                        mc_rows(b, d->n[ly + 2]), k->k_s MC_S_ARG);
     }
     r_in_sent = rho_in;
   }
@@ -424,14 +606,17 @@ AP_HD void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_sampl
     const McLayerOffsets *on = &lay->layer[ly + 1];
     const float *u_n = MC_ST(b, on->u_pyr), *f_n = MC_ST(b, on->forw_pyr);
     float *u_next = MC_WK(b, wo->u_next + ly * m);
-    for (int i = 0; i < d->n[ly + 2]; i++)
-      MC_LANES(l) u_next[i * MC_S + l] = mc_shown(k->le[l], u_n[i * MC_S + l], f_n[i * MC_S + l]);
+    MC_FOR_ROWS(b, i, d->n[ly + 2])
+    MC_LANES(l) u_next[i * MC_S + l] = mc_shown(k->le[l], u_n[i * MC_S + l], f_n[i * MC_S + l]);
   }
+  mc_sync(b);
 
   /* 3. update and apply, layer by layer */
   for (int ly = 0; ly < L; ly++) {
+    if (ly > 0) mc_sync(b);
     const McLayerOffsets *o = &lay->layer[ly];
     int n_pre = d->n[ly], n_pyr = d->n[ly + 1];
+    const McRows rows_pyr = mc_rows(b, n_pyr);
     const float *r_below = ly == 0 ? r_in_sent : rate + (size_t)wo->rate_pyr[ly - 1] * MC_S;
     const float *r_pyr = rate + (size_t)wo->rate_pyr[ly] * MC_S;
     /* the presynaptic factors of the plasticity: the rates, or (poisson) the traces */
@@ -440,88 +625,101 @@ AP_HD void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_sampl
                                      : MC_ST(b, lay->layer[ly - 1].tr_pyr);
     const float *x_pyr = spk ? MC_ST(b, o->tr_pyr) : r_pyr;
     float *w_up = MC_ST(b, o->w_up), *u = MC_ST(b, o->u_pyr), *forw = MC_ST(b, o->forw_pyr);
-    mc_matvec(v_bas, w_up, r_below, n_pyr, n_pre MC_S_ARG);
+    /* fused (one lane): W_up's step of the last step happens inside this product */
+    const int fuse = MC_LN == 1 && wo->fuse;
+    const float *w_max_up = ly < L - 1 ? k->w_max_h : k->w_max_o;
+    const int pend = fuse && (b->pending >> ly & 1);
+    mc_matvec(v_bas, w_up, r_below, rows_pyr, n_pre, b->wide_sum,
+              pend ? MC_WK(b, wo->pend_g[ly]) : NULL, MC_WK(b, wo->pend_x[ly][b->cur]),
+              w_max_up MC_S_ARG);
+    b->pending &= ~(1 << ly);
     float *vb = v_bas; /* the basal dendrites: W r, or (poisson) its leaky integral */
     if (spk) {
       vb = MC_ST(b, o->vb_pyr);
-      mc_lowpass_rows(vb, v_bas, n_pyr, k->k_d MC_S_ARG);
+      mc_lowpass_rows(vb, v_bas, rows_pyr, k->k_d MC_S_ARG);
     }
 
     if (ly < L - 1) { /* hidden layer: pyramids with apical dendrites, interneurons */
       int n_next = d->n[ly + 2];
+      const McRows rows_inn = mc_rows(b, n_next);
       const float *r_inn = rate + (size_t)wo->rate_inn[ly] * MC_S;
       const float *r_next = rate + (size_t)wo->rate_pyr[ly + 1] * MC_S;
       const float *u_next = MC_WK(b, wo->u_next + ly * m);
       float *w_down = MC_ST(b, o->w_down), *w_pi = MC_ST(b, o->w_pi), *w_ip = MC_ST(b, o->w_ip);
       float *ui = MC_ST(b, o->u_inn), *fi = MC_ST(b, o->forw_inn);
       const float *x_inn = spk ? MC_ST(b, o->tr_inn) : r_inn;
-      mc_matvec(v_api, w_down, r_next, n_pyr, n_next MC_S_ARG);
-      mc_matvec(v_tmp, w_pi, r_inn, n_pyr, n_next MC_S_ARG);
-      for (int i = 0; i < n_pyr; i++) MC_LANES(l) v_api[i * MC_S + l] += v_tmp[i * MC_S + l];
-      mc_matvec(v_den, w_ip, r_pyr, n_next, n_pyr MC_S_ARG);
+      mc_matvec(v_api, w_down, r_next, rows_pyr, n_next, b->wide_sum, NULL, NULL, NULL MC_S_ARG);
+      mc_matvec(v_tmp, w_pi, r_inn, rows_pyr, n_next, b->wide_sum, NULL, NULL, NULL MC_S_ARG);
+      for (int i = rows_pyr.lo; i < rows_pyr.hi; i++)
+        MC_LANES(l) v_api[i * MC_S + l] += v_tmp[i * MC_S + l];
+      mc_matvec(v_den, w_ip, r_pyr, rows_inn, n_pyr, b->wide_sum, NULL, NULL, NULL MC_S_ARG);
       float *va = v_api, *vd = v_den; /* apical and interneuron dendrites, leaky if poisson */
       if (spk) {
         va = MC_ST(b, o->va_pyr);
         vd = MC_ST(b, o->vd_inn);
-        mc_lowpass_rows(va, v_api, n_pyr, k->k_d MC_S_ARG);
-        mc_lowpass_rows(vd, v_den, n_next, k->k_d MC_S_ARG);
+        mc_lowpass_rows(va, v_api, rows_pyr, k->k_d MC_S_ARG);
+        mc_lowpass_rows(vd, v_den, rows_inn, k->k_d MC_S_ARG);
       }
 
       if (track) { /* self-prediction errors of the layer (thesis §2.3) */
-        float api[MC_LN], inn[MC_LN];
-        mc_sum_squares(api, va, NULL, n_pyr MC_S_ARG);
-        mc_sum_squares(inn, r_inn, r_next, n_next MC_S_ARG);
-        MC_LANES(l) {
-          api_sum[ly * MC_S + l] += sqrtf(api[l]);
-          inn_sum[ly * MC_S + l] += inn[l] / (float)n_next;
+        mc_sync(b);
+        if (mc_lead(b)) {
+          float api[MC_LN], inn[MC_LN];
+          mc_sum_squares(api, va, NULL, n_pyr MC_S_ARG);
+          mc_sum_squares(inn, r_inn, r_next, n_next MC_S_ARG);
+          MC_LANES(l) {
+            api_sum[ly * MC_S + l] += sqrtf(api[l]);
+            inn_sum[ly * MC_S + l] += inn[l] / (float)n_next;
+          }
         }
       }
 
       /* interneurons, nudged by their sisters */
-      for (int i = 0; i < n_next; i++) MC_LANES(l) {
+      for (int i = rows_inn.lo; i < rows_inn.hi; i++) MC_LANES(l) {
           size_t q = (size_t)i * MC_S + (size_t)l;
-          udot[q] = mc_interneuron_udot(ui[q], vd[q], u_next[q], k->gb[l], k->gsom[l], k->g_inn[l]);
+          udot_inn[q] =
+              mc_interneuron_udot(ui[q], vd[q], u_next[q], k->gb[l], k->gsom[l], k->g_inn[l]);
         }
       float *sent_inn = rate_new + (size_t)wo->rate_inn[ly] * MC_S;
-      mc_somas(ui, fi, sent_inn, err, udot, vd, k->alpha_inn, k->tau_inn, n_next, learn,
+      mc_somas(ui, fi, sent_inn, err_inn, udot_inn, vd, k->alpha_inn, k->tau_inn, rows_inn, learn,
                k MC_S_ARG);
-      if (spk) mc_emit(sent_inn, MC_ST(b, o->ref_inn), n_next, lay->id_inn[ly], tk, k MC_S_ARG);
+      if (spk) mc_emit(sent_inn, MC_ST(b, o->ref_inn), rows_inn, lay->id_inn[ly], tk, k MC_S_ARG);
       if (learn && k->ip_mode[ly] != MC_PLASTIC_NONE)
-        mc_plastic(w_ip, k->c_ip[ly], err, x_pyr, NULL, k->ip_mode[ly] == MC_PLASTIC_SOME, n_next,
-                   n_pyr MC_S_ARG);
+        mc_plastic(w_ip, k->c_ip[ly], err_inn, x_pyr, NULL, k->ip_mode[ly] == MC_PLASTIC_SOME,
+                   rows_inn, n_pyr MC_S_ARG);
 
       /* pyramids: basal and apical dendrites */
-      for (int i = 0; i < n_pyr; i++) MC_LANES(l) {
+      for (int i = rows_pyr.lo; i < rows_pyr.hi; i++) MC_LANES(l) {
           size_t q = (size_t)i * MC_S + (size_t)l;
           udot[q] = mc_pyramid_udot(u[q], vb[q], va[q], k->gb[l], k->ga[l], k->g_pyr[l]);
         }
       float *sent = rate_new + (size_t)wo->rate_pyr[ly] * MC_S;
-      mc_somas(u, forw, sent, err, udot, vb, k->alpha_pyr, k->tau_pyr, n_pyr, learn, k MC_S_ARG);
-      if (spk) mc_emit(sent, MC_ST(b, o->ref_pyr), n_pyr, lay->id_pyr[ly], tk, k MC_S_ARG);
+      mc_somas(u, forw, sent, err, udot, vb, k->alpha_pyr, k->tau_pyr, rows_pyr, learn, k MC_S_ARG);
+      if (spk) mc_emit(sent, MC_ST(b, o->ref_pyr), rows_pyr, lay->id_pyr[ly], tk, k MC_S_ARG);
       if (learn) {
-        mc_plastic(w_up, k->c_up[ly], err, x_below, k->w_max_h, 0, n_pyr, n_pre MC_S_ARG);
+        mc_body_plastic_up(b, ly, err, x_below);
         if (k->pi_mode[ly] != MC_PLASTIC_NONE) {
-          for (int i = 0; i < n_pyr; i++)
+          for (int i = rows_pyr.lo; i < rows_pyr.hi; i++)
             MC_LANES(l) v_tmp[i * MC_S + l] = -va[i * MC_S + l]; /* eq. 2.15 */
           mc_plastic(w_pi, k->c_pi[ly], v_tmp, x_inn, NULL, k->pi_mode[ly] == MC_PLASTIC_SOME,
-                     n_pyr, n_next MC_S_ARG);
+                     rows_pyr, n_next MC_S_ARG);
         }
       }
     } else { /* output layer: basal dendrite and the target nudging the soma */
       const float *tgt_last = MC_ST(b, lay->u_tgt_last), *nudge_last = MC_ST(b, lay->nudge_last);
       float *acc = MC_WK(b, wo->acc);
-      for (int i = 0; i < n_pyr; i++) MC_LANES(l) {
+      for (int i = rows_pyr.lo; i < rows_pyr.hi; i++) MC_LANES(l) {
           size_t q = (size_t)i * MC_S + (size_t)l;
           udot[q] = mc_output_udot(u[q], vb[q], mc_le_delayed(k->le[l], nudge_last[l], nudge_now),
                                    mc_le_delayed(k->le[l], tgt_last[q], u_tgt[q]), k->gb[l],
                                    k->gsom[l], k->g_out[l], k->g_free[l]);
         }
       float *sent = rate_new + (size_t)wo->rate_pyr[ly] * MC_S;
-      mc_somas(u, forw, sent, err, udot, vb, k->alpha_out, k->tau_out, n_pyr, learn, k MC_S_ARG);
-      if (spk) mc_emit(sent, MC_ST(b, o->ref_pyr), n_pyr, lay->id_pyr[ly], tk, k MC_S_ARG);
-      if (learn) mc_plastic(w_up, k->c_up[ly], err, x_below, k->w_max_o, 0, n_pyr, n_pre MC_S_ARG);
+      mc_somas(u, forw, sent, err, udot, vb, k->alpha_out, k->tau_out, rows_pyr, learn, k MC_S_ARG);
+      if (spk) mc_emit(sent, MC_ST(b, o->ref_pyr), rows_pyr, lay->id_pyr[ly], tk, k MC_S_ARG);
+      if (learn) mc_body_plastic_up(b, ly, err, x_below);
       /* 4. readout: mean of u (ŭ under LE) from out_lag on */
-      for (int i = 0; i < n_pyr; i++) MC_LANES(l) {
+      for (int i = rows_pyr.lo; i < rows_pyr.hi; i++) MC_LANES(l) {
           size_t q = (size_t)i * MC_S + (size_t)l;
           acc[q] = mc_readout(acc[q], (float)step_in_sample, k->lag[l],
                               mc_shown(k->le[l], u[q], forw[q]), k->readout_n[l]);
@@ -529,17 +727,20 @@ AP_HD void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_sampl
     }
   }
 
-  /* the LE delay line for the target and the nudging flag */
+  /* the LE delay line for the target and the nudging flag (the output rows are split as
+   * in the output layer, so a member delays only the targets it has read) */
   float *tgt_last = MC_ST(b, lay->u_tgt_last), *nudge_last = MC_ST(b, lay->nudge_last);
-  for (int i = 0; i < d->n[L]; i++) MC_LANES(l) tgt_last[i * MC_S + l] = u_tgt[i * MC_S + l];
-  MC_LANES(l) nudge_last[l] = nudge_now;
+  for (int i = rows_out.lo; i < rows_out.hi; i++)
+    MC_LANES(l) tgt_last[i * MC_S + l] = u_tgt[i * MC_S + l];
+  mc_sync(b);
+  if (mc_lead(b)) MC_LANES(l) nudge_last[l] = nudge_now;
   b->cur = 1 - b->cur;
 }
 
 /* ---- the schedule ----------------------------------------------------------------------- */
 
 /* Zeroes the fields a reset clears (the potentials; MC_LAYER_FIELDS' reset column). */
-AP_HD void mc_body_reset(McBody *b) {
+MC_BODY_FN void mc_body_reset(McBody *b) {
   MC_S_FROM(b);
   const McLayout *lay = b->lay;
   const McDims *d = &lay->dims;
@@ -550,8 +751,7 @@ AP_HD void mc_body_reset(McBody *b) {
 #define MC_RESET(member, label, rows, cols, kind, hidden_only, reset, help)                        \
   if ((reset) && o->member >= 0) {                                                                 \
     float *f = MC_ST(b, o->member);                                                                \
-    for (int i = 0; i < (rows) * ((cols) > 0 ? (cols) : 1); i++)                                   \
-      MC_LANES(l) f[i * MC_S + l] = 0.0f;                                                          \
+    MC_FOR_ROWS(b, i, (rows) * ((cols) > 0 ? (cols) : 1)) MC_LANES(l) f[i * MC_S + l] = 0.0f;      \
   }
     MC_LAYER_FIELDS(MC_RESET)
 #undef MC_RESET
@@ -560,18 +760,21 @@ AP_HD void mc_body_reset(McBody *b) {
 
 /* Presents one sample to every lane (lane l sees sample idx[l] of xs, ys) for t_pres
  * steps; per lane, whether the readout's argmax hit the class and its squared error
- * against the target potentials. */
-AP_HD void mc_body_sample(McBody *b, const float *xs, const int *ys, const uint32_t *idx, int learn,
-                          int nudge, int track, McTick tk, float *hit, float *sq_err) {
+ * against the target potentials (every member of a team gets them). */
+MC_BODY_FN void mc_body_sample(McBody *b, const float *xs, const int *ys, const uint32_t *idx,
+                               int learn, int nudge, int track, McTick tk, float *hit,
+                               float *sq_err) {
   MC_S_FROM(b);
   const McDims *d = &b->lay->dims;
   const McLanes *k = b->k;
   int n_in = d->n[0], n_out = d->n[d->n_layers];
   float *x = MC_WK(b, b->wo->x), *tgt = MC_WK(b, b->wo->tgt), *acc = MC_WK(b, b->wo->acc);
+  const McRows rows_in = mc_rows(b, n_in), rows_out = mc_rows(b, n_out);
+  mc_sync(b); /* every member has read the last sample's readout */
   for (int l = 0; l < MC_LN; l++) {
     const float *xl = xs + (size_t)idx[l] * (size_t)n_in;
-    for (int i = 0; i < n_in; i++) x[i * MC_S + l] = xl[i];
-    for (int i = 0; i < n_out; i++) {
+    for (int i = rows_in.lo; i < rows_in.hi; i++) x[i * MC_S + l] = xl[i];
+    for (int i = rows_out.lo; i < rows_out.hi; i++) {
       tgt[i * MC_S + l] = i == ys[idx[l]] ? k->u_high[l] : k->u_low[l];
       acc[i * MC_S + l] = 0.0f;
     }
@@ -596,8 +799,9 @@ AP_HD void mc_body_sample(McBody *b, const float *xs, const int *ys, const uint3
 }
 
 /* The series of record e of the frozen lanes (diverged != 0): NaN, and the flag. */
-AP_HD void mc_body_frozen_series(const McBody *b, int e, const McOut *out) {
+MC_BODY_FN void mc_body_frozen_series(const McBody *b, int e, const McOut *out) {
   MC_S_FROM(b);
+  if (!mc_lead(b)) return;
   const McSeriesOffsets *so = &b->lay->ser;
   const float *diverged = MC_ST(b, b->lay->diverged);
   for (int l = 0; l < out->n_real; l++) {
@@ -609,10 +813,29 @@ AP_HD void mc_body_frozen_series(const McBody *b, int e, const McOut *out) {
   }
 }
 
+/* n state rows from src to dst, split over the team. */
+MC_BODY_FN void mc_body_copy_state(const McBody *b, float *dst, const float *src) {
+  MC_S_FROM(b);
+  MC_FOR_ROWS(b, i, b->lay->n_floats) MC_LANES(l) dst[i * MC_S + l] = src[i * MC_S + l];
+}
+
+/* The lead draws every lane's order of n samples for phase ph of record e into perm. */
+MC_BODY_FN void mc_body_order(McBody *b, int n, int e, int ph) {
+  MC_S_FROM(b);
+  mc_sync(b); /* nobody still reads the last order */
+  if (mc_lead(b))
+    for (int l = 0; l < MC_LN; l++)
+      ap_sample_order(b->perm + l, MC_S, (uint32_t)n, b->k->seed[l], (uint32_t)e, (uint32_t)ph);
+  mc_sync(b);
+}
+
 /* Records (epochs) e0 .. e1-1 of every lane: the training samples in a fresh order per
  * lane with teacher and plasticity as scheduled, then the validation samples with both
- * off; then the record's series (MODELS.md §1; the self-prediction errors, thesis §2.3). */
-AP_HD void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
+ * off; then the record's series (MODELS.md §1; the self-prediction errors, thesis §2.3).
+ * A test phase (mc_test_due) shows every held-out sample in file order with teacher and
+ * plasticity off, from a copy of the state it then puts back: testing never changes what
+ * a replica learns. */
+MC_BODY_FN void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
   MC_S_FROM(b);
   const ApData *data = b->data;
   const McSched *sch = &b->sch;
@@ -627,6 +850,7 @@ AP_HD void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
   const size_t nf = (size_t)lay->n_floats;
   mc_body_refresh(b);
   for (int e = e0; e < e1; e++) {
+    mc_sync(b); /* the last record's flags and series are written */
     /* A replica frozen at its first non-finite state (its flag set at the end of an
      * earlier record) keeps that state: its lanes run along with the others, which do not
      * depend on them, and get their state back afterwards; alone, it skips the record. */
@@ -639,11 +863,11 @@ AP_HD void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
     if (n_frozen)
       for (size_t i = 0; i < nf; i++)
         MC_LANES(l) if (diverged[l] != 0.0f) b->frozen[i * MC_S + l] = b->st[i * MC_S + l];
-    float train_hits[MC_LN], val_hits[MC_LN], val_err[MC_LN];
-    MC_LANES(l) train_hits[l] = val_hits[l] = val_err[l] = 0.0f;
-    for (int h = 0; h < H; h++) MC_LANES(l) api_sum[h * MC_S + l] = inn_sum[h * MC_S + l] = 0.0f;
-    for (int l = 0; l < MC_LN; l++)
-      ap_sample_order(b->perm + l, MC_S, (uint32_t)data->n_train, k->seed[l], (uint32_t)e, 0);
+    float train_hits[MC_LN], val_hits[MC_LN], val_err[MC_LN], test_hits[MC_LN], test_err[MC_LN];
+    MC_LANES(l) train_hits[l] = val_hits[l] = val_err[l] = test_hits[l] = test_err[l] = 0.0f;
+    if (mc_lead(b))
+      for (int h = 0; h < H; h++) MC_LANES(l) api_sum[h * MC_S + l] = inn_sum[h * MC_S + l] = 0.0f;
+    mc_body_order(b, data->n_train, e, 0);
     for (int i = 0; i < data->n_train; i++) {
       for (int l = 0; l < MC_LN; l++) idx[l] = b->perm[(size_t)i * MC_S + (size_t)l];
       McTick tk = {AP_RNG_SPIKES, (uint32_t)e, (uint32_t)i * (uint32_t)sch->t_pres};
@@ -652,8 +876,7 @@ AP_HD void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
       MC_LANES(l) train_hits[l] += hit[l];
     }
     if (sch->n_val > 0) {
-      for (int l = 0; l < MC_LN; l++)
-        ap_sample_order(b->perm + l, MC_S, (uint32_t)data->n_val, k->seed[l], (uint32_t)e, 1);
+      mc_body_order(b, data->n_val, e, 1);
       for (int i = 0; i < sch->n_val; i++) {
         for (int l = 0; l < MC_LN; l++) idx[l] = b->perm[(size_t)i * MC_S + (size_t)l];
         McTick tk = {AP_RNG_SPIKES + 16, (uint32_t)e, (uint32_t)i * (uint32_t)sch->t_pres};
@@ -664,13 +887,37 @@ AP_HD void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
         }
       }
     }
+    const int test = mc_test_due(sch, e) && b->keep;
+    mc_body_flush(b);
+    if (test) {
+      /* the state to return to, with the spikes in flight (the test's own go nowhere) */
+      if (sch->spiking) mc_body_keep_spikes(b);
+      mc_sync(b); /* the copy's rows are not the neurons' */
+      mc_body_copy_state(b, b->keep, b->st);
+      for (int i = 0; i < sch->n_test; i++) {
+        for (int l = 0; l < MC_LN; l++) idx[l] = (uint32_t)i;
+        McTick tk = {AP_RNG_SPIKES + 32, (uint32_t)e, (uint32_t)i * (uint32_t)sch->t_pres};
+        mc_body_sample(b, data->x_val, data->y_val, idx, 0, 0, 0, tk, hit, err);
+        MC_LANES(l) {
+          test_hits[l] += hit[l];
+          test_err[l] += err[l];
+        }
+      }
+      mc_sync(b);
+      mc_body_copy_state(b, b->st, b->keep);
+      mc_sync(b);
+      mc_body_refresh(b);
+    }
+    mc_sync(b); /* the lead reads every weight */
     float steps = (float)data->n_train * (float)sch->t_pres;
-    for (int l = 0; l < out->n_real; l++) {
+    for (int l = 0; l < out->n_real && mc_lead(b); l++) {
       float *o = out->base + (size_t)(out->rows ? out->rows[l] : l) * out->row_stride +
                  (size_t)(e - out->col0) * (size_t)out->width;
       o[so->train_acc] = train_hits[l] / (float)data->n_train;
       o[so->val_acc] = sch->n_val > 0 ? val_hits[l] / (float)sch->n_val : NAN;
       o[so->val_mse] = sch->n_val > 0 ? val_err[l] / ((float)sch->n_val * (float)n_out) : NAN;
+      o[so->test_acc] = test ? test_hits[l] / (float)sch->n_test : NAN;
+      o[so->test_mse] = test ? test_err[l] / ((float)sch->n_test * (float)n_out) : NAN;
       for (int h = 0; h < H; h++) {
         o[so->api_err + h] = api_sum[h * MC_S + l] / steps;
         o[so->inn_err + h] = inn_sum[h * MC_S + l] / steps;
@@ -697,6 +944,8 @@ AP_HD void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
         MC_LANES(l) if (diverged[l] != 0.0f) b->st[i * MC_S + l] = b->frozen[i * MC_S + l];
       mc_body_frozen_series(b, e, out);
     }
+    mc_sync(b); /* the whole state is written */
+    if (!mc_lead(b)) continue;
     /* the replicas whose state turned non-finite in this record freeze here */
     int bad[MC_LN];
     MC_LANES(l) bad[l] = 0;
@@ -709,6 +958,7 @@ AP_HD void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
       }
     if (any) mc_body_frozen_series(b, e, out);
   }
+  mc_sync(b);
 }
 
 #endif

@@ -1,6 +1,9 @@
-/* The microcircuit on the CPU backend.
+/* The microcircuit on the CPU backend: two kernel versions, chosen per cohort
+ * (mc_wide_pick): the lane blocks below, for many small networks, and the wide path
+ * (mc_wide.c: replica-major, vectorised over each neuron's inputs, threads over replicas
+ * or over one replica's neurons), for wide layers and few replicas. Both run mc_body.h.
  *
- * Layout: replicas are grouped into blocks of MC_LN lanes; inside a block every state
+ * Lane blocks. Layout: replicas are grouped into blocks of MC_LN lanes; inside a block every state
  * element is stored replica-innermost, x[element][lane], so each loop over a block's
  * lanes (mc_body.h) is one SIMD instruction sequence and a replica never shares
  * arithmetic with another. A thread keeps one block for a whole chunk of epochs, so the
@@ -21,6 +24,7 @@
 #define MC_PRAGMA(x) _Pragma(#x)
 #define MC_SIMD_ANY(var) MC_PRAGMA(omp simd reduction(| : var))
 #include "mc_body.h"
+#include "mc_wide.h"
 
 #include "../backend.h"
 
@@ -36,6 +40,7 @@ typedef struct Block {
 } Block;
 
 struct ApCohort {
+  McWide *wide; /* the wide path runs this cohort (mc_wide.c); else the lane blocks below */
   McLayout lay;
   McWork wo;
   McSched sch;
@@ -50,6 +55,7 @@ typedef struct Scratch {
   float *wk;      /* [wo.n_rows][MC_LN] */
   uint32_t *perm; /* [n_samples][MC_LN] */
   float *frozen;  /* [n_floats][MC_LN], touched only while a lane is frozen */
+  float *keep;    /* [n_floats][MC_LN], the state before a test phase */
 } Scratch;
 
 static void *alloc_floats(size_t n) {
@@ -63,7 +69,8 @@ static void scratch_free(Scratch *s) {
   free(s->wk);
   free(s->perm);
   free(s->frozen);
-  s->wk = s->frozen = NULL;
+  free(s->keep);
+  s->wk = s->frozen = s->keep = NULL;
   s->perm = NULL;
 }
 
@@ -72,7 +79,8 @@ static ap_status scratch_init(Scratch *s, const ApCohort *c) {
   s->perm = malloc((size_t)c->n_samples * MC_LN * sizeof *s->perm);
   /* not cleared: its pages cost memory only once a frozen lane uses them */
   s->frozen = malloc((size_t)c->lay.n_floats * MC_LN * sizeof *s->frozen);
-  if (!s->wk || !s->perm || !s->frozen) {
+  s->keep = malloc((size_t)c->lay.n_floats * MC_LN * sizeof *s->keep);
+  if (!s->wk || !s->perm || !s->frozen || !s->keep) {
     scratch_free(s);
     return AP_ERR_OSERR;
   }
@@ -81,6 +89,7 @@ static ap_status scratch_init(Scratch *s, const ApCohort *c) {
 
 static void cpu_cohort_destroy(ApCohort *c) {
   if (!c) return;
+  mc_wide_destroy(c->wide);
   for (int i = 0; c->blocks && i < c->n_blocks; i++) free(c->blocks[i].state);
   free(c->blocks);
   free(c);
@@ -89,10 +98,20 @@ static void cpu_cohort_destroy(ApCohort *c) {
 static ap_status cpu_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApError *err) {
   const McParams *params = spec->params;
   const char *v = spec->exec.cpu_version;
-  if (v && *v && strcmp(v, "auto"))
-    return ap_fail(err, AP_ERR_USAGE, "--cpu-kernel %s: the microcircuit has one CPU kernel", v);
+  if (v && *v && strcmp(v, "auto") && strcmp(v, "lanes") && strcmp(v, "wide"))
+    return ap_fail(err, AP_ERR_USAGE,
+                   "--cpu-kernel %s: the microcircuit's CPU kernels are lanes and wide", v);
   ApCohort *c = calloc(1, sizeof *c);
   if (!c) return ap_fail(err, AP_ERR_OSERR, "out of memory creating a cohort");
+  if (mc_wide_pick(spec, v)) {
+    ap_status st = mc_wide_create(spec, &c->wide, err);
+    if (st) {
+      free(c);
+      return st;
+    }
+    *out = c;
+    return AP_OK;
+  }
   McDims dims = mc_dims(&params[0]);
   ap_status st = mc_layout_init(&c->lay, &dims, NULL);
   if (st) {
@@ -101,6 +120,7 @@ static ap_status cpu_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApE
   }
   mc_work_init(&c->wo, &dims);
   c->sch = mc_sched(&params[0], spec->data);
+  c->sch.n_records = spec->n_records;
   c->data = spec->data;
   c->n_replicas = spec->n;
   c->n_blocks = (spec->n + MC_LN - 1) / MC_LN;
@@ -138,6 +158,10 @@ oom:
 
 static ap_status cpu_state_set(ApCohort *c, const float *state, ApError *err) {
   (void)err;
+  if (c->wide) {
+    mc_wide_state_set(c->wide, state);
+    return AP_OK;
+  }
   size_t n = (size_t)c->lay.n_floats;
   for (int bi = 0; bi < c->n_blocks; bi++) {
     Block *b = &c->blocks[bi];
@@ -151,6 +175,10 @@ static ap_status cpu_state_set(ApCohort *c, const float *state, ApError *err) {
 
 static ap_status cpu_state_get(ApCohort *c, float *state, ApError *err) {
   (void)err;
+  if (c->wide) {
+    mc_wide_state_get(c->wide, state);
+    return AP_OK;
+  }
   size_t n = (size_t)c->lay.n_floats;
   for (int bi = 0; bi < c->n_blocks; bi++) {
     Block *b = &c->blocks[bi];
@@ -176,8 +204,8 @@ static int task_by_cost(const void *a, const void *b) {
 /* Runs one block through records r0 .. r1-1 with a thread's scratch. */
 static void block_run(Block *blk, const Scratch *s, const ApCohort *c, int r0, int r1,
                       const ApSeriesBuf *out) {
-  McBody b = {blk->state, s->frozen, s->wk,  s->perm, MC_LN, &c->lay,
-              &c->wo,     &blk->k,   c->sch, c->data, 0};
+  McBody b = {blk->state, s->frozen, s->wk, s->perm, MC_LN, &c->lay, &c->wo, &blk->k,
+              c->sch,     c->data,   0,     s->keep, 0,     1,       0,      0};
   McOut o = {out->base,  (size_t)out->n_records * (size_t)out->width, 0, out->width, blk->rows,
              blk->n_real};
   mc_body_records(&b, r0, r1, &o);
@@ -187,8 +215,24 @@ static void block_run(Block *blk, const Scratch *s, const ApCohort *c, int r0, i
  * sweep with few replicas per schedule still keeps every core busy. */
 static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1,
                          const ApSeriesBuf *out, double *busy, ApError *err) {
-  int n_tasks = 0, threads = 1;
+  int n_tasks = 0, threads = 1, n_wide = 0;
+  McWide **wide = malloc((size_t)(n_cohorts ? n_cohorts : 1) * sizeof *wide);
+  int *wide_ci = malloc((size_t)(n_cohorts ? n_cohorts : 1) * sizeof *wide_ci);
+  if (!wide || !wide_ci) {
+    free(wide);
+    free(wide_ci);
+    return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  }
+  for (int i = 0; i < n_cohorts; i++)
+    if (cohorts[i]->wide) wide_ci[n_wide] = i, wide[n_wide++] = cohorts[i]->wide;
+  if (busy)
+    for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
+  ap_status wst = mc_wide_run(wide, wide_ci, n_wide, r0, r1, out, busy, err);
+  free(wide);
+  free(wide_ci);
+  if (wst) return wst;
   for (int i = 0; i < n_cohorts; i++) {
+    if (cohorts[i]->wide) continue;
     n_tasks += cohorts[i]->n_blocks;
     threads = cohorts[i]->threads > threads ? cohorts[i]->threads : threads;
   }
@@ -196,15 +240,13 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1
   if (!tasks) return ap_fail(err, AP_ERR_OSERR, "out of memory");
   int t = 0;
   for (int i = 0; i < n_cohorts; i++)
-    for (int bi = 0; bi < cohorts[i]->n_blocks; bi++)
+    for (int bi = 0; !cohorts[i]->wide && bi < cohorts[i]->n_blocks; bi++)
       tasks[t++] = (Task){cohorts[i], &cohorts[i]->blocks[bi], i};
-  if (busy)
-    for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
   qsort(tasks, (size_t)n_tasks, sizeof *tasks, task_by_cost);
   int failed = 0;
 #pragma omp parallel num_threads(threads)
   {
-    Scratch s = {NULL, NULL, NULL};
+    Scratch s = {NULL, NULL, NULL, NULL};
     const ApCohort *have = NULL;
     int ok = 1;
 #pragma omp for schedule(dynamic, 1)
@@ -237,11 +279,15 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1
 }
 
 static void cpu_describe(const ApCohort *c, char *buf, size_t n) {
+  if (c->wide) {
+    mc_wide_describe(c->wide, buf, n);
+    return;
+  }
   snprintf(buf, n, "%d block%s of %d lanes", c->n_blocks, c->n_blocks == 1 ? "" : "s", MC_LN);
 }
 
 const ApModelImpl mc_cpu_impl = {
-    .versions = NULL,
+    .versions = "lanes|wide",
     .cohort_create = cpu_cohort_create,
     .cohort_destroy = cpu_cohort_destroy,
     .state_set = cpu_state_set,

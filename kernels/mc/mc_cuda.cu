@@ -9,12 +9,19 @@
  * the CPU backend's numbers bit for bit, so the choice changes speed only:
  *   generic  one thread per replica runs mc_body.h with one lane: the very body the CPU
  *            backend runs with 16; any dims. State and work arrays in global memory.
+ *   wide     one block per replica runs mc_body.h as a team (McBody.rank = the thread):
+ *            every loop over neurons split among the block's threads, each product row
+ *            summed by one thread in the wide path's partial sums (mc_matvec), as the
+ *            CPU's wide path does. Any dims.
  *   warp     one warp per replica runs mw_records (mc_warp.h): lane i is hidden neuron i,
  *            every weight sits in its lane's registers for a whole launch, the only
  *            memory traffic is the sample and the series. For dims MW0-MW1-MW2 (9-30-3,
  *            Bars) and at most 64 samples; tests/test_warp.c runs the same code on the CPU.
- * "auto" takes warp where it applies; ApExec.version names one. Which wins at which size,
- * and cuBLAS for wide layers, are for a session with a GPU to measure.
+ * "auto" takes wide for networks with a product over MC_WIDE_MIN_PRE inputs or more
+ * (mc_wide_net: the sums of the CPU's auto path; generic then sums the same way), else
+ * warp where it applies, else generic; ApExec.version names one. Which wins at which size,
+ * and cuBLAS for wide layers, are for a session with a GPU to measure: no GPU measured
+ * these choices yet.
  *
  * Replicas that do not fit in device memory at once are split into parts that take turns
  * (the state of the others waits on the host); a cohort that cannot fit even one warp's
@@ -22,6 +29,7 @@
  * checked, and every copy runs on the cohort's stream. */
 #define MC_LN 1
 #define MC_STRIDE_VARIES
+#define MC_TEAM_ALIGN 4 /* a wide block's rows, in blocks of four neurons (mc_emit's unit) */
 #include "mc_body.h"
 #include "mc_warp.h"
 
@@ -39,16 +47,47 @@
 
 /* ---- kernels: indexing and launch only; the model is mc_body.h / mc_warp.h ----------- */
 
-static __global__ void records_generic(float *state, float *work, uint32_t *perm,
+static __global__ void records_generic(float *state, float *work, uint32_t *perm, float *keep,
                                        const McConst *cst, const McLayout *lay, McWork wo,
                                        McSched sch, ApData data, int e0, int e1, float *series,
-                                       int width, int R, int R_pad) {
+                                       int width, int R, int R_pad, int wide_sum) {
   int r = blockIdx.x * blockDim.x + threadIdx.x;
   if (r >= R) return;
   McLanes k;
   mc_lanes_set(&k, 0, &cst[r]);
   mc_lanes_finish(&k);
-  McBody b = {state + r, NULL, work + r, perm + r, (size_t)R_pad, lay, &wo, &k, sch, &data, 0};
+  McBody b = {state + r, NULL, work + r, perm + r, (size_t)R_pad,          lay, &wo,
+              &k,        sch,  &data,    0,        keep ? keep + r : NULL, 0,   1,
+              wide_sum,  0};
+  McOut o = {series + (size_t)r * MAX_CHUNK * width, (size_t)MAX_CHUNK * width, e0, width, NULL, 1};
+  mc_body_records(&b, e0, e1, &o);
+}
+
+/* Block r runs replica r; its threads are the team. */
+static __global__ void __launch_bounds__(THREADS)
+    records_wide(float *state, float *work, uint32_t *perm, float *keep, const McConst *cst,
+                 const McLayout *lay, McWork wo, McSched sch, ApData data, int e0, int e1,
+                 float *series, int width, int R_pad) {
+  int r = blockIdx.x;
+  McLanes k;
+  mc_lanes_set(&k, 0, &cst[r]);
+  mc_lanes_finish(&k);
+  McBody b = {state + r,
+              NULL,
+              work + r,
+              perm + r,
+              (size_t)R_pad,
+              lay,
+              &wo,
+              &k,
+              sch,
+              &data,
+              0,
+              keep ? keep + r : NULL,
+              (int)threadIdx.x,
+              (int)blockDim.x,
+              1,
+              0};
   McOut o = {series + (size_t)r * MAX_CHUNK * width, (size_t)MAX_CHUNK * width, e0, width, NULL, 1};
   mc_body_records(&b, e0, e1, &o);
 }
@@ -64,7 +103,8 @@ static __global__ void __launch_bounds__(THREADS)
              width, rows[threadIdx.x / WARP]);
 }
 
-enum { KERNEL_GENERIC, KERNEL_WARP };
+enum { KERNEL_GENERIC, KERNEL_WARP, KERNEL_WIDE };
+static const char *const kernel_names[] = {"generic", "warp", "wide"};
 
 /* ---- cohorts ------------------------------------------------------------------------- */
 
@@ -88,6 +128,8 @@ struct ApCohort {
   McConst *d_const; /* [part] of the resident part */
   float *d_state;   /* [n_floats][part] */
   float *d_work;    /* [wo.n_rows][part] */
+  float *d_keep;    /* [n_floats][part] the state before a test phase (NULL: no test phase) */
+  int wide_sum;     /* the generic kernel sums as the wide path (mc_wide_net) */
   uint32_t *d_perm; /* [n_samples][part] */
   float *d_series;  /* [part][MAX_CHUNK][width] */
   int resident;     /* which part is on the device (-1: none) */
@@ -101,8 +143,9 @@ static int part_size(const ApCohort *c, int p) {
 }
 
 static size_t bytes_per_replica(const ApCohort *c) {
-  return sizeof(float) *
-             ((size_t)c->lay.n_floats + (size_t)c->wo.n_rows + (size_t)MAX_CHUNK * c->width) +
+  size_t keep = c->sch.n_test > 0 ? (size_t)c->lay.n_floats : 0;
+  return sizeof(float) * ((size_t)c->lay.n_floats + keep + (size_t)c->wo.n_rows +
+                          (size_t)MAX_CHUNK * c->width) +
          sizeof(uint32_t) * (size_t)c->n_samples + sizeof(McConst);
 }
 
@@ -112,6 +155,7 @@ static void cuda_cohort_destroy(ApCohort *c) {
   cudaFree(c->d_const);
   cudaFree(c->d_state);
   cudaFree(c->d_work);
+  cudaFree(c->d_keep);
   cudaFree(c->d_perm);
   cudaFree(c->d_series);
   if (c->stream) cudaStreamDestroy(c->stream);
@@ -132,20 +176,24 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
     return ap_fail(err, AP_ERR_CONFIG, "microcircuit: bad dims");
   mc_work_init(&c->wo, &dims);
   c->sch = mc_sched(&params[0], data);
+  c->sch.n_records = spec->n_records;
   c->R = spec->n;
   c->resident = -1;
   c->width = spec->layout->series_width;
   const char *v = spec->exec.version;
   int fits = mw_fits(&dims, params[0].neuron, data);
+  c->wide_sum = mc_wide_net(&dims);
   if (!v || !*v || !strcmp(v, "auto"))
-    c->kernel = fits ? KERNEL_WARP : KERNEL_GENERIC;
+    c->kernel = c->wide_sum ? KERNEL_WIDE : fits ? KERNEL_WARP : KERNEL_GENERIC;
   else if (!strcmp(v, "generic"))
     c->kernel = KERNEL_GENERIC;
+  else if (!strcmp(v, "wide"))
+    c->kernel = KERNEL_WIDE;
   else if (!strcmp(v, "warp") && fits)
     c->kernel = KERNEL_WARP;
   else
     return ap_fail(err, AP_ERR_USAGE,
-                   "cuda kernel %s: expected auto, generic or warp (warp only for rate "
+                   "cuda kernel %s: expected auto, generic, wide or warp (warp only for rate "
                    "neurons, dims %d-%d-%d and at most %d samples)",
                    v, MW0, MW1, MW2, MW_MAX_SAMPLES);
   c->n_samples = data->n_train > data->n_val ? data->n_train : data->n_val;
@@ -183,6 +231,7 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   CUDA_CHECK(cudaMalloc(&c->d_const, P * sizeof(McConst)));
   CUDA_CHECK(cudaMalloc(&c->d_state, nf * P * sizeof(float)));
   CUDA_CHECK(cudaMalloc(&c->d_work, (size_t)c->wo.n_rows * P * sizeof(float)));
+  if (c->sch.n_test > 0) CUDA_CHECK(cudaMalloc(&c->d_keep, nf * P * sizeof(float)));
   CUDA_CHECK(cudaMalloc(&c->d_perm, (size_t)c->n_samples * P * sizeof(uint32_t)));
   CUDA_CHECK(cudaMalloc(&c->d_series, S * sizeof(float)));
   ap_status st = ap_cuda_data_acquire(data, c->stream, &c->data, err);
@@ -256,11 +305,15 @@ static ap_status launch(ApCohort *c, int e0, int e1, ApError *err) {
     records_warp<<<blocks, THREADS, 0, c->stream>>>(c->d_state, c->d_const, c->d_lay, c->sch,
                                                     c->data, e0, e1, c->d_series, c->width, n,
                                                     c->part);
+  } else if (c->kernel == KERNEL_WIDE) {
+    records_wide<<<n, THREADS, 0, c->stream>>>(c->d_state, c->d_work, c->d_perm, c->d_keep,
+                                               c->d_const, c->d_lay, c->wo, c->sch, c->data, e0, e1,
+                                               c->d_series, c->width, c->part);
   } else {
     int blocks = (n + THREADS - 1) / THREADS;
-    records_generic<<<blocks, THREADS, 0, c->stream>>>(c->d_state, c->d_work, c->d_perm, c->d_const,
-                                                       c->d_lay, c->wo, c->sch, c->data, e0, e1,
-                                                       c->d_series, c->width, n, c->part);
+    records_generic<<<blocks, THREADS, 0, c->stream>>>(
+        c->d_state, c->d_work, c->d_perm, c->d_keep, c->d_const, c->d_lay, c->wo, c->sch, c->data,
+        e0, e1, c->d_series, c->width, n, c->part, c->wide_sum);
   }
   CUDA_CHECK(cudaGetLastError());
   return AP_OK;
@@ -315,13 +368,13 @@ static ap_status cuda_run(ApCohort *const *cohorts, int n_cohorts, int e0, int e
 }
 
 static void cuda_describe_cohort(const ApCohort *c, char *buf, size_t n) {
-  snprintf(buf, n, "kernel %s, %d part%s of %d", c->kernel == KERNEL_WARP ? "warp" : "generic",
-           c->n_parts, c->n_parts == 1 ? "" : "s", c->part);
+  snprintf(buf, n, "kernel %s, %d part%s of %d", kernel_names[c->kernel], c->n_parts,
+           c->n_parts == 1 ? "" : "s", c->part);
 }
 
 static const ApModelImpl cuda_impl = {
-    "generic|warp", cuda_cohort_create, cuda_cohort_destroy,  cuda_state_set,
-    cuda_state_get, cuda_run,           cuda_describe_cohort,
+    "generic|warp|wide", cuda_cohort_create, cuda_cohort_destroy,  cuda_state_set,
+    cuda_state_get,      cuda_run,           cuda_describe_cohort,
 };
 
 extern "C" const ApModelImpl *mc_cuda_impl(void) { return &cuda_impl; }

@@ -120,6 +120,15 @@ static const ApKey mc_keys[] = {
      .min = -1,
      .max = 1e9,
      .help = "validation samples per epoch, drawn without replacement (-1: all; 0: no validation)"},
+    {.section = "train",
+     .name = "test_every",
+     .type = AP_KEY_INT,
+     .offset = P(test_every),
+     .flags = AP_KEY_FIXED,
+     .min = -1,
+     .max = 1e9,
+     .help = "a test phase (every held-out sample, teacher and plasticity off, from a copy of the "
+             "state) every N epochs and after the last; 0: after the last only; -1: never"},
     BOOL("train", "reset_between_samples", reset_between_samples, AP_KEY_FIXED,
          "zero all potentials at each sample's start (the thesis' NEST model; reference: false)"),
 };
@@ -158,6 +167,16 @@ static void mc_defaults(void *out) {
   p->psi = 100.0;
   p->tau_s = 0.1;
   p->tau_dend = 0.1;
+}
+
+int mc_wide_net(const McDims *d) {
+  for (int l = 0; l < d->n_layers; l++) {
+    if (d->n[l] >= MC_WIDE_MIN_PRE) return 1;                        /* W_up */
+    if (l + 2 <= d->n_layers && (d->n[l + 2] >= MC_WIDE_MIN_PRE      /* W_down, W_pi */
+                                 || d->n[l + 1] >= MC_WIDE_MIN_PRE)) /* W_ip */
+      return 1;
+  }
+  return 0;
 }
 
 McDims mc_dims(const McParams *p) {
@@ -215,7 +234,10 @@ McSched mc_sched(const McParams *p, const ApData *data) {
                p->learning,
                p->val_samples < 0 ? data->n_val : p->val_samples,
                p->reset_between_samples,
-               p->neuron == MC_POISSON};
+               p->neuron == MC_POISSON,
+               p->test_every < 0 ? 0 : data->n_val,
+               p->test_every < 0 ? 0 : p->test_every,
+               0};
   return s;
 }
 
@@ -277,6 +299,11 @@ ap_status mc_layout_init(McLayout *lay, const McDims *d, ApLayout *out) {
          "validation mean squared error of the readout against the target potentials")
   SERIES(train_acc, "train_acc", 0,
          "accuracy of the readout during the training phase (teacher on)")
+  SERIES(test_acc, "test_acc", 0,
+         "test accuracy over every held-out sample in file order, teacher and plasticity off; NaN "
+         "in epochs without a test phase ([train] test_every)")
+  SERIES(test_mse, "test_mse", 0,
+         "test mean squared error of the readout against the target potentials (as test_acc)")
   if (H > 0) {
     SERIES(ff_err, "ff_weight_error", H,
            "MSE(W_ip, rho W_up(next)) per hidden layer at the end of the epoch, rho = "
@@ -328,6 +355,8 @@ void mc_work_init(McWork *w, const McDims *d) {
   TAKE(v_tmp, m);
   TAKE(udot, m);
   TAKE(err, m);
+  TAKE(udot_inn, m);
+  TAKE(err_inn, m);
   TAKE(u_next, (L > 1 ? L - 1 : 1) * m);
   TAKE(x, d->n[0]);
   TAKE(tgt, d->n[L]);
@@ -335,6 +364,11 @@ void mc_work_init(McWork *w, const McDims *d) {
   TAKE(rho_in, d->n[0]);
   TAKE(api_sum, L);
   TAKE(inn_sum, L);
+  for (int ly = 0; ly < L; ly++) {
+    TAKE(pend_g[ly], d->n[ly + 1]);
+    TAKE(pend_x[ly][0], d->n[ly]);
+    TAKE(pend_x[ly][1], d->n[ly]);
+  }
 #undef TAKE
   w->max_neurons = m;
   w->n_rows = off;

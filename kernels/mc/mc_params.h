@@ -33,6 +33,8 @@ typedef struct McParams {
   int init_selfpred;           /* start in the self-predicting state */
   int teacher, learning;       /* [train]: nudging and plasticity while training */
   int val_samples;             /* [train]: validation samples per epoch, -1: all */
+  int test_every;              /* [train]: a test phase every N epochs and after the last
+                                * (0: after the last only; -1: never) */
   int reset_between_samples;   /* [train]: zero the potentials at each sample's start */
   double dt, tau0;             /* time step and input/target low-pass time constant */
   double gl, gb, ga, gsom, gd;
@@ -105,7 +107,7 @@ typedef struct McLayerOffsets {
 
 /* Offsets in one record's series (floats); the selfpred ones hold H values each. */
 typedef struct McSeriesOffsets {
-  int val_acc, val_mse, train_acc;
+  int val_acc, val_mse, train_acc, test_acc, test_mse;
   int ff_err, fb_err, api_err, inn_err; /* -1 without hidden layers */
   int diverged;                         /* 1 from the epoch the state turned non-finite on */
   int width;
@@ -148,13 +150,23 @@ typedef struct McConst {
 
 /* What the replicas of a cohort share: the shape of an epoch. */
 typedef struct McSched {
-  int t_pres;  /* steps per sample */
-  int teacher; /* nudge the output towards the target during training */
-  int learn;   /* plasticity on during training */
-  int n_val;   /* validation samples shown per epoch (0: no validation phase) */
-  int reset;   /* zero the potentials at each sample's start */
-  int spiking; /* poisson neurons (the cohort key keeps rate and poisson apart) */
+  int t_pres;     /* steps per sample */
+  int teacher;    /* nudge the output towards the target during training */
+  int learn;      /* plasticity on during training */
+  int n_val;      /* validation samples shown per epoch (0: no validation phase) */
+  int reset;      /* zero the potentials at each sample's start */
+  int spiking;    /* poisson neurons (the cohort key keeps rate and poisson apart) */
+  int n_test;     /* held-out samples of a test phase (0: none; mc_test_due) */
+  int test_every; /* a test phase every N records (0: only after the last) */
+  int n_records;  /* the run's records (the cohort's spec; 0: unknown, no final test) */
 } McSched;
+
+/* Whether record e (0-based) of a run of n_records ends with a test phase: every test_every
+ * records, and after the last. */
+AP_HD int mc_test_due(const McSched *s, int e) {
+  if (s->n_test <= 0) return 0;
+  return e + 1 == s->n_records || (s->test_every > 0 && (e + 1) % s->test_every == 0);
+}
 
 /* Work arrays of one body instance (offsets in lane rows; mc_body.h multiplies by the
  * stride): the two rate buffers, dendritic potentials, the sample and the readout. */
@@ -162,11 +174,17 @@ typedef struct McWork {
   int rate[2];                                          /* [n_rates] transmitted rates */
   int rate_pyr[MC_MAX_LAYERS], rate_inn[MC_MAX_LAYERS]; /* a layer's within a buffer */
   int v_bas, v_api, v_den, v_tmp, udot, err;            /* [max neurons] */
-  int u_next;                                           /* [H][max neurons] sisters' u or ŭ */
-  int x, tgt, acc;                                      /* [N_0], [N_L], [N_L] */
-  int rho_in;                                           /* [N_0] poisson: the inputs' spikes */
-  int api_sum, inn_sum;                                 /* [H] self-prediction sums */
-  int max_neurons;                                      /* rows of one scratch vector */
+  int udot_inn, err_inn; /* [max neurons] the interneurons' own (mc_body_step) */
+  /* the wide path's pending W_up steps (mc_body.h, "fused"): per layer the rows' factors
+   * [n_pyr] and the presynaptic factors [2][n_pre], two so a step reads one while it
+   * writes the other; fuse: the body defers W_up's steps into the next product */
+  int pend_g[MC_MAX_LAYERS], pend_x[MC_MAX_LAYERS][2];
+  int fuse;
+  int u_next;           /* [H][max neurons] sisters' u or ŭ */
+  int x, tgt, acc;      /* [N_0], [N_L], [N_L] */
+  int rho_in;           /* [N_0] poisson: the inputs' spikes */
+  int api_sum, inn_sum; /* [H] self-prediction sums */
+  int max_neurons;      /* rows of one scratch vector */
   int n_rows;
 } McWork;
 
@@ -176,6 +194,12 @@ extern "C" {
 extern const ApModel mc_model;
 
 McDims mc_dims(const McParams *p);
+/* Products over at least MC_WIDE_MIN_PRE inputs sum in partial sums on the wide path
+ * (mc_body.h, mc_matvec). mc_wide_net: dims have such a product. Every path that auto
+ * picks for such a network sums that way (the CPU's wide path, the CUDA kernels), so a
+ * replica's bits never depend on its batch or its backend; below, both orders are one. */
+#define MC_WIDE_MIN_PRE 64
+int mc_wide_net(const McDims *d);
 /* Offsets of every field and series, and (when out is non-NULL) the host's view of them. */
 ap_status mc_layout_init(McLayout *lay, const McDims *d, ApLayout *out);
 void mc_work_init(McWork *w, const McDims *d);

@@ -503,6 +503,19 @@ MW_FN void mw_records(McView st, const McLayout *lay, const McConst *k, const Mc
         }
       }
     }
+    /* the test phase (mc_body_records): every held-out sample in order, from a copy of
+     * the state put back afterwards; the weights do not move without learning */
+    float test_hits = 0, test_err = 0;
+    const int test = mc_test_due(sch, e);
+    if (test) {
+      McWarp keep = w;
+      for (int s = 0; s < sch->n_test; s++) {
+        test_hits += (float)mw_sample(&w, rows, k, data->x_val + (size_t)s * MW0, data->y_val[s],
+                                      sch->t_pres, 0, 0, 0, sch->reset, &err);
+        test_err += err;
+      }
+      w = keep;
+    }
     /* the weight errors of the self-predicting state, in the body's order */
     double ff = 0, fb = 0;
     WARP_SYNC(); /* every lane reads the rows the k lanes wrote */
@@ -519,6 +532,8 @@ MW_FN void mw_records(McView st, const McLayout *lay, const McConst *k, const Mc
     o[so->train_acc] = train_hits / (float)data->n_train;
     o[so->val_acc] = sch->n_val > 0 ? val_hits / (float)sch->n_val : NAN;
     o[so->val_mse] = sch->n_val > 0 ? val_err / ((float)sch->n_val * (float)MW2) : NAN;
+    o[so->test_acc] = test ? test_hits / (float)sch->n_test : NAN;
+    o[so->test_mse] = test ? test_err / ((float)sch->n_test * (float)MW2) : NAN;
     o[so->api_err] = w.api_sum / steps;
     o[so->inn_err] = w.inn_sum / steps;
     o[so->ff_err] = (float)(ff / (MW1 * MW2));

@@ -1,0 +1,253 @@
+/* The microcircuit's wide path on the CPU: for wide layers and few replicas.
+ *
+ * Layout: replica-major, each replica's state in the canonical layout itself (state_set and
+ * state_get are copies). mc_body.h runs with one lane (MC_LN = 1); its products and weight
+ * updates are vectorised over the presynaptic index instead of over replicas: the updates
+ * step for step as on the lane path (the same bits), the products over at least
+ * MC_WIDE_MIN_PRE inputs in MC_WIDE_PARTIALS partial sums (a different order of the same
+ * terms: tests/test_wide.c states the tolerance against the lane path, and checks the
+ * bits where the order is the same). The partial sums make every row's sum independent
+ * of the SIMD width and of which thread computes it.
+ *
+ * Threads: with at least as many replicas as threads each thread runs whole replicas (a
+ * team of one); with fewer, all threads run one replica after the other, splitting its
+ * neurons (a team of all threads, mc_body.h's McBody.rank; a barrier between phases). The
+ * same bits either way. */
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static int omp_get_thread_num(void) { return 0; }
+static int omp_get_num_threads(void) { return 1; }
+#endif
+
+#define MC_LN 1
+#define MC_SIMD _Pragma("omp simd")
+#define MC_PRAGMA(x) _Pragma(#x)
+#define MC_SIMD_ANY(var) MC_PRAGMA(omp simd reduction(| : var))
+#include "mc_body.h"
+#include "mc_wide.h"
+
+#include "../backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct McWide {
+  McLayout lay;
+  McWork wo;
+  McSched sch;
+  const ApData *data;
+  int n, threads, n_samples;
+  float *state;   /* [n][n_floats] canonical */
+  McLanes *k;     /* [n] */
+  int *rows;      /* [n] series rows */
+  double weights; /* per replica */
+};
+
+/* The auto choice (measured with bench_mc on 2 Zen 4 cores, benchmarks/results/
+ * cpu-mc-wide-*.md): a network with a product over MC_WIDE_MIN_PRE inputs or more always
+ * takes the wide path, whose sums are the CUDA kernels' too (mc_wide_net); a smaller one
+ * (the same bits on both paths) takes it for fewer than WIDE_SMALL_MAX replicas, where a
+ * lane block would run mostly empty lanes on one thread. */
+#define WIDE_SMALL_MAX 4
+/* A replica is split over threads only from this many weights on: below, the barriers
+ * between phases cost more than the second thread brings. */
+#define WIDE_TEAM_MIN_WEIGHTS 20000
+
+static double weights_of(const McDims *d) {
+  double w = 0;
+  for (int l = 0; l < d->n_layers; l++) {
+    w += (double)d->n[l] * d->n[l + 1];
+    if (l + 2 <= d->n_layers) w += 3.0 * d->n[l + 1] * d->n[l + 2];
+  }
+  return w;
+}
+
+int mc_wide_pick(const ApCohortSpec *spec, const char *version) {
+  if (version && !strcmp(version, "wide")) return 1;
+  if (version && !strcmp(version, "lanes")) return 0;
+  McDims d = mc_dims(spec->params);
+  return mc_wide_net(&d) || spec->n < WIDE_SMALL_MAX;
+}
+
+void mc_wide_destroy(McWide *w) {
+  if (!w) return;
+  free(w->state);
+  free(w->k);
+  free(w->rows);
+  free(w);
+}
+
+ap_status mc_wide_create(const ApCohortSpec *spec, McWide **out, ApError *err) {
+  const McParams *params = spec->params;
+  McWide *w = calloc(1, sizeof *w);
+  if (!w) return ap_fail(err, AP_ERR_OSERR, "out of memory creating a cohort");
+  McDims dims = mc_dims(&params[0]);
+  if (mc_layout_init(&w->lay, &dims, NULL)) {
+    free(w);
+    return ap_fail(err, AP_ERR_CONFIG, "microcircuit: bad dims");
+  }
+  mc_work_init(&w->wo, &dims);
+  w->wo.fuse = 1; /* W_up's steps inside the next product: one pass over W (mc_body.h) */
+  w->sch = mc_sched(&params[0], spec->data);
+  w->sch.n_records = spec->n_records;
+  w->data = spec->data;
+  w->n = spec->n;
+  w->threads = ap_cpu_threads(&spec->exec);
+  w->n_samples = w->data->n_train > w->data->n_val ? w->data->n_train : w->data->n_val;
+  w->weights = weights_of(&dims);
+  w->state = malloc((size_t)w->n * (size_t)w->lay.n_floats * sizeof *w->state);
+  w->k = aligned_alloc(64, ((size_t)w->n * sizeof *w->k + 63) / 64 * 64);
+  w->rows = malloc((size_t)w->n * sizeof *w->rows);
+  if (!w->state || !w->k || !w->rows) {
+    mc_wide_destroy(w);
+    return ap_fail(err, AP_ERR_OSERR, "out of memory creating a cohort of %d replicas", spec->n);
+  }
+  for (int r = 0; r < w->n; r++) {
+    McConst c;
+    mc_const_init(&c, &params[r]);
+    memset(&w->k[r], 0, sizeof w->k[r]);
+    mc_lanes_set(&w->k[r], 0, &c);
+    mc_lanes_finish(&w->k[r]);
+    w->rows[r] = spec->rows[r];
+  }
+  *out = w;
+  return AP_OK;
+}
+
+void mc_wide_state_set(McWide *w, const float *state) {
+  memcpy(w->state, state, (size_t)w->n * (size_t)w->lay.n_floats * sizeof *state);
+}
+
+void mc_wide_state_get(const McWide *w, float *state) {
+  memcpy(state, w->state, (size_t)w->n * (size_t)w->lay.n_floats * sizeof *state);
+}
+
+/* A team's work arrays for one cohort. */
+typedef struct Scratch {
+  float *wk, *keep;
+  uint32_t *perm;
+} Scratch;
+
+static void scratch_free(Scratch *s) {
+  free(s->wk);
+  free(s->keep);
+  free(s->perm);
+  memset(s, 0, sizeof *s);
+}
+
+static int scratch_init(Scratch *s, const McWide *w) {
+  s->wk = calloc((size_t)w->wo.n_rows, sizeof *s->wk);
+  s->keep = malloc((size_t)w->lay.n_floats * sizeof *s->keep);
+  s->perm = malloc((size_t)(w->n_samples ? w->n_samples : 1) * sizeof *s->perm);
+  if (!s->wk || !s->keep || !s->perm) {
+    scratch_free(s);
+    return 0;
+  }
+  return 1;
+}
+
+/* One replica through records r0 .. r1-1, as member rank of a team of team threads. */
+static void replica_run(const McWide *w, int r, const Scratch *s, int rank, int team, int r0,
+                        int r1, const ApSeriesBuf *out) {
+  McBody b = {w->state + (size_t)r * (size_t)w->lay.n_floats,
+              NULL,
+              s->wk,
+              s->perm,
+              1,
+              &w->lay,
+              &w->wo,
+              &w->k[r],
+              w->sch,
+              w->data,
+              0,
+              s->keep,
+              rank,
+              team,
+              1,
+              0};
+  McOut o = {out->base, (size_t)out->n_records * (size_t)out->width, 0, out->width, &w->rows[r], 1};
+  mc_body_records(&b, r0, r1, &o);
+}
+
+/* Whether a team of all threads runs each replica in turn (else a thread per replica). */
+static int teams(const McWide *w, int n_tasks, int threads) {
+  return n_tasks < threads && w->weights >= WIDE_TEAM_MIN_WEIGHTS;
+}
+
+typedef struct Task {
+  McWide *w;
+  int r, ci;
+} Task;
+
+ap_status mc_wide_run(McWide *const *ws, const int *ci, int n, int r0, int r1,
+                      const ApSeriesBuf *out, double *busy, ApError *err) {
+  int n_tasks = 0, threads = 1;
+  for (int i = 0; i < n; i++) {
+    n_tasks += ws[i]->n;
+    threads = ws[i]->threads > threads ? ws[i]->threads : threads;
+  }
+  if (!n_tasks) return AP_OK;
+  Task *tasks = malloc((size_t)n_tasks * sizeof *tasks);
+  if (!tasks) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  int q = 0;
+  for (int i = 0; i < n; i++)
+    for (int r = 0; r < ws[i]->n; r++) tasks[q++] = (Task){ws[i], r, ci[i]};
+  int failed = 0;
+  if (teams(ws[0], n_tasks, threads)) {
+    for (int i = 0; i < n_tasks; i++) {
+      double t0 = ap_seconds();
+      int used = threads;
+      Scratch s = {0};
+      if (!scratch_init(&s, tasks[i].w)) {
+        failed = 1;
+        break;
+      }
+#pragma omp parallel num_threads(threads)
+      {
+        int rank = omp_get_thread_num(), team = omp_get_num_threads();
+#pragma omp single
+        used = team;
+        replica_run(tasks[i].w, tasks[i].r, &s, rank, team, r0, r1, out);
+      }
+      scratch_free(&s);
+      if (busy) busy[tasks[i].ci] += (ap_seconds() - t0) * used;
+    }
+  } else {
+#pragma omp parallel num_threads(threads)
+    {
+      Scratch s = {0};
+      const McWide *have = NULL;
+#pragma omp for schedule(dynamic, 1)
+      for (int i = 0; i < n_tasks; i++) {
+        if (tasks[i].w != have) {
+          scratch_free(&s);
+          have = NULL;
+          if (!scratch_init(&s, tasks[i].w)) {
+#pragma omp atomic write
+            failed = 1;
+            continue;
+          }
+          have = tasks[i].w;
+        }
+        double t0 = busy ? ap_seconds() : 0.0;
+        replica_run(tasks[i].w, tasks[i].r, &s, 0, 1, r0, r1, out);
+        if (busy) {
+          double took = ap_seconds() - t0;
+#pragma omp atomic
+          busy[tasks[i].ci] += took;
+        }
+      }
+      scratch_free(&s);
+    }
+  }
+  free(tasks);
+  if (failed) return ap_fail(err, AP_ERR_OSERR, "out of memory for work arrays");
+  return AP_OK;
+}
+
+void mc_wide_describe(const McWide *w, char *buf, size_t n) {
+  snprintf(buf, n, "%d replica%s, wide path (%s)", w->n, w->n == 1 ? "" : "s",
+           teams(w, w->n, w->threads) ? "all threads on each" : "a thread each");
+}
