@@ -165,6 +165,7 @@ int main(int argc, char **argv) {
     snprintf(
         text, sizeof text,
         "[experiment]\nmodel = microcircuit\ndataset = %s\n%s[train]\nepochs = 1\nval_samples = 0\n"
+        "test_every = -1\n" /* training throughput: no validation, no test phase */
         "[model]\ndims = %s\nt_pres = %d\nvariant = %s\neta_up = %s\n%s%s\n[sweep]\nseed = 1..%d\n",
         bars ? "bars" : "random", bars ? "" : "[data]\nrandom_samples = 64\nrandom_seed = 7\n",
         dims_text, t_pres, variant, eta_up, n_dims > 2 ? "eta_ip = " : "", eta_ip, counts[c]);
