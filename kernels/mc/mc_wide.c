@@ -45,14 +45,20 @@ struct McWide {
   double weights; /* per replica */
 };
 
-/* The auto choice (measured with bench_mc on 2 Zen 4 cores, benchmarks/results/
- * cpu-mc-wide-*.md): a network with a product over MC_WIDE_MIN_PRE inputs or more always
- * takes the wide path, whose sums are the CUDA kernels' too (mc_wide_net); a smaller one
- * (the same bits on both paths) takes it for fewer than WIDE_SMALL_MAX replicas, where a
- * lane block would run mostly empty lanes on one thread. */
+/* The auto choice (bench_mc on 2 Zen 4 cores; benchmarks/results/cpu-mc-wide-*.md): a
+ * network with a product over MC_WIDE_MIN_PRE inputs or more always takes the wide path,
+ * whose sums are the CUDA kernels' too (mc_wide_net): 784-100-10 ran 1.0e5 / 1.6e5 / 1.6e5
+ * replica-steps/s at 1 / 4 / 16 replicas against the lanes' 4.3e3 / 1.7e4 / 6.7e4. A
+ * smaller network (the same bits on both paths) takes it for fewer than WIDE_SMALL_MAX
+ * replicas, where a lane block runs mostly empty lanes on one thread: Bars 9-30-3 at
+ * 2 replicas 1.41e6 wide against 8.2e5 lanes, at 4 1.43e6 against 1.70e6.
+ * OpenBLAS does not pay here: sgemv and sger of W_up alone (100 x 784, one thread) take
+ * 10 us per step, the wide path's whole step 11 us (784-500-10: 55 us against 40 us),
+ * since the fused step passes over W once where the two calls pass three times. */
 #define WIDE_SMALL_MAX 4
 /* A replica is split over threads only from this many weights on: below, the barriers
- * between phases cost more than the second thread brings. */
+ * between phases cost about what the second thread brings (784-100-10, 79,400 weights:
+ * 9.2e4 replica-steps/s on one thread, 1.1e5 on two; 784-500-10: 1.9e4 and 3.2e4). */
 #define WIDE_TEAM_MIN_WEIGHTS 20000
 
 static double weights_of(const McDims *d) {

@@ -1,0 +1,90 @@
+#!/usr/bin/python3
+"""Plot a microcircuit run on an IDX dataset (experiments/mnist_le.ini) from its results file.
+
+    /usr/bin/python3 tools/plot_mnist.py runs/mnist_le/results.h5 [-o out.png] [--table]
+
+Panel A: test accuracy (the test phases, [train] test_every) over epochs, every replica
+and the median. Panel B: the mean apical error per epoch (a run-away shows there first).
+--table prints the last test phase's accuracy per replica and the median [min, max] in
+Markdown. Needs h5py and matplotlib (Debian: apt-get install python3-h5py
+python3-matplotlib); reads the file with nothing from apical (docs/file-format.md).
+"""
+import argparse
+import os
+import sys
+
+try:
+    import h5py
+    import numpy as np
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ImportError as e:
+    sys.exit(f"plot_mnist: {e.name} is missing; on Debian: apt-get install python3-h5py "
+             "python3-matplotlib (and run with /usr/bin/python3)")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("results")
+    ap.add_argument("-o", "--out", help="PNG to write (default: next to the results)")
+    ap.add_argument("--table", action="store_true", help="print a Markdown table instead")
+    a = ap.parse_args()
+    try:
+        f = h5py.File(a.results, "r")
+    except OSError as e:
+        sys.exit(f"plot_mnist: cannot read {a.results}: {e}")
+    with f:
+        if "series/test_acc" not in f:
+            sys.exit(f"plot_mnist: {a.results} has no test_acc series (a microcircuit run "
+                     "from before the test phase?)")
+        done = int(f.attrs.get("epochs_done", f["series/test_acc"].shape[1]))
+        acc = f["series/test_acc"][:, :done]
+        api = f["series/apical_error"][:, :done, 0] if "series/apical_error" in f else None
+        seeds = f["replicas/seed"][...]
+        name = f.attrs.get("name", os.path.basename(os.path.dirname(os.path.abspath(a.results))))
+        if isinstance(name, bytes):
+            name = name.decode()
+    tested = np.where(~np.all(np.isnan(acc), axis=0))[0]
+    if not len(tested):
+        sys.exit("plot_mnist: no test phase in the finished epochs yet")
+    last = acc[:, tested[-1]]
+    if a.table:
+        print(f"| {name}: replica | seed | test accuracy after epoch {tested[-1] + 1} |")
+        print("| ---: | ---: | ---: |")
+        for r, v in enumerate(last):
+            print(f"| {r} | {seeds[r]} | {v:.4f} |")
+        print(f"\nmedian {np.nanmedian(last):.4f} [min {np.nanmin(last):.4f}, "
+              f"max {np.nanmax(last):.4f}] over {len(last)} replicas")
+        return
+    fig, axs = plt.subplots(1, 2 if api is not None else 1, figsize=(11, 4), squeeze=False)
+    ax = axs[0][0]
+    x = tested + 1
+    for r in range(acc.shape[0]):
+        ax.plot(x, acc[r, tested], "o-", color="0.7", lw=1, ms=3)
+    ax.plot(x, np.nanmedian(acc[:, tested], axis=0), "o-", color="tab:blue", lw=2,
+            label=f"median of {acc.shape[0]}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"A  {name}: test accuracy")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    if api is not None:
+        ax = axs[0][1]
+        for r in range(api.shape[0]):
+            ax.plot(np.arange(1, done + 1), api[r], color="tab:red", alpha=0.6, lw=1)
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("mean ||v_api|| (training steps)")
+        ax.set_title("B  apical error, every replica")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    out = a.out or os.path.join(os.path.dirname(os.path.abspath(a.results)), "mnist.png")
+    fig.savefig(out, dpi=120)
+    print(f"plot_mnist: wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
