@@ -41,6 +41,14 @@ const ApSeries *ap_layout_series(const ApLayout *lay, const char *name) {
   return NULL;
 }
 
+long ap_layout_weights(const ApLayout *lay) {
+  long n = 0;
+  for (int i = 0; i < lay->n_fields; i++)
+    if (lay->field[i].kind == AP_FIELD_WEIGHT)
+      n += (long)lay->field[i].shape[0] * (lay->field[i].shape[1] > 0 ? lay->field[i].shape[1] : 1);
+  return n;
+}
+
 ap_status ap_layout_add_field(ApLayout *lay, const char *name, int rows, int cols, ApFieldKind kind,
                               const char *help) {
   if (lay->n_fields == AP_MAX_FIELDS || strlen(name) >= AP_NAME_MAX) return AP_ERR_SOFTWARE;

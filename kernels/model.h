@@ -186,6 +186,8 @@ const ApModel *ap_model_find(const char *name);
 
 const ApField *ap_layout_field(const ApLayout *lay, const char *name);
 const ApSeries *ap_layout_series(const ApLayout *lay, const char *name);
+/* The floats of one replica's AP_FIELD_WEIGHT fields. */
+long ap_layout_weights(const ApLayout *lay);
 /* Add a field (cols = 0: a vector of rows) or a series (n = 0: one float per record,
  * else a vector of n) at the layout's end; AP_ERR_SOFTWARE when the layout is full. */
 ap_status ap_layout_add_field(ApLayout *lay, const char *name, int rows, int cols, ApFieldKind kind,

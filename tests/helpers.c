@@ -30,8 +30,12 @@ void th_experiment(ApExperiment *ex, const char *ini_text) {
 }
 
 void th_run(Session *s, const ApExperiment *ex, int threads) {
+  th_run_version(s, ex, threads, NULL);
+}
+
+void th_run_version(Session *s, const ApExperiment *ex, int threads, const char *version) {
   ApError err = {{0}};
-  ApExec exec = {.threads = threads};
+  ApExec exec = {.threads = threads, .cpu_version = version};
   ap_status st = session_open(s, ex, ap_backend_cpu(), &exec, &err);
   cr_assert_eq(st, AP_OK, "session_open: %s", err.msg);
   st = session_run(s, 0, ex->epochs, &err);
@@ -65,10 +69,12 @@ void th_tempdir(char *out, size_t n) {
   }
 }
 
-int th_program(const char *dir, const char *env, const char *program, const char *args, char *err, size_t n) {
+int th_program(const char *dir, const char *env, const char *program, const char *args, char *err,
+               size_t n) {
   char cmd[4096], errp[512];
   snprintf(errp, sizeof errp, "%s/stderr", dir);
-  snprintf(cmd, sizeof cmd, "cd %s && %s %s %s >%s/stdout 2>%s", dir, env ? env : "", program, args, dir, errp);
+  snprintf(cmd, sizeof cmd, "cd %s && %s %s %s >%s/stdout 2>%s", dir, env ? env : "", program, args,
+           dir, errp);
   int rc = system(cmd);
   FILE *f = fopen(errp, "r");
   size_t got = f ? fread(err, 1, n - 1, f) : 0;
@@ -82,6 +88,20 @@ void th_write(const char *path, const void *data, size_t n) {
   cr_assert_not_null(f, "cannot write %s", path);
   cr_assert_eq(fwrite(data, 1, n, f), n);
   fclose(f);
+}
+
+void th_write_idx(const char *path, int rank, const unsigned *dims, const unsigned char *data,
+                  size_t n) {
+  size_t head = 4 + 4 * (size_t)rank;
+  unsigned char *buf = malloc(head + n), *p = buf;
+  cr_assert_not_null(buf);
+  *p++ = 0, *p++ = 0, *p++ = 0x08, *p++ = (unsigned char)rank;
+  for (int i = 0; i < rank; i++)
+    *p++ = (unsigned char)(dims[i] >> 24), *p++ = (unsigned char)(dims[i] >> 16),
+    *p++ = (unsigned char)(dims[i] >> 8), *p++ = (unsigned char)dims[i];
+  if (n) memcpy(p, data, n);
+  th_write(path, buf, head + n);
+  free(buf);
 }
 
 float th_series(const Session *s, const char *name, int r, int e, int h) {

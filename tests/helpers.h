@@ -16,15 +16,21 @@ void th_experiment(ApExperiment *ex, const char *ini_text);
 ap_status th_try_experiment(ApExperiment *ex, const char *ini_text, ApError *err);
 /* Opens a CPU session with n threads (0: default) and runs all epochs. */
 void th_run(Session *s, const ApExperiment *ex, int threads);
+/* The same with CPU kernel version (NULL: auto). */
+void th_run_version(Session *s, const ApExperiment *ex, int threads, const char *version);
 /* A fresh empty directory under $TMPDIR (ctest points it into the build tree), removed
  * with everything in it when the test's process exits (APICAL_KEEP_TEST_DIRS=1 keeps
  * them, to look at a failure's files). */
 void th_tempdir(char *out, size_t n);
 /* Runs `cd dir && env program args` (stdout to dir/stdout); returns the exit code (-1 if
  * killed by a signal) and stderr's text in err. */
-int th_program(const char *dir, const char *env, const char *program, const char *args, char *err, size_t n);
+int th_program(const char *dir, const char *env, const char *program, const char *args, char *err,
+               size_t n);
 /* Writes text to path. */
 void th_write(const char *path, const void *data, size_t n);
+/* An uncompressed IDX file of unsigned bytes (type 0x08): rank dims, then the data. */
+void th_write_idx(const char *path, int rank, const unsigned *dims, const unsigned char *data,
+                  size_t n);
 /* Element h of series `name` of replica r at record e. */
 float th_series(const Session *s, const char *name, int r, int e, int h);
 /* Replica r's parameters, as the microcircuit's. */

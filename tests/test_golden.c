@@ -48,22 +48,17 @@ static void line(char **out, size_t *used, size_t *cap, const char *name, const 
 /* Deterministic IDX files for the MNIST-format case (an LCG; the generator that made the
  * golden numbers). */
 static void idx_write(const char *path, int images, int n, int rows, int cols) {
-  FILE *f = fopen(path, "wb");
-  cr_assert_not_null(f);
-  unsigned char h[16] = {0, 0, 8, (unsigned char)(images ? 3 : 1)};
-  int nh = 4;
-  unsigned d[3] = {(unsigned)n, (unsigned)rows, (unsigned)cols};
-  for (int i = 0; i < (images ? 3 : 1); i++) {
-    h[nh++] = (unsigned char)(d[i] >> 24), h[nh++] = (unsigned char)(d[i] >> 16);
-    h[nh++] = (unsigned char)(d[i] >> 8), h[nh++] = (unsigned char)d[i];
-  }
-  fwrite(h, 1, (size_t)nh, f);
+  size_t count = (size_t)n * (size_t)(images ? rows * cols : 1);
+  unsigned char *data = malloc(count);
+  cr_assert_not_null(data);
   uint32_t x = images ? 12345u : 777u;
-  for (long i = 0; i < (long)n * (images ? rows * cols : 1); i++) {
+  for (size_t i = 0; i < count; i++) {
     x = x * 1664525u + 1013904223u;
-    fputc(images ? (int)(x >> 24) : (int)((x >> 16) % 10), f);
+    data[i] = (unsigned char)(images ? (x >> 24) : ((x >> 16) % 10));
   }
-  fclose(f);
+  unsigned d[3] = {(unsigned)n, (unsigned)rows, (unsigned)cols};
+  th_write_idx(path, images ? 3 : 1, d, data, count);
+  free(data);
 }
 
 static char *read_text(const char *path) {
@@ -99,10 +94,7 @@ static char *golden_run(const char *name, const char *version) {
   cr_assert_eq(config_build(&ex, &ini, name, &err), AP_OK, "%s", err.msg);
   ini_free(&ini);
   Session s;
-  ApExec exec = {.threads = 2, .cpu_version = version};
-  cr_assert_eq(session_open(&s, &ex, ap_backend_cpu(), &exec, &err), AP_OK, "%s", err.msg);
-  cr_assert_eq(session_run(&s, 0, ex.epochs, &err), AP_OK, "%s", err.msg);
-  cr_assert_eq(session_pull(&s, &err), AP_OK, "%s", err.msg);
+  th_run_version(&s, &ex, 2, version);
   char *out = NULL;
   size_t used = 0, cap = 0;
   const ApLayout *lay = s.lay;

@@ -16,22 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void run_with(Session *s, const ApExperiment *ex, const char *version, int threads) {
-  ApError err = {{0}};
-  ApExec exec = {.threads = threads, .cpu_version = version};
-  cr_assert_eq(session_open(s, ex, ap_backend_cpu(), &exec, &err), AP_OK, "%s", err.msg);
-  cr_assert_eq(session_run(s, 0, ex->epochs, &err), AP_OK, "%s", err.msg);
-  cr_assert_eq(session_pull(s, &err), AP_OK, "%s", err.msg);
-}
-
 /* Both sessions of ini, a on (version_a, threads_a), b on (version_b, threads_b), hold the
  * same bits. */
 static void same_bits(const char *ini, const char *va, int ta, const char *vb, int tb) {
   ApExperiment ex;
   th_experiment(&ex, ini);
   Session a, b;
-  run_with(&a, &ex, va, ta);
-  run_with(&b, &ex, vb, tb);
+  th_run_version(&a, &ex, ta, va);
+  th_run_version(&b, &ex, tb, vb);
   char msg[1024] = "", na[64], nb[64];
   snprintf(na, sizeof na, "%s, %d threads", va, ta);
   snprintf(nb, sizeof nb, "%s, %d threads", vb, tb);
@@ -94,8 +86,8 @@ Test(wide, wide_sums_stay_within_1e_5_of_the_lanes) {
                      "[model]\ndims = 100, 30, 10\nt_pres = 10\ninit_scale = 0.3\n"
                      "eta_up = 0.05, 0.02\neta_ip = 0.02\n[sweep]\nseed = 1..3\n");
   Session a, b;
-  run_with(&a, &ex, "lanes", 2);
-  run_with(&b, &ex, "wide", 2);
+  th_run_version(&a, &ex, 2, "lanes");
+  th_run_version(&b, &ex, 2, "wide");
   size_t nf = (size_t)a.lay->n_floats;
   double worst = 0, differing = 0;
   for (size_t i = 0; i < (size_t)a.R * nf; i++) {
@@ -210,22 +202,6 @@ Test(test_phase, accuracy_and_mse_are_a_hand_count_and_change_nothing_else) {
 
 static char idx_dir[256];
 
-/* An IDX file (raw): type 0x08, dims, data. */
-static void write_idx(const char *name, int rank, const unsigned *dims, const unsigned char *data,
-                      size_t n_data) {
-  size_t n = 4 + 4 * (size_t)rank + n_data;
-  unsigned char *buf = malloc(n), *p = buf;
-  *p++ = 0, *p++ = 0, *p++ = 0x08, *p++ = (unsigned char)rank;
-  for (int i = 0; i < rank; i++)
-    *p++ = (unsigned char)(dims[i] >> 24), *p++ = (unsigned char)(dims[i] >> 16),
-    *p++ = (unsigned char)(dims[i] >> 8), *p++ = (unsigned char)dims[i];
-  memcpy(p, data, n_data);
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s", idx_dir, name);
-  th_write(path, buf, n);
-  free(buf);
-}
-
 /* 8x8 images of 4 classes: each class a fixed random pattern of about 30% lit pixels,
  * each sample its class's pattern with about 10% of the pixels flipped. */
 #ifndef LEARN_EPOCHS
@@ -250,8 +226,11 @@ static void write_set(const char *images, const char *labels, int n, uint32_t se
     }
   }
   unsigned img_dims[3] = {(unsigned)n, SIDE, SIDE}, lab_dims[1] = {(unsigned)n};
-  write_idx(images, 3, img_dims, px, (size_t)n * N_PIX);
-  write_idx(labels, 1, lab_dims, lab, (size_t)n);
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", idx_dir, images);
+  th_write_idx(path, 3, img_dims, px, (size_t)n * N_PIX);
+  snprintf(path, sizeof path, "%s/%s", idx_dir, labels);
+  th_write_idx(path, 1, lab_dims, lab, (size_t)n);
   free(px);
   free(lab);
 }

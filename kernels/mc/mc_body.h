@@ -821,6 +821,26 @@ MC_BODY_FN void mc_body_copy_state(const McBody *b, float *dst, const float *src
   MC_FOR_ROWS(b, i, b->lay->n_floats) MC_LANES(l) dst[i * MC_S + l] = src[i * MC_S + l];
 }
 
+/* n held-out samples with teacher and plasticity off, sample i the i-th of each lane's
+ * order in perm (ordered) or of the file; each lane's hits and squared errors are added
+ * to hits and sq. c0: the spike draws' phase (mc_body_records' McTick). */
+MC_BODY_FN void mc_body_held_out(McBody *b, int n, int ordered, uint32_t c0, int e, float *hits,
+                                 float *sq) {
+  MC_S_FROM(b);
+  uint32_t idx[MC_LN];
+  float hit[MC_LN], err[MC_LN];
+  for (int i = 0; i < n; i++) {
+    for (int l = 0; l < MC_LN; l++)
+      idx[l] = ordered ? b->perm[(size_t)i * MC_S + (size_t)l] : (uint32_t)i;
+    McTick tk = {c0, (uint32_t)e, (uint32_t)i * (uint32_t)b->sch.t_pres};
+    mc_body_sample(b, b->data->x_val, b->data->y_val, idx, 0, 0, 0, tk, hit, err);
+    MC_LANES(l) {
+      hits[l] += hit[l];
+      sq[l] += err[l];
+    }
+  }
+}
+
 /* The lead draws every lane's order of n samples for phase ph of record e into perm. */
 MC_BODY_FN void mc_body_order(McBody *b, int n, int e, int ph) {
   MC_S_FROM(b);
@@ -879,15 +899,7 @@ MC_BODY_FN void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
     }
     if (sch->n_val > 0) {
       mc_body_order(b, data->n_val, e, 1);
-      for (int i = 0; i < sch->n_val; i++) {
-        for (int l = 0; l < MC_LN; l++) idx[l] = b->perm[(size_t)i * MC_S + (size_t)l];
-        McTick tk = {AP_RNG_SPIKES + 16, (uint32_t)e, (uint32_t)i * (uint32_t)sch->t_pres};
-        mc_body_sample(b, data->x_val, data->y_val, idx, 0, 0, 0, tk, hit, err);
-        MC_LANES(l) {
-          val_hits[l] += hit[l];
-          val_err[l] += err[l];
-        }
-      }
+      mc_body_held_out(b, sch->n_val, 1, AP_RNG_SPIKES + 16, e, val_hits, val_err);
     }
     const int test = mc_test_due(sch, e) && b->keep;
     mc_body_flush(b);
@@ -896,15 +908,7 @@ MC_BODY_FN void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
       if (sch->spiking) mc_body_keep_spikes(b);
       mc_sync(b); /* the copy's rows are not the neurons' */
       mc_body_copy_state(b, b->keep, b->st);
-      for (int i = 0; i < sch->n_test; i++) {
-        for (int l = 0; l < MC_LN; l++) idx[l] = (uint32_t)i;
-        McTick tk = {AP_RNG_SPIKES + 32, (uint32_t)e, (uint32_t)i * (uint32_t)sch->t_pres};
-        mc_body_sample(b, data->x_val, data->y_val, idx, 0, 0, 0, tk, hit, err);
-        MC_LANES(l) {
-          test_hits[l] += hit[l];
-          test_err[l] += err[l];
-        }
-      }
+      mc_body_held_out(b, sch->n_test, 0, AP_RNG_SPIKES + 32, e, test_hits, test_err);
       mc_sync(b);
       mc_body_copy_state(b, b->st, b->keep);
       mc_sync(b);

@@ -126,11 +126,8 @@ static ap_status cpu_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApE
   c->n_blocks = (spec->n + MC_LN - 1) / MC_LN;
   c->n_samples = c->data->n_train > c->data->n_val ? c->data->n_train : c->data->n_val;
   c->threads = ap_cpu_threads(&spec->exec);
-  int n_weights = 0;
-  for (int i = 0; i < spec->layout->n_fields; i++)
-    if (spec->layout->field[i].kind == AP_FIELD_WEIGHT)
-      n_weights += spec->layout->field[i].shape[0] * spec->layout->field[i].shape[1];
-  c->cost = (double)c->sch.t_pres * (double)(c->data->n_train + c->sch.n_val) * (double)n_weights;
+  c->cost = (double)c->sch.t_pres * (double)(c->data->n_train + c->sch.n_val) *
+            (double)ap_layout_weights(spec->layout);
   /* aligned, so that every lane constant is an aligned vector (McLanes) */
   c->blocks = aligned_alloc(64, (size_t)c->n_blocks * sizeof *c->blocks);
   if (!c->blocks) goto oom;

@@ -47,28 +47,14 @@
 
 /* ---- kernels: indexing and launch only; the model is mc_body.h / mc_warp.h ----------- */
 
-static __global__ void records_generic(float *state, float *work, uint32_t *perm, float *keep,
-                                       const McConst *cst, const McLayout *lay, McWork wo,
-                                       McSched sch, ApData data, int e0, int e1, float *series,
-                                       int width, int R, int R_pad, int wide_sum) {
-  int r = blockIdx.x * blockDim.x + threadIdx.x;
-  if (r >= R) return;
-  McLanes k;
-  mc_lanes_set(&k, 0, &cst[r]);
-  mc_lanes_finish(&k);
-  McBody b = {state + r, NULL, work + r, perm + r, (size_t)R_pad,          lay, &wo,
-              &k,        sch,  &data,    0,        keep ? keep + r : NULL, 0,   1,
-              wide_sum,  0};
-  McOut o = {series + (size_t)r * MAX_CHUNK * width, (size_t)MAX_CHUNK * width, e0, width, NULL, 1};
-  mc_body_records(&b, e0, e1, &o);
-}
-
-/* Block r runs replica r; its threads are the team. */
+/* The body's kernel, both versions: generic (team = 0), thread i of the grid runs replica
+ * i alone; wide (team = 1), block r runs replica r with its threads as the team. */
 static __global__ void __launch_bounds__(THREADS)
-    records_wide(float *state, float *work, uint32_t *perm, float *keep, const McConst *cst,
+    records_body(float *state, float *work, uint32_t *perm, float *keep, const McConst *cst,
                  const McLayout *lay, McWork wo, McSched sch, ApData data, int e0, int e1,
-                 float *series, int width, int R_pad) {
-  int r = blockIdx.x;
+                 float *series, int width, int R, int R_pad, int team, int wide_sum) {
+  int r = team ? (int)blockIdx.x : (int)(blockIdx.x * blockDim.x + threadIdx.x);
+  if (r >= R) return; /* a team's block leaves whole */
   McLanes k;
   mc_lanes_set(&k, 0, &cst[r]);
   mc_lanes_finish(&k);
@@ -84,9 +70,9 @@ static __global__ void __launch_bounds__(THREADS)
               &data,
               0,
               keep ? keep + r : NULL,
-              (int)threadIdx.x,
-              (int)blockDim.x,
-              1,
+              team ? (int)threadIdx.x : 0,
+              team ? (int)blockDim.x : 1,
+              wide_sum,
               0};
   McOut o = {series + (size_t)r * MAX_CHUNK * width, (size_t)MAX_CHUNK * width, e0, width, NULL, 1};
   mc_body_records(&b, e0, e1, &o);
@@ -305,15 +291,11 @@ static ap_status launch(ApCohort *c, int e0, int e1, ApError *err) {
     records_warp<<<blocks, THREADS, 0, c->stream>>>(c->d_state, c->d_const, c->d_lay, c->sch,
                                                     c->data, e0, e1, c->d_series, c->width, n,
                                                     c->part);
-  } else if (c->kernel == KERNEL_WIDE) {
-    records_wide<<<n, THREADS, 0, c->stream>>>(c->d_state, c->d_work, c->d_perm, c->d_keep,
-                                               c->d_const, c->d_lay, c->wo, c->sch, c->data, e0, e1,
-                                               c->d_series, c->width, c->part);
   } else {
-    int blocks = (n + THREADS - 1) / THREADS;
-    records_generic<<<blocks, THREADS, 0, c->stream>>>(
+    int team = c->kernel == KERNEL_WIDE, blocks = team ? n : (n + THREADS - 1) / THREADS;
+    records_body<<<blocks, THREADS, 0, c->stream>>>(
         c->d_state, c->d_work, c->d_perm, c->d_keep, c->d_const, c->d_lay, c->wo, c->sch, c->data,
-        e0, e1, c->d_series, c->width, n, c->part, c->wide_sum);
+        e0, e1, c->d_series, c->width, n, c->part, team, team || c->wide_sum);
   }
   CUDA_CHECK(cudaGetLastError());
   return AP_OK;

@@ -464,7 +464,8 @@ const ApModel mc_model = {
     .variants = "variant = original | le (latent equilibrium, Haider 2021); neuron = rate | "
                 "poisson (spikes, thesis 2.6)",
     .record = "epoch",
-    .record_is = "every training sample once, then the validation samples",
+    .record_is = "every training sample once, then the validation samples, then (when [train] "
+                 "test_every says so) every test sample",
     .keys = mc_keys,
     .n_keys = (int)(sizeof mc_keys / sizeof mc_keys[0]),
     .params_size = sizeof(McParams),

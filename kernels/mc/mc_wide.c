@@ -60,18 +60,9 @@ struct McWide {
  * since the fused step passes over W once where the two calls pass three times. */
 #define WIDE_SMALL_MAX 4
 /* A replica is split over threads only from this many weights on: below, the barriers
- * between phases cost about what the second thread brings (784-100-10, 79,400 weights:
+ * between phases cost about what the second thread brings (784-100-10, 82,400 weights:
  * 9.2e4 replica-steps/s on one thread, 1.1e5 on two; 784-500-10: 1.9e4 and 3.2e4). */
 #define WIDE_TEAM_MIN_WEIGHTS 20000
-
-static double weights_of(const McDims *d) {
-  double w = 0;
-  for (int l = 0; l < d->n_layers; l++) {
-    w += (double)d->n[l] * d->n[l + 1];
-    if (l + 2 <= d->n_layers) w += 3.0 * d->n[l + 1] * d->n[l + 2];
-  }
-  return w;
-}
 
 int mc_wide_pick(const ApCohortSpec *spec, const char *version) {
   if (version && !strcmp(version, "wide")) return 1;
@@ -105,7 +96,7 @@ ap_status mc_wide_create(const ApCohortSpec *spec, McWide **out, ApError *err) {
   w->n = spec->n;
   w->threads = ap_cpu_threads(&spec->exec);
   w->n_samples = w->data->n_train > w->data->n_val ? w->data->n_train : w->data->n_val;
-  w->weights = weights_of(&dims);
+  w->weights = (double)ap_layout_weights(spec->layout);
   w->state = malloc((size_t)w->n * (size_t)w->lay.n_floats * sizeof *w->state);
   w->k = aligned_alloc(64, ((size_t)w->n * sizeof *w->k + 63) / 64 * 64);
   w->rows = malloc((size_t)w->n * sizeof *w->rows);
