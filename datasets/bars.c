@@ -64,6 +64,19 @@ ap_status ds_random(ApDataset *ds, int n, int n_in, int n_classes, uint64_t seed
   return AP_OK;
 }
 
+void ds_center(ApDataset *ds) {
+  int n = ds->n_in;
+  if (ds->n_train < 1) return;
+  for (int j = 0; j < n; j++) {
+    double sum = 0.0;
+    for (int s = 0; s < ds->n_train; s++) sum += ds->x_train[(size_t)s * n + j];
+    float mean = (float)(sum / ds->n_train);
+    for (int s = 0; s < ds->n_train; s++) ds->x_train[(size_t)s * n + j] -= mean;
+    if (ds->x_val != ds->x_train)
+      for (int s = 0; s < ds->n_val; s++) ds->x_val[(size_t)s * n + j] -= mean;
+  }
+}
+
 void ds_free(ApDataset *ds) {
   if (ds->x_val != ds->x_train) free(ds->x_val);
   if (ds->y_val != ds->y_train) free(ds->y_val);

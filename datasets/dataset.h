@@ -1,5 +1,5 @@
-/* Classification datasets in host memory. Images are float32 in [0, 1], row-major;
- * labels are class indices. Nothing here knows about models. */
+/* Classification datasets in host memory. Images are float32 in [0, 1] (signed after
+ * ds_center), row-major; labels are class indices. Nothing here knows about models. */
 #ifndef AP_DATASET_H
 #define AP_DATASET_H
 
@@ -32,6 +32,11 @@ ap_status ds_random(ApDataset *ds, int n, int n_in, int n_classes, uint64_t seed
 ap_status ds_idx(ApDataset *ds, const char *train_images, const char *train_labels,
                  const char *val_images, const char *val_labels, int max_train, int max_val,
                  ApError *err);
+
+/* Subtracts from every training and test image each pixel's mean over the training
+ * images, summed in double in file order (the same bits on every machine). Pixels that
+ * are 0 in every training image stay 0; the others become signed. */
+void ds_center(ApDataset *ds);
 
 void ds_free(ApDataset *ds);
 

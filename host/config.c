@@ -54,6 +54,13 @@ static const ApKey host_keys[] = {
      .max = 1e9,
      .help = "idx: use at most this many test samples (0: all)"},
     {.section = "data",
+     .name = "center",
+     .type = AP_KEY_BOOL,
+     EX(center),
+     .max = 1,
+     .help = "idx: subtract each pixel's mean over the training images from every training and "
+             "test image (inputs become signed; rate inputs only)"},
+    {.section = "data",
      .name = "random_samples",
      .type = AP_KEY_INT,
      EX(random_samples),

@@ -22,6 +22,7 @@ typedef struct ApExperiment {
   char train_images[AP_PATH_MAX], train_labels[AP_PATH_MAX];
   char test_images[AP_PATH_MAX], test_labels[AP_PATH_MAX];
   int max_train, max_val;
+  int center; /* idx: subtract each pixel's training mean (ds_center) */
   int random_samples;
   uint64_t random_seed;
   /* [train] */

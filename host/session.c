@@ -20,6 +20,7 @@ static ap_status load_dataset(const ApExperiment *ex, ApDataset *ds, ApError *er
   ap_status st = ds_idx(ds, ex->train_images, ex->train_labels, ex->test_images, ex->test_labels,
                         ex->max_train, ex->max_val, err);
   if (st) return st;
+  if (ex->center) ds_center(ds);
   if (ds->n_in != n_in || ds->n_classes > n_out) {
     st = ap_fail(err, AP_ERR_CONFIG,
                  "the data has %d inputs and %d classes; the network takes %d inputs and "

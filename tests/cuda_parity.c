@@ -83,15 +83,17 @@ const ParityCase parity_cases[] = {
      MC "[train]\nepochs = 2\n[model]\neta_pi = 0.02\nt_pres = 5\n[sweep]\nseed = 1..3\nvariant = "
         "le, original\n",
      3, 0, "generic", 1, 1},
-    {"deep network (generic), 3 replicas, resets, no teacher",
+    {"deep network (generic), 3 replicas, resets, no teacher, learn_lag 2",
      MC "[experiment]\ndataset = random\n[data]\nrandom_samples = 5\n"
         "[train]\nepochs = 2\nval_samples = 2\nreset_between_samples = true\nteacher = false\n"
+        "learn_lag = 2\n"
         "[model]\ndims = 5, 6, 4, 3\neta_up = 0.1, 0.2, 0.05\neta_ip = 0.1, 0.3\n"
         "eta_pi = 0.02, 0.01\nt_pres = 4\ninit_selfpred = false\n"
         "[sweep]\nseed = 1..3\n",
      0, 0, NULL, 0, 1},
-    {"warp, 1 replica, resets, partial validation, 3 launches",
-     MC "[train]\nepochs = 3\nval_samples = 1\nreset_between_samples = true\n[model]\nt_pres = 3\n",
+    {"warp, 1 replica, resets, partial validation, learn_lag 1, 3 launches",
+     MC "[train]\nepochs = 3\nval_samples = 1\nreset_between_samples = true\nlearn_lag = 1\n"
+        "[model]\nt_pres = 3\n",
      1, 0, "warp", 1, 1},
     {"diverging replicas freeze, warp kernel",
      MC "[train]\nepochs = 3\n[model]\nt_pres = 5\n[sweep]\neta_pi = 0, 1e6\nseed = 1, 2\n", 0, 0,
@@ -154,9 +156,9 @@ const ParityCase parity_cases[] = {
      MC "[train]\nepochs = 3\ntest_every = 2\n[model]\neta_pi = 0.02\nt_pres = 5\n"
         "[sweep]\nvariant = le, original\n",
      0, 0, "wide", 1, 1},
-    {"wide network (auto: wide), 3 replicas, 2 launches",
+    {"wide network (auto: wide), 3 replicas, learn_lag 2, 2 launches",
      MC "[experiment]\ndataset = random\n[data]\nrandom_samples = 4\n"
-        "[train]\nepochs = 2\nval_samples = 2\n[model]\ndims = 70, 9, 5\nt_pres = 4\n"
+        "[train]\nepochs = 2\nval_samples = 2\nlearn_lag = 2\n[model]\ndims = 70, 9, 5\nt_pres = 4\n"
         "init_scale = 0.2\neta_up = 0.05, 0.02\neta_ip = 0.02\n[sweep]\nseed = 1..3\n",
      0, 0, NULL, 1, 1},
     {"wide network, generic kernel (the wide path's sums), 3 replicas",

@@ -95,6 +95,8 @@ Test(config, values_out_of_range_or_of_the_wrong_type) {
                "out_lag = 10 must be smaller");
   expect_error("[sweep]\nt_pres = 10, 3\nout_lag = 5\n", AP_ERR_CONFIG,
                "out_lag = 5 must be smaller");
+  expect_error("[train]\nlearn_lag = 10\n[model]\nt_pres = 10\n", AP_ERR_CONFIG,
+               "learn_lag = 10 must be smaller than t_pres = 10");
   expect_error("[experiment]\ndataset = cifar\n", AP_ERR_CONFIG,
                "test.ini:2: dataset = cifar: expected bars, idx or random");
 }
@@ -106,6 +108,8 @@ Test(config, data_keys_must_be_read_by_the_dataset) {
                "not read by dataset random");
   expect_error("[experiment]\ndataset = idx\n[data]\nrandom_seed = 3\n", AP_ERR_CONFIG,
                "not read by dataset idx");
+  expect_error("[data]\ncenter = true\n", AP_ERR_CONFIG,
+               "test.ini:2: [data] center is not read by dataset bars");
 }
 
 Test(config, sweep_errors) {

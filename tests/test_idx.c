@@ -1,6 +1,7 @@
 /* The IDX reader on tiny files made here (raw and gzip): values, and every malformation. */
 #include "helpers.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
@@ -73,6 +74,37 @@ Test(idx, reads_raw_and_gzip_files, .init = setup) {
   cr_assert_eq(ds_idx(&ds, p[0], p[1], p[2], p[3], 2, 1, &err), AP_OK, "%s", err.msg);
   cr_assert_eq(ds.n_train, 2);
   cr_assert_eq(ds.n_val, 1);
+  ds_free(&ds);
+}
+
+/* [data] center: each pixel's training mean leaves the training and the test images; a
+ * pixel dark in every training image stays 0. */
+Test(idx, center_subtracts_each_pixels_training_mean, .init = setup) {
+  static const unsigned char train[12] = {0, 255, 51, 102, 0, 2, 3, 4, 0, 251, 252, 0};
+  static const unsigned char test[8] = {0, 0, 0, 0, 255, 255, 255, 255};
+  static const unsigned test_dims[3] = {2, 2, 2}, test_lab_dims[1] = {2};
+  write_idx("ti", 0, 3, img_dims, train, 12, 0);
+  write_idx("tl", 0, 1, lab_dims, labels, 3, 0);
+  write_idx("vi", 0, 3, test_dims, test, 8, 0);
+  write_idx("vl", 0, 1, test_lab_dims, labels, 2, 0);
+  ApDataset ds;
+  ApError err = {{0}};
+  cr_assert_eq(load(&ds, "ti", "tl", "vi", "vl", &err), AP_OK, "%s", err.msg);
+  ds_center(&ds);
+  for (int j = 0; j < 4; j++) {
+    double mean = (train[j] + train[4 + j] + train[8 + j]) / 3.0 / 255.0, sum = 0;
+    for (int s = 0; s < 3; s++) {
+      cr_assert_float_eq(ds.x_train[s * 4 + j], train[s * 4 + j] / 255.0 - mean, 1e-6,
+                         "train %d pixel %d", s, j);
+      sum += ds.x_train[s * 4 + j];
+    }
+    cr_assert(fabs(sum) < 1e-6, "pixel %d: the centred training images sum to %g", j, sum);
+    for (int s = 0; s < 2; s++)
+      cr_assert_float_eq(ds.x_val[s * 4 + j], test[s * 4 + j] / 255.0 - mean, 1e-6,
+                         "test %d pixel %d", s, j);
+  }
+  cr_assert_eq(ds.x_train[0], 0.0f);
+  cr_assert_eq(ds.x_val[4], 1.0f); /* pixel 0's mean is 0 */
   ds_free(&ds);
 }
 

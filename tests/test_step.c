@@ -66,8 +66,8 @@ static void get(Session *s, Net *n) {
   n->nudge_last = field(s, "target/nudge_last")[0];
 }
 
-/* The step by hand. x: the sample, tgt: its target potential. */
-static void step(Net *n, const McParams *p, const double *x, double tgt, int le) {
+/* The step by hand. x: the sample, tgt: its target potential, learn: plasticity on. */
+static void step(Net *n, const McParams *p, const double *x, double tgt, int le, int learn) {
   double gl = p->gl, gb = p->gb, ga = p->ga, gs = p->gsom, dt = p->dt, k = p->dt / p->tau0;
   double gp = gl + gb + ga, gi = gl + gb + gs, go = gl + gb + gs;
   Net o = *n; /* every update reads the previous state */
@@ -105,7 +105,7 @@ static void step(Net *n, const McParams *p, const double *x, double tgt, int le)
   n->u_o[0] = o.u_o[0] + dt * udot_o;
   n->f_o[0] = o.u_o[0] + udot_o / go;
   /* Urbanczik-Senn updates */
-  for (int i = 0; i < 2; i++) {
+  for (int i = 0; learn && i < 2; i++) {
     for (int j = 0; j < 3; j++) {
       double w = o.w_up0[i][j] + dt * p->eta_up[0] * err_p[i] * n->r_in[j];
       n->w_up0[i][j] = fmax(-p->w_max_hidden, fmin(p->w_max_hidden, w));
@@ -125,15 +125,16 @@ static void check(const double *got, const double *want, int n, const char *what
               "%s[%d]: apical %.9g, by hand %.9g", what, i, got[i], want[i]);
 }
 
-static void one_step(int le, double nudge_last) {
+/* One sample of t_pres steps, plasticity from step learn_lag on ([train] learn_lag). */
+static void steps(int le, double nudge_last, int t_pres, int learn_lag) {
   ApExperiment ex;
   char ini[512];
   snprintf(ini, sizeof ini,
            "[experiment]\ndataset = random\n[data]\nrandom_samples = 1\n"
-           "[train]\nepochs = 1\nval_samples = 0\n"
-           "[model]\ndims = 3, 2, 1\nvariant = %s\nt_pres = 1\neta_up = 0.7, 0.9\n"
+           "[train]\nepochs = 1\nval_samples = 0\nlearn_lag = %d\n"
+           "[model]\ndims = 3, 2, 1\nvariant = %s\nt_pres = %d\neta_up = 0.7, 0.9\n"
            "eta_ip = 0.5\neta_pi = 0.3\nw_max_hidden = 0.8\n",
-           le ? "le" : "original");
+           learn_lag, le ? "le" : "original", t_pres);
   th_experiment(&ex, ini);
   Session sess, *s = &sess;
   ApError err = {{0}};
@@ -161,7 +162,8 @@ static void one_step(int le, double nudge_last) {
   get(s, &got);
   double x[3];
   for (int j = 0; j < 3; j++) x[j] = s->data.x_train[j];
-  step(&want, th_mc(&ex, 0), x, th_mc(&ex, 0)->u_high, le);
+  for (int t = 0; t < t_pres; t++)
+    step(&want, th_mc(&ex, 0), x, th_mc(&ex, 0)->u_high, le, t >= learn_lag);
   check(got.u_p, want.u_p, 2, "u_pyr");
   check(got.f_p, want.f_p, 2, "forw_pyr");
   check(got.u_i, want.u_i, 1, "u_inn");
@@ -174,15 +176,26 @@ static void one_step(int le, double nudge_last) {
   check(&got.w_up1[0][0], &want.w_up1[0][0], 2, "W_up output");
   check(got.tgt_last, want.tgt_last, 1, "u_tgt_last");
   cr_assert_eq(got.nudge_last, 1.0);
-  /* the clip engaged somewhere, or the test would not test it */
-  int clipped = 0;
-  for (int i = 0; i < 6; i++) clipped |= fabs((&want.w_up0[0][0])[i]) == 0.8;
-  cr_assert(clipped, "no hidden weight reached w_max_hidden; the test lost its clip case");
+  if (t_pres == 1) { /* the clip engaged somewhere, or the test would not test it */
+    int clipped = 0;
+    for (int i = 0; i < 6; i++) clipped |= fabs((&want.w_up0[0][0])[i]) == 0.8;
+    cr_assert(clipped, "no hidden weight reached w_max_hidden; the test lost its clip case");
+  } else { /* the weights moved in the steps that learn, or the test would not test them */
+    cr_assert(fabs(want.w_ip[0][0] - n.w_ip[0][0]) > 1e-4, "W_ip did not move");
+  }
   session_close(s);
   config_free(&ex);
 }
+
+static void one_step(int le, double nudge_last) { steps(le, nudge_last, 1, 0); }
 
 Test(step, original_variant_by_hand) { one_step(0, 0.0); }
 /* under LE the previous step's nudging flag and target act: once each way */
 Test(step, latent_equilibrium_by_hand_previous_step_unnudged) { one_step(1, 0.0); }
 Test(step, latent_equilibrium_by_hand_previous_step_nudged) { one_step(1, 1.0); }
+
+/* [train] learn_lag: the first steps of a sample move no weight, the later ones do. */
+Test(step, learn_lag_keeps_the_first_steps_of_a_sample_from_learning_by_hand) {
+  steps(1, 1.0, 4, 2);
+  steps(0, 0.0, 4, 3);
+}

@@ -39,9 +39,10 @@ Test(wide, bars_both_variants_and_test_phases_equal_the_lanes_bit_for_bit) {
             "lanes", 2, "wide", 2);
 }
 
-Test(wide, deep_network_resets_and_no_teacher_equal_the_lanes_bit_for_bit) {
+Test(wide, deep_network_resets_no_teacher_and_learn_lag_equal_the_lanes_bit_for_bit) {
   same_bits("[experiment]\ndataset = random\n[data]\nrandom_samples = 11\n"
             "[train]\nepochs = 3\nteacher = false\nval_samples = 5\nreset_between_samples = true\n"
+            "learn_lag = 3\n"
             "[model]\ndims = 6, 7, 5, 4\neta_up = 0.1, 0.2, 0.05\neta_ip = 0.1, 0.3\n"
             "eta_pi = 0.02, 0.01\nt_pres = 9\ninit_selfpred = false\n"
             "[sweep]\nseed = 4..6\nvariant = original, le\n",

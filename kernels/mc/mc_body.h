@@ -786,7 +786,7 @@ MC_BODY_FN void mc_body_sample(McBody *b, const float *xs, const int *ys, const 
     if (!b->sch.spiking) mc_body_refresh(b); /* spikes already sent stay in flight */
   }
   for (int t = 0; t < b->sch.t_pres; t++, tk.c2++)
-    mc_body_step(b, learn, nudge ? 1.0f : 0.0f, t, track, tk);
+    mc_body_step(b, learn && t >= b->sch.learn_lag, nudge ? 1.0f : 0.0f, t, track, tk);
   for (int l = 0; l < MC_LN; l++) {
     int best = 0;
     float e = 0.0f;

@@ -129,6 +129,16 @@ static const ApKey mc_keys[] = {
      .max = 1e9,
      .help = "a test phase (every held-out sample, teacher and plasticity off, from a copy of the "
              "state) every N epochs and after the last; 0: after the last only; -1: never"},
+    {.section = "train",
+     .name = "learn_lag",
+     .type = AP_KEY_INT,
+     .offset = P(learn_lag),
+     .flags = AP_KEY_FIXED,
+     .min = 0,
+     .max = 1e8,
+     .help = "steps into a training sample before plasticity starts (0: every step, the "
+             "reference): the steps in which a new sample's signals still cross the layers "
+             "teach nothing"},
     BOOL("train", "reset_between_samples", reset_between_samples, AP_KEY_FIXED,
          "zero all potentials at each sample's start (the thesis' NEST model; reference: false)"),
 };
@@ -203,6 +213,11 @@ static ap_status mc_check(const void *params, const ApData *data, ApError *err) 
                    "out_lag = %d must be smaller than t_pres = %d (the readout needs at least one "
                    "step)",
                    p->out_lag, p->t_pres);
+  if (p->learning && p->learn_lag >= p->t_pres)
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "[train] learn_lag = %d must be smaller than t_pres = %d (plasticity would "
+                   "never run)",
+                   p->learn_lag, p->t_pres);
   if (data && p->val_samples > data->n_val)
     return ap_fail(err, AP_ERR_CONFIG,
                    "[train] val_samples = %d, but the validation set has %d samples",
@@ -234,6 +249,7 @@ McSched mc_sched(const McParams *p, const ApData *data) {
                p->learning,
                p->val_samples < 0 ? data->n_val : p->val_samples,
                p->reset_between_samples,
+               p->learn_lag,
                p->neuron == MC_POISSON,
                p->test_every < 0 ? 0 : data->n_val,
                p->test_every < 0 ? 0 : p->test_every,

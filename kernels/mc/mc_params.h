@@ -36,6 +36,7 @@ typedef struct McParams {
   int test_every;              /* [train]: a test phase every N epochs and after the last
                                 * (0: after the last only; -1: never) */
   int reset_between_samples;   /* [train]: zero the potentials at each sample's start */
+  int learn_lag;               /* [train]: steps into a training sample before plasticity */
   double dt, tau0;             /* time step and input/target low-pass time constant */
   double gl, gb, ga, gsom, gd;
   double eta_up[MC_MAX_LAYERS]; /* per weight layer */
@@ -155,6 +156,7 @@ typedef struct McSched {
   int learn;      /* plasticity on during training */
   int n_val;      /* validation samples shown per epoch (0: no validation phase) */
   int reset;      /* zero the potentials at each sample's start */
+  int learn_lag;  /* steps into a training sample before plasticity starts */
   int spiking;    /* poisson neurons (the cohort key keeps rate and poisson apart) */
   int n_test;     /* held-out samples of a test phase (0: none; mc_test_due) */
   int test_every; /* a test phase every N records (0: only after the last) */

@@ -440,7 +440,8 @@ MW_FN void mw_step(McWarp *w, float *rows, const float *x, int y, const McConst 
 
 /* One sample (mc_body_sample). */
 MW_FN int mw_sample(McWarp *w, float *rows, const McConst *k, const float *x, int y, int t_pres,
-                    int learn, int nudge, int track, int reset, float *sq_err) {
+                    int learn, int learn_lag, int nudge, int track, int reset,
+                    float *sq_err) {
   LANES
   if (lane < MW2) L(w->acc) = 0.0f;
   if (reset) { /* the fields with the reset flag: the potentials */
@@ -449,7 +450,8 @@ MW_FN int mw_sample(McWarp *w, float *rows, const McConst *k, const float *x, in
   }
   LANES_END
   if (reset) mw_refresh(w, k);
-  for (int t = 0; t < t_pres; t++) mw_step(w, rows, x, y, k, learn, nudge ? 1.0f : 0.0f, t, track);
+  for (int t = 0; t < t_pres; t++)
+    mw_step(w, rows, x, y, k, learn && t >= learn_lag, nudge ? 1.0f : 0.0f, t, track);
   int best = 0;
   float e = 0.0f, best_a = FROM(w->acc, 0);
   UNROLL for (int j = 0; j < MW2; j++) {
@@ -494,7 +496,8 @@ MW_FN void mw_records(McView st, const McLayout *lay, const McConst *k, const Mc
         uint32_t idx = perm[s];
         int hit =
             mw_sample(&w, rows, k, xs + (size_t)idx * MW0, ys[idx], sch->t_pres,
-                      phase ? 0 : sch->learn, phase ? 0 : sch->teacher, !phase, sch->reset, &err);
+                      phase ? 0 : sch->learn, sch->learn_lag, phase ? 0 : sch->teacher, !phase,
+                      sch->reset, &err);
         if (phase) {
           val_hits += (float)hit;
           val_err += err;
@@ -511,7 +514,7 @@ MW_FN void mw_records(McView st, const McLayout *lay, const McConst *k, const Mc
       McWarp keep = w;
       for (int s = 0; s < sch->n_test; s++) {
         test_hits += (float)mw_sample(&w, rows, k, data->x_val + (size_t)s * MW0, data->y_val[s],
-                                      sch->t_pres, 0, 0, 0, sch->reset, &err);
+                                      sch->t_pres, 0, 0, 0, 0, sch->reset, &err);
         test_err += err;
       }
       w = keep;
