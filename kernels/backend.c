@@ -32,7 +32,18 @@ static void cpu_describe(const ApExec *exec, char *buf, size_t n) {
   snprintf(buf, n, "cpu, %d thread%s", t, t == 1 ? "" : "s");
 }
 
-static const ApBackend cpu_backend = {"cpu", cpu_probe, cpu_describe};
+static const ApBackend cpu_backend = {"cpu", cpu_probe, cpu_describe, NULL};
+
+size_t ap_device_budget(size_t free_b) { return free_b / 10 * 9; }
+
+/* (+1: a zero-sample set still gets a valid pointer) */
+void ap_cuda_data_bytes(const ApData *h, size_t bytes[4]) {
+  int alias = h->x_val == h->x_train && h->y_val == h->y_train;
+  bytes[0] = (size_t)h->n_train * (size_t)h->n_in * sizeof(float) + 1;
+  bytes[1] = (size_t)h->n_train * sizeof(int) + 1;
+  bytes[2] = alias ? 0 : (size_t)h->n_val * (size_t)h->n_in * sizeof(float) + 1;
+  bytes[3] = alias ? 0 : (size_t)h->n_val * sizeof(int) + 1;
+}
 
 const ApBackend *ap_backend_cpu(void) { return &cpu_backend; }
 

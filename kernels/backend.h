@@ -13,6 +13,9 @@ typedef struct ApBackend {
   ap_status (*probe)(ApError *err);
   /* One line for the configuration table, e.g. "cpu, 2 threads". */
   void (*describe)(const ApExec *exec, char *buf, size_t n);
+  /* Optional: the device memory free now and in all (bytes). NULL: the backend runs in
+   * host memory (the CPU). */
+  ap_status (*memory)(size_t *free_b, size_t *total_b, ApError *err);
 } ApBackend;
 
 #ifdef __cplusplus
@@ -25,6 +28,12 @@ const ApBackend *ap_backend_cuda(void);
 int ap_cpu_threads(const ApExec *exec);
 /* Seconds on the monotonic clock (for durations). */
 double ap_seconds(void);
+/* The device memory a run may take of free_b free bytes (nine tenths: the rest is left to
+ * the driver and to other programs). Every CUDA cohort sizes itself against it. */
+size_t ap_device_budget(size_t free_b);
+/* Bytes of the device copy of dataset h that the CUDA backend shares among the cohorts
+ * of a run: x_train, y_train, x_val, y_val (the last two 0 where they alias the first). */
+void ap_cuda_data_bytes(const ApData *h, size_t bytes[4]);
 
 /* "auto", "cpu" or "cuda". auto takes CUDA when it answers, else the CPU, and then writes
  * a few words saying why into note where the build has CUDA (empty when nothing needs

@@ -32,7 +32,12 @@ static void cuda_describe(const ApExec *exec, char *buf, size_t n) {
            (double)p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), v);
 }
 
-static const ApBackend cuda_backend = {"cuda", cuda_probe, cuda_describe};
+static ap_status cuda_memory(size_t *free_b, size_t *total_b, ApError *err) {
+  CUDA_CHECK(cudaMemGetInfo(free_b, total_b));
+  return AP_OK;
+}
+
+static const ApBackend cuda_backend = {"cuda", cuda_probe, cuda_describe, cuda_memory};
 
 extern "C" const ApBackend *ap_backend_cuda(void) { return &cuda_backend; }
 
@@ -55,25 +60,22 @@ ap_status ap_cuda_data_acquire(const ApData *h, cudaStream_t stream, ApData *out
   if (g_data.users > 0)
     return ap_fail(err, AP_ERR_SOFTWARE, "cuda backend: cohorts of one run must share one dataset");
   ApData d = *h;
-  size_t xt = (size_t)h->n_train * (size_t)h->n_in, xv = (size_t)h->n_val * (size_t)h->n_in;
+  size_t bytes[4]; /* the sizes the estimate counts (ap_cuda_data_bytes), +1 each */
+  ap_cuda_data_bytes(h, bytes);
   float *x_train, *x_val;
   int *y_train, *y_val;
-  CUDA_CHECK(cudaMalloc(&x_train, xt * sizeof(float) + 1));
-  CUDA_CHECK(cudaMalloc(&y_train, (size_t)h->n_train * sizeof(int) + 1));
-  CUDA_CHECK(
-      cudaMemcpyAsync(x_train, h->x_train, xt * sizeof(float), cudaMemcpyHostToDevice, stream));
-  CUDA_CHECK(cudaMemcpyAsync(y_train, h->y_train, (size_t)h->n_train * sizeof(int),
-                             cudaMemcpyHostToDevice, stream));
-  if (h->x_val == h->x_train && h->y_val == h->y_train) {
+  CUDA_CHECK(cudaMalloc(&x_train, bytes[0]));
+  CUDA_CHECK(cudaMalloc(&y_train, bytes[1]));
+  CUDA_CHECK(cudaMemcpyAsync(x_train, h->x_train, bytes[0] - 1, cudaMemcpyHostToDevice, stream));
+  CUDA_CHECK(cudaMemcpyAsync(y_train, h->y_train, bytes[1] - 1, cudaMemcpyHostToDevice, stream));
+  if (!bytes[2]) { /* validation = training (Bars) */
     x_val = x_train;
     y_val = y_train;
   } else {
-    CUDA_CHECK(cudaMalloc(&x_val, xv * sizeof(float) + 1));
-    CUDA_CHECK(cudaMalloc(&y_val, (size_t)h->n_val * sizeof(int) + 1));
-    CUDA_CHECK(
-        cudaMemcpyAsync(x_val, h->x_val, xv * sizeof(float), cudaMemcpyHostToDevice, stream));
-    CUDA_CHECK(cudaMemcpyAsync(y_val, h->y_val, (size_t)h->n_val * sizeof(int),
-                               cudaMemcpyHostToDevice, stream));
+    CUDA_CHECK(cudaMalloc(&x_val, bytes[2]));
+    CUDA_CHECK(cudaMalloc(&y_val, bytes[3]));
+    CUDA_CHECK(cudaMemcpyAsync(x_val, h->x_val, bytes[2] - 1, cudaMemcpyHostToDevice, stream));
+    CUDA_CHECK(cudaMemcpyAsync(y_val, h->y_val, bytes[3] - 1, cudaMemcpyHostToDevice, stream));
   }
   CUDA_CHECK(cudaStreamSynchronize(stream));
   d.x_train = x_train, d.y_train = y_train, d.x_val = x_val, d.y_val = y_val;

@@ -106,6 +106,17 @@ typedef struct ApCohortSpec {
   int n_records; /* records of the whole run ([train] epochs): the last one ends training */
 } ApCohortSpec;
 
+/* Memory of one cohort on one backend (bytes): what its cohort_create and run allocate,
+ * added up by the function that sizes those allocations, so that the estimate and the
+ * allocations cannot drift apart. */
+typedef struct ApCohortMem {
+  double host;       /* host memory the cohort holds while it lives */
+  double work;       /* host work arrays while it runs (every thread's together) */
+  double device;     /* device memory with every replica on the device at once (CPU: 0) */
+  double device_min; /* the least device memory it runs in, its replicas taking turns in
+                      * parts (= device where a cohort cannot split) */
+} ApCohortMem;
+
 /* The run's series: replica r's record e starts at base + (r * n_records + e) * width. */
 typedef struct ApSeriesBuf {
   float *base;
@@ -153,11 +164,24 @@ typedef struct ApModel {
   ap_status (*check)(const void *params, const ApData *data, ApError *err);
   /* Replicas with equal keys share a schedule and run as one cohort. */
   uint64_t (*cohort_key)(const void *params);
+  /* The keys cohort_key reads, "t_pres, neuron" (NULL: it reads none, one cohort), so
+   * that a cohort can be named in words. */
+  const char *cohort_by;
   ap_status (*layout)(const void *params, ApLayout *out, ApError *err);
   /* One replica's initial canonical state (layout.n_floats floats). */
   void (*init)(float *state, const void *params, const ApData *data);
   /* Replica-steps one record of this replica takes (progress and load balance). */
   double (*cost)(const void *params, const ApData *data);
+  /* The memory a cohort of spec->n replicas takes on backend "cpu" or "cuda", whether or
+   * not this build has that backend; AP_ERR_UNAVAILABLE where the model has none there. */
+  ap_status (*memory)(const char *backend, const ApCohortSpec *spec, ApCohortMem *out,
+                      ApError *err);
+  /* Optional, for the estimate's calibration (a short real run): cuts one record of this
+   * replica to about f (0 < f <= 1) of its work, of the same kind, so that cost() on
+   * `data` says how much is left. data is the calibration's dataset: the run's first
+   * samples, which the parameters must then fit; the layout must stay the run's. NULL:
+   * records are not cut. */
+  void (*shrink)(void *params, const ApData *data, double f);
   /* The series the progress line and the summary report, or NULL. A series named
    * "diverged" (0, or 1 from the record where a replica's state turned non-finite and it
    * froze) is reported by the host, and written as replicas/diverged_at. */

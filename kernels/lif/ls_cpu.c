@@ -71,6 +71,69 @@ oom:
   return ap_fail(err, AP_ERR_OSERR, "out of memory creating %d lif_stdp replicas", spec->n);
 }
 
+/* ---- memory: the sizes both backends allocate (here, where the body's types are plain C) */
+
+#define RASTER_FIRST 65536 /* pairs: a replica's raster starts this large and doubles */
+
+/* Raster pairs a replica may append in n steps: each neuron spikes at most once per
+ * refractory period + 1 steps. */
+static long long raster_pairs(const LsDims *d, long long n, int ref) {
+  return (long long)d->N * ((n + ref) / (ref + 1) + 1);
+}
+
+LsCudaSize ls_cuda_size(const LsDims *d, int R, int F, int ref_min) {
+  LsCudaSize z;
+  memset(&z, 0, sizeof z);
+  size_t r = (size_t)(R > 0 ? R : 1);
+  size_t chunk = LS_CUDA_SERIES_BUDGET / (r * (size_t)F * sizeof(float));
+  z.chunk = chunk < 1 ? 1 : chunk > LS_CUDA_CHUNK ? LS_CUDA_CHUNK : (int)chunk;
+  /* the raster buffer: every spike of a launch's raster steps, within the budget */
+  if (d->raster_steps > 0) {
+    long long most = (long long)z.chunk * d->steps, fit = (long long)(LS_RASTER_BUDGET / (r * 8));
+    if (most > d->raster_steps) most = d->raster_steps;
+    long long n = most;
+    while (n > 1 && raster_pairs(d, n, ref_min) > fit) n /= 2;
+    z.rast_steps = n;
+    z.rast_cap = raster_pairs(d, n, ref_min);
+  }
+  z.per_launch = (size_t)z.chunk * (size_t)F * sizeof(float) + (size_t)z.rast_cap * 8 +
+                 sizeof(LsRep) + sizeof(LsConst) + sizeof(int);
+  return z;
+}
+
+ap_status ls_memory(const char *backend, const ApCohortSpec *spec, ApCohortMem *out, ApError *err) {
+  const LsParams *params = spec->params;
+  LsDims d = ls_dims(params);
+  double R = spec->n, S, K;
+  int ref_min = 1 << 30;
+  for (int i = 0; i < spec->n; i++) {
+    LsConst k;
+    ls_const_init(&k, &params[i]);
+    ref_min = k.ref_steps < ref_min ? k.ref_steps : ref_min;
+  }
+  ls_net_bound(params, &S, &K); /* the networks are not built for an estimate */
+  double rep = (double)ls_rep_bytes(&d, (long long)K),
+         net = (double)ls_net_bytes(d.N, (long long)S, (long long)K, 0);
+  memset(out, 0, sizeof *out);
+  if (!strcmp(backend, "cpu")) {
+    /* the raster's first allocation; it doubles as spikes come (not counted) */
+    out->host = sizeof(ApCohort) +
+                R * (sizeof(Rep) + net + rep + (d.raster_steps > 0 ? RASTER_FIRST * 8.0 : 0));
+    return AP_OK;
+  }
+  if (strcmp(backend, "cuda"))
+    return ap_fail(err, AP_ERR_UNAVAILABLE, "lif_stdp: no %s implementation", backend);
+  LsCudaSize z = ls_cuda_size(&d, spec->n, spec->layout->series_width, ref_min);
+  double packed = (double)ls_net_bytes(d.N, (long long)S, (long long)K, 1);
+  out->device = out->device_min = R * (rep + packed + (double)z.per_launch); /* no parts */
+  /* the networks, the staged blocks, the series of a launch, the counts (the rasters
+   * grow as spikes come, not counted); while creating: constants, reps and packed nets */
+  out->host = R * (net + rep + (double)z.chunk * spec->layout->series_width * sizeof(float) +
+                   sizeof(LsNet) + 2 * sizeof(size_t) + 2 * sizeof(int));
+  out->work = R * (packed + sizeof(LsConst) + sizeof(LsRep) + sizeof(LsNet) + sizeof(size_t));
+  return AP_OK;
+}
+
 static ap_status cpu_state_set(ApCohort *c, const float *state, ApError *err) {
   (void)err;
   for (int i = 0; i < c->n; i++)
@@ -89,10 +152,9 @@ static ap_status cpu_state_get(ApCohort *c, float *state, ApError *err) {
  * refractory period + 1 steps). */
 static int raster_room(Rep *rp, const LsDims *d) {
   LsRep *r = &rp->r;
-  long long need = (long long)*r->n_rast +
-                   (long long)d->N * ((d->steps + rp->k.ref_steps) / (rp->k.ref_steps + 1) + 1);
+  long long need = (long long)*r->n_rast + raster_pairs(d, d->steps, rp->k.ref_steps);
   if (need <= r->rast_cap) return 0;
-  long long cap = r->rast_cap ? 2LL * r->rast_cap : 65536;
+  long long cap = r->rast_cap ? 2LL * r->rast_cap : RASTER_FIRST;
   while (cap < need) cap *= 2;
   uint32_t *q = realloc(r->rast, (size_t)cap * 2 * sizeof *q);
   if (!q) return -1;

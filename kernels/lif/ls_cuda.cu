@@ -34,12 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_THREADS 256                  /* a block: a team of up to this many threads */
-#define MAX_CHUNK 256                    /* records per launch */
-#define SERIES_BUDGET ((size_t)64 << 20) /* bytes of device series buffer a cohort may use */
-#ifndef LS_RASTER_BUDGET /* bytes of device raster buffer a cohort may use (tests shrink it) */
-#define LS_RASTER_BUDGET ((size_t)256 << 20)
-#endif
+#define MAX_THREADS 256         /* a block: a team of up to this many threads */
+#define MAX_CHUNK LS_CUDA_CHUNK /* records per launch (the buffers' sizes: ls_cuda_size) */
 
 /* ---- the kernel: indexing and launch only; the model is ls_body.h ------------------- */
 
@@ -144,7 +140,7 @@ static void cuda_cohort_destroy(ApCohort *c) {
  * with h NULL only the size; else copied into h, and dn pointed at the same places in d. */
 static size_t net_pack(const LsNet *n, char *h, char *d, LsNet *dn) {
   size_t N1 = (size_t)n->N + 1, K = n->n_plastic > 0 ? (size_t)n->n_plastic : 1,
-         S = n->n_static > 0 ? (size_t)n->n_static : 1, at = 0;
+         S = n->n_static > 0 ? (size_t)n->n_static : 1, at = 0, a = LS_NET_PACK_ALIGN;
 #define PACK(f, count)                                                                             \
   do {                                                                                             \
     size_t bytes_ = (count) * sizeof *n->f;                                                        \
@@ -152,27 +148,11 @@ static size_t net_pack(const LsNet *n, char *h, char *d, LsNet *dn) {
       memcpy(h + at, n->f, bytes_);                                                                \
       dn->f = (decltype(dn->f))(d + at);                                                           \
     }                                                                                              \
-    at = (at + bytes_ + 15) / 16 * 16;                                                             \
-  } while (0)
-  PACK(pop, N1);
-  PACK(lgn, N1);
-  PACK(wfix, (size_t)LS_POPS * LS_POPS);
-  PACK(sptr, N1);
-  PACK(scol, S);
-  PACK(pptr, N1);
-  PACK(pcol, K);
-  PACK(qptr, N1);
-  PACK(qsyn, K);
-  PACK(qpre, K);
-  PACK(pcat, K);
+    at = (at + bytes_ + a - 1) / a * a;                                                            \
+  } while (0);
+  LS_NET_ARRAYS(PACK) /* the list and alignment ls_net_bytes adds up */
 #undef PACK
   return at;
-}
-
-/* Raster pairs one replica may append in n steps: each neuron spikes at most once per
- * refractory period + 1 steps (ls_cpu.c's raster_room). */
-static long long raster_room(const ApCohort *c, long long n) {
-  return (long long)c->d.N * ((n + c->ref_min) / (c->ref_min + 1) + 1);
 }
 
 static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *err) {
@@ -189,8 +169,7 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   size_t R = (size_t)c->R, F = (size_t)c->ser.width;
   int groups = (c->d.N + 3) / 4, want = (groups + 31) / 32 * 32;
   c->threads = want < MAX_THREADS ? want : MAX_THREADS;
-  size_t chunk = SERIES_BUDGET / (R * F * sizeof(float));
-  c->chunk = chunk < 1 ? 1 : chunk > MAX_CHUNK ? MAX_CHUNK : (int)chunk;
+  c->chunk = ls_cuda_size(&c->d, c->R, c->ser.width, 1).chunk; /* (the raster's, below) */
 
   c->nets = (LsNet *)calloc(R, sizeof *c->nets);
   c->off = (size_t *)calloc(R + 1, sizeof *c->off);
@@ -222,27 +201,20 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
     c->off[i + 1] = c->off[i] + ls_rep_bytes(&c->d, c->nets[i].n_plastic);
     net_off[i + 1] = net_off[i] + net_pack(&c->nets[i], NULL, NULL, NULL);
   }
-  /* the raster buffer: every spike of a launch's raster steps, within the budget */
-  if (c->d.raster_steps > 0) {
-    long long most = (long long)c->chunk * c->d.steps,
-              fit = (long long)(LS_RASTER_BUDGET / (R * 8));
-    if (most > c->d.raster_steps) most = c->d.raster_steps;
-    long long n = most;
-    while (n > 1 && raster_room(c, n) > fit) n /= 2;
-    c->rast_steps = n;
-    c->rast_cap = raster_room(c, n);
+  {
+    /* every size from ls_cuda_size, which the estimate adds up too; the raster buffer
+     * holds every spike of a launch's raster steps, within the budget */
+    LsCudaSize z = ls_cuda_size(&c->d, c->R, c->ser.width, c->ref_min);
+    c->rast_steps = z.rast_steps;
+    c->rast_cap = z.rast_cap;
     if (c->rast_cap > (1LL << 30)) {
       st =
           ap_fail(err, AP_ERR_CONFIG, "lif_stdp: %d neurons: too many for the CUDA raster", c->d.N);
       goto out;
     }
-  }
-  {
-    size_t per_launch = (size_t)c->chunk * F * sizeof(float) + (size_t)c->rast_cap * 8 +
-                        sizeof(LsRep) + sizeof(LsConst) + sizeof(int);
-    size_t need = c->off[R] + net_off[R] + R * per_launch, free_b = 0, total_b = 0;
+    size_t need = c->off[R] + net_off[R] + R * z.per_launch, free_b = 0, total_b = 0;
     if ((rc = cudaMemGetInfo(&free_b, &total_b)) != cudaSuccess) goto out;
-    if (need > free_b / 10 * 9) {
+    if (need > ap_device_budget(free_b)) {
       st = ap_fail(err, AP_ERR_OSERR,
                    "cuda: %d lif_stdp replicas of %d neurons need %.1f MiB (%.1f MiB each), "
                    "%.1f MiB are free: run fewer at once, or on the CPU",

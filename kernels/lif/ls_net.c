@@ -47,6 +47,41 @@ int ls_projections(const LsParams *p, LsProj *out) {
   return n;
 }
 
+static size_t grow_capacity(size_t n);
+
+size_t ls_net_bytes(int N, long long n_static, long long n_plastic, int packed) {
+  size_t N1 = (size_t)N + 1, K = n_plastic > 0 ? (size_t)n_plastic : 1,
+         S = n_static > 0 ? (size_t)n_static : 1, at = 0, a = packed ? LS_NET_PACK_ALIGN : 1;
+  const LsNet *n = NULL; /* for the element sizes only */
+#define ADD(f, count) at = (at + (count) * sizeof *n->f + a - 1) / a * a;
+  LS_NET_ARRAYS(ADD)
+#undef ADD
+  if (packed) return at;
+  /* the host's scol, pcol and w0 grew by doubling (grow_push): their capacity */
+  size_t cs = grow_capacity((size_t)(n_static > 0 ? n_static : 0)),
+         ck = grow_capacity((size_t)(n_plastic > 0 ? n_plastic : 0));
+  return at + (cs > S ? cs - S : 0) * sizeof *n->scol + (ck > K ? ck - K : 0) * sizeof *n->pcol +
+         ck * sizeof *n->w0;
+}
+
+void ls_net_bound(const LsParams *p, double *n_static, double *n_plastic) {
+  LsDims d = ls_dims(p);
+  LsProj proj[LS_MAX_PROJ];
+  int np = ls_projections(p, proj);
+  double mean[2] = {0, 0}, var[2] = {0, 0};
+  for (int q = 0; q < np; q++) {
+    double pre = d.pop0[proj[q].pre + 1] - d.pop0[proj[q].pre],
+           post = d.pop0[proj[q].post + 1] - d.pop0[proj[q].post];
+    double pairs = pre * (proj[q].pre == proj[q].post ? post - 1 : post), pr = proj[q].p;
+    if (pr <= 0) continue;
+    pr = pr > 1 ? 1 : pr;
+    mean[proj[q].plastic] += pairs * pr;
+    var[proj[q].plastic] += pairs * pr * (1 - pr);
+  }
+  *n_static = ceil(mean[0] + 5 * sqrt(var[0]));
+  *n_plastic = ceil(mean[1] + 5 * sqrt(var[1]));
+}
+
 void ls_net_free(LsNet *net) {
   if (!net) return;
   free(net->pop);
@@ -69,9 +104,18 @@ typedef struct Grow {
   size_t n, cap, size;
 } Grow;
 
+#define GROW_FIRST 4096
+
+/* The capacity grow_push reaches for n items. */
+static size_t grow_capacity(size_t n) {
+  size_t cap = n ? GROW_FIRST : 0;
+  while (cap < n) cap *= 2;
+  return cap;
+}
+
 static int grow_push(Grow *g, const void *x) {
   if (g->n == g->cap) {
-    size_t cap = g->cap ? 2 * g->cap : 4096;
+    size_t cap = g->cap ? 2 * g->cap : GROW_FIRST;
     void *q = realloc(g->p, cap * g->size);
     if (!q) return -1;
     g->p = q, g->cap = cap;

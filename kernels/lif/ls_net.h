@@ -50,10 +50,47 @@ typedef struct LsNet {
   int n_bu_pre, n_bu_post;
 } LsNet;
 
+/* X(field, count): the network arrays the step body reads, with their element counts in
+ * N1 = N + 1, S and K (the static and the plastic synapses, each at least 1). ls_cuda.cu
+ * packs them in this order for the device; ls_net_bytes adds up their sizes. */
+#define LS_NET_ARRAYS(X)                                                                           \
+  X(pop, N1)                                                                                       \
+  X(lgn, N1) X(wfix, (size_t)LS_POPS *LS_POPS) X(sptr, N1) X(scol, S) X(pptr, N1) X(pcol, K)       \
+      X(qptr, N1) X(qsyn, K) X(qpre, K) X(pcat, K)
+#define LS_NET_PACK_ALIGN 16 /* bytes: where each packed array starts */
+
+#define LS_CUDA_CHUNK 256                        /* records per launch */
+#define LS_CUDA_SERIES_BUDGET ((size_t)64 << 20) /* bytes of device series a cohort may use */
+#ifndef LS_RASTER_BUDGET /* bytes of device raster buffer a cohort may use (tests shrink it) */
+#define LS_RASTER_BUDGET ((size_t)256 << 20)
+#endif
+
+/* The memory of a CUDA cohort (ls_cuda.cu allocates from these numbers, the estimate adds
+ * them up): per replica and launch. */
+typedef struct LsCudaSize {
+  int chunk;            /* records of series one launch may write */
+  long long rast_steps; /* the most raster steps one launch may cover */
+  long long rast_cap;   /* raster pairs one launch may write per replica (0: no raster) */
+  size_t per_launch;    /* bytes per replica: the series, the raster, LsRep, LsConst, a count */
+} LsCudaSize;
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 int ls_projections(const LsParams *p, LsProj *out);
+/* Bytes of a network's arrays: packed (LS_NET_ARRAYS in ls_cuda.cu's order and alignment)
+ * or as ls_net_build allocates them on the host (those and w0). */
+size_t ls_net_bytes(int N, long long n_static, long long n_plastic, int packed);
+/* Synapse counts that a replica's network stays below but for a 5-sigma draw (the
+ * expected count plus five standard deviations of the Bernoulli draws), for estimates
+ * made without building it. */
+void ls_net_bound(const LsParams *p, double *n_static, double *n_plastic);
+/* For a CUDA cohort of R replicas of dims d with F series floats per record, whose
+ * shortest refractory period is ref_min steps (ls_cpu.c, where the body's types are
+ * plain C). */
+LsCudaSize ls_cuda_size(const LsDims *d, int R, int F, int ref_min);
+/* The memory of a cohort on the CPU and on CUDA (ls_cpu.c), for ApModel.memory. */
+ap_status ls_memory(const char *backend, const ApCohortSpec *spec, ApCohortMem *out, ApError *err);
 /* AP_ERR_OSERR when out of memory. */
 ap_status ls_net_build(const LsParams *p, LsNet *net);
 void ls_net_free(LsNet *net);

@@ -58,11 +58,33 @@ typedef struct Scratch {
   float *keep;    /* [n_floats][MC_LN], the state before a test phase */
 } Scratch;
 
-static void *alloc_floats(size_t n) {
+/* Bytes of n floats in whole 64-byte lines (at least one), as alloc_lines takes them. */
+static size_t floats_bytes(size_t n) {
   size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-  void *p = aligned_alloc(64, bytes ? bytes : 64);
-  if (p) memset(p, 0, bytes ? bytes : 64);
+  return bytes ? bytes : 64;
+}
+
+/* bytes (a floats_bytes size), 64-byte aligned and zeroed */
+static void *alloc_lines(size_t bytes) {
+  void *p = aligned_alloc(64, bytes);
+  if (p) memset(p, 0, bytes);
   return p;
+}
+
+/* The lane path's arrays in bytes: what cohort_create and scratch_init allocate, and what
+ * mc_cpu_memory adds up. */
+typedef struct LanesSize {
+  size_t block_state;            /* per block */
+  size_t wk, perm, frozen, keep; /* a thread's scratch */
+} LanesSize;
+
+static LanesSize lanes_size(const McLayout *lay, const McWork *wo, int n_samples) {
+  LanesSize z;
+  z.block_state = floats_bytes((size_t)lay->n_floats * MC_LN);
+  z.wk = floats_bytes((size_t)wo->n_rows * MC_LN);
+  z.perm = (size_t)n_samples * MC_LN * sizeof(uint32_t);
+  z.frozen = z.keep = (size_t)lay->n_floats * MC_LN * sizeof(float);
+  return z;
 }
 
 static void scratch_free(Scratch *s) {
@@ -75,11 +97,12 @@ static void scratch_free(Scratch *s) {
 }
 
 static ap_status scratch_init(Scratch *s, const ApCohort *c) {
-  s->wk = alloc_floats((size_t)c->wo.n_rows * MC_LN);
-  s->perm = malloc((size_t)c->n_samples * MC_LN * sizeof *s->perm);
+  LanesSize z = lanes_size(&c->lay, &c->wo, c->n_samples);
+  s->wk = alloc_lines(z.wk);
+  s->perm = malloc(z.perm);
   /* not cleared: its pages cost memory only once a frozen lane uses them */
-  s->frozen = malloc((size_t)c->lay.n_floats * MC_LN * sizeof *s->frozen);
-  s->keep = malloc((size_t)c->lay.n_floats * MC_LN * sizeof *s->keep);
+  s->frozen = malloc(z.frozen);
+  s->keep = malloc(z.keep);
   if (!s->wk || !s->perm || !s->frozen || !s->keep) {
     scratch_free(s);
     return AP_ERR_OSERR;
@@ -128,6 +151,7 @@ static ap_status cpu_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApE
   c->threads = ap_cpu_threads(&spec->exec);
   c->cost = (double)c->sch.t_pres * (double)(c->data->n_train + c->sch.n_val) *
             (double)ap_layout_weights(spec->layout);
+  LanesSize z = lanes_size(&c->lay, &c->wo, c->n_samples);
   /* aligned, so that every lane constant is an aligned vector (McLanes) */
   c->blocks = aligned_alloc(64, (size_t)c->n_blocks * sizeof *c->blocks);
   if (!c->blocks) goto oom;
@@ -143,7 +167,7 @@ static ap_status cpu_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApE
       if (l < b->n_real) b->rows[l] = spec->rows[r];
     }
     mc_lanes_finish(&b->k);
-    b->state = alloc_floats((size_t)c->lay.n_floats * MC_LN);
+    b->state = alloc_lines(z.block_state);
     if (!b->state) goto oom;
   }
   *out = c;
@@ -151,6 +175,25 @@ static ap_status cpu_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApE
 oom:
   cpu_cohort_destroy(c);
   return ap_fail(err, AP_ERR_OSERR, "out of memory creating a cohort of %d replicas", spec->n);
+}
+
+void mc_cpu_memory(const ApCohortSpec *spec, ApCohortMem *out) {
+  memset(out, 0, sizeof *out);
+  if (mc_wide_pick(spec, spec->exec.cpu_version)) {
+    mc_wide_memory(spec, out);
+    return;
+  }
+  McDims dims = mc_dims(spec->params);
+  McLayout lay;
+  McWork wo;
+  mc_layout_init(&lay, &dims, NULL);
+  mc_work_init(&wo, &dims);
+  const ApData *d = spec->data;
+  LanesSize z = lanes_size(&lay, &wo, d->n_train > d->n_val ? d->n_train : d->n_val);
+  double blocks = (spec->n + MC_LN - 1) / MC_LN, threads = ap_cpu_threads(&spec->exec);
+  out->host = sizeof(ApCohort) + blocks * (double)(sizeof(Block) + z.block_state);
+  /* a thread holds one cohort's scratch at a time (cpu_run) */
+  out->work = (threads < blocks ? threads : blocks) * (double)(z.wk + z.perm + z.frozen + z.keep);
 }
 
 static ap_status cpu_state_set(ApCohort *c, const float *state, ApError *err) {

@@ -41,9 +41,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define WARP 32
+#define WARP MC_CUDA_WARP
 #define THREADS 128
-#define MAX_CHUNK 256 /* records per launch: bounds the device series buffer */
+#define MAX_CHUNK MC_CUDA_CHUNK /* records per launch: bounds the device series buffer */
 
 /* ---- kernels: indexing and launch only; the model is mc_body.h / mc_warp.h ----------- */
 
@@ -128,13 +128,6 @@ static int part_size(const ApCohort *c, int p) {
   return left < c->part ? left : c->part;
 }
 
-static size_t bytes_per_replica(const ApCohort *c) {
-  size_t keep = c->sch.n_test > 0 ? (size_t)c->lay.n_floats : 0;
-  return sizeof(float) * ((size_t)c->lay.n_floats + keep + (size_t)c->wo.n_rows +
-                          (size_t)MAX_CHUNK * c->width) +
-         sizeof(uint32_t) * (size_t)c->n_samples + sizeof(McConst);
-}
-
 static void cuda_cohort_destroy(ApCohort *c) {
   if (!c) return;
   cudaFree(c->d_lay);
@@ -183,10 +176,11 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
                    "neurons, dims %d-%d-%d and at most %d samples)",
                    v, MW0, MW1, MW2, MW_MAX_SAMPLES);
   c->n_samples = data->n_train > data->n_val ? data->n_train : data->n_val;
-  size_t nf = (size_t)c->lay.n_floats;
-  c->h_const = (McConst *)malloc((size_t)c->R * sizeof(McConst));
-  c->h_rows = (int *)malloc((size_t)c->R * sizeof(int));
-  c->h_state = (float *)calloc((size_t)c->R * nf, sizeof(float));
+  /* every array's size comes from mc_cuda_size, which the estimate adds up too */
+  McCudaSize z = mc_cuda_size(&params[0], data, c->width);
+  c->h_const = (McConst *)malloc((size_t)c->R * z.h_const);
+  c->h_rows = (int *)malloc((size_t)c->R * z.h_rows);
+  c->h_state = (float *)calloc((size_t)c->R, z.h_state);
   if (!c->h_const || !c->h_rows || !c->h_state)
     return ap_fail(err, AP_ERR_OSERR, "out of host memory for %d replicas", c->R);
   for (int r = 0; r < c->R; r++) mc_const_init(&c->h_const[r], &params[r]);
@@ -195,7 +189,8 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   /* how many replicas fit on the device at once */
   size_t free_b = 0, total_b = 0;
   CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
-  size_t per = bytes_per_replica(c), budget = free_b / 10 * 9;
+  size_t per = z.d_per_replica, budget = ap_device_budget(free_b);
+  budget = budget > z.d_fixed ? budget - z.d_fixed : 0;
   size_t want = ((size_t)c->R + WARP - 1) / WARP * WARP;
   size_t fit = budget / per / WARP * WARP;
   if (fit == 0)
@@ -206,20 +201,20 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   c->part = (int)(want < fit ? want : fit);
   c->n_parts = (c->R + c->part - 1) / c->part;
 
-  size_t P = (size_t)c->part, S = P * MAX_CHUNK * (size_t)c->width;
-  c->h_stage = (float *)malloc(nf * P * sizeof(float));
-  c->h_series = (float *)malloc(S * sizeof(float));
+  size_t P = (size_t)c->part;
+  c->h_stage = (float *)malloc(P * z.h_stage);
+  c->h_series = (float *)malloc(P * z.h_series);
   if (!c->h_stage || !c->h_series) return ap_fail(err, AP_ERR_OSERR, "out of host memory");
   CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
-  CUDA_CHECK(cudaMalloc(&c->d_lay, sizeof(McLayout)));
+  CUDA_CHECK(cudaMalloc(&c->d_lay, z.d_fixed));
   CUDA_CHECK(
       cudaMemcpyAsync(c->d_lay, &c->lay, sizeof(McLayout), cudaMemcpyHostToDevice, c->stream));
-  CUDA_CHECK(cudaMalloc(&c->d_const, P * sizeof(McConst)));
-  CUDA_CHECK(cudaMalloc(&c->d_state, nf * P * sizeof(float)));
-  CUDA_CHECK(cudaMalloc(&c->d_work, (size_t)c->wo.n_rows * P * sizeof(float)));
-  if (c->sch.n_test > 0) CUDA_CHECK(cudaMalloc(&c->d_keep, nf * P * sizeof(float)));
-  CUDA_CHECK(cudaMalloc(&c->d_perm, (size_t)c->n_samples * P * sizeof(uint32_t)));
-  CUDA_CHECK(cudaMalloc(&c->d_series, S * sizeof(float)));
+  CUDA_CHECK(cudaMalloc(&c->d_const, P * z.d_const));
+  CUDA_CHECK(cudaMalloc(&c->d_state, P * z.d_state));
+  CUDA_CHECK(cudaMalloc(&c->d_work, P * z.d_work));
+  if (z.d_keep) CUDA_CHECK(cudaMalloc(&c->d_keep, P * z.d_keep)); /* a test phase */
+  CUDA_CHECK(cudaMalloc(&c->d_perm, P * z.d_perm));
+  CUDA_CHECK(cudaMalloc(&c->d_series, P * z.d_series));
   ap_status st = ap_cuda_data_acquire(data, c->stream, &c->data, err);
   if (st) return st;
   c->has_data = 1;

@@ -5,6 +5,7 @@
 
 #include "../core/ap_rng.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -456,6 +457,61 @@ static double mc_cost(const void *params, const ApData *data) {
   return (double)s.t_pres * (double)(data->n_train + s.n_val);
 }
 
+McCudaSize mc_cuda_size(const McParams *p, const ApData *data, int series_width) {
+  McDims dims = mc_dims(p);
+  McLayout lay;
+  McWork wo;
+  mc_layout_init(&lay, &dims, NULL);
+  mc_work_init(&wo, &dims);
+  McSched sch = mc_sched(p, data);
+  size_t nf = (size_t)lay.n_floats,
+         samples = (size_t)(data->n_train > data->n_val ? data->n_train : data->n_val);
+  McCudaSize z;
+  memset(&z, 0, sizeof z);
+  z.d_const = sizeof(McConst);
+  z.d_state = nf * sizeof(float);
+  z.d_work = (size_t)wo.n_rows * sizeof(float);
+  z.d_keep = sch.n_test > 0 ? nf * sizeof(float) : 0; /* the state before a test phase */
+  z.d_perm = samples * sizeof(uint32_t);
+  z.d_series = (size_t)MC_CUDA_CHUNK * (size_t)series_width * sizeof(float);
+  z.d_per_replica = z.d_const + z.d_state + z.d_work + z.d_keep + z.d_perm + z.d_series;
+  z.d_fixed = sizeof(McLayout);
+  z.h_const = sizeof(McConst);
+  z.h_rows = sizeof(int);
+  z.h_state = nf * sizeof(float);
+  z.h_stage = nf * sizeof(float);
+  z.h_series = z.d_series;
+  return z;
+}
+
+static ap_status mc_memory(const char *backend, const ApCohortSpec *spec, ApCohortMem *out,
+                           ApError *err) {
+  memset(out, 0, sizeof *out);
+  if (!strcmp(backend, "cpu")) {
+    mc_cpu_memory(spec, out);
+    return AP_OK;
+  }
+  if (strcmp(backend, "cuda"))
+    return ap_fail(err, AP_ERR_UNAVAILABLE, "microcircuit: no %s implementation", backend);
+  /* as mc_cuda.cu's cohort_alloc: every replica in one part when the device has room,
+   * else parts of MC_CUDA_WARP replicas at the least */
+  McCudaSize z = mc_cuda_size(spec->params, spec->data, spec->layout->series_width);
+  double R = spec->n, all = ceil(R / MC_CUDA_WARP) * MC_CUDA_WARP, least = MC_CUDA_WARP;
+  out->device = (double)z.d_fixed + all * (double)z.d_per_replica;
+  out->device_min = (double)z.d_fixed + least * (double)z.d_per_replica;
+  out->host =
+      R * (double)(z.h_const + z.h_rows + z.h_state) + all * (double)(z.h_stage + z.h_series);
+  return AP_OK;
+}
+
+/* A calibration record: the first samples of the data it is given (the schedule is the
+ * same, so a step costs what it costs in the run). */
+static void mc_shrink(void *params, const ApData *data, double f) {
+  McParams *p = params;
+  (void)f;
+  if (p->val_samples > data->n_val) p->val_samples = data->n_val;
+}
+
 static const char *const mc_phases[] = {"train", "val"};
 
 static int mc_order(const void *params, const ApData *data, int record, int phase, uint32_t *out) {
@@ -489,9 +545,12 @@ const ApModel mc_model = {
     .io = mc_io,
     .check = mc_check,
     .cohort_key = mc_cohort_key,
+    .cohort_by = "t_pres, neuron",
     .layout = mc_layout,
     .init = mc_init,
     .cost = mc_cost,
+    .memory = mc_memory,
+    .shrink = mc_shrink,
     .headline = "val_acc",
     .n_phases = 2,
     .phase_names = mc_phases,

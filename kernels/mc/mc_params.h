@@ -190,10 +190,28 @@ typedef struct McWork {
   int n_rows;
 } McWork;
 
+/* The CUDA cohort's arrays (mc_cuda.cu), in bytes: mc_cuda.cu allocates from these
+ * numbers and the estimate adds them up (mc_memory). The device holds one part of the
+ * cohort's replicas at a time (a multiple of MC_CUDA_WARP); the host all of them. */
+#define MC_CUDA_CHUNK 256 /* records per launch: bounds the device series buffer */
+#define MC_CUDA_WARP 32
+typedef struct McCudaSize {
+  size_t d_const, d_state, d_work, d_keep, d_perm, d_series; /* per replica of a part */
+  size_t d_per_replica;                                      /* their sum */
+  size_t d_fixed;                                            /* the layout, once */
+  size_t h_const, h_rows, h_state;                           /* per replica of the cohort */
+  size_t h_stage, h_series;                                  /* per replica of a part */
+} McCudaSize;
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 extern const ApModel mc_model;
+
+/* The sizes of a CUDA cohort of replicas like p (dims and schedule) on data. */
+McCudaSize mc_cuda_size(const McParams *p, const ApData *data, int series_width);
+/* The memory of a CPU cohort (mc_cpu.c: the lane blocks or the wide path, as it picks). */
+void mc_cpu_memory(const ApCohortSpec *spec, ApCohortMem *out);
 
 McDims mc_dims(const McParams *p);
 /* Products over at least MC_WIDE_MIN_PRE inputs sum in partial sums on the wide path

@@ -71,6 +71,24 @@ int mc_wide_pick(const ApCohortSpec *spec, const char *version) {
   return mc_wide_net(&d) || spec->n < WIDE_SMALL_MAX;
 }
 
+/* The wide path's arrays in bytes: what mc_wide_create and scratch_init allocate, and
+ * what mc_wide_memory adds up. */
+typedef struct WideSize {
+  size_t state, k, rows; /* per replica (k: of the cohort, rounded to 64 bytes) */
+  size_t wk, keep, perm; /* a team's scratch */
+} WideSize;
+
+static WideSize wide_size(const McLayout *lay, const McWork *wo, int n, int n_samples) {
+  WideSize z;
+  z.state = (size_t)lay->n_floats * sizeof(float);
+  z.k = ((size_t)n * sizeof(McLanes) + 63) / 64 * 64;
+  z.rows = sizeof(int);
+  z.wk = (size_t)wo->n_rows * sizeof(float);
+  z.keep = (size_t)lay->n_floats * sizeof(float);
+  z.perm = (size_t)(n_samples ? n_samples : 1) * sizeof(uint32_t);
+  return z;
+}
+
 void mc_wide_destroy(McWide *w) {
   if (!w) return;
   free(w->state);
@@ -97,9 +115,10 @@ ap_status mc_wide_create(const ApCohortSpec *spec, McWide **out, ApError *err) {
   w->threads = ap_cpu_threads(&spec->exec);
   w->n_samples = w->data->n_train > w->data->n_val ? w->data->n_train : w->data->n_val;
   w->weights = (double)ap_layout_weights(spec->layout);
-  w->state = malloc((size_t)w->n * (size_t)w->lay.n_floats * sizeof *w->state);
-  w->k = aligned_alloc(64, ((size_t)w->n * sizeof *w->k + 63) / 64 * 64);
-  w->rows = malloc((size_t)w->n * sizeof *w->rows);
+  WideSize z = wide_size(&w->lay, &w->wo, w->n, w->n_samples);
+  w->state = malloc((size_t)w->n * z.state);
+  w->k = aligned_alloc(64, z.k);
+  w->rows = malloc((size_t)w->n * z.rows);
   if (!w->state || !w->k || !w->rows) {
     mc_wide_destroy(w);
     return ap_fail(err, AP_ERR_OSERR, "out of memory creating a cohort of %d replicas", spec->n);
@@ -138,9 +157,10 @@ static void scratch_free(Scratch *s) {
 }
 
 static int scratch_init(Scratch *s, const McWide *w) {
-  s->wk = calloc((size_t)w->wo.n_rows, sizeof *s->wk);
-  s->keep = malloc((size_t)w->lay.n_floats * sizeof *s->keep);
-  s->perm = malloc((size_t)(w->n_samples ? w->n_samples : 1) * sizeof *s->perm);
+  WideSize z = wide_size(&w->lay, &w->wo, w->n, w->n_samples);
+  s->wk = calloc(1, z.wk);
+  s->keep = malloc(z.keep);
+  s->perm = malloc(z.perm);
   if (!s->wk || !s->keep || !s->perm) {
     scratch_free(s);
     return 0;
@@ -174,6 +194,23 @@ static void replica_run(const McWide *w, int r, const Scratch *s, int rank, int 
 /* Whether a team of all threads runs each replica in turn (else a thread per replica). */
 static int teams(const McWide *w, int n_tasks, int threads) {
   return n_tasks < threads && w->weights >= WIDE_TEAM_MIN_WEIGHTS;
+}
+
+void mc_wide_memory(const ApCohortSpec *spec, ApCohortMem *out) {
+  McDims dims = mc_dims(spec->params);
+  McLayout lay;
+  McWork wo;
+  mc_layout_init(&lay, &dims, NULL);
+  mc_work_init(&wo, &dims);
+  const ApData *d = spec->data;
+  WideSize z = wide_size(&lay, &wo, spec->n, d->n_train > d->n_val ? d->n_train : d->n_val);
+  int threads = ap_cpu_threads(&spec->exec), scratches = spec->n < threads ? spec->n : threads;
+  memset(out, 0, sizeof *out);
+  out->host = sizeof(McWide) + (double)spec->n * (double)(z.state + z.rows) + (double)z.k;
+  /* a team of all threads shares one scratch; else each thread has its own (mc_wide_run;
+   * counted per cohort: an upper bound where small cohorts share the threads) */
+  if (spec->n < threads && ap_layout_weights(spec->layout) >= WIDE_TEAM_MIN_WEIGHTS) scratches = 1;
+  out->work = (double)scratches * (double)(z.wk + z.keep + z.perm);
 }
 
 typedef struct Task {

@@ -10,6 +10,8 @@ typedef struct McWide McWide;
 /* Whether the wide path runs spec's cohort: version "wide" or "lanes", or by size (auto). */
 int mc_wide_pick(const ApCohortSpec *spec, const char *version);
 ap_status mc_wide_create(const ApCohortSpec *spec, McWide **out, ApError *err);
+/* The memory mc_wide_create and mc_wide_run allocate for spec's cohort. */
+void mc_wide_memory(const ApCohortSpec *spec, ApCohortMem *out);
 void mc_wide_destroy(McWide *w);
 void mc_wide_state_set(McWide *w, const float *state);
 void mc_wide_state_get(const McWide *w, float *state);

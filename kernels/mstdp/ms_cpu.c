@@ -114,15 +114,28 @@ static void cpu_cohort_destroy(ApCohort *c) {
   free(c);
 }
 
+/* A replica's arrays in bytes: its block and its training order (rep_alloc allocates
+ * them, ms_cpu_memory adds them up). */
+static size_t rep_bytes(const MsDims *d) { return ms_rep_floats(d) * sizeof(float); }
+static size_t perm_bytes(int n_train) {
+  return (size_t)(n_train > 0 ? n_train : 1) * sizeof(uint32_t);
+}
+
 static ap_status rep_alloc(Rep *rp, const MsDims *d, int n_train) {
-  size_t n = ms_rep_floats(d);
-  rp->mem = aligned_alloc(64, n * sizeof(float));
-  rp->r.perm = malloc((size_t)(n_train > 0 ? n_train : 1) * sizeof *rp->r.perm);
+  rp->mem = aligned_alloc(64, rep_bytes(d));
+  rp->r.perm = malloc(perm_bytes(n_train));
   if (!rp->mem || !rp->r.perm) return AP_ERR_OSERR;
-  memset(rp->mem, 0, n * sizeof(float));
+  memset(rp->mem, 0, rep_bytes(d));
   ms_rep_carve(&rp->r, rp->mem, d);
   rp->r.perm_pass = -1;
   return AP_OK;
+}
+
+void ms_cpu_memory(const ApCohortSpec *spec, ApCohortMem *out) {
+  MsDims d = ms_dims(spec->params);
+  memset(out, 0, sizeof *out);
+  out->host = sizeof(ApCohort) + (double)spec->n * (double)(sizeof(Rep) + rep_bytes(&d) +
+                                                            perm_bytes(spec->data->n_train));
 }
 
 static ap_status cpu_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApError *err) {

@@ -179,26 +179,26 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   int units = c->d.H + c->d.V, whole = c->kernel == KERNEL_ROWS16 ? 2 : 32;
   int want = (units + whole - 1) / whole * whole * (c->kernel == KERNEL_ROWS16 ? MS_PAD : 1);
   c->threads = want < MAX_THREADS ? want : MAX_THREADS; /* rows16: 16 x an even count */
-  size_t F = (size_t)c->ser.width, R = (size_t)c->R;
-  size_t chunk = SERIES_BUDGET / (R * F * sizeof(float));
-  c->chunk = chunk < 1 ? 1 : chunk > MAX_CHUNK ? MAX_CHUNK : (int)chunk;
+  size_t R = (size_t)c->R;
+  /* every array's size comes from ms_cuda_size, which the estimate adds up too */
+  MsCudaSize z = ms_cuda_size(&c->d, c->R, c->ser.width, data->n_train);
+  c->chunk = z.chunk;
 
-  size_t per = sizeof(float) * (c->q + (size_t)c->chunk * F) + sizeof(uint32_t) * c->n_perm +
-               sizeof(MsRep) + sizeof(MsConst);
+  size_t per = z.d_per_replica;
   size_t free_b = 0, total_b = 0;
   CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
-  if (per * R > free_b / 10 * 9)
+  if (per * R > ap_device_budget(free_b))
     return ap_fail(err, AP_ERR_OSERR,
                    "cuda: %d mstdp replicas of %d hidden units need %.1f MiB (%.1f MiB each), "
                    "%.1f MiB are free: run fewer at once, or on the CPU",
                    c->R, c->d.H, (double)(per * R) / 1048576.0, (double)per / 1048576.0,
                    (double)free_b / 1048576.0);
 
-  c->h_rows = (int *)malloc(R * sizeof(int));
-  c->h_mem = (float *)calloc(R * c->q, sizeof(float));
-  c->h_reps = (MsRep *)calloc(R, sizeof(MsRep));
-  c->h_series = (float *)malloc(R * (size_t)c->chunk * F * sizeof(float));
-  MsConst *h_const = (MsConst *)malloc(R * sizeof(MsConst));
+  c->h_rows = (int *)malloc(R * z.h_rows);
+  c->h_mem = (float *)calloc(R, z.h_mem);
+  c->h_reps = (MsRep *)calloc(R, z.h_reps);
+  c->h_series = (float *)malloc(R * z.h_series);
+  MsConst *h_const = (MsConst *)malloc(R * z.h_const); /* freed once uploaded */
   if (!c->h_rows || !c->h_mem || !c->h_reps || !c->h_series || !h_const) {
     free(h_const);
     return ap_fail(err, AP_ERR_OSERR, "out of host memory for %d mstdp replicas", c->R);
@@ -207,11 +207,11 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   for (int i = 0; i < c->R; i++) ms_const_init(&h_const[i], &params[i], data);
 
   cudaError_t rc = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
-  if (rc == cudaSuccess) rc = cudaMalloc(&c->d_mem, R * c->q * sizeof(float));
-  if (rc == cudaSuccess) rc = cudaMalloc(&c->d_perm, R * (size_t)c->n_perm * sizeof(uint32_t));
-  if (rc == cudaSuccess) rc = cudaMalloc(&c->d_reps, R * sizeof(MsRep));
-  if (rc == cudaSuccess) rc = cudaMalloc(&c->d_const, R * sizeof(MsConst));
-  if (rc == cudaSuccess) rc = cudaMalloc(&c->d_series, R * (size_t)c->chunk * F * sizeof(float));
+  if (rc == cudaSuccess) rc = cudaMalloc(&c->d_mem, R * z.d_mem);
+  if (rc == cudaSuccess) rc = cudaMalloc(&c->d_perm, R * z.d_perm);
+  if (rc == cudaSuccess) rc = cudaMalloc(&c->d_reps, R * z.d_reps);
+  if (rc == cudaSuccess) rc = cudaMalloc(&c->d_const, R * z.d_const);
+  if (rc == cudaSuccess) rc = cudaMalloc(&c->d_series, R * z.d_series);
   if (rc == cudaSuccess)
     rc = cudaMemcpyAsync(c->d_const, h_const, R * sizeof(MsConst), cudaMemcpyHostToDevice,
                          c->stream);

@@ -1,9 +1,11 @@
 /* The MSTDP energy network as the host sees it (kernels/model.h): keys, defaults and
  * checks, the layout, the initial state, and its implementations on the backends. */
 #include "ms_params.h"
+#include "ms_rep.h"
 
 #include "../core/ap_rng.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -286,6 +288,39 @@ static double ms_cost(const void *params, const ApData *data) {
   return per_image * ((double)p->presentations * p->cycles + reads * p->test_cycles);
 }
 
+static ap_status ms_memory(const char *backend, const ApCohortSpec *spec, ApCohortMem *out,
+                           ApError *err) {
+  memset(out, 0, sizeof *out);
+  if (!strcmp(backend, "cpu")) {
+    ms_cpu_memory(spec, out);
+    return AP_OK;
+  }
+  if (strcmp(backend, "cuda"))
+    return ap_fail(err, AP_ERR_UNAVAILABLE, "mstdp: no %s implementation", backend);
+  MsDims d = ms_dims(spec->params);
+  MsCudaSize z = ms_cuda_size(&d, spec->n, spec->layout->series_width, spec->data->n_train);
+  double R = spec->n;
+  out->device = out->device_min = R * (double)z.d_per_replica; /* no parts: all or nothing */
+  out->host = R * (double)(z.h_rows + z.h_mem + z.h_reps + z.h_series);
+  out->work = R * (double)z.h_const; /* while the cohort is created */
+  return AP_OK;
+}
+
+/* A calibration record: the parts of a record (training images, read-outs) cut by f,
+ * within the calibration's first samples of the data. The periodic parts (the full test,
+ * the generated samples) go: the first records, which the calibration runs, would not
+ * run them, yet cost() would count their share. (gen_samples stays: it shapes the
+ * layout.) */
+static void ms_shrink(void *params, const ApData *data, double f) {
+  MsParams *p = params;
+  p->presentations = (int)fmax(1.0, round(f * p->presentations));
+  if (p->test_samples >= 0) /* (-1: the whole test set, which the cut data already is) */
+    p->test_samples = (int)fmin(round(f * p->test_samples), data->n_val);
+  p->train_eval = (int)fmin(round(f * p->train_eval), data->n_train);
+  p->full_test_every = 0;
+  p->gen_every = 1 << 30;
+}
+
 static const ApModelImpl *ms_impl(const char *backend) {
   if (!strcmp(backend, "cpu")) return &ms_cpu_impl;
 #ifdef APICAL_HAVE_CUDA
@@ -309,9 +344,12 @@ const ApModel ms_model = {
     .io = ms_io,
     .check = ms_check,
     .cohort_key = ms_cohort_key,
+    .cohort_by = NULL,
     .layout = ms_layout,
     .init = ms_init,
     .cost = ms_cost,
+    .memory = ms_memory,
+    .shrink = ms_shrink,
     .headline = "test_acc_free",
     .n_phases = 0,
     .phase_names = NULL,

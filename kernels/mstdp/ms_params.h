@@ -86,6 +86,8 @@ ap_status ms_layout_init(const MsParams *p, ApLayout *out, MsSeries *ser);
 /* For benchmarks (ms_cpu.c): n iterations of a training clamped phase (learn) or of a
  * free phase on every replica of a CPU cohort, scheduled as records are. */
 ap_status ms_cpu_iterations(ApCohort *c, int learn, int n, ApError *err);
+/* The memory of a CPU cohort (ms_cpu.c). */
+void ms_cpu_memory(const ApCohortSpec *spec, ApCohortMem *out);
 /* Test images a record reads (the first n of the test set). */
 int ms_test_count(const MsParams *p, const ApData *data);
 #ifdef __cplusplus

@@ -31,6 +31,31 @@ static inline size_t ms_rep_floats(const MsDims *d) {
   return (size_t)d->H * d->Np + (size_t)d->V * d->Hp + 13 * (size_t)d->Np;
 }
 
+/* The CUDA cohort's arrays in bytes (ms_cuda.cu allocates from these numbers and the
+ * estimate adds them up, ms_model.c): per replica, on the device and on the host. */
+#define MS_CUDA_CHUNK 256                        /* records per launch */
+#define MS_CUDA_SERIES_BUDGET ((size_t)64 << 20) /* bytes of device series a cohort may use */
+typedef struct MsCudaSize {
+  int chunk; /* records per launch */
+  size_t d_mem, d_perm, d_reps, d_const, d_series, d_per_replica;
+  size_t h_rows, h_mem, h_reps, h_series, h_const;
+} MsCudaSize;
+
+/* For a cohort of R replicas of dims d, F series floats per record, n_train samples. */
+static inline MsCudaSize ms_cuda_size(const MsDims *d, int R, int F, int n_train) {
+  MsCudaSize z;
+  size_t chunk = MS_CUDA_SERIES_BUDGET / ((size_t)(R > 0 ? R : 1) * (size_t)F * sizeof(float));
+  z.chunk = chunk < 1 ? 1 : chunk > MS_CUDA_CHUNK ? MS_CUDA_CHUNK : (int)chunk;
+  z.d_mem = z.h_mem = ms_rep_floats(d) * sizeof(float);
+  z.d_perm = (size_t)(n_train > 0 ? n_train : 1) * sizeof(uint32_t);
+  z.d_reps = z.h_reps = sizeof(MsRep);
+  z.d_const = z.h_const = sizeof(MsConst);
+  z.d_series = z.h_series = (size_t)z.chunk * (size_t)F * sizeof(float);
+  z.d_per_replica = z.d_mem + z.d_perm + z.d_reps + z.d_const + z.d_series;
+  z.h_rows = sizeof(int);
+  return z;
+}
+
 /* Points r's arrays into the block m of ms_rep_floats floats (host or device memory;
  * perm, perm_pass and frozen are left to the caller). */
 static inline void ms_rep_carve(MsRep *r, float *m, const MsDims *d) {
