@@ -16,6 +16,8 @@ static void usage_main(FILE *f) {
           "\n"
           "usage:\n"
           "  apical run FILE.ini [options]   run an experiment (apical run --help)\n"
+          "  apical estimate FILE.ini [...]  replicas, cohorts, memory and wall time of a run,\n"
+          "                                  without running it (apical estimate --help)\n"
           "  apical models                   the models, their variants and keys\n"
           "  apical --version\n"
           "  apical --help\n"
@@ -50,15 +52,45 @@ static void usage_run(FILE *f) {
          "                           may be raised, nothing else may change\n"
          "  --force                  start over in a DIR that already holds a run\n"
          "  --print-config           print the effective configuration and exit\n"
+         "  --dry-run                print the estimate (apical estimate) and exit\n"
+         "  --no-memory-check        run even where the estimate says the memory does not fit\n"
+         "                           (host: MemAvailable; CUDA: the device's free memory)\n"
          "  -h, --help               this text\n"
          "\n"
          "exit codes: 0 done, 64 usage, 65 bad data, 66 missing input, 69 backend unavailable,\n"
-         "70 internal error, 71 out of memory, 73 cannot create output, 74 I/O error (disk\n"
-         "full: the previous checkpoint stays intact), 78 bad configuration, 130 interrupted\n"
-         "(a checkpoint was written; continue with --resume).\n"
+         "70 internal error, 71 out of memory (or refused up front: the run would not fit), 73\n"
+         "cannot create output, 74 I/O error (disk full: the previous checkpoint stays intact),\n"
+         "78 bad configuration, 130 interrupted (a checkpoint was written; continue with\n"
+         "--resume).\n"
          "\n"
          "keys of an experiment file (docs/experiment-files.md):\n");
   config_print_keys(f, NULL);
+}
+
+static void usage_estimate(FILE *f) {
+  fprintf(f,
+          "usage: apical estimate FILE.ini [options]   (or: apical run FILE.ini --dry-run)\n"
+          "\n"
+          "Prints what `apical run` would run, without running it or creating anything: the\n"
+          "replicas and cohorts (each with its replicas and the keys that make its schedule),\n"
+          "the work in replica-steps, the host memory of the run on each backend (state,\n"
+          "series, replica tables, dataset, the checkpoint/results image, the backend's own)\n"
+          "and the device memory on CUDA, against what is available, and the wall time:\n"
+          "extrapolated from a short run (about 2 s) of the same experiment, cut to its first\n"
+          "records and samples, on the backend the run would take. The calibration writes\n"
+          "nothing.\n"
+          "\n"
+          "options: --set, --backend, --threads, --cuda-kernel, --cpu-kernel and --out as for\n"
+          "apical run (apical run --help).\n"
+          "\n"
+          "`apical run` refuses a run whose memory does not fit, up front (exit 71): host memory\n"
+          "against MemAvailable (/proc/meminfo) plus what apical holds already, device memory\n"
+          "against the device's free memory; `apical run --no-memory-check` runs it anyway.\n"
+          "APICAL_MEM_AVAILABLE=BYTES replaces the host figure (for tests, and for machines\n"
+          "whose /proc/meminfo misleads, e.g. some containers).\n"
+          "\n"
+          "exit codes: 0 done, 64 usage, 66 missing input, 69 backend unavailable, 71 out of\n"
+          "memory, 78 bad configuration.\n");
 }
 
 /* apical models [NAME]: the models with their variants; with a name, its keys too. */
@@ -110,15 +142,21 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, in
   return argv[++*i];
 }
 
+/* apical run, and apical estimate (which is apical run --dry-run). */
 static int cmd_run(int argc, char **argv, const char *command) {
   const char *file = NULL, *sets[256];
-  int n_sets = 0, print_config = 0, bad = 0;
-  RunOptions opt = {"auto", {.threads = 0}, NULL, 0, 0, command};
+  int estimate = !strcmp(argv[1], "estimate");
+  int n_sets = 0, print_config = 0, bad = 0, dry_run = estimate;
+  RunOptions opt = {"auto", {.threads = 0}, NULL, 0, 0, command, 0};
   for (int i = 2; i < argc && !bad; i++) {
     const char *a = argv[i], *v;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      usage_run(stdout);
+      (estimate ? usage_estimate : usage_run)(stdout);
       return 0;
+    } else if (!estimate && !strcmp(a, "--dry-run")) {
+      dry_run = 1;
+    } else if (!estimate && !strcmp(a, "--no-memory-check")) {
+      opt.no_memory_check = 1;
     } else if ((v = opt_value(argc, argv, &i, "--set", &bad))) {
       if (n_sets == 256) return fail(AP_ERR_USAGE, "too many --set options");
       sets[n_sets++] = v;
@@ -138,14 +176,14 @@ static int cmd_run(int argc, char **argv, const char *command) {
       opt.exec.cpu_version = v;
     } else if ((v = opt_value(argc, argv, &i, "--out", &bad))) {
       opt.out_dir = v;
-    } else if (!strcmp(a, "--resume")) {
+    } else if (!estimate && !strcmp(a, "--resume")) {
       opt.resume = 1;
-    } else if (!strcmp(a, "--force")) {
+    } else if (!estimate && !strcmp(a, "--force")) {
       opt.force = 1;
-    } else if (!strcmp(a, "--print-config")) {
+    } else if (!estimate && !strcmp(a, "--print-config")) {
       print_config = 1;
     } else if (!bad && a[0] == '-') {
-      fprintf(stderr, "apical: unknown option %s (apical run --help)\n", a);
+      fprintf(stderr, "apical: unknown option %s (apical %s --help)\n", a, argv[1]);
       return AP_ERR_USAGE;
     } else if (!bad) {
       if (file) {
@@ -157,10 +195,12 @@ static int cmd_run(int argc, char **argv, const char *command) {
   }
   if (bad) return AP_ERR_USAGE;
   if (!file) {
-    fprintf(stderr, "apical: run needs an experiment file (apical run --help)\n");
+    fprintf(stderr, "apical: %s needs an experiment file (apical %s --help)\n", argv[1], argv[1]);
     return AP_ERR_USAGE;
   }
   if (opt.resume && opt.force) return fail(AP_ERR_USAGE, "--resume and --force exclude each other");
+  if (dry_run && opt.resume)
+    return fail(AP_ERR_USAGE, "--dry-run estimates a fresh run; it does not take --resume");
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   if (opt.exec.threads > cores && cores > 0)
     fprintf(stderr,
@@ -213,7 +253,7 @@ static int cmd_run(int argc, char **argv, const char *command) {
     config_free(&ex);
     return 0;
   }
-  st = run_experiment(&ex, &opt, &err);
+  st = dry_run ? run_estimate(&ex, &opt, &err) : run_experiment(&ex, &opt, &err);
   config_free(&ex);
   if (st == AP_ERR_INTERRUPTED) return AP_ERR_INTERRUPTED;
   if (st) return fail(st, err.msg);
@@ -237,7 +277,7 @@ int main(int argc, char **argv) {
     printf("apical %s (%s)\n", APICAL_VERSION, APICAL_GIT_REV);
     return 0;
   }
-  if (!strcmp(argv[1], "run")) return cmd_run(argc, argv, command);
+  if (!strcmp(argv[1], "run") || !strcmp(argv[1], "estimate")) return cmd_run(argc, argv, command);
   if (!strcmp(argv[1], "models")) return cmd_models(argc, argv);
   fprintf(stderr, "apical: unknown command '%s' (apical --help)\n", argv[1]);
   return AP_ERR_USAGE;

@@ -1,9 +1,9 @@
 #define _DEFAULT_SOURCE /* flock */
 #include "run.h"
 
+#include "host/estimate.h"
 #include "host/h5io.h"
 #include "host/log.h"
-#include "host/mem.h"
 #include "host/session.h"
 #include "kernels/backend.h"
 
@@ -374,31 +374,53 @@ static void clean_temp_files(const char *dir) {
   closedir(d);
 }
 
-/* The host memory a run takes (state, its copies on the backend and for transfers, the
- * series, the parameters), checked before anything is allocated or written. */
-static ap_status check_memory(const ApExperiment *ex, ApError *err) {
-  const ApLayout *lay = &ex->layout;
-  double R = ex->n_replicas, padded = ((ex->n_replicas + 31) / 32) * 32.0;
-  double bytes = R * (double)ex->model->params_size * 2 + (R + 2 * padded) * lay->n_floats * 4.0 +
-                 R * (double)ex->epochs * lay->series_width * 4.0;
-  size_t avail = mem_available();
-  if (!avail || bytes <= 0.9 * (double)avail) return AP_OK;
-  char need[32], have[32];
-  mem_format(need, sizeof need, bytes);
-  mem_format(have, sizeof have, (double)avail);
-  return ap_fail(err, AP_ERR_OSERR,
-                 "the run needs about %s of memory (%d replicas of %d state floats, %d %ss "
-                 "of %d series floats); %s are available: run fewer replicas or records at a time",
-                 need, ex->n_replicas, lay->n_floats, ex->epochs, ex->model->record,
-                 lay->series_width, have);
+/* The backend, the dataset and the estimate of a run (est_build's sizes). */
+static ap_status prepare(const ApExperiment *ex, const RunOptions *opt, const ApBackend **be,
+                         char *note, size_t note_n, ApDataset *ds, Estimate *est, ApError *err) {
+  memset(ds, 0, sizeof *ds);
+  ap_status st = ap_backend_select(opt->backend, be, note, note_n, err);
+  if (!st) st = session_load_data(ex, ds, err);
+  ApData data = ds_view(ds);
+  if (!st && (st = est_build(est, ex, &data, &opt->exec, err))) ds_free(ds);
+  return st;
 }
 
-ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError *err) {
-  ap_status st;
+ap_status run_estimate(const ApExperiment *ex, const RunOptions *opt, ApError *err) {
   const ApBackend *be;
   char note[512];
-  if ((st = ap_backend_select(opt->backend, &be, note, sizeof note, err))) return st;
-  if ((st = check_memory(ex, err))) return st;
+  ApDataset ds;
+  Estimate est;
+  ap_status st = prepare(ex, opt, &be, note, sizeof note, &ds, &est, err);
+  if (st) return st;
+  ApData data = ds_view(&ds);
+  if (!(st = est_calibrate(&est, &data, be, &opt->exec, 2.0, err)))
+    est_print(stdout, &est, be, note, opt->out_dir);
+  est_free(&est);
+  ds_free(&ds);
+  return st;
+}
+
+static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApBackend *be,
+                        const char *note, const ApData *data, ApError *err);
+
+ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError *err) {
+  const ApBackend *be;
+  char note[512];
+  ApDataset ds;
+  Estimate est;
+  ap_status st = prepare(ex, opt, &be, note, sizeof note, &ds, &est, err);
+  if (st) return st;
+  if (!opt->no_memory_check) st = est_check(&est, be, err); /* before anything is created */
+  est_free(&est);
+  ApData data = ds_view(&ds);
+  if (!st) st = run_on(ex, opt, be, note, &data, err);
+  ds_free(&ds);
+  return st;
+}
+
+static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApBackend *be,
+                        const char *note, const ApData *data, ApError *err) {
+  ap_status st;
   const ApModel *m = ex->model;
 
   /* the run directory, locked for this run */
@@ -437,7 +459,7 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
   unsigned char *diverged = NULL;
   uint32_t *events = NULL;
   uint64_t *events_start = NULL;
-  if ((st = session_open(&s, ex, be, &opt->exec, err))) goto out_log;
+  if ((st = session_open_view(&s, ex, be, &opt->exec, data, err))) goto out_log;
   int R = s.R, E = s.E;
   const ApSeries *headline = m->headline ? ap_layout_series(&ex->layout, m->headline) : NULL;
   dump = config_dump(ex), dump_id = dump ? config_identity(dump) : NULL;

@@ -12,11 +12,17 @@ typedef struct RunOptions {
   const char *out_dir;
   int resume, force;
   const char *command; /* stored in the files */
+  int no_memory_check; /* run even where the estimate says the memory does not fit */
 } RunOptions;
 
 /* Runs ex to its last epoch (or until SIGINT/SIGTERM, after which the last chunk is
- * checkpointed and AP_ERR_INTERRUPTED returned). */
+ * checkpointed and AP_ERR_INTERRUPTED returned). A run whose memory does not fit (the
+ * estimate, host/estimate.h) is refused with AP_ERR_OSERR before anything is created. */
 ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError *err);
+
+/* Prints what run_experiment would do (host/estimate.h: cohorts, work, memory, and a
+ * calibrated wall time) without running it or creating anything. */
+ap_status run_estimate(const ApExperiment *ex, const RunOptions *opt, ApError *err);
 
 #define AP_ERR_INTERRUPTED 130
 

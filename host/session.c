@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static ap_status load_dataset(const ApExperiment *ex, ApDataset *ds, ApError *err) {
+ap_status session_load_data(const ApExperiment *ex, ApDataset *ds, ApError *err) {
   const ApModel *m = ex->model;
   memset(ds, 0, sizeof *ds);
   if (!m->io) return AP_OK; /* the model takes no data */
@@ -31,9 +31,28 @@ static ap_status load_dataset(const ApExperiment *ex, ApDataset *ds, ApError *er
   return st;
 }
 
+static ap_status open_on(Session *s, const ApExperiment *ex, const ApBackend *be,
+                         const ApExec *exec, ApError *err);
+
 ap_status session_open(Session *s, const ApExperiment *ex, const ApBackend *be, const ApExec *exec,
                        ApError *err) {
   memset(s, 0, sizeof *s);
+  ap_status st = session_load_data(ex, &s->ds, err);
+  if (st) return st;
+  s->data = ds_view(&s->ds);
+  return open_on(s, ex, be, exec, err);
+}
+
+ap_status session_open_view(Session *s, const ApExperiment *ex, const ApBackend *be,
+                            const ApExec *exec, const ApData *data, ApError *err) {
+  memset(s, 0, sizeof *s);
+  s->data = *data;
+  return open_on(s, ex, be, exec, err);
+}
+
+/* The rest of session_open, on s->data (s->ds, when it holds the data, is freed with s). */
+static ap_status open_on(Session *s, const ApExperiment *ex, const ApBackend *be,
+                         const ApExec *exec, ApError *err) {
   s->ex = ex;
   s->model = ex->model;
   s->be = be;
@@ -43,11 +62,11 @@ ap_status session_open(Session *s, const ApExperiment *ex, const ApBackend *be, 
   s->E = ex->epochs;
   const ApModel *m = ex->model;
   size_t psz = m->params_size, nf = (size_t)s->lay->n_floats, F = (size_t)s->lay->series_width;
-  if (!(s->impl = m->impl(be->name)))
-    return ap_fail(err, AP_ERR_UNAVAILABLE, "model %s has no %s implementation", m->name, be->name);
-  ap_status st = load_dataset(ex, &s->ds, err);
-  if (st) return st;
-  s->data = ds_view(&s->ds);
+  ap_status st = AP_OK;
+  if (!(s->impl = m->impl(be->name))) {
+    st = ap_fail(err, AP_ERR_UNAVAILABLE, "model %s has no %s implementation", m->name, be->name);
+    goto fail;
+  }
   for (int r = 0; r < s->R && !st; r++) {
     ApError why = {{0}};
     if (m->check(config_params(ex, r), &s->data, &why))

@@ -17,7 +17,7 @@ static void run(const char *text, const char *dir, int resume, ap_status want) {
   ApExperiment ex;
   ApError err = {{0}};
   th_experiment(&ex, text);
-  RunOptions o = {"cpu", {.threads = 2}, dir, resume, 0, "test"};
+  RunOptions o = {"cpu", {.threads = 2}, dir, resume, 0, "test", 0};
   ap_status st = run_experiment(&ex, &o, &err);
   cr_assert_eq(st, want, "run_experiment returned %d: %s", st, err.msg);
   config_free(&ex);
@@ -195,7 +195,7 @@ Test(resume, a_format_1_checkpoint_is_refused_clearly) {
   ApExperiment ex;
   ApError err = {{0}};
   th_experiment(&ex, ini);
-  RunOptions o = {"cpu", {.threads = 2}, a, 1, 0, "test"};
+  RunOptions o = {"cpu", {.threads = 2}, a, 1, 0, "test", 0};
   cr_assert_eq(run_experiment(&ex, &o, &err), AP_ERR_DATA);
   cr_assert(strstr(err.msg, "checkpoint format 1") && strstr(err.msg, "--force"), "%s", err.msg);
   config_free(&ex);

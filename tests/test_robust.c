@@ -193,11 +193,21 @@ Test(robust, resume_names_what_changed, .init = setup) {
 
 Test(robust, errors_after_the_start_reach_the_log, .init = setup) {
   char e[8192];
-  file("x.ini", MC
+  /* a replica's check against the loaded data fails when its cohort is created */
+  file("x.ini", MC "[train]\nepochs = 1\nval_samples = 9\n");
+  cr_assert_eq(apical(NULL, "run x.ini --out a --backend cpu", e, sizeof e), 78, "%s", e);
+  cr_assert(strstr(slurp("a/log.txt"), "val_samples = 9"), "the error is not in log.txt");
+  /* the dataset is loaded before the run starts (its memory counts): a missing one
+   * leaves nothing behind */
+  file("y.ini", MC
        "[experiment]\ndataset = idx\n[data]\ntrain_images = nowhere.gz\ntrain_labels = nowhere.gz\n"
        "test_images = nowhere.gz\ntest_labels = nowhere.gz\n[model]\ndims = 784, 10, 10\n");
-  cr_assert_eq(apical(NULL, "run x.ini --out a --backend cpu", e, sizeof e), 66, "%s", e);
-  cr_assert(strstr(slurp("a/log.txt"), "nowhere.gz"), "the error is not in log.txt");
+  cr_assert_eq(apical(NULL, "run y.ini --out b --backend cpu", e, sizeof e), 66, "%s", e);
+  cr_assert(strstr(e, "nowhere.gz"), "%s", e);
+  struct stat sb;
+  char p[600];
+  snprintf(p, sizeof p, "%s/b", dir);
+  cr_assert_neq(stat(p, &sb), 0, "a run refused up front created %s", p);
 }
 
 Test(robust, auto_on_a_machine_without_a_gpu_says_nothing_about_cuda, .init = setup) {
