@@ -15,11 +15,13 @@ static double data_bytes(const ApData *d) {
   return train + (alias ? 0 : (double)d->n_val * ((double)d->n_in * sizeof(float) + sizeof(int)));
 }
 
+#define DATASET_OVERHEAD 1024.0 /* bytes of HDF5 headers and attributes per dataset */
+
 static void add_param_column(void *ctx, const char *name, ParamKind kind, int width, int is_list,
                              const void *values, const char *help) {
   (void)name, (void)kind, (void)is_list, (void)values, (void)help;
   double *sum = ctx;
-  sum[0] += sum[1] * width * 8.0; /* sum[1]: replicas */
+  sum[0] += sum[1] * width * 8.0 + DATASET_OVERHEAD; /* sum[1]: replicas */
 }
 
 /* The bytes of one checkpoint or results file (h5io.c's build) as its image in memory:
@@ -30,10 +32,14 @@ static double file_image(const ApExperiment *ex, const ApData *data, const EstCo
   const ApLayout *lay = &ex->layout;
   double R = ex->n_replicas, E = ex->epochs, cols[2] = {0, R};
   if (config_for_each_param(ex, add_param_column, cols)) cols[0] = R * ex->model->n_keys * 8.0;
-  double common =
-      cols[0] + R * (4 + 8) + n_cohorts * (4 + 8 + 8.0) + R * E * lay->series_width * 4.0;
-  double ckpt = common + R * lay->n_floats * 4.0,
-         results = common + R * (double)ap_layout_weights(lay) * 4.0;
+  /* the replica and cohort tables, the series, and the experiment's text twice (as
+   * given and effective) */
+  double common = cols[0] + R * (4 + 8) + n_cohorts * (4 + 8 + 8.0) +
+                  R * E * lay->series_width * 4.0 + (lay->n_series + 5) * DATASET_OVERHEAD +
+                  2.0 * (ex->file_text ? strlen(ex->file_text) : 0);
+  double fields = lay->n_fields * DATASET_OVERHEAD,
+         ckpt = common + R * lay->n_floats * 4.0 + fields,
+         results = common + R * (double)ap_layout_weights(lay) * 4.0 + fields;
   const ApModel *m = ex->model;
   if (ex->record_order && m->order && m->n_phases > 0 && c) {
     int pool = data->n_train > data->n_val ? data->n_train : data->n_val;
@@ -114,7 +120,7 @@ ap_status est_build(Estimate *e, const ApExperiment *ex, const ApData *data, con
     h->series = (double)R * ex->epochs * F * 4.0;
     h->tables = (double)R * (2.0 * psz + 3 * sizeof(int) + 1 + sizeof(float));
     h->dataset = data_bytes(data);
-    h->files = 2 * image + (1 << 20);
+    h->files = 2 * image + (1 << 20); /* the image, its copy, HDF5's growth step */
     double work = 0;
     for (int c = 0; c < C; c++) {
       h->backend += e->cohorts[c].mem[b].host;
@@ -130,6 +136,8 @@ ap_status est_build(Estimate *e, const ApExperiment *ex, const ApData *data, con
   e->device += e->device_data;
   e->device_min += e->device_data;
   e->held = e->host[EST_CPU].dataset + (double)R * psz;
+  e->file_image = image;
+  e->resident = (double)mem_resident();
   return AP_OK;
 }
 
@@ -224,6 +232,7 @@ static ap_status cal_run(const Estimate *e, const ApData *data, const ApBackend 
     memcpy(p, config_params(ex, r), psz);
     if (f < 1) m->shrink(p, &cut, f);
   }
+  free(cohort_of), free(taken);
   ApLayout lay; /* a cut record is the same kind of record: the same state and series */
   if (f < 1 && R > 0 &&
       (m->layout(c.replicas, &lay, err) || lay.n_floats != ex->layout.n_floats ||
@@ -232,7 +241,6 @@ static ap_status cal_run(const Estimate *e, const ApData *data, const ApBackend 
     return ap_fail(err, AP_ERR_SOFTWARE, "%s: a calibration record changed the layout", m->name);
   }
   c.n_replicas = R;
-  free(cohort_of), free(taken);
   Session s;
   ap_status st = session_open_view(&s, &c, be, exec, &cut, err);
   if (!st) {
@@ -321,8 +329,8 @@ ap_status est_calibrate(Estimate *e, const ApData *data, const ApBackend *be, co
 static void fmt_time(char *buf, size_t n, double s) {
   if (!isfinite(s) || s < 0)
     snprintf(buf, n, "--");
-  else if (s < 10)
-    snprintf(buf, n, "%.1f s", s);
+  else if (s < 60)
+    snprintf(buf, n, "%.3g s", s);
   else if (s < 3600)
     snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
   else if (s < 86400 * 3)
@@ -407,9 +415,11 @@ void est_print(FILE *f, const Estimate *e, const ApBackend *be, const char *note
       snprintf(line, sizeof line, "(%s has no %s implementation)", m->name, names[bk]);
     fprintf(f, "  %-13s %-4s %s\n", bk ? "" : "host memory", names[bk], line);
   }
-  if (m->events)
-    fprintf(f, "  %-13s not counted: the model's %s, which grows as the run records it\n", "",
-            m->events);
+  char res[32];
+  mem_format(res, sizeof res, e->resident);
+  fprintf(f, "  %-13s not counted: apical itself (%s resident before the calibration)%s%s%s\n", "",
+          res, m->events ? "; the model's " : "", m->events ? m->events : "",
+          m->events ? ", which grows as the run records it" : "");
   if (e->has[EST_CUDA]) {
     mem_format(a, sizeof a, e->device);
     mem_format(b, sizeof b, e->device_min);
@@ -463,7 +473,7 @@ void est_print(FILE *f, const Estimate *e, const ApBackend *be, const char *note
   fmt_time(t0, sizeof t0, cal->wall_s);
   double lo = cal->wall_s * (1 - cal->spread), hi = cal->wall_s * (1 + cal->spread);
   fprintf(f, "  %-13s about %s", "wall time", t0);
-  if (cal->n_seconds == 2 && cal->spread > 0) {
+  if (cal->n_seconds == 2 && cal->spread >= 0.01) {
     fmt_time(t0, sizeof t0, lo);
     fmt_time(t1, sizeof t1, hi);
     fprintf(f, " (%s to %s by the calibration's spread)", t0, t1);

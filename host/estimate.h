@@ -61,6 +61,9 @@ typedef struct Estimate {
   double device_data; /* the dataset copy (in both) */
   double held;        /* bytes of the host total this process holds already (the dataset and
                        * the replica table), which MemAvailable no longer shows */
+  double file_image;  /* bytes of the larger of a checkpoint and the results file */
+  double resident;    /* bytes the process had resident when the estimate began (the program
+                       * and its libraries, the dataset): paid already, not in the totals */
   EstCalibration cal;
 } Estimate;
 

@@ -16,6 +16,15 @@ size_t mem_available(void) {
   return pages > 0 && page > 0 ? (size_t)pages * (size_t)page : 0;
 }
 
+size_t mem_resident(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  unsigned long long size = 0, resident = 0;
+  int ok = f && fscanf(f, "%llu %llu", &size, &resident) == 2;
+  if (f) fclose(f);
+  long page = sysconf(_SC_PAGESIZE);
+  return ok && page > 0 ? (size_t)resident * (size_t)page : 0;
+}
+
 void mem_format(char *buf, size_t n, double bytes) {
   const char *unit[] = {"bytes", "kB", "MB", "GB", "TB"};
   int u = 0;

@@ -277,7 +277,7 @@ Test(estimate_cli, run_refuses_a_run_whose_memory_does_not_fit_before_creating_a
   Estimate est;
   ApError err = {{0}};
   cr_assert_eq(est_build(&est, &ex, &data, &exec, &err), AP_OK, "%s", err.msg);
-  double need = est.host[EST_CPU].total;
+  double need = est.host[EST_CPU].total, image = est.file_image;
   est_free(&est);
   ds_free(&ds);
   config_free(&ex);
@@ -297,6 +297,15 @@ Test(estimate_cli, run_refuses_a_run_whose_memory_does_not_fit_before_creating_a
   cr_assert_eq(apical(env, "run known.ini --backend cpu --no-memory-check", e, sizeof e), 0, "%s",
                e);
   cr_assert(exists("runs/known/results.h5"));
+  /* the files' image in memory was estimated from the layout: the larger file, within 50% */
+  struct stat a, b;
+  char pa[600], pb[600];
+  snprintf(pa, sizeof pa, "%s/runs/known/results.h5", dir);
+  snprintf(pb, sizeof pb, "%s/runs/known/checkpoints/epoch-000000007.h5", dir);
+  cr_assert(stat(pa, &a) == 0 && stat(pb, &b) == 0);
+  double larger = a.st_size > b.st_size ? (double)a.st_size : (double)b.st_size;
+  cr_assert(image >= larger && image <= 1.5 * larger, "file image %.0f, the larger file %.0f",
+            image, larger);
   /* exactly enough is enough */
   snprintf(env, sizeof env, "APICAL_MEM_AVAILABLE=%.0f", ceil(need));
   cr_assert_eq(apical(env, "run known.ini --backend cpu --force", e, sizeof e), 0, "%s", e);
