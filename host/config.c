@@ -925,6 +925,7 @@ static ap_status build(ApExperiment *ex, const Ini *ini, const char *source, ApE
       st = ap_fail(err, AP_ERR_CONFIG, "%s: replica %d: %s", source, r, why.msg);
   }
   if (st) return st;
+  ex->n_total = ex->n_replicas;
   ex->file_text = strdup(ini->text ? ini->text : "");
   /* the sweep as given, for the dump */
   size_t len = 1;
@@ -947,7 +948,69 @@ static ap_status build(ApExperiment *ex, const Ini *ini, const char *source, ApE
   return AP_OK;
 }
 
+typedef struct CostIdx {
+  double cost;
+  int r;
+} CostIdx;
+
+static int by_cost_desc(const void *a, const void *b) {
+  const CostIdx *x = a, *y = b;
+  if (x->cost != y->cost) return x->cost < y->cost ? 1 : -1;
+  return (x->r > y->r) - (x->r < y->r);
+}
+
+ap_status config_shard(ApExperiment *ex, int index, int count, const double *cost, ApError *err) {
+  int R = ex->n_replicas;
+  if (count < 1 || index < 0 || index >= count)
+    return ap_fail(err, AP_ERR_USAGE, "--shard %d/%d: expected INDEX/COUNT with 0 <= INDEX < COUNT",
+                   index, count);
+  if (count > R)
+    return ap_fail(err, AP_ERR_USAGE,
+                   "--shard %d/%d: the experiment has %d replica%s, so at most %d shards", index,
+                   count, R, R == 1 ? "" : "s", R);
+  CostIdx *order = malloc((size_t)R * sizeof *order);
+  double *load = calloc((size_t)count, sizeof *load);
+  unsigned char *mine = calloc((size_t)R, 1);
+  if (!order || !load || !mine) {
+    free(order), free(load), free(mine);
+    return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  }
+  for (int r = 0; r < R; r++) order[r] = (CostIdx){cost[r], r};
+  qsort(order, (size_t)R, sizeof *order, by_cost_desc);
+  for (int i = 0; i < R; i++) { /* count is small next to R: a scan per replica */
+    int best = 0;
+    for (int k = 1; k < count; k++)
+      if (load[k] < load[best]) best = k;
+    load[best] += order[i].cost;
+    mine[order[i].r] = best == index;
+  }
+  int n = 0;
+  for (int r = 0; r < R; r++) n += mine[r];
+  int *ids = malloc((size_t)(n ? n : 1) * sizeof *ids);
+  if (!ids) {
+    free(order), free(load), free(mine);
+    return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  }
+  size_t ps = ex->model->params_size;
+  for (int r = 0, k = 0; r < R; r++)
+    if (mine[r]) {
+      ids[k] = r;
+      memmove(ex->replicas + (size_t)k * ps, ex->replicas + (size_t)r * ps, ps);
+      k++;
+    }
+  free(order), free(load), free(mine);
+  ex->n_total = R;
+  ex->n_replicas = n;
+  ex->shard_index = index;
+  ex->shard_count = count;
+  free(ex->shard_ids);
+  ex->shard_ids = ids;
+  return AP_OK;
+}
+
 void config_free(ApExperiment *ex) {
+  free(ex->shard_ids);
+  ex->shard_ids = NULL;
   free(ex->base);
   free(ex->replicas);
   free(ex->file_text);

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static ap_status load_dataset(const ApExperiment *ex, ApDataset *ds, ApError *err) {
+ap_status session_load_dataset(const ApExperiment *ex, ApDataset *ds, ApError *err) {
   const ApModel *m = ex->model;
   memset(ds, 0, sizeof *ds);
   if (!m->io) return AP_OK; /* the model takes no data */
@@ -45,7 +45,7 @@ ap_status session_open(Session *s, const ApExperiment *ex, const ApBackend *be, 
   size_t psz = m->params_size, nf = (size_t)s->lay->n_floats, F = (size_t)s->lay->series_width;
   if (!(s->impl = m->impl(be->name)))
     return ap_fail(err, AP_ERR_UNAVAILABLE, "model %s has no %s implementation", m->name, be->name);
-  ap_status st = load_dataset(ex, &s->ds, err);
+  ap_status st = session_load_dataset(ex, &s->ds, err);
   if (st) return st;
   s->data = ds_view(&s->ds);
   for (int r = 0; r < s->R && !st; r++) {

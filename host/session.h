@@ -39,6 +39,9 @@ typedef struct Session {
   double *busy;            /* [n_cohorts] the backend's answer for one session_run */
 } Session;
 
+/* The experiment's dataset (none for a model without data: ds zeroed). */
+ap_status session_load_dataset(const ApExperiment *ex, ApDataset *ds, ApError *err);
+
 /* Loads the dataset, draws every replica's initial state and creates the cohorts. */
 ap_status session_open(Session *s, const ApExperiment *ex, const ApBackend *be, const ApExec *exec,
                        ApError *err);
