@@ -115,7 +115,11 @@ class _H5Fields(Mapping):
 
         with h5py.File(self._path, "r") as f:
             d = f[f"{self._group}/{name}"]
-            return d[...] if self._rows is None else d[np.asarray(self._rows)]
+            if self._rows is None:
+                return d[...]
+            # h5py reads increasing rows only
+            rows, back = np.unique(np.asarray(self._rows), return_inverse=True)
+            return d[rows][np.asarray(back).reshape(-1)]
 
     def __iter__(self):
         return iter(self._names)
@@ -147,6 +151,7 @@ class Results:
     axes     dict swept key -> its values in sweep order: the keys that vary on their own
              (is_grid: they form a full grid, and grid() reshapes onto them)
     depends  dict key -> the axes it is a function of, for every other swept key
+    swept    every swept key (more than one value), in sweep order; is_grid, model_keys
     weights  dict field -> array [R][...], read from the file when asked for
     records  the record numbers of the series' second dimension (1 .. E)
     index    each row's replica number in the file (a selection keeps them)
@@ -355,7 +360,8 @@ class Results:
         return out
 
     def events(self, name, replica):
-        """replica `replica`'s events (lif_stdp: `raster`, (neuron, step) rows), [M][2]"""
+        """the events of row `replica` of these results (the file's replica index[replica]):
+        lif_stdp's `raster`, (neuron, step) rows, [M][2]"""
         if not self._events or name not in self._events[1]:
             have = ", ".join(self._events[1]) if self._events else "none"
             raise KeyError(f"no events {name!r} (events: {have})")
