@@ -154,7 +154,8 @@ class Results:
     swept    every swept key (more than one value), in sweep order; is_grid, model_keys
     weights  dict field -> array [R][...], read from the file when asked for
     records  the record numbers of the series' second dimension (1 .. E)
-    index    each row's replica number in the file (a selection keeps them)
+    index    each row's replica number in the experiment (a selection keeps them; a
+             shard's rows are some of the experiment's, shard/replicas)
     attrs    the file's root attributes; model, record, epochs, epochs_done, n_replicas,
              experiment (the effective configuration) as attributes of their own too
     """
@@ -517,9 +518,11 @@ def read(path):
             f["weights"].visititems(
                 lambda name, obj: fields.append(name) if isinstance(obj, h5py.Dataset) else None)
         events = [n for n in f.get("events", {}) if not n.endswith("_start")]
+        # a shard's rows are some of the experiment's replicas (apical run --shard I/N)
+        index = f["shard/replicas"][...] if "shard/replicas" in f else None
     rows = np.arange(int(attrs.get("n_replicas", 0)))
     return Results(series, params, attrs, weights=_H5Fields(path, "weights", fields),
-                   descriptions=descriptions, path=path,
+                   index=index, descriptions=descriptions, path=path,
                    events=(path, events, rows) if events else None)
 
 

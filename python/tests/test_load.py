@@ -162,6 +162,18 @@ class PartialRun(unittest.TestCase):
             r.last_record("test_acc")  # the test phase comes after the last epoch
 
 
+class Shard(unittest.TestCase):
+    def test_a_shards_rows_keep_their_replica_numbers(self):
+        d = support.make_run("grid-shard", support.GRID, "--shard", "1/2")
+        r = apical.load(d, xarray=False)
+        whole = apical.load(support.make_run("grid", support.GRID), xarray=False)
+        self.assertEqual((r.n_replicas, r.attrs["n_replicas_total"]), (6, 12))
+        np.testing.assert_array_equal(r.index, h5(d, "shard/replicas"))
+        np.testing.assert_array_equal(r.series["val_mse"], whole.series["val_mse"][r.index])
+        for key in ("t_pres", "variant", "seed"):
+            np.testing.assert_array_equal(r.params[key], whole.params[key][r.index])
+
+
 class NotResults(unittest.TestCase):
     def test_missing_and_wrong_files(self):
         with self.assertRaises(FileNotFoundError):
