@@ -52,9 +52,6 @@ static inline const void *config_params(const ApExperiment *ex, int r) {
 /* Lowers the replica limit of the sweeps (AP_MAX_REPLICAS), e.g. for the fuzzer. */
 void config_limit_replicas(int n);
 
-/* Lowers the replica limit of the sweeps (AP_MAX_REPLICAS), e.g. for the fuzzer. */
-void config_limit_replicas(int n);
-
 /* Builds the experiment from a parsed file (with any --set already applied). */
 ap_status config_build(ApExperiment *ex, const Ini *ini, const char *source, ApError *err);
 void config_free(ApExperiment *ex);
