@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "host/mem.h"
+#include "host/sweep.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -210,14 +211,14 @@ static ap_status parse_number(const ApKey *k, char *s, double *out, int integer,
   return range_check(k, v, origin, s, err);
 }
 
-/* Splits "a, b, [c, d]" at top-level commas, in place; items (when non-NULL) gets the
- * stripped items. Returns their count. */
+/* Splits "a, b, [c, d], f(e, g)" at top-level commas, in place; items (when non-NULL) gets
+ * the stripped items. Returns their count. */
 static int split_items(char *s, char **items) {
   int n = 0, depth = 0;
   char *start = s;
   for (char *p = s;; p++) {
-    if (*p == '[') depth++;
-    if (*p == ']') depth--;
+    if (*p == '[' || *p == '(') depth++;
+    if (*p == ']' || *p == ')') depth--;
     if ((*p == ',' && depth == 0) || *p == '\0') {
       int end = *p == '\0';
       if (items) {
@@ -472,25 +473,135 @@ static void axes_free(Axis *axes, int n) {
   }
 }
 
-static ap_status axis_push(Axis *a, const char *text, void *scratch, int *cap, ApError *err) {
+/* Room for one more value of a. */
+static unsigned char *axis_slot(Axis *a, int *cap, ApError *err) {
   size_t sz = key_size(a->key);
   if (a->n == *cap) {
     *cap = *cap ? 2 * *cap : 16;
     unsigned char *v = realloc(a->values, (size_t)*cap * sz);
-    if (!v) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+    if (!v) return ap_fail(err, AP_ERR_OSERR, "out of memory"), NULL;
     a->values = v;
   }
+  return a->values + (size_t)a->n * sz;
+}
+
+static ap_status axis_push(Axis *a, const char *text, void *scratch, int *cap, ApError *err) {
+  unsigned char *slot = axis_slot(a, cap, err);
+  if (!slot) return AP_ERR_OSERR;
   ap_status st = key_apply(a->key, text, scratch, a->entry->origin, err);
   if (st) return st;
-  memcpy(a->values + (size_t)a->n * sz, (char *)scratch + a->key->offset, sz);
+  memcpy(slot, (char *)scratch + a->key->offset, key_size(a->key));
   a->n++;
   return AP_OK;
 }
 
-#define MAX_AXIS_VALUES 1000000
+static int is_integer_key(const ApKey *k) {
+  return k->type == AP_KEY_INT || k->type == AP_KEY_U64 || k->type == AP_KEY_INTS;
+}
 
-/* The values of one swept key; integer ranges "a..b" expand to a, a+1, ..., b. scratch: a
- * parameter block the values are parsed into (lists take their length from it). */
+/* One number of a range with a step or a function (item), checked as a value in the file
+ * is: numbers go into their field directly (a million of them would take seconds as
+ * text), integers and one-item lists through key_apply. */
+static ap_status axis_push_number(Axis *a, double v, const char *item, void *scratch, int *cap,
+                                  ApError *err) {
+  const ApKey *k = a->key;
+  const char *origin = a->entry->origin;
+  char text[40];
+  if (is_integer_key(k) && v != floor(v)) {
+    fmt_double(text, sizeof text, v);
+    return ap_fail(err, AP_ERR_CONFIG, "%s: %s = %s: not an integer (from '%.64s'; %s takes %s)",
+                   origin, k->name, text, item, k->name,
+                   k->type == AP_KEY_INTS ? "integer lists" : "integers");
+  }
+  if (k->type != AP_KEY_REAL) {
+    if (is_integer_key(k))
+      snprintf(text, sizeof text, "%.0f", v);
+    else
+      fmt_double(text, sizeof text, v);
+    return axis_push(a, text, scratch, cap, err);
+  }
+  if (range_check(k, v, origin, "", NULL)) { /* the text only for the message */
+    fmt_double(text, sizeof text, v);
+    return range_check(k, v, origin, text, err);
+  }
+  unsigned char *slot = axis_slot(a, cap, err);
+  if (!slot) return AP_ERR_OSERR;
+  memcpy(slot, &v, sizeof v);
+  a->n++;
+  return AP_OK;
+}
+
+#define MAX_AXIS_VALUES SWEEP_MAX_VALUES
+
+/* "a..b" or "a..b step s" with integers: 1 and the numbers (s = 1 without a step), else 0. */
+static int int_range(const char *item, long long *lo, long long *hi, long long *step) {
+  const char *dots = strstr(item, "..");
+  char *end1, *end2, *end3;
+  errno = 0;
+  *lo = strtoll(item, &end1, 10);
+  *hi = strtoll(dots + 2, &end2, 10);
+  *step = 1;
+  if (errno == ERANGE || end1 != dots || end2 == dots + 2) return 0;
+  while (isspace((unsigned char)*end2)) end2++;
+  if (!*end2) return 1;
+  if (strncmp(end2, "step", 4)) return 0;
+  *step = strtoll(end2 + 4, &end3, 10);
+  if (errno == ERANGE || end3 == end2 + 4) return 0;
+  while (isspace((unsigned char)*end3)) end3++;
+  return !*end3;
+}
+
+/* lo, lo + step, ... as far as hi, exactly (integer keys). */
+static ap_status axis_int_range(Axis *a, const char *item, long long lo, long long hi,
+                                long long step, void *scratch, int *cap, ApError *err) {
+  const char *origin = a->entry->origin, *key = a->entry->key;
+  if (step == 0)
+    return ap_fail(err, AP_ERR_CONFIG, "%s: %s: range '%.64s' has step 0", origin, key, item);
+  if (step > 0 ? hi < lo : hi > lo)
+    return ap_fail(err, AP_ERR_CONFIG, "%s: %s: empty range '%.64s' (%s)", origin, key, item,
+                   strstr(item, "step") ? "the step leads away from the end"
+                                        : "the end is below the start");
+  /* in unsigned arithmetic, where the span of any two long longs fits */
+  unsigned long long span = step > 0 ? (unsigned long long)hi - (unsigned long long)lo
+                                     : (unsigned long long)lo - (unsigned long long)hi,
+                     mag = step > 0 ? (unsigned long long)step : 0ull - (unsigned long long)step,
+                     last = span / mag;
+  if (last >= MAX_AXIS_VALUES || a->n + (int)last >= MAX_AXIS_VALUES)
+    return ap_fail(err, AP_ERR_CONFIG, "%s: %s: range '%.64s' has more than %d values", origin, key,
+                   item, MAX_AXIS_VALUES);
+  ap_status st = AP_OK;
+  for (unsigned long long i = 0; i <= last && !st; i++) {
+    char num[32];
+    snprintf(num, sizeof num, "%lld",
+             (long long)((unsigned long long)lo + i * (unsigned long long)step));
+    st = axis_push(a, num, scratch, cap, err);
+  }
+  return st;
+}
+
+/* The numbers of a range with a step or a function (host/sweep.c). */
+static ap_status axis_numbers(Axis *a, const char *item, void *scratch, int *cap, ApError *err) {
+  const ApKey *k = a->key;
+  const char *origin = a->entry->origin;
+  int one_number = k->type == AP_KEY_REAL || k->type == AP_KEY_INT || k->type == AP_KEY_U64;
+  if (!one_number && k->type != AP_KEY_REALS && k->type != AP_KEY_INTS)
+    return ap_fail(err, AP_ERR_CONFIG, "%s: %s: '%.64s' gives numbers; %s takes %s", origin,
+                   k->name, item, k->name, type_name(k));
+  double *v;
+  int n;
+  ap_status st = sweep_numbers(item, k->name, origin, &v, &n, err);
+  if (st) return st;
+  if (a->n + n > MAX_AXIS_VALUES)
+    st = ap_fail(err, AP_ERR_CONFIG, "%s: %s: more than %d values", origin, k->name,
+                 MAX_AXIS_VALUES);
+  for (int i = 0; i < n && !st; i++) st = axis_push_number(a, v[i], item, scratch, cap, err);
+  free(v);
+  return st;
+}
+
+/* The values of one swept key: plain values, integer ranges "a..b" (a, a+1, ..., b), and
+ * the forms of host/sweep.c (ranges with a step, functions), mixed in any order. scratch:
+ * a parameter block the values are parsed into (lists take their length from it). */
 static ap_status axis_parse(Axis *a, const ApModel *m, const IniEntry *e, void *scratch,
                             ApError *err) {
   KeyRef r = key_find(m, "model", e->key);
@@ -516,48 +627,30 @@ static ap_status axis_parse(Axis *a, const ApModel *m, const IniEntry *e, void *
   char **raw = malloc((size_t)n * sizeof *raw);
   ap_status st = raw ? AP_OK : ap_fail(err, AP_ERR_OSERR, "out of memory");
   if (raw) split_items(buf, raw);
+  int integer = a->key->type == AP_KEY_INT || a->key->type == AP_KEY_U64;
   for (int i = 0; i < n && !st; i++) {
-    char *dots = strstr(raw[i], "..");
     if (!*raw[i]) {
       st = ap_fail(err, AP_ERR_CONFIG, "%s: %s: empty item in list", e->origin, e->key);
       break;
     }
-    if (!dots) {
+    SweepForm form = sweep_form(raw[i]);
+    long long lo, hi, step;
+    if (form == SWEEP_VALUE) {
       st = axis_push(a, raw[i], scratch, &cap, err);
       if (!st && a->n > MAX_AXIS_VALUES)
         st = ap_fail(err, AP_ERR_CONFIG, "%s: %s: more than %d values", e->origin, e->key,
                      MAX_AXIS_VALUES);
-      continue;
-    }
-    if (a->key->type != AP_KEY_INT && a->key->type != AP_KEY_U64) {
-      st = ap_fail(err, AP_ERR_CONFIG, "%s: %s: ranges (a..b) only for integer keys", e->origin,
-                   e->key);
-      break;
-    }
-    char *end1, *end2;
-    errno = 0;
-    long long lo = strtoll(raw[i], &end1, 10), hi = strtoll(dots + 2, &end2, 10);
-    if (errno == ERANGE || end1 != dots || end2 == dots + 2 || *strip(end2)) {
+    } else if (form == SWEEP_RANGE && !integer) {
+      st = ap_fail(err, AP_ERR_CONFIG, "%s: %s: ranges a..b only for integer keys%s", e->origin,
+                   e->key, a->key->type == AP_KEY_REAL ? " (numbers take a..b step s)" : "");
+    } else if (form == SWEEP_RANGE && !int_range(raw[i], &lo, &hi, &step)) {
       st = ap_fail(err, AP_ERR_CONFIG,
                    "%s: %s: bad range '%.64s' (expected a..b with integers a <= b)", e->origin,
                    e->key, raw[i]);
-      break;
-    }
-    if (hi < lo) {
-      st = ap_fail(err, AP_ERR_CONFIG, "%s: %s: empty range '%.64s' (the end is below the start)",
-                   e->origin, e->key, raw[i]);
-      break;
-    }
-    if ((unsigned long long)hi - (unsigned long long)lo >= MAX_AXIS_VALUES ||
-        a->n + (int)((unsigned long long)hi - (unsigned long long)lo) >= MAX_AXIS_VALUES) {
-      st = ap_fail(err, AP_ERR_CONFIG, "%s: %s: range '%.64s' has more than %d values", e->origin,
-                   e->key, raw[i], MAX_AXIS_VALUES);
-      break;
-    }
-    for (long long v = lo; v <= hi && !st; v++) {
-      char num[32];
-      snprintf(num, sizeof num, "%lld", v);
-      st = axis_push(a, num, scratch, &cap, err);
+    } else if (integer && form != SWEEP_CALL && int_range(raw[i], &lo, &hi, &step)) {
+      st = axis_int_range(a, raw[i], lo, hi, step, scratch, &cap, err);
+    } else {
+      st = axis_numbers(a, raw[i], scratch, &cap, err);
     }
   }
   free(raw);
@@ -925,6 +1018,7 @@ static ap_status build(ApExperiment *ex, const Ini *ini, const char *source, ApE
       st = ap_fail(err, AP_ERR_CONFIG, "%s: replica %d: %s", source, r, why.msg);
   }
   if (st) return st;
+  ex->n_total = ex->n_replicas;
   ex->file_text = strdup(ini->text ? ini->text : "");
   /* the sweep as given, for the dump */
   size_t len = 1;
@@ -947,7 +1041,69 @@ static ap_status build(ApExperiment *ex, const Ini *ini, const char *source, ApE
   return AP_OK;
 }
 
+typedef struct CostIdx {
+  double cost;
+  int r;
+} CostIdx;
+
+static int by_cost_desc(const void *a, const void *b) {
+  const CostIdx *x = a, *y = b;
+  if (x->cost != y->cost) return x->cost < y->cost ? 1 : -1;
+  return (x->r > y->r) - (x->r < y->r);
+}
+
+ap_status config_shard(ApExperiment *ex, int index, int count, const double *cost, ApError *err) {
+  int R = ex->n_replicas;
+  if (count < 1 || index < 0 || index >= count)
+    return ap_fail(err, AP_ERR_USAGE, "--shard %d/%d: expected INDEX/COUNT with 0 <= INDEX < COUNT",
+                   index, count);
+  if (count > R)
+    return ap_fail(err, AP_ERR_USAGE,
+                   "--shard %d/%d: the experiment has %d replica%s, so at most %d shards", index,
+                   count, R, R == 1 ? "" : "s", R);
+  CostIdx *order = malloc((size_t)R * sizeof *order);
+  double *load = calloc((size_t)count, sizeof *load);
+  unsigned char *mine = calloc((size_t)R, 1);
+  if (!order || !load || !mine) {
+    free(order), free(load), free(mine);
+    return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  }
+  for (int r = 0; r < R; r++) order[r] = (CostIdx){cost[r], r};
+  qsort(order, (size_t)R, sizeof *order, by_cost_desc);
+  for (int i = 0; i < R; i++) { /* count is small next to R: a scan per replica */
+    int best = 0;
+    for (int k = 1; k < count; k++)
+      if (load[k] < load[best]) best = k;
+    load[best] += order[i].cost;
+    mine[order[i].r] = best == index;
+  }
+  int n = 0;
+  for (int r = 0; r < R; r++) n += mine[r];
+  int *ids = malloc((size_t)(n ? n : 1) * sizeof *ids);
+  if (!ids) {
+    free(order), free(load), free(mine);
+    return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  }
+  size_t ps = ex->model->params_size;
+  for (int r = 0, k = 0; r < R; r++)
+    if (mine[r]) {
+      ids[k] = r;
+      memmove(ex->replicas + (size_t)k * ps, ex->replicas + (size_t)r * ps, ps);
+      k++;
+    }
+  free(order), free(load), free(mine);
+  ex->n_total = R;
+  ex->n_replicas = n;
+  ex->shard_index = index;
+  ex->shard_count = count;
+  free(ex->shard_ids);
+  ex->shard_ids = ids;
+  return AP_OK;
+}
+
 void config_free(ApExperiment *ex) {
+  free(ex->shard_ids);
+  ex->shard_ids = NULL;
   free(ex->base);
   free(ex->replicas);
   free(ex->file_text);
@@ -1052,7 +1208,9 @@ void config_print_keys(FILE *f, const ApModel *model) {
   }
   fprintf(f, "\n  [sweep] and [sweep.NAME]\n"
              "    KEY = v1, v2, ...      one axis per [model] key; integer ranges as a..b;\n"
-             "                           list-valued keys take [x, y] items\n"
+             "                           list-valued keys take [x, y] items; items may also\n"
+             "                           be a..b step s, linspace(a, b, n), logspace(a, b, n),\n"
+             "                           uniform(a, b, n, seed=K), loguniform(a, b, n, seed=K)\n"
              "    zip = KEY KEY ...      these axes advance together (equal lengths)\n"
              "    Replicas = the cross product of the axes (seed varies fastest); each\n"
              "    [sweep.NAME] adds its own axes to those of [sweep], and the replica set is\n"

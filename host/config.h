@@ -38,15 +38,16 @@ typedef struct ApExperiment {
   char swept[AP_MAX_SWEPT][64]; /* keys named in the sweep sections, in order */
   char *file_text;              /* the experiment file as read */
   char *sweep_text;             /* the sweep sections as given, for the effective dump */
+  /* apical run --shard INDEX/COUNT (config_shard): this run holds a subset of the replicas */
+  int shard_index, shard_count; /* count 0: the whole experiment */
+  int n_total;                  /* replicas of the whole experiment */
+  int *shard_ids;               /* [n_replicas] their numbers in it (NULL: not sharded) */
 } ApExperiment;
 
 /* Replica r's parameter block. */
 static inline const void *config_params(const ApExperiment *ex, int r) {
   return ex->replicas + (size_t)r * ex->model->params_size;
 }
-
-/* Lowers the replica limit of the sweeps (AP_MAX_REPLICAS), e.g. for the fuzzer. */
-void config_limit_replicas(int n);
 
 /* Lowers the replica limit of the sweeps (AP_MAX_REPLICAS), e.g. for the fuzzer. */
 void config_limit_replicas(int n);
@@ -75,6 +76,13 @@ typedef void (*ParamColumnFn)(void *ctx, const char *name, ParamKind kind, int w
                               const void *values, const char *help);
 /* Calls fn once per [model] key with its values for every replica (the replica table). */
 ap_status config_for_each_param(const ApExperiment *ex, ParamColumnFn fn, void *ctx);
+
+/* Keeps shard `index` of `count` (0 <= index < count) of the replicas, given each
+ * replica's cost (ApModel.cost, [n_replicas]). The assignment depends on the costs alone
+ * (docs/experiment-files.md, "Shards"): replicas in order of decreasing cost (ties: the
+ * lower number first) each go to the shard with the least cost so far (ties: the lower
+ * shard). A shard keeps its replicas in sweep order; ex->shard_ids names them. */
+ap_status config_shard(ApExperiment *ex, int index, int count, const double *cost, ApError *err);
 
 /* Groups replicas by the model's cohort key: cohort_of[r] in order of first appearance;
  * returns the number of cohorts (n log n in the replicas), or -1 without memory. */

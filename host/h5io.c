@@ -187,6 +187,11 @@ static int build(hid_t file, const RunFile *f) {
   bad |= attr_int(file, "epochs_done", f->epochs_done);
   bad |= attr_int(file, "epochs", E);
   bad |= attr_int(file, "n_replicas", R);
+  if (ex->shard_count > 0) { /* apical run --shard: which part of the experiment this is */
+    bad |= attr_int(file, "shard_index", ex->shard_index);
+    bad |= attr_int(file, "shard_count", ex->shard_count);
+    bad |= attr_int(file, "n_replicas_total", ex->n_total);
+  }
 
   ParamCtx pc = {file, R, 0};
   if (config_for_each_param(ex, write_param, &pc)) pc.failed = 1;
@@ -194,6 +199,9 @@ static int build(hid_t file, const RunFile *f) {
   hsize_t rd = (hsize_t)R;
   bad |= write_array(file, "replicas/cohort", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &rd, f->cohort,
                      "the cohort (replicas that share a schedule) the replica ran in");
+  if (ex->shard_count > 0)
+    bad |= write_array(file, "shard/replicas", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &rd, ex->shard_ids,
+                       "each replica's number in the whole experiment");
 
   if (f->cohorts && !strcmp(f->kind, "results") && !bad) { /* what each cohort cost */
     int C = f->n_cohorts;
@@ -408,8 +416,10 @@ static int read_floats(hid_t file, const char *path, int rank, const hsize_t *di
   return ok ? 0 : -1;
 }
 
-ap_status ckpt_read(const char *path, const ApExperiment *ex, float *state, float *series,
-                    int *epochs_done, char **dump, ApError *err) {
+/* A checkpoint's state, or (results) a results file's weights, and the series. */
+static ap_status read_runfile(const char *path, int results, const ApExperiment *ex, float *state,
+                              float *series, int *epochs_done, char **dump, ApError *err) {
+  const char *kind = results ? "results" : "checkpoint";
   quiet();
   *dump = NULL;
   const ApLayout *lay = &ex->layout;
@@ -419,16 +429,16 @@ ap_status ckpt_read(const char *path, const ApExperiment *ex, float *state, floa
   char *format = read_attr_str(file, "format"), *model = NULL;
   long long version = 0, done = 0, E_file = 0, R_file = 0;
   float *buf = NULL;
-  if (!format || strcmp(format, "apical-checkpoint") ||
+  if (!format || strcmp(format, results ? "apical-results" : "apical-checkpoint") ||
       read_attr_int(file, "format_version", &version)) {
-    st = ap_fail(err, AP_ERR_DATA, "%s: not an apical checkpoint", path);
+    st = ap_fail(err, AP_ERR_DATA, "%s: not an apical %s file", path, kind);
     goto out;
   }
   if (version != AP_FILE_FORMAT_VERSION) {
     st = ap_fail(err, AP_ERR_DATA,
-                 "%s: checkpoint format %lld, this apical reads format %d (%s): start the run "
+                 "%s: %s format %lld, this apical reads format %d (%s): start the run "
                  "again with --force",
-                 path, version, AP_FILE_FORMAT_VERSION,
+                 path, kind, version, AP_FILE_FORMAT_VERSION,
                  version < AP_FILE_FORMAT_VERSION ? "written by an older apical"
                                                   : "written by a newer apical");
     goto out;
@@ -436,7 +446,7 @@ ap_status ckpt_read(const char *path, const ApExperiment *ex, float *state, floa
   model = read_attr_str(file, "model");
   if (read_attr_int(file, "epochs_done", &done) || read_attr_int(file, "epochs", &E_file) ||
       read_attr_int(file, "n_replicas", &R_file) || !model) {
-    st = ap_fail(err, AP_ERR_DATA, "%s: not an apical checkpoint (attributes missing)", path);
+    st = ap_fail(err, AP_ERR_DATA, "%s: not an apical %s file (attributes missing)", path, kind);
     goto out;
   }
   if (!(*dump = read_attr_str(file, "experiment"))) {
@@ -463,9 +473,10 @@ ap_status ckpt_read(const char *path, const ApExperiment *ex, float *state, floa
   }
   for (int i = 0; i < lay->n_fields && !st; i++) {
     const ApField *fd = &lay->field[i];
+    if (results && fd->kind != AP_FIELD_WEIGHT) continue;
     size_t count = (size_t)fd->shape[0] * (size_t)fd->shape[1];
     char p[96];
-    snprintf(p, sizeof p, "state/%s", fd->name);
+    snprintf(p, sizeof p, "%s/%s", results ? "weights" : "state", fd->name);
     hsize_t dims[3] = {(hsize_t)R, (hsize_t)fd->shape[0], (hsize_t)fd->shape[1]};
     if (read_floats(file, p, fd->rank + 1, dims, buf) < 0) {
       st = ap_fail(err, AP_ERR_DATA, "%s: /%s missing or of the wrong shape for this experiment",
@@ -502,6 +513,105 @@ out:
     free(*dump);
     *dump = NULL;
   }
+  return st;
+}
+
+ap_status ckpt_read(const char *path, const ApExperiment *ex, float *state, float *series,
+                    int *epochs_done, char **dump, ApError *err) {
+  return read_runfile(path, 0, ex, state, series, epochs_done, dump, err);
+}
+
+ap_status results_read(const char *path, const ApExperiment *ex, float *state, float *series,
+                       int *epochs_done, char **dump, ApError *err) {
+  return read_runfile(path, 1, ex, state, series, epochs_done, dump, err);
+}
+
+/* An int or double dataset [n] (n returned; -1: missing or not 1-D). */
+static long long read_vector(hid_t file, const char *path, hid_t type, void **out) {
+  *out = NULL;
+  if (H5Lexists(file, path, H5P_DEFAULT) <= 0) return -1;
+  hid_t d = H5Dopen2(file, path, H5P_DEFAULT);
+  if (d < 0) return -1;
+  hid_t s = H5Dget_space(d);
+  hsize_t n = 0;
+  long long rc = -1;
+  if (H5Sget_simple_extent_ndims(s) == 1 && H5Sget_simple_extent_dims(s, &n, NULL) == 1 &&
+      (*out = malloc((size_t)(n ? n : 1) * H5Tget_size(type))) &&
+      H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) >= 0)
+    rc = (long long)n;
+  if (rc < 0) {
+    free(*out);
+    *out = NULL;
+  }
+  H5Sclose(s);
+  H5Dclose(d);
+  return rc;
+}
+
+void runfile_shard(const char *path, int *index, int *count) {
+  *index = *count = 0;
+  quiet();
+  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) return;
+  long long i, n;
+  if (!read_attr_int(file, "shard_index", &i) && !read_attr_int(file, "shard_count", &n))
+    *index = (int)i, *count = (int)n;
+  H5Fclose(file);
+}
+
+void shard_file_free(ShardFile *f) {
+  free(f->dump), free(f->file_text), free(f->backend), free(f->ids), free(f->cohort);
+  free(f->busy_s), free(f->steps);
+  memset(f, 0, sizeof *f);
+}
+
+ap_status shard_file_read(const char *path, ShardFile *f, ApError *err) {
+  memset(f, 0, sizeof *f);
+  quiet();
+  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) return ap_fail(err, AP_ERR_NOINPUT, "%s: not a readable HDF5 file", path);
+  ap_status st = AP_OK;
+  char *format = read_attr_str(file, "format");
+  long long v[6];
+  if (!format || strcmp(format, "apical-results")) {
+    st = ap_fail(err, AP_ERR_DATA, "%s: not an apical results file", path);
+    goto out;
+  }
+  if (read_attr_int(file, "shard_index", &v[0]) || read_attr_int(file, "shard_count", &v[1]) ||
+      read_attr_int(file, "n_replicas_total", &v[2])) {
+    st = ap_fail(err, AP_ERR_DATA, "%s: not the results of a shard (apical run --shard)", path);
+    goto out;
+  }
+  if (read_attr_int(file, "n_replicas", &v[3]) || read_attr_int(file, "epochs_done", &v[4]) ||
+      read_attr_int(file, "epochs", &v[5]) || !(f->dump = read_attr_str(file, "experiment")) ||
+      !(f->file_text = read_attr_str(file, "experiment_file")) ||
+      !(f->backend = read_attr_str(file, "backend"))) {
+    st = ap_fail(err, AP_ERR_DATA, "%s: attributes missing", path);
+    goto out;
+  }
+  f->index = (int)v[0], f->count = (int)v[1], f->n_total = (int)v[2], f->n = (int)v[3];
+  f->epochs_done = (int)v[4], f->epochs = (int)v[5];
+  void *ids, *cohort, *busy, *steps;
+  long long n_ids = read_vector(file, "shard/replicas", H5T_NATIVE_INT, &ids);
+  long long n_co = read_vector(file, "replicas/cohort", H5T_NATIVE_INT, &cohort);
+  long long c1 = read_vector(file, "cohorts/busy_s", H5T_NATIVE_DOUBLE, &busy);
+  long long c2 = read_vector(file, "cohorts/replica_steps", H5T_NATIVE_DOUBLE, &steps);
+  f->ids = ids, f->cohort = cohort, f->busy_s = busy, f->steps = steps;
+  f->n_cohorts = (int)c1;
+  if (n_ids != f->n || n_co != f->n || c1 < 1 || c2 != c1) {
+    st = ap_fail(err, AP_ERR_DATA,
+                 "%s: shard/replicas, replicas/cohort or cohorts/* missing or "
+                 "of the wrong length",
+                 path);
+    goto out;
+  }
+  for (int i = 0; i < f->n && !st; i++)
+    if (f->ids[i] < 0 || f->ids[i] >= f->n_total || f->cohort[i] < 0 || f->cohort[i] >= c1)
+      st = ap_fail(err, AP_ERR_DATA, "%s: replica %d: number or cohort out of range", path, i);
+out:
+  free(format);
+  H5Fclose(file);
+  if (st) shard_file_free(f);
   return st;
 }
 

@@ -34,6 +34,27 @@ ap_status runfile_write(const char *path, const RunFile *f, ApError *err);
 ap_status ckpt_read(const char *path, const ApExperiment *ex, float *state, float *series,
                     int *epochs_done, char **dump, ApError *err);
 
+/* The weights and series of a results file (as ckpt_read; state gets the weight fields
+ * only). */
+ap_status results_read(const char *path, const ApExperiment *ex, float *state, float *series,
+                       int *epochs_done, char **dump, ApError *err);
+
+/* The shard a file was written by (count 0: the whole experiment). */
+void runfile_shard(const char *path, int *index, int *count);
+
+/* What apical merge needs of a shard's results file (apical run --shard). */
+typedef struct ShardFile {
+  int index, count, n_total; /* shard index of count; replicas of the whole experiment */
+  int n, epochs_done, epochs;
+  char *dump, *file_text, *backend; /* the experiment and experiment_file attributes */
+  int *ids;                         /* [n] numbers in the whole experiment */
+  int *cohort;                      /* [n] the shard's cohort of each */
+  int n_cohorts;
+  double *busy_s, *steps; /* [n_cohorts] cohorts/busy_s, cohorts/replica_steps */
+} ShardFile;
+ap_status shard_file_read(const char *path, ShardFile *f, ApError *err);
+void shard_file_free(ShardFile *f);
+
 /* The model's events in a checkpoint (session_events' arrays, malloc'd; NULL when the
  * model records none). */
 ap_status ckpt_read_events(const char *path, const ApExperiment *ex, uint32_t **pairs,

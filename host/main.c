@@ -2,7 +2,9 @@
  * one line on stderr and a sysexits.h exit code. */
 #include "host/config.h"
 #include "host/ini.h"
+#include "host/merge.h"
 #include "host/run.h"
+#include "host/session.h"
 #include "kernels/backend.h"
 
 #include <stdio.h>
@@ -18,6 +20,7 @@ static void usage_main(FILE *f) {
           "  apical run FILE.ini [options]   run an experiment (apical run --help)\n"
           "  apical estimate FILE.ini [...]  replicas, cohorts, memory and wall time of a run,\n"
           "                                  without running it (apical estimate --help)\n"
+          "  apical merge DIR... [options]   join the shards of a run (apical merge --help)\n"
           "  apical models                   the models, their variants and keys\n"
           "  apical --version\n"
           "  apical --help\n"
@@ -47,7 +50,11 @@ static void usage_run(FILE *f) {
          "                           build found OpenBLAS; blas, and lanes on a network with\n"
          "                           64 or more inputs to a layer, sum in another order:\n"
          "                           close, not the same bits)\n"
-         "  --out DIR                run directory (default: runs/NAME)\n"
+         "  --out DIR                run directory (default: runs/NAME; with --shard:\n"
+         "                           runs/NAME/shard-I-of-N)\n"
+         "  --shard I/N              run shard I (0 .. N-1) of N: a fixed subset of the\n"
+         "                           replicas, balanced by cost; apical merge joins the shards'\n"
+         "                           run directories into the results of the whole experiment\n"
          "  --resume                 continue from the newest checkpoint in DIR; [train] epochs\n"
          "                           may be raised, nothing else may change\n"
          "  --force                  start over in a DIR that already holds a run\n"
@@ -80,8 +87,8 @@ static void usage_estimate(FILE *f) {
           "records and samples, on the backend the run would take. The calibration writes\n"
           "nothing.\n"
           "\n"
-          "options: --set, --backend, --threads, --cuda-kernel, --cpu-kernel and --out as for\n"
-          "apical run (apical run --help).\n"
+          "options: --set, --backend, --threads, --cuda-kernel, --cpu-kernel, --shard and --out\n"
+          "as for apical run (apical run --help).\n"
           "\n"
           "`apical run` refuses a run whose memory does not fit, up front (exit 71): host memory\n"
           "against MemAvailable (/proc/meminfo) plus what apical holds already, device memory\n"
@@ -142,11 +149,28 @@ static const char *opt_value(int argc, char **argv, int *i, const char *name, in
   return argv[++*i];
 }
 
+/* Keeps shard index/count of ex's replicas, balanced by the model's cost per replica. */
+static ap_status shard(ApExperiment *ex, int index, int count, ApError *err) {
+  ApDataset ds;
+  memset(&ds, 0, sizeof ds);
+  ap_status st = session_load_dataset(ex, &ds, err);
+  if (st) return st;
+  ApData data = ds_view(&ds);
+  double *cost = malloc((size_t)ex->n_replicas * sizeof *cost);
+  if (!cost) st = ap_fail(err, AP_ERR_OSERR, "out of memory");
+  for (int r = 0; !st && r < ex->n_replicas; r++)
+    cost[r] = ex->model->cost(config_params(ex, r), &data);
+  if (!st) st = config_shard(ex, index, count, cost, err);
+  free(cost);
+  ds_free(&ds);
+  return st;
+}
+
 /* apical run, and apical estimate (which is apical run --dry-run). */
 static int cmd_run(int argc, char **argv, const char *command) {
   const char *file = NULL, *sets[256];
   int estimate = !strcmp(argv[1], "estimate");
-  int n_sets = 0, print_config = 0, bad = 0, dry_run = estimate;
+  int n_sets = 0, print_config = 0, bad = 0, shard_index = 0, shard_count = 0, dry_run = estimate;
   RunOptions opt = {"auto", {.threads = 0}, NULL, 0, 0, command, 0};
   for (int i = 2; i < argc && !bad; i++) {
     const char *a = argv[i], *v;
@@ -176,6 +200,14 @@ static int cmd_run(int argc, char **argv, const char *command) {
       opt.exec.cpu_version = v;
     } else if ((v = opt_value(argc, argv, &i, "--out", &bad))) {
       opt.out_dir = v;
+    } else if ((v = opt_value(argc, argv, &i, "--shard", &bad))) {
+      char *end;
+      long si = strtol(v, &end, 10), sn = *end == '/' ? strtol(end + 1, &end, 10) : 0;
+      if (*end || v[0] == '/' || sn < 1 || sn > 1000000 || si < 0 || si >= sn) {
+        fprintf(stderr, "apical: --shard %s: expected I/N with 0 <= I < N (e.g. --shard 0/4)\n", v);
+        return AP_ERR_USAGE;
+      }
+      shard_index = (int)si, shard_count = (int)sn;
     } else if (!estimate && !strcmp(a, "--resume")) {
       opt.resume = 1;
     } else if (!estimate && !strcmp(a, "--force")) {
@@ -220,6 +252,10 @@ static int cmd_run(int argc, char **argv, const char *command) {
   if (!st) st = config_build(&ex, &ini, file, &err);
   ini_free(&ini);
   if (st) return fail(st, err.msg);
+  if (shard_count && (st = shard(&ex, shard_index, shard_count, &err))) {
+    config_free(&ex);
+    return fail(st, err.msg);
+  }
 
   char out_dir[AP_PATH_MAX];
   if (opt.out_dir && !opt.out_dir[0]) {
@@ -232,6 +268,8 @@ static int cmd_run(int argc, char **argv, const char *command) {
   }
   if (opt.out_dir)
     snprintf(out_dir, sizeof out_dir, "%s", opt.out_dir);
+  else if (shard_count)
+    snprintf(out_dir, sizeof out_dir, "runs/%s/shard-%d-of-%d", ex.name, shard_index, shard_count);
   else
     snprintf(out_dir, sizeof out_dir, "runs/%s", ex.name);
   opt.out_dir = out_dir;
@@ -260,6 +298,76 @@ static int cmd_run(int argc, char **argv, const char *command) {
   return 0;
 }
 
+static void usage_merge(FILE *f) {
+  fprintf(f,
+          "usage: apical merge DIR... [--out DIR] [--force]\n"
+          "\n"
+          "Joins the run directories of an experiment's shards (apical run FILE.ini --shard I/N,\n"
+          "one per I) into the results.h5 the unsharded run would have written: the same\n"
+          "replicas in the same order, the same series, weights and parameter table, bit for\n"
+          "bit (the command, the time written and the cohorts' busy seconds differ). Every\n"
+          "shard must be there once, all of one experiment and after the same record; a DIR\n"
+          "may also name a results.h5 itself.\n"
+          "\n"
+          "options:\n"
+          "  --out DIR    where results.h5 goes (default: runs/NAME, NAME the experiment's)\n"
+          "  --force      replace an existing DIR/results.h5\n"
+          "  -h, --help   this text\n"
+          "\n"
+          "example: apical merge runs/bars_tpres/shard-*-of-4\n");
+}
+
+static int cmd_merge(int argc, char **argv, const char *command) {
+  const char **dirs = calloc((size_t)argc, sizeof *dirs), *out = NULL;
+  int n = 0, force = 0, bad = 0;
+  if (!dirs) return fail(AP_ERR_OSERR, "out of memory");
+  for (int i = 2; i < argc && !bad; i++) {
+    const char *v;
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage_merge(stdout);
+      free(dirs);
+      return 0;
+    } else if ((v = opt_value(argc, argv, &i, "--out", &bad))) {
+      out = v;
+    } else if (!strcmp(argv[i], "--force")) {
+      force = 1;
+    } else if (!bad && argv[i][0] == '-') {
+      fprintf(stderr, "apical: unknown option %s (apical merge --help)\n", argv[i]);
+      bad = 1;
+    } else if (!bad) {
+      dirs[n++] = argv[i];
+    }
+  }
+  if (!bad && !n) {
+    fprintf(stderr, "apical: merge needs the shards' run directories (apical merge --help)\n");
+    bad = 1;
+  }
+  if (bad) {
+    free(dirs);
+    return AP_ERR_USAGE;
+  }
+  char out_dir[AP_PATH_MAX], written[AP_PATH_MAX + 32] = "";
+  if (out) {
+    snprintf(out_dir, sizeof out_dir, "%s", out);
+  } else { /* runs/NAME: the name is in the first shard's configuration */
+    char first[AP_PATH_MAX + 16], name[64] = "";
+    snprintf(first, sizeof first, "%s/results.h5", dirs[0]);
+    merge_experiment_name(access(first, F_OK) ? dirs[0] : first, name, sizeof name);
+    if (!name[0]) {
+      free(dirs);
+      return fail(AP_ERR_NOINPUT, "cannot read the experiment's name from the first shard; "
+                                  "give --out DIR");
+    }
+    snprintf(out_dir, sizeof out_dir, "runs/%s", name);
+  }
+  ApError err = {{0}};
+  ap_status st = merge_shards(dirs, n, out_dir, force, command, written, sizeof written, &err);
+  free(dirs);
+  if (st) return fail(st, err.msg);
+  printf("merged %d shard%s into %s\n", n, n == 1 ? "" : "s", written);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   char command[2048] = "";
   for (int i = 0; i < argc; i++)
@@ -279,6 +387,7 @@ int main(int argc, char **argv) {
   }
   if (!strcmp(argv[1], "run") || !strcmp(argv[1], "estimate")) return cmd_run(argc, argv, command);
   if (!strcmp(argv[1], "models")) return cmd_models(argc, argv);
+  if (!strcmp(argv[1], "merge")) return cmd_merge(argc, argv, command);
   fprintf(stderr, "apical: unknown command '%s' (apical --help)\n", argv[1]);
   return AP_ERR_USAGE;
 }

@@ -150,6 +150,9 @@ static void print_box(const ApExperiment *ex, const Session *s, const char *back
     ROW("dataset", "%s: %d training and %d validation samples", ex->dataset, s->data.n_train,
         s->data.n_val);
   ROW("replicas", "%d in %d cohort%s", ex->n_replicas, s->n_cohorts, s->n_cohorts == 1 ? "" : "s");
+  if (ex->shard_count)
+    ROW("shard", "%d of %d (%d of the experiment's %d replicas; apical merge joins them)",
+        ex->shard_index, ex->shard_count, ex->n_replicas, ex->n_total);
   char swept[160] = "";
   for (int i = 0; i < ex->n_swept; i++)
     snprintf(swept + strlen(swept), sizeof swept - strlen(swept), "%s%s", i ? ", " : "",
@@ -379,7 +382,7 @@ static ap_status prepare(const ApExperiment *ex, const RunOptions *opt, const Ap
                          char *note, size_t note_n, ApDataset *ds, Estimate *est, ApError *err) {
   memset(ds, 0, sizeof *ds);
   ap_status st = ap_backend_select(opt->backend, be, note, note_n, err);
-  if (!st) st = session_load_data(ex, ds, err);
+  if (!st) st = session_load_dataset(ex, ds, err);
   ApData data = ds_view(ds);
   if (!st && (st = est_build(est, ex, &data, &opt->exec, err))) ds_free(ds);
   return st;
@@ -484,6 +487,17 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
       goto out;
     }
     free(old_id);
+    int was_index, was_count;
+    runfile_shard(latest, &was_index, &was_count);
+    if (was_index != ex->shard_index || was_count != ex->shard_count) {
+      char was[48] = "the whole experiment", now_[48] = "the whole experiment";
+      if (was_count) snprintf(was, sizeof was, "shard %d/%d", was_index, was_count);
+      if (ex->shard_count)
+        snprintf(now_, sizeof now_, "shard %d/%d", ex->shard_index, ex->shard_count);
+      st = ap_fail(err, AP_ERR_CONFIG, "--resume: %s holds %s, this run asks for %s", latest, was,
+                   now_);
+      goto out;
+    }
     if (done > E) {
       st = ap_fail(err, AP_ERR_CONFIG,
                    "--resume: %s holds %d %ss, more than this run's [train] epochs = %d "

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-ap_status session_load_data(const ApExperiment *ex, ApDataset *ds, ApError *err) {
+ap_status session_load_dataset(const ApExperiment *ex, ApDataset *ds, ApError *err) {
   const ApModel *m = ex->model;
   memset(ds, 0, sizeof *ds);
   if (!m->io) return AP_OK; /* the model takes no data */
@@ -37,7 +37,7 @@ static ap_status open_on(Session *s, const ApExperiment *ex, const ApBackend *be
 ap_status session_open(Session *s, const ApExperiment *ex, const ApBackend *be, const ApExec *exec,
                        ApError *err) {
   memset(s, 0, sizeof *s);
-  ap_status st = session_load_data(ex, &s->ds, err);
+  ap_status st = session_load_dataset(ex, &s->ds, err);
   if (st) return st;
   s->data = ds_view(&s->ds);
   return open_on(s, ex, be, exec, err);

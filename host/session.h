@@ -39,14 +39,15 @@ typedef struct Session {
   double *busy;            /* [n_cohorts] the backend's answer for one session_run */
 } Session;
 
+/* The experiment's dataset (none for a model without data: ds zeroed). */
+ap_status session_load_dataset(const ApExperiment *ex, ApDataset *ds, ApError *err);
+
 /* Loads the dataset, draws every replica's initial state and creates the cohorts. */
 ap_status session_open(Session *s, const ApExperiment *ex, const ApBackend *be, const ApExec *exec,
                        ApError *err);
 /* The same on a dataset the caller loaded (and frees after session_close). */
 ap_status session_open_view(Session *s, const ApExperiment *ex, const ApBackend *be,
                             const ApExec *exec, const ApData *data, ApError *err);
-/* The experiment's dataset (none, zeros, for a model that takes no data). */
-ap_status session_load_data(const ApExperiment *ex, ApDataset *ds, ApError *err);
 /* Sends s->state to the backend (after replacing it, e.g. from a checkpoint). */
 ap_status session_push(Session *s, ApError *err);
 /* Copies the backend's state into s->state. */

@@ -157,9 +157,10 @@ const ParityCase parity_cases[] = {
         "[sweep]\nvariant = le, original\n",
      0, 0, "wide", 1, 1},
     {"wide network (auto: wide), 3 replicas, learn_lag 2, 2 launches",
-     MC "[experiment]\ndataset = random\n[data]\nrandom_samples = 4\n"
-        "[train]\nepochs = 2\nval_samples = 2\nlearn_lag = 2\n[model]\ndims = 70, 9, 5\nt_pres = 4\n"
-        "init_scale = 0.2\neta_up = 0.05, 0.02\neta_ip = 0.02\n[sweep]\nseed = 1..3\n",
+     MC
+     "[experiment]\ndataset = random\n[data]\nrandom_samples = 4\n"
+     "[train]\nepochs = 2\nval_samples = 2\nlearn_lag = 2\n[model]\ndims = 70, 9, 5\nt_pres = 4\n"
+     "init_scale = 0.2\neta_up = 0.05, 0.02\neta_ip = 0.02\n[sweep]\nseed = 1..3\n",
      0, 0, NULL, 1, 1},
     {"wide network, generic kernel (the wide path's sums), 3 replicas",
      MC "[experiment]\ndataset = random\n[data]\nrandom_samples = 4\n"

@@ -117,7 +117,7 @@ static void check_cpu_cohorts(const char *ini, double slack) {
   th_experiment(&ex, ini);
   ApDataset ds;
   ApError err = {{0}};
-  cr_assert_eq(session_load_data(&ex, &ds, &err), AP_OK, "%s", err.msg);
+  cr_assert_eq(session_load_dataset(&ex, &ds, &err), AP_OK, "%s", err.msg);
   ApData data = ds_view(&ds);
   ApExec exec = {.threads = 2};
   Estimate e;
@@ -343,7 +343,7 @@ Test(estimate, the_calibration_cuts_records_and_extrapolates_from_what_it_ran) {
                      "[model]\npixels = 9\nlabels = 3\nhidden = 16\n[sweep]\nseed = 1..3\n");
   ApDataset ds;
   ApError err = {{0}};
-  cr_assert_eq(session_load_data(&ex, &ds, &err), AP_OK, "%s", err.msg);
+  cr_assert_eq(session_load_dataset(&ex, &ds, &err), AP_OK, "%s", err.msg);
   ApData data = ds_view(&ds);
   ApExec exec = {.threads = 1};
   Estimate e;

@@ -4,6 +4,7 @@
 #include "host/h5io.h"
 #include "host/run.h"
 
+#include <hdf5.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,56 @@ Test(resume, spiking_replicas_continue_bit_identical) {
               "[sweep]\nseed = 1, 2\nt_pres = 7, 20\nt_ref = 0, 0.2\n");
 }
 
+/* Random draws in a sweep are stored as the items that make them: a resumed run draws the
+ * same values again (the states continue bit for bit), its configuration compares equal to
+ * the checkpoint's, and the results hold the values; another seed= is another experiment. */
+static const char *random_ini =
+    "[experiment]\nname = resume\nmodel = microcircuit\ndataset = bars\n[train]\nepochs = 9\n"
+    "[output]\ncheckpoint_every = 4\nkeep_checkpoints = 10\n"
+    "[sweep]\nseed = 1, 2\ngl = loguniform(0.02, 0.2, 2, seed=7)\nga = 0.5, uniform(0.5, 1, 1)\n"
+    "zip = gl ga\n";
+
+Test(resume, a_sweep_of_random_draws_resumes_with_the_same_values) {
+  resume_case(random_ini);
+  char b[256], path[512];
+  th_tempdir(b, sizeof b);
+  char *short_ini = malloc(strlen(random_ini) + 1);
+  strcpy(short_ini, random_ini);
+  memcpy(strstr(short_ini, "epochs = 9"), "epochs = 4", 10);
+  run(short_ini, b, 0, AP_OK);
+  free(short_ini);
+  char *other = malloc(strlen(random_ini) + 1);
+  strcpy(other, random_ini);
+  memcpy(strstr(other, "seed=7"), "seed=8", 6);
+  run(other, b, 1, AP_ERR_CONFIG);
+  free(other);
+  run(random_ini, b, 1, AP_OK);
+  ApExperiment ex;
+  th_experiment(&ex, random_ini);
+  snprintf(path, sizeof path, "%s/results.h5", b);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  cr_assert_geq(f, 0);
+  for (const char *const *key = (const char *const[]){"gl", "ga", NULL}; *key; key++) {
+    char name[64];
+    snprintf(name, sizeof name, "replicas/%s", *key);
+    double got[4];
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    cr_assert_geq(d, 0, "%s", name);
+    cr_assert_geq(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, got), 0);
+    H5Dclose(d);
+    for (int r = 0; r < 4; r++) {
+      const McParams *p = th_mc(&ex, r);
+      cr_assert_eq(got[r], !strcmp(*key, "gl") ? p->gl : p->ga, "%s of %d", name, r);
+    }
+  }
+  H5Fclose(f);
+  /* the draws themselves: distinct, in their ranges */
+  cr_assert_neq(th_mc(&ex, 0)->gl, th_mc(&ex, 2)->gl);
+  cr_assert(th_mc(&ex, 0)->gl >= 0.02 && th_mc(&ex, 2)->gl <= 0.2);
+  cr_assert(th_mc(&ex, 2)->ga >= 0.5 && th_mc(&ex, 2)->ga <= 1.0 && th_mc(&ex, 2)->ga != 0.5);
+  config_free(&ex);
+}
+
 Test(resume, refuses_another_experiments_checkpoint_and_an_occupied_directory) {
   char a[256];
   th_tempdir(a, sizeof a);
@@ -174,7 +225,6 @@ Test(resume, a_corrupt_checkpoint_is_an_error_not_a_crash) {
 
 /* A checkpoint of format 1 (before the model interface) is refused with exit 65 and what
  * to do, not misread. */
-#include <hdf5.h>
 Test(resume, a_format_1_checkpoint_is_refused_clearly) {
   char a[256], path[512];
   th_tempdir(a, sizeof a);

@@ -7,19 +7,23 @@ Panel A: test accuracy (the test phases, [train] test_every) over epochs, every 
 and the median. Panel B: the mean apical error per epoch (a run-away shows there first).
 --table prints the last test phase's accuracy per replica and the median [min, max] in
 Markdown. Needs h5py and matplotlib (Debian: apt-get install python3-h5py
-python3-matplotlib); reads the file with nothing from apical (docs/file-format.md).
+python3-matplotlib); reads the file with the repository's Python package (python/apical,
+docs/python.md): panel A is apical.plot.curves(results, "test_acc", by=None, each=True).
 """
 import argparse
 import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 try:
-    import h5py
     import numpy as np
+    import h5py  # noqa: F401  (apical.load needs it: say so here, with the Debian package)
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import apical
+    from apical import plot
 except ImportError as e:
     sys.exit(f"plot_mnist: {e.name} is missing; on Debian: apt-get install python3-h5py "
              "python3-matplotlib (and run with /usr/bin/python3)")
@@ -32,20 +36,17 @@ def main():
     ap.add_argument("--table", action="store_true", help="print a Markdown table instead")
     a = ap.parse_args()
     try:
-        f = h5py.File(a.results, "r")
-    except OSError as e:
+        r = apical.load(a.results, xarray=False)
+    except (OSError, ValueError) as e:
         sys.exit(f"plot_mnist: cannot read {a.results}: {e}")
-    with f:
-        if "series/test_acc" not in f:
-            sys.exit(f"plot_mnist: {a.results} has no test_acc series (a microcircuit run "
-                     "from before the test phase?)")
-        done = int(f.attrs.get("epochs_done", f["series/test_acc"].shape[1]))
-        acc = f["series/test_acc"][:, :done]
-        api = f["series/apical_error"][:, :done, 0] if "series/apical_error" in f else None
-        seeds = f["replicas/seed"][...]
-        name = f.attrs.get("name", os.path.basename(os.path.dirname(os.path.abspath(a.results))))
-        if isinstance(name, bytes):
-            name = name.decode()
+    if "test_acc" not in r.series:
+        sys.exit(f"plot_mnist: {a.results} has no test_acc series (a microcircuit run "
+                 "from before the test phase?)")
+    done = r.epochs_done
+    acc = r.series["test_acc"][:, :done]
+    api = r.series["apical_error"][:, :done, 0] if "apical_error" in r.series else None
+    seeds = r.params["seed"]
+    name = os.path.basename(os.path.dirname(os.path.abspath(a.results)))
     tested = np.where(~np.all(np.isnan(acc), axis=0))[0]
     if not len(tested):
         sys.exit("plot_mnist: no test phase in the finished epochs yet")
@@ -53,18 +54,16 @@ def main():
     if a.table:
         print(f"| {name}: replica | seed | test accuracy after epoch {tested[-1] + 1} |")
         print("| ---: | ---: | ---: |")
-        for r, v in enumerate(last):
-            print(f"| {r} | {seeds[r]} | {v:.4f} |")
+        for i, v in enumerate(last):
+            print(f"| {i} | {seeds[i]} | {v:.4f} |")
         print(f"\nmedian {np.nanmedian(last):.4f} [min {np.nanmin(last):.4f}, "
               f"max {np.nanmax(last):.4f}] over {len(last)} replicas")
         return
     fig, axs = plt.subplots(1, 2 if api is not None else 1, figsize=(11, 4), squeeze=False)
     ax = axs[0][0]
-    x = tested + 1
-    for r in range(acc.shape[0]):
-        ax.plot(x, acc[r, tested], "o-", color="0.7", lw=1, ms=3)
-    ax.plot(x, np.nanmedian(acc[:, tested], axis=0), "o-", color="tab:blue", lw=2,
-            label=f"median of {acc.shape[0]}")
+    plot.curves(r, "test_acc", by=None, ax=ax, band=None, color="tab:blue", lw=2, marker="o",
+                label=f"median of {acc.shape[0]}",
+                each=dict(color="0.7", lw=1, ms=3, marker="o", alpha=1))
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy")
     ax.set_title(f"A  {name}: test accuracy")
@@ -73,8 +72,8 @@ def main():
     ax.legend(loc="lower right")
     if api is not None:
         ax = axs[0][1]
-        for r in range(api.shape[0]):
-            ax.plot(np.arange(1, done + 1), api[r], color="tab:red", alpha=0.6, lw=1)
+        for row in api:
+            ax.plot(np.arange(1, done + 1), row, color="tab:red", alpha=0.6, lw=1)
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_ylabel("mean ||v_api|| (training steps)")

@@ -18,7 +18,9 @@ enum ap_rng_domain {
   AP_RNG_ORDER = 2,   /* a = epoch, b = phase (0 train, 1 validation) */
   AP_RNG_DATA = 3,    /* generated datasets: a = sample, b = input (the label after the inputs) */
   AP_RNG_SPIKES = 4,  /* per-step spike draws: see ap_rng_block */
-  AP_RNG_STATE = 5    /* network states drawn at a record (mstdp generation): a = record, b = sample */
+  AP_RNG_STATE = 5,   /* network states drawn at a record (mstdp generation): a record, b sample */
+  AP_RNG_SWEEP = 8    /* sweep draws, uniform() and loguniform() (host/sweep.c): the key is their
+                         seed=, a and b the key name's FNV-1a hash (6, 7: kernels/lif/ls_net.h) */
 };
 
 /* All four words of the block at counter (c0, c1, c2, c3), key = seed: for draws that

@@ -440,8 +440,7 @@ MW_FN void mw_step(McWarp *w, float *rows, const float *x, int y, const McConst 
 
 /* One sample (mc_body_sample). */
 MW_FN int mw_sample(McWarp *w, float *rows, const McConst *k, const float *x, int y, int t_pres,
-                    int learn, int learn_lag, int nudge, int track, int reset,
-                    float *sq_err) {
+                    int learn, int learn_lag, int nudge, int track, int reset, float *sq_err) {
   LANES
   if (lane < MW2) L(w->acc) = 0.0f;
   if (reset) { /* the fields with the reset flag: the potentials */
@@ -494,10 +493,9 @@ MW_FN void mw_records(McView st, const McLayout *lay, const McConst *k, const Mc
       const int *ys = phase ? data->y_val : data->y_train;
       for (int s = 0; s < shown; s++) {
         uint32_t idx = perm[s];
-        int hit =
-            mw_sample(&w, rows, k, xs + (size_t)idx * MW0, ys[idx], sch->t_pres,
-                      phase ? 0 : sch->learn, sch->learn_lag, phase ? 0 : sch->teacher, !phase,
-                      sch->reset, &err);
+        int hit = mw_sample(&w, rows, k, xs + (size_t)idx * MW0, ys[idx], sch->t_pres,
+                            phase ? 0 : sch->learn, sch->learn_lag, phase ? 0 : sch->teacher,
+                            !phase, sch->reset, &err);
         if (phase) {
           val_hits += (float)hit;
           val_err += err;

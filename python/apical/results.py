@@ -1,0 +1,544 @@
+"""An apical results file (docs/file-format.md) with the sweep's axes named.
+
+Letters: R replicas (row r of every dataset is replica r), E records (the run's total,
+`epochs`; a record is what the model calls it: `epoch` for the microcircuit, `record`
+for mstdp and lif_stdp). Records are numbered from 1, as the program numbers them.
+
+The swept keys are the [model] keys whose per-replica values (replicas/KEY) take more
+than one value; the `experiment` attribute (the effective configuration with the sweep
+as given) orders them and tells choice and true|false keys from numbers. Keys that are a
+function of others (a zip such as t_pres/eta_up, or out_lag set per t_pres in one
+sub-sweep) are coordinates, not axes: the axes are the keys that vary on their own, and
+where every combination of their values is exactly one replica, the replicas form a full
+grid and every series reshapes onto it.
+"""
+
+import itertools
+import os
+import re
+from collections.abc import Mapping
+
+import numpy as np
+
+# the per-replica columns that the program adds to the [model] keys (not parameters)
+HOST_COLUMNS = ("cohort", "diverged_at")
+
+# names of a series' dimensions after [replica][record] (docs/file-format.md); any other
+# series gets NAME_index
+EXTRA_DIMS = {
+    "ff_weight_error": "hidden_layer",
+    "fb_weight_error": "hidden_layer",
+    "apical_error": "hidden_layer",
+    "interneuron_error": "hidden_layer",
+    "rates": "population",
+}
+
+_CHOICE = re.compile(r"^\s*\d+ = [^,=]+(,\s*\d+ = [^,=]+)*\s*$")
+
+
+def parse_ini(text):
+    """[(section, [(key, value), ...]), ...] in file order; comments start with # or ;
+    at a line's start or after whitespace, as in host/ini.c. Repeated keys (zip) stay."""
+    sections, cur = [], None
+    for raw in (text or "").splitlines():
+        line = re.sub(r"(^|\s)[#;].*$", "", raw).strip()
+        if not line:
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            cur = (line[1:-1].strip(), [])
+            sections.append(cur)
+        elif "=" in line and cur is not None:
+            key, value = line.split("=", 1)
+            cur[1].append((key.strip(), value.strip()))
+    return sections
+
+
+def _text(v):
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def _plain(v):
+    """a numpy scalar as the Python value (attributes, axis values)"""
+    if isinstance(v, bytes):
+        return v.decode()
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return tuple(_plain(x) for x in v) if v.ndim else v.item()
+    return v
+
+
+def _codes(col):
+    """(codes [R] int, values): each replica's value as an index into the distinct values,
+    these in order of first appearance (the sweep's order: replicas are numbered in it)"""
+    a = np.asarray(col)
+    flat = a.reshape(len(a), -1) if a.ndim > 1 else a
+    if flat.ndim > 1:
+        _, first, inv = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+    else:
+        _, first, inv = np.unique(flat, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[np.asarray(inv).reshape(-1)], [_plain(a[first[i]]) for i in order]
+
+
+def _combined(code_columns, n):
+    """one code per replica for a tuple of code columns"""
+    if not code_columns:
+        return np.zeros(n, dtype=np.int64)
+    _, inv = np.unique(np.stack(code_columns, axis=1), axis=0, return_inverse=True)
+    return np.asarray(inv).reshape(-1)
+
+
+def _n_distinct(codes):
+    return len(np.unique(codes)) if len(codes) else 0
+
+
+def _determines(key_codes, by_codes, n):
+    """whether the replicas' values of `by` fix the key's value"""
+    by = _combined(by_codes, n)
+    return _n_distinct(by) == _n_distinct(_combined([by, key_codes], n))
+
+
+class _H5Fields(Mapping):
+    """The datasets under one group of the file, read when asked for (weights can be large);
+    rows: the replicas of a selection (None: all)."""
+
+    def __init__(self, path, group, names, rows=None):
+        self._path, self._group, self._names, self._rows = path, group, list(names), rows
+
+    def __getitem__(self, name):
+        if name not in self._names:
+            raise KeyError(f"{name} (fields: {', '.join(self._names)})")
+        import h5py
+
+        with h5py.File(self._path, "r") as f:
+            d = f[f"{self._group}/{name}"]
+            if self._rows is None:
+                return d[...]
+            # h5py reads increasing rows only
+            rows, back = np.unique(np.asarray(self._rows), return_inverse=True)
+            return d[rows][np.asarray(back).reshape(-1)]
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self):
+        return len(self._names)
+
+    def subset(self, rows):
+        base = np.arange(self._n_rows()) if self._rows is None else np.asarray(self._rows)
+        return _H5Fields(self._path, self._group, self._names, base[rows])
+
+    def _n_rows(self):
+        import h5py
+
+        with h5py.File(self._path, "r") as f:
+            return int(f.attrs["n_replicas"])
+
+    def __repr__(self):
+        return f"<{self._group} of {self._path}: {', '.join(self._names)}>"
+
+
+class Results:
+    """One run's results as numpy arrays.
+
+    series   dict name -> array [R][E] or [R][E][...] (NaN in records not run yet)
+    params   the replica table: dict key -> array [R] or [R][n] (list keys such as dims,
+             eta_up); every [model] key plus cohort and diverged_at; choice keys hold
+             their names ("le"), true|false keys booleans
+    axes     dict swept key -> its values in sweep order: the keys that vary on their own
+             (is_grid: they form a full grid, and grid() reshapes onto them)
+    depends  dict key -> the axes it is a function of, for every other swept key
+    swept    every swept key (more than one value), in sweep order; is_grid, model_keys
+    weights  dict field -> array [R][...], read from the file when asked for
+    records  the record numbers of the series' second dimension (1 .. E)
+    index    each row's replica number in the experiment (a selection keeps them; a
+             shard's rows are some of the experiment's, shard/replicas)
+    attrs    the file's root attributes; model, record, epochs, epochs_done, n_replicas,
+             experiment (the effective configuration) as attributes of their own too
+    """
+
+    def __init__(self, series, params, attrs, *, weights=None, records=None, index=None,
+                 descriptions=None, path=None, events=None):
+        self.series = dict(series)
+        self.params = {k: np.asarray(v) for k, v in params.items()}
+        self.attrs = {k: _plain(v) for k, v in attrs.items()}
+        self.weights = weights if weights is not None else {}
+        self.descriptions = dict(descriptions or {})
+        self.path = path
+        self._events = events  # (path, names, rows) or None
+        first = next(iter(self.series.values()), None)
+        lengths = [len(v) for v in list(self.series.values()) + list(self.params.values())]
+        self.n_replicas = lengths[0] if lengths else int(self.attrs.get("n_replicas", 0))
+        if any(n != self.n_replicas for n in lengths):
+            raise ValueError("series and parameters disagree on the number of replicas")
+        n_rec = first.shape[1] if first is not None and first.ndim > 1 else 0
+        self.records = np.arange(1, n_rec + 1) if records is None else np.asarray(records)
+        self.index = np.arange(self.n_replicas) if index is None else np.asarray(index)
+        self.model = self.attrs.get("model", "")
+        self.record = self.attrs.get("record", "epoch")
+        self.epochs = int(self.attrs.get("epochs", n_rec))
+        self.epochs_done = int(self.attrs.get("epochs_done", n_rec))
+        self.experiment = self.attrs.get("experiment", "")
+        self._analyse()
+
+    # --- the sweep's structure ---------------------------------------------------------
+
+    def _analyse(self):
+        sections = parse_ini(self.experiment)
+        model_section = dict(next((kv for s, kv in sections if s == "model"), []))
+        in_sweep = []
+        for s, kv in sections:
+            if s == "sweep" or s.startswith("sweep."):
+                in_sweep += [k for k, _ in kv if k != "zip" and k not in in_sweep]
+        if model_section:
+            model_keys = [k for k in model_section if k in self.params]
+        else:
+            model_keys = [k for k in self.params if k not in HOST_COLUMNS]
+        self.model_keys = model_keys
+        self._decode(model_section)
+
+        n = self.n_replicas
+        varying = [k for k in model_keys if n and _n_distinct(_codes(self.params[k])[0]) > 1]
+        varying.sort(key=lambda k: (k not in in_sweep, in_sweep.index(k) if k in in_sweep else 0))
+        self.swept = tuple(varying)
+        codes = {k: _codes(self.params[k]) for k in varying}
+
+        # the axes: keys that no earlier axis determines (scalar keys first, so that a zip
+        # of t_pres and eta_up is named by t_pres), then without any that the others fix
+        dims = []
+        for k in sorted(varying, key=lambda k: self.params[k].ndim > 1):
+            if not dims or not _determines(codes[k][0], [codes[d][0] for d in dims], n):
+                dims.append(k)
+        for k in list(dims):
+            rest = [codes[d][0] for d in dims if d != k]
+            if rest and _determines(codes[k][0], rest, n):
+                dims.remove(k)
+        # slowest-varying first: a plain cross product then reshapes in replica order
+        def changes(k):
+            return int(np.count_nonzero(np.diff(codes[k][0])))
+
+        dims.sort(key=lambda k: (changes(k), varying.index(k)))
+        self.axes = {k: codes[k][1] for k in dims}
+        size = int(np.prod([len(v) for v in self.axes.values()], dtype=np.int64))
+        combos = _n_distinct(_combined([codes[d][0] for d in dims], n))
+        self.is_grid = n > 0 and size == n and combos == n
+        self._grid_index = tuple(codes[d][0] for d in dims)
+
+        self.depends = {}
+        for k in varying:
+            if k in self.axes:
+                continue
+            for size_ in range(1, len(dims) + 1):
+                found = next((c for c in itertools.combinations(dims, size_)
+                              if _determines(codes[k][0], [codes[d][0] for d in c], n)), None)
+                if found:
+                    self.depends[k] = found
+                    break
+
+    def _decode(self, model_section):
+        """choice keys to their names, true|false keys to booleans"""
+        for k in self.model_keys:
+            col, given = self.params[k], model_section.get(k)
+            desc = self.descriptions.get(f"replicas/{k}", "")
+            if col.dtype.kind in "iu" and _CHOICE.match(desc):
+                names = {int(i): s.strip() for i, s in re.findall(r"(\d+) = ([^,]+)", desc)}
+                if (given is None or given in names.values()) and set(np.unique(col)) <= set(names):
+                    self.params[k] = np.array([names[int(i)] for i in col.reshape(-1)]
+                                              ).reshape(col.shape)
+            elif col.dtype.kind in "iu" and given in ("true", "false"):
+                self.params[k] = col.astype(bool)
+
+    # --- reading ------------------------------------------------------------------------
+
+    def values(self, key):
+        """the distinct values of a parameter, in sweep order"""
+        return _codes(self._param(key))[1]
+
+    def _param(self, key):
+        if key not in self.params:
+            raise KeyError(f"no parameter {key!r} (keys: {', '.join(self.params)})")
+        return self.params[key]
+
+    def _series(self, series):
+        if isinstance(series, str):
+            if series not in self.series:
+                raise KeyError(f"no series {series!r} (series: {', '.join(self.series)})")
+            return self.series[series]
+        a = np.asarray(series)
+        if a.shape[:1] != (self.n_replicas,):
+            raise ValueError(f"an array of shape {a.shape} is not one row per replica "
+                             f"({self.n_replicas})")
+        return a
+
+    def last_record(self, series="val_acc"):
+        """the last finished record at which the series has a value for some replica
+        (a test phase every N records leaves NaN in the others)"""
+        a = self._series(series)
+        finite = np.isfinite(a.reshape(a.shape[0], a.shape[1], -1)).any(axis=(0, 2))
+        ok = np.nonzero(finite & (self.records <= self.epochs_done))[0]
+        if not len(ok):
+            name = series if isinstance(series, str) else "the series"
+            raise ValueError(f"{name} has no value in a finished {self.record} "
+                             f"({self.epochs_done} of {self.epochs} done)")
+        return int(self.records[ok[-1]])
+
+    def at(self, series="val_acc", record="last"):
+        """a series' values at one record (a number from 1, or "last": last_record()),
+        [R] or [R][...]"""
+        a = self._series(series)
+        rec = self.last_record(series) if record == "last" else int(record)
+        i = np.nonzero(self.records == rec)[0]
+        if not len(i):
+            span = f" ({self.records[0]} .. {self.records[-1]})" if len(self.records) else ""
+            raise KeyError(f"no {self.record} {rec}{span}")
+        return a[:, i[0]]
+
+    def where(self, spec=None, **params):
+        """a mask [R] of the replicas whose parameters have the given values: a value, or a
+        list of values (any of them); a list key (eta_up) takes one row or a list of rows.
+        Keys that are not names (lambda) go in the dict `spec`."""
+        spec = dict(spec or {}, **params)
+        mask = np.ones(self.n_replicas, dtype=bool)
+        for key, want in spec.items():
+            col = self._param(key)
+            w = np.asarray(want)
+            if col.dtype.kind in "UO":
+                w = w.astype(str)
+            elif col.dtype.kind == "b" and w.dtype.kind in "UO":
+                w = w == "true"
+            elif col.dtype.kind == "f":
+                w = w.astype(col.dtype)  # compare as stored
+            try:
+                rows = w.reshape((-1,) + col.shape[1:])  # one value (a row) or a list of them
+            except ValueError:
+                raise ValueError(f"{key} = {want!r}: rows of {col.shape[1]} values expected"
+                                 ) from None
+            hit = np.zeros(self.n_replicas, dtype=bool)
+            for row in rows:
+                eq = col == row
+                hit |= eq.reshape(len(col), -1).all(axis=1)
+            mask &= hit
+        return mask
+
+    def select(self, spec=None, **params):
+        """the replicas with the given parameter values (as where()), as a Results of their
+        own: its axes are those that still vary"""
+        mask = self.where(spec, **params)
+        if not mask.any():
+            spec = dict(spec or {}, **params)
+            have = "; ".join(f"{k}: {', '.join(map(str, self.values(k)))}" for k in spec)
+            raise ValueError(f"no replica has {spec} ({have})")
+        return self.subset(np.nonzero(mask)[0])
+
+    def subset(self, rows):
+        rows = np.asarray(rows)
+        attrs = dict(self.attrs, n_replicas=len(rows))
+        weights = (self.weights.subset(rows) if isinstance(self.weights, _H5Fields)
+                   else {k: v[rows] for k, v in self.weights.items()})
+        events = None
+        if self._events:
+            p, names, base = self._events
+            events = (p, names, np.asarray(base)[rows])
+        return Results({k: v[rows] for k, v in self.series.items()},
+                       {k: v[rows] for k, v in self.params.items()}, attrs, weights=weights,
+                       records=self.records, index=self.index[rows],
+                       descriptions=self.descriptions, path=self.path, events=events)
+
+    def grid(self, series="val_acc"):
+        """a series (a name, or any array [R][...]) on the sweep's grid:
+        [len(axis) for axis in axes] + the rest of its shape"""
+        if not self.is_grid:
+            raise ValueError(
+                f"the {self.n_replicas} replicas do not form a full grid over "
+                f"{', '.join(self.axes) or 'no axis'}; select() a part that does, or group "
+                "by parameter (where(), plot.versus)")
+        a = self._series(series)
+        out = np.empty(tuple(len(v) for v in self.axes.values()) + a.shape[1:], dtype=a.dtype)
+        out[self._grid_index] = a
+        return out
+
+    def events(self, name, replica):
+        """the events of row `replica` of these results (the file's replica index[replica]):
+        lif_stdp's `raster`, (neuron, step) rows, [M][2]"""
+        if not self._events or name not in self._events[1]:
+            have = ", ".join(self._events[1]) if self._events else "none"
+            raise KeyError(f"no events {name!r} (events: {have})")
+        import h5py
+
+        path, _, rows = self._events
+        r = int(rows[replica])
+        with h5py.File(path, "r") as f:
+            lo, hi = f[f"events/{name}_start"][r:r + 2]
+            return f[f"events/{name}"][int(lo):int(hi)]
+
+    def __repr__(self):
+        axes = ", ".join(f"{k} ({len(v)})" for k, v in self.axes.items()) or "none"
+        grid = "a full grid" if self.is_grid else "not a full grid"
+        n = self.n_replicas
+        return (f"<apical results {self.path or ''}: {self.model}, {n} replica{'s' * (n != 1)}, "
+                f"{self.epochs_done}/{self.epochs} {self.record}s; axes {axes} ({grid}); "
+                f"series {', '.join(self.series)}>")
+
+    # --- xarray -------------------------------------------------------------------------
+
+    def to_xarray(self, weights=False):
+        """an xarray Dataset: one variable per series over the axes (a full grid) or
+        `replica`, then the record dimension; every parameter a coordinate (axes as
+        dimension coordinates, the keys they fix over those axes, constant keys 0-d; list
+        keys with a dimension KEY_index of their own); weights as variables when asked"""
+        import xarray as xr
+
+        rec = self.record
+        coords = {rec: self.records}
+        if self.is_grid:
+            rdims = list(self.axes)
+            for d, vals in self.axes.items():
+                coords[d] = _coordinate(vals)
+
+            def put(a):
+                return self.grid(a)
+        else:
+            rdims = ["replica"]
+            coords["replica"] = self.index
+
+            def put(a):
+                return a
+        data = {}
+        for name, a in self.series.items():
+            extra = [EXTRA_DIMS.get(name, f"{name}_index")] if a.ndim == 3 else \
+                [f"{name}_dim{i}" for i in range(2, a.ndim)]
+            data[name] = (rdims + [rec] + extra, put(a))
+        for key, col in self.params.items():
+            if self.is_grid and key in self.axes:
+                continue
+            items = [f"{key}_index"] if col.ndim > 1 else []
+            if key in self.model_keys and key not in self.swept:
+                coords[key] = (items, col[0]) if len(col) else (items, col)
+            elif self.is_grid and key in self.depends:
+                g = self.grid(col)
+                sub = self.depends[key]
+                take = tuple(slice(None) if d in sub else 0 for d in rdims)
+                coords[key] = ([d for d in rdims if d in sub] + items, g[take])
+            else:
+                coords[key] = (rdims + items, put(col))
+        if weights:
+            for field in self.weights:
+                a = self.weights[field]
+                name = "weights." + field.replace("/", ".")
+                data[name] = (rdims + [f"{name}_dim{i}" for i in range(1, a.ndim)], put(a))
+        attrs = {k: v for k, v in self.attrs.items() if isinstance(v, (str, int, float))}
+        attrs["sweep_dims"] = " ".join(rdims)
+        if self.path:
+            attrs["source"] = str(self.path)
+        ds = xr.Dataset(data, coords=coords, attrs=attrs)
+        for name in self.series:
+            if f"series/{name}" in self.descriptions:
+                ds[name].attrs["description"] = self.descriptions[f"series/{name}"]
+        return ds
+
+    @classmethod
+    def from_xarray(cls, ds):
+        """the numpy view of a Dataset from to_xarray() (also after sel/isel on it)"""
+        rec = ds.attrs.get("record", "epoch")
+        dims = [d for d in str(ds.attrs.get("sweep_dims", "")).split() if d in ds.dims]
+        rd = "__replica__"
+        if dims == ["replica"]:
+            st, rd = ds, "replica"
+        elif dims:
+            st = ds.stack({rd: dims})
+        else:
+            st = ds.expand_dims(rd)
+        n = st.sizes[rd]
+        series = {v: st[v].transpose(rd, rec, ...).values for v in st.data_vars
+                  if rec in st[v].dims}
+        params = {}
+        for c in st.coords:
+            if c in (rec, rd, "replica") or rec in st[c].dims:
+                continue
+            v = st[c]
+            if rd in v.dims:
+                a = v.transpose(rd, ...).values
+            else:
+                a = np.broadcast_to(v.values, (n,) + v.shape).copy()
+            params[c] = a
+        index = st["replica"].values if "replica" in st.coords and rd == "replica" else None
+        attrs = dict(ds.attrs)
+        attrs["n_replicas"] = n
+        return cls(series, params, attrs, records=st[rec].values, index=index,
+                   path=ds.attrs.get("source"))
+
+
+def _coordinate(values):
+    """values of an axis as a coordinate (a list key's rows as text)"""
+    if any(isinstance(v, tuple) for v in values):
+        return np.array(["[" + ", ".join(map(str, v)) + "]" for v in values])
+    return np.array(values)
+
+
+def results_path(path):
+    """a run directory's results.h5, or the file itself"""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, "results.h5")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file (give a run directory or its results.h5)")
+    return path
+
+
+def read(path):
+    """a results file as a Results (numpy only)"""
+    try:
+        import h5py
+    except ImportError as e:
+        raise ImportError("apical.load needs h5py (Debian: apt-get install python3-h5py; "
+                          "pip: pip install h5py)") from e
+    path = results_path(path)
+    with h5py.File(path, "r") as f:
+        attrs = {k: _text(v) for k, v in f.attrs.items()}
+        fmt = attrs.get("format")
+        if fmt != "apical-results":
+            hint = ""
+            if fmt == "apical-checkpoint":
+                hint = " (a checkpoint: load the run's results.h5)"
+            raise ValueError(f"{path} is not an apical results file: format {fmt!r}{hint}")
+        if int(attrs.get("format_version", 0)) < 2:
+            raise ValueError(f"{path}: format_version {attrs.get('format_version')} is older than "
+                             "this package reads (2)")
+        descriptions = {}
+        series, params = {}, {}
+        for group, into in (("series", series), ("replicas", params)):
+            for name, d in f.get(group, {}).items():
+                into[name] = d[...]
+                descriptions[f"{group}/{name}"] = _text(d.attrs.get("description", ""))
+        fields = []
+        if "weights" in f:
+            f["weights"].visititems(
+                lambda name, obj: fields.append(name) if isinstance(obj, h5py.Dataset) else None)
+        events = [n for n in f.get("events", {}) if not n.endswith("_start")]
+        # a shard's rows are some of the experiment's replicas (apical run --shard I/N)
+        index = f["shard/replicas"][...] if "shard/replicas" in f else None
+    rows = np.arange(int(attrs.get("n_replicas", 0)))
+    return Results(series, params, attrs, weights=_H5Fields(path, "weights", fields),
+                   index=index, descriptions=descriptions, path=path,
+                   events=(path, events, rows) if events else None)
+
+
+def load(path, xarray=None, weights=False):
+    """A run directory or its results.h5, with the sweep's axes named.
+
+    xarray: None (the default) returns an xarray Dataset when xarray is installed and a
+    Results otherwise; True requires xarray, False always returns a Results.
+    weights: put the weights into the Dataset as variables (a Results reads them when
+    asked for, from .weights)."""
+    r = read(path)
+    if xarray is False:
+        return r
+    if xarray is None:
+        try:
+            import xarray as _  # noqa: F401
+        except ImportError:
+            return r
+    return r.to_xarray(weights=weights)

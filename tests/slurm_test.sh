@@ -1,0 +1,69 @@
+#!/bin/bash
+# tools/slurm/sweep.sbatch without Slurm: a fake sbatch records what the submit step asks
+# for; the array tasks run by hand (SLURM_ARRAY_TASK_ID set), one of them twice (a
+# requeue resumes), then the merge job; the merged results equal an unsharded run's
+# series and weights (test_shard checks every dataset; here the script's plumbing).
+# usage: slurm_test.sh PATH/TO/apical
+set -euo pipefail
+apical="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+script="$(cd "$(dirname "$0")/.." && pwd)/tools/slurm/sweep.sbatch"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+fail() { echo "slurm_test: $*" >&2; exit 1; }
+
+cat > x.ini <<'INI'
+[experiment]
+model = microcircuit
+name = slurmtest
+[train]
+epochs = 2
+[sweep]
+t_pres = 4, 8
+seed = 1..3
+INI
+mkdir bin
+cat > bin/sbatch <<'SH'
+#!/bin/bash
+echo "$*" >> "$PWD/sbatch.log"
+n=$(wc -l < "$PWD/sbatch.log")
+echo "10$n;cluster"
+SH
+cat > bin/sinfo <<'SH'
+#!/bin/bash
+echo "gpu:h100:4"
+SH
+chmod +x bin/sbatch bin/sinfo
+export PATH="$tmp/bin:$PATH" APICAL_BINARY="$apical"
+
+# submit: an array of 3 tasks with a GPU each (sinfo lists GPUs), and a merge job after it
+out=$(bash "$script" x.ini 3 --set train.epochs=2)
+grep -q "shards job 101 (array 0-2), merge job 102" <<< "$out" || fail "submit said: $out"
+line1=$(sed -n 1p sbatch.log) line2=$(sed -n 2p sbatch.log)
+[[ "$line1" == *"--array=0-2"* && "$line1" == *"--gpus-per-task=1"* ]] || fail "array: $line1"
+[[ "$line1" == *"x.ini 3 --set train.epochs=2" ]] || fail "array arguments: $line1"
+[[ "$line2" == *"--dependency=afterok:101"* && "$line2" == *"--merge x.ini 3"* ]] || fail "merge: $line2"
+rm sbatch.log
+APICAL_GPUS=0 bash "$script" x.ini 2 > /dev/null
+[[ "$(sed -n 1p sbatch.log)" != *"--gpus-per-task"* ]] || fail "APICAL_GPUS=0 still asks for GPUs"
+bash "$script" x.ini zero 2> err.txt && fail "N = zero accepted"
+grep -q "expected the number of shards" err.txt || fail "N = zero: $(cat err.txt)"
+
+# the array tasks, one of them requeued after it finished, then the merge job
+for i in 0 1 2; do
+  SLURM_ARRAY_TASK_ID=$i bash "$script" x.ini 3 --set train.epochs=2 > "task$i.txt" 2>&1 ||
+    fail "task $i: $(tail -3 "task$i.txt")"
+done
+[ -f runs/slurmtest/shard-1-of-3/results.h5 ] || fail "no shard 1 results"
+SLURM_ARRAY_TASK_ID=1 bash "$script" x.ini 3 --set train.epochs=2 > again.txt 2>&1 ||
+  fail "requeued task: $(tail -3 again.txt)"
+grep -q -- "--resume" again.txt && grep -q "already finished" again.txt ||
+  fail "a requeued task did not resume: $(cat again.txt)"
+bash "$script" --merge x.ini 3 --set train.epochs=2 > merge.txt 2>&1 || fail "merge: $(cat merge.txt)"
+grep -q "merged 3 shards into runs/slurmtest/results.h5" merge.txt || fail "merge said: $(cat merge.txt)"
+
+# a missing shard fails the merge job with its name
+rm -r runs/slurmtest/shard-2-of-3
+bash "$script" --merge x.ini 3 > merge2.txt 2>&1 && fail "merge without shard 2 succeeded"
+grep -q "shard-2-of-3/results.h5" merge2.txt || fail "missing shard: $(cat merge2.txt)"
+echo "slurm_test: ok"
