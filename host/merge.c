@@ -1,6 +1,7 @@
 #include "merge.h"
 
 #include "host/h5io.h"
+#include "host/run.h"
 #include "host/session.h"
 
 #include <errno.h>
@@ -20,37 +21,6 @@ static void results_path(const char *arg, char *out, size_t n) {
     snprintf(out, n, "%s/results.h5", arg);
 }
 
-/* The first line where two texts differ, into a and b. */
-static void first_difference(const char *x, const char *y, char *a, char *b, size_t n) {
-  while (*x || *y) {
-    size_t nx = strcspn(x, "\n"), ny = strcspn(y, "\n");
-    if (nx != ny || strncmp(x, y, nx)) {
-      snprintf(a, n, "%.*s", (int)nx, x);
-      snprintf(b, n, "%.*s", (int)ny, y);
-      return;
-    }
-    x += nx + (x[nx] == '\n');
-    y += ny + (y[ny] == '\n');
-  }
-  a[0] = b[0] = '\0';
-}
-
-static ap_status make_dirs(const char *path, ApError *err) {
-  char buf[AP_PATH_MAX];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1;; p++) {
-    if (*p == '/' || *p == '\0') {
-      char c = *p;
-      *p = '\0';
-      if (mkdir(buf, 0777) < 0 && errno != EEXIST)
-        return ap_fail(err, AP_ERR_CANTCREAT, "%s: %s", buf, strerror(errno));
-      *p = c;
-      if (!c) break;
-    }
-  }
-  return AP_OK;
-}
-
 /* Checks that the shards are every part of one experiment, once each, all as far along. */
 static ap_status check_shards(char (*paths)[AP_PATH_MAX + 16], const ShardFile *f, int n,
                               ApError *err) {
@@ -58,7 +28,7 @@ static ap_status check_shards(char (*paths)[AP_PATH_MAX + 16], const ShardFile *
   for (int i = 1; i < n; i++) {
     if (strcmp(f[i].dump, f[0].dump)) {
       char a[200], b[200];
-      first_difference(f[0].dump, f[i].dump, a, b, sizeof a);
+      run_first_difference(f[0].dump, f[i].dump, a, b, sizeof a);
       return ap_fail(err, AP_ERR_CONFIG,
                      "%s and %s are shards of different experiments: '%s' against '%s'", paths[0],
                      paths[i], a, b);
@@ -273,7 +243,7 @@ ap_status merge_shards(const char *const *args, int n, const char *out_dir, int 
     st = ap_fail(err, AP_ERR_CANTCREAT, "%s exists; pass --force to replace it", out_path);
     goto out;
   }
-  if ((st = make_dirs(out_dir, err))) goto out;
+  if ((st = run_make_dir(out_dir, err))) goto out;
   RunFile rf = {"results", &ex,       backend, f[0].dump, command, done,   series,
                 state,     cohort_of, &data,   cohorts,   C,       events, events_start};
   st = runfile_write(out_path, &rf, err);

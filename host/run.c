@@ -25,7 +25,7 @@ static void on_signal(int sig) {
   g_stop = 1;
 }
 
-static ap_status make_dir(const char *path, ApError *err) {
+ap_status run_make_dir(const char *path, ApError *err) {
   char buf[AP_PATH_MAX];
   snprintf(buf, sizeof buf, "%s", path);
   for (char *p = buf + 1;; p++) {
@@ -314,8 +314,7 @@ static void report_divergence(const ApExperiment *ex, const Session *s, int e0, 
             count, count == 1 ? "" : "s", ids, count > 10 ? ", ..." : "");
 }
 
-/* The first line where two configuration dumps differ. */
-static void first_difference(const char *a, const char *b, char *la, char *lb, size_t n) {
+void run_first_difference(const char *a, const char *b, char *la, char *lb, size_t n) {
   while (*a || *b) {
     size_t na = strcspn(a, "\n"), nb = strcspn(b, "\n");
     if (na != nb || strncmp(a, b, na)) {
@@ -440,7 +439,7 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
                    "%s already holds a run; pass --resume to continue it, "
                    "--force to start over, or --out to choose another directory",
                    opt->out_dir);
-  if ((st = make_dir(opt->out_dir, err)) || (st = make_dir(cdir, err))) return st;
+  if ((st = run_make_dir(opt->out_dir, err)) || (st = run_make_dir(cdir, err))) return st;
   int lock = lock_dir(opt->out_dir, err, &st);
   if (lock < 0) return st;
   clean_temp_files(opt->out_dir);
@@ -478,7 +477,7 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
     char *old_id = old_dump ? config_identity(old_dump) : NULL;
     if (!old_id || strcmp(old_id, dump_id)) {
       char was[160] = "?", now_[160] = "?";
-      first_difference(old_id ? old_id : "", dump_id, was, now_, sizeof was);
+      run_first_difference(old_id ? old_id : "", dump_id, was, now_, sizeof was);
       free(old_id);
       st = ap_fail(err, AP_ERR_CONFIG,
                    "--resume: %s was written by a different experiment "

@@ -26,6 +26,13 @@ ap_status run_estimate(const ApExperiment *ex, const RunOptions *opt, ApError *e
 
 #define AP_ERR_INTERRUPTED 130
 
+/* Creates a directory and its parents (mkdir -p); refuses a path that is not one. */
+ap_status run_make_dir(const char *path, ApError *err);
+
+/* The first line where two configuration dumps differ, into la and lb (n bytes each;
+ * left as they are where the texts are equal). */
+void run_first_difference(const char *a, const char *b, char *la, char *lb, size_t n);
+
 /* The directory's newest checkpoint (by epoch), or an empty string. */
 void run_latest_checkpoint(const char *dir, char *path, size_t n);
 
