@@ -90,6 +90,12 @@ void th_write(const char *path, const void *data, size_t n) {
   fclose(f);
 }
 
+void th_file(const char *dir, const char *name, const char *text) {
+  char p[1024];
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  th_write(p, text, strlen(text));
+}
+
 void th_write_idx(const char *path, int rank, const unsigned *dims, const unsigned char *data,
                   size_t n) {
   size_t head = 4 + 4 * (size_t)rank;

@@ -28,6 +28,8 @@ int th_program(const char *dir, const char *env, const char *program, const char
                size_t n);
 /* Writes text to path. */
 void th_write(const char *path, const void *data, size_t n);
+/* Writes text to dir/name. */
+void th_file(const char *dir, const char *name, const char *text);
 /* An uncompressed IDX file of unsigned bytes (type 0x08): rank dims, then the data. */
 void th_write_idx(const char *path, int rank, const unsigned *dims, const unsigned char *data,
                   size_t n);

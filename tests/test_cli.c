@@ -16,12 +16,6 @@ static int apical(const char *args, char *err_text, size_t n) {
   return th_program(dir, NULL, APICAL_BINARY, args, err_text, n);
 }
 
-static void file(const char *name, const char *text) {
-  char p[512];
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  th_write(p, text, strlen(text));
-}
-
 static void one_line(const char *text) {
   cr_assert(strlen(text) > 0 && strchr(text, '\n') == text + strlen(text) - 1,
             "expected exactly one line on stderr, got:\n%s", text);
@@ -72,11 +66,11 @@ Test(cli, bad_input_gives_one_line_and_a_sysexits_code, .init = setup) {
   cr_assert_eq(apical("run nothing.ini", e, sizeof e), 66);
   one_line(e);
   cr_assert(strstr(e, "nothing.ini"));
-  file("bad.ini", "[model]\ngl = oops\n" MC);
+  th_file(dir, "bad.ini", "[model]\ngl = oops\n" MC);
   cr_assert_eq(apical("run bad.ini", e, sizeof e), 78);
   one_line(e);
   cr_assert(strstr(e, "bad.ini:2"), "%s", e);
-  file("ok.ini", "[train]\nepochs = 2\n" MC);
+  th_file(dir, "ok.ini", "[train]\nepochs = 2\n" MC);
   cr_assert_eq(apical("run ok.ini --set model.gb=-1", e, sizeof e), 78);
   cr_assert(strstr(e, "--set model.gb=-1"), "%s", e);
   cr_assert_eq(apical("run ok.ini --set gb=1", e, sizeof e), 64);
@@ -95,7 +89,7 @@ Test(cli, bad_input_gives_one_line_and_a_sysexits_code, .init = setup) {
 
 Test(cli, a_run_writes_results_and_refuses_to_overwrite_them, .init = setup) {
   char e[8192];
-  file("ok.ini", "[train]\nepochs = 3\n[model]\nt_pres = 5\n[sweep]\nseed = 1, 2\n" MC);
+  th_file(dir, "ok.ini", "[train]\nepochs = 3\n[model]\nt_pres = 5\n[sweep]\nseed = 1, 2\n" MC);
   cr_assert_eq(apical("run ok.ini --backend cpu", e, sizeof e), 0, "%s", e);
   char p[512];
   snprintf(p, sizeof p, "%s/runs/ok/results.h5", dir);

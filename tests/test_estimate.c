@@ -206,12 +206,6 @@ static int apical(const char *env, const char *args, char *err_text, size_t n) {
   return th_program(dir, env, APICAL_BINARY, args, err_text, n);
 }
 
-static void file(const char *name, const char *text) {
-  char p[512];
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  th_write(p, text, strlen(text));
-}
-
 static char *read_out(void) {
   static char buf[1 << 16];
   char p[512];
@@ -243,7 +237,7 @@ static const char *line_of(const char *out, const char *key, char *buf, size_t n
 
 Test(estimate_cli, prints_the_counts_and_writes_nothing, .init = setup) {
   char e[4096], l[1024];
-  file("known.ini", KNOWN);
+  th_file(dir, "known.ini", KNOWN);
   cr_assert_eq(apical(NULL, "estimate known.ini --threads 1", e, sizeof e), 0, "%s", e);
   const char *out = read_out();
   cr_assert(strstr(out, "12 in 2 cohorts (replicas with equal t_pres, neuron share a schedule)"),
@@ -275,7 +269,7 @@ Test(estimate_cli, prints_the_counts_and_writes_nothing, .init = setup) {
 Test(estimate_cli, run_refuses_a_run_whose_memory_does_not_fit_before_creating_anything,
      .init = setup) {
   char e[4096];
-  file("known.ini", KNOWN);
+  th_file(dir, "known.ini", KNOWN);
   /* the need, as the program computes it (all cores: the program's default threads) */
   ApExperiment ex;
   th_experiment(&ex, KNOWN);
@@ -333,7 +327,7 @@ Test(estimate_cli, help_texts_and_usage_errors, .init = setup) {
   cr_assert(strstr(out, "--dry-run") && strstr(out, "--no-memory-check"), "%s", out);
   cr_assert_eq(apical(NULL, "estimate", e, sizeof e), 64);
   cr_assert(strstr(e, "estimate needs an experiment file"), "%s", e);
-  file("known.ini", KNOWN);
+  th_file(dir, "known.ini", KNOWN);
   cr_assert_eq(apical(NULL, "estimate known.ini --resume", e, sizeof e), 64, "%s", e);
   cr_assert_eq(apical(NULL, "run known.ini --dry-run --resume", e, sizeof e), 64, "%s", e);
   cr_assert_eq(apical(NULL, "estimate nothing.ini", e, sizeof e), 66, "%s", e);

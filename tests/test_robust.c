@@ -24,12 +24,6 @@ static int apical(const char *env, const char *args, char *err, size_t n) {
   return th_program(dir, env, APICAL_BINARY, args, err, n);
 }
 
-static void file(const char *name, const char *text) {
-  char p[512];
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  th_write(p, text, strlen(text));
-}
-
 static int exists(const char *rel) {
   char p[512];
   struct stat sb;
@@ -101,7 +95,7 @@ static void same(Snapshot a, Snapshot b, const char *what) {
 
 Test(robust, a_full_disk_exits_74_keeps_the_last_checkpoint_and_resumes, .init = setup) {
   char e[8192];
-  file("x.ini", small);
+  th_file(dir, "x.ini", small);
   /* the third temporary file (the results after epoch 2) meets a full disk */
   char env[700];
   snprintf(env, sizeof env,
@@ -123,12 +117,12 @@ Test(robust, a_full_disk_exits_74_keeps_the_last_checkpoint_and_resumes, .init =
 
 Test(robust, temporary_files_of_dead_processes_are_removed, .init = setup) {
   char e[8192];
-  file("x.ini", small);
+  th_file(dir, "x.ini", small);
   cr_assert_eq(apical(NULL, "run x.ini --out a --backend cpu", e, sizeof e), 0, "%s", e);
   /* a killed write's leftovers (no such process), and one of a live process (init) */
-  file("a/results.h5.tmp.2147483600", "half a file");
-  file("a/checkpoints/epoch-000000004.h5.tmp.2147483601", "half a file");
-  file("a/checkpoints/epoch-000000004.h5.tmp.1", "someone else's");
+  th_file(dir, "a/results.h5.tmp.2147483600", "half a file");
+  th_file(dir, "a/checkpoints/epoch-000000004.h5.tmp.2147483601", "half a file");
+  th_file(dir, "a/checkpoints/epoch-000000004.h5.tmp.1", "someone else's");
   cr_assert_eq(
       apical(NULL, "run x.ini --out a --backend cpu --resume --set train.epochs=6", e, sizeof e), 0,
       "%s", e);
@@ -139,7 +133,7 @@ Test(robust, temporary_files_of_dead_processes_are_removed, .init = setup) {
 
 Test(robust, a_second_run_on_the_same_directory_is_refused, .init = setup) {
   char e[8192], p[512];
-  file("x.ini", small);
+  th_file(dir, "x.ini", small);
   cr_assert_eq(apical(NULL, "run x.ini --out a --backend cpu --set train.epochs=2", e, sizeof e), 0,
                "%s", e);
   /* this process holds the lock, as a running apical would */
@@ -165,8 +159,9 @@ Test(robust, a_second_run_on_the_same_directory_is_refused, .init = setup) {
 
 Test(robust, the_initial_checkpoint_is_never_pruned, .init = setup) {
   char e[8192];
-  file("x.ini", MC "[train]\nepochs = 5\n[output]\ncheckpoint_every = 1\nkeep_checkpoints = "
-                   "2\n[model]\nt_pres = 5\n");
+  th_file(dir, "x.ini",
+          MC "[train]\nepochs = 5\n[output]\ncheckpoint_every = 1\nkeep_checkpoints = "
+             "2\n[model]\nt_pres = 5\n");
   cr_assert_eq(apical(NULL, "run x.ini --out a --backend cpu", e, sizeof e), 0, "%s", e);
   cr_assert(exists("a/checkpoints/epoch-000000000.h5"), "the initial state was pruned");
   cr_assert(exists("a/checkpoints/epoch-000000004.h5") &&
@@ -177,7 +172,7 @@ Test(robust, the_initial_checkpoint_is_never_pruned, .init = setup) {
 
 Test(robust, resume_names_what_changed, .init = setup) {
   char e[8192];
-  file("x.ini", small);
+  th_file(dir, "x.ini", small);
   cr_assert_eq(apical(NULL, "run x.ini --out a --backend cpu", e, sizeof e), 0, "%s", e);
   /* more replicas: the sweep line is named */
   cr_assert_eq(
@@ -194,14 +189,16 @@ Test(robust, resume_names_what_changed, .init = setup) {
 Test(robust, errors_after_the_start_reach_the_log, .init = setup) {
   char e[8192];
   /* a replica's check against the loaded data fails when its cohort is created */
-  file("x.ini", MC "[train]\nepochs = 1\nval_samples = 9\n");
+  th_file(dir, "x.ini", MC "[train]\nepochs = 1\nval_samples = 9\n");
   cr_assert_eq(apical(NULL, "run x.ini --out a --backend cpu", e, sizeof e), 78, "%s", e);
   cr_assert(strstr(slurp("a/log.txt"), "val_samples = 9"), "the error is not in log.txt");
   /* the dataset is loaded before the run starts (its memory counts): a missing one
    * leaves nothing behind */
-  file("y.ini", MC
-       "[experiment]\ndataset = idx\n[data]\ntrain_images = nowhere.gz\ntrain_labels = nowhere.gz\n"
-       "test_images = nowhere.gz\ntest_labels = nowhere.gz\n[model]\ndims = 784, 10, 10\n");
+  th_file(
+      dir, "y.ini",
+      MC
+      "[experiment]\ndataset = idx\n[data]\ntrain_images = nowhere.gz\ntrain_labels = nowhere.gz\n"
+      "test_images = nowhere.gz\ntest_labels = nowhere.gz\n[model]\ndims = 784, 10, 10\n");
   cr_assert_eq(apical(NULL, "run y.ini --out b --backend cpu", e, sizeof e), 66, "%s", e);
   cr_assert(strstr(e, "nowhere.gz"), "%s", e);
   struct stat sb;
@@ -215,7 +212,7 @@ Test(robust, auto_on_a_machine_without_a_gpu_says_nothing_about_cuda, .init = se
   ApError why = {{0}};
   if (cuda && cuda->probe(&why) == AP_OK) cr_skip_test("a GPU answers here");
   char e[8192];
-  file("x.ini", MC "[train]\nepochs = 1\n[model]\nt_pres = 3\n");
+  th_file(dir, "x.ini", MC "[train]\nepochs = 1\n[model]\nt_pres = 3\n");
   cr_assert_eq(apical(NULL, "run x.ini --out a", e, sizeof e), 0, "%s", e);
   cr_assert_null(strstr(e, "CUDA"), "stderr talks about CUDA:\n%s", e);
   cr_assert_null(strstr(e, "cuda"), "stderr talks about CUDA:\n%s", e);
@@ -223,7 +220,7 @@ Test(robust, auto_on_a_machine_without_a_gpu_says_nothing_about_cuda, .init = se
 
 Test(robust, more_threads_than_cores_are_warned_about, .init = setup) {
   char e[8192];
-  file("x.ini", MC "[train]\nepochs = 1\n[model]\nt_pres = 3\n");
+  th_file(dir, "x.ini", MC "[train]\nepochs = 1\n[model]\nt_pres = 3\n");
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
   char args[128];
   snprintf(args, sizeof args, "run x.ini --out a --backend cpu --threads %ld", cores * 4);
@@ -238,7 +235,7 @@ Test(robust, kill_9_at_random_points_then_resume_is_bit_identical, .init = setup
       MC "[train]\nepochs = 30\n[output]\ncheckpoint_every = 1\nkeep_checkpoints = 3\n"
          "[model]\nt_pres = 1500\n[sweep]\nseed = 1..6\nvariant = le, original\n";
   char e[8192];
-  file("x.ini", text);
+  th_file(dir, "x.ini", text);
   cr_assert_eq(apical(NULL, "run x.ini --out straight --backend cpu", e, sizeof e), 0, "%s", e);
   unsigned seed = (unsigned)time(NULL);
   cr_log_info("kill -9 points drawn with seed %u", seed);
@@ -279,9 +276,9 @@ Test(robust, kill_9_at_random_points_then_resume_is_bit_identical, .init = setup
 Test(robust, a_run_too_big_for_memory_is_refused_before_anything_is_written, .init = setup) {
   char e[8192];
   /* 1000 replicas of a 784-100000-10 network: about a terabyte */
-  file("x.ini",
-       MC "[experiment]\ndataset = random\n[model]\ndims = 784, 100000, 10\neta_up = 0.1, 0.1\n"
-          "eta_ip = 0.1\n[sweep]\nseed = 1..1000\n");
+  th_file(dir, "x.ini",
+          MC "[experiment]\ndataset = random\n[model]\ndims = 784, 100000, 10\neta_up = 0.1, 0.1\n"
+             "eta_ip = 0.1\n[sweep]\nseed = 1..1000\n");
   cr_assert_eq(apical(NULL, "run x.ini --out big --backend cpu", e, sizeof e), 71, "%s", e);
   cr_assert(strstr(e, "the run needs about") && strstr(e, "are available"), "%s", e);
   cr_assert(!exists("big"), "a run folder was left behind");

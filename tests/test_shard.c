@@ -15,12 +15,6 @@ static int apical(const char *args, char *err_text, size_t n) {
   return th_program(dir, NULL, APICAL_BINARY, args, err_text, n);
 }
 
-static void file(const char *name, const char *text) {
-  char p[512];
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  th_write(p, text, strlen(text));
-}
-
 static void run_ok(const char *fmt, const char *arg) {
   char args[1024], e[4096];
   snprintf(args, sizeof args, fmt, arg);
@@ -137,7 +131,7 @@ static const char *const run_specific[] = {"written", "command", "cohorts/busy_s
   "[sweep]\nt_pres = 4, 9, 15\nseed = 1..3\nvariant = le, original\n"
 
 Test(shard, three_shards_merged_are_the_unsharded_results_bit_for_bit, .init = setup) {
-  file("x.ini", MC_SWEEP);
+  th_file(dir, "x.ini", MC_SWEEP);
   run_ok("run x.ini --out whole%s", "");
   for (int i = 0; i < 3; i++) {
     char a[64];
@@ -150,9 +144,10 @@ Test(shard, three_shards_merged_are_the_unsharded_results_bit_for_bit, .init = s
 
 /* lif_stdp records events (a raster): they join in replica order. */
 Test(shard, lif_events_merge_bit_for_bit, .init = setup) {
-  file("l.ini", "[experiment]\nmodel = lif_stdp\n[model]\nn_pyr = 12\nn_pv = 4\ni_e = 800\n"
-                "t_ref = 1\n[train]\nepochs = 5\nrecord_ms = 2\nraster_ms = 9\n"
-                "[sweep]\nseed = 1, 2, 3\ntopdown = on, off\n");
+  th_file(dir, "l.ini",
+          "[experiment]\nmodel = lif_stdp\n[model]\nn_pyr = 12\nn_pv = 4\ni_e = 800\n"
+          "t_ref = 1\n[train]\nepochs = 5\nrecord_ms = 2\nraster_ms = 9\n"
+          "[sweep]\nseed = 1, 2, 3\ntopdown = on, off\n");
   run_ok("run l.ini --out whole%s", "");
   run_ok("run l.ini --shard 0/2 --out a%s", "");
   run_ok("run l.ini --shard 1/2 --out b%s", "");
@@ -194,7 +189,7 @@ static void refused(const char *args, int code, const char *text) {
 }
 
 Test(shard, merge_refuses_what_is_not_every_shard_of_one_experiment, .init = setup) {
-  file("x.ini", MC_SWEEP);
+  th_file(dir, "x.ini", MC_SWEEP);
   for (int i = 0; i < 3; i++) {
     char a[64];
     snprintf(a, sizeof a, "%d/3 --out s%d", i, i);
@@ -225,8 +220,9 @@ Test(shard, merge_refuses_what_is_not_every_shard_of_one_experiment, .init = set
 
 /* Without --out, a shard goes to runs/NAME/shard-I-of-N and merge to runs/NAME. */
 Test(shard, default_directories, .init = setup) {
-  file("x.ini", "[experiment]\nmodel = microcircuit\nname = study\n[train]\nepochs = 1\n"
-                "[sweep]\nseed = 1..3\n");
+  th_file(dir, "x.ini",
+          "[experiment]\nmodel = microcircuit\nname = study\n[train]\nepochs = 1\n"
+          "[sweep]\nseed = 1..3\n");
   run_ok("run x.ini --shard 0/2%s", "");
   run_ok("run x.ini --shard 1/2%s", "");
   run_ok("merge runs/study/shard-0-of-2 runs/study/shard-1-of-2%s", "");
