@@ -189,9 +189,12 @@ static ap_status range_check(const ApKey *k, double v, const char *origin, const
     char lo[32], hi[32];
     snprintf(lo, sizeof lo, "%g", k->min);
     snprintf(hi, sizeof hi, "%g", k->max);
-    if (k->max >= BIG)
+    if (k->max >= BIG && low)
       return ap_fail(err, AP_ERR_CONFIG, "%s: %s = %.64s: must be %s %s", origin, k->name, text,
                      k->min_open ? ">" : ">=", lo);
+    if (k->max >= BIG)
+      return ap_fail(err, AP_ERR_CONFIG, "%s: %s = %.64s: must be at most %s", origin, k->name,
+                     text, hi);
     return ap_fail(err, AP_ERR_CONFIG, "%s: %s = %.64s: must be in [%s, %s]", origin, k->name, text,
                    lo, hi);
   }
@@ -297,6 +300,13 @@ static ap_status key_apply(const ApKey *k, const char *text, void *target, const
     break;
   }
   case AP_KEY_TEXT:
+    for (const char *c = s; *c && !st; c++) /* a newline would forge lines of the dump */
+      if ((unsigned char)*c < 0x20 || *c == 0x7f)
+        st = ap_fail(err, AP_ERR_CONFIG,
+                     "%s: %s: control character 0x%02x in the value (text values are one line "
+                     "of printable characters)",
+                     origin, k->name, (unsigned char)*c);
+    if (st) break;
     if (strlen(s) >= (size_t)k->max_len)
       st = ap_fail(err, AP_ERR_CONFIG, "%s: %s: value longer than %d characters", origin, k->name,
                    k->max_len - 1);
@@ -917,6 +927,29 @@ ap_status config_build(ApExperiment *ex, const Ini *ini, const char *source, ApE
   return st;
 }
 
+/* Where a model's check points: the FILE:LINE (or --set) of the first of the model's keys
+ * that its message names as "KEY = ", else the file. */
+static const char *check_origin(const Ini *ini, const ApModel *m, const char *msg,
+                                const char *source) {
+  const char *origin = source, *first = NULL;
+  for (int i = 0; i < m->n_keys; i++) {
+    const ApKey *k = &m->keys[i];
+    size_t n = strlen(k->name);
+    for (const char *at = strstr(msg, k->name); at; at = strstr(at + 1, k->name)) {
+      if ((at > msg && (isalnum((unsigned char)at[-1]) || at[-1] == '_')) ||
+          strncmp(at + n, " = ", 3))
+        continue;
+      if (first && at >= first) break;
+      const IniEntry *e = ini_find(ini, k->section, k->name);
+      for (int j = 0; !e && j < ini->n; j++)
+        if (is_sweep_section(ini->e[j].section) && !strcmp(ini->e[j].key, k->name)) e = &ini->e[j];
+      if (e) first = at, origin = e->origin;
+      break;
+    }
+  }
+  return origin;
+}
+
 static ap_status build(ApExperiment *ex, const Ini *ini, const char *source, ApError *err) {
   memset(ex, 0, sizeof *ex);
   host_defaults(ex);
@@ -1005,7 +1038,11 @@ static ap_status build(ApExperiment *ex, const Ini *ini, const char *source, ApE
   } else if (de || ini_find(ini, "data", "train_images")) {
     return ap_fail(err, AP_ERR_CONFIG, "%s: model %s takes no dataset", d_origin, m->name);
   }
-  if ((st = m->layout(ex->base, &ex->layout, err))) return st;
+  if ((st = m->layout(ex->base, &ex->layout, err))) {
+    char msg[sizeof err->msg];
+    snprintf(msg, sizeof msg, "%s", err->msg);
+    return ap_fail(err, st, "%s: %s", check_origin(ini, m, msg, source), msg);
+  }
 
   SectionIndex si;
   if ((st = section_index(&si, ini, err))) return st;
@@ -1015,7 +1052,8 @@ static ap_status build(ApExperiment *ex, const Ini *ini, const char *source, ApE
   for (int r = 0; r < ex->n_replicas && !st; r++) {
     ApError why = {{0}};
     if (m->check(config_params(ex, r), NULL, &why))
-      st = ap_fail(err, AP_ERR_CONFIG, "%s: replica %d: %s", source, r, why.msg);
+      st = ap_fail(err, AP_ERR_CONFIG, "%s: replica %d: %s", check_origin(ini, m, why.msg, source),
+                   r, why.msg);
   }
   if (st) return st;
   ex->n_total = ex->n_replicas;

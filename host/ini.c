@@ -209,6 +209,8 @@ ap_status ini_set(Ini *ini, const char *assignment, ApError *err) {
   ap_status st = AP_OK;
   char shown[96]; /* what messages quote of it */
   snprintf(shown, sizeof shown, "%.77s%s", assignment, strlen(assignment) > 77 ? "..." : "");
+  for (char *c = shown; *c; c++) /* messages stay one line; config refuses such values */
+    if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
   if (!eq || !dot) {
     st = ap_fail(err, AP_ERR_USAGE, "--set %s: expected section.key=value (e.g. train.epochs=10)",
                  shown);

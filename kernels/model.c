@@ -1,6 +1,7 @@
 /* The model registry and the layout helpers every model's layout function uses. */
 #include "model.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -52,6 +53,9 @@ long ap_layout_weights(const ApLayout *lay) {
 ap_status ap_layout_add_field(ApLayout *lay, const char *name, int rows, int cols, ApFieldKind kind,
                               const char *help) {
   if (lay->n_fields == AP_MAX_FIELDS || strlen(name) >= AP_NAME_MAX) return AP_ERR_SOFTWARE;
+  long long floats = (long long)rows * (cols > 0 ? cols : 1);
+  if (rows < 0 || cols < 0 || floats > INT_MAX - (long long)lay->n_floats)
+    return AP_ERR_CONFIG; /* a replica's state counts its floats in an int */
   ApField *f = &lay->field[lay->n_fields++];
   snprintf(f->name, sizeof f->name, "%s", name);
   f->offset = lay->n_floats;
@@ -66,6 +70,7 @@ ap_status ap_layout_add_field(ApLayout *lay, const char *name, int rows, int col
 
 ap_status ap_layout_add_series(ApLayout *lay, const char *name, int n, const char *help) {
   if (lay->n_series == AP_MAX_SERIES || strlen(name) >= AP_NAME_MAX) return AP_ERR_SOFTWARE;
+  if (n < 0 || (n > 0 ? n : 1) > INT_MAX - lay->series_width) return AP_ERR_CONFIG;
   ApSeries *s = &lay->series[lay->n_series++];
   snprintf(s->name, sizeof s->name, "%s", name);
   s->offset = lay->series_width;

@@ -202,9 +202,16 @@ static void ls_defaults(void *out) {
   p->raster_ms = 3000.0;
 }
 
-static int steps_of(double ms, double dt) { return (int)lround(ms / dt); }
+/* Step counts (LsDims, LsConst.ref_steps) are ints: a time of more steps is refused by
+ * ls_check, and saturates here so that nothing overflows before the check says so. */
+#define LS_STEPS_MAX 2147483647.0
+static int steps_of(double ms, double dt) {
+  double x = nearbyint(ms / dt);
+  return x >= LS_STEPS_MAX ? (int)LS_STEPS_MAX : x > 0 ? (int)x : 0;
+}
 static int is_multiple(double ms, double dt) {
-  return fabs(ms / dt - (double)lround(ms / dt)) < 1e-6 * fmax(1.0, ms / dt);
+  double x = ms / dt;
+  return fabs(x - nearbyint(x)) < 1e-6 * fmax(1.0, x);
 }
 
 LsDims ls_dims(const LsParams *p) {
@@ -289,13 +296,81 @@ void ls_const_init(LsConst *k, const LsParams *p) {
 
 #define POIS_LAMBDA_MAX 6.0 /* rate x dt: the inversion table covers it to 1e-9 */
 
+/* The largest |weight| (pA) that reaches the fixed-point sums of pending inputs. */
+static double ls_max_weight(const LsParams *p, const char **name) {
+  static const char *const local[] = {
+#define X(nm, ...) "w_" #nm,
+      LS_LOCAL(X)
+#undef X
+  };
+  const struct {
+    const char *name;
+    double w;
+  } w[] = {{"w_td_pyr", p->w_td_pyr}, {"w_td_pv", p->w_td_pv}, {"wmax", p->wmax}};
+  double most = -1;
+  for (int i = 0; i < LS_NLOCAL; i++)
+    if (fabs(p->w_local[i]) > most) most = fabs(p->w_local[i]), *name = local[i];
+  for (int i = 0; i < 3; i++)
+    if (fabs(w[i].w) > most) most = fabs(w[i].w), *name = w[i].name;
+  return most;
+}
+
+/* Bounds that keep every integer of the model in range (issue 25): step counts in an
+ * int, a replica's state in an int of floats, the fixed-point sums in 63 bits. */
+static ap_status ls_check_bounds(const LsParams *p, ApError *err) {
+  if (6 * (p->n_pyr + p->n_pv) > 65535)
+    return ap_fail(err, AP_ERR_CONFIG, "lif_stdp: %d neurons, at most 65535 (6 (n_pyr + n_pv))",
+                   6 * (p->n_pyr + p->n_pv));
+  const struct {
+    const char *name;
+    double ms;
+  } times[] = {{"delay", p->delay},
+               {"t_ref", p->t_ref},
+               {"[train] record_ms", p->record_ms},
+               {"[train] raster_ms", p->raster_ms},
+               {"[train] raster_from_ms", p->raster_from_ms}};
+  for (int i = 0; i < 5; i++)
+    if (nearbyint(times[i].ms / p->dt) > LS_STEPS_MAX)
+      return ap_fail(err, AP_ERR_CONFIG,
+                     "lif_stdp: %s = %.12g ms is %.4g steps of dt = %g ms; at most %.0f steps "
+                     "(%.12g ms): step counts are 32-bit integers",
+                     times[i].name, times[i].ms, times[i].ms / p->dt, p->dt, LS_STEPS_MAX,
+                     LS_STEPS_MAX * p->dt);
+  double N = 6.0 * (p->n_pyr + p->n_pv), D = nearbyint(p->delay / p->dt),
+         plastic = (double)(p->n_pyr + p->n_pv) * 2.0 * p->n_pyr,
+         floats = 2 * plastic + 9 * N + (D + 1) * N + 6 * D * N;
+  if (floats > LS_STEPS_MAX)
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "lif_stdp: delay = %g ms (%.0f steps) with %.0f neurons makes a replica's "
+                   "state %.4g floats, more than 2^31 - 1: the pending inputs hold delay / dt "
+                   "steps of every neuron",
+                   p->delay, D, N, floats);
+  /* one step's inputs to a neuron: at most N spikes, each of at most |w| pA, summed in
+   * units of 2^-32 pA in 64 bits; the record's weight sums: every possible plastic
+   * synapse at wmax */
+  const char *name = "";
+  double w = ls_max_weight(p, &name), bound = 2147483648.0 / N;
+  if (w >= bound)
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "lif_stdp: %s = %g pA: a step's inputs are summed in 64-bit fixed point "
+                   "(2^-32 pA), so with %.0f neurons every weight must be below 2^31 / %.0f = "
+                   "%.0f pA in magnitude",
+                   name, w, N, N, bound);
+  if (p->wmax * plastic >= 2147483648.0 / 2)
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "lif_stdp: wmax = %g pA: the record's sums of the bottom-up weights (up to "
+                   "%.0f synapses) are 64-bit fixed point (2^-32 pA), so wmax must be below "
+                   "2^30 / %.0f = %.6g pA",
+                   p->wmax, plastic, plastic, 1073741824.0 / plastic);
+  return AP_OK;
+}
+
 static ap_status ls_check(const void *params, const ApData *data, ApError *err) {
   const LsParams *p = params;
   (void)data;
+  ap_status st = ls_check_bounds(p, err);
+  if (st) return st;
   LsDims d = ls_dims(p);
-  if (d.N > 65535)
-    return ap_fail(err, AP_ERR_CONFIG, "lif_stdp: %d neurons, at most 65535 (6 (n_pyr + n_pv))",
-                   d.N);
   if (!is_multiple(p->delay, p->dt) || d.D < 1)
     return ap_fail(err, AP_ERR_CONFIG,
                    "lif_stdp: delay = %g ms is not a positive multiple of dt = %g ms", p->delay,
@@ -387,6 +462,8 @@ ap_status ls_layout_init(const LsParams *p, ApLayout *out, LsSeries *ser) {
 }
 
 static ap_status ls_layout(const void *params, ApLayout *out, ApError *err) {
+  ap_status st = ls_check_bounds(params, err); /* the sizes below fit in an int */
+  if (st) return st;
   if (ls_layout_init(params, out, NULL))
     return ap_fail(err, AP_ERR_CONFIG, "lif_stdp: too many state fields or series");
   return AP_OK;

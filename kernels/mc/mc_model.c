@@ -347,8 +347,13 @@ ap_status mc_layout_init(McLayout *lay, const McDims *d, ApLayout *out) {
 static ap_status mc_layout(const void *params, ApLayout *out, ApError *err) {
   McLayout lay;
   McDims d = mc_dims(params);
-  if (mc_layout_init(&lay, &d, out))
-    return ap_fail(err, AP_ERR_CONFIG, "microcircuit: too many state fields");
+  ap_status st = mc_layout_init(&lay, &d, out);
+  if (st == AP_ERR_CONFIG) /* ap_layout_add_field: past an int of floats */
+    return ap_fail(err, st,
+                   "microcircuit: dims = %d, ..., %d make one replica's state more than 2^31 - 1 "
+                   "floats",
+                   d.n[0], d.n[d.n_layers]);
+  if (st) return ap_fail(err, AP_ERR_CONFIG, "microcircuit: too many state fields");
   return AP_OK;
 }
 

@@ -153,13 +153,27 @@ static void ms_io(const void *params, int *n_in, int *n_out) {
   *n_out = p->labels;
 }
 
-static ap_status ms_check(const void *params, const ApData *data, ApError *err) {
-  const MsParams *p = params;
+/* The sizes that must fit an int (issue 25): the weights, and the generated samples'
+ * series of a record. */
+static ap_status ms_check_bounds(const MsParams *p, ApError *err) {
   MsDims d = ms_dims(p);
   double floats = (double)d.H * d.Np + (double)d.V * d.Hp;
   if (floats > 2147483647.0)
     return ap_fail(err, AP_ERR_CONFIG, "mstdp: %d hidden units need %.3g weights, above 2^31",
                    p->hidden, floats);
+  double gen = (double)p->labels * p->gen_samples * p->pixels;
+  if (gen > 2147483647.0 - 64)
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "mstdp: [train] gen_samples = %d: the generated samples of a record are labels "
+                   "x gen_samples x pixels = %.4g floats, more than 2^31 - 1",
+                   p->gen_samples, gen);
+  return AP_OK;
+}
+
+static ap_status ms_check(const void *params, const ApData *data, ApError *err) {
+  const MsParams *p = params;
+  ap_status st = ms_check_bounds(p, err);
+  if (st) return st;
   if (!data) return AP_OK;
   if (data->n_train < 1) return ap_fail(err, AP_ERR_CONFIG, "mstdp: the training set is empty");
   if (p->test_samples > data->n_val)
@@ -241,6 +255,8 @@ ap_status ms_layout_init(const MsParams *p, ApLayout *out, MsSeries *ser) {
 }
 
 static ap_status ms_layout(const void *params, ApLayout *out, ApError *err) {
+  ap_status st = ms_check_bounds(params, err); /* the sizes below fit in an int */
+  if (st) return st;
   if (ms_layout_init(params, out, NULL))
     return ap_fail(err, AP_ERR_CONFIG, "mstdp: too many state fields or series");
   return AP_OK;
