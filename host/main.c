@@ -274,7 +274,11 @@ static int cmd_run(int argc, char **argv, const char *command) {
     snprintf(out_dir, sizeof out_dir, "runs/%s", ex.name);
   opt.out_dir = out_dir;
 
-  if (print_config) {
+  if (print_config) { /* what run would refuse, it refuses too */
+    if ((st = run_check(&ex, &opt, &err))) {
+      config_free(&ex);
+      return fail(st, err.msg);
+    }
     char *dump = config_dump(&ex);
     int *cohort_of = malloc((size_t)ex.n_replicas * sizeof *cohort_of);
     int cohorts = cohort_of ? config_cohorts(&ex, cohort_of) : -1;

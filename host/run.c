@@ -376,14 +376,31 @@ static void clean_temp_files(const char *dir) {
   closedir(d);
 }
 
-/* The backend, the dataset and the estimate of a run (est_build's sizes). */
+/* The backend, the dataset, every check of the session (the model's on the data, the
+ * kernel versions) and the estimate of a run (est_build's sizes): everything that can
+ * refuse a run, before anything is written (apical run, --print-config, estimate). */
 static ap_status prepare(const ApExperiment *ex, const RunOptions *opt, const ApBackend **be,
                          char *note, size_t note_n, ApDataset *ds, Estimate *est, ApError *err) {
   memset(ds, 0, sizeof *ds);
   ap_status st = ap_backend_select(opt->backend, be, note, note_n, err);
   if (!st) st = session_load_dataset(ex, ds, err);
   ApData data = ds_view(ds);
-  if (!st && (st = est_build(est, ex, &data, &opt->exec, err))) ds_free(ds);
+  if (!st) st = session_check(ex, *be, &opt->exec, &data, err);
+  if (!st) st = est_build(est, ex, &data, &opt->exec, err);
+  if (st) ds_free(ds);
+  return st;
+}
+
+ap_status run_check(const ApExperiment *ex, const RunOptions *opt, ApError *err) {
+  const ApBackend *be;
+  char note[512];
+  ApDataset ds;
+  Estimate est;
+  ap_status st = prepare(ex, opt, &be, note, sizeof note, &ds, &est, err);
+  if (st) return st;
+  if (!opt->no_memory_check) st = est_check(&est, be, err);
+  est_free(&est);
+  ds_free(&ds);
   return st;
 }
 
@@ -439,9 +456,19 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
                    "%s already holds a run; pass --resume to continue it, "
                    "--force to start over, or --out to choose another directory",
                    opt->out_dir);
-  if ((st = run_make_dir(opt->out_dir, err)) || (st = run_make_dir(cdir, err))) return st;
+  /* the replicas on the backend before the directory is touched: what can still fail
+   * here (memory, the backend) leaves the directory as it was */
+  Session s;
+  if ((st = session_open_view(&s, ex, be, &opt->exec, data, err))) return st;
+  if ((st = run_make_dir(opt->out_dir, err)) || (st = run_make_dir(cdir, err))) {
+    session_close(&s);
+    return st;
+  }
   int lock = lock_dir(opt->out_dir, err, &st);
-  if (lock < 0) return st;
+  if (lock < 0) {
+    session_close(&s);
+    return st;
+  }
   clean_temp_files(opt->out_dir);
   clean_temp_files(cdir);
   if (opt->force && !opt->resume) {
@@ -450,18 +477,17 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
   }
   if (log_open(logp) < 0) {
     close(lock);
+    session_close(&s);
     return ap_fail(err, AP_ERR_CANTCREAT, "%s: %s", logp, strerror(errno));
   }
   log_file_only("\n=== %s\n", opt->command ? opt->command : "apical run");
 
-  Session s;
   int done = 0;
   char *dump = NULL, *dump_id = NULL, *old_dump = NULL;
   float *sorted = NULL;
   unsigned char *diverged = NULL;
   uint32_t *events = NULL;
   uint64_t *events_start = NULL;
-  if ((st = session_open_view(&s, ex, be, &opt->exec, data, err))) goto out_log;
   int R = s.R, E = s.E;
   const ApSeries *headline = m->headline ? ap_layout_series(&ex->layout, m->headline) : NULL;
   dump = config_dump(ex), dump_id = dump ? config_identity(dump) : NULL;
@@ -611,7 +637,6 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
   }
 out:
   session_close(&s);
-out_log:
   if (st && st != AP_ERR_INTERRUPTED) log_file_only("apical: %s\n", err->msg);
   free(sorted);
   free(diverged);

@@ -24,6 +24,11 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
  * calibrated wall time) without running it or creating anything. */
 ap_status run_estimate(const ApExperiment *ex, const RunOptions *opt, ApError *err);
 
+/* Every check run_experiment makes before it touches the run directory (the backend, the
+ * dataset, the model's checks on it, the kernel versions, the memory unless
+ * no_memory_check), and nothing else: --print-config refuses what run would. */
+ap_status run_check(const ApExperiment *ex, const RunOptions *opt, ApError *err);
+
 #define AP_ERR_INTERRUPTED 130
 
 /* Creates a directory and its parents (mkdir -p); refuses a path that is not one. */

@@ -31,6 +31,52 @@ ap_status session_load_dataset(const ApExperiment *ex, ApDataset *ds, ApError *e
   return st;
 }
 
+/* Whether name is one of the '|'-separated versions (NULL: none). */
+static int version_listed(const char *versions, const char *name) {
+  size_t n = strlen(name);
+  for (const char *v = versions; v && *v;) {
+    size_t len = strcspn(v, "|");
+    if (len == n && !strncmp(v, name, n)) return 1;
+    v += len + (v[len] == '|');
+  }
+  return 0;
+}
+
+/* A kernel version the host was asked for (--cpu-kernel, --cuda-kernel) against the
+ * versions the model's implementation on that backend offers in this build. */
+static ap_status check_version(const ApModel *m, const char *backend, const char *option,
+                               const char *name, ApError *err) {
+  if (!name || !*name || !strcmp(name, "auto")) return AP_OK;
+  const ApModelImpl *impl = m->impl(backend);
+  if (!impl) return AP_OK; /* not on that backend here: choosing the backend says so */
+  if (version_listed(impl->versions, name)) return AP_OK;
+  char list[160] = "";
+  for (const char *v = impl->versions; v && *v;) {
+    size_t len = strcspn(v, "|");
+    snprintf(list + strlen(list), sizeof list - strlen(list), ", %.*s", (int)len, v);
+    v += len + (v[len] == '|');
+  }
+  return ap_fail(err, AP_ERR_USAGE, "%s %s: model %s's %s kernels in this build are auto%s",
+                 option, name, m->name, backend, list);
+}
+
+ap_status session_check(const ApExperiment *ex, const ApBackend *be, const ApExec *exec,
+                        const ApData *data, ApError *err) {
+  const ApModel *m = ex->model;
+  if (!m->impl(be->name))
+    return ap_fail(err, AP_ERR_UNAVAILABLE, "model %s has no %s implementation", m->name,
+                   be->name);
+  ap_status st = AP_OK;
+  if (exec) st = check_version(m, "cpu", "--cpu-kernel", exec->cpu_version, err);
+  if (!st && exec) st = check_version(m, "cuda", "--cuda-kernel", exec->version, err);
+  for (int r = 0; r < ex->n_replicas && !st; r++) {
+    ApError why = {{0}};
+    if (m->check(config_params(ex, r), data, &why))
+      st = ap_fail(err, AP_ERR_CONFIG, "replica %d: %s", r, why.msg);
+  }
+  return st;
+}
+
 static ap_status open_on(Session *s, const ApExperiment *ex, const ApBackend *be,
                          const ApExec *exec, ApError *err);
 
@@ -63,16 +109,8 @@ static ap_status open_on(Session *s, const ApExperiment *ex, const ApBackend *be
   const ApModel *m = ex->model;
   size_t psz = m->params_size, nf = (size_t)s->lay->n_floats, F = (size_t)s->lay->series_width;
   ap_status st = AP_OK;
-  if (!(s->impl = m->impl(be->name))) {
-    st = ap_fail(err, AP_ERR_UNAVAILABLE, "model %s has no %s implementation", m->name, be->name);
-    goto fail;
-  }
-  for (int r = 0; r < s->R && !st; r++) {
-    ApError why = {{0}};
-    if (m->check(config_params(ex, r), &s->data, &why))
-      st = ap_fail(err, AP_ERR_CONFIG, "replica %d: %s", r, why.msg);
-  }
-  if (st) goto fail;
+  if ((st = session_check(ex, be, NULL, &s->data, err))) goto fail;
+  s->impl = m->impl(be->name);
   size_t cells = (size_t)s->R * (size_t)s->E * F;
   s->state = malloc((size_t)s->R * nf * sizeof *s->state);
   s->series = malloc((cells ? cells : 1) * sizeof *s->series);

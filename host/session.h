@@ -42,6 +42,12 @@ typedef struct Session {
 /* The experiment's dataset (none for a model without data: ds zeroed). */
 ap_status session_load_dataset(const ApExperiment *ex, ApDataset *ds, ApError *err);
 
+/* Every check a session makes before it allocates anything: the model has an
+ * implementation on be, exec's kernel versions (where exec is not NULL) are the model's
+ * in this build, and every replica's parameters pass the model's check on data. */
+ap_status session_check(const ApExperiment *ex, const ApBackend *be, const ApExec *exec,
+                        const ApData *data, ApError *err);
+
 /* Loads the dataset, draws every replica's initial state and creates the cohorts. */
 ap_status session_open(Session *s, const ApExperiment *ex, const ApBackend *be, const ApExec *exec,
                        ApError *err);
