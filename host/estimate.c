@@ -158,20 +158,21 @@ double est_host_available(const Estimate *e, char *from, size_t n) {
       return v;
     }
   }
-  size_t avail = mem_available();
+  char source[96];
+  size_t avail = mem_available_from(source, sizeof source);
   if (!avail) {
     snprintf(from, n, "unknown");
     return 0;
   }
   char held[32];
   mem_format(held, sizeof held, e->held);
-  snprintf(from, n, "MemAvailable, and the %s apical holds already", held);
+  snprintf(from, n, "%s, and the %s apical holds already", source, held);
   return (double)avail + e->held;
 }
 
 ap_status est_check(const Estimate *e, const ApBackend *be, ApError *err) {
   int b = be->memory ? EST_CUDA : EST_CPU;
-  char need[32], have[32], from[96];
+  char need[32], have[32], from[200];
   double avail = est_host_available(e, from, sizeof from);
   if (avail > 0 && e->host[b].total > avail) {
     mem_format(need, sizeof need, e->host[b].total);
@@ -273,7 +274,7 @@ ap_status est_calibrate(Estimate *e, const ApData *data, const ApBackend *be, co
    * cohort, fewer replicas in proportion */
   int sub = 0, largest = 0;
   int b = be->memory ? EST_CUDA : EST_CPU;
-  char from[96];
+  char from[200];
   double avail = est_host_available(e, from, sizeof from),
          own = e->host[b].state + e->host[b].backend + e->host[b].tables +
                e->host[b].series / (ex->epochs ? ex->epochs : 1) * 3;
@@ -429,7 +430,7 @@ void est_print(FILE *f, const Estimate *e, const ApBackend *be, const char *note
     if (e->device_min < e->device) fprintf(f, ", at least %s (cohorts taking turns in parts)", b);
     fprintf(f, "; the dataset's copy %s of it\n", d);
   }
-  char from[96];
+  char from[200];
   double avail = est_host_available(e, from, sizeof from);
   mem_format(a, sizeof a, avail);
   fprintf(f, "  %-13s host %s (%s)", "available", avail > 0 ? a : "unknown", from);

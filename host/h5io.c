@@ -177,6 +177,9 @@ static int build(hid_t file, const RunFile *f) {
   bad |= attr_str(file, "apical_version", APICAL_VERSION);
   bad |= attr_str(file, "git_revision", APICAL_GIT_REV);
   bad |= attr_str(file, "backend", f->backend);
+  bad |= attr_str(file, "cpu_kernel", f->cpu_kernel && *f->cpu_kernel ? f->cpu_kernel : "auto");
+  bad |= attr_str(file, "cuda_kernel", f->cuda_kernel && *f->cuda_kernel ? f->cuda_kernel : "auto");
+  if (f->partial) bad |= attr_str(file, "partial", f->partial);
   bad |= attr_str(file, "model", ex->model->name);
   bad |= attr_str(file, "dataset", ex->model->io ? ex->dataset : "");
   bad |= attr_str(file, "record", ex->model->record);
@@ -556,6 +559,18 @@ void runfile_shard(const char *path, int *index, int *count) {
   long long i, n;
   if (!read_attr_int(file, "shard_index", &i) && !read_attr_int(file, "shard_count", &n))
     *index = (int)i, *count = (int)n;
+  H5Fclose(file);
+}
+
+void runfile_kernels(const char *path, char *cpu, char *cuda, size_t n) {
+  cpu[0] = cuda[0] = '\0';
+  quiet();
+  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) return;
+  char *c = read_attr_str(file, "cpu_kernel"), *g = read_attr_str(file, "cuda_kernel");
+  if (c) snprintf(cpu, n, "%s", c);
+  if (g) snprintf(cuda, n, "%s", g);
+  free(c), free(g);
   H5Fclose(file);
 }
 

@@ -24,6 +24,10 @@ typedef struct RunFile {
   int n_cohorts;
   const uint32_t *events;       /* the model's events (session_events), NULL: none */
   const uint64_t *events_start; /* [R + 1] */
+  /* the kernel versions the run asked for (--cpu-kernel, --cuda-kernel; NULL: auto): some
+   * sum in another order, so a resume must ask for the same (run_kernel_mismatch) */
+  const char *cpu_kernel, *cuda_kernel;
+  const char *partial; /* apical merge --partial: what was unfinished or locked (NULL: no) */
 } RunFile;
 
 ap_status runfile_write(const char *path, const RunFile *f, ApError *err);
@@ -41,6 +45,11 @@ ap_status results_read(const char *path, const ApExperiment *ex, float *state, f
 
 /* The shard a file was written by (count 0: the whole experiment). */
 void runfile_shard(const char *path, int *index, int *count);
+
+/* The kernel versions a file was written with (RunFile.cpu_kernel, cuda_kernel): "auto"
+ * where the run named none, "" where the file does not say (written before they were
+ * recorded). */
+void runfile_kernels(const char *path, char *cpu, char *cuda, size_t n);
 
 /* What apical merge needs of a shard's results file (apical run --shard). */
 typedef struct ShardFile {

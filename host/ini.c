@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static char *trim(char *s) {
   while (isspace((unsigned char)*s)) s++;
@@ -164,6 +165,12 @@ ap_status ini_load(Ini *ini, const char *path, ApError *err) {
   if (!f)
     return ap_fail(err, errno == ENOENT ? AP_ERR_NOINPUT : AP_ERR_IO, "%s: %s", path,
                    strerror(errno));
+  struct stat sb; /* fopen opens a directory; reading it then fails with EISDIR */
+  if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    fclose(f);
+    return ap_fail(err, AP_ERR_NOINPUT, "%s is a directory, not an experiment file (FILE.ini)",
+                   path);
+  }
   char *buf = NULL;
   size_t n = 0, cap = 0;
   for (;;) {
@@ -181,11 +188,11 @@ ap_status ini_load(Ini *ini, const char *path, ApError *err) {
     n += got;
     if (got < 4096) break;
   }
-  int bad = ferror(f);
+  int bad = ferror(f) ? errno : 0;
   fclose(f);
   if (bad) {
     free(buf);
-    return ap_fail(err, AP_ERR_IO, "%s: read error", path);
+    return ap_fail(err, AP_ERR_IO, "%s: read error: %s", path, strerror(bad));
   }
   buf[n] = '\0';
   if (memchr(buf, '\0', n)) {

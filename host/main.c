@@ -1,15 +1,18 @@
 /* apical's command line. Library code returns statuses; this file alone turns them into
  * one line on stderr and a sysexits.h exit code. */
 #include "host/config.h"
+#include "host/h5io.h"
 #include "host/ini.h"
 #include "host/merge.h"
 #include "host/run.h"
 #include "host/session.h"
 #include "kernels/backend.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void usage_main(FILE *f) {
@@ -190,7 +193,7 @@ static int cmd_run(int argc, char **argv, const char *command) {
       char *end;
       long t = strtol(v, &end, 10);
       if (*end || t < 1 || t > 4096) {
-        fprintf(stderr, "apical: --threads %s: expected a number of threads >= 1\n", v);
+        fprintf(stderr, "apical: --threads %s: expected a number of threads from 1 to 4096\n", v);
         return AP_ERR_USAGE;
       }
       opt.exec.threads = (int)t;
@@ -304,7 +307,7 @@ static int cmd_run(int argc, char **argv, const char *command) {
 
 static void usage_merge(FILE *f) {
   fprintf(f,
-          "usage: apical merge DIR... [--out DIR] [--force]\n"
+          "usage: apical merge DIR... [--out DIR] [--force] [--partial]\n"
           "\n"
           "Joins the run directories of an experiment's shards (apical run FILE.ini --shard I/N,\n"
           "one per I) into the results.h5 the unsharded run would have written: the same\n"
@@ -316,14 +319,60 @@ static void usage_merge(FILE *f) {
           "options:\n"
           "  --out DIR    where results.h5 goes (default: runs/NAME, NAME the experiment's)\n"
           "  --force      replace an existing DIR/results.h5\n"
+          "  --partial    merge shards that are unfinished or still running (their results\n"
+          "               so far), with a warning; the file says so (attribute partial)\n"
           "  -h, --help   this text\n"
           "\n"
           "example: apical merge runs/bars_tpres/shard-*-of-4\n");
 }
 
+/* Shards that a live run still holds (its lock), or that stopped before their last
+ * record: refused (73, 78), or with partial a warning each and a note for the file. */
+static ap_status merge_check_live(const char **dirs, int n, int partial, char *note,
+                                  size_t note_n) {
+  for (int i = 0; i < n; i++) {
+    char dir[AP_PATH_MAX], holder[32], path[AP_PATH_MAX + 16], why[AP_PATH_MAX + 160] = "";
+    struct stat sb;
+    snprintf(dir, sizeof dir, "%s", dirs[i]);
+    if (stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode)) { /* DIR/results.h5 given */
+      char *slash = strrchr(dir, '/');
+      snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - dirs[i]) : 1, slash ? dirs[i] : ".");
+    }
+    snprintf(path, sizeof path, "%s/results.h5", dir);
+    ap_status st = AP_OK;
+    if (run_dir_holder(dir, holder, sizeof holder)) {
+      snprintf(why, sizeof why, "%s is still running (process %s holds its lock)", dir,
+               holder[0] ? holder : "?");
+      st = AP_ERR_CANTCREAT;
+    } else {
+      ShardFile f;
+      ApError err = {{0}};
+      if (!access(path, F_OK) && !shard_file_read(path, &f, &err)) {
+        if (f.epochs_done < f.epochs) {
+          snprintf(why, sizeof why, "%s stopped after %d of its %d records", dir, f.epochs_done,
+                   f.epochs);
+          st = AP_ERR_CONFIG;
+        }
+        shard_file_free(&f);
+      }
+    }
+    if (!st) continue;
+    if (!partial) {
+      fprintf(stderr,
+              "apical: %s: finish it (apical run ... --resume) before merging, or merge what "
+              "there is with --partial\n",
+              why);
+      return st;
+    }
+    fprintf(stderr, "apical: warning: %s: merging its results so far (--partial)\n", why);
+    snprintf(note + strlen(note), note_n - strlen(note), "%s%s", note[0] ? "; " : "", why);
+  }
+  return AP_OK;
+}
+
 static int cmd_merge(int argc, char **argv, const char *command) {
   const char **dirs = calloc((size_t)argc, sizeof *dirs), *out = NULL;
-  int n = 0, force = 0, bad = 0;
+  int n = 0, force = 0, partial = 0, bad = 0;
   if (!dirs) return fail(AP_ERR_OSERR, "out of memory");
   for (int i = 2; i < argc && !bad; i++) {
     const char *v;
@@ -335,6 +384,8 @@ static int cmd_merge(int argc, char **argv, const char *command) {
       out = v;
     } else if (!strcmp(argv[i], "--force")) {
       force = 1;
+    } else if (!strcmp(argv[i], "--partial")) {
+      partial = 1;
     } else if (!bad && argv[i][0] == '-') {
       fprintf(stderr, "apical: unknown option %s (apical merge --help)\n", argv[i]);
       bad = 1;
@@ -350,11 +401,23 @@ static int cmd_merge(int argc, char **argv, const char *command) {
     free(dirs);
     return AP_ERR_USAGE;
   }
+  char note[1024] = "";
+  ap_status st = merge_check_live(dirs, n, partial, note, sizeof note);
+  if (st) {
+    free(dirs);
+    return (int)st;
+  }
   char out_dir[AP_PATH_MAX], written[AP_PATH_MAX + 32] = "";
   if (out) {
     snprintf(out_dir, sizeof out_dir, "%s", out);
   } else { /* runs/NAME: the name is in the first shard's configuration */
     char first[AP_PATH_MAX + 16], name[64] = "";
+    if (access(dirs[0], F_OK)) {
+      char msg[AP_PATH_MAX + 64];
+      snprintf(msg, sizeof msg, "%s: %s", dirs[0], strerror(errno));
+      free(dirs);
+      return fail(AP_ERR_NOINPUT, msg);
+    }
     snprintf(first, sizeof first, "%s/results.h5", dirs[0]);
     merge_experiment_name(access(first, F_OK) ? dirs[0] : first, name, sizeof name);
     if (!name[0]) {
@@ -365,7 +428,8 @@ static int cmd_merge(int argc, char **argv, const char *command) {
     snprintf(out_dir, sizeof out_dir, "runs/%s", name);
   }
   ApError err = {{0}};
-  ap_status st = merge_shards(dirs, n, out_dir, force, command, written, sizeof written, &err);
+  st = merge_shards(dirs, n, out_dir, force, note[0] ? note : NULL, command, written,
+                    sizeof written, &err);
   free(dirs);
   if (st) return fail(st, err.msg);
   printf("merged %d shard%s into %s\n", n, n == 1 ? "" : "s", written);

@@ -84,7 +84,8 @@ void merge_experiment_name(const char *path, char *name, size_t n) {
 }
 
 ap_status merge_shards(const char *const *args, int n, const char *out_dir, int force,
-                       const char *command, char *written, size_t written_n, ApError *err) {
+                       const char *partial, const char *command, char *written, size_t written_n,
+                       ApError *err) {
   if (n < 1) return ap_fail(err, AP_ERR_USAGE, "merge needs the shards' run directories");
   char(*paths)[AP_PATH_MAX + 16] = calloc((size_t)n, sizeof *paths);
   ShardFile *f = calloc((size_t)n, sizeof *f);
@@ -233,6 +234,20 @@ ap_status merge_shards(const char *const *args, int n, const char *out_dir, int 
   if (ex.record_order && (st = session_load_dataset(&ex, &ds, err))) goto out;
   ApData data = ds_view(&ds);
 
+  char kernels[2][64], other[2][64]; /* the kernel versions: one for all shards */
+  runfile_kernels(paths[0], kernels[0], kernels[1], sizeof kernels[0]);
+  for (int i = 1; i < n && !st; i++) {
+    runfile_kernels(paths[i], other[0], other[1], sizeof other[0]);
+    for (int k = 0; k < 2 && !st; k++)
+      if (strcmp(kernels[k], other[k]))
+        st = ap_fail(err, AP_ERR_CONFIG,
+                     "%s ran with %s %s, %s with %s: kernel versions may sum in another order, "
+                     "so the shards are not parts of one run",
+                     paths[0], k ? "--cuda-kernel" : "--cpu-kernel",
+                     kernels[k][0] ? kernels[k] : "(not recorded)", paths[i],
+                     other[k][0] ? other[k] : "(not recorded)");
+  }
+  if (st) goto out;
   char backend[64];
   snprintf(backend, sizeof backend, "%s", f[0].backend);
   for (int i = 1; i < n; i++)
@@ -244,9 +259,27 @@ ap_status merge_shards(const char *const *args, int n, const char *out_dir, int 
     goto out;
   }
   if ((st = run_make_dir(out_dir, err))) goto out;
-  RunFile rf = {"results", &ex,       backend, f[0].dump, command, done,   series,
-                state,     cohort_of, &data,   cohorts,   C,       events, events_start};
+  int lock = run_lock_dir(out_dir, err, &st); /* never into a directory a run is writing */
+  if (lock < 0) goto out;
+  RunFile rf = {"results",
+                &ex,
+                backend,
+                f[0].dump,
+                command,
+                done,
+                series,
+                state,
+                cohort_of,
+                &data,
+                cohorts,
+                C,
+                events,
+                events_start,
+                kernels[0][0] ? kernels[0] : NULL,
+                kernels[1][0] ? kernels[1] : NULL,
+                partial};
   st = runfile_write(out_path, &rf, err);
+  close(lock);
   if (!st) snprintf(written, written_n, "%s", out_path);
 out:
   for (int r = 0; ev_of && r < ex.n_replicas; r++) free(ev_of[r]);

@@ -19,11 +19,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* SIGINT and SIGTERM, from run_experiment's start to its end: the signal that asked the
+ * run to stop (0: none). The run stops at the next point where it can say what it left. */
 static volatile sig_atomic_t g_stop;
-static void on_signal(int sig) {
-  (void)sig;
-  g_stop = 1;
-}
+static void on_signal(int sig) { g_stop = sig; }
+static const char *signal_name(int sig) { return sig == SIGINT ? "SIGINT" : "SIGTERM"; }
 
 ap_status run_make_dir(const char *path, ApError *err) {
   char buf[AP_PATH_MAX];
@@ -329,7 +329,7 @@ void run_first_difference(const char *a, const char *b, char *la, char *lb, size
 
 /* An exclusive lock on DIR/.lock for the whole run: a second run on the same directory
  * is refused, naming the process that holds it. The lock dies with its process. */
-static int lock_dir(const char *dir, ApError *err, ap_status *st) {
+int run_lock_dir(const char *dir, ApError *err, ap_status *st) {
   char path[AP_PATH_MAX + 16];
   snprintf(path, sizeof path, "%s/.lock", dir);
   int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -337,7 +337,19 @@ static int lock_dir(const char *dir, ApError *err, ap_status *st) {
     *st = ap_fail(err, AP_ERR_CANTCREAT, "%s: %s", path, strerror(errno));
     return -1;
   }
-  if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+  int why = flock(fd, LOCK_EX | LOCK_NB) < 0 ? errno : 0;
+  if (why && why != EWOULDBLOCK) {
+    /* ENOLCK, EOPNOTSUPP, ENOSYS: the file system takes no locks (Lustre without -o flock,
+     * some NFS set-ups); it is not another run */
+    close(fd);
+    *st = ap_fail(err, AP_ERR_CANTCREAT,
+                  "%s: cannot lock %s: %s (the file system does not support file locks, which "
+                  "keep two runs out of one directory): mount it with locks (Lustre: -o flock; "
+                  "NFS: with lockd) or choose a --out on a file system that has them",
+                  dir, path, strerror(why));
+    return -1;
+  }
+  if (why) {
     char holder[32] = "";
     ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
     holder[n > 0 ? n : 0] = '\0';
@@ -354,6 +366,22 @@ static int lock_dir(const char *dir, ApError *err, ap_status *st) {
   /* the holder's pid, for the other run's message; the lock works without it */
   if (ftruncate(fd, 0) == 0) (void)!pwrite(fd, pid, (size_t)len, 0);
   return fd;
+}
+
+int run_dir_holder(const char *dir, char *holder, size_t n) {
+  char path[AP_PATH_MAX + 16];
+  snprintf(path, sizeof path, "%s/.lock", dir);
+  if (n) holder[0] = '\0';
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  int held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+  if (held && n) {
+    ssize_t got = pread(fd, holder, n - 1, 0);
+    holder[got > 0 ? got : 0] = '\0';
+    holder[strcspn(holder, "\n")] = '\0';
+  }
+  close(fd); /* and with it our shared lock, where we got one */
+  return held;
 }
 
 /* Removes NAME.tmp.PID files that a killed or failed write left, where PID is no longer
@@ -374,6 +402,26 @@ static void clean_temp_files(const char *dir) {
     unlink(p);
   }
   closedir(d);
+}
+
+/* The kernel versions a checkpoint was written with against those this run asks for: a
+ * version that sums in another order (mstdp's blas, the microcircuit's lanes on wide
+ * layers) continues with other bits, so a resume must name the same ones. */
+static ap_status kernels_match(const char *ckpt, const ApExec *exec, ApError *err) {
+  char was[2][64];
+  runfile_kernels(ckpt, was[0], was[1], sizeof was[0]);
+  const char *now[2] = {exec->cpu_version, exec->version},
+             *option[2] = {"--cpu-kernel", "--cuda-kernel"};
+  for (int k = 0; k < 2; k++) {
+    const char *v = now[k] && *now[k] ? now[k] : "auto";
+    if (was[k][0] && strcmp(was[k], v)) /* "": a file from before they were recorded */
+      return ap_fail(err, AP_ERR_CONFIG,
+                     "--resume: %s was written with %s %s, this run asks for %s %s (kernel "
+                     "versions may sum in another order, and the run would go on with other "
+                     "bits): give %s %s",
+                     ckpt, option[k], was[k], option[k], v, option[k], was[k]);
+  }
+  return AP_OK;
 }
 
 /* The backend, the dataset, every check of the session (the model's on the data, the
@@ -423,18 +471,35 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
                         const char *note, const ApData *data, ApError *err);
 
 ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError *err) {
+  g_stop = 0;
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
   const ApBackend *be;
   char note[512];
   ApDataset ds;
   Estimate est;
   ap_status st = prepare(ex, opt, &be, note, sizeof note, &ds, &est, err);
-  if (st) return st;
-  if (!opt->no_memory_check) st = est_check(&est, be, err); /* before anything is created */
-  est_free(&est);
-  ApData data = ds_view(&ds);
-  if (!st) st = run_on(ex, opt, be, note, &data, err);
-  ds_free(&ds);
+  if (!st) {
+    if (!opt->no_memory_check) st = est_check(&est, be, err); /* before anything is created */
+    est_free(&est);
+    ApData data = ds_view(&ds);
+    if (!st) st = run_on(ex, opt, be, note, &data, err);
+    ds_free(&ds);
+  }
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
   return st;
+}
+
+/* A signal before the run directory is touched: nothing to leave behind. */
+static ap_status stopped_before_start(const RunOptions *opt, ApError *err) {
+  log_msg("interrupted by %s before the run started: nothing was written to %s",
+          signal_name(g_stop), opt->out_dir);
+  return ap_fail(err, AP_ERR_INTERRUPTED, "interrupted");
 }
 
 static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApBackend *be,
@@ -451,6 +516,7 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
   run_latest_checkpoint(opt->out_dir, latest, sizeof latest);
   if (opt->resume && !latest[0])
     return ap_fail(err, AP_ERR_NOINPUT, "--resume: no checkpoint in %s/checkpoints", opt->out_dir);
+  if (opt->resume && (st = kernels_match(latest, &opt->exec, err))) return st;
   if (!opt->resume && !opt->force && (latest[0] || file_exists(results)))
     return ap_fail(err, AP_ERR_CANTCREAT,
                    "%s already holds a run; pass --resume to continue it, "
@@ -459,12 +525,17 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
   /* the replicas on the backend before the directory is touched: what can still fail
    * here (memory, the backend) leaves the directory as it was */
   Session s;
+  if (g_stop) return stopped_before_start(opt, err);
   if ((st = session_open_view(&s, ex, be, &opt->exec, data, err))) return st;
+  if (g_stop) {
+    session_close(&s);
+    return stopped_before_start(opt, err);
+  }
   if ((st = run_make_dir(opt->out_dir, err)) || (st = run_make_dir(cdir, err))) {
     session_close(&s);
     return st;
   }
-  int lock = lock_dir(opt->out_dir, err, &st);
+  int lock = run_lock_dir(opt->out_dir, err, &st);
   if (lock < 0) {
     session_close(&s);
     return st;
@@ -560,8 +631,23 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
   }
   print_box(ex, &s, desc, opt->out_dir, done, total_steps);
 
-  RunFile rf = {"checkpoint", ex,          be->name, dump,      opt->command, 0,    s.series,
-                s.state,      s.cohort_of, &s.data,  s.cohorts, s.n_cohorts,  NULL, NULL};
+  RunFile rf = {"checkpoint",
+                ex,
+                be->name,
+                dump,
+                opt->command,
+                0,
+                s.series,
+                s.state,
+                s.cohort_of,
+                &s.data,
+                s.cohorts,
+                s.n_cohorts,
+                NULL,
+                NULL,
+                opt->exec.cpu_version,
+                opt->exec.version,
+                NULL};
   if ((st = session_events(&s, &events, &events_start, err))) goto out;
   rf.events = events, rf.events_start = events_start;
   if (!opt->resume) { /* record 0: the initial state, for whoever wants the starting weights */
@@ -569,13 +655,17 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
     snprintf(ck, sizeof ck, "%s/epoch-%09d.h5", cdir, 0);
     if ((st = runfile_write(ck, &rf, err))) goto out;
   }
-
-  g_stop = 0;
-  struct sigaction sa, old_int, old_term;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigaction(SIGINT, &sa, &old_int);
-  sigaction(SIGTERM, &sa, &old_term);
+  if (g_stop) { /* before the first record: what is on disk is what there was, or record 0 */
+    if (opt->resume)
+      log_msg("interrupted by %s before the first %s: %s is unchanged; continue with --resume",
+              signal_name(g_stop), m->record, latest);
+    else
+      log_msg("interrupted by %s before the first %s: the initial state is in %s/epoch-%09d.h5; "
+              "continue with --resume (or start over with --force)",
+              signal_name(g_stop), m->record, cdir, 0);
+    st = ap_fail(err, AP_ERR_INTERRUPTED, "interrupted");
+    goto out;
+  }
 
   double t_start = ap_seconds();
   int e = done, chunk = 1, interrupted = 0;
@@ -605,7 +695,7 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
     if (n) snprintf(head, sizeof head, " | %s median %.3f", headline->name, sorted[n / 2]);
     progress_line(e == E, "%s %d/%d (%.1f%%)%s | %.3g replica-steps/s | %s elapsed, ETA %s",
                   m->record, e, E, 100.0 * e / E, head, rate, el, eta);
-    interrupted = g_stop;
+    interrupted = g_stop && e < E; /* at the end the run is complete: it finishes */
     if (e == next_ckpt || e == E || interrupted) {
       if ((st = session_pull(&s, err))) break;
       free(events), free(events_start);
@@ -622,14 +712,16 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
     }
     if (interrupted) break;
   }
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGTERM, &old_term, NULL);
   progress_end();
   if (!st && interrupted) {
-    log_msg("interrupted after %s %d: checkpoint and results written; continue with --resume",
-            m->record, e);
+    log_msg("interrupted by %s after %s %d of %d: checkpoint and results written; continue with "
+            "--resume",
+            signal_name(g_stop), m->record, e, E);
     st = ap_fail(err, AP_ERR_INTERRUPTED, "interrupted");
   } else if (!st) {
+    if (g_stop)
+      log_msg("%s arrived during the last %s; the run went on to its end and is complete",
+              signal_name(g_stop), m->record);
     double wall = ap_seconds() - t_start;
     log_msg("done: %d %ss in %.1f s (%.3g replica-steps/s); results in %s", E - done, m->record,
             wall, total_steps / wall, results);

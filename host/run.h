@@ -38,6 +38,16 @@ ap_status run_make_dir(const char *path, ApError *err);
  * left as they are where the texts are equal). */
 void run_first_difference(const char *a, const char *b, char *la, char *lb, size_t n);
 
+/* Locks DIR/.lock for this process (run_experiment, apical merge's output): the file
+ * descriptor, or -1 with *st and err saying why (another run holds it; the file system
+ * takes no locks). */
+int run_lock_dir(const char *dir, ApError *err, ap_status *st);
+
+/* 1 when a live process holds DIR's lock (a run is writing it), its pid into holder (n
+ * bytes, "" where unknown); 0 otherwise, also where DIR has no lock or the file system
+ * takes none. */
+int run_dir_holder(const char *dir, char *holder, size_t n);
+
 /* The directory's newest checkpoint (by epoch), or an empty string. */
 void run_latest_checkpoint(const char *dir, char *path, size_t n);
 

@@ -56,16 +56,15 @@ static ap_status check_version(const ApModel *m, const char *backend, const char
     snprintf(list + strlen(list), sizeof list - strlen(list), ", %.*s", (int)len, v);
     v += len + (v[len] == '|');
   }
-  return ap_fail(err, AP_ERR_USAGE, "%s %s: model %s's %s kernels in this build are auto%s",
-                 option, name, m->name, backend, list);
+  return ap_fail(err, AP_ERR_USAGE, "%s %s: model %s's %s kernels in this build are auto%s", option,
+                 name, m->name, backend, list);
 }
 
 ap_status session_check(const ApExperiment *ex, const ApBackend *be, const ApExec *exec,
                         const ApData *data, ApError *err) {
   const ApModel *m = ex->model;
   if (!m->impl(be->name))
-    return ap_fail(err, AP_ERR_UNAVAILABLE, "model %s has no %s implementation", m->name,
-                   be->name);
+    return ap_fail(err, AP_ERR_UNAVAILABLE, "model %s has no %s implementation", m->name, be->name);
   ap_status st = AP_OK;
   if (exec) st = check_version(m, "cpu", "--cpu-kernel", exec->cpu_version, err);
   if (!st && exec) st = check_version(m, "cuda", "--cuda-kernel", exec->version, err);

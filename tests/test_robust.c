@@ -186,12 +186,14 @@ Test(robust, resume_names_what_changed, .init = setup) {
   cr_assert(strstr(e, "'gl = 0.03'") && strstr(e, "'gl = 0.04'"), "%s", e);
 }
 
-Test(robust, errors_after_the_start_reach_the_log, .init = setup) {
+Test(robust, errors_found_before_the_start_leave_nothing_behind, .init = setup) {
   char e[8192];
-  /* a replica's check against the loaded data fails when its cohort is created */
+  /* a replica's check against the loaded data is made before the directory is touched
+   * (issue 25; test_integrity.c has the rest) */
   th_file(dir, "x.ini", MC "[train]\nepochs = 1\nval_samples = 9\n");
   cr_assert_eq(apical(NULL, "run x.ini --out a --backend cpu", e, sizeof e), 78, "%s", e);
-  cr_assert(strstr(slurp("a/log.txt"), "val_samples = 9"), "the error is not in log.txt");
+  cr_assert(strstr(e, "val_samples = 9"), "%s", e);
+  cr_assert(!exists("a"), "a run refused up front created its directory");
   /* the dataset is loaded before the run starts (its memory counts): a missing one
    * leaves nothing behind */
   th_file(

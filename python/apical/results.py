@@ -113,7 +113,7 @@ class _H5Fields(Mapping):
             raise KeyError(f"{name} (fields: {', '.join(self._names)})")
         import h5py
 
-        with h5py.File(self._path, "r") as f:
+        with _open_h5(self._path) as f:
             d = f[f"{self._group}/{name}"]
             if self._rows is None:
                 return d[...]
@@ -134,7 +134,7 @@ class _H5Fields(Mapping):
     def _n_rows(self):
         import h5py
 
-        with h5py.File(self._path, "r") as f:
+        with _open_h5(self._path) as f:
             return int(f.attrs["n_replicas"])
 
     def __repr__(self):
@@ -370,7 +370,7 @@ class Results:
 
         path, _, rows = self._events
         r = int(rows[replica])
-        with h5py.File(path, "r") as f:
+        with _open_h5(path) as f:
             lo, hi = f[f"events/{name}_start"][r:r + 2]
             return f[f"events/{name}"][int(lo):int(hi)]
 
@@ -478,6 +478,17 @@ def _coordinate(values):
     return np.array(values)
 
 
+def _open_h5(path):
+    """h5py.File(path, "r"), whose errors (an empty, truncated or foreign file) name the
+    path, as the program's do"""
+    import h5py
+
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise OSError(f"{path}: not a readable HDF5 file ({e})") from e
+
+
 def results_path(path):
     """a run directory's results.h5, or the file itself"""
     path = os.fspath(path)
@@ -496,7 +507,7 @@ def read(path):
         raise ImportError("apical.load needs h5py (Debian: apt-get install python3-h5py; "
                           "pip: pip install h5py)") from e
     path = results_path(path)
-    with h5py.File(path, "r") as f:
+    with _open_h5(path) as f:
         attrs = {k: _text(v) for k, v in f.attrs.items()}
         fmt = attrs.get("format")
         if fmt != "apical-results":

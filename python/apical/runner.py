@@ -117,7 +117,8 @@ def run(experiment, out=None, binary=None, overrides=None, *, force=False, resum
     overrides   {"section.key": value}; or as keywords section__key=value, e.g.
                 train__epochs=10, sweep__seed=range(1, 4), sweep__le__variant="le"
                 (keywords because Python names cannot hold a dot; values as ini_value())
-    force, resume, threads, backend: the program's options of those names
+    force, resume, threads, backend: the program's options of those names (threads: 1 to
+                4096, None: every core)
     progress    True: the program's output to stderr as it comes; a function: called
                 with each line; False: quiet
     args        further command-line arguments
@@ -128,6 +129,11 @@ def run(experiment, out=None, binary=None, overrides=None, *, force=False, resum
     if unknown:
         raise TypeError(f"run() got unexpected keyword {unknown[0]!r}: an override is "
                         "section__key=value (options: " + ", ".join(OPTIONS) + ")")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or not 1 <= threads <= 4096):
+        # as the program's --threads (0 is not "every core": None is)
+        raise ValueError(f"threads={threads!r}: expected a number of threads from 1 to 4096 "
+                         "(None: every core)")
     binary = find_binary(binary)
     sets = settings(overrides, **kw)
     tmp = None
@@ -144,7 +150,7 @@ def run(experiment, out=None, binary=None, overrides=None, *, force=False, resum
         cmd = [binary, "run", experiment, "--out", os.fspath(out), *sets]
         cmd += ["--force"] if force else []
         cmd += ["--resume"] if resume else []
-        cmd += ["--threads", str(threads)] if threads else []
+        cmd += ["--threads", str(threads)] if threads is not None else []
         cmd += ["--backend", backend] if backend else []
         cmd += [os.fspath(a) for a in args]
         _execute(cmd, progress)
