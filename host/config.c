@@ -79,7 +79,7 @@ static const ApKey host_keys[] = {
      .type = AP_KEY_INT,
      EX(epochs),
      .min = 1,
-     .max = 1e9,
+     .max = 999999999, /* checkpoints are named epoch-NNNNNNNNN.h5: nine digits */
      .help = "records to run (a microcircuit epoch, an mstdp record: apical models says)"},
     {.section = "output",
      .name = "checkpoint_every",
@@ -187,8 +187,8 @@ static ap_status range_check(const ApKey *k, double v, const char *origin, const
   int low = k->min_open ? v <= k->min : v < k->min;
   if (low || v > k->max) {
     char lo[32], hi[32];
-    snprintf(lo, sizeof lo, "%g", k->min);
-    snprintf(hi, sizeof hi, "%g", k->max);
+    snprintf(lo, sizeof lo, "%.15g", k->min); /* exact: %g printed 999999999 as 1e+09 */
+    snprintf(hi, sizeof hi, "%.15g", k->max);
     if (k->max >= BIG && low)
       return ap_fail(err, AP_ERR_CONFIG, "%s: %s = %.64s: must be %s %s", origin, k->name, text,
                      k->min_open ? ">" : ">=", lo);

@@ -163,6 +163,10 @@ Test(integrity, a_value_past_the_maximum_names_the_maximum, .init = setup) {
   cr_assert(strstr(e, "gl = 1e308: must be at most 1e+300"), "%s", e);
   cr_assert_eq(apical(NULL, "run mc.ini --set model.gl=-1 --print-config", e, sizeof e), 78);
   cr_assert(strstr(e, "must be >= 0"), "%s", e);
+  /* the bound as it is (epochs: checkpoint names hold nine digits) */
+  cr_assert_eq(apical(NULL, "run mc.ini --set train.epochs=1000000000 --print-config", e, sizeof e),
+               78);
+  cr_assert(strstr(e, "must be in [1, 999999999]"), "%s", e);
 }
 
 /* ---- processes ------------------------------------------------------------------------ */
