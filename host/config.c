@@ -947,6 +947,9 @@ static const char *check_origin(const Ini *ini, const ApModel *m, const char *ms
       break;
     }
   }
+  const char *ep = strstr(msg, "epochs = "); /* the host's key of the run's length */
+  if (ep && (!first || ep < first) && ini_find(ini, "train", "epochs"))
+    origin = ini_find(ini, "train", "epochs")->origin;
   return origin;
 }
 
@@ -1051,7 +1054,8 @@ static ap_status build(ApExperiment *ex, const Ini *ini, const char *source, ApE
   if (st) return st;
   for (int r = 0; r < ex->n_replicas && !st; r++) {
     ApError why = {{0}};
-    if (m->check(config_params(ex, r), NULL, &why))
+    if (m->check(config_params(ex, r), NULL, &why) ||
+        (m->check_records && m->check_records(config_params(ex, r), ex->epochs, &why)))
       st = ap_fail(err, AP_ERR_CONFIG, "%s: replica %d: %s", check_origin(ini, m, why.msg, source),
                    r, why.msg);
   }

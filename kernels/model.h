@@ -198,6 +198,9 @@ typedef struct ApModel {
   const char *events_is; /* what a pair is */
   /* The model's implementation on backend `backend` ("cpu", "cuda"), NULL if none. */
   const ApModelImpl *(*impl)(const char *backend);
+  /* Optional: one replica's parameters against the run's length ([train] epochs records),
+   * for counters that span the run (lif_stdp's step). NULL: any length. */
+  ap_status (*check_records)(const void *params, int n_records, ApError *err);
 } ApModel;
 
 #ifdef __cplusplus

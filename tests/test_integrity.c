@@ -119,6 +119,7 @@ Test(integrity, values_that_would_overflow_are_refused_with_their_bound, .init =
        "at most 2147483647 steps"},
       {"lif.ini --set model.t_ref=1e300", "at most 2147483647 steps"},
       {"lif.ini --set model.delay=1e6", "more than 2^31 - 1"},
+      {"lif.ini --set train.epochs=85899346", "at most 4294967295"},
       {"lif.ini --set model.w_l4pyr_l23pyr=3e9", "must be below 2^31 / 60"},
       {"lif.ini --set model.w_td_pv=-3e9", "must be below 2^31 / 60"},
       {"lif.ini --set model.wmax=1e7 --set model.w_bu_pyr=1", "wmax must be below"},
@@ -147,6 +148,11 @@ Test(integrity, values_that_would_overflow_are_refused_with_their_bound, .init =
   cr_assert_eq(apical(NULL, "run swept.ini --print-config", e, sizeof e), 78, "%s", e);
   cr_assert(strstr(e, "swept.ini:9") && strstr(e, "replica 1"), "%s", e);
   /* the bounds themselves are accepted */
+  cr_assert_eq(apical(NULL,
+                      "run lif.ini --set train.epochs=85899345 --print-config "
+                      "--no-memory-check",
+                      e, sizeof e),
+               0, "%s", e);
   cr_assert_eq(
       apical(NULL, "run lif.ini --set train.raster_ms=214748364.7 --print-config", e, sizeof e), 0,
       "%s", e);

@@ -407,6 +407,20 @@ static ap_status ls_check(const void *params, const ApData *data, ApError *err) 
   return AP_OK;
 }
 
+/* The step counts from the run's start: the random draws' counter takes it in 32 bits
+ * (ls_body.h), so the run stays below 2^32 steps (past them the draws would repeat). */
+static ap_status ls_check_records(const void *params, int n_records, ApError *err) {
+  const LsParams *p = params;
+  double steps = (double)ls_dims(p).steps * n_records;
+  if (steps > 4294967295.0)
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "lif_stdp: [train] epochs = %d records of record_ms = %.12g ms are %.4g steps "
+                   "of dt = %g ms; at most 4294967295 (%.12g ms): the random draws count steps "
+                   "from the run's start in 32 bits (past them they would repeat)",
+                   n_records, p->record_ms, steps, p->dt, 4294967295.0 * p->dt);
+  return AP_OK;
+}
+
 static uint64_t ls_cohort_key(const void *params) {
   (void)params;
   return 0;
@@ -526,4 +540,5 @@ const ApModel ls_model = {
         "spikes from [train] raster_from_ms to raster_ms as (neuron, step) pairs, in order; the "
         "neuron indexes the populations in series/rates' order, step x dt is the time",
     .impl = ls_impl,
+    .check_records = ls_check_records,
 };
