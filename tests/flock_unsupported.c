@@ -1,4 +1,4 @@
-/* LD_PRELOAD'ed into apical by test_integrity: flock as a file system without locks
+/* LD_PRELOAD'ed into apical by test_robust: flock as a file system without locks
  * answers it (Lustre mounted without -o flock: ENOLCK). */
 #include <errno.h>
 
