@@ -507,7 +507,7 @@ def read(path):
         raise ImportError("apical.load needs h5py (Debian: apt-get install python3-h5py; "
                           "pip: pip install h5py)") from e
     path = results_path(path)
-    with _open_h5(path) as f:
+    with h5py.File(path, "r") as f:
         attrs = {k: _text(v) for k, v in f.attrs.items()}
         fmt = attrs.get("format")
         if fmt != "apical-results":
@@ -544,7 +544,12 @@ def load(path, xarray=None, weights=False):
     Results otherwise; True requires xarray, False always returns a Results.
     weights: put the weights into the Dataset as variables (a Results reads them when
     asked for, from .weights)."""
-    r = read(path)
+    try:
+        r = read(path)
+    except OSError as e:  # h5py's say what failed, not where
+        if os.fspath(path) in str(e):
+            raise
+        raise OSError(f"{os.fspath(path)}: not a readable results file ({e})") from e
     if xarray is False:
         return r
     if xarray is None:
