@@ -329,7 +329,7 @@ void run_first_difference(const char *a, const char *b, char *la, char *lb, size
 
 /* An exclusive lock on DIR/.lock for the whole run: a second run on the same directory
  * is refused, naming the process that holds it. The lock dies with its process. */
-int run_lock_dir(const char *dir, ApError *err, ap_status *st) {
+static int lock_dir(const char *dir, ApError *err, ap_status *st) {
   char path[AP_PATH_MAX + 16];
   snprintf(path, sizeof path, "%s/.lock", dir);
   int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -366,22 +366,6 @@ int run_lock_dir(const char *dir, ApError *err, ap_status *st) {
   /* the holder's pid, for the other run's message; the lock works without it */
   if (ftruncate(fd, 0) == 0) (void)!pwrite(fd, pid, (size_t)len, 0);
   return fd;
-}
-
-int run_dir_holder(const char *dir, char *holder, size_t n) {
-  char path[AP_PATH_MAX + 16];
-  snprintf(path, sizeof path, "%s/.lock", dir);
-  if (n) holder[0] = '\0';
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  int held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
-  if (held && n) {
-    ssize_t got = pread(fd, holder, n - 1, 0);
-    holder[got > 0 ? got : 0] = '\0';
-    holder[strcspn(holder, "\n")] = '\0';
-  }
-  close(fd); /* and with it our shared lock, where we got one */
-  return held;
 }
 
 /* Removes NAME.tmp.PID files that a killed or failed write left, where PID is no longer
@@ -535,7 +519,7 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
     session_close(&s);
     return st;
   }
-  int lock = run_lock_dir(opt->out_dir, err, &st);
+  int lock = lock_dir(opt->out_dir, err, &st);
   if (lock < 0) {
     session_close(&s);
     return st;
@@ -740,4 +724,22 @@ out:
   log_close();
   close(lock);
   return st;
+}
+
+int run_lock_dir(const char *dir, ApError *err, ap_status *st) { return lock_dir(dir, err, st); }
+
+int run_dir_holder(const char *dir, char *holder, size_t n) {
+  char path[AP_PATH_MAX + 16];
+  snprintf(path, sizeof path, "%s/.lock", dir);
+  if (n) holder[0] = '\0';
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  int held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+  if (held && n) {
+    ssize_t got = pread(fd, holder, n - 1, 0);
+    holder[got > 0 ? got : 0] = '\0';
+    holder[strcspn(holder, "\n")] = '\0';
+  }
+  close(fd); /* and with it our shared lock, where we got one */
+  return held;
 }
