@@ -62,3 +62,51 @@ Test(diverge, a_diverged_replica_is_frozen_flagged_and_reports_nan) {
   session_close(&s4), session_close(&s8), session_close(&sc);
   config_free(&ex4), config_free(&ex8), config_free(&exc);
 }
+
+/* lif_stdp: a membrane time constant of 0.1 us makes the propagators overflow, so every
+ * potential turns NaN within the first record (issue 25: exit 0, rates 0, no diverged_at
+ * before). Those replicas freeze and are flagged; the others run on bit for bit. */
+static const char *lif_mixed =
+    "[experiment]\nmodel = lif_stdp\n[model]\nn_pyr = 12\nn_pv = 4\ni_e = 800\n[train]\n"
+    "epochs = %d\nrecord_ms = 2\nraster_ms = 20\n[sweep]\ntau_m = 10, 0.0001\nseed = 1, 2\n";
+static const char *lif_calm =
+    "[experiment]\nmodel = lif_stdp\n[model]\nn_pyr = 12\nn_pv = 4\ni_e = 800\n[train]\n"
+    "epochs = %d\nrecord_ms = 2\nraster_ms = 20\n[sweep]\ntau_m = 10\nseed = 1, 2\n";
+
+Test(diverge, lif_a_diverged_replica_is_frozen_flagged_and_reports_nan) {
+  ApExperiment ex3, ex6, exc;
+  Session s3, s6, sc;
+  run(&s3, &ex3, lif_mixed, 3);
+  run(&s6, &ex6, lif_mixed, 6);
+  run(&sc, &exc, lif_calm, 6);
+  size_t nf = (size_t)s6.lay->n_floats;
+  const ApField *st = ap_layout_field(s6.lay, "status/diverged");
+  cr_assert_not_null(st);
+  for (int r = 2; r < 4; r++) { /* tau_m = 0.0001 */
+    for (int e = 0; e < 6; e++) {
+      cr_assert_eq(th_series(&s6, "diverged", r, e, 0), 1.0f, "replica %d record %d", r, e);
+      cr_assert(isnan(th_series(&s6, "conn_pa", r, e, 0)), "replica %d record %d", r, e);
+      cr_assert(isnan(th_series(&s6, "rates", r, e, 3)), "replica %d record %d", r, e);
+      cr_assert(isnan(th_series(&s6, "spikes", r, e, 0)), "replica %d record %d", r, e);
+    }
+    cr_assert_eq(s6.state[r * nf + (size_t)st->offset], 1.0f, "froze at record %g",
+                 s6.state[r * nf + (size_t)st->offset]);
+    for (size_t i = 0; i < nf; i++) { /* frozen: record 6's state is record 3's */
+      float a = s3.state[r * nf + i], b = s6.state[r * nf + i];
+      cr_assert(isnan(a) ? isnan(b) : !memcmp(&a, &b, sizeof a), "replica %d moved after freezing",
+                r);
+    }
+  }
+  for (int r = 0; r < 2; r++) { /* tau_m = 10: as if the others were not there */
+    cr_assert_eq(s6.state[r * nf + (size_t)st->offset], 0.0f);
+    for (int e = 0; e < 6; e++) cr_assert_eq(th_series(&s6, "diverged", r, e, 0), 0.0f);
+    cr_assert_gt(th_series(&s6, "spikes", r, 5, 0), 0.0f, "replica %d is silent", r);
+    cr_assert_eq(memcmp(s6.state + r * nf, sc.state + r * nf, nf * sizeof(float)), 0, "replica %d",
+                 r);
+    cr_assert_eq(memcmp(session_record(&s6, r, 0), session_record(&sc, r, 0),
+                        (size_t)6 * (size_t)s6.lay->series_width * sizeof(float)),
+                 0, "replica %d series", r);
+  }
+  session_close(&s3), session_close(&s6), session_close(&sc);
+  config_free(&ex3), config_free(&ex6), config_free(&exc);
+}
