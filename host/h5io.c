@@ -479,18 +479,31 @@ static char *read_attr_str(hid_t file, const char *name) {
   return s;
 }
 
-/* Reads a float dataset whose shape must be exactly dims[0..rank-1]. */
-static int read_floats(hid_t file, const char *path, int rank, const hsize_t *dims, float *out) {
+/* Reads a float dataset whose shape must be exactly dims[0..rank-1]; with take1 >= 0 only
+ * its first take1 entries along dimension 1 (the records a file has finished: what is
+ * read is bounded by this run's experiment, never by a size the file claims). */
+static int read_floats(hid_t file, const char *path, int rank, const hsize_t *dims,
+                       long long take1, float *out) {
   if (H5Lexists(file, path, H5P_DEFAULT) <= 0) return -1;
   hid_t d = H5Dopen2(file, path, H5P_DEFAULT);
   if (d < 0) return -1;
-  hid_t s = H5Dget_space(d);
+  hid_t s = H5Dget_space(d), m = -1;
   hsize_t have[8] = {0};
-  int ok =
-      H5Sget_simple_extent_ndims(s) == rank && H5Sget_simple_extent_dims(s, have, NULL) == rank;
+  int ok = s >= 0 && H5Sget_simple_extent_ndims(s) == rank &&
+           H5Sget_simple_extent_dims(s, have, NULL) == rank;
   for (int i = 0; ok && i < rank; i++) ok = have[i] == dims[i];
-  ok = ok && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0;
-  H5Sclose(s);
+  if (ok && take1 >= 0 && rank >= 2) {
+    hsize_t start[8] = {0}, count[8];
+    for (int i = 0; i < rank; i++) count[i] = dims[i];
+    count[1] = (hsize_t)take1 < dims[1] ? (hsize_t)take1 : dims[1];
+    ok = H5Sselect_hyperslab(s, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
+         (m = H5Screate_simple(rank, count, NULL)) >= 0;
+    ok = ok && (count[1] == 0 || H5Dread(d, H5T_NATIVE_FLOAT, m, s, H5P_DEFAULT, out) >= 0);
+  } else {
+    ok = ok && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0;
+  }
+  if (m >= 0) H5Sclose(m);
+  if (s >= 0) H5Sclose(s);
   H5Dclose(d);
   return ok ? 0 : -1;
 }
@@ -544,9 +557,9 @@ static ap_status read_runfile(const char *path, int results, const ApExperiment 
   for (int i = 0; i < lay->n_fields; i++)
     if ((size_t)lay->field[i].shape[0] * (size_t)lay->field[i].shape[1] > largest)
       largest = (size_t)lay->field[i].shape[0] * (size_t)lay->field[i].shape[1];
-  size_t re_file = (size_t)R * (size_t)E_file;
-  size_t big = (size_t)R * largest > re_file * (size_t)(F ? F : 1) ? (size_t)R * largest
-                                                                   : re_file * (size_t)F;
+  size_t re = (size_t)R * (size_t)done; /* done <= E: the run's own size bounds it */
+  size_t big = (size_t)R * largest > re * (size_t)(F ? F : 1) ? (size_t)R * largest
+                                                              : re * (size_t)F;
   if (!(buf = malloc((big ? big : 1) * sizeof(float)))) {
     st = ap_fail(err, AP_ERR_OSERR, "out of memory reading %s", path);
     goto out;
@@ -558,7 +571,7 @@ static ap_status read_runfile(const char *path, int results, const ApExperiment 
     char p[96];
     snprintf(p, sizeof p, "%s/%s", results ? "weights" : "state", fd->name);
     hsize_t dims[3] = {(hsize_t)R, (hsize_t)fd->shape[0], (hsize_t)fd->shape[1]};
-    if (read_floats(file, p, fd->rank + 1, dims, buf) < 0) {
+    if (read_floats(file, p, fd->rank + 1, dims, -1, buf) < 0) {
       st = ap_fail(err, AP_ERR_DATA, "%s: /%s missing or of the wrong shape for this experiment",
                    path, p);
       break;
@@ -573,7 +586,7 @@ static ap_status read_runfile(const char *path, int results, const ApExperiment 
     char p[96];
     snprintf(p, sizeof p, "series/%s", s->name);
     hsize_t dims[4] = {(hsize_t)R, (hsize_t)E_file, (hsize_t)s->shape[0], (hsize_t)s->shape[1]};
-    if (read_floats(file, p, 2 + s->rank, dims, buf) < 0) {
+    if (read_floats(file, p, 2 + s->rank, dims, done, buf) < 0) {
       st = ap_fail(err, AP_ERR_DATA, "%s: /%s missing or of the wrong shape for this experiment",
                    path, p);
       break;
@@ -581,7 +594,7 @@ static ap_status read_runfile(const char *path, int results, const ApExperiment 
     for (int r = 0; r < R; r++)
       for (long long e = 0; e < done; e++)
         memcpy(series + ((size_t)r * (size_t)E + (size_t)e) * (size_t)F + (size_t)s->offset,
-               buf + ((size_t)r * (size_t)E_file + (size_t)e) * w, w * sizeof(float));
+               buf + ((size_t)r * (size_t)done + (size_t)e) * w, w * sizeof(float));
   }
   *epochs_done = (int)done;
 out:
@@ -740,6 +753,14 @@ ap_status ckpt_read_events(const char *path, const ApExperiment *ex, uint32_t **
       H5Sget_simple_extent_ndims(sp) != 2 || (H5Sget_simple_extent_dims(sp, dims, NULL), 0) ||
       dims[1] != 2 || dims[0] != s[R]) {
     st = ap_fail(err, AP_ERR_DATA, "%s: /%s missing or of the wrong shape", path, p);
+    goto out;
+  }
+  /* apical stores them deflated, which packs at most 1032 bytes into one: more rows than
+   * that allows are not a file apical wrote (and would be an absurd allocation) */
+  struct stat sb;
+  if (stat(path, &sb) < 0 || dims[0] > ((hsize_t)sb.st_size * 1032 + 4096) / 8) {
+    st = ap_fail(err, AP_ERR_DATA, "%s: /%s claims more rows (%llu) than the file can hold", path,
+                 p, (unsigned long long)dims[0]);
     goto out;
   }
   for (int r = 0; r < R; r++)
