@@ -4,14 +4,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
@@ -442,7 +442,8 @@ static int read_attr_int(hid_t file, const char *name, long long *out) {
 }
 
 /* An integer attribute that must lie in [lo, hi]. */
-static int read_attr_range(hid_t file, const char *name, long long lo, long long hi, long long *out) {
+static int read_attr_range(hid_t file, const char *name, long long lo, long long hi,
+                           long long *out) {
   return read_attr_int(file, name, out) || *out < lo || *out > hi ? -1 : 0;
 }
 
@@ -482,8 +483,8 @@ static char *read_attr_str(hid_t file, const char *name) {
 /* Reads a float dataset whose shape must be exactly dims[0..rank-1]; with take1 >= 0 only
  * its first take1 entries along dimension 1 (the records a file has finished: what is
  * read is bounded by this run's experiment, never by a size the file claims). */
-static int read_floats(hid_t file, const char *path, int rank, const hsize_t *dims,
-                       long long take1, float *out) {
+static int read_floats(hid_t file, const char *path, int rank, const hsize_t *dims, long long take1,
+                       float *out) {
   if (H5Lexists(file, path, H5P_DEFAULT) <= 0) return -1;
   hid_t d = H5Dopen2(file, path, H5P_DEFAULT);
   if (d < 0) return -1;
@@ -558,8 +559,8 @@ static ap_status read_runfile(const char *path, int results, const ApExperiment 
     if ((size_t)lay->field[i].shape[0] * (size_t)lay->field[i].shape[1] > largest)
       largest = (size_t)lay->field[i].shape[0] * (size_t)lay->field[i].shape[1];
   size_t re = (size_t)R * (size_t)done; /* done <= E: the run's own size bounds it */
-  size_t big = (size_t)R * largest > re * (size_t)(F ? F : 1) ? (size_t)R * largest
-                                                              : re * (size_t)F;
+  size_t big =
+      (size_t)R * largest > re * (size_t)(F ? F : 1) ? (size_t)R * largest : re * (size_t)F;
   if (!(buf = malloc((big ? big : 1) * sizeof(float)))) {
     st = ap_fail(err, AP_ERR_OSERR, "out of memory reading %s", path);
     goto out;
@@ -620,8 +621,7 @@ ap_status results_read(const char *path, const ApExperiment *ex, float *state, f
 }
 
 /* An int or double dataset [n], n <= max (n returned; -1: missing, not 1-D or longer). */
-static long long read_vector(hid_t file, const char *path, hid_t type, long long max,
-                             void **out) {
+static long long read_vector(hid_t file, const char *path, hid_t type, long long max, void **out) {
   *out = NULL;
   if (H5Lexists(file, path, H5P_DEFAULT) <= 0) return -1;
   hid_t d = H5Dopen2(file, path, H5P_DEFAULT);

@@ -146,21 +146,23 @@ static ap_status resume_point(const char *dir, char *latest, size_t n, ApError *
     ApError e = {{0}};
     snprintf(latest, n, "%s/epoch-%09d.h5", cdir, epochs[i]);
     ap_status c = runfile_verify(latest, &e);
-    if (!c) good = i;
+    if (!c)
+      good = i;
     else if (i == count - 1)
       first = e, st = c;
     if (c && digest_unsealed(latest)) { /* not damaged: older, and so are those before it */
       free(epochs);
-      return ap_fail(err, AP_ERR_DATA, "--resume: %s; this apical cannot resume from it: start "
-                     "the run again with --force", e.msg);
+      return ap_fail(err, AP_ERR_DATA,
+                     "--resume: %s; this apical cannot resume from it: start "
+                     "the run again with --force",
+                     e.msg);
     }
   }
   if (good < 0) {
     free(epochs);
     if (st == AP_ERR_NOINPUT)
       return ap_fail(err, AP_ERR_NOINPUT, "--resume: no checkpoint in %s", cdir);
-    return ap_fail(err, st, "--resume: no checkpoint in %s passes its checks: %s", cdir,
-                   first.msg);
+    return ap_fail(err, st, "--resume: no checkpoint in %s passes its checks: %s", cdir, first.msg);
   }
   for (int i = count - 1; i > good; i--) {
     char bad[AP_PATH_MAX + 64], aside[AP_PATH_MAX + 80];

@@ -117,10 +117,9 @@ static void same_arrays(const char *a, const char *b) {
 Test(integrity, the_checksum_is_sha256_of_the_bytes_after_the_block) {
   /* FIPS 180-4's examples */
   static const char *in[] = {"abc", "", "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"};
-  static const char *want[] = {
-      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
-      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-      "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"};
+  static const char *want[] = {"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+                               "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                               "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"};
   for (int i = 0; i < 3; i++) {
     ApSha256 c;
     unsigned char d[32];
@@ -171,7 +170,8 @@ Test(integrity, every_checkpoint_damaged_is_exit_65_naming_the_newest, .init = s
   cr_assert_eq(rc, 65, "exit %d: %s", rc, e);
   cr_assert(strstr(e, "epoch-000000004.h5: damaged"), "%s", e);
   /* nothing moved: the user decides */
-  cr_assert(exists("a/checkpoints/epoch-000000004.h5") && exists("a/checkpoints/epoch-000000000.h5"));
+  cr_assert(exists("a/checkpoints/epoch-000000004.h5") &&
+            exists("a/checkpoints/epoch-000000000.h5"));
   /* a truncated file says so */
   size_t n;
   unsigned char *b = slurp("a/results.h5", &n);
@@ -221,7 +221,7 @@ Test(integrity, merge_refuses_damaged_shards_and_out_of_range_attributes, .init 
   static const struct {
     const char *attr;
     long long v;
-  } bad[] = {{"shard_index", 7},         {"shard_index", -1},      {"shard_count", 0},
+  } bad[] = {{"shard_index", 7},         {"shard_index", -1},     {"shard_count", 0},
              {"shard_index", 1LL << 40}, {"n_replicas_total", 1}, {"n_replicas", 1000},
              {"epochs_done", 99},        {"epochs", -5}};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

@@ -73,8 +73,7 @@ typedef struct LsRep {
   int64_t *wsum;                          /* [4]: a record's weight sums (ls_series) */
   uint32_t *draw_bg, *draw_lgn;           /* [N + 3]: this step's Poisson draws */
   int *fired;                             /* [N]: this step's spikes */
-  int *status; /* [2]: the record (1-based) the replica froze at, 0: running; a flag the team
-                  raises at a record's end when it sees a non-finite value (ls_record_end) */
+  int *status;                            /* [2]: froze at record (0: no), a non-finite flag */
   float *now_ex, *now_in;                 /* [N]: this step's pending inputs, in pA */
   float *w, *wrep;                        /* [n_plastic] */
   /* per step and record */

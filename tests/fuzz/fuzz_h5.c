@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int done = 0;
     ap_status st = kind ? results_read(path, ex, state, series, &done, &dump, &err)
                         : ckpt_read(path, ex, state, series, &done, &dump, &err);
-    if (!st && (done < 0 || done > ex->epochs)) abort(); /* read as good, yet impossible */
+    if (!st && (done < 0 || done > ex->epochs)) abort();   /* read as good, yet impossible */
     if (st && !err.msg[0] && st != AP_ERR_CONFIG) abort(); /* refused without a reason */
     free(dump);
   }
@@ -30,7 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint32_t *pairs = NULL;
   uint64_t *start = NULL;
   ApError err = {{0}};
-  if (!ckpt_read_events(path, ex, &pairs, &start, &err) && start && start[0] > start[ex->n_replicas])
+  if (!ckpt_read_events(path, ex, &pairs, &start, &err) && start &&
+      start[0] > start[ex->n_replicas])
     abort();
   free(pairs), free(start);
   int index, count;

@@ -118,10 +118,10 @@ static long long fuzz_take64(FuzzBytes *b) {
 }
 
 static const char *const fuzz_attrs[] = {
-    "format",     "format_version",   "model",       "record",         "apical_version",
-    "backend",    "dataset",          "epochs_done", "epochs",         "n_replicas",
-    "experiment", "experiment_file",  "command",     "shard_index",    "shard_count",
-    "n_replicas_total", "git_revision", "written"};
+    "format",           "format_version",  "model",       "record",      "apical_version",
+    "backend",          "dataset",         "epochs_done", "epochs",      "n_replicas",
+    "experiment",       "experiment_file", "command",     "shard_index", "shard_count",
+    "n_replicas_total", "git_revision",    "written"};
 #define FUZZ_N_ATTRS (int)(sizeof fuzz_attrs / sizeof *fuzz_attrs)
 
 typedef struct FuzzNames {
@@ -147,7 +147,7 @@ static void fuzz_write_thing(hid_t loc, const char *name, int dataset, FuzzBytes
                : t == 3 ? H5Tcopy(H5T_NATIVE_FLOAT)
                         : H5Tcopy(H5T_C_S1);
   size_t width = 16;
-  if (t == 4) H5Tset_size(type, width);   /* fixed-length strings */
+  if (t == 4) H5Tset_size(type, width); /* fixed-length strings */
   if (t == 5) H5Tset_size(type, H5T_VARIABLE);
   hid_t space = rank ? H5Screate_simple((int)rank, dims, NULL) : H5Screate(H5S_SCALAR);
   size_t esize = t == 5 ? sizeof(char *) : H5Tget_size(type);

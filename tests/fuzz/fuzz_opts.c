@@ -24,8 +24,8 @@ static const char *const files[] = {
 /* Options whose value is the next argument: the fuzz bytes may not name another file (a
  * FIFO or /dev/zero would hang the reader, which is not what is fuzzed here). */
 static int takes_value(const char *a) {
-  static const char *const with[] = {"--set", "--backend", "--threads", "--cuda-kernel",
-                                     "--cpu-kernel", "--out", "--shard"};
+  static const char *const with[] = {"--set",        "--backend", "--threads", "--cuda-kernel",
+                                     "--cpu-kernel", "--out",     "--shard"};
   for (size_t i = 0; i < sizeof with / sizeof *with; i++)
     if (!strcmp(a, with[i])) return 1;
   return 0;
