@@ -3,6 +3,7 @@
 makes of it. Needs h5py (/usr/bin/python3 on Debian).
 
   tools/flip_campaign.py BUILD/apical [N] [SEED]
+  (APICAL_PYTHON_DIR: the python/ folder whose apical.load is tried; default this tree's)
 
 1. --resume: the newest checkpoint of a small run (microcircuit, and lif_stdp with its
    raster) gets one byte XORed with a random non-zero value; the run resumes to the end.
@@ -53,8 +54,12 @@ def arrays(path, groups):
 
 
 def apical(binary, cwd, *args):
-    p = subprocess.run([binary, *args], cwd=cwd, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE, text=True)
+    """exit code and stderr; a run past 300 s (a hang) counts as killed by signal 9"""
+    try:
+        p = subprocess.run([binary, *args], cwd=cwd, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True, errors="replace", timeout=300)
+    except subprocess.TimeoutExpired:
+        return -9, "timed out"
     return p.returncode, p.stderr
 
 
@@ -164,7 +169,8 @@ def load_campaign(tmp, n, rng):
         shutil.copy(clean, path)
         at = flip(path, rng)
         p = subprocess.run([sys.executable, "-c", LOAD, path, os.path.join(tmp, "want.npz"),
-                            os.path.join(HERE, "..", "python")], capture_output=True, text=True)
+                            os.environ.get("APICAL_PYTHON_DIR", os.path.join(HERE, "..", "python"))],
+                           capture_output=True, text=True)
         if p.returncode < 0:
             counts["crashed"] += 1
             print(f"  load: byte {at}: Python killed by signal {-p.returncode}", file=sys.stderr)
