@@ -149,8 +149,11 @@ sys.path.insert(0, sys.argv[3])
 import apical
 try:
     r = apical.load(sys.argv[1], xarray=False)
-except apical.DamagedFileError:
+except getattr(apical, "DamagedFileError", ()):
     sys.exit(65)
+except Exception as e:  # refused, though not as damaged: counted apart
+    print(type(e).__name__, e)
+    sys.exit(66)
 want = np.load(sys.argv[2])
 same = all(np.array_equal(r.series[k], want[k], equal_nan=True) for k in want.files) and \
     len(r.series) == len(want.files)
@@ -176,6 +179,9 @@ def load_campaign(tmp, n, rng):
             print(f"  load: byte {at}: Python killed by signal {-p.returncode}", file=sys.stderr)
         elif p.returncode == 65:
             counts["refused"] += 1
+        elif p.returncode == 66:
+            counts["refused"] += 1
+            counts["other error"] = counts.get("other error", 0) + 1
         elif p.returncode == 0:
             counts["identical"] += 1
         else:
@@ -201,6 +207,8 @@ def main():
     bad = 0
     for name, c in rows:
         extra = f"  ({c['fell back']} went back to the previous checkpoint)" if "fell back" in c else ""
+        if c.get("other error"):
+            extra = f"  ({c['other error']} of the refusals an error other than 'damaged')"
         print(f"{name:28} {c['refused']:7}  {c['identical']:9}  {c['different']:9}  "
               f"{c['crashed']:7}{extra}")
         bad += c["different"] + c["crashed"]
