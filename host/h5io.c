@@ -1,12 +1,16 @@
 #include "h5io.h"
 
+#include "host/digest.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -323,23 +327,34 @@ ap_status runfile_write(const char *path, const RunFile *f, ApError *err) {
     if (fapl >= 0) H5Pclose(fapl);
     return ap_fail(err, AP_ERR_SOFTWARE, "HDF5: cannot set up an in-memory file");
   }
+  /* the user block holds the file's checksum (host/digest.h) */
+  hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+  if (fcpl < 0 || H5Pset_userblock(fcpl, AP_DIGEST_BLOCK) < 0) {
+    if (fcpl >= 0) H5Pclose(fcpl);
+    H5Pclose(fapl);
+    return ap_fail(err, AP_ERR_SOFTWARE, "HDF5: cannot reserve the checksum block");
+  }
   /* the name only labels the image: nothing touches the disk until write_file */
-  hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  hid_t file = H5Fcreate(path, H5F_ACC_TRUNC, fcpl, fapl);
+  H5Pclose(fcpl);
   H5Pclose(fapl);
   if (file < 0)
     return ap_fail(err, AP_ERR_OSERR, "%s: HDF5 cannot create the %s in memory", path, f->kind);
   int bad = build(file, f) < 0 || H5Fflush(file, H5F_SCOPE_GLOBAL) < 0;
-  ssize_t size = bad ? -1 : H5Fget_file_image(file, NULL, 0);
-  void *image = size > 0 ? malloc((size_t)size) : NULL;
-  if (image && H5Fget_file_image(file, image, (size_t)size) != size) bad = 1;
+  /* HDF5's image leaves the user block out: it goes in front, holding the checksum */
+  ssize_t got = bad ? -1 : H5Fget_file_image(file, NULL, 0);
+  unsigned char *image = got > 0 ? calloc((size_t)got + AP_DIGEST_BLOCK, 1) : NULL;
+  if (image && H5Fget_file_image(file, image + AP_DIGEST_BLOCK, (size_t)got) != got) bad = 1;
   H5Fclose(file);
   if (bad || !image) {
     free(image);
     return ap_fail(err, AP_ERR_OSERR, "%s: out of memory building the %s", path, f->kind);
   }
+  size_t size = (size_t)got + AP_DIGEST_BLOCK;
+  digest_seal(image, size);
   char tmp[AP_PATH_MAX + 32];
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-  int rc = write_file(tmp, image, (size_t)size);
+  int rc = write_file(tmp, image, size);
   int e = errno;
   free(image);
   if (rc < 0 || rename(tmp, path) < 0) {
@@ -364,31 +379,96 @@ ap_status runfile_write(const char *path, const RunFile *f, ApError *err) {
 
 /* ---- reading ------------------------------------------------------------------------ */
 
+/* Every file is verified before libhdf5 parses a byte of it (host/digest.h); a file
+ * verified once is not hashed again while its inode, size and times stay (a resume reads
+ * the same checkpoint four times). */
+static struct {
+  struct stat sb;
+  char path[AP_PATH_MAX];
+} verified;
+
+static int same_file(const struct stat *a, const struct stat *b) {
+  return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+         a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+         a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+ap_status runfile_verify(const char *path, ApError *err) {
+  struct stat before, after;
+  if (stat(path, &before) == 0 && verified.path[0] && !strcmp(path, verified.path) &&
+      same_file(&before, &verified.sb))
+    return AP_OK;
+  verified.path[0] = '\0';
+  ap_status st = digest_check_file(path, err);
+  if (!st && stat(path, &after) == 0 && same_file(&before, &after) &&
+      strlen(path) < sizeof verified.path) {
+    verified.sb = after;
+    snprintf(verified.path, sizeof verified.path, "%s", path);
+  }
+  return st;
+}
+
+/* The file, verified and opened read-only; -1 with *st and the message set. */
+static hid_t open_verified(const char *path, ap_status *st, ApError *err) {
+  quiet();
+  if ((*st = runfile_verify(path, err))) return -1;
+  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (file < 0) *st = ap_fail(err, AP_ERR_DATA, "%s: not a readable HDF5 file", path);
+  return file;
+}
+
+/* Attributes are read defensively: the class, the element count and the size are checked
+ * before anything is copied (a file need not be one apical wrote). */
+static hid_t open_attr(hid_t loc, const char *name, H5T_class_t want) {
+  if (H5Aexists(loc, name) <= 0) return -1;
+  hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+  if (a < 0) return -1;
+  hid_t t = H5Aget_type(a), s = H5Aget_space(a);
+  int ok = t >= 0 && s >= 0 && H5Tget_class(t) == want &&
+           (H5Sget_simple_extent_type(s) == H5S_SCALAR ||
+            (H5Sget_simple_extent_type(s) == H5S_SIMPLE && H5Sget_simple_extent_npoints(s) == 1));
+  if (t >= 0) H5Tclose(t);
+  if (s >= 0) H5Sclose(s);
+  if (!ok) {
+    H5Aclose(a);
+    return -1;
+  }
+  return a;
+}
+
 static int read_attr_int(hid_t file, const char *name, long long *out) {
-  if (H5Aexists(file, name) <= 0) return -1;
-  hid_t a = H5Aopen(file, name, H5P_DEFAULT);
+  hid_t a = open_attr(file, name, H5T_INTEGER);
+  if (a < 0) return -1;
   int rc = H5Aread(a, H5T_NATIVE_LLONG, out) < 0 ? -1 : 0;
   H5Aclose(a);
   return rc;
 }
 
+/* An integer attribute that must lie in [lo, hi]. */
+static int read_attr_range(hid_t file, const char *name, long long lo, long long hi,
+                           long long *out) {
+  return read_attr_int(file, name, out) || *out < lo || *out > hi ? -1 : 0;
+}
+
+#define AP_ATTR_STR_MAX (64u << 20) /* the experiment text is a few kB; 64 MB is no file */
+
 static char *read_attr_str(hid_t file, const char *name) {
-  if (H5Aexists(file, name) <= 0) return NULL;
-  hid_t a = H5Aopen(file, name, H5P_DEFAULT);
+  hid_t a = open_attr(file, name, H5T_STRING);
+  if (a < 0) return NULL;
   hid_t t = H5Aget_type(a);
   size_t n = H5Tget_size(t);
   char *s = NULL;
-  if (H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0) {
+  if (H5Tis_variable_str(t) > 0) {
     hid_t mt = H5Tcopy(H5T_C_S1);
     H5Tset_size(mt, H5T_VARIABLE);
     H5Tset_cset(mt, H5Tget_cset(t));
     char *v = NULL;
     if (H5Aread(a, mt, &v) >= 0 && v) {
-      s = strdup(v);
+      if (strlen(v) < AP_ATTR_STR_MAX) s = strdup(v);
       H5free_memory(v);
     }
     H5Tclose(mt);
-  } else if (H5Tget_class(t) == H5T_STRING && (s = calloc(n + 1, 1))) {
+  } else if (n > 0 && n < AP_ATTR_STR_MAX && (s = calloc(n + 1, 1))) {
     hid_t mt = H5Tcopy(H5T_C_S1);
     H5Tset_size(mt, n);
     H5Tset_cset(mt, H5Tget_cset(t));
@@ -403,18 +483,31 @@ static char *read_attr_str(hid_t file, const char *name) {
   return s;
 }
 
-/* Reads a float dataset whose shape must be exactly dims[0..rank-1]. */
-static int read_floats(hid_t file, const char *path, int rank, const hsize_t *dims, float *out) {
+/* Reads a float dataset whose shape must be exactly dims[0..rank-1]; with take1 >= 0 only
+ * its first take1 entries along dimension 1 (the records a file has finished: what is
+ * read is bounded by this run's experiment, never by a size the file claims). */
+static int read_floats(hid_t file, const char *path, int rank, const hsize_t *dims, long long take1,
+                       float *out) {
   if (H5Lexists(file, path, H5P_DEFAULT) <= 0) return -1;
   hid_t d = H5Dopen2(file, path, H5P_DEFAULT);
   if (d < 0) return -1;
-  hid_t s = H5Dget_space(d);
+  hid_t s = H5Dget_space(d), m = -1;
   hsize_t have[8] = {0};
-  int ok =
-      H5Sget_simple_extent_ndims(s) == rank && H5Sget_simple_extent_dims(s, have, NULL) == rank;
+  int ok = s >= 0 && H5Sget_simple_extent_ndims(s) == rank &&
+           H5Sget_simple_extent_dims(s, have, NULL) == rank;
   for (int i = 0; ok && i < rank; i++) ok = have[i] == dims[i];
-  ok = ok && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0;
-  H5Sclose(s);
+  if (ok && take1 >= 0 && rank >= 2) {
+    hsize_t start[8] = {0}, count[8];
+    for (int i = 0; i < rank; i++) count[i] = dims[i];
+    count[1] = (hsize_t)take1 < dims[1] ? (hsize_t)take1 : dims[1];
+    ok = H5Sselect_hyperslab(s, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
+         (m = H5Screate_simple(rank, count, NULL)) >= 0;
+    ok = ok && (count[1] == 0 || H5Dread(d, H5T_NATIVE_FLOAT, m, s, H5P_DEFAULT, out) >= 0);
+  } else {
+    ok = ok && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0;
+  }
+  if (m >= 0) H5Sclose(m);
+  if (s >= 0) H5Sclose(s);
   H5Dclose(d);
   return ok ? 0 : -1;
 }
@@ -423,12 +516,11 @@ static int read_floats(hid_t file, const char *path, int rank, const hsize_t *di
 static ap_status read_runfile(const char *path, int results, const ApExperiment *ex, float *state,
                               float *series, int *epochs_done, char **dump, ApError *err) {
   const char *kind = results ? "results" : "checkpoint";
-  quiet();
   *dump = NULL;
   const ApLayout *lay = &ex->layout;
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) return ap_fail(err, AP_ERR_DATA, "%s: not a readable HDF5 file", path);
   ap_status st = AP_OK;
+  hid_t file = open_verified(path, &st, err);
+  if (file < 0) return st;
   char *format = read_attr_str(file, "format"), *model = NULL;
   long long version = 0, done = 0, E_file = 0, R_file = 0;
   float *buf = NULL;
@@ -447,9 +539,11 @@ static ap_status read_runfile(const char *path, int results, const ApExperiment 
     goto out;
   }
   model = read_attr_str(file, "model");
-  if (read_attr_int(file, "epochs_done", &done) || read_attr_int(file, "epochs", &E_file) ||
-      read_attr_int(file, "n_replicas", &R_file) || !model) {
-    st = ap_fail(err, AP_ERR_DATA, "%s: not an apical %s file (attributes missing)", path, kind);
+  if (read_attr_range(file, "epochs", 1, INT_MAX, &E_file) ||
+      read_attr_range(file, "epochs_done", 0, E_file, &done) ||
+      read_attr_range(file, "n_replicas", 1, INT_MAX, &R_file) || !model) {
+    st = ap_fail(err, AP_ERR_DATA,
+                 "%s: not an apical %s file (attributes missing, or out of range)", path, kind);
     goto out;
   }
   if (!(*dump = read_attr_str(file, "experiment"))) {
@@ -467,9 +561,9 @@ static ap_status read_runfile(const char *path, int results, const ApExperiment 
   for (int i = 0; i < lay->n_fields; i++)
     if ((size_t)lay->field[i].shape[0] * (size_t)lay->field[i].shape[1] > largest)
       largest = (size_t)lay->field[i].shape[0] * (size_t)lay->field[i].shape[1];
-  size_t re_file = (size_t)R * (size_t)E_file;
-  size_t big = (size_t)R * largest > re_file * (size_t)(F ? F : 1) ? (size_t)R * largest
-                                                                   : re_file * (size_t)F;
+  size_t re = (size_t)R * (size_t)done; /* done <= E: the run's own size bounds it */
+  size_t big =
+      (size_t)R * largest > re * (size_t)(F ? F : 1) ? (size_t)R * largest : re * (size_t)F;
   if (!(buf = malloc((big ? big : 1) * sizeof(float)))) {
     st = ap_fail(err, AP_ERR_OSERR, "out of memory reading %s", path);
     goto out;
@@ -481,7 +575,7 @@ static ap_status read_runfile(const char *path, int results, const ApExperiment 
     char p[96];
     snprintf(p, sizeof p, "%s/%s", results ? "weights" : "state", fd->name);
     hsize_t dims[3] = {(hsize_t)R, (hsize_t)fd->shape[0], (hsize_t)fd->shape[1]};
-    if (read_floats(file, p, fd->rank + 1, dims, buf) < 0) {
+    if (read_floats(file, p, fd->rank + 1, dims, -1, buf) < 0) {
       st = ap_fail(err, AP_ERR_DATA, "%s: /%s missing or of the wrong shape for this experiment",
                    path, p);
       break;
@@ -496,7 +590,7 @@ static ap_status read_runfile(const char *path, int results, const ApExperiment 
     char p[96];
     snprintf(p, sizeof p, "series/%s", s->name);
     hsize_t dims[4] = {(hsize_t)R, (hsize_t)E_file, (hsize_t)s->shape[0], (hsize_t)s->shape[1]};
-    if (read_floats(file, p, 2 + s->rank, dims, buf) < 0) {
+    if (read_floats(file, p, 2 + s->rank, dims, done, buf) < 0) {
       st = ap_fail(err, AP_ERR_DATA, "%s: /%s missing or of the wrong shape for this experiment",
                    path, p);
       break;
@@ -504,7 +598,7 @@ static ap_status read_runfile(const char *path, int results, const ApExperiment 
     for (int r = 0; r < R; r++)
       for (long long e = 0; e < done; e++)
         memcpy(series + ((size_t)r * (size_t)E + (size_t)e) * (size_t)F + (size_t)s->offset,
-               buf + ((size_t)r * (size_t)E_file + (size_t)e) * w, w * sizeof(float));
+               buf + ((size_t)r * (size_t)done + (size_t)e) * w, w * sizeof(float));
   }
   *epochs_done = (int)done;
 out:
@@ -529,8 +623,8 @@ ap_status results_read(const char *path, const ApExperiment *ex, float *state, f
   return read_runfile(path, 1, ex, state, series, epochs_done, dump, err);
 }
 
-/* An int or double dataset [n] (n returned; -1: missing or not 1-D). */
-static long long read_vector(hid_t file, const char *path, hid_t type, void **out) {
+/* An int or double dataset [n], n <= max (n returned; -1: missing, not 1-D or longer). */
+static long long read_vector(hid_t file, const char *path, hid_t type, long long max, void **out) {
   *out = NULL;
   if (H5Lexists(file, path, H5P_DEFAULT) <= 0) return -1;
   hid_t d = H5Dopen2(file, path, H5P_DEFAULT);
@@ -539,7 +633,7 @@ static long long read_vector(hid_t file, const char *path, hid_t type, void **ou
   hsize_t n = 0;
   long long rc = -1;
   if (H5Sget_simple_extent_ndims(s) == 1 && H5Sget_simple_extent_dims(s, &n, NULL) == 1 &&
-      (*out = malloc((size_t)(n ? n : 1) * H5Tget_size(type))) &&
+      n <= (hsize_t)max && (*out = malloc((size_t)(n ? n : 1) * H5Tget_size(type))) &&
       H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) >= 0)
     rc = (long long)n;
   if (rc < 0) {
@@ -553,11 +647,13 @@ static long long read_vector(hid_t file, const char *path, hid_t type, void **ou
 
 void runfile_shard(const char *path, int *index, int *count) {
   *index = *count = 0;
-  quiet();
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  ap_status st;
+  ApError err = {{0}};
+  hid_t file = open_verified(path, &st, &err);
   if (file < 0) return;
   long long i, n;
-  if (!read_attr_int(file, "shard_index", &i) && !read_attr_int(file, "shard_count", &n))
+  if (!read_attr_range(file, "shard_count", 1, INT_MAX, &n) &&
+      !read_attr_range(file, "shard_index", 0, n - 1, &i))
     *index = (int)i, *count = (int)n;
   H5Fclose(file);
 }
@@ -582,23 +678,33 @@ void shard_file_free(ShardFile *f) {
 
 ap_status shard_file_read(const char *path, ShardFile *f, ApError *err) {
   memset(f, 0, sizeof *f);
-  quiet();
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) return ap_fail(err, AP_ERR_NOINPUT, "%s: not a readable HDF5 file", path);
   ap_status st = AP_OK;
+  hid_t file = open_verified(path, &st, err);
+  if (file < 0) return st;
   char *format = read_attr_str(file, "format");
   long long v[6];
   if (!format || strcmp(format, "apical-results")) {
     st = ap_fail(err, AP_ERR_DATA, "%s: not an apical results file", path);
     goto out;
   }
-  if (read_attr_int(file, "shard_index", &v[0]) || read_attr_int(file, "shard_count", &v[1]) ||
-      read_attr_int(file, "n_replicas_total", &v[2])) {
+  if (H5Aexists(file, "shard_index") <= 0) {
     st = ap_fail(err, AP_ERR_DATA, "%s: not the results of a shard (apical run --shard)", path);
     goto out;
   }
-  if (read_attr_int(file, "n_replicas", &v[3]) || read_attr_int(file, "epochs_done", &v[4]) ||
-      read_attr_int(file, "epochs", &v[5]) || !(f->dump = read_attr_str(file, "experiment")) ||
+  /* every number is checked against the others before merge indexes with it */
+  if (read_attr_range(file, "shard_count", 1, INT_MAX, &v[1]) ||
+      read_attr_range(file, "shard_index", 0, v[1] - 1, &v[0]) ||
+      read_attr_range(file, "n_replicas_total", 1, INT_MAX, &v[2]) ||
+      read_attr_range(file, "n_replicas", 1, v[2], &v[3]) ||
+      read_attr_range(file, "epochs", 1, INT_MAX, &v[5]) ||
+      read_attr_range(file, "epochs_done", 0, v[5], &v[4])) {
+    st = ap_fail(err, AP_ERR_DATA,
+                 "%s: shard_index, shard_count, n_replicas_total, n_replicas, epochs or "
+                 "epochs_done missing or out of range",
+                 path);
+    goto out;
+  }
+  if (!(f->dump = read_attr_str(file, "experiment")) ||
       !(f->file_text = read_attr_str(file, "experiment_file")) ||
       !(f->backend = read_attr_str(file, "backend"))) {
     st = ap_fail(err, AP_ERR_DATA, "%s: attributes missing", path);
@@ -607,10 +713,10 @@ ap_status shard_file_read(const char *path, ShardFile *f, ApError *err) {
   f->index = (int)v[0], f->count = (int)v[1], f->n_total = (int)v[2], f->n = (int)v[3];
   f->epochs_done = (int)v[4], f->epochs = (int)v[5];
   void *ids, *cohort, *busy, *steps;
-  long long n_ids = read_vector(file, "shard/replicas", H5T_NATIVE_INT, &ids);
-  long long n_co = read_vector(file, "replicas/cohort", H5T_NATIVE_INT, &cohort);
-  long long c1 = read_vector(file, "cohorts/busy_s", H5T_NATIVE_DOUBLE, &busy);
-  long long c2 = read_vector(file, "cohorts/replica_steps", H5T_NATIVE_DOUBLE, &steps);
+  long long n_ids = read_vector(file, "shard/replicas", H5T_NATIVE_INT, f->n, &ids);
+  long long n_co = read_vector(file, "replicas/cohort", H5T_NATIVE_INT, f->n, &cohort);
+  long long c1 = read_vector(file, "cohorts/busy_s", H5T_NATIVE_DOUBLE, f->n, &busy);
+  long long c2 = read_vector(file, "cohorts/replica_steps", H5T_NATIVE_DOUBLE, f->n, &steps);
   f->ids = ids, f->cohort = cohort, f->busy_s = busy, f->steps = steps;
   f->n_cohorts = (int)c1;
   if (n_ids != f->n || n_co != f->n || c1 < 1 || c2 != c1) {
@@ -635,14 +741,13 @@ ap_status ckpt_read_events(const char *path, const ApExperiment *ex, uint32_t **
   *pairs = NULL, *start = NULL;
   const char *name = ex->model->events;
   if (!name) return AP_OK;
-  quiet();
-  hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-  if (file < 0) return ap_fail(err, AP_ERR_DATA, "%s: not a readable HDF5 file", path);
+  ap_status st = AP_OK;
+  hid_t file = open_verified(path, &st, err);
+  if (file < 0) return st;
   int R = ex->n_replicas;
   char p[128], ps[160];
   snprintf(p, sizeof p, "events/%s", name);
   snprintf(ps, sizeof ps, "events/%s_start", name);
-  ap_status st = AP_OK;
   uint64_t *s = malloc(((size_t)R + 1) * sizeof *s);
   uint32_t *e = NULL;
   hid_t d = -1, sp = -1;
@@ -663,6 +768,14 @@ ap_status ckpt_read_events(const char *path, const ApExperiment *ex, uint32_t **
       H5Sget_simple_extent_ndims(sp) != 2 || (H5Sget_simple_extent_dims(sp, dims, NULL), 0) ||
       dims[1] != 2 || dims[0] != s[R]) {
     st = ap_fail(err, AP_ERR_DATA, "%s: /%s missing or of the wrong shape", path, p);
+    goto out;
+  }
+  /* apical stores them deflated, which packs at most 1032 bytes into one: more rows than
+   * that allows are not a file apical wrote (and would be an absurd allocation) */
+  struct stat sb;
+  if (stat(path, &sb) < 0 || dims[0] > ((hsize_t)sb.st_size * 1032 + 4096) / 8) {
+    st = ap_fail(err, AP_ERR_DATA, "%s: /%s claims more rows (%llu) than the file can hold", path,
+                 p, (unsigned long long)dims[0]);
     goto out;
   }
   for (int r = 0; r < R; r++)

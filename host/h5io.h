@@ -7,7 +7,7 @@
 #include "host/config.h"
 #include "host/session.h"
 
-#define AP_FILE_FORMAT_VERSION 2
+#define AP_FILE_FORMAT_VERSION 3 /* 3: the SHA-256 in the user block (host/digest.h) */
 
 typedef struct RunFile {
   const char *kind; /* "results" or "checkpoint" */
@@ -31,6 +31,10 @@ typedef struct RunFile {
 } RunFile;
 
 ap_status runfile_write(const char *path, const RunFile *f, ApError *err);
+
+/* Checks a results or checkpoint file's checksum: AP_OK, or AP_ERR_DATA saying what failed
+ * (every reader below does this first). */
+ap_status runfile_verify(const char *path, ApError *err);
 
 /* Reads a checkpoint written for the same experiment shape: the state, the series of its
  * finished records (into series, [R][E][F] of this run), the record count and the

@@ -128,6 +128,12 @@ ap_status merge_shards(const char *const *args, int n, const char *out_dir, int 
                  paths[0], ex.n_replicas, f[0].n_total);
     goto out;
   }
+  for (int i = 1; i < n; i++) /* shards index the whole experiment's rows with their ids */
+    if (f[i].n_total != f[0].n_total) {
+      st = ap_fail(err, AP_ERR_DATA, "%s says %d replicas in all, %s %d", paths[0], f[0].n_total,
+                   paths[i], f[i].n_total);
+      goto out;
+    }
   free(ex.file_text); /* the file as the user wrote it, as the unsharded run stores it */
   if (!(ex.file_text = strdup(f[0].file_text))) {
     st = ap_fail(err, AP_ERR_OSERR, "out of memory");

@@ -1,6 +1,7 @@
 #define _DEFAULT_SOURCE /* flock */
 #include "run.h"
 
+#include "host/digest.h"
 #include "host/estimate.h"
 #include "host/h5io.h"
 #include "host/log.h"
@@ -112,6 +113,69 @@ static void prune_checkpoints(const char *dir, int keep, int all) {
     unlink(p);
   }
   free(epochs);
+}
+
+/* --resume starts from the newest checkpoint whose checksum holds: newer ones that are
+ * damaged are moved aside (NAME.damaged, which no listing picks up, so pruning cannot
+ * count them), saying so. AP_ERR_DATA, naming the newest and what failed, when none holds
+ * (the initial checkpoint is never pruned, so there is always one to try). */
+static ap_status resume_point(const char *dir, char *latest, size_t n, ApError *err) {
+  char cdir[AP_PATH_MAX];
+  snprintf(cdir, sizeof cdir, "%s/checkpoints", dir);
+  DIR *d = opendir(cdir);
+  if (!d) return ap_fail(err, AP_ERR_NOINPUT, "--resume: %s: %s", cdir, strerror(errno));
+  int count = 0, cap = 64, *epochs = malloc((size_t)cap * sizeof *epochs);
+  struct dirent *ent;
+  while (epochs && (ent = readdir(d))) {
+    int e = ckpt_epoch(ent->d_name);
+    if (e < 0) continue;
+    if (count == cap) {
+      int *more = realloc(epochs, (size_t)(cap *= 2) * sizeof *epochs);
+      if (!more) break;
+      epochs = more;
+    }
+    epochs[count++] = e;
+  }
+  closedir(d);
+  if (!epochs) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  qsort(epochs, (size_t)count, sizeof *epochs, cmp_int);
+  ApError first = {{0}};
+  ap_status st = AP_ERR_NOINPUT;
+  int good = -1;
+  for (int i = count - 1; i >= 0 && good < 0; i--) {
+    ApError e = {{0}};
+    snprintf(latest, n, "%s/epoch-%09d.h5", cdir, epochs[i]);
+    ap_status c = runfile_verify(latest, &e);
+    if (!c)
+      good = i;
+    else if (i == count - 1)
+      first = e, st = c;
+    if (c && digest_unsealed(latest)) { /* not damaged: older, and so are those before it */
+      free(epochs);
+      return ap_fail(err, AP_ERR_DATA,
+                     "--resume: %s; this apical cannot resume from it: start "
+                     "the run again with --force",
+                     e.msg);
+    }
+  }
+  if (good < 0) {
+    free(epochs);
+    if (st == AP_ERR_NOINPUT)
+      return ap_fail(err, AP_ERR_NOINPUT, "--resume: no checkpoint in %s", cdir);
+    return ap_fail(err, st, "--resume: no checkpoint in %s passes its checks: %s", cdir, first.msg);
+  }
+  for (int i = count - 1; i > good; i--) {
+    char bad[AP_PATH_MAX + 64], aside[AP_PATH_MAX + 80];
+    ApError e = {{0}};
+    snprintf(bad, sizeof bad, "%s/epoch-%09d.h5", cdir, epochs[i]);
+    runfile_verify(bad, &e);
+    snprintf(aside, sizeof aside, "%s.damaged", bad);
+    int moved = rename(bad, aside) == 0;
+    log_msg("--resume: %s; %s, resuming from the previous good checkpoint %s", e.msg,
+            moved ? "moved aside (.damaged)" : "left in place", latest);
+  }
+  free(epochs);
+  return AP_OK;
 }
 
 static void fmt_duration(char *buf, size_t n, double s) {
@@ -553,6 +617,7 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
     goto out;
   }
   if (opt->resume) {
+    if ((st = resume_point(opt->out_dir, latest, sizeof latest, err))) goto out;
     st = ckpt_read(latest, ex, s.state, s.series, &done, &old_dump, err);
     if (st && st != AP_ERR_CONFIG) goto out;
     char *old_id = old_dump ? config_identity(old_dump) : NULL;

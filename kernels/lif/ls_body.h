@@ -73,6 +73,7 @@ typedef struct LsRep {
   int64_t *wsum;                          /* [4]: a record's weight sums (ls_series) */
   uint32_t *draw_bg, *draw_lgn;           /* [N + 3]: this step's Poisson draws */
   int *fired;                             /* [N]: this step's spikes */
+  int *status;                            /* [2]: froze at record (0: no), a non-finite flag */
   float *now_ex, *now_in;                 /* [N]: this step's pending inputs, in pA */
   float *w, *wrep;                        /* [n_plastic] */
   /* per step and record */
@@ -255,6 +256,7 @@ LS_FN void ls_traces(LsTeam t, const LsBody *b) {
 }
 
 LS_FN void ls_step(LsTeam t, const LsBody *b, long long s) {
+  if (b->r->status[0]) return; /* diverged: frozen (ls_record_end) */
   ls_neurons(t, b, s);
   LS_SYNC();
   ls_facilitation(t, b);
@@ -303,6 +305,38 @@ LS_FN void ls_series(LsTeam t, const LsBody *b, float *out) {
       total += r->pop_count[p];
     }
     out[b->ser->spikes] = (float)total;
+  }
+  LS_SYNC();
+}
+
+/* A record ends: its series, then the divergence check. A replica whose potentials,
+ * currents, traces or weights hold a non-finite value at the end of record e (0-based)
+ * freezes there: status[0] = e + 1, its steps do nothing from then on (ls_step), its
+ * series are NaN and "diverged" 1 from that record on, as the microcircuit's and MSTDP's. */
+LS_FN void ls_record_end(LsTeam t, const LsBody *b, long long e, float *out) {
+  LsRep *r = b->r;
+  const LsSeries *ser = b->ser;
+  int N = b->d->N, H = (b->d->D + 1) * N;
+  if (!r->status[0]) {
+    ls_series(t, b, out);
+    int bad = 0;
+    for (int i = LS_FIRST(t); i < N; i += LS_STRIDE(t))
+      bad |= !isfinite(r->v[i]) | !isfinite(r->i_ex[i]) | !isfinite(r->di_ex[i]) |
+             !isfinite(r->i_in[i]) | !isfinite(r->di_in[i]) | !isfinite(r->kplus[i]) |
+             !isfinite(r->kminus[i]);
+    for (int i = LS_FIRST(t); i < H; i += LS_STRIDE(t)) bad |= !isfinite(r->khist[i]);
+    for (int k = LS_FIRST(t); k < r->n_plastic; k += LS_STRIDE(t))
+      bad |= !isfinite(r->w[k]) | !isfinite(r->wrep[k]);
+    if (bad) r->status[1] = 1; /* every writer writes the same value */
+    LS_SYNC();
+    if (t.tid == 0 && r->status[1]) r->status[0] = (int)e + 1;
+    LS_SYNC();
+  }
+  if (t.tid == 0) {
+    if (r->status[0])
+      for (int i = 0; i < ser->width; i++) out[i] = NAN;
+    out[ser->diverged] = r->status[0] ? 1.0f : 0.0f;
+    r->status[1] = 0;
   }
   LS_SYNC();
 }

@@ -171,7 +171,7 @@ static int run_replica(ApCohort *c, Rep *rp, int r0, int r1, const ApSeriesBuf *
     if (s0 < c->d.raster_steps && raster_room(rp, &c->d)) return -1;
     ls_record_start(t, &b);
     for (int k = 0; k < c->d.steps; k++) ls_step(t, &b, s0 + k);
-    ls_series(t, &b, out->base + ((size_t)rp->row * out->n_records + e) * out->width);
+    ls_record_end(t, &b, e, out->base + ((size_t)rp->row * out->n_records + e) * out->width);
   }
   return 0;
 }

@@ -70,7 +70,7 @@ static __global__ void __launch_bounds__(MAX_THREADS)
     if (step == 0) ls_record_start(t, &b);
     ls_step(t, &b, s);
     if (++step == d.steps) {
-      ls_series(t, &b, rows + (size_t)(s / d.steps - e_base) * ser.width);
+      ls_record_end(t, &b, s / d.steps, rows + (size_t)(s / d.steps - e_base) * ser.width);
       step = 0;
     }
   }

@@ -452,6 +452,9 @@ ap_status ls_layout_init(const LsParams *p, ApLayout *out, LsSeries *ser) {
   FIELD("inputs/ex", 3, d.D * N, AP_FIELD_STATE,
         "pending excitatory inputs [chunk][slot x neuron]: (c0 2^32 + c1 2^16 + c2) 2^-32 pA")
   FIELD("inputs/in", 3, d.D * N, AP_FIELD_STATE, "pending inhibitory inputs, the same way")
+  FIELD("status/diverged", 1, 0, AP_FIELD_STATE,
+        "the record (1-based) at whose end the state held a non-finite value and the replica "
+        "froze; 0: running")
 #undef FIELD
   LsSeries s;
   memset(&s, 0, sizeof s);
@@ -469,6 +472,10 @@ ap_status ls_layout_init(const LsParams *p, ApLayout *out, LsSeries *ser) {
          "population rates in the record (Hz): PA L2/3 Pyr, PV, L4 Pyr, PV, then NPA, HA")
   s.spikes = out->series_width;
   SERIES("spikes", 0, "spikes of the whole network in the record")
+  s.diverged = out->series_width;
+  SERIES("diverged", 0,
+         "1 from the record at whose end a state value (potential, current, trace, weight) was "
+         "non-finite: the replica froze there, its other series NaN; else 0")
 #undef SERIES
   s.width = out->series_width;
   if (ser) *ser = s;

@@ -114,6 +114,7 @@ typedef struct LsSeries {
   int conn;   /* 6: PA, NPA, PA->Pyr, PA->PV, NPA->Pyr, NPA->PV */
   int rates;  /* 12: Hz per population */
   int spikes; /* total spikes in the record */
+  int diverged; /* 1 from the record at whose end the state held a non-finite value */
   int width;
 } LsSeries;
 

@@ -16,7 +16,7 @@
 static inline size_t ls_rep_bytes(const LsDims *d, long long n_plastic) {
   size_t N = (size_t)d->N, D = (size_t)d->D, K = (size_t)n_plastic;
   size_t b = (2 * D * N + 4) * sizeof(int64_t) + (7 * N + (D + 1) * N + 2 * K) * sizeof(float) +
-             (3 * N + 2 + LS_POPS) * sizeof(int) + 2 * (N + 4) * sizeof(uint32_t) +
+             (3 * N + 4 + LS_POPS) * sizeof(int) + 2 * (N + 4) * sizeof(uint32_t) +
              N * sizeof(int) + 2 * N * sizeof(float);
   return (b + 63) / 64 * 64;
 }
@@ -52,6 +52,7 @@ static inline void ls_rep_carve(LsRep *r, void *m, const LsDims *d, const LsNet 
   TAKE(draw_bg, uint32_t, N + 4);
   TAKE(draw_lgn, uint32_t, N + 4);
   TAKE(fired, int, N);
+  TAKE(status, int, 2);
 #undef TAKE
   r->pop = arrays->pop;
   r->lgn = arrays->lgn;
@@ -136,6 +137,13 @@ static inline void ls_convert(const LsDims *d, const LsNet *net, LsRep *r, float
       else
         rings[q][i] = ls_fix_join(p[i], p[D * N + i], p[2 * D * N + i]);
     }
+  if (dir) {
+    p[0] = (float)r->status[0]; /* status/diverged */
+  } else {
+    /* a record number as a float, exact below 2^24; anything else is no record */
+    r->status[0] = p[0] >= 1.0f && p[0] <= 16777216.0f ? (int)p[0] : 0;
+    r->status[1] = 0;
+  }
   if (!dir) *r->n_spk = 0;
 }
 

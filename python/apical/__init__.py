@@ -12,7 +12,8 @@ Needs numpy and h5py; xarray is used when importable; matplotlib for apical.plot
 from . import plot  # matplotlib is imported when a plot is drawn
 from .results import Results, load, parse_ini
 from .runner import ApicalError, find_binary, ini_value, run
+from .verify import DamagedFileError
 
 __version__ = "0.1.0"
-__all__ = ["ApicalError", "Results", "find_binary", "ini_value", "load", "parse_ini", "plot",
+__all__ = ["ApicalError", "DamagedFileError", "Results", "find_binary", "ini_value", "load", "parse_ini", "plot",
            "run"]

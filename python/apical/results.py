@@ -20,6 +20,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from . import verify
+
 # the per-replica columns that the program adds to the [model] keys (not parameters)
 HOST_COLUMNS = ("cohort", "diverged_at")
 
@@ -507,6 +509,7 @@ def read(path):
         raise ImportError("apical.load needs h5py (Debian: apt-get install python3-h5py; "
                           "pip: pip install h5py)") from e
     path = results_path(path)
+    verify.check(path)  # before h5py parses a byte of it
     with h5py.File(path, "r") as f:
         attrs = {k: _text(v) for k, v in f.attrs.items()}
         fmt = attrs.get("format")
