@@ -276,9 +276,9 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
     int most = groups / 8 > 1 ? groups / 8 : 1, B = sms / c->R;
     c->B = B < 1 ? 1 : B > most ? most : B;
     c->split = v && !strcmp(v, "split") ? 1 : (!v || !*v || !strcmp(v, "auto")) && c->B >= 2;
-    if (c->split) {
+    if (c->split) { /* a thread per neuron of the block, at least 128 for the spikes' synapses */
       int per = (c->d.N + c->B - 1) / c->B, t = (per + 31) / 32 * 32;
-      c->threads = t < MAX_THREADS ? t : MAX_THREADS;
+      c->threads = t < 128 ? 128 : t < MAX_THREADS ? t : MAX_THREADS;
     }
   }
   c->chunk = ls_cuda_size(&c->d, c->R, c->ser.width, 1).chunk; /* (the raster's, below) */
