@@ -53,6 +53,7 @@ typedef struct LsTeam {
   int tid, nth;   /* the thread in the team, the team's size */
   int blk, nblk;  /* the thread's block, the team's blocks (a team of one: unused) */
   int btid, bnth; /* the thread in its block, the block's size (a team of one: unused) */
+  int lo, hi;     /* the block's neurons, ls_team_neurons (a team of one: unused) */
 } LsTeam;
 
 /* Thread t's first item and stride in a loop over a team's items, a block's items, and
@@ -113,17 +114,30 @@ typedef struct LsBody {
 } LsBody;
 
 LS_FN int ls_mod(long long a, int m) {
+  if (a >= 0 && a <= 0x7fffffff) return (int)a % m; /* (a GPU's 64-bit remainder is slow) */
   long long x = a % m;
   return (int)(x < 0 ? x + m : x);
 }
 
-/* The neurons of t's block: lo .. hi-1, whole groups of four (a draw each). */
-LS_FN void ls_block_neurons(LsTeam t, int N, int *lo, int *hi) {
+/* A team's block's neurons, once when the team is made: lo .. hi-1, whole groups of four
+ * (a draw each). */
+LS_FN void ls_team_neurons(LsTeam *t, int N) {
   int groups = (N + 3) / 4;
-  int g0 = (int)((long long)groups * LS_BLK(t) / LS_NBLK(t)),
-      g1 = (int)((long long)groups * (LS_BLK(t) + 1) / LS_NBLK(t));
-  *lo = 4 * g0;
-  *hi = 4 * g1 < N ? 4 * g1 : N;
+  int g0 = (int)((long long)groups * t->blk / t->nblk),
+      g1 = (int)((long long)groups * (t->blk + 1) / t->nblk);
+  t->lo = 4 * g0;
+  t->hi = 4 * g1 < N ? 4 * g1 : N;
+}
+
+/* The neurons of t's block: lo .. hi-1. */
+LS_FN void ls_block_neurons(LsTeam t, int N, int *lo, int *hi) {
+#ifdef LS_TEAM_OF_ONE
+  (void)t;
+  *lo = 0, *hi = N;
+#else
+  (void)N;
+  *lo = t.lo, *hi = t.hi;
+#endif
 }
 
 /* t's first neuron at or after a in its block (lo: the block's first): the block's
@@ -248,7 +262,10 @@ LS_FN void ls_spikes_pop(LsTeam t, const LsBody *b, long long s, int p) {
 LS_FN void ls_neurons(LsTeam t, const LsBody *b, long long s) {
   ls_draws(t, b, s);
   LS_SYNC();
+  int lo, hi;
+  ls_block_neurons(t, b->d->N, &lo, &hi);
   for (int p = 0; p < LS_POPS; p++) {
+    if (b->d->pop0[p + 1] <= lo || b->d->pop0[p] >= hi) continue; /* none of the block's */
     if (b->k->psc == LS_PSC_ALPHA)
       ls_neurons_pop(t, b, s, p, LS_PSC_ALPHA);
     else

@@ -64,7 +64,8 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   __shared__ LsDims dims;
   __shared__ LsSeries sr;
   int r = blockIdx.x;
-  LsTeam t = {(int)threadIdx.x, (int)blockDim.x, 0, 1, (int)threadIdx.x, (int)blockDim.x};
+  LsTeam t = {(int)threadIdx.x, (int)blockDim.x, 0, 1, (int)threadIdx.x, (int)blockDim.x, 0, 0};
+  ls_team_neurons(&t, d.N);
   if (t.tid == 0) {
     rep = reps[r];
     k = cst[r];
@@ -104,9 +105,10 @@ static __device__ inline void split_load(const LsRep *reps, const LsConst *cst, 
   if (threadIdx.x == 0) *dims = *d;
 }
 
-static __device__ inline LsTeam split_team(int B) {
+static __device__ inline LsTeam split_team(int B, int N) {
   int blk = (int)blockIdx.x % B, T = (int)blockDim.x;
-  LsTeam t = {blk * T + (int)threadIdx.x, B * T, blk, B, (int)threadIdx.x, T};
+  LsTeam t = {blk * T + (int)threadIdx.x, B * T, blk, B, (int)threadIdx.x, T, 0, 0};
+  ls_team_neurons(&t, N);
   return t;
 }
 
@@ -127,7 +129,7 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   }
   __syncthreads();
   LsBody b = {&rep, &k, &dims, NULL};
-  ls_neurons(split_team(B), &b, s);
+  ls_neurons(split_team(B, d.N), &b, s);
 }
 
 /* Step s's phases C to F, on the spikes counted in cnt[r][s % 2]; block 0 clears the other
@@ -144,7 +146,7 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   if (blockIdx.x % B == 0 && threadIdx.x == 0) cnt[2 * r + (int)((s + 1) & 1)] = 0;
   __syncthreads();
   LsBody b = {&rep, &k, &dims, NULL};
-  ls_synapses(split_team(B), &b, s, n, NULL);
+  ls_synapses(split_team(B, d.N), &b, s, n, NULL);
 }
 
 /* A record's end: block r writes replica r's series into slot e of its [E][F], and its
@@ -160,7 +162,8 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   split_load(reps, cst, &d, r, &rep, &k, &dims);
   if (threadIdx.x == 0) sr = ser;
   __syncthreads();
-  LsTeam t = {(int)threadIdx.x, (int)blockDim.x, 0, 1, (int)threadIdx.x, (int)blockDim.x};
+  LsTeam t = {(int)threadIdx.x, (int)blockDim.x, 0, 1, (int)threadIdx.x, (int)blockDim.x, 0, 0};
+  ls_team_neurons(&t, d.N);
   LsBody b = {&rep, &k, &dims, &sr};
   ls_series(t, &b, series + ((size_t)r * (size_t)chunk + (size_t)e) * (size_t)ser.width);
   ls_record_start(t, &b);
