@@ -19,8 +19,8 @@
  * Kernel versions:
  * - generic: one block of up to 256 threads per replica (one per group of four neurons),
  *   the whole stretch of steps in one launch, __syncthreads between the phases.
- * - split: B blocks per replica (as many as the SMs hold when the replicas are fewer than
- *   them, at least 32 neurons a block), two launches per step: the neurons (each block
+ * - split: B blocks per replica (4 per SM shared out over the replicas, at least 32
+ *   neurons a block, at least 128 threads), two launches per step: the neurons (each block
  *   its range of neurons, their draws its own) and the synapses (each warp its share of
  *   the neurons with plastic inputs, each block every B-th spike), then a launch per
  *   record's end (one block per replica). Launches, not a grid-wide barrier: the
@@ -28,7 +28,7 @@
  *   functional mode (a barrier across blocks never returns there) and has no cooperative
  *   launch. The spike list's count alternates between two counters by the step's parity
  *   (d_cnt): the synapse launch of step s reads one and clears the other.
- * auto picks split when the device's SMs hold at least two blocks per replica.
+ * auto picks split when it gives a replica at least two blocks.
  * A cohort that does not fit in device memory is refused with the size it needs. Every
  * CUDA call and launch is checked, and every copy runs on the cohort's stream. */
 #define LS_FN static __device__ inline
@@ -48,6 +48,7 @@
 
 #define MAX_THREADS 256         /* a block: a team of up to this many threads */
 #define MAX_CHUNK LS_CUDA_CHUNK /* records per launch (the buffers' sizes: ls_cuda_size) */
+#define SPLIT_PER_SM 4          /* the split kernel's blocks per SM (its launches' shape) */
 
 /* ---- the kernel: indexing and launch only; the model is ls_body.h ------------------- */
 
@@ -272,11 +273,12 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   int groups = (c->d.N + 3) / 4, want = (groups + 31) / 32 * 32;
   c->threads = want < MAX_THREADS ? want : MAX_THREADS;
   {
-    /* split: the SMs' share of each replica, each block at least 8 groups (32 neurons) */
+    /* split: SPLIT_PER_SM blocks per SM shared out over the replicas, each block at
+     * least 8 groups (32 neurons): a thread per neuron of each step's chain of loads */
     int dev = 0, sms = 1;
     CUDA_CHECK(cudaGetDevice(&dev));
     CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
-    int most = groups / 8 > 1 ? groups / 8 : 1, B = sms / c->R;
+    int most = groups / 8 > 1 ? groups / 8 : 1, B = SPLIT_PER_SM * sms / c->R;
     c->B = B < 1 ? 1 : B > most ? most : B;
     c->split = v && !strcmp(v, "split") ? 1 : (!v || !*v || !strcmp(v, "auto")) && c->B >= 2;
     if (c->split) { /* a thread per neuron of the block, at least 128 for the spikes' synapses */
