@@ -361,26 +361,36 @@ LS_FN void ls_record_start(LsTeam t, const LsBody *b) {
   LS_SYNC();
 }
 
-/* A record ends: its series from its spike counts and the reported weights, by a team of
- * one block. The team sums the weights in fixed point (in any order: the same bits), and
- * its threads write the series' values (each from the sums). */
-LS_FN void ls_series(LsTeam t, const LsBody *b, float *out) {
+/* A record ends: the team adds its share of the reported weights' fixed-point sums per
+ * category into wsum (in any order: the same bits; wsum starts at zero). Four running sums
+ * picked by compares, not an array indexed by the category (a GPU keeps that in local
+ * memory). */
+LS_FN void ls_weight_sums(LsTeam t, const LsBody *b) {
+  LsRep *r = b->r;
+  int64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (int k = LS_FIRST(t); k < r->n_plastic; k += LS_STRIDE(t)) {
+    int c = r->pcat[k];
+    int64_t v = ls_fix(r->wrep[k]);
+    s0 += c == 0 ? v : 0;
+    s1 += c == 1 ? v : 0;
+    s2 += c == 2 ? v : 0;
+    s3 += c == 3 ? v : 0;
+  }
+  if (s0) LS_ADD64(&r->wsum[0], s0);
+  if (s1) LS_ADD64(&r->wsum[1], s1);
+  if (s2) LS_ADD64(&r->wsum[2], s2);
+  if (s3) LS_ADD64(&r->wsum[3], s3);
+}
+
+/* The record's series from wsum and its spike counts, the team's threads a value each
+ * (0-5: the connectivity means; 6-17: the rates; 18: the spikes). */
+LS_FN void ls_series_write(LsTeam t, const LsBody *b, float *out) {
   LsRep *r = b->r;
   const LsDims *d = b->d;
-  if (t.tid == 0)
-    for (int c = 0; c < 4; c++) r->wsum[c] = 0;
-  LS_SYNC();
-  int64_t sum[4] = {0, 0, 0, 0};
-  for (int k = LS_FIRST(t); k < r->n_plastic; k += LS_STRIDE(t))
-    sum[r->pcat[k]] += ls_fix(r->wrep[k]);
-  for (int c = 0; c < 4; c++)
-    if (sum[c]) LS_ADD64(&r->wsum[c], sum[c]);
-  LS_SYNC();
   const int64_t *ws = r->wsum;
   float *c = out + b->ser->conn;
   double secs = d->steps * (double)b->k->dt_ms * 1e-3;
 #define MEAN(s, n) ((n) > 0 ? (float)(ls_int64_to_double(s) * (double)LS_UNFIX / (double)(n)) : NAN)
-  /* values 0-5: the connectivity means; 6-17: the rates; 18: the spikes */
   for (int x = LS_FIRST(t); x < 6 + LS_POPS + 1; x += LS_STRIDE(t)) {
     if (x < 2) {
       c[x] = MEAN(ws[2 * x] + ws[2 * x + 1], r->cat_n[2 * x] + r->cat_n[2 * x + 1]);
@@ -396,6 +406,17 @@ LS_FN void ls_series(LsTeam t, const LsBody *b, float *out) {
     }
   }
 #undef MEAN
+}
+
+/* A record ends: its series, by a team of one block (ls_cuda.cu's split kernel runs the
+ * two halves as launches of their own, the sums over all the replica's blocks). */
+LS_FN void ls_series(LsTeam t, const LsBody *b, float *out) {
+  if (t.tid == 0)
+    for (int c = 0; c < 4; c++) b->r->wsum[c] = 0;
+  LS_SYNC();
+  ls_weight_sums(t, b);
+  LS_SYNC();
+  ls_series_write(t, b, out);
   LS_SYNC();
 }
 

@@ -22,10 +22,10 @@
  * - split: B blocks per replica (4 per SM shared out over the replicas, at least 32
  *   neurons a block, at least 128 threads), two launches per step: the neurons (each block
  *   its range of neurons, their draws its own) and the synapses (each warp its share of
- *   the neurons with plastic inputs, each block every B-th spike), then a launch per
- *   record's end (one block per replica). Launches, not a grid-wide barrier: the
- *   simulator that checks these kernels in CI runs one block after the other in its
- *   functional mode (a barrier across blocks never returns there) and has no cooperative
+ *   the neurons with plastic inputs, each block every B-th spike), then two per
+ *   record's end (the weight sums over all blocks; the series, one block per replica). Launches,
+ * not a grid-wide barrier: the simulator that checks these kernels in CI runs one block after the
+ * other in its functional mode (a barrier across blocks never returns there) and has no cooperative
  *   launch. The spike list's count alternates between two counters by the step's parity
  *   (d_cnt): the synapse launch of step s reads one and clears the other.
  * auto picks split when it gives a replica at least two blocks.
@@ -150,7 +150,21 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   ls_synapses(split_team(B, d.N), &b, s, n, NULL);
 }
 
-/* A record's end: block r writes replica r's series into slot e of its [E][F], and its
+/* A record's end, first the weight sums: every block of replica r adds its share into
+ * wsum (zero since the last record's end). */
+static __global__ void __launch_bounds__(MAX_THREADS)
+    ls_split_sums(const LsRep *reps, const LsConst *cst, LsDims d, int B) {
+  __shared__ LsRep rep;
+  __shared__ LsConst k;
+  __shared__ LsDims dims;
+  int r = (int)blockIdx.x / B;
+  split_load(reps, cst, &d, r, &rep, &k, &dims);
+  __syncthreads();
+  LsBody b = {&rep, &k, &dims, NULL};
+  ls_weight_sums(split_team(B, d.N), &b);
+}
+
+/* Then block r writes replica r's series into slot e of its [E][F], and its sums and
  * spike counts start again from zero for the next record. */
 static __global__ void __launch_bounds__(MAX_THREADS)
     ls_split_series(const LsRep *reps, const LsConst *cst, LsDims d, LsSeries ser, float *series,
@@ -166,7 +180,9 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   LsTeam t = {(int)threadIdx.x, (int)blockDim.x, 0, 1, (int)threadIdx.x, (int)blockDim.x, 0, 0};
   ls_team_neurons(&t, d.N);
   LsBody b = {&rep, &k, &dims, &sr};
-  ls_series(t, &b, series + ((size_t)r * (size_t)chunk + (size_t)e) * (size_t)ser.width);
+  ls_series_write(t, &b, series + ((size_t)r * (size_t)chunk + (size_t)e) * (size_t)ser.width);
+  __syncthreads();
+  if (t.tid < 4) rep.wsum[t.tid] = 0;
   ls_record_start(t, &b);
 }
 
@@ -410,6 +426,7 @@ static ap_status cuda_state_set(ApCohort *c, const float *state, ApError *err) {
     ls_convert(&c->d, &c->nets[i], &r, (float *)state + (size_t)i * nc, 0);
     *r.n_spk = 0;
     *r.n_rast = 0;
+    memset(r.wsum, 0, 4 * sizeof *r.wsum); /* (the split kernel's sums start from zero) */
     memset(r.spk, 0, (size_t)c->d.N * sizeof(int));
     memset(r.pop_count, 0, LS_POPS * sizeof(int));
   }
@@ -449,10 +466,12 @@ static ap_status launch(ApCohort *c, long long s0, long long s1, ApError *err) {
                                                            c->d_cnt, rast, cap);
       ls_split_synapses<<<grid, c->threads, 0, c->stream>>>(c->d_reps, c->d_const, c->d, s, c->B,
                                                             c->d_cnt);
-      if ((s + 1) % c->d.steps == 0)
-        ls_split_series<<<c->R, c->threads, 0, c->stream>>>(
-            c->d_reps, c->d_const, c->d, c->ser, c->d_series, c->chunk,
-            (int)((s + 1) / c->d.steps - 1 - e_base));
+      if ((s + 1) % c->d.steps == 0) {
+        ls_split_sums<<<grid, c->threads, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->B);
+        ls_split_series<<<c->R, 32, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->ser,
+                                                    c->d_series, c->chunk,
+                                                    (int)((s + 1) / c->d.steps - 1 - e_base));
+      }
     }
     if (with_raster)
       ls_split_rast<<<(c->R + 127) / 128, 128, 0, c->stream>>>(c->d_reps, c->R, c->d_count);
