@@ -5,11 +5,14 @@
  * them). The table matches lif_nest.py --speed's.
  *
  *   bench_ls [--replicas 1,20] [--seconds 2] [--threads N] [--topdown on|off] [--psc alpha|exp]
- *            [--cuda]
+ *            [--cuda] [--cuda-kernel K] [--warm-ms 100] [--record-ms 5]
  *
- * --cuda runs the CUDA backend instead (where a device answers).
- *
- * --seconds is simulated time; the first 100 ms of every run are a warm-up, not timed. */
+ * --cuda runs the CUDA backend instead (where a device answers), with kernel version K
+ * (auto, generic, split; the warm-up runs on the CPU and its state goes on on the GPU).
+ * --seconds is simulated time; the first --warm-ms of every run
+ * are a warm-up, not timed (0: none). Records are --record-ms long (a record's end sums
+ * the weights: short records for a modelled run of a few steps under the simulator's
+ * perf.sh, which then times two lengths and takes the difference). */
 #include "bench_common.h"
 #include "host/config.h"
 #include "host/session.h"
@@ -22,7 +25,8 @@
 
 int main(int argc, char **argv) {
   int reps[16] = {1, 20}, n_reps = 2, threads = 0;
-  double seconds = 2.0;
+  double seconds = 2.0, warm_ms = 100.0, record_ms = 5.0;
+  const char *kernel = NULL;
   const char *topdown = "on", *psc = "alpha";
   const ApBackend *be = ap_backend_cpu();
   for (int i = 1; i < argc; i++) {
@@ -36,6 +40,12 @@ int main(int argc, char **argv) {
       topdown = argv[++i];
     else if (!strcmp(argv[i], "--psc") && i + 1 < argc)
       psc = argv[++i];
+    else if (!strcmp(argv[i], "--cuda-kernel") && i + 1 < argc)
+      kernel = argv[++i];
+    else if (!strcmp(argv[i], "--warm-ms") && i + 1 < argc)
+      warm_ms = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--record-ms") && i + 1 < argc)
+      record_ms = atof(argv[++i]);
     else if (!strcmp(argv[i], "--cuda")) {
       ApError err = {{0}};
       be = ap_backend_cuda();
@@ -45,25 +55,31 @@ int main(int argc, char **argv) {
       }
     } else {
       fprintf(stderr, "usage: bench_ls [--replicas 1,20] [--seconds 2] [--threads N] "
-                      "[--topdown on|off] [--psc alpha|exp] [--cuda]\n");
+                      "[--topdown on|off] [--psc alpha|exp] [--cuda] [--cuda-kernel K]\n"
+                      "                [--warm-ms 100] [--record-ms 5]\n");
       return 64;
     }
   }
-  int warm = 20, records = (int)(seconds * 1000.0 / 5.0 + 0.5);
+  if (!(record_ms > 0.0) || !(warm_ms >= 0.0)) {
+    fprintf(stderr, "bench_ls: --record-ms must be > 0 and --warm-ms >= 0\n");
+    return 64;
+  }
+  int warm = (int)(warm_ms / record_ms + 0.5), records = (int)(seconds * 1000.0 / record_ms + 0.5);
   if (records < 1) records = 1;
-  ApExec exec = {.threads = threads};
+  ApExec exec = {.threads = threads, .version = kernel};
   char desc[256];
   be->describe(&exec, desc, sizeof desc);
-  printf("# bench_ls: lif_stdp, topdown %s, psc %s, %g s simulated after 0.1 s warm-up; %s\n",
-         topdown, psc, records * 5e-3, desc);
+  printf("# bench_ls: lif_stdp, topdown %s, psc %s, %g s simulated after %g s warm-up, records "
+         "of %g ms; %s\n",
+         topdown, psc, records * record_ms * 1e-3, warm * record_ms * 1e-3, record_ms, desc);
   printf("%9s %10s %10s %16s %12s %16s\n", "replicas", "sim_s", "wall_s", "replica_s/wall_s",
          "spikes", "syn_events/s");
   for (int k = 0; k < n_reps; k++) {
     char text[512];
     snprintf(text, sizeof text,
-             "[experiment]\nname = bench\nmodel = lif_stdp\n[train]\nepochs = %d\nrecord_ms = 5\n"
+             "[experiment]\nname = bench\nmodel = lif_stdp\n[train]\nepochs = %d\nrecord_ms = %g\n"
              "raster_ms = %g\n[model]\ntopdown = %s\npsc = %s\n[sweep]\nseed = 1..%d\n",
-             warm + records, (warm + records) * 5.0, topdown, psc, reps[k]);
+             warm + records, record_ms, (warm + records) * record_ms, topdown, psc, reps[k]);
     Ini ini = {0};
     ApExperiment ex;
     Session s;
@@ -74,7 +90,23 @@ int main(int argc, char **argv) {
       return 1;
     }
     ini_free(&ini);
-    if (session_run(&s, 0, warm, &err)) {
+    /* the warm-up on the CPU, its state continued on the CUDA backend: a run under the
+     * simulator (perf.sh) then times a network that is already spiking */
+    if (warm && be != ap_backend_cpu()) {
+      Session w;
+      ApExec cpu_exec = {.threads = threads};
+      if (session_open(&w, &ex, ap_backend_cpu(), &cpu_exec, &err) ||
+          session_run(&w, 0, warm, &err) || session_pull(&w, &err)) {
+        fprintf(stderr, "bench_ls: %s\n", err.msg);
+        return 1;
+      }
+      memcpy(s.state, w.state, (size_t)s.R * (size_t)s.lay->n_floats * sizeof(float));
+      session_close(&w);
+      if (session_push(&s, &err)) {
+        fprintf(stderr, "bench_ls: %s\n", err.msg);
+        return 1;
+      }
+    } else if (warm && session_run(&s, 0, warm, &err)) {
       fprintf(stderr, "bench_ls: %s\n", err.msg);
       return 1;
     }
@@ -92,7 +124,7 @@ int main(int argc, char **argv) {
     }
     long long spikes = 0;
     double events = 0;
-    uint32_t first = (uint32_t)(warm * 50);
+    uint32_t first = (uint32_t)(warm * ls_dims(config_params(&ex, 0)).steps);
     for (int r = 0; r < s.R; r++) {
       LsNet net;
       if (ls_net_build(config_params(&ex, r), &net)) return 1;
@@ -104,7 +136,7 @@ int main(int argc, char **argv) {
       }
       ls_net_free(&net);
     }
-    double sim = records * 5e-3;
+    double sim = records * record_ms * 1e-3;
     printf("%9d %10.3g %10.3f %16.3g %12lld %16.3g\n", reps[k], sim, wall, sim * reps[k] / wall,
            spikes, events / wall);
     fflush(stdout);

@@ -171,6 +171,16 @@ const ParityCase parity_cases[] = {
      MC "[train]\nepochs = 2\nval_samples = 2\n[model]\nneuron = poisson\nt_pres = 4\n"
         "tau_dend = 0.2\n[sweep]\nt_ref = 0, 0.2\n",
      0, 0, "wide", 0, 1},
+    /* ---- LIF-STDP launch shapes (issue 23): the split kernel (several blocks per
+     * network, a launch per phase) and the generic one (a block per network), each pinned:
+     * auto picks split for the LIF cases above where the device has the SMs. 96 neurons
+     * make 3 blocks of one warp in split (each a range of neurons that starts inside a
+     * population); generic's one warp takes three neurons per thread. */
+    {"lif_stdp generic kernel, 3 replicas (topdown off, psc exp), raster from 3 ms, 2 launches",
+     LS "[train]\nepochs = 6\nraster_from_ms = 3\n", 0, 0, "generic", 4, 1},
+    {"lif_stdp split kernel, 1 replica in 3 blocks, 5 records, a launch each",
+     LS "[train]\nepochs = 5\n", 1, 0, "split", 1, 1},
+    /* ---- end of the LIF-STDP launch shapes */
 };
 const int parity_n_cases = sizeof parity_cases / sizeof parity_cases[0];
 

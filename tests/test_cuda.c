@@ -43,7 +43,10 @@ Test(cuda, wide_kernel_on_bars_with_test_phases) { check(27); }
 Test(cuda, wide_network_auto_kernel_sums_as_the_cpu_wide_path) { check(28); }
 Test(cuda, wide_network_generic_kernel_sums_as_the_cpu_wide_path) { check(29); }
 Test(cuda, wide_kernel_poisson_spikes) { check(30); }
+/* LIF-STDP launch shapes (issue 23) */
+Test(cuda, lif_stdp_generic_kernel_matches) { check(31); }
+Test(cuda, lif_stdp_split_kernel_one_replica_over_five_launches_matches) { check(32); }
 
 Test(cuda, every_parity_case_has_a_test) {
-  cr_assert_eq(parity_n_cases, 31, "test_cuda.c names each parity case; add a Test for a new one");
+  cr_assert_eq(parity_n_cases, 33, "test_cuda.c names each parity case; add a Test for a new one");
 }

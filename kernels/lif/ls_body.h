@@ -3,15 +3,22 @@
  * synapses now; depression and delivery of this step's spikes; the presynaptic traces)
  * and the record's series.
  *
- * A team of threads runs one replica: thread tid of nth takes every nth neuron, spike or
- * synapse, and LS_SYNC() separates the phases. Pending inputs are summed in fixed point
- * (ls_params.h), each plastic synapse is written by one thread, so the result does not
- * depend on the team's size or the order spikes are listed in. Before including, define:
+ * A team of threads runs one replica, in one or more blocks: a block is the threads that
+ * LS_SYNC() holds together. Block blk of nblk takes a contiguous range of the neurons (whole
+ * groups of four, one Philox block each) and its threads every bnth-th of them; the groups
+ * of LS_GROUP threads take a share of the neurons with plastic inputs each; block blk
+ * takes every nblk-th spike and its threads every bnth-th synapse of it. A phase that needs
+ * the whole team's work before it (the synapses after the neurons, the next step after the
+ * synapses) follows an LS_SYNC() when the team is one block, a new launch when it is more
+ * (ls_cuda.cu's split kernel). Pending inputs are summed in fixed point (ls_params.h), each
+ * plastic synapse is written by one thread, so the result does not depend on the team's
+ * shape or the order spikes are listed in. Before including, define:
  *   LS_FN             the qualifier of the body's functions (static inline, __device__)
- *   LS_SYNC()         a barrier of the team (nothing for a team of one)
+ *   LS_SYNC()         a barrier of the block (nothing for a team of one)
  *   LS_ADD64(p, v)    *p += v on an int64_t, atomically where teams share it
  *   LS_TAKE(p)        (*p)++ on an int, atomically where teams share it; returns the old
  *   LS_SIMD           a vectorisation hint for a loop over neurons (or nothing)
+ *   LS_GROUP          (optional, default 1) threads of a group (a warp), a divisor of bnth
  *   LS_TEAM_OF_ONE    (optional) every team has one thread: loops run with stride 1
  *
  * STDP bookkeeping (NEST's stdp_synapse with dendritic delay d = D steps, shared/MODELS.md
@@ -38,18 +45,33 @@
 #ifndef LS_SIMD
 #define LS_SIMD
 #endif
+#ifndef LS_GROUP
+#define LS_GROUP 1
+#endif
 
 typedef struct LsTeam {
-  int tid, nth;
+  int tid, nth;   /* the thread in the team, the team's size */
+  int blk, nblk;  /* the thread's block, the team's blocks (a team of one: unused) */
+  int btid, bnth; /* the thread in its block, the block's size (a team of one: unused) */
+  int lo, hi;     /* the block's neurons, ls_team_neurons (a team of one: unused) */
 } LsTeam;
 
-/* Thread t's first item and stride in a loop over a team's items. */
+/* Thread t's first item and stride in a loop over a team's items, a block's items, and
+ * the team's blocks. */
 #ifdef LS_TEAM_OF_ONE
 #define LS_FIRST(t) ((void)(t), 0)
 #define LS_STRIDE(t) 1
+#define LS_BFIRST(t) ((void)(t), 0)
+#define LS_BSTRIDE(t) 1
+#define LS_BLK(t) ((void)(t), 0)
+#define LS_NBLK(t) 1
 #else
 #define LS_FIRST(t) ((t).tid)
 #define LS_STRIDE(t) ((t).nth)
+#define LS_BFIRST(t) ((t).btid)
+#define LS_BSTRIDE(t) ((t).bnth)
+#define LS_BLK(t) ((t).blk)
+#define LS_NBLK(t) ((t).nblk)
 #endif
 
 /* One replica in a backend's memory: its network (read only) and its state. */
@@ -93,35 +115,73 @@ typedef struct LsBody {
 } LsBody;
 
 LS_FN int ls_mod(long long a, int m) {
+  if (a >= 0 && a <= 0x7fffffff) return (int)a % m; /* (a GPU's 64-bit remainder is slow) */
   long long x = a % m;
   return (int)(x < 0 ? x + m : x);
 }
 
+/* A team's block's neurons, once when the team is made: lo .. hi-1, whole groups of four
+ * (a draw each). */
+LS_FN void ls_team_neurons(LsTeam *t, int N) {
+  int groups = (N + 3) / 4;
+  int g0 = (int)((long long)groups * t->blk / t->nblk),
+      g1 = (int)((long long)groups * (t->blk + 1) / t->nblk);
+  t->lo = 4 * g0;
+  t->hi = 4 * g1 < N ? 4 * g1 : N;
+}
+
+/* The neurons of t's block: lo .. hi-1. */
+LS_FN void ls_block_neurons(LsTeam t, int N, int *lo, int *hi) {
+#ifdef LS_TEAM_OF_ONE
+  (void)t;
+  *lo = 0, *hi = N;
+#else
+  (void)N;
+  *lo = t.lo, *hi = t.hi;
+#endif
+}
+
+/* t's first neuron at or after a in its block (lo: the block's first): the block's
+ * threads take every bnth-th neuron counted from lo, whatever population it is in. */
+LS_FN int ls_block_first(LsTeam t, int lo, int a) {
+#ifdef LS_TEAM_OF_ONE
+  (void)t, (void)lo;
+  return a;
+#else
+  int x = (t.btid - (a - lo)) % t.bnth;
+  return a + (x < 0 ? x + t.bnth : x);
+#endif
+}
+
 /* Phase A1: the step's Poisson draws, one Philox block per group of four neurons:
- * background for all, the LGN's for the groups of PA's and NPA's L4. */
+ * background for all, the LGN's for the groups of PA's and NPA's L4 (the block's groups). */
 LS_FN void ls_draws(LsTeam t, const LsBody *b, long long s) {
   LsRep *r = b->r;
   const LsDims *d = b->d;
   uint64_t seed = b->k->seed;
-  int groups = (d->N + 3) / 4;
+  int lo, hi;
+  ls_block_neurons(t, d->N, &lo, &hi);
+  int b0 = lo / 4, b1 = (hi + 3) / 4; /* the block's groups */
   LS_SIMD
-  for (int g = LS_FIRST(t); g < groups; g += LS_STRIDE(t)) {
+  for (int g = b0 + LS_BFIRST(t); g < b1; g += LS_BSTRIDE(t)) {
     philox4x32_ctr_t x = ap_rng_block(seed, AP_RNG_INPUT, (uint32_t)s, 0, (uint32_t)g);
     for (int w = 0; w < 4; w++) r->draw_bg[4 * g + w] = x.v[w];
   }
   for (int a = LS_PA; a <= LS_NPA; a++) {
     int g0 = d->pop0[ls_pop(a, LS_L4, LS_PYR)] / 4,
         g1 = (d->pop0[ls_pop(a, LS_L4, LS_PV) + 1] + 3) / 4;
+    g0 = g0 > b0 ? g0 : b0;
+    g1 = g1 < b1 ? g1 : b1;
     LS_SIMD
-    for (int g = g0 + LS_FIRST(t); g < g1; g += LS_STRIDE(t)) {
+    for (int g = g0 + LS_BFIRST(t); g < g1; g += LS_BSTRIDE(t)) {
       philox4x32_ctr_t x = ap_rng_block(seed, AP_RNG_INPUT, (uint32_t)s, 1, (uint32_t)g);
       for (int w = 0; w < 4; w++) r->draw_lgn[4 * g + w] = x.v[w];
     }
   }
 }
 
-/* Phase A2: the inputs of step s and the neurons of population p (one type, one LGN
- * rate), with psc fixed (a constant at the call, so that the loop vectorises); the
+/* Phase A2: the inputs of step s and the block's neurons of population p (one type, one
+ * LGN rate), with psc fixed (a constant at the call, so that the loop vectorises); the
  * traces decay and age; spikes are flagged. */
 LS_FN void ls_neurons_pop(LsTeam t, const LsBody *b, long long s, int p, int psc) {
   LsRep *r = b->r;
@@ -134,7 +194,10 @@ LS_FN void ls_neurons_pop(LsTeam t, const LsBody *b, long long s, int p, int psc
   float bg_ex = k->w_bg >= 0.0f ? k->w_bg : 0.0f, bg_in = k->w_bg < 0.0f ? k->w_bg : 0.0f;
   float wl = k->w_lgn[type], lgn_ex = wl >= 0.0f ? wl : 0.0f, lgn_in = wl < 0.0f ? wl : 0.0f;
   float p_plus = k->p_plus, p_minus = k->p_minus;
-  int ref = k->ref_steps, i1 = b->d->pop0[p + 1];
+  int ref = k->ref_steps, lo, hi;
+  ls_block_neurons(t, N, &lo, &hi);
+  int i0 = b->d->pop0[p] > lo ? b->d->pop0[p] : lo,
+      i1 = b->d->pop0[p + 1] < hi ? b->d->pop0[p + 1] : hi;
   /* the arrays in locals: the loop's stores cannot change them (it then vectorises) */
   int64_t *ring_ex = r->ring_ex + at0, *ring_in = r->ring_in + at0;
   const uint32_t *draw_bg = r->draw_bg, *draw_lgn = r->draw_lgn;
@@ -144,13 +207,13 @@ LS_FN void ls_neurons_pop(LsTeam t, const LsBody *b, long long s, int p, int psc
   int *refr = r->refr, *age_of = r->age;
   int *flag = r->fired;
   float *now_ex = r->now_ex, *now_in = r->now_in;
-  for (int i = b->d->pop0[p] + LS_FIRST(t); i < i1; i += LS_STRIDE(t)) {
+  for (int i = ls_block_first(t, lo, i0); i < i1; i += LS_BSTRIDE(t)) {
     now_ex[i] = ls_unfix(ring_ex[i]), now_in[i] = ls_unfix(ring_in[i]);
     ring_ex[i] = 0;
     ring_in[i] = 0;
   }
   LS_SIMD
-  for (int i = b->d->pop0[p] + LS_FIRST(t); i < i1; i += LS_STRIDE(t)) {
+  for (int i = ls_block_first(t, lo, i0); i < i1; i += LS_BSTRIDE(t)) {
     float in_ex = now_ex[i], in_in = now_in[i];
     float c = (float)ls_poisson(bg, draw_bg[i]);
     in_ex += c * bg_ex;
@@ -178,8 +241,11 @@ LS_FN void ls_neurons_pop(LsTeam t, const LsBody *b, long long s, int p, int psc
  * raster (the same neurons per thread as A2). */
 LS_FN void ls_spikes_pop(LsTeam t, const LsBody *b, long long s, int p) {
   LsRep *r = b->r;
-  int i1 = b->d->pop0[p + 1];
-  for (int i = b->d->pop0[p] + LS_FIRST(t); i < i1; i += LS_STRIDE(t)) {
+  int lo, hi;
+  ls_block_neurons(t, b->d->N, &lo, &hi);
+  int i0 = b->d->pop0[p] > lo ? b->d->pop0[p] : lo,
+      i1 = b->d->pop0[p + 1] < hi ? b->d->pop0[p + 1] : hi;
+  for (int i = ls_block_first(t, lo, i0); i < i1; i += LS_BSTRIDE(t)) {
     if (!r->fired[i]) continue;
     r->spk[LS_TAKE(r->n_spk)] = i;
     LS_TAKE(&r->pop_count[p]);
@@ -193,11 +259,14 @@ LS_FN void ls_spikes_pop(LsTeam t, const LsBody *b, long long s, int p) {
   }
 }
 
-/* Phase A: draws, neurons, spikes. */
+/* Phase A: draws, neurons, spikes (the block's neurons: its draws are its own). */
 LS_FN void ls_neurons(LsTeam t, const LsBody *b, long long s) {
   ls_draws(t, b, s);
   LS_SYNC();
+  int lo, hi;
+  ls_block_neurons(t, b->d->N, &lo, &hi);
   for (int p = 0; p < LS_POPS; p++) {
+    if (b->d->pop0[p + 1] <= lo || b->d->pop0[p] >= hi) continue; /* none of the block's */
     if (b->k->psc == LS_PSC_ALPHA)
       ls_neurons_pop(t, b, s, p, LS_PSC_ALPHA);
     else
@@ -206,41 +275,53 @@ LS_FN void ls_neurons(LsTeam t, const LsBody *b, long long s) {
   }
 }
 
-/* Phase C: postsynaptic spikes of step s - D reach their plastic synapses. Every thread
- * looks at every neuron with plastic inputs and takes every nth synapse of those that
- * fired then (a few of many: their synapses spread over the team). */
+/* Phase C: postsynaptic spikes of step s - D reach their plastic synapses, whose
+ * presynaptic neuron did not fire at step s (those that did are facilitated by the spike's
+ * walk, ls_delivery, just before their depression: the same operations in the same order
+ * per synapse, NEST's). Each group of LS_GROUP threads looks at its share of the neurons
+ * with plastic inputs and takes every LS_GROUP-th synapse of those that fired then (a few
+ * of many). K+ of a neuron that did not fire is not written in this phase. */
 LS_FN void ls_facilitation(LsTeam t, const LsBody *b) {
   LsRep *r = b->r;
   int D = b->d->D;
-  for (int i = r->post0; i < r->post1; i++) {
+  int gid = LS_FIRST(t) / LS_GROUP, ngr = LS_STRIDE(t) / LS_GROUP, lane = LS_FIRST(t) % LS_GROUP;
+  long long n = r->post1 - r->post0;
+  int i0 = r->post0 + (int)(n * gid / ngr), i1 = r->post0 + (int)(n * (gid + 1) / ngr);
+  for (int i = i0; i < i1; i++) {
     if (r->age[i] != D) continue;
-    for (uint32_t q = r->qptr[i] + LS_FIRST(t); q < r->qptr[i + 1]; q += LS_STRIDE(t)) {
+    for (uint32_t q = r->qptr[i] + lane; q < r->qptr[i + 1]; q += LS_GROUP) {
+      int j = r->qpre[q];
+      if (r->fired[j]) continue;
       uint32_t k = r->qsyn[q];
-      r->w[k] = ls_facilitate(b->k, r->w[k], r->kplus[r->qpre[q]]);
+      r->w[k] = ls_facilitate(b->k, r->w[k], r->kplus[j]);
     }
   }
 }
 
-/* Phase E: this step's spikes depress their plastic synapses and are delivered D steps
- * on. Every thread walks every spike and takes every nth synapse of it. */
-LS_FN void ls_delivery(LsTeam t, const LsBody *b, long long s) {
+/* Phase E: this step's n spikes are delivered D steps on and depress their plastic
+ * synapses (facilitated first where the target fired D steps ago, with K+ as it was
+ * before this step's spikes: ls_traces follows the block's barrier). Block blk takes
+ * every nblk-th spike, its threads every bnth-th synapse of it. */
+LS_FN void ls_delivery(LsTeam t, const LsBody *b, long long s, int n) {
   LsRep *r = b->r;
   int N = b->d->N, D = b->d->D;
   int slot = ls_mod(s, D), hslot = ls_mod(s - D, D + 1);
-  int n = *r->n_spk;
-  for (int x = 0; x < n; x++) {
+  int64_t *ex = r->ring_ex + (size_t)slot * N, *in = r->ring_in + (size_t)slot * N;
+  const float *kh = r->khist + (size_t)hslot * N;
+  for (int x = LS_BLK(t); x < n; x += LS_NBLK(t)) {
     int j = r->spk[x], pj = r->pop[j];
-    int64_t *ex = r->ring_ex + (size_t)slot * N, *in = r->ring_in + (size_t)slot * N;
     const int64_t *wrow = r->wfix + pj * LS_POPS;
-    for (uint32_t q = r->sptr[j] + LS_FIRST(t); q < r->sptr[j + 1]; q += LS_STRIDE(t)) {
+    for (uint32_t q = r->sptr[j] + LS_BFIRST(t); q < r->sptr[j + 1]; q += LS_BSTRIDE(t)) {
       int i = r->scol[q];
       int64_t w = wrow[r->pop[i]]; /* as NEST: the sign picks the synaptic current */
       LS_ADD64(w < 0 ? &in[i] : &ex[i], w);
     }
-    const float *kh = r->khist + (size_t)hslot * N;
-    for (uint32_t q = r->pptr[j] + LS_FIRST(t); q < r->pptr[j + 1]; q += LS_STRIDE(t)) {
+    float kp = r->kplus[j];
+    for (uint32_t q = r->pptr[j] + LS_BFIRST(t); q < r->pptr[j + 1]; q += LS_BSTRIDE(t)) {
       int i = r->pcol[q];
-      float w = ls_depress(b->k, r->w[q], kh[i]);
+      float w = r->w[q];
+      if (r->age[i] == D) w = ls_facilitate(b->k, w, kp);
+      w = ls_depress(b->k, w, kh[i]);
       r->w[q] = w;
       r->wrep[q] = w;
       LS_ADD64(&ex[i], ls_fix(w)); /* plastic weights stay in [0, Wmax] */
@@ -248,24 +329,31 @@ LS_FN void ls_delivery(LsTeam t, const LsBody *b, long long s) {
   }
 }
 
-/* Phase F: this step's spikes join the presynaptic traces. */
-LS_FN void ls_traces(LsTeam t, const LsBody *b) {
+/* Phase F: this step's spikes join the presynaptic traces (each block its own spikes,
+ * after its barrier: their K+ has been read). */
+LS_FN void ls_traces(LsTeam t, const LsBody *b, int n) {
   LsRep *r = b->r;
-  int n = *r->n_spk;
-  for (int x = LS_FIRST(t); x < n; x += LS_STRIDE(t)) r->kplus[r->spk[x]] += 1.0f;
+  for (int x = LS_BLK(t) + LS_BFIRST(t) * LS_NBLK(t); x < n; x += LS_NBLK(t) * LS_BSTRIDE(t))
+    r->kplus[r->spk[x]] += 1.0f;
 }
 
+/* Phases C to F of step s, after the whole team's phase A: its n spikes (read by every
+ * thread before this). Where clear is given, thread 0 sets it to 0 once the block's
+ * threads have all read the count (a team of one block: the spike list's count). */
+LS_FN void ls_synapses(LsTeam t, const LsBody *b, long long s, int n, int *clear) {
+  ls_facilitation(t, b);
+  ls_delivery(t, b, s, n);
+  LS_SYNC();
+  if (clear && t.tid == 0) *clear = 0;
+  ls_traces(t, b, n);
+}
+
+/* One step, by a team of one block. */
 LS_FN void ls_step(LsTeam t, const LsBody *b, long long s) {
   if (b->r->status[0]) return; /* diverged: frozen (ls_record_end) */
   ls_neurons(t, b, s);
   LS_SYNC();
-  ls_facilitation(t, b);
-  LS_SYNC();
-  ls_delivery(t, b, s);
-  LS_SYNC();
-  ls_traces(t, b);
-  LS_SYNC();
-  if (t.tid == 0) *b->r->n_spk = 0;
+  ls_synapses(t, b, s, *b->r->n_spk, b->r->n_spk);
   LS_SYNC();
 }
 
@@ -275,37 +363,62 @@ LS_FN void ls_record_start(LsTeam t, const LsBody *b) {
   LS_SYNC();
 }
 
-/* A record ends: its series from its spike counts and the reported weights. The team
- * sums the weights in fixed point (in any order: the same bits), thread 0 writes. */
-LS_FN void ls_series(LsTeam t, const LsBody *b, float *out) {
+/* A record ends: the team adds its share of the reported weights' fixed-point sums per
+ * category into wsum (in any order: the same bits; wsum starts at zero). Four running sums
+ * picked by compares, not an array indexed by the category (a GPU keeps that in local
+ * memory). */
+LS_FN void ls_weight_sums(LsTeam t, const LsBody *b) {
+  LsRep *r = b->r;
+  int64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (int k = LS_FIRST(t); k < r->n_plastic; k += LS_STRIDE(t)) {
+    int c = r->pcat[k];
+    int64_t v = ls_fix(r->wrep[k]);
+    s0 += c == 0 ? v : 0;
+    s1 += c == 1 ? v : 0;
+    s2 += c == 2 ? v : 0;
+    s3 += c == 3 ? v : 0;
+  }
+  if (s0) LS_ADD64(&r->wsum[0], s0);
+  if (s1) LS_ADD64(&r->wsum[1], s1);
+  if (s2) LS_ADD64(&r->wsum[2], s2);
+  if (s3) LS_ADD64(&r->wsum[3], s3);
+}
+
+/* The record's series from wsum and its spike counts, the team's threads a value each
+ * (0-5: the connectivity means; 6-17: the rates; 18: the spikes). */
+LS_FN void ls_series_write(LsTeam t, const LsBody *b, float *out) {
   LsRep *r = b->r;
   const LsDims *d = b->d;
-  if (t.tid == 0)
-    for (int c = 0; c < 4; c++) r->wsum[c] = 0;
-  LS_SYNC();
-  int64_t sum[4] = {0, 0, 0, 0};
-  for (int k = LS_FIRST(t); k < r->n_plastic; k += LS_STRIDE(t))
-    sum[r->pcat[k]] += ls_fix(r->wrep[k]);
-  for (int c = 0; c < 4; c++)
-    if (sum[c]) LS_ADD64(&r->wsum[c], sum[c]);
-  LS_SYNC();
-  if (t.tid == 0) {
-    const int64_t *s = r->wsum;
-    float *c = out + b->ser->conn;
+  const int64_t *ws = r->wsum;
+  float *c = out + b->ser->conn;
+  double secs = d->steps * (double)b->k->dt_ms * 1e-3;
 #define MEAN(s, n) ((n) > 0 ? (float)(ls_int64_to_double(s) * (double)LS_UNFIX / (double)(n)) : NAN)
-    c[0] = MEAN(s[0] + s[1], r->cat_n[0] + r->cat_n[1]);
-    c[1] = MEAN(s[2] + s[3], r->cat_n[2] + r->cat_n[3]);
-    for (int q = 0; q < 4; q++) c[2 + q] = MEAN(s[q], r->cat_n[q]);
-#undef MEAN
-    double secs = d->steps * (double)b->k->dt_ms * 1e-3;
-    int total = 0;
-    for (int p = 0; p < LS_POPS; p++) {
-      int n = d->pop0[p + 1] - d->pop0[p];
+  for (int x = LS_FIRST(t); x < 6 + LS_POPS + 1; x += LS_STRIDE(t)) {
+    if (x < 2) {
+      c[x] = MEAN(ws[2 * x] + ws[2 * x + 1], r->cat_n[2 * x] + r->cat_n[2 * x + 1]);
+    } else if (x < 6) {
+      c[x] = MEAN(ws[x - 2], r->cat_n[x - 2]);
+    } else if (x < 6 + LS_POPS) {
+      int p = x - 6, n = d->pop0[p + 1] - d->pop0[p];
       out[b->ser->rates + p] = n > 0 ? (float)(r->pop_count[p] / (n * secs)) : 0.0f;
-      total += r->pop_count[p];
+    } else {
+      int total = 0;
+      for (int p = 0; p < LS_POPS; p++) total += r->pop_count[p];
+      out[b->ser->spikes] = (float)total;
     }
-    out[b->ser->spikes] = (float)total;
   }
+#undef MEAN
+}
+
+/* A record ends: its series, by a team of one block (ls_cuda.cu's split kernel runs the
+ * two halves as launches of their own, the sums over all the replica's blocks). */
+LS_FN void ls_series(LsTeam t, const LsBody *b, float *out) {
+  if (t.tid == 0)
+    for (int c = 0; c < 4; c++) b->r->wsum[c] = 0;
+  LS_SYNC();
+  ls_weight_sums(t, b);
+  LS_SYNC();
+  ls_series_write(t, b, out);
   LS_SYNC();
 }
 

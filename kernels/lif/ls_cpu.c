@@ -165,7 +165,7 @@ static int raster_room(Rep *rp, const LsDims *d) {
 
 static int run_replica(ApCohort *c, Rep *rp, int r0, int r1, const ApSeriesBuf *out) {
   LsBody b = {&rp->r, &rp->k, &c->d, &c->ser};
-  LsTeam t = {0, 1};
+  LsTeam t = {0, 1, 0, 1, 0, 1, 0, c->d.N};
   for (int e = r0; e < r1; e++) {
     long long s0 = (long long)e * c->d.steps;
     if (s0 < c->d.raster_steps && raster_room(rp, &c->d)) return -1;

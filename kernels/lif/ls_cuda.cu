@@ -16,12 +16,24 @@
  * spikes of a step are appended in atomic order, so the host sorts what each launch
  * appended by (step, neuron), the CPU's order, as it drains the buffer.
  *
- * Kernel versions: generic (a block of up to 256 threads, one per group of four neurons
- * in the neuron phase; every thread walks every spike in the delivery phase). A cohort
- * that does not fit in device memory is refused with the size it needs. Every CUDA call
- * and launch is checked, and every copy runs on the cohort's stream. */
+ * Kernel versions:
+ * - generic: one block of up to 256 threads per replica (one per group of four neurons),
+ *   the whole stretch of steps in one launch, __syncthreads between the phases.
+ * - split: B blocks per replica (4 per SM shared out over the replicas, at least 32
+ *   neurons a block, at least 128 threads), two launches per step: the neurons (each block
+ *   its range of neurons, their draws its own) and the synapses (each warp its share of
+ *   the neurons with plastic inputs, each block every B-th spike), then two per
+ *   record's end (the weight sums over all blocks; the series, one block per replica). Launches,
+ * not a grid-wide barrier: the simulator that checks these kernels in CI runs one block after the
+ * other in its functional mode (a barrier across blocks never returns there) and has no cooperative
+ *   launch. The spike list's count alternates between two counters by the step's parity
+ *   (d_cnt): the synapse launch of step s reads one and clears the other.
+ * auto picks split when it gives a replica at least two blocks.
+ * A cohort that does not fit in device memory is refused with the size it needs. Every
+ * CUDA call and launch is checked, and every copy runs on the cohort's stream. */
 #define LS_FN static __device__ inline
 #define LS_SYNC() __syncthreads()
+#define LS_GROUP 32
 #define LS_ADD64(p, v) atomicAdd((unsigned long long *)(p), (unsigned long long)(v))
 #define LS_TAKE(p) atomicAdd((p), 1)
 #include "ls_rep.h"
@@ -36,6 +48,7 @@
 
 #define MAX_THREADS 256         /* a block: a team of up to this many threads */
 #define MAX_CHUNK LS_CUDA_CHUNK /* records per launch (the buffers' sizes: ls_cuda_size) */
+#define SPLIT_PER_SM 4          /* the split kernel's blocks per SM (its launches' shape) */
 
 /* ---- the kernel: indexing and launch only; the model is ls_body.h ------------------- */
 
@@ -52,7 +65,8 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   __shared__ LsDims dims;
   __shared__ LsSeries sr;
   int r = blockIdx.x;
-  LsTeam t = {(int)threadIdx.x, (int)blockDim.x};
+  LsTeam t = {(int)threadIdx.x, (int)blockDim.x, 0, 1, (int)threadIdx.x, (int)blockDim.x, 0, 0};
+  ls_team_neurons(&t, d.N);
   if (t.tid == 0) {
     rep = reps[r];
     k = cst[r];
@@ -80,6 +94,107 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   }
 }
 
+/* The split kernel's launches: block blockIdx.x % B of replica blockIdx.x / B (B blocks
+ * per replica). Each reads its replica's LsRep and LsConst into shared memory (the
+ * block's threads word by word) and the dimensions. */
+static __device__ inline void split_load(const LsRep *reps, const LsConst *cst, const LsDims *d,
+                                         int r, LsRep *rep, LsConst *k, LsDims *dims) {
+  const int *a = (const int *)&reps[r], *c = (const int *)&cst[r];
+  int *ra = (int *)rep, *kc = (int *)k;
+  for (int w = threadIdx.x; w < (int)(sizeof(LsRep) / sizeof(int)); w += blockDim.x) ra[w] = a[w];
+  for (int w = threadIdx.x; w < (int)(sizeof(LsConst) / sizeof(int)); w += blockDim.x) kc[w] = c[w];
+  if (threadIdx.x == 0) *dims = *d;
+}
+
+static __device__ inline LsTeam split_team(int B, int N) {
+  int blk = (int)blockIdx.x % B, T = (int)blockDim.x;
+  LsTeam t = {blk * T + (int)threadIdx.x, B * T, blk, B, (int)threadIdx.x, T, 0, 0};
+  ls_team_neurons(&t, N);
+  return t;
+}
+
+/* Step s's phase A: the spikes are counted into cnt[r][s % 2]. */
+static __global__ void __launch_bounds__(MAX_THREADS)
+    ls_split_neurons(const LsRep *reps, const LsConst *cst, LsDims d, long long s, int B, int *cnt,
+                     uint32_t *rast, int rast_cap) {
+  __shared__ LsRep rep;
+  __shared__ LsConst k;
+  __shared__ LsDims dims;
+  int r = (int)blockIdx.x / B;
+  split_load(reps, cst, &d, r, &rep, &k, &dims);
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    rep.n_spk = cnt + 2 * r + (int)(s & 1);
+    rep.rast = rast ? rast + 2 * (size_t)r * (size_t)rast_cap : NULL;
+    rep.rast_cap = rast ? rast_cap : 0;
+  }
+  __syncthreads();
+  LsBody b = {&rep, &k, &dims, NULL};
+  ls_neurons(split_team(B, d.N), &b, s);
+}
+
+/* Step s's phases C to F, on the spikes counted in cnt[r][s % 2]; block 0 clears the other
+ * counter (its step's launches have finished) for step s + 1. */
+static __global__ void __launch_bounds__(MAX_THREADS)
+    ls_split_synapses(const LsRep *reps, const LsConst *cst, LsDims d, long long s, int B,
+                      int *cnt) {
+  __shared__ LsRep rep;
+  __shared__ LsConst k;
+  __shared__ LsDims dims;
+  int r = (int)blockIdx.x / B;
+  split_load(reps, cst, &d, r, &rep, &k, &dims);
+  int n = cnt[2 * r + (int)(s & 1)];
+  if (blockIdx.x % B == 0 && threadIdx.x == 0) cnt[2 * r + (int)((s + 1) & 1)] = 0;
+  __syncthreads();
+  LsBody b = {&rep, &k, &dims, NULL};
+  ls_synapses(split_team(B, d.N), &b, s, n, NULL);
+}
+
+/* A record's end, first the weight sums: every block of replica r adds its share into
+ * wsum (zero since the last record's end). */
+static __global__ void __launch_bounds__(MAX_THREADS)
+    ls_split_sums(const LsRep *reps, const LsConst *cst, LsDims d, int B) {
+  __shared__ LsRep rep;
+  __shared__ LsConst k;
+  __shared__ LsDims dims;
+  int r = (int)blockIdx.x / B;
+  split_load(reps, cst, &d, r, &rep, &k, &dims);
+  __syncthreads();
+  LsBody b = {&rep, &k, &dims, NULL};
+  ls_weight_sums(split_team(B, d.N), &b);
+}
+
+/* Then block r writes replica r's series into slot e of its [E][F], and its sums and
+ * spike counts start again from zero for the next record. */
+static __global__ void __launch_bounds__(MAX_THREADS)
+    ls_split_series(const LsRep *reps, const LsConst *cst, LsDims d, LsSeries ser, float *series,
+                    int chunk, int e) {
+  __shared__ LsRep rep;
+  __shared__ LsConst k;
+  __shared__ LsDims dims;
+  __shared__ LsSeries sr;
+  int r = (int)blockIdx.x;
+  split_load(reps, cst, &d, r, &rep, &k, &dims);
+  if (threadIdx.x == 0) sr = ser;
+  __syncthreads();
+  LsTeam t = {(int)threadIdx.x, (int)blockDim.x, 0, 1, (int)threadIdx.x, (int)blockDim.x, 0, 0};
+  ls_team_neurons(&t, d.N);
+  LsBody b = {&rep, &k, &dims, &sr};
+  ls_series_write(t, &b, series + ((size_t)r * (size_t)chunk + (size_t)e) * (size_t)ser.width);
+  __syncthreads();
+  if (t.tid < 4) rep.wsum[t.tid] = 0;
+  ls_record_start(t, &b);
+}
+
+/* After a stretch in the raster window: each replica's appended pairs into n_rast[r], and
+ * the device's count from 0 again. */
+static __global__ void ls_split_rast(const LsRep *reps, int R, int *n_rast) {
+  int r = (int)(blockIdx.x * blockDim.x + threadIdx.x);
+  if (r >= R) return;
+  n_rast[r] = *reps[r].n_rast;
+  *reps[r].n_rast = 0;
+}
+
 /* ---- cohorts ------------------------------------------------------------------------- */
 
 typedef struct Raster {
@@ -93,6 +208,8 @@ struct ApCohort {
   int R;
   size_t canon;         /* floats of one replica's canonical state (the layout's) */
   int threads;          /* per block */
+  int split;            /* the split kernel, with */
+  int B;                /* blocks per replica */
   int chunk;            /* E: records of series one launch may write */
   int ref_min;          /* the shortest refractory period of the cohort (steps) */
   long long rast_cap;   /* P (0: no raster) */
@@ -111,6 +228,7 @@ struct ApCohort {
   float *d_series;      /* [R][E][F] */
   uint32_t *d_rast;     /* [R][P][2] */
   int *d_count;         /* [R] */
+  int *d_cnt;           /* [R][2] the split kernel's spike counts, by the step's parity */
   cudaStream_t stream;
 };
 
@@ -123,6 +241,7 @@ static void cuda_cohort_destroy(ApCohort *c) {
   cudaFree(c->d_series);
   cudaFree(c->d_rast);
   cudaFree(c->d_count);
+  cudaFree(c->d_cnt);
   if (c->stream) cudaStreamDestroy(c->stream);
   for (int i = 0; c->nets && i < c->R; i++) ls_net_free(&c->nets[i]);
   for (int i = 0; c->rast && i < c->R; i++) free(c->rast[i].pairs);
@@ -158,8 +277,8 @@ static size_t net_pack(const LsNet *n, char *h, char *d, LsNet *dn) {
 static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *err) {
   const LsParams *params = (const LsParams *)spec->params;
   const char *v = spec->exec.version;
-  if (v && *v && strcmp(v, "auto") && strcmp(v, "generic"))
-    return ap_fail(err, AP_ERR_USAGE, "cuda kernel %s: lif_stdp has auto and generic", v);
+  if (v && *v && strcmp(v, "auto") && strcmp(v, "generic") && strcmp(v, "split"))
+    return ap_fail(err, AP_ERR_USAGE, "cuda kernel %s: lif_stdp has auto, generic and split", v);
   c->d = ls_dims(&params[0]);
   ApLayout lay;
   if (ls_layout_init(&params[0], &lay, &c->ser))
@@ -169,6 +288,20 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   size_t R = (size_t)c->R, F = (size_t)c->ser.width;
   int groups = (c->d.N + 3) / 4, want = (groups + 31) / 32 * 32;
   c->threads = want < MAX_THREADS ? want : MAX_THREADS;
+  {
+    /* split: SPLIT_PER_SM blocks per SM shared out over the replicas, each block at
+     * least 8 groups (32 neurons): a thread per neuron of each step's chain of loads */
+    int dev = 0, sms = 1;
+    CUDA_CHECK(cudaGetDevice(&dev));
+    CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    int most = groups / 8 > 1 ? groups / 8 : 1, B = SPLIT_PER_SM * sms / c->R;
+    c->B = B < 1 ? 1 : B > most ? most : B;
+    c->split = v && !strcmp(v, "split") ? 1 : (!v || !*v || !strcmp(v, "auto")) && c->B >= 2;
+    if (c->split) { /* a thread per neuron of the block, at least 128 for the spikes' synapses */
+      int per = (c->d.N + c->B - 1) / c->B, t = (per + 31) / 32 * 32;
+      c->threads = t < 128 ? 128 : t < MAX_THREADS ? t : MAX_THREADS;
+    }
+  }
   c->chunk = ls_cuda_size(&c->d, c->R, c->ser.width, 1).chunk; /* (the raster's, below) */
 
   c->nets = (LsNet *)calloc(R, sizeof *c->nets);
@@ -236,6 +369,8 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   if (rc == cudaSuccess) rc = cudaMalloc(&c->d_const, R * sizeof(LsConst));
   if (rc == cudaSuccess) rc = cudaMalloc(&c->d_series, R * (size_t)c->chunk * F * sizeof(float));
   if (rc == cudaSuccess) rc = cudaMalloc(&c->d_count, R * sizeof(int));
+  if (rc == cudaSuccess) rc = cudaMalloc(&c->d_cnt, 2 * R * sizeof(int));
+  if (rc == cudaSuccess) rc = cudaMemsetAsync(c->d_cnt, 0, 2 * R * sizeof(int), c->stream);
   if (rc == cudaSuccess && c->rast_cap)
     rc = cudaMalloc(&c->d_rast, R * (size_t)c->rast_cap * 2 * sizeof(uint32_t));
   if (rc == cudaSuccess) /* zeros, as the CPU backend starts its blocks */
@@ -291,6 +426,7 @@ static ap_status cuda_state_set(ApCohort *c, const float *state, ApError *err) {
     ls_convert(&c->d, &c->nets[i], &r, (float *)state + (size_t)i * nc, 0);
     *r.n_spk = 0;
     *r.n_rast = 0;
+    memset(r.wsum, 0, 4 * sizeof *r.wsum); /* (the split kernel's sums start from zero) */
     memset(r.spk, 0, (size_t)c->d.N * sizeof(int));
     memset(r.pop_count, 0, LS_POPS * sizeof(int));
   }
@@ -320,6 +456,28 @@ static long long launch_end(const ApCohort *c, long long s0, long long s1) {
 
 static ap_status launch(ApCohort *c, long long s0, long long s1, ApError *err) {
   int with_raster = s0 < c->d.raster_steps;
+  if (c->split) {
+    uint32_t *rast = with_raster ? c->d_rast : NULL;
+    int cap = with_raster ? (int)c->rast_cap : 0, grid = c->R * c->B;
+    long long e_base = s0 / c->d.steps;
+    CUDA_CHECK(cudaMemsetAsync(c->d_cnt, 0, 2 * (size_t)c->R * sizeof(int), c->stream));
+    for (long long s = s0; s < s1; s++) {
+      ls_split_neurons<<<grid, c->threads, 0, c->stream>>>(c->d_reps, c->d_const, c->d, s, c->B,
+                                                           c->d_cnt, rast, cap);
+      ls_split_synapses<<<grid, c->threads, 0, c->stream>>>(c->d_reps, c->d_const, c->d, s, c->B,
+                                                            c->d_cnt);
+      if ((s + 1) % c->d.steps == 0) {
+        ls_split_sums<<<grid, c->threads, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->B);
+        ls_split_series<<<c->R, 32, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->ser,
+                                                    c->d_series, c->chunk,
+                                                    (int)((s + 1) / c->d.steps - 1 - e_base));
+      }
+    }
+    if (with_raster)
+      ls_split_rast<<<(c->R + 127) / 128, 128, 0, c->stream>>>(c->d_reps, c->R, c->d_count);
+    CUDA_CHECK(cudaGetLastError());
+    return AP_OK;
+  }
   ls_steps<<<c->R, c->threads, 0, c->stream>>>(
       c->d_reps, c->d_const, c->d, c->ser, s0, s1, c->d_series, c->chunk,
       with_raster ? c->d_rast : NULL, with_raster ? (int)c->rast_cap : 0, c->d_count);
@@ -414,10 +572,14 @@ static ap_status cuda_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r
 }
 
 static void cuda_describe_cohort(const ApCohort *c, char *buf, size_t n) {
-  int k = snprintf(buf, n,
-                   "kernel generic, %d block%s of %d threads (one per replica of %d neurons), %d "
-                   "records per launch",
-                   c->R, c->R == 1 ? "" : "s", c->threads, c->d.N, c->chunk);
+  int k = c->split ? snprintf(buf, n,
+                              "kernel split, %d blocks of %d threads (%d per replica of %d "
+                              "neurons), two launches per step, %d records per stretch",
+                              c->R * c->B, c->threads, c->B, c->d.N, c->chunk)
+                   : snprintf(buf, n,
+                              "kernel generic, %d block%s of %d threads (one per replica of %d "
+                              "neurons), %d records per launch",
+                              c->R, c->R == 1 ? "" : "s", c->threads, c->d.N, c->chunk);
   if (c->rast_cap && k > 0 && (size_t)k < n)
     snprintf(buf + k, n - (size_t)k, ", in the raster window at most %lld steps per launch",
              c->rast_steps);
@@ -441,8 +603,8 @@ static ap_status cuda_events_set(ApCohort *c, int i, const uint32_t *pairs, size
 }
 
 static const ApModelImpl cuda_impl = {
-    "generic", cuda_cohort_create,   cuda_cohort_destroy, cuda_state_set,  cuda_state_get,
-    cuda_run,  cuda_describe_cohort, cuda_events_get,     cuda_events_set,
+    "generic|split", cuda_cohort_create,   cuda_cohort_destroy, cuda_state_set,  cuda_state_get,
+    cuda_run,        cuda_describe_cohort, cuda_events_get,     cuda_events_set,
 };
 
 extern "C" const ApModelImpl *ls_cuda_impl(void) { return &cuda_impl; }
