@@ -48,6 +48,9 @@
   "[experiment]\nmodel = lif_stdp\n[model]\nn_pyr = 12\nn_pv = 4\ni_e = 800\nt_ref = 1\n"          \
   "[train]\nrecord_ms = 2\nraster_ms = 9\n[sweep]\nseed = 1, 2, 3\ntopdown = on, off, on\n"        \
   "psc = alpha, alpha, exp\nzip = seed topdown psc\n"
+#define LS_DIVERGE                                                                                 \
+  "[experiment]\nmodel = lif_stdp\n[model]\nn_pyr = 12\nn_pv = 4\ni_e = 800\nt_ref = 1\n"          \
+  "[train]\nepochs = 3\nrecord_ms = 2\nraster_ms = 4\n[sweep]\ntau_m = 10, 0.0001\n"
 const ParityCase parity_cases[] = {
     {"1 replica", MC "[train]\nepochs = 4\n[model]\neta_pi = 0.02\nt_pres = 9\n", 1, 0, NULL, 0, 1},
     {"7 replicas",
@@ -180,6 +183,12 @@ const ParityCase parity_cases[] = {
      LS "[train]\nepochs = 6\nraster_from_ms = 3\n", 0, 0, "generic", 4, 1},
     {"lif_stdp split kernel, 1 replica in 3 blocks, 5 records, a launch each",
      LS "[train]\nepochs = 5\n", 1, 0, "split", 1, 1},
+    /* a replica whose state turns non-finite freezes as on the CPU (ls_diverge_scan over
+     * the split kernel's blocks, ls_diverge_close), the other runs on beside it */
+    {"lif_stdp split kernel, 2 replicas (one diverges), 3 records, a launch each",
+     LS_DIVERGE, 0, 0, "split", 1, 1},
+    {"lif_stdp generic kernel, 2 replicas (one diverges), 3 records",
+     LS_DIVERGE, 0, 0, "generic", 0, 1},
     /* ---- end of the LIF-STDP launch shapes */
 };
 const int parity_n_cases = sizeof parity_cases / sizeof parity_cases[0];

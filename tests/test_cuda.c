@@ -46,7 +46,9 @@ Test(cuda, wide_kernel_poisson_spikes) { check(30); }
 /* LIF-STDP launch shapes (issue 23) */
 Test(cuda, lif_stdp_generic_kernel_matches) { check(31); }
 Test(cuda, lif_stdp_split_kernel_one_replica_over_five_launches_matches) { check(32); }
+Test(cuda, lif_stdp_split_kernel_freezes_a_diverged_replica_as_the_cpu) { check(33); }
+Test(cuda, lif_stdp_generic_kernel_freezes_a_diverged_replica_as_the_cpu) { check(34); }
 
 Test(cuda, every_parity_case_has_a_test) {
-  cr_assert_eq(parity_n_cases, 33, "test_cuda.c names each parity case; add a Test for a new one");
+  cr_assert_eq(parity_n_cases, 35, "test_cuda.c names each parity case; add a Test for a new one");
 }

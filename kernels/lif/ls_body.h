@@ -422,35 +422,47 @@ LS_FN void ls_series(LsTeam t, const LsBody *b, float *out) {
   LS_SYNC();
 }
 
-/* A record ends: its series, then the divergence check. A replica whose potentials,
- * currents, traces or weights hold a non-finite value at the end of record e (0-based)
- * freezes there: status[0] = e + 1, its steps do nothing from then on (ls_step), its
- * series are NaN and "diverged" 1 from that record on, as the microcircuit's and MSTDP's. */
-LS_FN void ls_record_end(LsTeam t, const LsBody *b, long long e, float *out) {
+/* The divergence check's first half, by any team over any split of the replica (the split
+ * kernel's blocks each take their share): a non-finite potential, current, trace or weight
+ * sets status[1] (every writer writes the same value). */
+LS_FN void ls_diverge_scan(LsTeam t, const LsBody *b) {
+  LsRep *r = b->r;
+  int N = b->d->N, H = (b->d->D + 1) * N, bad = 0;
+  for (int i = LS_FIRST(t); i < N; i += LS_STRIDE(t))
+    bad |= !isfinite(r->v[i]) | !isfinite(r->i_ex[i]) | !isfinite(r->di_ex[i]) |
+           !isfinite(r->i_in[i]) | !isfinite(r->di_in[i]) | !isfinite(r->kplus[i]) |
+           !isfinite(r->kminus[i]);
+  for (int i = LS_FIRST(t); i < H; i += LS_STRIDE(t)) bad |= !isfinite(r->khist[i]);
+  for (int k = LS_FIRST(t); k < r->n_plastic; k += LS_STRIDE(t))
+    bad |= !isfinite(r->w[k]) | !isfinite(r->wrep[k]);
+  if (bad) r->status[1] = 1;
+}
+
+/* Its second half, by the team's first thread after the series of record e are written:
+ * a flagged replica freezes at e + 1 and its series turn NaN; "diverged" says whether it
+ * is frozen. */
+LS_FN void ls_diverge_close(const LsBody *b, long long e, float *out) {
   LsRep *r = b->r;
   const LsSeries *ser = b->ser;
-  int N = b->d->N, H = (b->d->D + 1) * N;
-  if (!r->status[0]) {
+  if (!r->status[0] && r->status[1]) r->status[0] = (int)e + 1;
+  if (r->status[0])
+    for (int i = 0; i < ser->width; i++) out[i] = NAN;
+  out[ser->diverged] = r->status[0] ? 1.0f : 0.0f;
+  r->status[1] = 0;
+}
+
+/* A record ends, by a team of one block: its series, then the divergence check. A replica
+ * whose potentials, currents, traces or weights hold a non-finite value at the end of
+ * record e (0-based) freezes there: status[0] = e + 1, its steps do nothing from then on
+ * (ls_step; the split kernel's launches likewise), its series are NaN and "diverged" 1
+ * from that record on, as the microcircuit's and MSTDP's. */
+LS_FN void ls_record_end(LsTeam t, const LsBody *b, long long e, float *out) {
+  if (!b->r->status[0]) {
     ls_series(t, b, out);
-    int bad = 0;
-    for (int i = LS_FIRST(t); i < N; i += LS_STRIDE(t))
-      bad |= !isfinite(r->v[i]) | !isfinite(r->i_ex[i]) | !isfinite(r->di_ex[i]) |
-             !isfinite(r->i_in[i]) | !isfinite(r->di_in[i]) | !isfinite(r->kplus[i]) |
-             !isfinite(r->kminus[i]);
-    for (int i = LS_FIRST(t); i < H; i += LS_STRIDE(t)) bad |= !isfinite(r->khist[i]);
-    for (int k = LS_FIRST(t); k < r->n_plastic; k += LS_STRIDE(t))
-      bad |= !isfinite(r->w[k]) | !isfinite(r->wrep[k]);
-    if (bad) r->status[1] = 1; /* every writer writes the same value */
-    LS_SYNC();
-    if (t.tid == 0 && r->status[1]) r->status[0] = (int)e + 1;
+    ls_diverge_scan(t, b);
     LS_SYNC();
   }
-  if (t.tid == 0) {
-    if (r->status[0])
-      for (int i = 0; i < ser->width; i++) out[i] = NAN;
-    out[ser->diverged] = r->status[0] ? 1.0f : 0.0f;
-    r->status[1] = 0;
-  }
+  if (t.tid == 0) ls_diverge_close(b, e, out);
   LS_SYNC();
 }
 

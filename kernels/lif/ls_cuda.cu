@@ -129,6 +129,7 @@ static __global__ void __launch_bounds__(MAX_THREADS)
     rep.rast_cap = rast ? rast_cap : 0;
   }
   __syncthreads();
+  if (rep.status[0]) return; /* diverged: frozen (ls_diverge_close) */
   LsBody b = {&rep, &k, &dims, NULL};
   ls_neurons(split_team(B, d.N), &b, s);
 }
@@ -146,12 +147,13 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   int n = cnt[2 * r + (int)(s & 1)];
   if (blockIdx.x % B == 0 && threadIdx.x == 0) cnt[2 * r + (int)((s + 1) & 1)] = 0;
   __syncthreads();
+  if (rep.status[0]) return;
   LsBody b = {&rep, &k, &dims, NULL};
   ls_synapses(split_team(B, d.N), &b, s, n, NULL);
 }
 
-/* A record's end, first the weight sums: every block of replica r adds its share into
- * wsum (zero since the last record's end). */
+/* A record's end, first the weight sums and the divergence scan: every block of replica r
+ * adds its share into wsum (zero since the last record's end) and flags what it finds. */
 static __global__ void __launch_bounds__(MAX_THREADS)
     ls_split_sums(const LsRep *reps, const LsConst *cst, LsDims d, int B) {
   __shared__ LsRep rep;
@@ -160,15 +162,19 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   int r = (int)blockIdx.x / B;
   split_load(reps, cst, &d, r, &rep, &k, &dims);
   __syncthreads();
+  if (rep.status[0]) return;
   LsBody b = {&rep, &k, &dims, NULL};
-  ls_weight_sums(split_team(B, d.N), &b);
+  LsTeam t = split_team(B, d.N);
+  ls_weight_sums(t, &b);
+  ls_diverge_scan(t, &b);
 }
 
-/* Then block r writes replica r's series into slot e of its [E][F], and its sums and
- * spike counts start again from zero for the next record. */
+/* Then block r writes replica r's series of record e into slot `slot` of its [E][F] (NaN where it froze,
+ * ls_diverge_close), and its sums and spike counts start again from zero for the next
+ * record. */
 static __global__ void __launch_bounds__(MAX_THREADS)
     ls_split_series(const LsRep *reps, const LsConst *cst, LsDims d, LsSeries ser, float *series,
-                    int chunk, int e) {
+                    int chunk, int slot, long long e) {
   __shared__ LsRep rep;
   __shared__ LsConst k;
   __shared__ LsDims dims;
@@ -180,7 +186,10 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   LsTeam t = {(int)threadIdx.x, (int)blockDim.x, 0, 1, (int)threadIdx.x, (int)blockDim.x, 0, 0};
   ls_team_neurons(&t, d.N);
   LsBody b = {&rep, &k, &dims, &sr};
-  ls_series_write(t, &b, series + ((size_t)r * (size_t)chunk + (size_t)e) * (size_t)ser.width);
+  float *out = series + ((size_t)r * (size_t)chunk + (size_t)slot) * (size_t)ser.width;
+  if (!rep.status[0]) ls_series_write(t, &b, out);
+  __syncthreads();
+  if (t.tid == 0) ls_diverge_close(&b, e, out);
   __syncthreads();
   if (t.tid < 4) rep.wsum[t.tid] = 0;
   ls_record_start(t, &b);
@@ -468,9 +477,9 @@ static ap_status launch(ApCohort *c, long long s0, long long s1, ApError *err) {
                                                             c->d_cnt);
       if ((s + 1) % c->d.steps == 0) {
         ls_split_sums<<<grid, c->threads, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->B);
+        long long e = (s + 1) / c->d.steps - 1;
         ls_split_series<<<c->R, 32, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->ser,
-                                                    c->d_series, c->chunk,
-                                                    (int)((s + 1) / c->d.steps - 1 - e_base));
+                                                    c->d_series, c->chunk, (int)(e - e_base), e);
       }
     }
     if (with_raster)
