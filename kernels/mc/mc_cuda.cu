@@ -81,12 +81,12 @@ static __global__ void __launch_bounds__(THREADS)
 static __global__ void __launch_bounds__(THREADS)
     records_warp(float *state, const McConst *cst, const McLayout *lay, McSched sch, ApData data,
                  int e0, int e1, float *series, int width, int R, int R_pad) {
-  __shared__ float rows[THREADS / WARP][2 * MW2 * MW1];
+  __shared__ __align__(16) float sh[THREADS / WARP][MW_SHARED_FLOATS];
   int r = (int)((blockIdx.x * blockDim.x + threadIdx.x) / WARP);
   if (r >= R) return; /* whole warps leave together */
   McView st = {state + r, (size_t)R_pad};
   mw_records(st, lay, cst + r, &sch, &data, e0, e1, series + (size_t)r * MAX_CHUNK * width, e0,
-             width, rows[threadIdx.x / WARP]);
+             width, sh[threadIdx.x / WARP]);
 }
 
 enum { KERNEL_GENERIC, KERNEL_WARP, KERNEL_WIDE };
