@@ -87,27 +87,32 @@ typedef struct McView {
 
 #define MC_AT(v, e) ((v).base[(size_t)(e) * (v).stride])
 
-/* The warp's shared scratch, MW_SHARED_FLOATS floats (shared memory on the GPU): each step
- * the lanes publish their rates there and every lane reads them back (a store and a few
- * broadcast loads in place of 36 shuffles), the previous step's apical potentials wait
- * there for the self-prediction sum, and at a record's end the interneurons' and outputs'
- * rows pass through it. */
-#define MW_SH_RP 0                 /* [32] hidden rates, lane i's at i */
-#define MW_SH_RI 32                /* [4] interneuron rates */
-#define MW_SH_RO 36                /* [4] output rates */
-#define MW_SH_VA 40                /* [32] the previous step's v_api */
-#define MW_SH_ROWS 0               /* record end: [2][MW2][MW1] W_ip, then output W_up */
-#define MW_SHARED_FLOATS (2 * MW2 * MW1 > 72 ? 2 * MW2 * MW1 : 72)
+/* The warp's shared scratch, MW_SHARED_FLOATS floats (shared memory on the GPU). Each
+ * step the lanes publish their rates and their columns of W_ip and the output's W_up there,
+ * and read back what they need: every lane all rates (broadcast loads in place of 36
+ * shuffles), lane k the rows k (a pitch of MW_PITCH floats puts the three rows' loads in
+ * different banks). The previous step's apical potentials wait there for the
+ * self-prediction sum, and the interneurons' and outputs' learning factors pass through. */
+#define MW_PITCH 36                       /* a row of W_ip or W_out in the scratch */
+#define MW_SH_RP 0                        /* [32] hidden rates, lane i's at i */
+#define MW_SH_RI 32                       /* [4] interneuron rates */
+#define MW_SH_RO 36                       /* [4] output rates */
+#define MW_SH_GI 40                       /* [4] interneurons' factors c_ip err */
+#define MW_SH_GO 44                       /* [4] outputs' factors c_up err */
+#define MW_SH_VA 48                       /* [2][32] a step's v_api, by the step's parity */
+#define MW_SH_WIP 112                     /* [MW2][MW_PITCH] W_ip */
+#define MW_SH_WOUT (112 + MW2 * MW_PITCH) /* [MW2][MW_PITCH] output W_up */
+#define MW_SHARED_FLOATS (112 + 2 * MW2 * MW_PITCH)
 
 /* One replica's network: per-lane registers and the values all lanes share. Every weight
- * is in its lane's registers: hidden lane i holds row i of W_up, W_down and W_pi, lane
- * k < MW2 row k of W_ip and of the output's W_up. */
+ * is in a hidden lane's registers: lane i holds row i of W_up, W_down and W_pi, and column
+ * i of W_ip and of the output's W_up, so that each lane takes its share of their updates. */
 typedef struct McWarp {
   LARR(float, w_up, MW0);   /* hidden lane i: W_up[i][:] */
   LARR(float, w_down, MW2); /* hidden lane i: W_down[i][:] */
   LARR(float, w_pi, MW2);   /* hidden lane i: W_pi[i][:] */
-  LARR(float, w_ip, MW1);   /* interneuron lane k: W_ip[k][:] */
-  LARR(float, w_out, MW1);  /* output lane k: W_up[1][k][:] */
+  LARR(float, w_ip, MW2);   /* hidden lane i: W_ip[:][i] */
+  LARR(float, w_out, MW2);  /* hidden lane i: W_up[1][:][i] */
   LV(float, u_p);
   LV(float, f_p);
   LV(float, r_p); /* hidden pyramid: u, ŭ, transmitted rate */
@@ -151,8 +156,8 @@ MW_FN void mw_w_up(McWarp *w, McView st, int off, int layer, int load) {
   LANES
   if (layer == 0 && lane < MW1)
     UNROLL for (int j = 0; j < MW0; j++) MW_MOVE(LX(w->w_up, j), MC_AT(st, off + lane * MW0 + j));
-  if (layer == 1 && lane < MW2)
-    UNROLL for (int j = 0; j < MW1; j++) MW_MOVE(LX(w->w_out, j), MC_AT(st, off + lane * MW1 + j));
+  if (layer == 1 && lane < MW1)
+    UNROLL for (int k = 0; k < MW2; k++) MW_MOVE(LX(w->w_out, k), MC_AT(st, off + k * MW1 + lane));
   LANES_END
 }
 MW_FN void mw_w_down(McWarp *w, McView st, int off, int layer, int load) {
@@ -172,8 +177,8 @@ MW_FN void mw_w_pi(McWarp *w, McView st, int off, int layer, int load) {
 MW_FN void mw_w_ip(McWarp *w, McView st, int off, int layer, int load) {
   (void)layer;
   LANES
-  if (lane < MW2)
-    UNROLL for (int j = 0; j < MW1; j++) MW_MOVE(LX(w->w_ip, j), MC_AT(st, off + lane * MW1 + j));
+  if (lane < MW1)
+    UNROLL for (int k = 0; k < MW2; k++) MW_MOVE(LX(w->w_ip, k), MC_AT(st, off + k * MW1 + lane));
   LANES_END
 }
 MW_FN void mw_u_pyr(McWarp *w, McView st, int off, int layer, int load) {
@@ -257,12 +262,11 @@ MW_FN int mw_any_nonfinite(const McWarp *w) {
   if (lane < MW1) {
     UNROLL for (int j = 0; j < MW0; j++) L(bad) |= !isfinite(LX(w->w_up, j));
     UNROLL for (int j = 0; j < MW2; j++) L(bad) |=
-        !isfinite(LX(w->w_down, j)) | !isfinite(LX(w->w_pi, j));
+        !isfinite(LX(w->w_down, j)) | !isfinite(LX(w->w_pi, j)) | !isfinite(LX(w->w_ip, j)) |
+        !isfinite(LX(w->w_out, j));
     L(bad) |= !isfinite(L(w->u_p)) | !isfinite(L(w->f_p));
   }
   if (lane < MW2) {
-    UNROLL for (int j = 0; j < MW1; j++) L(bad) |=
-        !isfinite(LX(w->w_ip, j)) | !isfinite(LX(w->w_out, j));
     L(bad) |=
         !isfinite(L(w->u_i)) | !isfinite(L(w->f_i)) | !isfinite(L(w->u_o)) | !isfinite(L(w->f_o));
   }
@@ -303,7 +307,7 @@ MW_FN void mw_clear(McWarp *w, float *sh) {
   // clang-format on
   UNROLL for (int j = 0; j < MW0; j++) LX(w->w_up, j) = 0.0f;
   UNROLL for (int j = 0; j < MW2; j++) LX(w->w_down, j) = LX(w->w_pi, j) = 0.0f;
-  UNROLL for (int j = 0; j < MW1; j++) LX(w->w_ip, j) = LX(w->w_out, j) = 0.0f;
+  UNROLL for (int j = 0; j < MW2; j++) LX(w->w_ip, j) = LX(w->w_out, j) = 0.0f;
   L(w->u_p) = L(w->f_p) = L(w->r_p) = L(w->u_i) = L(w->f_i) = L(w->r_i) = 0.0f;
   L(w->u_o) = L(w->f_o) = L(w->r_o) = L(w->acc) = 0.0f;
   for (int i = lane; i < MW_SHARED_FLOATS; i += 32) sh[i] = 0.0f;
@@ -334,7 +338,10 @@ MW_FN void mw_keep(McWarpKeep *c, McWarp *w, int back) {
     else                                                                                           \
       (a) = (b);                                                                                   \
   } while (0)
+  // clang-format off
   LANES
+  (void)lane; /* a lane value is a scalar on the GPU */
+  // clang-format on
   MW_KEEP(L(c->u_p), L(w->u_p));
   MW_KEEP(L(c->f_p), L(w->f_p));
   MW_KEEP(L(c->r_p), L(w->r_p));
@@ -377,13 +384,18 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
   UNROLL for (int j = 0; j < MW0; j++) w->r_in[j] = mc_lowpass(w->r_in[j], x[j], k->k_in);
   UNROLL for (int j = 0; j < MW2; j++) w->u_tgt[j] = mc_lowpass(w->u_tgt[j], tv[j], k->k_in);
 
-  /* 2. the previous step's rates, to every lane through the scratch */
+  /* 2. the previous step's rates to every lane, and the rows of W_ip and W_out to their
+   * lanes, through the scratch */
   WARP_SYNC(); /* every lane has read the previous step's */
   LANES
   sh[MW_SH_RP + lane] = L(w->r_p);
   if (lane < MW2) {
     sh[MW_SH_RI + lane] = L(w->r_i);
     sh[MW_SH_RO + lane] = L(w->r_o);
+  }
+  UNROLL for (int j = 0; j < MW2; j++) {
+    sh[MW_SH_WIP + j * MW_PITCH + lane] = LX(w->w_ip, j);
+    sh[MW_SH_WOUT + j * MW_PITCH + lane] = LX(w->w_out, j);
   }
   LANES_END
   WARP_SYNC();
@@ -403,10 +415,15 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
   LV(float, v_out);
   float api = 0.0f; /* the same in every lane */
   LANES
-  float vb = 0.0f, vap = 0.0f, vt = 0.0f, vd = 0.0f, vo = 0.0f, a = 0.0f;
+  float vb = 0.0f, vap = 0.0f, vt = 0.0f, vd = 0.0f, vo = 0.0f, a = 0.0f, wi[MW1], wo[MW1];
+  const int row = lane < MW2 ? lane : 0; /* the lanes past the outputs sum row 0 unused */
   UNROLL for (int i = 0; i < MW1; i++) {
-    vd = fmaf(LX(w->w_ip, i), rp[i], vd);
-    vo = fmaf(LX(w->w_out, i), rp[i], vo);
+    wi[i] = sh[MW_SH_WIP + row * MW_PITCH + i];
+    wo[i] = sh[MW_SH_WOUT + row * MW_PITCH + i];
+  }
+  UNROLL for (int i = 0; i < MW1; i++) {
+    vd = fmaf(wi[i], rp[i], vd);
+    vo = fmaf(wo[i], rp[i], vo);
     a = fmaf(va[i], va[i], a);
     if (i < MW0) vb = fmaf(LX(w->w_up, i), w->r_in[i], vb);
     if (i < MW2) {
@@ -443,11 +460,10 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
     L(nr_i) = n.rate;
     L(w->f_i) = n.forw;
     L(w->u_i) = n.u;
-    if (learn && k->c_ip[0] != 0.0f) {
-      float g = k->c_ip[0] *
-                mc_dendritic_error(n.rate, k->alpha_inn, L(v_den), k->gamma, k->beta, k->theta);
-      UNROLL for (int i = 0; i < MW1; i++) LX(w->w_ip, i) = mc_weight_step(LX(w->w_ip, i), g, rp[i]);
-    }
+    if (learn && k->c_ip[0] != 0.0f) /* row lane of W_ip moves in every hidden lane, below */
+      sh[MW_SH_GI + lane] =
+          k->c_ip[0] *
+          mc_dendritic_error(n.rate, k->alpha_inn, L(v_den), k->gamma, k->beta, k->theta);
   }
   if (lane < MW1) { /* hidden pyramid */
     float udot = mc_pyramid_udot(L(w->u_p), L(v_bas), L(v_api), k->gb, k->ga, k->g_pyr);
@@ -459,8 +475,10 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
     if (learn) {
       float g = k->c_up[0] *
                 mc_dendritic_error(n.rate, k->alpha_pyr, L(v_bas), k->gamma, k->beta, k->theta);
-      UNROLL for (int j = 0; j < MW0; j++) LX(w->w_up, j) =
-          mc_weight_step_clipped(LX(w->w_up, j), g, w->r_in[j], k->w_max_h);
+      /* mc_weight_step_clipped, the steps side by side before the clips */
+      float up[MW0];
+      UNROLL for (int j = 0; j < MW0; j++) up[j] = mc_weight_step(LX(w->w_up, j), g, w->r_in[j]);
+      UNROLL for (int j = 0; j < MW0; j++) LX(w->w_up, j) = mc_clip(up[j], k->w_max_h);
       if (k->c_pi[0] != 0.0f) {
         float g2 = k->c_pi[0] * -L(v_api); /* eq. 2.15 */
         UNROLL for (int j = 0; j < MW2; j++) LX(w->w_pi, j) =
@@ -482,15 +500,35 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
     L(nr_o) = n.rate;
     L(w->f_o) = n.forw;
     L(w->u_o) = n.u;
-    if (learn) {
-      float g = k->c_up[1] *
-                mc_dendritic_error(n.rate, k->alpha_out, L(v_out), k->gamma, k->beta, k->theta);
-      UNROLL for (int i = 0; i < MW1; i++) LX(w->w_out, i) =
-          mc_weight_step_clipped(LX(w->w_out, i), g, rp[i], k->w_max_o);
-    }
+    if (learn) /* row lane of the output's W_up moves in every hidden lane, below */
+      sh[MW_SH_GO + lane] =
+          k->c_up[1] *
+          mc_dendritic_error(n.rate, k->alpha_out, L(v_out), k->gamma, k->beta, k->theta);
     L(w->acc) = mc_readout(L(w->acc), (float)t, k->lag, mc_shown(k->le, n.u, n.forw), k->readout_n);
   }
   LANES_END
+
+  /* the columns of W_ip and W_out: W[k][i] += g_k r_i, r_i the rate of the step's start
+   * (the hidden lane's own); mc_weight_step_clipped for W_out, the steps before the clips */
+  if (learn) {
+    WARP_SYNC(); /* the factors the k lanes wrote */
+    float gi[MW2], go[MW2];
+    const int inn = k->c_ip[0] != 0.0f;
+    UNROLL for (int j = 0; j < MW2; j++) {
+      gi[j] = sh[MW_SH_GI + j];
+      go[j] = sh[MW_SH_GO + j];
+    }
+    LANES
+    if (lane < MW1) {
+      float st[MW2];
+      if (inn)
+        UNROLL for (int j = 0; j < MW2; j++) LX(w->w_ip, j) =
+            mc_weight_step(LX(w->w_ip, j), gi[j], L(w->r_p));
+      UNROLL for (int j = 0; j < MW2; j++) st[j] = mc_weight_step(LX(w->w_out, j), go[j], L(w->r_p));
+      UNROLL for (int j = 0; j < MW2; j++) LX(w->w_out, j) = mc_clip(st[j], k->w_max_o);
+    }
+    LANES_END
+  }
 
   LANES
   if (lane < MW1) L(w->r_p) = L(nr_p);
@@ -595,22 +633,22 @@ MW_FN void mw_records(McView st, const McLayout *lay, const McConst *kg, const M
       }
       mw_keep(&keep, &w, 1);
     }
-    /* the weight errors of the self-predicting state, in the body's order: the k lanes'
-     * rows through the scratch */
+    /* the weight errors of the self-predicting state, in the body's order: the columns
+     * of W_ip and W_out through the scratch */
     double ff = 0, fb = 0;
     WARP_SYNC(); /* every lane is done with the scratch */
     LANES
-    if (lane < MW2)
-      UNROLL for (int i = 0; i < MW1; i++) {
-        sh[MW_SH_ROWS + lane * MW1 + i] = LX(w.w_ip, i);
-        sh[MW_SH_ROWS + (MW2 + lane) * MW1 + i] = LX(w.w_out, i);
-      }
-    LANES_END
-    WARP_SYNC(); /* every lane reads the rows the k lanes wrote */
-    for (int i = 0; i < MW2 * MW1; i++) {
-      float a = sh[MW_SH_ROWS + i] - k->rho[0] * sh[MW_SH_ROWS + MW2 * MW1 + i];
-      ff += (double)a * (double)a;
+    UNROLL for (int j = 0; j < MW2; j++) {
+      sh[MW_SH_WIP + j * MW_PITCH + lane] = LX(w.w_ip, j);
+      sh[MW_SH_WOUT + j * MW_PITCH + lane] = LX(w.w_out, j);
     }
+    LANES_END
+    WARP_SYNC(); /* every lane reads every column */
+    for (int j = 0; j < MW2; j++)
+      for (int i = 0; i < MW1; i++) {
+        float a = sh[MW_SH_WIP + j * MW_PITCH + i] - k->rho[0] * sh[MW_SH_WOUT + j * MW_PITCH + i];
+        ff += (double)a * (double)a;
+      }
     WARP_SYNC(); /* before any lane writes the scratch again */
     UNROLL for (int i = 0; i < MW1; i++) UNROLL for (int j = 0; j < MW2; j++) {
       float q = FROMX(w.w_pi, j, i) + FROMX(w.w_down, j, i);
