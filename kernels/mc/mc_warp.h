@@ -34,6 +34,9 @@
 #define MW2 3
 #endif
 #define MW_MAX_SAMPLES 64 /* the sample order lives in a local array */
+#if MW1 > 32 || MW2 > 4
+#error "mc_warp.h: at most 32 hidden neurons (a lane each) and 4 outputs (the scratch's φ slots)"
+#endif
 
 #if defined(__CUDA_ARCH__)
 #define LV(type, name) type name
@@ -100,9 +103,11 @@ typedef struct McView {
 #define MW_SH_GI 40                       /* [4] interneurons' factors c_ip err */
 #define MW_SH_GO 44                       /* [4] outputs' factors c_up err */
 #define MW_SH_VA 48                       /* [2][32] a step's v_api, by the step's parity */
-#define MW_SH_WIP 112                     /* [MW2][MW_PITCH] W_ip */
-#define MW_SH_WOUT (112 + MW2 * MW_PITCH) /* [MW2][MW_PITCH] output W_up */
-#define MW_SHARED_FLOATS (112 + 2 * MW2 * MW_PITCH)
+#define MW_SH_PHI 112                     /* [16] the arguments of φ round 3 */
+#define MW_SH_PHI_OUT 128                 /* [16] its results */
+#define MW_SH_WIP 144                     /* [MW2][MW_PITCH] W_ip */
+#define MW_SH_WOUT (144 + MW2 * MW_PITCH) /* [MW2][MW_PITCH] output W_up */
+#define MW_SHARED_FLOATS (144 + 2 * MW2 * MW_PITCH)
 
 /* One replica's network: per-lane registers and the values all lanes share. Every weight
  * is in a hidden lane's registers: lane i holds row i of W_up, W_down and W_pi, and column
@@ -363,6 +368,16 @@ MW_FN void mw_keep(McWarpKeep *c, McWarp *w, int back) {
 
 /* ---- the step -------------------------------------------------------------------------- */
 
+/* mc_soma_advance without its φ: the potentials u and ŭ; the rate is φ of ŭ under LE,
+ * else of u, taken by mw_step beside the other neurons' (rate left 0 here). */
+MW_FN McSoma mw_soma(float u, float udot, float dt, float tau) {
+  McSoma s;
+  s.forw = mc_prospective(u, tau, udot);
+  s.u = mc_euler(u, dt, udot);
+  s.rate = 0.0f;
+  return s;
+}
+
 /* The self-prediction error of the apical potentials of one step, Σ v² over the hidden
  * neurons in the body's order, from the scratch (see mw_step). */
 MW_FN float mw_api_sum(const float *va) {
@@ -448,63 +463,78 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
     inn = inn / (float)MW2;
   }
 
+  /* 4. the somas. A step takes 72 φ (36 rates, 36 dendritic errors), each a chain of
+   * dependent instructions: rather than six chains one after another (pyramids, then the
+   * interneurons and outputs in lanes 0-2), three, side by side over the lanes: each
+   * hidden lane its rate's φ, then its error's, then lanes 0-11 the interneurons' and
+   * outputs' twelve, handed over through the scratch. mw_soma is mc_soma_advance and
+   * "rate - φ(α v)" mc_dendritic_error, with their φ taken there. */
   LV(float, nr_p);
+  LANES
+  /* the interneurons and outputs (lanes past them compute unused values) */
+  float udot_i = mc_interneuron_udot(L(w->u_i), L(v_den), mc_shown(k->le, L(w->u_o), L(w->f_o)),
+                                     k->gb, k->gsom, k->g_inn); /* its sister's previous u */
+  McSoma ni = mw_soma(L(w->u_i), udot_i, k->dt, k->tau_inn);
+  float tgt_last = w->tgt_last[0], tgt_now = w->u_tgt[0]; /* output lane's own, no index */
+  UNROLL for (int j = 1; j < MW2; j++) {
+    tgt_last = lane == j ? w->tgt_last[j] : tgt_last;
+    tgt_now = lane == j ? w->u_tgt[j] : tgt_now;
+  }
+  float udot_o = mc_output_udot(L(w->u_o), L(v_out), mc_le_delayed(k->le, w->nudge_last, nudge_now),
+                                mc_le_delayed(k->le, tgt_last, tgt_now), k->gb, k->gsom, k->g_out,
+                                k->g_free); /* the target nudges, one step late under LE */
+  McSoma no = mw_soma(L(w->u_o), udot_o, k->dt, k->tau_out);
+  if (lane < MW2) {
+    sh[MW_SH_PHI + lane] = k->le != 0.0f ? ni.forw : ni.u;
+    sh[MW_SH_PHI + MW2 + lane] = k->le != 0.0f ? no.forw : no.u;
+    sh[MW_SH_PHI + 2 * MW2 + lane] = k->alpha_inn * L(v_den);
+    sh[MW_SH_PHI + 3 * MW2 + lane] = k->alpha_out * L(v_out);
+    L(w->f_i) = ni.forw;
+    L(w->u_i) = ni.u;
+    L(w->f_o) = no.forw;
+    L(w->u_o) = no.u;
+    L(w->acc) = mc_readout(L(w->acc), (float)t, k->lag, mc_shown(k->le, no.u, no.forw),
+                           k->readout_n);
+  }
+  /* the hidden pyramid: rounds 1 and 2 */
+  float udot = mc_pyramid_udot(L(w->u_p), L(v_bas), L(v_api), k->gb, k->ga, k->g_pyr);
+  McSoma n = mw_soma(L(w->u_p), udot, k->dt, k->tau_pyr);
+  float rate = mc_phi(k->le != 0.0f ? n.forw : n.u, k->gamma, k->beta, k->theta);
+  if (lane < MW1) {
+    L(nr_p) = rate;
+    L(w->f_p) = n.forw;
+    L(w->u_p) = n.u;
+  }
+  if (learn) {
+    float g =
+        k->c_up[0] * (rate - mc_phi(k->alpha_pyr * L(v_bas), k->gamma, k->beta, k->theta));
+    /* mc_weight_step_clipped, the steps side by side before the clips */
+    float up[MW0];
+    UNROLL for (int j = 0; j < MW0; j++) up[j] = mc_weight_step(LX(w->w_up, j), g, w->r_in[j]);
+    if (lane < MW1) UNROLL for (int j = 0; j < MW0; j++) LX(w->w_up, j) = mc_clip(up[j], k->w_max_h);
+    if (lane < MW1 && k->c_pi[0] != 0.0f) {
+      float g2 = k->c_pi[0] * -L(v_api); /* eq. 2.15 */
+      UNROLL for (int j = 0; j < MW2; j++) LX(w->w_pi, j) = mc_weight_step(LX(w->w_pi, j), g2, ri[j]);
+    }
+  }
+  LANES_END
+  /* round 3: lane q MW2 + k takes φ number q of neuron k */
+  WARP_SYNC();
+  LANES
+  float phi = mc_phi(sh[MW_SH_PHI + (lane < 4 * MW2 ? lane : 0)], k->gamma, k->beta, k->theta);
+  if (lane < 4 * MW2) sh[MW_SH_PHI_OUT + lane] = phi;
+  LANES_END
+  WARP_SYNC();
   LV(float, nr_i);
   LV(float, nr_o);
   LANES
-  if (lane < MW2) { /* interneuron: nudged by its sister's previous potential */
-    float udot = mc_interneuron_udot(L(w->u_i), L(v_den), mc_shown(k->le, L(w->u_o), L(w->f_o)),
-                                     k->gb, k->gsom, k->g_inn);
-    McSoma n =
-        mc_soma_advance(L(w->u_i), udot, k->dt, k->tau_inn, k->le, k->gamma, k->beta, k->theta);
-    L(nr_i) = n.rate;
-    L(w->f_i) = n.forw;
-    L(w->u_i) = n.u;
+  if (lane < MW2) {
+    L(nr_i) = sh[MW_SH_PHI_OUT + lane];
+    L(nr_o) = sh[MW_SH_PHI_OUT + MW2 + lane];
     if (learn && k->c_ip[0] != 0.0f) /* row lane of W_ip moves in every hidden lane, below */
-      sh[MW_SH_GI + lane] =
-          k->c_ip[0] *
-          mc_dendritic_error(n.rate, k->alpha_inn, L(v_den), k->gamma, k->beta, k->theta);
-  }
-  if (lane < MW1) { /* hidden pyramid */
-    float udot = mc_pyramid_udot(L(w->u_p), L(v_bas), L(v_api), k->gb, k->ga, k->g_pyr);
-    McSoma n =
-        mc_soma_advance(L(w->u_p), udot, k->dt, k->tau_pyr, k->le, k->gamma, k->beta, k->theta);
-    L(nr_p) = n.rate;
-    L(w->f_p) = n.forw;
-    L(w->u_p) = n.u;
-    if (learn) {
-      float g = k->c_up[0] *
-                mc_dendritic_error(n.rate, k->alpha_pyr, L(v_bas), k->gamma, k->beta, k->theta);
-      /* mc_weight_step_clipped, the steps side by side before the clips */
-      float up[MW0];
-      UNROLL for (int j = 0; j < MW0; j++) up[j] = mc_weight_step(LX(w->w_up, j), g, w->r_in[j]);
-      UNROLL for (int j = 0; j < MW0; j++) LX(w->w_up, j) = mc_clip(up[j], k->w_max_h);
-      if (k->c_pi[0] != 0.0f) {
-        float g2 = k->c_pi[0] * -L(v_api); /* eq. 2.15 */
-        UNROLL for (int j = 0; j < MW2; j++) LX(w->w_pi, j) =
-            mc_weight_step(LX(w->w_pi, j), g2, ri[j]);
-      }
-    }
-  }
-  if (lane < MW2) { /* output: the target nudges the soma (one step late under LE) */
-    float tgt_last = w->tgt_last[0], tgt_now = w->u_tgt[0]; /* lane's own, without an index */
-    UNROLL for (int j = 1; j < MW2; j++) {
-      tgt_last = lane == j ? w->tgt_last[j] : tgt_last;
-      tgt_now = lane == j ? w->u_tgt[j] : tgt_now;
-    }
-    float udot = mc_output_udot(L(w->u_o), L(v_out), mc_le_delayed(k->le, w->nudge_last, nudge_now),
-                                mc_le_delayed(k->le, tgt_last, tgt_now), k->gb, k->gsom, k->g_out,
-                                k->g_free);
-    McSoma n =
-        mc_soma_advance(L(w->u_o), udot, k->dt, k->tau_out, k->le, k->gamma, k->beta, k->theta);
-    L(nr_o) = n.rate;
-    L(w->f_o) = n.forw;
-    L(w->u_o) = n.u;
+      sh[MW_SH_GI + lane] = k->c_ip[0] * (L(nr_i) - sh[MW_SH_PHI_OUT + 2 * MW2 + lane]);
     if (learn) /* row lane of the output's W_up moves in every hidden lane, below */
-      sh[MW_SH_GO + lane] =
-          k->c_up[1] *
-          mc_dendritic_error(n.rate, k->alpha_out, L(v_out), k->gamma, k->beta, k->theta);
-    L(w->acc) = mc_readout(L(w->acc), (float)t, k->lag, mc_shown(k->le, n.u, n.forw), k->readout_n);
+      sh[MW_SH_GO + lane] = k->c_up[1] * (L(nr_o) - sh[MW_SH_PHI_OUT + 3 * MW2 + lane]);
   }
   LANES_END
 
