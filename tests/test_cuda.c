@@ -43,7 +43,9 @@ Test(cuda, wide_kernel_on_bars_with_test_phases) { check(27); }
 Test(cuda, wide_network_auto_kernel_sums_as_the_cpu_wide_path) { check(28); }
 Test(cuda, wide_network_generic_kernel_sums_as_the_cpu_wide_path) { check(29); }
 Test(cuda, wide_kernel_poisson_spikes) { check(30); }
+Test(cuda, warp_kernel_blocks_spread_over_the_sms) { check(31); }
+Test(cuda, generic_kernel_blocks_spread_over_the_sms) { check(32); }
 
 Test(cuda, every_parity_case_has_a_test) {
-  cr_assert_eq(parity_n_cases, 31, "test_cuda.c names each parity case; add a Test for a new one");
+  cr_assert_eq(parity_n_cases, 33, "test_cuda.c names each parity case; add a Test for a new one");
 }
