@@ -1,9 +1,12 @@
 /* A faster version of the microcircuit's step for the GPU: one replica per warp. Lane i
  * is hidden pyramid i, lane k is also interneuron k and output neuron k. Every weight and
  * every potential lives in its lane's registers for a whole launch; the constants too. A
- * step reads no device memory (the sample's input is read once per sample): the lanes
- * exchange their rates through a small shared scratch (MW_SH_*).
- * For one hidden layer of at most 32 neurons and at most 32 outputs; sizes fixed at
+ * step reads no device memory (the sample's input is read once per sample) and shuffles
+ * nothing: the lanes exchange what they need through a small shared scratch (MW_SH_*).
+ * The step is bound by the latency of its dependent chains, not by throughput: the layout
+ * spreads work over the lanes (each hidden lane steps its share of every weight matrix;
+ * the step's φ run in three rounds over the lanes) rather than leaving it to lanes 0-2.
+ * For one hidden layer of at most 32 neurons and at most 4 outputs; sizes fixed at
  * compile time: MW0-MW1-MW2 (9-30-3, Bars).
  *
  * A version in the llm.c sense: mc_body.h is the specification, and tests/test_warp.c
