@@ -190,6 +190,16 @@ const ParityCase parity_cases[] = {
     {"lif_stdp generic kernel, 2 replicas (one diverges), 3 records",
      LS_DIVERGE, 0, 0, "generic", 0, 1},
     /* ---- end of the LIF-STDP launch shapes */
+    /* ---- the warp and generic kernels spread a cohort over every SM (mc_cuda.cu,
+     * block_threads): as few replicas per block as give each SM one. 47 replicas on the
+     * simulator's 46 SMs make blocks of two, the last half-filled (a GPU with more SMs
+     * runs them one per block). ---- */
+    {"warp kernel, 47 replicas: blocks of 2 warps, the last half-filled, 2 launches",
+     MC "[train]\nepochs = 2\nval_samples = 2\n[model]\nt_pres = 3\n[sweep]\nseed = 1..47\n", 0,
+     0, "warp", 1, 1},
+    {"generic kernel, 47 replicas: blocks of 2 threads, the last half-filled",
+     MC "[train]\nepochs = 1\nval_samples = 0\n[model]\nt_pres = 2\n[sweep]\nseed = 1..47\n", 0,
+     0, "generic", 0, 1},
 };
 const int parity_n_cases = sizeof parity_cases / sizeof parity_cases[0];
 

@@ -22,7 +22,7 @@ static void emulate_and_compare(const char *ini, int reversed) {
   cr_assert_eq(session_open(&emu, &ex, ap_backend_cpu(), &exec, &err), AP_OK, "%s", err.msg);
   McLayout lay;
   cr_assert_eq(mc_layout_init(&lay, &dims, NULL), AP_OK);
-  float rows[2 * MW2 * MW1]; /* the GPU's shared memory */
+  float sh[MW_SHARED_FLOATS]; /* the GPU's shared memory */
   int F = emu.lay->series_width;
   mw_lanes_reversed = reversed;
   for (int r = 0; r < emu.R; r++) {
@@ -33,8 +33,8 @@ static void emulate_and_compare(const char *ini, int reversed) {
     McView st = {emu.state + (size_t)r * (size_t)lay.n_floats, 1};
     /* two calls, as launches of a run would be */
     float *row = session_record(&emu, r, 0);
-    mw_records(st, &lay, &k, &sch, &emu.data, 0, 2, row, 0, F, rows);
-    mw_records(st, &lay, &k, &sch, &emu.data, 2, ex.epochs, row + 2 * F, 2, F, rows);
+    mw_records(st, &lay, &k, &sch, &emu.data, 0, 2, row, 0, F, sh);
+    mw_records(st, &lay, &k, &sch, &emu.data, 2, ex.epochs, row + 2 * F, 2, F, sh);
   }
   mw_lanes_reversed = 0;
   char msg[1024] = "";

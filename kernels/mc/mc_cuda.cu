@@ -81,12 +81,12 @@ static __global__ void __launch_bounds__(THREADS)
 static __global__ void __launch_bounds__(THREADS)
     records_warp(float *state, const McConst *cst, const McLayout *lay, McSched sch, ApData data,
                  int e0, int e1, float *series, int width, int R, int R_pad) {
-  __shared__ float rows[THREADS / WARP][2 * MW2 * MW1];
+  __shared__ __align__(16) float sh[THREADS / WARP][MW_SHARED_FLOATS];
   int r = (int)((blockIdx.x * blockDim.x + threadIdx.x) / WARP);
   if (r >= R) return; /* whole warps leave together */
   McView st = {state + r, (size_t)R_pad};
   mw_records(st, lay, cst + r, &sch, &data, e0, e1, series + (size_t)r * MAX_CHUNK * width, e0,
-             width, rows[threadIdx.x / WARP]);
+             width, sh[threadIdx.x / WARP]);
 }
 
 enum { KERNEL_GENERIC, KERNEL_WARP, KERNEL_WIDE };
@@ -120,6 +120,7 @@ struct ApCohort {
   float *d_series;  /* [part][MAX_CHUNK][width] */
   int resident;     /* which part is on the device (-1: none) */
   int kernel;       /* KERNEL_* */
+  int n_sm;         /* the device's SMs: the warp and generic kernels' launch shape */
   cudaStream_t stream;
 };
 
@@ -185,6 +186,11 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
     return ap_fail(err, AP_ERR_OSERR, "out of host memory for %d replicas", c->R);
   for (int r = 0; r < c->R; r++) mc_const_init(&c->h_const[r], &params[r]);
   memcpy(c->h_rows, spec->rows, (size_t)c->R * sizeof(int));
+
+  int dev = 0;
+  CUDA_CHECK(cudaGetDevice(&dev));
+  CUDA_CHECK(cudaDeviceGetAttribute(&c->n_sm, cudaDevAttrMultiProcessorCount, dev));
+  if (c->n_sm < 1) c->n_sm = 1;
 
   /* how many replicas fit on the device at once */
   size_t free_b = 0, total_b = 0;
@@ -278,14 +284,30 @@ static ap_status cuda_state_get(ApCohort *c, float *state, ApError *err) {
   return AP_OK;
 }
 
+/* The warp and generic kernels' block: unit threads per replica (a warp, or one thread),
+ * as few replicas per block as give every SM a block, at most THREADS threads. Both are
+ * bound by the latency of one replica's step, not by the SM's throughput, so a cohort of
+ * 1024 replicas runs on every SM (blocks of 8 threads on 132 SMs) rather than on 8 (blocks
+ * of 128); a replica's numbers do not depend on its block. */
+static int block_threads(const ApCohort *c, int n, int unit) {
+  long t = ((long)n + c->n_sm - 1) / c->n_sm * unit;
+  return t < THREADS ? (int)t : THREADS;
+}
+
 /* Launches records e0 .. e1-1 (at most MAX_CHUNK) for the resident part. */
 static ap_status launch(ApCohort *c, int e0, int e1, ApError *err) {
   int n = part_size(c, c->resident);
   if (c->kernel == KERNEL_WARP) {
-    int blocks = (int)(((size_t)n * WARP + THREADS - 1) / THREADS);
-    records_warp<<<blocks, THREADS, 0, c->stream>>>(c->d_state, c->d_const, c->d_lay, c->sch,
+    int threads = block_threads(c, n, WARP);
+    int blocks = (int)(((size_t)n * WARP + (size_t)threads - 1) / (size_t)threads);
+    records_warp<<<blocks, threads, 0, c->stream>>>(c->d_state, c->d_const, c->d_lay, c->sch,
                                                     c->data, e0, e1, c->d_series, c->width, n,
                                                     c->part);
+  } else if (c->kernel == KERNEL_GENERIC) {
+    int threads = block_threads(c, n, 1), blocks = (n + threads - 1) / threads;
+    records_body<<<blocks, threads, 0, c->stream>>>(
+        c->d_state, c->d_work, c->d_perm, c->d_keep, c->d_const, c->d_lay, c->wo, c->sch, c->data,
+        e0, e1, c->d_series, c->width, n, c->part, 0, c->wide_sum);
   } else {
     int team = c->kernel == KERNEL_WIDE, blocks = team ? n : (n + THREADS - 1) / THREADS;
     records_body<<<blocks, THREADS, 0, c->stream>>>(

@@ -1,8 +1,12 @@
 /* A faster version of the microcircuit's step for the GPU: one replica per warp. Lane i
- * is hidden pyramid i, lane k is also interneuron k and output neuron k. The hidden
- * neurons' weights live in the registers of their lane; the interneurons' and outputs'
- * rows (MW2 x MW1 each) in shared memory, where lane k reads and writes its own rows.
- * For one hidden layer of at most 32 neurons and at most 32 outputs; sizes fixed at
+ * is hidden pyramid i, lane k is also interneuron k and output neuron k. Every weight and
+ * every potential lives in its lane's registers for a whole launch; the constants too. A
+ * step reads no device memory (the sample's input is read once per sample) and shuffles
+ * nothing: the lanes exchange what they need through a small shared scratch (MW_SH_*).
+ * The step is bound by the latency of its dependent chains, not by throughput: the layout
+ * spreads work over the lanes (each hidden lane steps its share of every weight matrix;
+ * the step's φ run in three rounds over the lanes) rather than leaving it to lanes 0-2.
+ * For one hidden layer of at most 32 neurons and at most 4 outputs; sizes fixed at
  * compile time: MW0-MW1-MW2 (9-30-3, Bars).
  *
  * A version in the llm.c sense: mc_body.h is the specification, and tests/test_warp.c
@@ -33,6 +37,9 @@
 #define MW2 3
 #endif
 #define MW_MAX_SAMPLES 64 /* the sample order lives in a local array */
+#if MW1 > 32 || MW2 > 4
+#error "mc_warp.h: at most 32 hidden neurons (a lane each) and 4 outputs (the scratch's φ slots)"
+#endif
 
 #if defined(__CUDA_ARCH__)
 #define LV(type, name) type name
@@ -86,17 +93,34 @@ typedef struct McView {
 
 #define MC_AT(v, e) ((v).base[(size_t)(e) * (v).stride])
 
-/* The interneurons' and outputs' weight rows, 2 MW2 MW1 floats (shared memory on the GPU):
- * row k of each is lane k's. Kept out of McWarp, which holds floats only, so that nvcc
- * keeps all of it in registers. */
-#define MW_W_IP(rows) (rows)                /* [MW2][MW1] W_ip */
-#define MW_W_OUT(rows) ((rows) + MW2 * MW1) /* [MW2][MW1] output W_up */
+/* The warp's shared scratch, MW_SHARED_FLOATS floats (shared memory on the GPU). Each
+ * step the lanes publish their rates and their columns of W_ip and the output's W_up there,
+ * and read back what they need: every lane all rates (broadcast loads in place of 36
+ * shuffles), lane k the rows k (a pitch of MW_PITCH floats puts the three rows' loads in
+ * different banks). The previous step's apical potentials wait there for the
+ * self-prediction sum, and the interneurons' and outputs' learning factors pass through. */
+#define MW_PITCH 36                       /* a row of W_ip or W_out in the scratch */
+#define MW_SH_RP 0                        /* [32] hidden rates, lane i's at i */
+#define MW_SH_RI 32                       /* [4] interneuron rates */
+#define MW_SH_RO 36                       /* [4] output rates */
+#define MW_SH_GI 40                       /* [4] interneurons' factors c_ip err */
+#define MW_SH_GO 44                       /* [4] outputs' factors c_up err */
+#define MW_SH_VA 48                       /* [2][32] a step's v_api, by the step's parity */
+#define MW_SH_PHI 112                     /* [16] the arguments of φ round 3 */
+#define MW_SH_PHI_OUT 128                 /* [16] its results */
+#define MW_SH_WIP 144                     /* [MW2][MW_PITCH] W_ip */
+#define MW_SH_WOUT (144 + MW2 * MW_PITCH) /* [MW2][MW_PITCH] output W_up */
+#define MW_SHARED_FLOATS (144 + 2 * MW2 * MW_PITCH)
 
-/* One replica's network: per-lane registers and the values all lanes share. */
+/* One replica's network: per-lane registers and the values all lanes share. Every weight
+ * is in a hidden lane's registers: lane i holds row i of W_up, W_down and W_pi, and column
+ * i of W_ip and of the output's W_up, so that each lane takes its share of their updates. */
 typedef struct McWarp {
   LARR(float, w_up, MW0);   /* hidden lane i: W_up[i][:] */
   LARR(float, w_down, MW2); /* hidden lane i: W_down[i][:] */
   LARR(float, w_pi, MW2);   /* hidden lane i: W_pi[i][:] */
+  LARR(float, w_ip, MW2);   /* hidden lane i: W_ip[:][i] */
+  LARR(float, w_out, MW2);  /* hidden lane i: W_up[1][:][i] */
   LV(float, u_p);
   LV(float, f_p);
   LV(float, r_p); /* hidden pyramid: u, ŭ, transmitted rate */
@@ -107,17 +131,24 @@ typedef struct McWarp {
   LV(float, f_o);
   LV(float, r_o); /* output k */
   LV(float, acc); /* output k: readout sum of the sample */
-  LV(float, v_bas);
-  LV(float, v_api);
-  LV(float, v_den);
-  LV(float, v_out);
-  LV(float, nr_p);
-  LV(float, nr_i);
-  LV(float, nr_o);                                        /* next step's rates */
   float r_in[MW0], u_tgt[MW2], tgt_last[MW2], nudge_last; /* shared */
   float diverged;                                         /* shared: the state field */
-  float api_sum, inn_sum;                                 /* self-prediction sums of the epoch */
+  float api_sum, inn_sum; /* self-prediction sums of the epoch */
 } McWarp;
+
+/* What a test phase changes (it does not learn): kept before it, put back after. */
+typedef struct McWarpKeep {
+  LV(float, u_p);
+  LV(float, f_p);
+  LV(float, r_p);
+  LV(float, u_i);
+  LV(float, f_i);
+  LV(float, r_i);
+  LV(float, u_o);
+  LV(float, f_o);
+  LV(float, r_o);
+  float r_in[MW0], u_tgt[MW2], tgt_last[MW2], nudge_last;
+} McWarpKeep;
 
 MW_FN float mw_rate(const McConst *k, float u, float forw) {
   return mc_phi(mc_shown(k->le, u, forw), k->gamma, k->beta, k->theta);
@@ -129,63 +160,54 @@ MW_FN float mw_rate(const McConst *k, float u, float forw) {
  * GPU each lane stores its own neurons and lane 0 the values all lanes share. */
 #define MW_MOVE(reg, mem) (load ? (void)((reg) = (mem)) : (void)((mem) = (reg)))
 
-MW_FN void mw_w_up(McWarp *w, float *rows, McView st, int off, int layer, int load) {
+MW_FN void mw_w_up(McWarp *w, McView st, int off, int layer, int load) {
   LANES
   if (layer == 0 && lane < MW1)
     UNROLL for (int j = 0; j < MW0; j++) MW_MOVE(LX(w->w_up, j), MC_AT(st, off + lane * MW0 + j));
-  if (layer == 1 && lane < MW2)
-    for (int j = 0; j < MW1; j++)
-      MW_MOVE(MW_W_OUT(rows)[lane * MW1 + j], MC_AT(st, off + lane * MW1 + j));
+  if (layer == 1 && lane < MW1)
+    UNROLL for (int k = 0; k < MW2; k++) MW_MOVE(LX(w->w_out, k), MC_AT(st, off + k * MW1 + lane));
   LANES_END
 }
-MW_FN void mw_w_down(McWarp *w, float *rows, McView st, int off, int layer, int load) {
-  (void)rows;
+MW_FN void mw_w_down(McWarp *w, McView st, int off, int layer, int load) {
   (void)layer;
   LANES
   if (lane < MW1)
     UNROLL for (int j = 0; j < MW2; j++) MW_MOVE(LX(w->w_down, j), MC_AT(st, off + lane * MW2 + j));
   LANES_END
 }
-MW_FN void mw_w_pi(McWarp *w, float *rows, McView st, int off, int layer, int load) {
-  (void)rows;
+MW_FN void mw_w_pi(McWarp *w, McView st, int off, int layer, int load) {
   (void)layer;
   LANES
   if (lane < MW1)
     UNROLL for (int j = 0; j < MW2; j++) MW_MOVE(LX(w->w_pi, j), MC_AT(st, off + lane * MW2 + j));
   LANES_END
 }
-MW_FN void mw_w_ip(McWarp *w, float *rows, McView st, int off, int layer, int load) {
-  (void)w;
+MW_FN void mw_w_ip(McWarp *w, McView st, int off, int layer, int load) {
   (void)layer;
   LANES
-  if (lane < MW2)
-    for (int j = 0; j < MW1; j++)
-      MW_MOVE(MW_W_IP(rows)[lane * MW1 + j], MC_AT(st, off + lane * MW1 + j));
+  if (lane < MW1)
+    UNROLL for (int k = 0; k < MW2; k++) MW_MOVE(LX(w->w_ip, k), MC_AT(st, off + k * MW1 + lane));
   LANES_END
 }
-MW_FN void mw_u_pyr(McWarp *w, float *rows, McView st, int off, int layer, int load) {
-  (void)rows;
+MW_FN void mw_u_pyr(McWarp *w, McView st, int off, int layer, int load) {
   LANES
   if (layer == 0 && lane < MW1) MW_MOVE(L(w->u_p), MC_AT(st, off + lane));
   if (layer == 1 && lane < MW2) MW_MOVE(L(w->u_o), MC_AT(st, off + lane));
   LANES_END
 }
-MW_FN void mw_forw_pyr(McWarp *w, float *rows, McView st, int off, int layer, int load) {
-  (void)rows;
+MW_FN void mw_forw_pyr(McWarp *w, McView st, int off, int layer, int load) {
   LANES
   if (layer == 0 && lane < MW1) MW_MOVE(L(w->f_p), MC_AT(st, off + lane));
   if (layer == 1 && lane < MW2) MW_MOVE(L(w->f_o), MC_AT(st, off + lane));
   LANES_END
 }
-MW_FN void mw_u_inn(McWarp *w, float *rows, McView st, int off, int layer, int load) {
-  (void)rows;
+MW_FN void mw_u_inn(McWarp *w, McView st, int off, int layer, int load) {
   (void)layer;
   LANES
   if (lane < MW2) MW_MOVE(L(w->u_i), MC_AT(st, off + lane));
   LANES_END
 }
-MW_FN void mw_forw_inn(McWarp *w, float *rows, McView st, int off, int layer, int load) {
-  (void)rows;
+MW_FN void mw_forw_inn(McWarp *w, McView st, int off, int layer, int load) {
   (void)layer;
   LANES
   if (lane < MW2) MW_MOVE(L(w->f_i), MC_AT(st, off + lane));
@@ -194,8 +216,8 @@ MW_FN void mw_forw_inn(McWarp *w, float *rows, McView st, int off, int layer, in
 /* The poisson network's fields: the warp kernel runs rate cohorts only (mw_fits), which
  * never touch them; the device keeps them as loaded and state_get returns them as they were. */
 #define MW_UNUSED_FIELD(member)                                                                    \
-  MW_FN void mw_##member(McWarp *w, float *rows, McView st, int off, int layer, int load) {        \
-    (void)w, (void)rows, (void)st, (void)off, (void)layer, (void)load;                             \
+  MW_FN void mw_##member(McWarp *w, McView st, int off, int layer, int load) {        \
+    (void)w, (void)st, (void)off, (void)layer, (void)load;                             \
   }
 MW_UNUSED_FIELD(vb_pyr)
 MW_UNUSED_FIELD(va_pyr)
@@ -238,7 +260,7 @@ MW_FN void mw_diverged(McWarp *w, McView st, int off, int load) {
 }
 
 /* 1 when any value of the replica's state is non-finite (every lane takes part). */
-MW_FN int mw_any_nonfinite(const McWarp *w, const float *rows) {
+MW_FN int mw_any_nonfinite(const McWarp *w) {
   int shared = !isfinite(w->nudge_last);
   UNROLL for (int j = 0; j < MW0; j++) shared |= !isfinite(w->r_in[j]);
   UNROLL for (int j = 0; j < MW2; j++) shared |= !isfinite(w->u_tgt[j]) | !isfinite(w->tgt_last[j]);
@@ -248,13 +270,11 @@ MW_FN int mw_any_nonfinite(const McWarp *w, const float *rows) {
   if (lane < MW1) {
     UNROLL for (int j = 0; j < MW0; j++) L(bad) |= !isfinite(LX(w->w_up, j));
     UNROLL for (int j = 0; j < MW2; j++) L(bad) |=
-        !isfinite(LX(w->w_down, j)) | !isfinite(LX(w->w_pi, j));
+        !isfinite(LX(w->w_down, j)) | !isfinite(LX(w->w_pi, j)) | !isfinite(LX(w->w_ip, j)) |
+        !isfinite(LX(w->w_out, j));
     L(bad) |= !isfinite(L(w->u_p)) | !isfinite(L(w->f_p));
   }
   if (lane < MW2) {
-    for (int j = 0; j < MW1; j++)
-      L(bad) |=
-          !isfinite(MW_W_IP(rows)[lane * MW1 + j]) | !isfinite(MW_W_OUT(rows)[lane * MW1 + j]);
     L(bad) |=
         !isfinite(L(w->u_i)) | !isfinite(L(w->f_i)) | !isfinite(L(w->u_o)) | !isfinite(L(w->f_o));
   }
@@ -272,13 +292,13 @@ MW_FN void mw_frozen_series(float *o, const McSeriesOffsets *so, int width) {
  * not compile. Layer 0 is the hidden layer, layer 1 the output (no hidden-only fields):
  * layer, load and which fields exist are compile-time constants here, so every value
  * stays in registers (a runtime choice made nvcc spill the network to local memory). */
-MW_FN void mw_transfer(McWarp *w, float *rows, McView st, const McLayout *lay, int load) {
+MW_FN void mw_transfer(McWarp *w, McView st, const McLayout *lay, int load) {
   const McLayerOffsets *h = &lay->layer[0], *o = &lay->layer[1];
-#define MW_HIDDEN(member, ...) mw_##member(w, rows, st, h->member, 0, load);
+#define MW_HIDDEN(member, ...) mw_##member(w, st, h->member, 0, load);
   MC_LAYER_FIELDS(MW_HIDDEN)
 #undef MW_HIDDEN
 #define MW_OUTPUT(member, label, n_rows, n_cols, kind, hidden_only, reset, help)                   \
-  if (!(hidden_only)) mw_##member(w, rows, st, o->member, 1, load);
+  if (!(hidden_only)) mw_##member(w, st, o->member, 1, load);
   MC_LAYER_FIELDS(MW_OUTPUT)
 #undef MW_OUTPUT
 #define MW_FIELD(member, ...) mw_##member(w, st, lay->member, load);
@@ -287,19 +307,20 @@ MW_FN void mw_transfer(McWarp *w, float *rows, McView st, const McLayout *lay, i
 }
 
 /* Every lane's every value zero, so that lanes past the network's neurons never hold
- * undefined values (a functional simulator refuses to read them; a GPU would not care). */
-MW_FN void mw_clear(McWarp *w) {
+ * undefined values (a functional simulator refuses to read them; a GPU would not care),
+ * and the warp's scratch too. */
+MW_FN void mw_clear(McWarp *w, float *sh) {
   // clang-format off
   LANES
-  (void)lane;
   // clang-format on
   UNROLL for (int j = 0; j < MW0; j++) LX(w->w_up, j) = 0.0f;
   UNROLL for (int j = 0; j < MW2; j++) LX(w->w_down, j) = LX(w->w_pi, j) = 0.0f;
+  UNROLL for (int j = 0; j < MW2; j++) LX(w->w_ip, j) = LX(w->w_out, j) = 0.0f;
   L(w->u_p) = L(w->f_p) = L(w->r_p) = L(w->u_i) = L(w->f_i) = L(w->r_i) = 0.0f;
   L(w->u_o) = L(w->f_o) = L(w->r_o) = L(w->acc) = 0.0f;
-  L(w->v_bas) = L(w->v_api) = L(w->v_den) = L(w->v_out) = 0.0f;
-  L(w->nr_p) = L(w->nr_i) = L(w->nr_o) = 0.0f;
+  for (int i = lane; i < MW_SHARED_FLOATS; i += 32) sh[i] = 0.0f;
   LANES_END
+  WARP_SYNC();
   UNROLL for (int j = 0; j < MW0; j++) w->r_in[j] = 0.0f;
   UNROLL for (int j = 0; j < MW2; j++) w->u_tgt[j] = w->tgt_last[j] = 0.0f;
   w->nudge_last = w->diverged = w->api_sum = w->inn_sum = 0.0f;
@@ -316,131 +337,251 @@ MW_FN void mw_refresh(McWarp *w, const McConst *k) {
   LANES_END
 }
 
+/* The test phase's copy of what it changes (back = 0), and back (back = 1). */
+MW_FN void mw_keep(McWarpKeep *c, McWarp *w, int back) {
+#define MW_KEEP(a, b)                                                                              \
+  do {                                                                                             \
+    if (back)                                                                                      \
+      (b) = (a);                                                                                   \
+    else                                                                                           \
+      (a) = (b);                                                                                   \
+  } while (0)
+  // clang-format off
+  LANES
+  (void)lane; /* a lane value is a scalar on the GPU */
+  // clang-format on
+  MW_KEEP(L(c->u_p), L(w->u_p));
+  MW_KEEP(L(c->f_p), L(w->f_p));
+  MW_KEEP(L(c->r_p), L(w->r_p));
+  MW_KEEP(L(c->u_i), L(w->u_i));
+  MW_KEEP(L(c->f_i), L(w->f_i));
+  MW_KEEP(L(c->r_i), L(w->r_i));
+  MW_KEEP(L(c->u_o), L(w->u_o));
+  MW_KEEP(L(c->f_o), L(w->f_o));
+  MW_KEEP(L(c->r_o), L(w->r_o));
+  LANES_END
+  UNROLL for (int j = 0; j < MW0; j++) MW_KEEP(c->r_in[j], w->r_in[j]);
+  UNROLL for (int j = 0; j < MW2; j++) {
+    MW_KEEP(c->u_tgt[j], w->u_tgt[j]);
+    MW_KEEP(c->tgt_last[j], w->tgt_last[j]);
+  }
+  MW_KEEP(c->nudge_last, w->nudge_last);
+#undef MW_KEEP
+}
+
 /* ---- the step -------------------------------------------------------------------------- */
 
-/* One time step (mc_body_step's order). */
-MW_FN void mw_step(McWarp *w, float *rows, const float *x, int y, const McConst *k, int learn,
-                   float nudge_now, int step_in_sample, int track) {
+/* mc_soma_advance without its φ: the potentials u and ŭ; the rate is φ of ŭ under LE,
+ * else of u, taken by mw_step beside the other neurons' (rate left 0 here). */
+MW_FN McSoma mw_soma(float u, float udot, float dt, float tau) {
+  McSoma s;
+  s.forw = mc_prospective(u, tau, udot);
+  s.u = mc_euler(u, dt, udot);
+  s.rate = 0.0f;
+  return s;
+}
+
+/* The self-prediction error of the apical potentials of one step, Σ v² over the hidden
+ * neurons in the body's order, from the scratch (see mw_step). */
+MW_FN float mw_api_sum(const float *va) {
+  float v[MW1], api = 0.0f;
+  UNROLL for (int i = 0; i < MW1; i++) v[i] = va[i];
+  UNROLL for (int i = 0; i < MW1; i++) api = fmaf(v[i], v[i], api);
+  return api;
+}
+
+/* One time step (mc_body_step's order). x, tv: the sample's input and the target's
+ * values (registers for the whole sample). Where a step is tracked, its apical
+ * potentials wait in the scratch (buffer t & 1) and the next step adds their sum to
+ * api_sum inside its dendritic sums, where the warp has issue slots to spare (api_prev:
+ * the previous step was tracked; the sample's last is added by mw_sample). The sums keep
+ * the body's order and api_sum its order over the steps. */
+MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const McConst *k,
+                   int learn, float nudge_now, int t, int track, int api_prev) {
   /* 1. inputs and targets */
   UNROLL for (int j = 0; j < MW0; j++) w->r_in[j] = mc_lowpass(w->r_in[j], x[j], k->k_in);
-  UNROLL for (int j = 0; j < MW2; j++) w->u_tgt[j] =
-      mc_lowpass(w->u_tgt[j], j == y ? k->u_high : k->u_low, k->k_in);
+  UNROLL for (int j = 0; j < MW2; j++) w->u_tgt[j] = mc_lowpass(w->u_tgt[j], tv[j], k->k_in);
 
-  /* 2. the previous step's rates, to every lane */
-  float rp[MW1], ri[MW2], ro[MW2];
-  UNROLL for (int i = 0; i < MW1; i++) rp[i] = FROM(w->r_p, i);
-  UNROLL for (int j = 0; j < MW2; j++) {
-    ri[j] = FROM(w->r_i, j);
-    ro[j] = FROM(w->r_o, j);
-  }
-
-  /* 3. dendrites */
+  /* 2. the previous step's rates to every lane, and the rows of W_ip and W_out to their
+   * lanes, through the scratch */
+  WARP_SYNC(); /* every lane has read the previous step's */
   LANES
-  if (lane < MW1) {
-    float vb = 0.0f, va = 0.0f, vt = 0.0f;
-    UNROLL for (int j = 0; j < MW0; j++) vb = fmaf(LX(w->w_up, j), w->r_in[j], vb);
-    UNROLL for (int j = 0; j < MW2; j++) va = fmaf(LX(w->w_down, j), ro[j], va);
-    UNROLL for (int j = 0; j < MW2; j++) vt = fmaf(LX(w->w_pi, j), ri[j], vt);
-    L(w->v_bas) = vb;
-    L(w->v_api) = va + vt;
-  }
+  sh[MW_SH_RP + lane] = L(w->r_p);
   if (lane < MW2) {
-    float vd = 0.0f, vo = 0.0f;
-    const float *wi = MW_W_IP(rows) + lane * MW1, *wo = MW_W_OUT(rows) + lane * MW1;
-    UNROLL for (int i = 0; i < MW1; i++) {
-      vd = fmaf(wi[i], rp[i], vd);
-      vo = fmaf(wo[i], rp[i], vo);
-    }
-    L(w->v_den) = vd;
-    L(w->v_out) = vo;
+    sh[MW_SH_RI + lane] = L(w->r_i);
+    sh[MW_SH_RO + lane] = L(w->r_o);
+  }
+  UNROLL for (int j = 0; j < MW2; j++) {
+    sh[MW_SH_WIP + j * MW_PITCH + lane] = LX(w->w_ip, j);
+    sh[MW_SH_WOUT + j * MW_PITCH + lane] = LX(w->w_out, j);
   }
   LANES_END
+  WARP_SYNC();
+  float rp[MW1], ri[MW2], ro[MW2], va[MW1];
+  const float *va_prev = sh + MW_SH_VA + ((t + 1) & 1) * 32;
+  UNROLL for (int i = 0; i < MW1; i++) rp[i] = sh[MW_SH_RP + i];
+  UNROLL for (int j = 0; j < MW2; j++) {
+    ri[j] = sh[MW_SH_RI + j];
+    ro[j] = sh[MW_SH_RO + j];
+  }
+  UNROLL for (int i = 0; i < MW1; i++) va[i] = va_prev[i];
 
-  if (track) { /* self-prediction errors, summed in the body's order */
-    float api = 0.0f, inn = 0.0f;
-    UNROLL for (int i = 0; i < MW1; i++) {
-      float v = FROM(w->v_api, i);
-      api = fmaf(v, v, api);
+  /* 3. dendrites: every lane's sums side by side, and the previous step's Σ v_api² */
+  LV(float, v_bas);
+  LV(float, v_api);
+  LV(float, v_den);
+  LV(float, v_out);
+  float api = 0.0f; /* the same in every lane */
+  LANES
+  float vb = 0.0f, vap = 0.0f, vt = 0.0f, vd = 0.0f, vo = 0.0f, a = 0.0f, wi[MW1], wo[MW1];
+  const int row = lane < MW2 ? lane : 0; /* the lanes past the outputs sum row 0 unused */
+  UNROLL for (int i = 0; i < MW1; i++) {
+    wi[i] = sh[MW_SH_WIP + row * MW_PITCH + i];
+    wo[i] = sh[MW_SH_WOUT + row * MW_PITCH + i];
+  }
+  UNROLL for (int i = 0; i < MW1; i++) {
+    vd = fmaf(wi[i], rp[i], vd);
+    vo = fmaf(wo[i], rp[i], vo);
+    a = fmaf(va[i], va[i], a);
+    if (i < MW0) vb = fmaf(LX(w->w_up, i), w->r_in[i], vb);
+    if (i < MW2) {
+      vap = fmaf(LX(w->w_down, i), ro[i], vap);
+      vt = fmaf(LX(w->w_pi, i), ri[i], vt);
     }
+  }
+  api = a;
+  L(v_bas) = vb;
+  L(v_api) = vap + vt;
+  L(v_den) = vd;
+  L(v_out) = vo;
+  if (track) sh[MW_SH_VA + (t & 1) * 32 + lane] = lane < MW1 ? vap + vt : 0.0f;
+  LANES_END
+  float api_root = api_prev ? sqrtf(api) : 0.0f;
+  float inn = 0.0f;
+  if (track) { /* the interneurons' self-prediction error, in the body's order */
     UNROLL for (int j = 0; j < MW2; j++) {
       float diff = ri[j] - ro[j];
       inn = fmaf(diff, diff, inn);
     }
-    w->api_sum += sqrtf(api);
-    w->inn_sum += inn / (float)MW2;
+    inn = inn / (float)MW2;
   }
 
+  /* 4. the somas. A step takes 72 φ (36 rates, 36 dendritic errors), each a chain of
+   * dependent instructions: rather than six chains one after another (pyramids, then the
+   * interneurons and outputs in lanes 0-2), three, side by side over the lanes: each
+   * hidden lane its rate's φ, then its error's, then lanes 0-11 the interneurons' and
+   * outputs' twelve, handed over through the scratch. mw_soma is mc_soma_advance and
+   * "rate - φ(α v)" mc_dendritic_error, with their φ taken there. */
+  LV(float, nr_p);
   LANES
-  if (lane < MW2) { /* interneuron: nudged by its sister's previous potential */
-    float udot = mc_interneuron_udot(L(w->u_i), L(w->v_den), mc_shown(k->le, L(w->u_o), L(w->f_o)),
-                                     k->gb, k->gsom, k->g_inn);
-    McSoma n =
-        mc_soma_advance(L(w->u_i), udot, k->dt, k->tau_inn, k->le, k->gamma, k->beta, k->theta);
-    L(w->nr_i) = n.rate;
-    L(w->f_i) = n.forw;
-    L(w->u_i) = n.u;
-    if (learn && k->c_ip[0] != 0.0f) {
-      float g = k->c_ip[0] *
-                mc_dendritic_error(n.rate, k->alpha_inn, L(w->v_den), k->gamma, k->beta, k->theta);
-      float *wi = MW_W_IP(rows) + lane * MW1;
-      UNROLL for (int i = 0; i < MW1; i++) wi[i] = mc_weight_step(wi[i], g, rp[i]);
-    }
+  /* the interneurons and outputs (lanes past them compute unused values) */
+  float udot_i = mc_interneuron_udot(L(w->u_i), L(v_den), mc_shown(k->le, L(w->u_o), L(w->f_o)),
+                                     k->gb, k->gsom, k->g_inn); /* its sister's previous u */
+  McSoma ni = mw_soma(L(w->u_i), udot_i, k->dt, k->tau_inn);
+  float tgt_last = w->tgt_last[0], tgt_now = w->u_tgt[0]; /* output lane's own, no index */
+  UNROLL for (int j = 1; j < MW2; j++) {
+    tgt_last = lane == j ? w->tgt_last[j] : tgt_last;
+    tgt_now = lane == j ? w->u_tgt[j] : tgt_now;
   }
-  if (lane < MW1) { /* hidden pyramid */
-    float udot = mc_pyramid_udot(L(w->u_p), L(w->v_bas), L(w->v_api), k->gb, k->ga, k->g_pyr);
-    McSoma n =
-        mc_soma_advance(L(w->u_p), udot, k->dt, k->tau_pyr, k->le, k->gamma, k->beta, k->theta);
-    L(w->nr_p) = n.rate;
+  float udot_o = mc_output_udot(L(w->u_o), L(v_out), mc_le_delayed(k->le, w->nudge_last, nudge_now),
+                                mc_le_delayed(k->le, tgt_last, tgt_now), k->gb, k->gsom, k->g_out,
+                                k->g_free); /* the target nudges, one step late under LE */
+  McSoma no = mw_soma(L(w->u_o), udot_o, k->dt, k->tau_out);
+  if (lane < MW2) {
+    sh[MW_SH_PHI + lane] = k->le != 0.0f ? ni.forw : ni.u;
+    sh[MW_SH_PHI + MW2 + lane] = k->le != 0.0f ? no.forw : no.u;
+    sh[MW_SH_PHI + 2 * MW2 + lane] = k->alpha_inn * L(v_den);
+    sh[MW_SH_PHI + 3 * MW2 + lane] = k->alpha_out * L(v_out);
+    L(w->f_i) = ni.forw;
+    L(w->u_i) = ni.u;
+    L(w->f_o) = no.forw;
+    L(w->u_o) = no.u;
+    L(w->acc) = mc_readout(L(w->acc), (float)t, k->lag, mc_shown(k->le, no.u, no.forw),
+                           k->readout_n);
+  }
+  /* the hidden pyramid: rounds 1 and 2 */
+  float udot = mc_pyramid_udot(L(w->u_p), L(v_bas), L(v_api), k->gb, k->ga, k->g_pyr);
+  McSoma n = mw_soma(L(w->u_p), udot, k->dt, k->tau_pyr);
+  float rate = mc_phi(k->le != 0.0f ? n.forw : n.u, k->gamma, k->beta, k->theta);
+  if (lane < MW1) {
+    L(nr_p) = rate;
     L(w->f_p) = n.forw;
     L(w->u_p) = n.u;
-    if (learn) {
-      float g = k->c_up[0] *
-                mc_dendritic_error(n.rate, k->alpha_pyr, L(w->v_bas), k->gamma, k->beta, k->theta);
-      UNROLL for (int j = 0; j < MW0; j++) LX(w->w_up, j) =
-          mc_weight_step_clipped(LX(w->w_up, j), g, w->r_in[j], k->w_max_h);
-      if (k->c_pi[0] != 0.0f) {
-        float g2 = k->c_pi[0] * -L(w->v_api); /* eq. 2.15 */
-        UNROLL for (int j = 0; j < MW2; j++) LX(w->w_pi, j) =
-            mc_weight_step(LX(w->w_pi, j), g2, ri[j]);
-      }
+  }
+  if (learn) {
+    float g =
+        k->c_up[0] * (rate - mc_phi(k->alpha_pyr * L(v_bas), k->gamma, k->beta, k->theta));
+    /* mc_weight_step_clipped, the steps side by side before the clips */
+    float up[MW0];
+    UNROLL for (int j = 0; j < MW0; j++) up[j] = mc_weight_step(LX(w->w_up, j), g, w->r_in[j]);
+    if (lane < MW1) UNROLL for (int j = 0; j < MW0; j++) LX(w->w_up, j) = mc_clip(up[j], k->w_max_h);
+    if (lane < MW1 && k->c_pi[0] != 0.0f) {
+      float g2 = k->c_pi[0] * -L(v_api); /* eq. 2.15 */
+      UNROLL for (int j = 0; j < MW2; j++) LX(w->w_pi, j) = mc_weight_step(LX(w->w_pi, j), g2, ri[j]);
     }
   }
-  if (lane < MW2) { /* output: the target nudges the soma (one step late under LE) */
-    float udot =
-        mc_output_udot(L(w->u_o), L(w->v_out), mc_le_delayed(k->le, w->nudge_last, nudge_now),
-                       mc_le_delayed(k->le, w->tgt_last[lane], w->u_tgt[lane]), k->gb, k->gsom,
-                       k->g_out, k->g_free);
-    McSoma n =
-        mc_soma_advance(L(w->u_o), udot, k->dt, k->tau_out, k->le, k->gamma, k->beta, k->theta);
-    L(w->nr_o) = n.rate;
-    L(w->f_o) = n.forw;
-    L(w->u_o) = n.u;
-    if (learn) {
-      float g = k->c_up[1] *
-                mc_dendritic_error(n.rate, k->alpha_out, L(w->v_out), k->gamma, k->beta, k->theta);
-      float *wo = MW_W_OUT(rows) + lane * MW1;
-      UNROLL for (int i = 0; i < MW1; i++) wo[i] =
-          mc_weight_step_clipped(wo[i], g, rp[i], k->w_max_o);
-    }
-    L(w->acc) = mc_readout(L(w->acc), (float)step_in_sample, k->lag, mc_shown(k->le, n.u, n.forw),
-                           k->readout_n);
+  LANES_END
+  /* round 3: lane q MW2 + k takes φ number q of neuron k */
+  WARP_SYNC();
+  LANES
+  float phi = mc_phi(sh[MW_SH_PHI + (lane < 4 * MW2 ? lane : 0)], k->gamma, k->beta, k->theta);
+  if (lane < 4 * MW2) sh[MW_SH_PHI_OUT + lane] = phi;
+  LANES_END
+  WARP_SYNC();
+  LV(float, nr_i);
+  LV(float, nr_o);
+  LANES
+  if (lane < MW2) {
+    L(nr_i) = sh[MW_SH_PHI_OUT + lane];
+    L(nr_o) = sh[MW_SH_PHI_OUT + MW2 + lane];
+    if (learn && k->c_ip[0] != 0.0f) /* row lane of W_ip moves in every hidden lane, below */
+      sh[MW_SH_GI + lane] = k->c_ip[0] * (L(nr_i) - sh[MW_SH_PHI_OUT + 2 * MW2 + lane]);
+    if (learn) /* row lane of the output's W_up moves in every hidden lane, below */
+      sh[MW_SH_GO + lane] = k->c_up[1] * (L(nr_o) - sh[MW_SH_PHI_OUT + 3 * MW2 + lane]);
   }
   LANES_END
 
+  /* the columns of W_ip and W_out: W[k][i] += g_k r_i, r_i the rate of the step's start
+   * (the hidden lane's own); mc_weight_step_clipped for W_out, the steps before the clips */
+  if (learn) {
+    WARP_SYNC(); /* the factors the k lanes wrote */
+    float gi[MW2], go[MW2];
+    const int inn = k->c_ip[0] != 0.0f;
+    UNROLL for (int j = 0; j < MW2; j++) {
+      gi[j] = sh[MW_SH_GI + j];
+      go[j] = sh[MW_SH_GO + j];
+    }
+    LANES
+    if (lane < MW1) {
+      float st[MW2];
+      if (inn)
+        UNROLL for (int j = 0; j < MW2; j++) LX(w->w_ip, j) =
+            mc_weight_step(LX(w->w_ip, j), gi[j], L(w->r_p));
+      UNROLL for (int j = 0; j < MW2; j++) st[j] = mc_weight_step(LX(w->w_out, j), go[j], L(w->r_p));
+      UNROLL for (int j = 0; j < MW2; j++) LX(w->w_out, j) = mc_clip(st[j], k->w_max_o);
+    }
+    LANES_END
+  }
+
   LANES
-  if (lane < MW1) L(w->r_p) = L(w->nr_p);
+  if (lane < MW1) L(w->r_p) = L(nr_p);
   if (lane < MW2) {
-    L(w->r_i) = L(w->nr_i);
-    L(w->r_o) = L(w->nr_o);
+    L(w->r_i) = L(nr_i);
+    L(w->r_o) = L(nr_o);
   }
   LANES_END
   UNROLL for (int j = 0; j < MW2; j++) w->tgt_last[j] = w->u_tgt[j];
   w->nudge_last = nudge_now;
+  if (api_prev) w->api_sum += api_root; /* late: the root has had the step to arrive */
+  if (track) w->inn_sum += inn;
 }
 
-/* One sample (mc_body_sample). */
-MW_FN int mw_sample(McWarp *w, float *rows, const McConst *k, const float *x, int y, int t_pres,
+/* One sample (mc_body_sample). x: the sample's input (device memory on the GPU), read once. */
+MW_FN int mw_sample(McWarp *w, float *sh, const McConst *k, const float *xg, int y, int t_pres,
                     int learn, int learn_lag, int nudge, int track, int reset, float *sq_err) {
+  float x[MW0], tv[MW2];
+  UNROLL for (int j = 0; j < MW0; j++) x[j] = xg[j];
+  UNROLL for (int j = 0; j < MW2; j++) tv[j] = j == y ? k->u_high : k->u_low;
   LANES
   if (lane < MW2) L(w->acc) = 0.0f;
   if (reset) { /* the fields with the reset flag: the potentials */
@@ -450,11 +591,16 @@ MW_FN int mw_sample(McWarp *w, float *rows, const McConst *k, const float *x, in
   LANES_END
   if (reset) mw_refresh(w, k);
   for (int t = 0; t < t_pres; t++)
-    mw_step(w, rows, x, y, k, learn && t >= learn_lag, nudge ? 1.0f : 0.0f, t, track);
+    mw_step(w, sh, x, tv, k, learn && t >= learn_lag, nudge ? 1.0f : 0.0f, t, track,
+            track && t > 0);
+  if (track && t_pres > 0) { /* the last step's Σ v_api² */
+    WARP_SYNC();
+    w->api_sum += sqrtf(mw_api_sum(sh + MW_SH_VA + ((t_pres - 1) & 1) * 32));
+  }
   int best = 0;
   float e = 0.0f, best_a = FROM(w->acc, 0);
   UNROLL for (int j = 0; j < MW2; j++) {
-    float a = FROM(w->acc, j), t = j == y ? k->u_high : k->u_low;
+    float a = FROM(w->acc, j), t = tv[j];
     if (a > best_a) {
       best = j;
       best_a = a;
@@ -466,15 +612,17 @@ MW_FN int mw_sample(McWarp *w, float *rows, const McConst *k, const float *x, in
 }
 
 /* Records e0 .. e1-1 of one replica (mc_body_records), state in and out through st; the
- * series of record e go to out + (e - col0) * width. rows: 2 MW2 MW1 floats for the
- * interneuron and output weights (shared memory on the GPU). */
-MW_FN void mw_records(McView st, const McLayout *lay, const McConst *k, const McSched *sch,
+ * series of record e go to out + (e - col0) * width. sh: the warp's scratch,
+ * MW_SHARED_FLOATS floats (shared memory on the GPU). kg: the replica's constants, read
+ * once into registers. */
+MW_FN void mw_records(McView st, const McLayout *lay, const McConst *kg, const McSched *sch,
                       const ApData *data, int e0, int e1, float *out, int col0, int width,
-                      float *rows) {
+                      float *sh) {
+  const McConst kc = *kg, *k = &kc;
   McWarp w;
-  mw_clear(&w);
+  mw_clear(&w, sh);
   const McSeriesOffsets *so = &lay->ser;
-  mw_transfer(&w, rows, st, lay, 1);
+  mw_transfer(&w, st, lay, 1);
   mw_refresh(&w, k);
   uint32_t perm[MW_MAX_SAMPLES];
   for (int e = e0; e < e1; e++) {
@@ -493,7 +641,7 @@ MW_FN void mw_records(McView st, const McLayout *lay, const McConst *k, const Mc
       const int *ys = phase ? data->y_val : data->y_train;
       for (int s = 0; s < shown; s++) {
         uint32_t idx = perm[s];
-        int hit = mw_sample(&w, rows, k, xs + (size_t)idx * MW0, ys[idx], sch->t_pres,
+        int hit = mw_sample(&w, sh, k, xs + (size_t)idx * MW0, ys[idx], sch->t_pres,
                             phase ? 0 : sch->learn, sch->learn_lag, phase ? 0 : sch->teacher,
                             !phase, sch->reset, &err);
         if (phase) {
@@ -509,22 +657,32 @@ MW_FN void mw_records(McView st, const McLayout *lay, const McConst *k, const Mc
     float test_hits = 0, test_err = 0;
     const int test = mc_test_due(sch, e);
     if (test) {
-      McWarp keep = w;
+      McWarpKeep keep;
+      mw_keep(&keep, &w, 0);
       for (int s = 0; s < sch->n_test; s++) {
-        test_hits += (float)mw_sample(&w, rows, k, data->x_val + (size_t)s * MW0, data->y_val[s],
+        test_hits += (float)mw_sample(&w, sh, k, data->x_val + (size_t)s * MW0, data->y_val[s],
                                       sch->t_pres, 0, 0, 0, 0, sch->reset, &err);
         test_err += err;
       }
-      w = keep;
+      mw_keep(&keep, &w, 1);
     }
-    /* the weight errors of the self-predicting state, in the body's order */
+    /* the weight errors of the self-predicting state, in the body's order: the columns
+     * of W_ip and W_out through the scratch */
     double ff = 0, fb = 0;
-    WARP_SYNC(); /* every lane reads the rows the k lanes wrote */
-    for (int i = 0; i < MW2 * MW1; i++) {
-      float a = MW_W_IP(rows)[i] - k->rho[0] * MW_W_OUT(rows)[i];
-      ff += (double)a * (double)a;
+    WARP_SYNC(); /* every lane is done with the scratch */
+    LANES
+    UNROLL for (int j = 0; j < MW2; j++) {
+      sh[MW_SH_WIP + j * MW_PITCH + lane] = LX(w.w_ip, j);
+      sh[MW_SH_WOUT + j * MW_PITCH + lane] = LX(w.w_out, j);
     }
-    WARP_SYNC(); /* before any lane writes its rows again */
+    LANES_END
+    WARP_SYNC(); /* every lane reads every column */
+    for (int j = 0; j < MW2; j++)
+      for (int i = 0; i < MW1; i++) {
+        float a = sh[MW_SH_WIP + j * MW_PITCH + i] - k->rho[0] * sh[MW_SH_WOUT + j * MW_PITCH + i];
+        ff += (double)a * (double)a;
+      }
+    WARP_SYNC(); /* before any lane writes the scratch again */
     UNROLL for (int i = 0; i < MW1; i++) UNROLL for (int j = 0; j < MW2; j++) {
       float q = FROMX(w.w_pi, j, i) + FROMX(w.w_down, j, i);
       fb += (double)q * (double)q;
@@ -540,12 +698,12 @@ MW_FN void mw_records(McView st, const McLayout *lay, const McConst *k, const Mc
     o[so->ff_err] = (float)(ff / (MW1 * MW2));
     o[so->fb_err] = (float)(fb / (MW1 * MW2));
     o[so->diverged] = 0.0f;
-    if (mw_any_nonfinite(&w, rows)) {
+    if (mw_any_nonfinite(&w)) {
       w.diverged = (float)(e + 1);
       mw_frozen_series(o, so, width);
     }
   }
-  mw_transfer(&w, rows, st, lay, 0);
+  mw_transfer(&w, st, lay, 0);
 }
 
 /* The warp version runs this network, neuron type and sample set. */
