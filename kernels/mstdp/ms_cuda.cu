@@ -105,11 +105,15 @@ static __device__ __forceinline__ void rows16_rows(const MsBody *b, int terms, i
       u = hidden ? i : d->Hp + i - d->H;
       float a = ca[u], a2 = ca2[u];
       for (int j0 = lane; j0 < n; j0 += ROWS16_UNROLL * MS_PAD) {
-        float wb[ROWS16_UNROLL];
+        /* every load of the step first (in flight together), then the sums in order */
+        float wb[ROWS16_UNROLL], rb[ROWS16_UNROLL], xb[ROWS16_UNROLL], x2b[ROWS16_UNROLL];
 #pragma unroll
         for (int q = 0; q < ROWS16_UNROLL; q++) {
-          int j = j0 + q * MS_PAD;
-          wb[q] = j < n ? w[j] : 0.0f;
+          int j = j0 + q * MS_PAD, ok = j < n;
+          wb[q] = ok ? w[j] : 0.0f;
+          rb[q] = ok ? rho[j] : 0.0f;
+          xb[q] = ok && terms ? cx[j] : 0.0f;
+          x2b[q] = ok && terms == 2 ? cx2[j] : 0.0f;
         }
 #pragma unroll
         for (int q = 0; q < ROWS16_UNROLL; q++) {
@@ -117,12 +121,12 @@ static __device__ __forceinline__ void rows16_rows(const MsBody *b, int terms, i
           if (j < n) {
             float wj = wb[q];
             if (terms) {
-              wj = fmaf(a, cx[j], wj);
-              if (terms == 2) wj = fmaf(a2, cx2[j], wj);
+              wj = fmaf(a, xb[q], wj);
+              if (terms == 2) wj = fmaf(a2, x2b[q], wj);
               if (j == self) wj = 0.0f;
               w[j] = wj;
             }
-            acc = fmaf(wj, rho[j], acc);
+            acc = fmaf(wj, rb[q], acc);
           }
         }
       }
