@@ -138,25 +138,6 @@ const ParityCase parity_cases[] = {
      0, 0, "rows16", 1, 1},
     {"mstdp rows16, 5 replicas of 600 hidden, every reading, 2 launches", MS_WIDE, 0, 0, "rows16",
      2, 0},
-    /* ---- MSTDP span (issue 23): the training passes as launches over the whole grid,
-     * replicas side by side on its second axis (each with its own update terms: rule pre
-     * with smoothing has two), records' ends on a block per replica. auto takes span for
-     * fewer replicas than SMs on one schedule, rows16 otherwise. ---- */
-    {"mstdp span, 4 replicas: clamp, rule, free, smoothing and range readings, shuffled",
-     MS_READINGS, 0, 0, "span", 0, 1},
-    {"mstdp span (auto), 2 replicas (one diverges), generation, full tests, 3 launches",
-     MS_GENERATION, 0, 0, NULL, 1, 1},
-    {"mstdp span, 2 records on the GPU (2 launches), 1 more on the CPU, 3 replicas",
-     MS "[train]\nepochs = 3\npresentations = 3\ntest_samples = 2\ntrain_eval = 0\n"
-        "[model]\nhidden = 30\norder = shuffled\nclamp = momentum\n[sweep]\nseed = 1..3\n",
-     0, 2, "span", 1, 1},
-    {"mstdp auto, 3 replicas on two schedules (not span: rows16)",
-     MS "[train]\nepochs = 2\npresentations = 2\ntest_samples = 1\ntrain_eval = 0\n"
-        "[model]\nhidden = 20\n[sweep]\niterations = 3, 4, 3\n",
-     0, 0, NULL, 0, 1},
-    {"mstdp span, 5 replicas of 600 hidden, every reading, 2 launches", MS_WIDE, 0, 0, "span", 2,
-     0},
-    /* ---- end of MSTDP span ---- */
     /* more units than threads, small (a minute under the simulator; CI leaves them out:
      * the CPU runs the same strided team loops, and rows16's groups take several rows in
      * the readings case) */
@@ -190,6 +171,25 @@ const ParityCase parity_cases[] = {
      MC "[train]\nepochs = 2\nval_samples = 2\n[model]\nneuron = poisson\nt_pres = 4\n"
         "tau_dend = 0.2\n[sweep]\nt_ref = 0, 0.2\n",
      0, 0, "wide", 0, 1},
+    /* ---- MSTDP span (issue 23): the training passes as launches over the whole grid,
+     * replicas side by side on its second axis (each with its own update terms: rule pre
+     * with smoothing has two), records' ends on a block per replica. auto takes span for
+     * fewer replicas than SMs on one schedule, rows16 otherwise. ---- */
+    {"mstdp span, 4 replicas: clamp, rule, free, smoothing and range readings, shuffled",
+     MS_READINGS, 0, 0, "span", 0, 1},
+    {"mstdp span (auto), 2 replicas (one diverges), generation, full tests, 3 launches",
+     MS_GENERATION, 0, 0, NULL, 1, 1},
+    {"mstdp span, 2 records on the GPU (2 launches), 1 more on the CPU, 3 replicas",
+     MS "[train]\nepochs = 3\npresentations = 3\ntest_samples = 2\ntrain_eval = 0\n"
+        "[model]\nhidden = 30\norder = shuffled\nclamp = momentum\n[sweep]\nseed = 1..3\n",
+     0, 2, "span", 1, 1},
+    {"mstdp auto, 3 replicas on two schedules (not span: rows16)",
+     MS "[train]\nepochs = 2\npresentations = 2\ntest_samples = 1\ntrain_eval = 0\n"
+        "[model]\nhidden = 20\n[sweep]\niterations = 3, 4, 3\n",
+     0, 0, NULL, 0, 1},
+    {"mstdp span, 5 replicas of 600 hidden, every reading, 2 launches", MS_WIDE, 0, 0, "span", 2,
+     0},
+    /* ---- end of MSTDP span ---- */
 };
 const int parity_n_cases = sizeof parity_cases / sizeof parity_cases[0];
 

@@ -43,7 +43,13 @@ Test(cuda, wide_kernel_on_bars_with_test_phases) { check(27); }
 Test(cuda, wide_network_auto_kernel_sums_as_the_cpu_wide_path) { check(28); }
 Test(cuda, wide_network_generic_kernel_sums_as_the_cpu_wide_path) { check(29); }
 Test(cuda, wide_kernel_poisson_spikes) { check(30); }
+/* MSTDP span (issue 23) */
+Test(cuda, mstdp_span_readings_match) { check(31); }
+Test(cuda, mstdp_span_auto_generation_divergence_and_launches_match) { check(32); }
+Test(cuda, mstdp_span_state_continues_on_the_cpu) { check(33); }
+Test(cuda, mstdp_auto_on_two_schedules_matches) { check(34); }
+Test(cuda, mstdp_span_wide_teams_match) { check(35); }
 
 Test(cuda, every_parity_case_has_a_test) {
-  cr_assert_eq(parity_n_cases, 31, "test_cuda.c names each parity case; add a Test for a new one");
+  cr_assert_eq(parity_n_cases, 36, "test_cuda.c names each parity case; add a Test for a new one");
 }
