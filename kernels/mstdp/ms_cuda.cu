@@ -36,9 +36,10 @@
  *            cases could not run; it has no cooperative launch and no CUDA graphs either.
  *            A launch is a few microseconds against a row pass of tens at 2048 hidden.
  * "auto" takes span for fewer replicas than the device has SMs (one replica's rows
- * fill the GPU), rows16 for more (one SM per replica is then the whole GPU, without
- * launches), both modelled (benchmarks/results/gpu-model-mstdp-2026-12-07.md); generic
- * stays as the plain port.
+ * fill the GPU; modelled at 256 hidden, one replica: 9.6x rows16 per iteration,
+ * benchmarks/results/gpu-model-mstdp-2026-12-07.md), rows16 for more (a block per
+ * replica then fills every SM without launches; not modelled); generic stays as the
+ * plain port.
  *
  * Where the cohort's blocks fit in the device's persisting L2 (an H100 sets aside up to
  * ~37 MB of its 50 MB, one 2048-hidden replica is 30 MB), an access-policy window on the
