@@ -126,14 +126,14 @@ const ParityCase parity_cases[] = {
      * 9 pixels, 3 labels; hidden 20, 30 and 40 make generic teams of one warp and of two
      * (with idle threads); 520 and 600 hidden teams whose threads take several rows */
     {"mstdp, 4 replicas: clamp, rule, free, smoothing and range readings, shuffled", MS_READINGS, 0,
-     0, NULL, 0, 1},
+     0, "generic", 0, 1},
     {"mstdp, 2 replicas (one diverges), generation, full tests, 3 launches", MS_GENERATION, 0, 0,
-     NULL, 1, 1},
+     "generic", 1, 1},
     {"mstdp, 2 records on the GPU, 1 more on the CPU, 3 replicas",
      MS "[train]\nepochs = 3\npresentations = 3\ntest_samples = 2\ntrain_eval = 0\n"
         "[model]\nhidden = 30\norder = shuffled\nclamp = momentum\n[sweep]\nseed = 1..3\n",
-     0, 2, NULL, 0, 1},
-    {"mstdp, 5 replicas of 600 hidden, every reading, 2 launches", MS_WIDE, 0, 0, NULL, 2, 0},
+     0, 2, "generic", 0, 1},
+    {"mstdp, 5 replicas of 600 hidden, every reading, 2 launches", MS_WIDE, 0, 0, "generic", 2, 0},
     /* the rows16 kernel (blocks of 16 x 32 threads here): the same cases */
     {"mstdp rows16, 4 replicas: clamp, rule, free, smoothing and range readings, shuffled",
      MS_READINGS, 0, 0, "rows16", 0, 1},
@@ -200,6 +200,25 @@ const ParityCase parity_cases[] = {
     {"generic kernel, 47 replicas: blocks of 2 threads, the last half-filled",
      MC "[train]\nepochs = 1\nval_samples = 0\n[model]\nt_pres = 2\n[sweep]\nseed = 1..47\n", 0,
      0, "generic", 0, 1},
+    /* ---- MSTDP span (issue 23): the training passes as launches over the whole grid,
+     * replicas side by side on its second axis (each with its own update terms: rule pre
+     * with smoothing has two), records' ends on a block per replica. auto takes span for
+     * fewer replicas than SMs on one schedule, rows16 otherwise. ---- */
+    {"mstdp span, 4 replicas: clamp, rule, free, smoothing and range readings, shuffled",
+     MS_READINGS, 0, 0, "span", 0, 1},
+    {"mstdp span (auto), 2 replicas (one diverges), generation, full tests, 3 launches",
+     MS_GENERATION, 0, 0, NULL, 1, 1},
+    {"mstdp span, 2 records on the GPU (2 launches), 1 more on the CPU, 3 replicas",
+     MS "[train]\nepochs = 3\npresentations = 3\ntest_samples = 2\ntrain_eval = 0\n"
+        "[model]\nhidden = 30\norder = shuffled\nclamp = momentum\n[sweep]\nseed = 1..3\n",
+     0, 2, "span", 1, 1},
+    {"mstdp auto, 3 replicas on two schedules (not span: rows16)",
+     MS "[train]\nepochs = 2\npresentations = 2\ntest_samples = 1\ntrain_eval = 0\n"
+        "[model]\nhidden = 20\n[sweep]\niterations = 3, 4, 3\n",
+     0, 0, NULL, 0, 1},
+    {"mstdp span, 5 replicas of 600 hidden, every reading, 2 launches", MS_WIDE, 0, 0, "span", 2,
+     0},
+    /* ---- end of MSTDP span ---- */
 };
 const int parity_n_cases = sizeof parity_cases / sizeof parity_cases[0];
 

@@ -25,6 +25,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct MsTeam {
   int tid, nth;
@@ -113,33 +114,43 @@ MS_FN void ms_row_pass(MsTeam t, const MsBody *b, int terms) {
 /* The internal index of real unit i (hidden first, then visible). */
 MS_FN int ms_unit(const MsDims *d, int i) { return i < d->H ? i : d->Hp + i - d->H; }
 
+/* Unit u's new state from its input dot and its rate r0 = rho(s) before the iteration;
+ * clamped: whether the phase clamps it. The new rate, and while learning its column
+ * coefficients, go to rho[u], cx[u], cx2[u]: the MsRep's own (ms_unit_pass), or a second
+ * set where the row pass still reads the first (ms_cuda.cu's span). */
+MS_FN void ms_unit_at(const MsBody *b, int u, float r0, float dot, int clamped_phase, int clamped,
+                      int learn, float *rho, float *cx, float *cx2) {
+  MsRep *r = b->r;
+  const MsConst *k = b->k;
+  MsUnitStep st =
+      ms_unit_step(k, r->s[u], r->v[u], r0, dot, r->b[u], clamped_phase, clamped, r->tgt[u]);
+  float r1 = ms_rho(st.s);
+  if (learn) {
+    MsLearn l = ms_learn(k, r0, r1, st.ds);
+    r->ca[u] = l.a;
+    cx[u] = l.x;
+    r->ca2[u] = l.a2;
+    cx2[u] = l.x2;
+    r->b[u] = r->b[u] + l.db;
+  }
+  r->s[u] = st.s;
+  r->v[u] = st.v;
+  rho[u] = r1;
+}
+
 /* Every unit's new state; units [lo, hi) are clamped in a clamped phase. */
 MS_FN void ms_unit_pass(MsTeam t, const MsBody *b, int clamped_phase, int lo, int hi, int learn) {
   MsRep *r = b->r;
-  const MsConst *k = b->k;
   MsSpan sp = ms_span(t, b->d.H + b->d.V);
   for (int i = sp.lo; i < sp.hi; i += sp.step) {
     int u = ms_unit(&b->d, i);
-    float r0 = r->rho[u];
-    MsUnitStep st = ms_unit_step(k, r->s[u], r->v[u], r0, r->dot[u], r->b[u], clamped_phase,
-                                 u >= lo && u < hi, r->tgt[u]);
-    float r1 = ms_rho(st.s);
-    if (learn) {
-      MsLearn l = ms_learn(k, r0, r1, st.ds);
-      r->ca[u] = l.a;
-      r->cx[u] = l.x;
-      r->ca2[u] = l.a2;
-      r->cx2[u] = l.x2;
-      r->b[u] = r->b[u] + l.db;
-    }
-    r->s[u] = st.s;
-    r->v[u] = st.v;
-    r->rho[u] = r1;
+    ms_unit_at(b, u, r->rho[u], r->dot[u], clamped_phase, u >= lo && u < hi, learn, r->rho, r->cx,
+               r->cx2);
   }
 }
 
 /* The update terms a learning iteration leaves pending. */
-MS_FN int ms_terms(const MsConst *k) { return k->rule == MS_RULE_PRE && k->smoothing ? 2 : 1; }
+AP_HD int ms_terms(const MsConst *k) { return k->rule == MS_RULE_PRE && k->smoothing ? 2 : 1; }
 
 /* One phase of n iterations. *pending: the terms of the update not yet applied. */
 MS_FN void ms_phase(MsTeam t, const MsBody *b, int clamped_phase, int lo, int hi, int learn,
@@ -167,14 +178,36 @@ MS_FN void ms_set_targets(MsTeam t, const MsBody *b, const float *x, int y) {
 }
 
 /* Algorithm 1 for one training image: T cycles of (clamped phase with learning, free
- * phase). */
+ * phase), as a list of ms_present_iters iterations; iteration j is ms_present_iter(k, j)
+ * (a backend that launches iteration by iteration, ms_cuda.cu's span, walks the same
+ * list). Nothing is pending across a presentation's end: it ends with a free phase. */
+typedef struct MsIter {
+  int clamped, learn, terms; /* a clamped phase (with learning); the update terms pending */
+} MsIter;
+
+AP_HD int ms_present_iters(const MsConst *k) { return 2 * k->cycles * k->iterations; }
+
+AP_HD MsIter ms_present_iter(const MsConst *k, int j) {
+  MsIter it;
+  it.clamped = j / k->iterations % 2 == 0;
+  it.learn = it.clamped;
+  it.terms = j > 0 && (j - 1) / k->iterations % 2 == 0 ? ms_terms(k) : 0;
+  return it;
+}
+
+/* The clamped units [lo, hi) of a training iteration: the visible ones in a clamped phase. */
+AP_HD int ms_present_lo(const MsDims *d, MsIter it) { return it.clamped ? d->Hp : 0; }
+AP_HD int ms_present_hi(const MsDims *d, MsIter it) { return it.clamped ? d->Hp + d->V : 0; }
+
 MS_FN void ms_present(MsTeam t, const MsBody *b, const float *x, int y) {
   const MsDims *d = &b->d;
   ms_set_targets(t, b, x, y);
-  int pending = 0;
-  for (int c = 0; c < b->k->cycles; c++) {
-    ms_phase(t, b, 1, d->Hp, d->Hp + d->V, 1, &pending);
-    ms_phase(t, b, 0, 0, 0, 0, &pending);
+  for (int j = 0, n = ms_present_iters(b->k); j < n; j++) {
+    MsIter it = ms_present_iter(b->k, j);
+    ms_row_pass(t, b, it.terms);
+    MS_SYNC();
+    ms_unit_pass(t, b, it.clamped, ms_present_lo(d, it), ms_present_hi(d, it), it.learn);
+    MS_SYNC();
   }
 }
 
@@ -256,8 +289,8 @@ MS_FN void ms_generate(MsTeam t, const MsBody *b, int record, float *out) {
       ms_set_targets(t, b, NULL, c);
       for (int cy = 0; cy < k->test_cycles; cy++) {
         ms_phase(t, b, 1, d->Hp + d->P, d->Hp + d->V, 0, &pending);
-        if (cy == k->test_cycles - 1 && t.tid == 0)
-          for (int px = 0; px < d->P; px++) out[(size_t)sample * d->P + px] = r->s[d->Hp + px];
+        if (cy == k->test_cycles - 1) /* read before the free phase's unit pass writes s */
+          for (int px = t.tid; px < d->P; px += t.nth) out[(size_t)sample * d->P + px] = r->s[d->Hp + px];
         ms_phase(t, b, 0, 0, 0, 0, &pending);
       }
     }
@@ -285,69 +318,124 @@ MS_FN int ms_image_of(MsTeam t, const MsBody *b, long long n) {
   return (int)b->r->perm[pos];
 }
 
-/* Mean |W| over the real weights, mean and max |s|, and the energy E of eq. 3 (with
- * W[j->i] for the pair's term: -1/2 sum_i rho_i sum_j W[j->i] rho_j). Needs a row pass
- * (no update pending) before it; thread 0 only. Returns whether everything is finite. */
-MS_FN int ms_measure(const MsBody *b, float *rec) {
-  const MsDims *d = &b->d;
-  const MsRep *r = b->r;
-  const MsSeries *ser = b->ser;
-  double sw = 0.0, ss = 0.0, s2 = 0.0, e_pair = 0.0, e_bias = 0.0, fin = 0.0;
-  float smax = 0.0f;
-  for (int i = 0; i < d->H; i++) {
+/* The sum of |W| over receiver i's real weights (i: 0..H+V-1, hidden first), in sender
+ * order (hidden, then visible), in double. */
+MS_FN double ms_abs_row(const MsDims *d, const MsRep *r, int i) {
+  double sw = 0.0;
+  if (i < d->H) {
     const float *w = r->wh + (size_t)i * d->Np;
     for (int j = 0; j < d->H; j++) sw += fabsf(w[j]);
     for (int j = 0; j < d->V; j++) sw += fabsf(w[d->Hp + j]);
+  } else {
+    const float *w = r->wv + (size_t)(i - d->H) * d->Hp;
+    for (int j = 0; j < d->H; j++) sw += fabsf(w[j]);
   }
-  for (int i = 0; i < d->V; i++)
-    for (int j = 0; j < d->H; j++) sw += fabsf(r->wv[(size_t)i * d->Hp + j]);
-  for (int i = 0; i < d->H + d->V; i++) {
-    int u = ms_unit(d, i);
-    float a = fabsf(r->s[u]);
-    ss += a;
-    s2 += (double)r->s[u] * r->s[u];
-    smax = a > smax ? a : smax;
-    e_pair += (double)r->rho[u] * r->dot[u];
-    e_bias += (double)r->b[u] * r->rho[u];
-    fin += (double)r->v[u] + r->b[u] + r->s[u];
-  }
-  double n_w = (double)d->H * (d->H - 1) + 2.0 * d->H * d->V;
-  rec[ser->mean_abs_w] = (float)(sw / n_w);
-  rec[ser->mean_abs_s] = (float)(ss / (d->H + d->V));
-  rec[ser->max_abs_s] = smax;
-  rec[ser->energy] = (float)(0.5 * s2 - 0.5 * e_pair - e_bias);
-  return isfinite(sw) && isfinite(fin) && isfinite(e_pair);
+  return sw;
 }
 
-/* Record e of one replica: its presentations, then the measures and read-outs; rec is the
- * replica's record of ser->width floats. */
-MS_FN void ms_record(MsTeam t, const MsBody *b, int e, float *rec) {
+/* A double parked in two floats of keep (at: 8-byte aligned): memcpy on the CPU (keep's
+ * floats alias nothing else then); a double store on the GPU, where the CUDA simulator
+ * copied memcpy's bytes wrongly (the row sums read back as 0). */
+MS_FN void ms_park(float *at, double v) {
+#ifdef __CUDA_ARCH__
+  *(double *)(void *)at = v;
+#else
+  memcpy(at, &v, sizeof v);
+#endif
+}
+
+MS_FN double ms_unpark(const float *at) {
+#ifdef __CUDA_ARCH__
+  return *(const double *)(const void *)at;
+#else
+  double v;
+  memcpy(&v, at, sizeof v);
+  return v;
+#endif
+}
+
+/* The record's measures: mean |W| over the real weights (the receivers' row sums, each in
+ * double, added in row order), mean and max |s|, and the energy E of eq. 3 (with W[j->i]
+ * for the pair's term: -1/2 sum_i rho_i sum_j W[j->i] rho_j); whether everything is
+ * finite decides the replica's frozen flag. Needs a row pass (no update pending) before
+ * it. The row sums (the O(N^2) part, ms_measure_rows) are the team's, parked in keep
+ * (free until the read-outs: H + V doubles fit in its 3 Np floats); the O(N) sums over
+ * the units and the series are thread 0's (ms_measure). */
+MS_FN void ms_measure_rows(MsTeam t, const MsBody *b) {
+  const MsDims *d = &b->d;
+  MsSpan sp = ms_span(t, d->H + d->V);
+  for (int i = sp.lo; i < sp.hi; i += sp.step)
+    ms_park(b->r->keep + 2 * (size_t)i, ms_abs_row(d, b->r, i));
+}
+
+/* After ms_measure_rows and a barrier. */
+MS_FN void ms_measure(MsTeam t, const MsBody *b, float *rec) {
+  const MsDims *d = &b->d;
+  MsRep *r = b->r;
+  const MsSeries *ser = b->ser;
+  if (t.tid == 0) {
+    double sw = 0.0, ss = 0.0, s2 = 0.0, e_pair = 0.0, e_bias = 0.0, fin = 0.0;
+    float smax = 0.0f;
+    for (int i = 0; i < d->H + d->V; i++) sw += ms_unpark(r->keep + 2 * (size_t)i);
+    for (int i = 0; i < d->H + d->V; i++) {
+      int u = ms_unit(d, i);
+      float a = fabsf(r->s[u]);
+      ss += a;
+      s2 += (double)r->s[u] * r->s[u];
+      smax = a > smax ? a : smax;
+      e_pair += (double)r->rho[u] * r->dot[u];
+      e_bias += (double)r->b[u] * r->rho[u];
+      fin += (double)r->v[u] + r->b[u] + r->s[u];
+    }
+    for (int i = 0; i < ser->width; i++) rec[i] = NAN;
+    r->frozen = !(isfinite(sw) && isfinite(fin) && isfinite(e_pair));
+    if (!r->frozen) {
+      double n_w = (double)d->H * (d->H - 1) + 2.0 * d->H * d->V;
+      rec[ser->mean_abs_w] = (float)(sw / n_w);
+      rec[ser->mean_abs_s] = (float)(ss / (d->H + d->V));
+      rec[ser->max_abs_s] = smax;
+      rec[ser->energy] = (float)(0.5 * s2 - 0.5 * e_pair - e_bias);
+    }
+    rec[ser->diverged] = r->frozen ? 1.0f : 0.0f;
+  }
+  MS_SYNC();
+}
+
+/* A frozen replica's record: NaN, diverged. Returns whether the replica is frozen (the
+ * same for every thread of the team). */
+MS_FN int ms_record_frozen(MsTeam t, const MsBody *b, float *rec) {
+  if (!b->r->frozen) return 0;
+  if (t.tid == 0) {
+    for (int i = 0; i < b->ser->width; i++) rec[i] = NAN;
+    rec[b->ser->diverged] = 1.0f;
+  }
+  return 1;
+}
+
+/* Training presentations p0 .. p1-1 of record e (of k->presentations). */
+MS_FN void ms_train(MsTeam t, const MsBody *b, int e, int p0, int p1) {
+  int P = b->d.P;
+  for (int p = p0; p < p1; p++) {
+    long long n = (long long)e * b->k->presentations + p;
+    int img = ms_image_of(t, b, n);
+    ms_present(t, b, b->data->x_train + (size_t)img * P, b->data->y_train[img]);
+  }
+}
+
+/* The end of record e, after its presentations: the measures and read-outs into rec.
+ * rows_done: the row pass and ms_measure_rows ran already (ms_cuda.cu's span launches
+ * them over the whole GPU). */
+MS_FN void ms_record_end(MsTeam t, const MsBody *b, int e, float *rec, int rows_done) {
   const MsConst *k = b->k;
   const MsSeries *ser = b->ser;
   const ApData *data = b->data;
-  int P = b->d.P;
-  if (b->r->frozen) {
-    if (t.tid == 0) {
-      for (int i = 0; i < ser->width; i++) rec[i] = NAN;
-      rec[ser->diverged] = 1.0f;
-    }
-    return;
+  if (!rows_done) {
+    ms_row_pass(t, b, 0);
+    MS_SYNC();
+    ms_measure_rows(t, b);
+    MS_SYNC();
   }
-  for (int p = 0; p < k->presentations; p++) {
-    long long n = (long long)e * k->presentations + p;
-    int img = ms_image_of(t, b, n);
-    ms_present(t, b, data->x_train + (size_t)img * P, data->y_train[img]);
-  }
-  ms_row_pass(t, b, 0);
-  MS_SYNC();
-  if (t.tid == 0) {
-    for (int i = 0; i < ser->width; i++) rec[i] = NAN;
-    b->r->frozen = !ms_measure(b, rec);
-    if (b->r->frozen)
-      for (int i = 0; i < ser->width; i++) rec[i] = NAN;
-    rec[ser->diverged] = b->r->frozen ? 1.0f : 0.0f;
-  }
-  MS_SYNC();
+  ms_measure(t, b, rec);
   if (b->r->frozen) return;
   float acc[2];
   if (k->n_test > 0) {
@@ -365,6 +453,14 @@ MS_FN void ms_record(MsTeam t, const MsBody *b, int e, float *rec) {
   if (k->gen_samples > 0 && ser->generated >= 0 && (e + 1) % k->gen_every == 0)
     ms_generate(t, b, e, rec + ser->generated);
   MS_SYNC();
+}
+
+/* Record e of one replica: its presentations, then the measures and read-outs; rec is the
+ * replica's record of ser->width floats. */
+MS_FN void ms_record(MsTeam t, const MsBody *b, int e, float *rec) {
+  if (ms_record_frozen(t, b, rec)) return;
+  ms_train(t, b, e, 0, b->k->presentations);
+  ms_record_end(t, b, e, rec, 0);
 }
 
 #endif

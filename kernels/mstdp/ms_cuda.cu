@@ -22,10 +22,36 @@
  *            (coalesced), and shuffles add the partials in ms_tree16's order. The rest of
  *            the body runs as in generic. Blocks of 16 x G threads (the launch shape is
  *            what tells the body's row pass which version runs).
- * "auto" takes generic until a session with a GPU has measured both.
+ *   span     one replica's rows spread over the whole GPU: the body's passes become
+ *            launches (per training iteration a row launch and a unit launch, per
+ *            presentation a start launch: image and targets), each replica's rows taken
+ *            by rows16's 16-lane groups across blocks of all SMs, replicas side by side
+ *            on the grid's second axis (grid B x R). The record's end (measures,
+ *            read-outs, generation) runs as in rows16, one block per replica. Needs every
+ *            replica of the cohort on the same schedule (presentations, cycles,
+ *            iterations). Why launches and not one persistent kernel with a grid barrier:
+ *            the CUDA simulator (shared tools, gpusim) runs a grid's blocks one after the
+ *            other in functional mode (cuda-sim.cc: "one CTA at the time"), so a
+ *            hand-rolled barrier on a global counter would hang there and the parity
+ *            cases could not run; it has no cooperative launch and no CUDA graphs either.
+ *            A launch is a few microseconds against a row pass of tens at 2048 hidden.
+ * "auto" takes span for fewer replicas than the device has SMs (one replica's rows
+ * fill the GPU; modelled at 256 hidden, one replica: 9.6x rows16 per iteration,
+ * benchmarks/results/gpu-model-mstdp-2026-12-07.md), rows16 for more (a block per
+ * replica then fills every SM without launches; not modelled); generic stays as the
+ * plain port.
+ *
+ * Where the cohort's blocks fit in the device's persisting L2 (an H100 sets aside up to
+ * ~37 MB of its 50 MB, one 2048-hidden replica is 30 MB), an access-policy window on the
+ * cohort's stream keeps them there, so a row pass reads L2 instead of HBM. The CUDA
+ * simulator has no cudaStreamSetAttribute (and models no such window): there the call is
+ * skipped (weak symbol) and the describe line says so.
  *
  * A cohort that does not fit in device memory is refused with the size it needs. Every
  * CUDA call and launch is checked, and every copy runs on the cohort's stream. */
+#include <cuda_runtime.h>
+/* absent from the CUDA simulator's runtime: a weak reference, tested before each use */
+#pragma weak cudaStreamSetAttribute
 #define MS_FN static __device__ __forceinline__
 #define MS_SYNC() __syncthreads()
 #define MS_SIMD
@@ -50,47 +76,103 @@ static __device__ __forceinline__ int rows16_pass(struct MsTeam t, const struct 
 
 /* ---- kernels: indexing and launch only; the model is ms_body.h -------------------- */
 
-/* The row pass of rows16, or 0 (not run) in a generic launch (blocks of 1-D, at least a
- * warp wide): group threadIdx.y of the blockDim.y takes every blockDim.y-th row, lane q
- * (threadIdx.x) its elements q, q + 16, ..., which in ms_row go to partial sum q. */
-static __device__ __forceinline__ int rows16_pass(struct MsTeam t, const struct MsBody *b,
-                                                  int terms) {
-  (void)t;
-  if (blockDim.x != MS_PAD) return 0;
-  MsRep *r = b->r;
+#define ROWS16_UNROLL 8 /* 16-float steps of a row whose loads are in flight together */
+
+/* Where a row pass reads the rates and the pending update's column vectors, and where a
+ * fused unit step (span) writes them: the MsRep's own, or the second set in its keep. */
+typedef struct Vecs {
+  float *rho, *cx, *cx2;
+} Vecs;
+
+/* rows16's row pass over rows g, g + G, g + 2G, ... of replica r, by the 16-lane group g
+ * (of G): lane q (0..15) takes the row's elements q, q + 16, ..., which in ms_row go to
+ * partial sum q, in the same order; shuffles add the partials in ms_tree16's order. Every
+ * group of a warp makes the same number of trips (whole warps shuffle): G is even. The
+ * rates and column vectors come from in. unit (span): lane 0 then steps the row's unit
+ * (ms_unit_at) with the training iteration it, its new rate and coefficients into out. */
+static __device__ __forceinline__ void rows16_rows(const MsBody *b, int terms, int lane, int g,
+                                                   int G, Vecs in, int unit, MsIter it, Vecs out) {
+  const MsRep *r = b->r;
   const MsDims *d = &b->d;
-  int lane = (int)threadIdx.x, G = (int)blockDim.y, n_rows = d->H + d->V;
-  for (int i0 = 0; i0 < n_rows; i0 += G) { /* the same trip count for all: whole warps shuffle */
-    int i = i0 + (int)threadIdx.y, u = -1;
+  float *wh = r->wh, *wv = r->wv, *dot = r->dot;
+  const float *ca = r->ca, *ca2 = r->ca2, *cx = in.cx, *cx2 = in.cx2, *rho = in.rho;
+  int n_rows = d->H + d->V;
+  for (int i0 = 0; i0 < n_rows; i0 += G) {
+    int i = i0 + g, u = -1;
     float acc = 0.0f;
     if (i < n_rows) {
       int hidden = i < d->H, n = hidden ? d->Np : d->Hp, self = hidden ? i : -1;
-      float *w = hidden ? r->wh + (size_t)i * d->Np : r->wv + (size_t)(i - d->H) * d->Hp;
+      float *w = hidden ? wh + (size_t)i * d->Np : wv + (size_t)(i - d->H) * d->Hp;
       u = hidden ? i : d->Hp + i - d->H;
-      float a = r->ca[u], a2 = r->ca2[u];
-      for (int j = lane; j < n; j += MS_PAD) {
-        float wj = w[j];
-        if (terms) {
-          wj = fmaf(a, r->cx[j], wj);
-          if (terms == 2) wj = fmaf(a2, r->cx2[j], wj);
-          if (j == self) wj = 0.0f;
-          w[j] = wj;
+      float a = ca[u], a2 = ca2[u];
+      for (int j0 = lane; j0 < n; j0 += ROWS16_UNROLL * MS_PAD) {
+        /* every load of the step first (in flight together), then the sums in order */
+        float wb[ROWS16_UNROLL], rb[ROWS16_UNROLL], xb[ROWS16_UNROLL], x2b[ROWS16_UNROLL];
+#pragma unroll
+        for (int q = 0; q < ROWS16_UNROLL; q++) {
+          int j = j0 + q * MS_PAD, ok = j < n;
+          wb[q] = ok ? w[j] : 0.0f;
+          rb[q] = ok ? rho[j] : 0.0f;
+          xb[q] = ok && terms ? cx[j] : 0.0f;
+          x2b[q] = ok && terms == 2 ? cx2[j] : 0.0f;
         }
-        acc = fmaf(wj, r->rho[j], acc);
+#pragma unroll
+        for (int q = 0; q < ROWS16_UNROLL; q++) {
+          int j = j0 + q * MS_PAD;
+          if (j < n) {
+            float wj = wb[q];
+            if (terms) {
+              wj = fmaf(a, xb[q], wj);
+              if (terms == 2) wj = fmaf(a2, x2b[q], wj);
+              if (j == self) wj = 0.0f;
+              w[j] = wj;
+            }
+            acc = fmaf(wj, rb[q], acc);
+          }
+        }
       }
     }
     for (int h = MS_PAD / 2; h > 0; h >>= 1) /* ms_tree16: acc[k] = acc[k] + acc[k + h] */
       acc = acc + __shfl_down_sync(0xffffffffu, acc, h, MS_PAD);
-    if (lane == 0 && u >= 0) r->dot[u] = acc;
+    if (lane == 0 && u >= 0) {
+      dot[u] = acc;
+      if (unit) {
+        int lo = ms_present_lo(d, it), hi = ms_present_hi(d, it);
+        ms_unit_at(b, u, in.rho[u], acc, it.clamped, u >= lo && u < hi, it.learn, out.rho, out.cx,
+                   out.cx2);
+      }
+    }
   }
+}
+
+/* The MsRep's own vectors, and the second set (keep's three rows of Np). */
+static __device__ __forceinline__ Vecs vecs_own(const MsRep *r) {
+  Vecs v = {r->rho, r->cx, r->cx2};
+  return v;
+}
+static __device__ __forceinline__ Vecs vecs_keep(const MsRep *r, const MsDims *d) {
+  Vecs v = {r->keep, r->keep + d->Np, r->keep + 2 * (size_t)d->Np};
+  return v;
+}
+
+/* The row pass of rows16, or 0 (not run) in a generic launch (blocks of 1-D, at least a
+ * warp wide): group threadIdx.y of the blockDim.y takes every blockDim.y-th row. */
+static __device__ __forceinline__ int rows16_pass(struct MsTeam t, const struct MsBody *b,
+                                                  int terms) {
+  (void)t;
+  if (blockDim.x != MS_PAD) return 0;
+  MsIter none = {0, 0, 0};
+  rows16_rows(b, terms, (int)threadIdx.x, (int)threadIdx.y, (int)blockDim.y, vecs_own(b->r), 0,
+              none, vecs_own(b->r));
   return 1;
 }
 
 /* Block r runs replica r. Its MsRep and MsConst are read into shared memory once; what the
- * body changes in the MsRep (the permutation's pass, frozen) goes back at the end. */
+ * body changes in the MsRep (the permutation's pass, frozen) goes back at the end. end:
+ * only the records' ends (span: their presentations ran as launches). */
 static __global__ void __launch_bounds__(MAX_THREADS)
     records(MsRep *reps, const MsConst *cst, MsDims d, MsSeries ser, ApData data, int e0, int e1,
-            float *series, int chunk) {
+            float *series, int chunk, int end) {
   __shared__ MsRep rep;
   __shared__ MsConst k;
   int r = blockIdx.x;
@@ -102,7 +184,13 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   __syncthreads();
   MsBody b = {&rep, &k, d, &data, &ser, 0};
   float *rows = series + (size_t)r * chunk * ser.width; /* [E][F] */
-  for (int e = e0; e < e1; e++) ms_record(t, &b, e, rows + (size_t)(e - e0) * ser.width);
+  for (int e = e0; e < e1; e++) {
+    float *rec = rows + (size_t)(e - e0) * ser.width;
+    if (!end)
+      ms_record(t, &b, e, rec);
+    else if (!ms_record_frozen(t, &b, rec))
+      ms_record_end(t, &b, e, rec, 1);
+  }
   __syncthreads();
   if (t.tid == 0) {
     reps[r].perm_pass = rep.perm_pass;
@@ -110,8 +198,68 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   }
 }
 
-enum { KERNEL_GENERIC, KERNEL_ROWS16 };
-static const char *const kernel_names[] = {"generic", "rows16"};
+/* ---- span: the passes as launches over the whole GPU ---------------------------------- */
+
+#define SPAN_G 8       /* 16-lane groups (rows at a time) per block of the row launches */
+#define SPAN_T 256     /* threads per block of the other span launches */
+#define SPAN_PER_SM 16 /* row blocks per SM the cohort aims at (128 threads each) */
+
+/* Presentation n (counted from the run's start) begins on every replica (block r): its
+ * image (ms_image_of: the permutation drawn at a pass's start) and clamp targets, and the
+ * second set of vectors (keep) made a copy of the first, pads (zeros) included. */
+static __global__ void __launch_bounds__(SPAN_T)
+    span_start(MsRep *reps, const MsConst *cst, MsDims d, ApData data, long long n) {
+  __shared__ MsRep rep;
+  int r = blockIdx.x;
+  MsTeam t = {(int)threadIdx.x, (int)blockDim.x};
+  if (t.tid == 0) rep = reps[r];
+  __syncthreads();
+  if (rep.frozen) return;
+  MsBody b = {&rep, &cst[r], d, &data, NULL, 0};
+  Vecs a = vecs_own(&rep), k = vecs_keep(&rep, &d);
+  for (int u = t.tid; u < d.Np; u += t.nth) {
+    k.rho[u] = a.rho[u];
+    k.cx[u] = a.cx[u];
+    k.cx2[u] = a.cx2[u];
+  }
+  int img = ms_image_of(t, &b, n);
+  ms_set_targets(t, &b, data.x_train + (size_t)img * d.P, data.y_train[img]);
+  if (t.tid == 0) reps[r].perm_pass = rep.perm_pass;
+}
+
+/* Training iteration j of a presentation (ms_present_iter) on replica blockIdx.y, its
+ * row pass and unit pass in one launch: blocks of 16 x SPAN_G threads, group g of the
+ * gridDim.x * SPAN_G takes rows g, g + G, ... and steps their units (rows16_rows). The
+ * unit pass writes the rates and column vectors the row pass reads, so the iterations
+ * alternate between the two sets: even j reads the MsRep's own and writes keep's, odd j
+ * the other way; a presentation has an even count, so it ends in the MsRep's own. j < 0:
+ * the row pass of a record's end (no update pending, no unit step). */
+static __global__ void __launch_bounds__(MS_PAD *SPAN_G)
+    span_iteration(MsRep *reps, const MsConst *cst, MsDims d, int j) {
+  MsRep *r = &reps[blockIdx.y];
+  if (r->frozen) return;
+  MsBody b = {r, &cst[blockIdx.y], d, NULL, NULL, 0};
+  MsIter it = {0, 0, 0};
+  if (j >= 0) it = ms_present_iter(b.k, j);
+  Vecs own = vecs_own(r), keep = vecs_keep(r, &d);
+  int odd = j >= 0 && j % 2;
+  rows16_rows(&b, it.terms, (int)threadIdx.x, (int)(blockIdx.x * blockDim.y + threadIdx.y),
+              (int)(gridDim.x * blockDim.y), odd ? keep : own, j >= 0, it, odd ? own : keep);
+}
+
+/* The row sums of a record's measures (ms_measure_rows) on replica blockIdx.y, a thread
+ * per row across the grid's row. */
+static __global__ void __launch_bounds__(SPAN_T)
+    span_measure_rows(MsRep *reps, const MsConst *cst, MsDims d) {
+  MsRep *r = &reps[blockIdx.y];
+  if (r->frozen) return;
+  MsBody b = {r, &cst[blockIdx.y], d, NULL, NULL, 0};
+  MsTeam t = {(int)(blockIdx.x * blockDim.x + threadIdx.x), (int)(gridDim.x * blockDim.x)};
+  ms_measure_rows(t, &b);
+}
+
+enum { KERNEL_GENERIC, KERNEL_ROWS16, KERNEL_SPAN };
+static const char *const kernel_names[] = {"generic", "rows16", "span"};
 
 /* ---- cohorts ------------------------------------------------------------------------- */
 
@@ -126,6 +274,12 @@ struct ApCohort {
   int n_perm;       /* S (at least 1) */
   size_t q;         /* Q */
   int kernel;       /* KERNEL_* */
+  int sms;          /* the device's SMs */
+  int span_rows;    /* span: row blocks per replica (grid span_rows x R) */
+  int span_units;   /* span: blocks per replica of a thread per unit */
+  int presentations, iters; /* span: the cohort's schedule (ms_present_iters) */
+  size_t l2_window; /* bytes of the access-policy window (0: none) */
+  const char *l2_note; /* why none */
   int *h_rows;      /* [R] series rows */
   float *h_mem;     /* [R][Q] the internal blocks, staged */
   MsRep *h_reps;    /* [R] pointing into d_mem and d_perm */
@@ -154,21 +308,76 @@ static void cuda_cohort_destroy(ApCohort *c) {
   free(c);
 }
 
-static ap_status pick_kernel(ApCohort *c, const char *v, ApError *err) {
-  if (!v || !*v || !strcmp(v, "auto") || !strcmp(v, "generic"))
+/* The version: span needs every replica on one schedule (its launches are the cohort's);
+ * auto takes it for fewer replicas than SMs, where one replica's rows are to fill the
+ * device, else rows16 (module comment). */
+static ap_status pick_kernel(ApCohort *c, const char *v, const MsConst *k, ApError *err) {
+  int same = 1;
+  for (int i = 1; i < c->R; i++)
+    same &= k[i].presentations == k[0].presentations && k[i].cycles == k[0].cycles &&
+            k[i].iterations == k[0].iterations;
+  if (!v || !*v || !strcmp(v, "auto"))
+    c->kernel = same && c->R < c->sms ? KERNEL_SPAN : KERNEL_ROWS16;
+  else if (!strcmp(v, "generic"))
     c->kernel = KERNEL_GENERIC;
   else if (!strcmp(v, "rows16"))
     c->kernel = KERNEL_ROWS16;
-  else
-    return ap_fail(err, AP_ERR_USAGE, "cuda kernel %s: mstdp has auto, generic and rows16", v);
+  else if (!strcmp(v, "span")) {
+    if (!same)
+      return ap_fail(err, AP_ERR_USAGE,
+                     "cuda kernel span: every replica of a run needs the same presentations, "
+                     "cycles and iterations (take auto or rows16)");
+    c->kernel = KERNEL_SPAN;
+  } else
+    return ap_fail(err, AP_ERR_USAGE, "cuda kernel %s: mstdp has auto, generic, rows16 and span",
+                   v);
   return AP_OK;
+}
+
+/* The access-policy window: the cohort's blocks (weights first) persisting in L2 where
+ * the device can set that much aside; else none, and why. */
+static void pin_l2(ApCohort *c) {
+  size_t bytes = (size_t)c->R * c->q * sizeof(float);
+  int dev = 0, max_persist = 0, max_window = 0;
+  c->l2_window = 0;
+  if (!cudaStreamSetAttribute) {
+    c->l2_note = "no cudaStreamSetAttribute in this CUDA runtime";
+    return;
+  }
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&max_persist, cudaDevAttrMaxPersistingL2CacheSize, dev) !=
+          cudaSuccess ||
+      cudaDeviceGetAttribute(&max_window, cudaDevAttrMaxAccessPolicyWindowSize, dev) !=
+          cudaSuccess ||
+      max_persist <= 0 || max_window <= 0) {
+    cudaGetLastError();
+    c->l2_note = "the device has no persisting L2";
+    return;
+  }
+  if (bytes > (size_t)max_persist || bytes > (size_t)max_window) {
+    c->l2_note = "the cohort is larger than the persisting L2";
+    return;
+  }
+  cudaStreamAttrValue a;
+  memset(&a, 0, sizeof a);
+  a.accessPolicyWindow.base_ptr = c->d_mem;
+  a.accessPolicyWindow.num_bytes = bytes;
+  a.accessPolicyWindow.hitRatio = 1.0f;
+  a.accessPolicyWindow.hitProp = cudaAccessPropertyPersisting;
+  a.accessPolicyWindow.missProp = cudaAccessPropertyStreaming;
+  if (cudaDeviceSetLimit(cudaLimitPersistingL2CacheSize, bytes) != cudaSuccess ||
+      cudaStreamSetAttribute(c->stream, cudaStreamAttributeAccessPolicyWindow, &a) !=
+          cudaSuccess) {
+    cudaGetLastError();
+    c->l2_note = "the device refused the window";
+    return;
+  }
+  c->l2_window = bytes;
 }
 
 static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *err) {
   const MsParams *params = (const MsParams *)spec->params;
   const ApData *data = spec->data;
-  ap_status st = pick_kernel(c, spec->exec.version, err);
-  if (st) return st;
   c->d = ms_dims(&params[0]);
   ApLayout lay;
   if (ms_layout_init(&params[0], &lay, &c->ser))
@@ -176,9 +385,6 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   c->R = spec->n;
   c->q = ms_rep_floats(&c->d);
   c->n_perm = data->n_train > 0 ? data->n_train : 1;
-  int units = c->d.H + c->d.V, whole = c->kernel == KERNEL_ROWS16 ? 2 : 32;
-  int want = (units + whole - 1) / whole * whole * (c->kernel == KERNEL_ROWS16 ? MS_PAD : 1);
-  c->threads = want < MAX_THREADS ? want : MAX_THREADS; /* rows16: 16 x an even count */
   size_t R = (size_t)c->R;
   /* every array's size comes from ms_cuda_size, which the estimate adds up too */
   MsCudaSize z = ms_cuda_size(&c->d, c->R, c->ser.width, data->n_train);
@@ -205,6 +411,27 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   }
   memcpy(c->h_rows, spec->rows, R * sizeof(int));
   for (int i = 0; i < c->R; i++) ms_const_init(&h_const[i], &params[i], data);
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&c->sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+      c->sms < 1)
+    c->sms = 1;
+  ap_status st = pick_kernel(c, spec->exec.version, h_const, err);
+  if (st) {
+    free(h_const);
+    return st;
+  }
+  /* the block kernel's team: generic 1-D, rows16 and span (its records' ends) 16 x an even
+   * count */
+  int units = c->d.H + c->d.V, r16 = c->kernel != KERNEL_GENERIC, whole = r16 ? 2 : 32;
+  int want = (units + whole - 1) / whole * whole * (r16 ? MS_PAD : 1);
+  c->threads = want < MAX_THREADS ? want : MAX_THREADS;
+  c->presentations = h_const[0].presentations;
+  c->iters = ms_present_iters(&h_const[0]);
+  /* span: one row per 16-lane group where the device has room, else rows shared */
+  int groups = (units + SPAN_G - 1) / SPAN_G, room = c->sms * SPAN_PER_SM / c->R;
+  c->span_rows = groups < room ? groups : room > 0 ? room : 1;
+  c->span_units = (units + SPAN_T - 1) / SPAN_T;
 
   cudaError_t rc = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
   if (rc == cudaSuccess) rc = cudaMalloc(&c->d_mem, R * z.d_mem);
@@ -228,6 +455,7 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
       cudaMemcpyAsync(c->d_reps, c->h_reps, R * sizeof(MsRep), cudaMemcpyHostToDevice, c->stream));
   if ((st = ap_cuda_data_acquire(data, c->stream, &c->data, err))) return st;
   c->has_data = 1;
+  pin_l2(c);
   return AP_OK;
 }
 
@@ -284,11 +512,49 @@ static ap_status cuda_state_get(ApCohort *c, float *state, ApError *err) {
   return AP_OK;
 }
 
+/* span: presentations p0 .. p1-1 of record e, pass by pass. (A launch of the block kernel
+ * is whole records; these launches may stop at any presentation.) */
+static ap_status span_presentations(ApCohort *c, int e, int p0, int p1, ApError *err) {
+  dim3 rows(c->span_rows, c->R), group(MS_PAD, SPAN_G);
+  for (int p = p0; p < p1; p++) {
+    span_start<<<c->R, SPAN_T, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->data,
+                                               (long long)e * c->presentations + p);
+    CUDA_CHECK(cudaGetLastError());
+    for (int j = 0; j < c->iters; j++) {
+      span_iteration<<<rows, group, 0, c->stream>>>(c->d_reps, c->d_const, c->d, j);
+      CUDA_CHECK(cudaGetLastError());
+    }
+  }
+  return AP_OK;
+}
+
+/* span: the end of record e (series slot rec of each replica's chunk): the row pass and
+ * the measures' row sums over the GPU, then the rest on a block per replica. */
+static ap_status span_record_end(ApCohort *c, int e, int slot, dim3 block, ApError *err) {
+  dim3 rows(c->span_rows, c->R), group(MS_PAD, SPAN_G), units(c->span_units, c->R);
+  span_iteration<<<rows, group, 0, c->stream>>>(c->d_reps, c->d_const, c->d, -1);
+  CUDA_CHECK(cudaGetLastError());
+  span_measure_rows<<<units, SPAN_T, 0, c->stream>>>(c->d_reps, c->d_const, c->d);
+  CUDA_CHECK(cudaGetLastError());
+  records<<<c->R, block, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->ser, c->data, e, e + 1,
+                                         c->d_series + (size_t)slot * c->ser.width, c->chunk, 1);
+  CUDA_CHECK(cudaGetLastError());
+  return AP_OK;
+}
+
 /* Launches records e0 .. e1-1 (at most chunk) of every replica. */
 static ap_status launch(ApCohort *c, int e0, int e1, ApError *err) {
-  dim3 block = c->kernel == KERNEL_ROWS16 ? dim3(MS_PAD, c->threads / MS_PAD) : dim3(c->threads);
+  dim3 block = c->kernel == KERNEL_GENERIC ? dim3(c->threads) : dim3(MS_PAD, c->threads / MS_PAD);
+  if (c->kernel == KERNEL_SPAN) {
+    for (int e = e0; e < e1; e++) {
+      ap_status st = span_presentations(c, e, 0, c->presentations, err);
+      if (!st) st = span_record_end(c, e, e - e0, block, err);
+      if (st) return st;
+    }
+    return AP_OK;
+  }
   records<<<c->R, block, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->ser, c->data, e0, e1,
-                                         c->d_series, c->chunk);
+                                         c->d_series, c->chunk, 0);
   CUDA_CHECK(cudaGetLastError());
   return AP_OK;
 }
@@ -328,12 +594,26 @@ static ap_status cuda_run(ApCohort *const *cohorts, int n_cohorts, int e0, int e
 }
 
 static void cuda_describe_cohort(const ApCohort *c, char *buf, size_t n) {
-  snprintf(buf, n, "kernel %s, %d block%s of %d threads (one per replica), %d records per launch",
-           kernel_names[c->kernel], c->R, c->R == 1 ? "" : "s", c->threads, c->chunk);
+  char l2[96];
+  if (c->l2_window)
+    snprintf(l2, sizeof l2, "L2 window %.1f MiB persisting", (double)c->l2_window / 1048576.0);
+  else
+    snprintf(l2, sizeof l2, "no L2 window (%s)", c->l2_note ? c->l2_note : "?");
+  if (c->kernel == KERNEL_SPAN)
+    snprintf(buf, n,
+             "kernel span over %d SMs: a launch per iteration of %d x %d blocks of 16x%d "
+             "threads, per presentation a start on %d block%s, per record the row sums on "
+             "%d x %d blocks of %d and the end on %d block%s of %d threads; %s",
+             c->sms, c->span_rows, c->R, SPAN_G, c->R, c->R == 1 ? "" : "s", c->span_units,
+             c->R, SPAN_T, c->R, c->R == 1 ? "" : "s", c->threads, l2);
+  else
+    snprintf(buf, n,
+             "kernel %s, %d block%s of %d threads (one per replica), %d records per launch; %s",
+             kernel_names[c->kernel], c->R, c->R == 1 ? "" : "s", c->threads, c->chunk, l2);
 }
 
 static const ApModelImpl cuda_impl = {
-    "generic|rows16", cuda_cohort_create, cuda_cohort_destroy,  cuda_state_set,
+    "generic|rows16|span", cuda_cohort_create, cuda_cohort_destroy,  cuda_state_set,
     cuda_state_get,   cuda_run,           cuda_describe_cohort,
 };
 
