@@ -104,7 +104,17 @@ static void usage_estimate(FILE *f) {
 static int cmd_models(int argc, char **argv) {
   const ApModel *only = NULL;
   if (argc > 2 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help"))) {
-    printf("usage: apical models [NAME]   lists the models (with NAME: and that model's keys)\n");
+    printf("usage: apical models [NAME [--markdown]]   lists the models (with NAME: and that\n"
+           "       model's keys, with their defaults and units; --markdown: the model's keys\n"
+           "       as the table of docs/models/NAME.md)\n");
+    return 0;
+  }
+  if (argc > 3 && !strcmp(argv[3], "--markdown")) {
+    if (!(only = ap_model_find(argv[2]))) {
+      fprintf(stderr, "apical: no model '%s' (apical models lists them)\n", argv[2]);
+      return AP_ERR_USAGE;
+    }
+    config_print_keys_markdown(stdout, only);
     return 0;
   }
   if (argc > 2 && !(only = ap_model_find(argv[2]))) {

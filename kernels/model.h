@@ -198,6 +198,10 @@ typedef struct ApModel {
   const char *events_is; /* what a pair is */
   /* The model's implementation on backend `backend` ("cpu", "cuda"), NULL if none. */
   const ApModelImpl *(*impl)(const char *backend);
+  /* The unit of key `name` for `apical models NAME` and docs/models/: "ms", "pA", "1"
+   * (a dimensionless number); NULL for keys that are counts, choices or switches. Every
+   * number key has one (tests/test_cli.c). */
+  const char *(*unit)(const char *name);
 } ApModel;
 
 #ifdef __cplusplus
