@@ -320,11 +320,36 @@ static void usage_merge(FILE *f) {
           "may also name a results.h5 itself.\n"
           "\n"
           "options:\n"
-          "  --out DIR    where results.h5 goes (default: runs/NAME, NAME the experiment's)\n"
+          "  --out DIR    where results.h5 goes (default: DIR of DIR/shard-I-of-N, the shards'\n"
+          "               folder; else runs/NAME, NAME the experiment's)\n"
           "  --force      replace an existing DIR/results.h5\n"
           "  -h, --help   this text\n"
           "\n"
           "example: apical merge runs/bars_tpres/shard-*-of-4\n");
+}
+
+/* The folder the shards sit in when every one is a directory PARENT/shard-I-of-N of the
+ * same PARENT (the names apical run --shard gives without --out below a run's --out or
+ * runs/NAME); 0 otherwise. */
+static int shards_parent(const char **dirs, int n, char *parent, size_t size) {
+  for (int i = 0; i < n; i++) {
+    size_t len = strlen(dirs[i]);
+    while (len > 1 && dirs[i][len - 1] == '/') len--;
+    size_t cut = len;
+    while (cut > 0 && dirs[i][cut - 1] != '/') cut--;
+    int a, b, used = 0;
+    char tail[AP_PATH_MAX];
+    snprintf(tail, sizeof tail, "%.*s", (int)(len - cut), dirs[i] + cut);
+    if (sscanf(tail, "shard-%d-of-%d%n", &a, &b, &used) != 2 || tail[used]) return 0;
+    char here[AP_PATH_MAX];
+    /* "shard-0-of-2" alone: the current directory */
+    snprintf(here, sizeof here, "%.*s", cut > 1 ? (int)cut - 1 : (int)cut, cut ? dirs[i] : ".");
+    if (i == 0)
+      snprintf(parent, size, "%s", here);
+    else if (strcmp(parent, here))
+      return 0;
+  }
+  return n > 0;
 }
 
 static int cmd_merge(int argc, char **argv, const char *command) {
@@ -359,6 +384,8 @@ static int cmd_merge(int argc, char **argv, const char *command) {
   char out_dir[AP_PATH_MAX], written[AP_PATH_MAX + 32] = "";
   if (out) {
     snprintf(out_dir, sizeof out_dir, "%s", out);
+  } else if (shards_parent(dirs, n, out_dir, sizeof out_dir)) {
+    /* DIR/shard-I-of-N, as apical run --shard and sweep.sbatch name them: into DIR */
   } else { /* runs/NAME: the name is in the first shard's configuration */
     char first[AP_PATH_MAX + 16], name[64] = "";
     snprintf(first, sizeof first, "%s/results.h5", dirs[0]);
