@@ -1184,7 +1184,7 @@ static void print_key(FILE *f, const ApKey *k, const void *defaults, const char 
   if (defaults) key_format(k, defaults, value, sizeof value);
   snprintf(dflt, sizeof dflt, "%s%s%s", value[0] ? value : "-", unit ? " " : "",
            unit && strcmp(unit, "1") ? unit : "");
-  fprintf(f, "    %-22s %-15s %-18s %s\n", k->name, kind, dflt, k->help);
+  fprintf(f, "    %-22s %-20s %-18s %s\n", k->name, kind, dflt, k->help);
 }
 
 void config_print_keys_markdown(FILE *f, const ApModel *m) {
@@ -1212,7 +1212,7 @@ void config_print_keys_markdown(FILE *f, const ApModel *m) {
 void config_print_keys(FILE *f, const ApModel *model) {
   ApExperiment *hd = calloc(1, sizeof *hd);
   if (hd) host_defaults(hd);
-  fprintf(f, "\n  key                    type            default            what "
+  fprintf(f, "\n  key                    type                 default            what "
              "(a number without a unit is dimensionless)\n");
   for (int s = 0; s < N_SECTIONS - 1; s++) {
     fprintf(f, "\n  [%s]\n", sections[s]);
