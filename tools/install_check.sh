@@ -6,7 +6,7 @@
 # plots it (python/tests/install_check.py), and docs/fig3_tpres.ipynb is executed
 # (nbclient); the NWB and Neo export tests run there with pynwb, nwbinspector, neo and
 # elephant. Needs what tools/setup.sh installs, plus python3-venv (installed here).
-#   tools/install_check.sh            (about 2 minutes on 2 cores, most of it the notebook's run)
+#   tools/install_check.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -44,7 +44,7 @@ env -u APICAL_BINARY -u PYTHONPATH -u MPLBACKEND "$py" - "$repo/docs/fig3_tpres.
 import os, sys, nbformat
 from nbclient import NotebookClient
 nb = nbformat.read(sys.argv[1], as_version=4)
-NotebookClient(nb, timeout=600, kernel_name="python3",
+NotebookClient(nb, timeout=1800, kernel_name="python3",
                resources={"metadata": {"path": os.path.dirname(sys.argv[1])}}).execute()
 pngs = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
 assert pngs >= 1, "the notebook drew no figure"
