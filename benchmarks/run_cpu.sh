@@ -31,7 +31,9 @@ py=benchmarks/.venv/bin/python
   echo
   echo "- commit: $commit$dirty"
   echo "- CPU: $cpu (${simd:-no AVX}), $(nproc) cores visible; threads used: $threads"
-  echo "- compiler: $(gcc --version | head -1); build: Release, -O3 -march=native"
+  march=x86-64-v3
+  grep -q '^APICAL_NATIVE:BOOL=ON' build/CMakeCache.txt 2>/dev/null && march=native
+  echo "- compiler: $(gcc --version | head -1); build: Release, -O3 -march=$march"
   echo "- command: benchmarks/run_cpu.sh --seconds $seconds --threads $threads"
   echo
   echo "Replica-steps per second of training steps (teacher and plasticity on) of the Bars"

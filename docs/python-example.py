@@ -3,6 +3,7 @@
 
     PYTHONPATH=python /usr/bin/python3 docs/python-example.py     (from the repository root,
                                                                    after tools/setup.sh)
+    .venv/bin/python docs/python-example.py                       (after pip install '.[plot]')
 
 Runs a small version of Haider 2021 Fig. 3 on Bars -- latent equilibrium against the
 original microcircuit over presentation times, 3 seeds, 200 epochs: a few seconds on 2

@@ -1217,22 +1217,56 @@ char *config_identity(const char *dump) {
   return out;
 }
 
-static void print_key(FILE *f, const ApKey *k) {
-  char kind[64];
+/* One key: name, type, default (the value an experiment file that does not set it
+ * gets) with its unit, and what it is. */
+static void print_key(FILE *f, const ApKey *k, const void *defaults, const char *unit) {
+  char kind[64], value[160] = "", dflt[200];
   snprintf(kind, sizeof kind, "%s%s", type_name(k),
            (k->flags & AP_KEY_FIXED) && !strcmp(k->section, "model") ? ", fixed" : "");
-  fprintf(f, "    %-22s %-15s %s\n", k->name, kind, k->help);
+  if (defaults) key_format(k, defaults, value, sizeof value);
+  snprintf(dflt, sizeof dflt, "%s%s%s", value[0] ? value : "-", unit ? " " : "",
+           unit && strcmp(unit, "1") ? unit : "");
+  fprintf(f, "    %-22s %-20s %-18s %s\n", k->name, kind, dflt, k->help);
+}
+
+void config_print_keys_markdown(FILE *f, const ApModel *m) {
+  void *params = calloc(1, m->params_size);
+  if (params) m->defaults(params);
+  fprintf(f, "| key | section | type | default | unit | what |\n| --- | --- | --- | --- | --- | --- |\n");
+  for (int s = 0; s < N_SECTIONS; s++)
+    for (int i = 0; i < m->n_keys; i++) {
+      const ApKey *k = &m->keys[i];
+      if (strcmp(k->section, sections[s])) continue;
+      char kind[64], value[160] = "";
+      snprintf(kind, sizeof kind, "%s%s", type_name(k),
+               (k->flags & AP_KEY_FIXED) && !strcmp(k->section, "model") ? ", fixed" : "");
+      if (params) key_format(k, params, value, sizeof value);
+      const char *unit = m->unit ? m->unit(k->name) : NULL;
+      fprintf(f, "| `%s` | %s | ", k->name, k->section);
+      for (const char *c = kind; *c; c++) fprintf(f, *c == '|' ? "\\|" : "%c", *c);
+      fprintf(f, " | %s | %s | ", value[0] ? value : "-", unit ? unit : "");
+      for (const char *c = k->help; *c; c++) fprintf(f, *c == '|' ? "\\|" : "%c", *c);
+      fprintf(f, " |\n");
+    }
+  free(params);
 }
 
 void config_print_keys(FILE *f, const ApModel *model) {
+  ApExperiment *hd = calloc(1, sizeof *hd);
+  if (hd) host_defaults(hd);
+  fprintf(f, "\n  key                    type                 default            what "
+             "(a number without a unit is dimensionless)\n");
   for (int s = 0; s < N_SECTIONS - 1; s++) {
     fprintf(f, "\n  [%s]\n", sections[s]);
     for (int i = 0; i < N_HOST_KEYS; i++)
-      if (!strcmp(host_keys[i].section, sections[s])) print_key(f, &host_keys[i]);
+      if (!strcmp(host_keys[i].section, sections[s])) print_key(f, &host_keys[i], hd, NULL);
   }
+  free(hd);
   for (int mi = 0; mi < ap_model_count(); mi++) {
     const ApModel *m = ap_model_at(mi);
     if (model && m != model) continue;
+    void *params = calloc(1, m->params_size);
+    if (params) m->defaults(params);
     fprintf(f, "\n  model = %s: %s\n", m->name, m->summary);
     for (int s = 0; s < N_SECTIONS; s++) {
       int header = 0;
@@ -1244,9 +1278,10 @@ void config_print_keys(FILE *f, const ApModel *model) {
                       ? "  (per replica; every key not marked fixed can be swept)"
                       : "  (the schedule: one value per experiment)");
         header = 1;
-        print_key(f, &m->keys[i]);
+        print_key(f, &m->keys[i], params, m->unit ? m->unit(m->keys[i].name) : NULL);
       }
     }
+    free(params);
   }
   fprintf(f, "\n  [sweep] and [sweep.NAME]\n"
              "    KEY = v1, v2, ...      one axis per [model] key; integer ranges as a..b;\n"

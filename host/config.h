@@ -63,6 +63,8 @@ char *config_dump(const ApExperiment *ex);
 /* Prints the keys with their section, type, range and meaning: the host's and those of
  * `model` (NULL: of every model). */
 void config_print_keys(FILE *f, const ApModel *model);
+/* The model's [train] and [model] keys as a Markdown table (docs/models/NAME.md). */
+void config_print_keys_markdown(FILE *f, const ApModel *model);
 
 /* The dump with the epochs line removed, to compare a resumed run with its checkpoint. */
 char *config_identity(const char *dump);

@@ -110,7 +110,17 @@ static void usage_estimate(FILE *f) {
 static int cmd_models(int argc, char **argv) {
   const ApModel *only = NULL;
   if (argc > 2 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help"))) {
-    printf("usage: apical models [NAME]   lists the models (with NAME: and that model's keys)\n");
+    printf("usage: apical models [NAME [--markdown]]   lists the models (with NAME: and that\n"
+           "       model's keys, with their defaults and units; --markdown: the model's keys\n"
+           "       as the table of docs/models/NAME.md)\n");
+    return 0;
+  }
+  if (argc > 3 && !strcmp(argv[3], "--markdown")) {
+    if (!(only = ap_model_find(argv[2]))) {
+      fprintf(stderr, "apical: no model '%s' (apical models lists them)\n", argv[2]);
+      return AP_ERR_USAGE;
+    }
+    config_print_keys_markdown(stdout, only);
     return 0;
   }
   if (argc > 2 && !(only = ap_model_find(argv[2]))) {
@@ -320,7 +330,8 @@ static void usage_merge(FILE *f) {
           "may also name a results.h5 itself.\n"
           "\n"
           "options:\n"
-          "  --out DIR    where results.h5 goes (default: runs/NAME, NAME the experiment's)\n"
+          "  --out DIR    where results.h5 goes (default: DIR of DIR/shard-I-of-N, the shards'\n"
+          "               folder; else runs/NAME, NAME the experiment's)\n"
           "  --force      replace an existing DIR/results.h5\n"
           "  --partial    merge shards that are unfinished or still running (their results\n"
           "               so far), with a warning; the file says so (attribute partial)\n"
@@ -373,6 +384,30 @@ static ap_status merge_check_live(const char **dirs, int n, int partial, char *n
   return AP_OK;
 }
 
+/* The folder the shards sit in when every one is a directory PARENT/shard-I-of-N of the
+ * same PARENT (the names apical run --shard gives without --out below a run's --out or
+ * runs/NAME); 0 otherwise. */
+static int shards_parent(const char **dirs, int n, char *parent, size_t size) {
+  for (int i = 0; i < n; i++) {
+    size_t len = strlen(dirs[i]);
+    while (len > 1 && dirs[i][len - 1] == '/') len--;
+    size_t cut = len;
+    while (cut > 0 && dirs[i][cut - 1] != '/') cut--;
+    int a, b, used = 0;
+    char tail[AP_PATH_MAX];
+    snprintf(tail, sizeof tail, "%.*s", (int)(len - cut), dirs[i] + cut);
+    if (sscanf(tail, "shard-%d-of-%d%n", &a, &b, &used) != 2 || tail[used]) return 0;
+    char here[AP_PATH_MAX];
+    /* "shard-0-of-2" alone: the current directory */
+    snprintf(here, sizeof here, "%.*s", cut > 1 ? (int)cut - 1 : (int)cut, cut ? dirs[i] : ".");
+    if (i == 0)
+      snprintf(parent, size, "%s", here);
+    else if (strcmp(parent, here))
+      return 0;
+  }
+  return n > 0;
+}
+
 static int cmd_merge(int argc, char **argv, const char *command) {
   const char **dirs = calloc((size_t)argc, sizeof *dirs), *out = NULL;
   int n = 0, force = 0, partial = 0, bad = 0;
@@ -413,6 +448,8 @@ static int cmd_merge(int argc, char **argv, const char *command) {
   char out_dir[AP_PATH_MAX], written[AP_PATH_MAX + 32] = "";
   if (out) {
     snprintf(out_dir, sizeof out_dir, "%s", out);
+  } else if (shards_parent(dirs, n, out_dir, sizeof out_dir)) {
+    /* DIR/shard-I-of-N, as apical run --shard and sweep.sbatch name them: into DIR */
   } else { /* runs/NAME: the name is in the first shard's configuration */
     char first[AP_PATH_MAX + 16], name[64] = "";
     if (access(dirs[0], F_OK)) {

@@ -285,7 +285,7 @@ ap_status merge_shards(const char *const *args, int n, const char *out_dir, int 
                 kernels[1][0] ? kernels[1] : NULL,
                 partial};
   st = runfile_write(out_path, &rf, err);
-  close(lock);
+  run_unlock_dir(out_dir, lock);
   if (!st) snprintf(written, written_n, "%s", out_path);
 out:
   for (int r = 0; ev_of && r < ex.n_replicas; r++) free(ev_of[r]);

@@ -392,10 +392,12 @@ void run_first_difference(const char *a, const char *b, char *la, char *lb, size
 }
 
 /* An exclusive lock on DIR/.lock for the whole run: a second run on the same directory
- * is refused, naming the process that holds it. The lock dies with its process. */
+ * is refused, naming the process that holds it. The lock dies with its process; a run
+ * that ends removes the file (unlock_dir). */
 static int lock_dir(const char *dir, ApError *err, ap_status *st) {
   char path[AP_PATH_MAX + 16];
   snprintf(path, sizeof path, "%s/.lock", dir);
+again:;
   int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     *st = ap_fail(err, AP_ERR_CANTCREAT, "%s: %s", path, strerror(errno));
@@ -425,11 +427,27 @@ static int lock_dir(const char *dir, ApError *err, ap_status *st) {
                   dir, holder[0] ? holder : "?");
     return -1;
   }
+  /* the file may have been removed by the run that held it between our open and flock:
+   * then the lock is on a name no other run sees, so take the one that is there now */
+  struct stat held, now;
+  if (fstat(fd, &held) == 0 && (stat(path, &now) != 0 || held.st_ino != now.st_ino ||
+                                held.st_dev != now.st_dev)) {
+    close(fd);
+    goto again;
+  }
   char pid[32];
   int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
   /* the holder's pid, for the other run's message; the lock works without it */
   if (ftruncate(fd, 0) == 0) (void)!pwrite(fd, pid, (size_t)len, 0);
   return fd;
+}
+
+/* Ends the lock of lock_dir: the file goes first, while the lock still holds it. */
+static void unlock_dir(const char *dir, int fd) {
+  char path[AP_PATH_MAX + 16];
+  snprintf(path, sizeof path, "%s/.lock", dir);
+  unlink(path);
+  close(fd);
 }
 
 /* Removes NAME.tmp.PID files that a killed or failed write left, where PID is no longer
@@ -595,7 +613,7 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
     unlink(results);
   }
   if (log_open(logp) < 0) {
-    close(lock);
+    unlock_dir(opt->out_dir, lock);
     session_close(&s);
     return ap_fail(err, AP_ERR_CANTCREAT, "%s: %s", logp, strerror(errno));
   }
@@ -787,11 +805,13 @@ out:
   free(dump_id);
   free(old_dump);
   log_close();
-  close(lock);
+  unlock_dir(opt->out_dir, lock);
   return st;
 }
 
 int run_lock_dir(const char *dir, ApError *err, ap_status *st) { return lock_dir(dir, err, st); }
+
+void run_unlock_dir(const char *dir, int fd) { unlock_dir(dir, fd); }
 
 int run_dir_holder(const char *dir, char *holder, size_t n) {
   char path[AP_PATH_MAX + 16];

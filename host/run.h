@@ -42,6 +42,8 @@ void run_first_difference(const char *a, const char *b, char *la, char *lb, size
  * descriptor, or -1 with *st and err saying why (another run holds it; the file system
  * takes no locks). */
 int run_lock_dir(const char *dir, ApError *err, ap_status *st);
+/* Releases what run_lock_dir took, removing the .lock file (held until it is gone). */
+void run_unlock_dir(const char *dir, int fd);
 
 /* 1 when a live process holds DIR's lock (a run is writing it), its pid into holder (n
  * bytes, "" where unknown); 0 otherwise, also where DIR has no lock or the file system

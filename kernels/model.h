@@ -201,6 +201,10 @@ typedef struct ApModel {
   /* Optional: one replica's parameters against the run's length ([train] epochs records),
    * for counters that span the run (lif_stdp's step). NULL: any length. */
   ap_status (*check_records)(const void *params, int n_records, ApError *err);
+  /* The unit of key `name` for `apical models NAME` and docs/models/: "ms", "pA", "1"
+   * (a dimensionless number); NULL for keys that are counts, choices or switches. Every
+   * number key has one (tests/test_cli.c). */
+  const char *(*unit)(const char *name);
 } ApModel;
 
 #ifdef __cplusplus

@@ -49,6 +49,32 @@ APICAL_GPUS=0 bash "$script" x.ini 2 > /dev/null
 bash "$script" x.ini zero 2> err.txt && fail "N = zero accepted"
 grep -q "expected the number of shards" err.txt || fail "N = zero: $(cat err.txt)"
 
+# a failed task resubmitted: the same command with --tasks; the old merge job (marked with
+# the run directory; another run's is left alone) is cancelled, a new one submitted
+cat > bin/squeue <<'SH'
+#!/bin/bash
+echo "201|apical-merge:runs/slurmtest"
+echo "202|apical-merge:runs/other"
+echo "203|"
+SH
+cat > bin/scancel <<'SH'
+#!/bin/bash
+echo "$*" >> "$PWD/scancel.log"
+SH
+chmod +x bin/squeue bin/scancel
+rm -f sbatch.log
+out=$(APICAL_SBATCH="--time=01:00:00" bash "$script" --tasks 1 x.ini 3 --set train.epochs=2)
+grep -q "cancelled the pending merge job(s): 201" <<< "$out" || fail "resubmit said: $out"
+[ "$(cat scancel.log)" = "201" ] || fail "scancel got: $(cat scancel.log)"
+line1=$(sed -n 1p sbatch.log) line2=$(sed -n 2p sbatch.log)
+[[ "$line1" == *"--array=1 "* && "$line1" == *"--gpus-per-task=1"* && "$line1" == *"--time=01:00:00"* ]] ||
+  fail "resubmitted array: $line1"
+[[ "$line1" == *"x.ini 3 --set train.epochs=2" ]] || fail "resubmitted arguments: $line1"
+[[ "$line2" == *"--comment=apical-merge:runs/slurmtest"* && "$line2" == *"--merge x.ini 3 --set train.epochs=2" ]] ||
+  fail "new merge job: $line2"
+bash "$script" --tasks "1;rm" x.ini 3 2> err.txt && fail "--tasks '1;rm' accepted"
+rm -f sbatch.log scancel.log bin/squeue bin/scancel
+
 # the array tasks, one of them requeued after it finished, then the merge job
 for i in 0 1 2; do
   SLURM_ARRAY_TASK_ID=$i bash "$script" x.ini 3 --set train.epochs=2 > "task$i.txt" 2>&1 ||

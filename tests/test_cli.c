@@ -53,6 +53,17 @@ Test(cli, models_and_their_keys_are_listed, .init = setup) {
   cr_assert(strstr(out, "eta_up") && strstr(out, "reset_between_samples"), "%s", out);
   cr_assert_eq(apical("models hopfield", e, sizeof e), 64);
   one_line(e);
+  /* every key with its default and unit */
+  cr_assert(strstr(out, "dims") && strstr(out, "9, 30, 3"), "%s", out);
+  cr_assert_eq(apical("models lif_stdp", e, sizeof e), 0);
+  out = read_file("stdout");
+  const char *line = strstr(out, "\n    tau_m ");
+  cr_assert(line, "%s", out);
+  cr_assert(strstr(line, " 10 ms ") && strstr(line, " 10 ms ") < strchr(line + 1, '\n'),
+            "tau_m's default and unit: %.*s", (int)(strchr(line + 1, '\n') - line), line);
+  line = strstr(out, "\n    w_l23pv_l23pyr ");
+  cr_assert(line && strstr(line, " -40 pA ") && strstr(line, " -40 pA ") < strchr(line + 1, '\n'),
+            "%s", out);
   /* run --help lists every model's keys from its key table */
   cr_assert_eq(apical("run --help", e, sizeof e), 0);
   out = read_file("stdout");

@@ -28,6 +28,20 @@ static void expect_raw_error(const char *text, ap_status code, const char *must_
   if (!st) config_free(&ex);
 }
 
+/* apical models NAME and docs/models/ give every number a unit ("1": dimensionless) */
+Test(config, every_number_key_has_a_unit) {
+  for (int mi = 0; mi < ap_model_count(); mi++) {
+    const ApModel *m = ap_model_at(mi);
+    cr_assert_not_null(m->unit, "%s has no unit function", m->name);
+    for (int i = 0; i < m->n_keys; i++) {
+      const ApKey *k = &m->keys[i];
+      if (k->type != AP_KEY_REAL && k->type != AP_KEY_REALS) continue;
+      const char *u = m->unit(k->name);
+      cr_assert(u && *u, "%s: key %s has no unit", m->name, k->name);
+    }
+  }
+}
+
 Test(config, malformed_files_name_file_and_line) {
   expect_error("[model]\ngl 0.03\n", AP_ERR_CONFIG, "test.ini:2");
   expect_error("[model\ngl = 1\n", AP_ERR_CONFIG, "test.ini:1");

@@ -139,9 +139,11 @@ Test(robust, a_second_run_on_the_same_directory_is_refused, .init = setup) {
   th_file(dir, "x.ini", small);
   cr_assert_eq(apical(NULL, "run x.ini --out a --backend cpu --set train.epochs=2", e, sizeof e), 0,
                "%s", e);
+  /* a finished run leaves no lock file behind */
+  cr_assert(!exists("a/.lock"), "a finished run left a/.lock");
   /* this process holds the lock, as a running apical would */
   snprintf(p, sizeof p, "%s/a/.lock", dir);
-  int fd = open(p, O_RDWR);
+  int fd = open(p, O_RDWR | O_CREAT, 0644);
   cr_assert_geq(fd, 0);
   cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
   char pid[32];
@@ -158,6 +160,7 @@ Test(robust, a_second_run_on_the_same_directory_is_refused, .init = setup) {
   cr_assert_eq(
       apical(NULL, "run x.ini --out a --backend cpu --resume --set train.epochs=4", e, sizeof e), 0,
       "%s", e);
+  cr_assert(!exists("a/.lock"), "a resumed run left a/.lock");
 }
 
 Test(robust, the_initial_checkpoint_is_never_pruned, .init = setup) {

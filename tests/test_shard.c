@@ -231,4 +231,13 @@ Test(shard, default_directories, .init = setup) {
   FILE *f = fopen(p, "rb");
   cr_assert_not_null(f, "%s was not written", p);
   fclose(f);
+  /* shards below another folder (run --shard ... --out DIR/shard-I-of-N, as sweep.sbatch
+   * does with an --out): merge without --out writes into that folder, not runs/NAME */
+  run_ok("run x.ini --shard 0/2 --out elsewhere/shard-0-of-2%s", "");
+  run_ok("run x.ini --shard 1/2 --out elsewhere/shard-1-of-2%s", "");
+  run_ok("merge elsewhere/shard-0-of-2/ elsewhere/shard-1-of-2%s", "");
+  snprintf(p, sizeof p, "%s/elsewhere/results.h5", dir);
+  f = fopen(p, "rb");
+  cr_assert_not_null(f, "%s was not written", p);
+  fclose(f);
 }

@@ -1,6 +1,7 @@
 #!/bin/bash
-# README's first command: set up, build, run the default experiment (a short Bars t_pres
-# study, a few seconds on 2 cores) and plot it.
+# README's first command: set up (the Debian packages that are missing), build, run the
+# default experiment (a short Bars t_pres study: about 10 s on 2 idle cores) and plot it.
+# On a fresh machine the packages and the build take most of the time (README says how long).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh

@@ -47,7 +47,7 @@ static const ApKey ls_keys[] = {
      .offset = P(psc),
      .choices = "alpha|exp",
      .help = "postsynaptic currents: alpha (iaf_psc_alpha, peak = weight) | exp (iaf_psc_exp, "
-             "jump = weight; MODELS.md: the network is then nearly silent)"},
+             "jump = weight; docs/models/lif_stdp.md: the network is then nearly silent)"},
     {.section = "model",
      .name = "topdown",
      .type = AP_KEY_CHOICE,
@@ -519,6 +519,23 @@ static const ApModelImpl *ls_impl(const char *backend) {
   return NULL;
 }
 
+/* NEST's units: ms, mV, pA (PSC amplitudes and weights), pF, Hz. */
+static const char *ls_unit(const char *name) {
+  static const char *const units[][2] = {
+      {"record_ms", "ms"}, {"raster_ms", "ms"}, {"raster_from_ms", "ms"}, {"dt", "ms"},
+      {"delay", "ms"},     {"tau_m", "ms"},     {"c_m", "pF"},            {"e_l", "mV"},
+      {"v_th", "mV"},      {"v_reset", "mV"},   {"t_ref", "ms"},          {"i_e", "pA"},
+      {"tau_plus", "ms"},  {"tau_minus", "ms"}, {"lambda", "1"},          {"alpha", "1"},
+      {"mu_plus", "1"},    {"mu_minus", "1"},   {"wmax", "pA"}};
+  for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+    if (!strcmp(name, units[i][0])) return units[i][1];
+  if (!strncmp(name, "tau_syn_", 8)) return "ms";
+  if (!strncmp(name, "p_", 2)) return "1"; /* connection probabilities */
+  if (!strncmp(name, "w_", 2)) return "pA"; /* PSC amplitudes */
+  if (!strncmp(name, "rate_", 5)) return "Hz";
+  return NULL;
+}
+
 const ApModel ls_model = {
     .name = "lif_stdp",
     .summary = "LIF assemblies (PA, NPA, HA) with STDP on the bottom-up synapses and "
@@ -548,4 +565,5 @@ const ApModel ls_model = {
         "neuron indexes the populations in series/rates' order, step x dt is the time",
     .impl = ls_impl,
     .check_records = ls_check_records,
+    .unit = ls_unit,
 };

@@ -345,6 +345,14 @@ static const ApModelImpl *ms_impl(const char *backend) {
   return NULL;
 }
 
+/* Every number of the network is dimensionless: states, rates, weights, steps. */
+static const char *ms_unit(const char *name) {
+  static const char *const plain[] = {"eps", "m", "beta", "alpha", "init_scale", "state_scale"};
+  for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+    if (!strcmp(name, plain[i])) return "1";
+  return NULL;
+}
+
 const ApModel ms_model = {
     .name = "mstdp",
     .summary = "MSTDP energy network: momentum relaxation, STDP-form learning, MNIST "
@@ -371,4 +379,5 @@ const ApModel ms_model = {
     .phase_names = NULL,
     .order = NULL,
     .impl = ms_impl,
+    .unit = ms_unit,
 };

@@ -5,6 +5,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 
 from .results import load
@@ -33,29 +34,48 @@ class ApicalError(RuntimeError):
         super().__init__(f"apical exited with {returncode} ({meaning}): {said}")
 
 
+def _runnable(path):
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
 def find_binary(binary=None):
-    """the program: the argument, else $APICAL_BINARY, else build/apical of the repository
-    this package sits in, else `apical` on PATH"""
-    tried = []
+    """the program: the argument, else $APICAL_BINARY, else the one installed with this
+    package (pip install . puts it in the environment's bin/, found also when the
+    environment is not activated), else ./build/apical, else build/apical of the
+    repository this package sits in, else `apical` on PATH"""
     for how, cand in (("binary=", binary), ("$APICAL_BINARY", os.environ.get("APICAL_BINARY"))):
         if cand:
             cand = os.fspath(cand)
             found = cand if os.sep in cand else shutil.which(cand)
-            if found and os.access(found, os.X_OK) and os.path.isfile(found):
+            if found and _runnable(found):
                 return found
             raise FileNotFoundError(f"apical: {how} {cand}: no such program")
-    repo_build = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build",
-                              "apical")
-    repo_build = os.path.normpath(repo_build)
-    if os.path.isfile(repo_build) and os.access(repo_build, os.X_OK):
-        return repo_build
-    tried.append(repo_build)
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = []
+    # pip install . (scikit-build-core): the scripts folder of the interpreter's scheme
+    for scheme in (None, "posix_user"):
+        try:
+            scripts = sysconfig.get_path("scripts", scheme) if scheme else \
+                sysconfig.get_path("scripts")
+        except KeyError:
+            continue
+        candidates.append(os.path.join(scripts, "apical"))
+    candidates.append(os.path.join(os.getcwd(), "build", "apical"))
+    candidates.append(os.path.normpath(os.path.join(here, "..", "..", "build", "apical")))
+    tried = []
+    for cand in candidates:
+        if cand in tried:
+            continue
+        if _runnable(cand):
+            return cand
+        tried.append(cand)
     on_path = shutil.which("apical")
     if on_path:
         return on_path
     tried.append("apical on PATH")
     raise FileNotFoundError("apical: the program was not found (tried " + ", ".join(tried) +
-                            "); build it (tools/setup.sh) or give binary= or $APICAL_BINARY")
+                            "); install it with the package (pip install . in a clone), "
+                            "build it (tools/setup.sh), or give binary= or $APICAL_BINARY")
 
 
 def ini_value(v):
@@ -113,7 +133,8 @@ def run(experiment, out=None, binary=None, overrides=None, *, force=False, resum
 
     experiment  an experiment file, or the text of one (a string with a newline)
     out         the run directory (default: the program's, runs/NAME under the current one)
-    binary      the program (default: $APICAL_BINARY, build/apical, apical on PATH)
+    binary      the program (default: find_binary(): $APICAL_BINARY, the one installed
+                with the package, ./build/apical, apical on PATH)
     overrides   {"section.key": value}; or as keywords section__key=value, e.g.
                 train__epochs=10, sweep__seed=range(1, 4), sweep__le__variant="le"
                 (keywords because Python names cannot hold a dot; values as ini_value())

@@ -82,6 +82,40 @@ class Run(unittest.TestCase):
             apical.run(self.ini, binary="/nonexistent/apical")
         self.assertEqual(apical.find_binary(support.binary()), support.binary())
 
+    def test_binary_found_in_build_of_the_current_directory_and_on_path(self):
+        """without binary= or $APICAL_BINARY: ./build/apical, then apical on PATH"""
+        from unittest import mock
+        from apical import runner
+        clone = support.tmpdir("clone")
+        os.makedirs(os.path.join(clone, "build"), exist_ok=True)
+        prog = os.path.join(clone, "build", "apical")
+        with open(prog, "w") as f:
+            f.write("#!/bin/sh\n")
+        os.chmod(prog, 0o755)
+        bindir = support.tmpdir("bindir")
+        on_path = os.path.join(bindir, "apical")
+        with open(on_path, "w") as f:
+            f.write("#!/bin/sh\n")
+        os.chmod(on_path, 0o755)
+        here = os.getcwd()
+        env = {k: v for k, v in os.environ.items() if k != "APICAL_BINARY"}
+        env["PATH"] = bindir
+        # neither the interpreter's scripts folder nor the package's repository holds one
+        nowhere = os.path.join(support.tmpdir("nowhere"), "x", "y")
+        try:
+            with mock.patch.dict(os.environ, env, clear=True), \
+                    mock.patch.object(runner.sysconfig, "get_path", lambda *a: nowhere), \
+                    mock.patch.object(runner, "__file__", os.path.join(nowhere, "runner.py")):
+                os.chdir(clone)
+                self.assertEqual(apical.find_binary(), prog)
+                os.remove(prog)
+                self.assertEqual(apical.find_binary(), on_path)
+                os.remove(on_path)
+                with self.assertRaisesRegex(FileNotFoundError, "pip install"):
+                    apical.find_binary()
+        finally:
+            os.chdir(here)
+
 
 if __name__ == "__main__":
     unittest.main()
