@@ -43,7 +43,11 @@ Test(cuda, wide_kernel_on_bars_with_test_phases) { check(27); }
 Test(cuda, wide_network_auto_kernel_sums_as_the_cpu_wide_path) { check(28); }
 Test(cuda, wide_network_generic_kernel_sums_as_the_cpu_wide_path) { check(29); }
 Test(cuda, wide_kernel_poisson_spikes) { check(30); }
+/* the wide kernel over several blocks per replica (issue 23) */
+Test(cuda, wide_blocks_wide_network_test_phase_continued_on_the_cpu) { check(31); }
+Test(cuda, wide_blocks_diverging_replicas_freeze) { check(32); }
+Test(cuda, wide_blocks_poisson_spikes) { check(33); }
 
 Test(cuda, every_parity_case_has_a_test) {
-  cr_assert_eq(parity_n_cases, 31, "test_cuda.c names each parity case; add a Test for a new one");
+  cr_assert_eq(parity_n_cases, 34, "test_cuda.c names each parity case; add a Test for a new one");
 }

@@ -257,6 +257,7 @@ MC_HELPER void mc_matvec(float *MC_RESTRICT out, float *MC_RESTRICT W, const flo
     const unsigned all = 0xffffffffu;
     const int q = (int)(threadIdx.x & 31u);
     const float wm = w_max ? w_max[0] : 0.0f;
+    __syncwarp();
     unsigned busy = __ballot_sync(all, rw.lo < rw.hi);
     while (busy) {
       const int src = __popc((busy & (0u - busy)) - 1u); /* the lowest (no __ffs: the CUDA
@@ -369,10 +370,41 @@ MC_HELPER void mc_sum_squares(float *MC_RESTRICT out, const float *MC_RESTRICT a
 
 /* Urbanczik-Senn step of a whole matrix (thesis eqs. 2.13-2.15): W[i][j] += c err[i] r[j]
  * per lane, clipped to ±w_max when w_max is given (W_up). masked: a lane with c = 0
- * keeps its row untouched (W_ip and W_pi of replicas that do not learn them). */
+ * keeps its row untouched (W_ip and W_pi of replicas that do not learn them).
+ * wide (McBody.wide_sum): MC_WIDE_WARP, a team of whole warps, steps a lane's rows of at
+ * least MC_WIDE_MIN_PRE inputs with its whole warp, lane q the inputs j with j % 32 = q
+ * (each weight's step is its own: the same bits). */
 AP_HD void mc_plastic(float *MC_RESTRICT W, const float *MC_RESTRICT c,
                       const float *MC_RESTRICT err, const float *MC_RESTRICT r,
-                      const float *MC_RESTRICT w_max, int masked, McRows rw, int n_pre MC_S_PARAM) {
+                      const float *MC_RESTRICT w_max, int masked, McRows rw, int n_pre,
+                      int wide MC_S_PARAM) {
+#if defined(__CUDA_ARCH__) && MC_LN == 1
+  if (wide == MC_WIDE_WARP && n_pre >= MC_WIDE_MIN_PRE) {
+    const unsigned all = 0xffffffffu;
+    const int q = (int)(threadIdx.x & 31u);
+    __syncwarp(); /* err of the rows, written by their owners */
+    unsigned busy = __ballot_sync(all, rw.lo < rw.hi && !(masked && c[0] == 0.0f));
+    while (busy) {
+      const int src = __popc((busy & (0u - busy)) - 1u);
+      busy &= busy - 1u;
+      const int lo = __shfl_sync(all, rw.lo, src), hi = __shfl_sync(all, rw.hi, src);
+      for (int i = lo; i < hi; i++) {
+        float *MC_RESTRICT w = W + (size_t)i * (size_t)n_pre * MC_S;
+        const float g0 = c[0] * err[(size_t)i * MC_S];
+        if (w_max)
+          for (int j = q; j < n_pre; j += 32)
+            w[(size_t)j * MC_S] =
+                mc_weight_step_clipped(w[(size_t)j * MC_S], g0, r[(size_t)j * MC_S], w_max[0]);
+        else
+          for (int j = q; j < n_pre; j += 32)
+            w[(size_t)j * MC_S] = mc_weight_step(w[(size_t)j * MC_S], g0, r[(size_t)j * MC_S]);
+      }
+    }
+    __syncwarp();
+    return;
+  }
+#endif
+  (void)wide;
   for (int i = rw.lo; i < rw.hi; i++) {
     float *MC_RESTRICT w = W + (size_t)i * (size_t)n_pre * MC_S;
     float g[MC_LN];
@@ -529,7 +561,8 @@ MC_BODY_FN void mc_body_plastic_up(McBody *b, int ly, const float *err, const fl
   const float *w_max = ly < L - 1 ? k->w_max_h : k->w_max_o;
   float *w_up = MC_ST(b, b->lay->layer[ly].w_up);
   if (!(MC_LN == 1 && wo->fuse)) {
-    mc_plastic(w_up, k->c_up[ly], err, x_pre, w_max, 0, mc_rows(b, n_pyr), n_pre MC_S_ARG);
+    mc_plastic(w_up, k->c_up[ly], err, x_pre, w_max, 0, mc_rows(b, n_pyr), n_pre, b->wide_sum
+               MC_S_ARG);
     return;
   }
   float *g = MC_WK(b, wo->pend_g[ly]), *x = MC_WK(b, wo->pend_x[ly][1 - b->cur]);
@@ -551,7 +584,7 @@ MC_BODY_FN void mc_body_flush(McBody *b) {
     const float one[MC_LN] = {1.0f}; /* the factors are c err already */
     mc_plastic(MC_ST(b, b->lay->layer[ly].w_up), one, MC_WK(b, b->wo->pend_g[ly]),
                MC_WK(b, b->wo->pend_x[ly][b->cur]), w_max, 0, mc_rows(b, b->lay->dims.n[ly + 1]),
-               b->lay->dims.n[ly] MC_S_ARG);
+               b->lay->dims.n[ly], b->wide_sum MC_S_ARG);
   }
   b->pending = 0;
   mc_sync(b);
@@ -750,7 +783,7 @@ MC_BODY_FN void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_
       if (spk) mc_emit(sent_inn, MC_ST(b, o->ref_inn), rows_inn, lay->id_inn[ly], tk, k MC_S_ARG);
       if (learn && k->ip_mode[ly] != MC_PLASTIC_NONE)
         mc_plastic(w_ip, k->c_ip[ly], err_inn, x_pyr, NULL, k->ip_mode[ly] == MC_PLASTIC_SOME,
-                   rows_inn, n_pyr MC_S_ARG);
+                   rows_inn, n_pyr, b->wide_sum MC_S_ARG);
 
       /* pyramids: basal and apical dendrites */
       for (int i = rows_pyr.lo; i < rows_pyr.hi; i++) MC_LANES(l) {
@@ -766,7 +799,7 @@ MC_BODY_FN void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_
           for (int i = rows_pyr.lo; i < rows_pyr.hi; i++)
             MC_LANES(l) v_tmp[i * MC_S + l] = -va[i * MC_S + l]; /* eq. 2.15 */
           mc_plastic(w_pi, k->c_pi[ly], v_tmp, x_inn, NULL, k->pi_mode[ly] == MC_PLASTIC_SOME,
-                     rows_pyr, n_next MC_S_ARG);
+                     rows_pyr, n_next, b->wide_sum MC_S_ARG);
         }
       }
     } else { /* output layer: basal dendrite and the target nudging the soma */
