@@ -1,18 +1,33 @@
 /* The microcircuit on the CUDA backend.
  *
- * Layout on the device: every per-replica array is replica-innermost, x[element][R_pad]
- * (R_pad = the replicas of a part rounded up to a warp), so the 32 threads of a warp,
- * one replica each, load and store consecutive words. The state fields are the canonical
- * ones of mc_params.h; the host transposes at the boundary (state_set / state_get).
+ * Layout on the device: for the generic and warp kernels every per-replica array is
+ * replica-innermost, x[element][R_pad] (R_pad = the replicas of a part rounded up to a
+ * warp), so the 32 threads of a warp, one replica each, load and store consecutive words;
+ * the host transposes at the boundary (state_set / state_get). The wide kernel's arrays
+ * are replica-major, x[replica][element], the canonical layout itself (copies at the
+ * boundary), so that the 32 lanes of a warp walking one replica's row load consecutive
+ * words. The state fields are the canonical ones of mc_params.h.
  *
  * Kernel versions (STYLE.md: keep the plain port, add faster ones beside it). Both give
  * the CPU backend's numbers bit for bit, so the choice changes speed only:
  *   generic  one thread per replica runs mc_body.h with one lane: the very body the CPU
  *            backend runs with 16; any dims. State and work arrays in global memory.
- *   wide     one block per replica runs mc_body.h as a team (McBody.rank = the thread):
- *            every loop over neurons split among the block's threads, each product row
- *            summed by one thread in the wide path's partial sums (mc_matvec), as the
- *            CPU's wide path does. Any dims.
+ *   wide     n_blocks blocks per replica run mc_body.h as one team (McBody.rank = block
+ *            * THREADS + thread): every loop over neurons split among the threads (rows
+ *            dealt out over all warps first, mc_team_chunk), each row of a product over
+ *            MC_WIDE_MIN_PRE inputs or more summed by a whole warp in the wide path's
+ *            partial sums (mc_matvec: lane q holds partials q and q + 32, the tree by
+ *            shuffles), its weights stepped by the warp (W_up's step fused into the
+ *            product, as on the CPU's wide path). With fewer replicas than SMs a replica
+ *            takes several blocks (as many as give each warp a row of the largest layer,
+ *            at most SMs / replicas; wide:N asks for N), which meet at a grid barrier on
+ *            a counter (mc_grid_barrier): one launch per record chunk, not one per phase,
+ *            since a step has four barriers and a launch costs microseconds, and the CUDA
+ *            simulator has no cooperative launch. That needs every block resident:
+ *            wide_shape checks occupancy and the other wide cohorts' claims, and a probe
+ *            that the device runs blocks side by side (the simulator's functional mode
+ *            runs them one after the other: there it takes one block per replica).
+ *            Any dims.
  *   warp     one warp per replica runs mw_records (mc_warp.h): lane i is hidden neuron i,
  *            every weight sits in its lane's registers for a whole launch, the only
  *            memory traffic is the sample and the series. For dims MW0-MW1-MW2 (9-30-3,
