@@ -31,9 +31,12 @@ ap_status session_load_dataset(const ApExperiment *ex, ApDataset *ds, ApError *e
   return st;
 }
 
-/* Whether name is one of the '|'-separated versions (NULL: none). */
+/* Whether name is one of the '|'-separated versions (NULL: none), or one of them with a
+ * launch shape after a colon, "wide:3" (the implementation reads the number). */
 static int version_listed(const char *versions, const char *name) {
-  size_t n = strlen(name);
+  size_t n = strcspn(name, ":");
+  if (name[n] && (!name[n + 1] || strspn(name + n + 1, "0123456789") != strlen(name + n + 1)))
+    return 0;
   for (const char *v = versions; v && *v;) {
     size_t len = strcspn(v, "|");
     if (len == n && !strncmp(v, name, n)) return 1;

@@ -219,6 +219,27 @@ const ParityCase parity_cases[] = {
     {"mstdp span, 5 replicas of 600 hidden, every reading, 2 launches", MS_WIDE, 0, 0, "span", 2,
      0},
     /* ---- end of MSTDP span ---- */
+
+    /* ---- the wide kernel, replica-major, several blocks per replica (issue 23) ----------
+     * wide:N asks for N blocks per replica, meeting at a grid barrier. The simulator's
+     * functional mode runs one block after the other, so there (CI) the kernel takes one
+     * block per replica: these cases then check the replica-major layout, the warps'
+     * row sums and the team's record end; under its performance mode (perf.sh) and on a
+     * GPU, the blocks and the barrier too. */
+    {"wide:3, wide network, 2 replicas, a test phase, 2 epochs on the GPU (2 launches), 1 on the "
+     "CPU",
+     MC "[experiment]\ndataset = random\n[data]\nrandom_samples = 3\n"
+        "[train]\nepochs = 3\nval_samples = 1\ntest_every = 2\nlearn_lag = 1\n"
+        "[model]\ndims = 70, 9, 5\nt_pres = 3\ninit_scale = 0.2\neta_up = 0.05, 0.02\n"
+        "eta_ip = 0.02\n[sweep]\nseed = 1..2\n",
+     0, 2, "wide:3", 1, 1},
+    {"wide:2, diverging replicas freeze",
+     MC "[train]\nepochs = 2\n[model]\nt_pres = 3\n[sweep]\neta_pi = 0, 1e6\nseed = 1, 2\n", 0, 0,
+     "wide:2", 1, 1},
+    {"wide:2, poisson, 2 replicas, refractory or not",
+     MC "[train]\nepochs = 2\nval_samples = 1\n[model]\nneuron = poisson\nt_pres = 3\n"
+        "tau_dend = 0.2\n[sweep]\nt_ref = 0, 0.2\n",
+     0, 0, "wide:2", 0, 1},
 };
 const int parity_n_cases = sizeof parity_cases / sizeof parity_cases[0];
 

@@ -47,7 +47,7 @@ static void emulate_and_compare(const char *ini, int chunk) {
     McSched sch = mc_sched(th_mc(&ex, (int)r), &emu.data);
     sch.n_records = ex.epochs;
     McBody b = {state + r, NULL,      work + r, perm + r, pad, &lay, &wo, &k,
-                sch,       &emu.data, 0,        keep + r, 0,   1,    0,   0};
+                sch,       &emu.data, 0,        keep + r, 0,   1,    0,   0, NULL, 0};
     /* the GPU's launches: records [e0, e1), its series rows relative to e0 */
     for (int e0 = 0; e0 < ex.epochs; e0 += chunk) {
       int e1 = e0 + chunk < ex.epochs ? e0 + chunk : ex.epochs;

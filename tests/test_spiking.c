@@ -199,7 +199,7 @@ Test(plasticity, per_step_traces_equal_the_event_based_closed_form) {
   McLanes k;
   lanes_of(&k, &ex);
   McBody b = {st,      NULL, wk,   perm, MC_LN, &lay, &wo, &k, mc_sched(th_mc(&ex, 0), &s.data),
-              &s.data, 0,    NULL, 0,    1,     0,    0};
+              &s.data, 0,    NULL, 0,    1,     0,    0, NULL, 0};
   mc_body_refresh(&b);
 
   enum { T = 400, NH = 6, NO = 3 };

@@ -167,7 +167,7 @@ Test(test_phase, accuracy_and_mse_are_a_hand_count_and_change_nothing_else) {
     mc_const_init(&c, p);
     mc_lanes_set(&k, 0, &c);
     mc_lanes_finish(&k);
-    McBody b = {st, NULL, wk, perm, 1, &lay, &wo, &k, mc_sched(p, data), data, 0, NULL, 0, 1, 0, 0};
+    McBody b = {st, NULL, wk, perm, 1, &lay, &wo, &k, mc_sched(p, data), data, 0, NULL, 0, 1, 0, 0, NULL, 0};
     mc_body_refresh(&b);
     int hits = 0;
     double sq = 0;

@@ -160,12 +160,21 @@ typedef struct McBody {
   int wide_sum; /* dot products over >= MC_WIDE_MIN_PRE inputs in MC_WIDE_PARTIALS
                  * partial sums (vectorised over the presynaptic index); 0: j ascending */
   int pending;  /* fused (McWork.fuse): bit ly, W_up of layer ly has a step pending */
+  /* A team spread over several CUDA blocks (the wide kernel): its n_blocks blocks meet at
+   * the replica's grid barrier, counters at bar (mc_cuda.cu). NULL, 0: one block, or the CPU. */
+  unsigned *bar;
+  int n_blocks;
 } McBody;
 
 /* The rows [lo, hi) of n a team member takes: chunks of MC_TEAM_ALIGN rows (whole cache
- * lines on the CPU; whole blocks of four neurons, mc_emit's unit, everywhere). */
+ * lines on the CPU; whole blocks of four neurons, mc_emit's unit, where neurons spike),
+ * chunk MC_TEAM_CHUNK(b) for member b (its rank; the GPU deals the chunks out over its
+ * warps first, so that the rows a warp sums together spread over the team). */
 #ifndef MC_TEAM_ALIGN
 #define MC_TEAM_ALIGN 16
+#endif
+#ifndef MC_TEAM_CHUNK
+#define MC_TEAM_CHUNK(b) ((b)->rank)
 #endif
 typedef struct McRows {
   int lo, hi;
@@ -176,7 +185,8 @@ MC_BODY_FN McRows mc_rows(const McBody *b, int n) {
   if (b->team > 1) {
     int per = (n + b->team - 1) / b->team;
     per = (per + MC_TEAM_ALIGN - 1) / MC_TEAM_ALIGN * MC_TEAM_ALIGN;
-    r.lo = b->rank * per < n ? b->rank * per : n;
+    const int c = MC_TEAM_CHUNK(b);
+    r.lo = c * per < n ? c * per : n;
     r.hi = r.lo + per < n ? r.lo + per : n;
   }
   return r;
@@ -192,10 +202,14 @@ MC_BODY_FN McRows mc_rows(const McBody *b, int n) {
 #define MC_BARRIER() _Pragma("omp barrier")
 #endif
 #endif
+/* the team of b meets (a team over several blocks: the includer's MC_BARRIER_OF) */
+#ifndef MC_BARRIER_OF
+#define MC_BARRIER_OF(b) MC_BARRIER()
+#endif
 #define mc_sync(b)                                                                                 \
   do {                                                                                             \
     if ((b)->team > 1) {                                                                           \
-      MC_BARRIER();                                                                                \
+      MC_BARRIER_OF(b);                                                                            \
     }                                                                                              \
   } while (0)
 #define mc_lead(b) ((b)->team <= 1 || (b)->rank == 0)
@@ -203,6 +217,9 @@ MC_BODY_FN McRows mc_rows(const McBody *b, int n) {
   for (int i = mc_rows(b, n).lo, i##_hi = mc_rows(b, n).hi; i < i##_hi; i++)
 
 #define MC_WIDE_PARTIALS 64 /* mc_matvec's tree is written out for 64 */
+/* McBody.wide_sum of a team of whole warps (the CUDA wide kernel): the partial sums of a
+ * row are its warp's lanes', two each (mc_matvec) */
+#define MC_WIDE_WARP 2
 
 /* Where the series of each lane go: lane l's record e at
  * base + row(l) * row_stride + (e - col0) * width, row(l) = rows[l] (or l without rows);
@@ -229,6 +246,52 @@ MC_HELPER void mc_matvec(float *MC_RESTRICT out, float *MC_RESTRICT W, const flo
                          McRows rw, int n_pre, int wide, const float *MC_RESTRICT g,
                          const float *MC_RESTRICT x, const float *MC_RESTRICT w_max MC_S_PARAM) {
 #if MC_LN == 1
+#if defined(__CUDA_ARCH__)
+  if (wide == MC_WIDE_WARP && n_pre >= MC_WIDE_MIN_PRE) {
+    /* A team of whole warps: every row of a lane's rw is summed by the lane's whole warp,
+     * lane q holding partials q and q + 32 (the inputs j with j % 64 = q, j ascending:
+     * the loads of a warp are 32 neighbouring words), then the tree of MC_HALVE: the
+     * halving by 32 within the lane, the others by shuffles. The same terms, the same
+     * order, the same bits as MC_DOT below; each weight is stepped by one lane. The owner
+     * lane reads out[i] after the __syncwarp. */
+    const unsigned all = 0xffffffffu;
+    const int q = (int)(threadIdx.x & 31u);
+    const float wm = w_max ? w_max[0] : 0.0f;
+    __syncwarp();
+    unsigned busy = __ballot_sync(all, rw.lo < rw.hi);
+    while (busy) {
+      const int src = __popc((busy & (0u - busy)) - 1u); /* the lowest (no __ffs: the CUDA
+                                                           * simulator cannot parse its bfind) */
+      busy &= busy - 1u;
+      const int lo = __shfl_sync(all, rw.lo, src), hi = __shfl_sync(all, rw.hi, src);
+      for (int i = lo; i < hi; i++) {
+        float *MC_RESTRICT w = W + (size_t)i * (size_t)n_pre * MC_S;
+        const float gi = g ? g[(size_t)i * MC_S] : 0.0f;
+#define MC_W_WARP(jj)                                                                              \
+  (!g ? w[(size_t)(jj)*MC_S]                                                                       \
+   : w_max                                                                                         \
+       ? (w[(size_t)(jj)*MC_S] =                                                                   \
+              mc_weight_step_clipped(w[(size_t)(jj)*MC_S], gi, x[(size_t)(jj)*MC_S], wm))         \
+       : (w[(size_t)(jj)*MC_S] = mc_weight_step(w[(size_t)(jj)*MC_S], gi, x[(size_t)(jj)*MC_S])))
+        float p0 = 0.0f, p1 = 0.0f;
+        int j0 = 0;
+        for (; j0 + MC_WIDE_PARTIALS <= n_pre; j0 += MC_WIDE_PARTIALS) {
+          p0 = fmaf(MC_W_WARP(j0 + q), r[(size_t)(j0 + q) * MC_S], p0);
+          p1 = fmaf(MC_W_WARP(j0 + 32 + q), r[(size_t)(j0 + 32 + q) * MC_S], p1);
+        }
+        if (j0 + q < n_pre) p0 = fmaf(MC_W_WARP(j0 + q), r[(size_t)(j0 + q) * MC_S], p0);
+        if (j0 + 32 + q < n_pre)
+          p1 = fmaf(MC_W_WARP(j0 + 32 + q), r[(size_t)(j0 + 32 + q) * MC_S], p1);
+#undef MC_W_WARP
+        p0 += p1;
+        for (int h = 16; h >= 1; h >>= 1) p0 += __shfl_down_sync(all, p0, (unsigned)h);
+        if (q == 0) out[(size_t)i * MC_S] = p0;
+      }
+    }
+    __syncwarp();
+    return;
+  }
+#endif
   /* MC_DOT(W_AT): row i's sum, the weight of input jj read as W_AT(jj) */
 #define MC_W_PLAIN(jj) w[(size_t)(jj)*MC_S]
 #define MC_W_STEP(jj)                                                                              \
@@ -307,10 +370,41 @@ MC_HELPER void mc_sum_squares(float *MC_RESTRICT out, const float *MC_RESTRICT a
 
 /* Urbanczik-Senn step of a whole matrix (thesis eqs. 2.13-2.15): W[i][j] += c err[i] r[j]
  * per lane, clipped to ±w_max when w_max is given (W_up). masked: a lane with c = 0
- * keeps its row untouched (W_ip and W_pi of replicas that do not learn them). */
+ * keeps its row untouched (W_ip and W_pi of replicas that do not learn them).
+ * wide (McBody.wide_sum): MC_WIDE_WARP, a team of whole warps, steps a lane's rows of at
+ * least MC_WIDE_MIN_PRE inputs with its whole warp, lane q the inputs j with j % 32 = q
+ * (each weight's step is its own: the same bits). */
 AP_HD void mc_plastic(float *MC_RESTRICT W, const float *MC_RESTRICT c,
                       const float *MC_RESTRICT err, const float *MC_RESTRICT r,
-                      const float *MC_RESTRICT w_max, int masked, McRows rw, int n_pre MC_S_PARAM) {
+                      const float *MC_RESTRICT w_max, int masked, McRows rw, int n_pre,
+                      int wide MC_S_PARAM) {
+#if defined(__CUDA_ARCH__) && MC_LN == 1
+  if (wide == MC_WIDE_WARP && n_pre >= MC_WIDE_MIN_PRE) {
+    const unsigned all = 0xffffffffu;
+    const int q = (int)(threadIdx.x & 31u);
+    __syncwarp(); /* err of the rows, written by their owners */
+    unsigned busy = __ballot_sync(all, rw.lo < rw.hi && !(masked && c[0] == 0.0f));
+    while (busy) {
+      const int src = __popc((busy & (0u - busy)) - 1u);
+      busy &= busy - 1u;
+      const int lo = __shfl_sync(all, rw.lo, src), hi = __shfl_sync(all, rw.hi, src);
+      for (int i = lo; i < hi; i++) {
+        float *MC_RESTRICT w = W + (size_t)i * (size_t)n_pre * MC_S;
+        const float g0 = c[0] * err[(size_t)i * MC_S];
+        if (w_max)
+          for (int j = q; j < n_pre; j += 32)
+            w[(size_t)j * MC_S] =
+                mc_weight_step_clipped(w[(size_t)j * MC_S], g0, r[(size_t)j * MC_S], w_max[0]);
+        else
+          for (int j = q; j < n_pre; j += 32)
+            w[(size_t)j * MC_S] = mc_weight_step(w[(size_t)j * MC_S], g0, r[(size_t)j * MC_S]);
+      }
+    }
+    __syncwarp();
+    return;
+  }
+#endif
+  (void)wide;
   for (int i = rw.lo; i < rw.hi; i++) {
     float *MC_RESTRICT w = W + (size_t)i * (size_t)n_pre * MC_S;
     float g[MC_LN];
@@ -467,7 +561,8 @@ MC_BODY_FN void mc_body_plastic_up(McBody *b, int ly, const float *err, const fl
   const float *w_max = ly < L - 1 ? k->w_max_h : k->w_max_o;
   float *w_up = MC_ST(b, b->lay->layer[ly].w_up);
   if (!(MC_LN == 1 && wo->fuse)) {
-    mc_plastic(w_up, k->c_up[ly], err, x_pre, w_max, 0, mc_rows(b, n_pyr), n_pre MC_S_ARG);
+    mc_plastic(w_up, k->c_up[ly], err, x_pre, w_max, 0, mc_rows(b, n_pyr), n_pre, b->wide_sum
+               MC_S_ARG);
     return;
   }
   float *g = MC_WK(b, wo->pend_g[ly]), *x = MC_WK(b, wo->pend_x[ly][1 - b->cur]);
@@ -489,7 +584,7 @@ MC_BODY_FN void mc_body_flush(McBody *b) {
     const float one[MC_LN] = {1.0f}; /* the factors are c err already */
     mc_plastic(MC_ST(b, b->lay->layer[ly].w_up), one, MC_WK(b, b->wo->pend_g[ly]),
                MC_WK(b, b->wo->pend_x[ly][b->cur]), w_max, 0, mc_rows(b, b->lay->dims.n[ly + 1]),
-               b->lay->dims.n[ly] MC_S_ARG);
+               b->lay->dims.n[ly], b->wide_sum MC_S_ARG);
   }
   b->pending = 0;
   mc_sync(b);
@@ -688,7 +783,7 @@ MC_BODY_FN void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_
       if (spk) mc_emit(sent_inn, MC_ST(b, o->ref_inn), rows_inn, lay->id_inn[ly], tk, k MC_S_ARG);
       if (learn && k->ip_mode[ly] != MC_PLASTIC_NONE)
         mc_plastic(w_ip, k->c_ip[ly], err_inn, x_pyr, NULL, k->ip_mode[ly] == MC_PLASTIC_SOME,
-                   rows_inn, n_pyr MC_S_ARG);
+                   rows_inn, n_pyr, b->wide_sum MC_S_ARG);
 
       /* pyramids: basal and apical dendrites */
       for (int i = rows_pyr.lo; i < rows_pyr.hi; i++) MC_LANES(l) {
@@ -704,7 +799,7 @@ MC_BODY_FN void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_
           for (int i = rows_pyr.lo; i < rows_pyr.hi; i++)
             MC_LANES(l) v_tmp[i * MC_S + l] = -va[i * MC_S + l]; /* eq. 2.15 */
           mc_plastic(w_pi, k->c_pi[ly], v_tmp, x_inn, NULL, k->pi_mode[ly] == MC_PLASTIC_SOME,
-                     rows_pyr, n_next MC_S_ARG);
+                     rows_pyr, n_next, b->wide_sum MC_S_ARG);
         }
       }
     } else { /* output layer: basal dendrite and the target nudging the soma */
@@ -841,6 +936,64 @@ MC_BODY_FN void mc_body_held_out(McBody *b, int n, int ordered, uint32_t c0, int
   }
 }
 
+/* The weight errors of hidden layer h of the self-predicting state (thesis §2.3), per
+ * lane: the sums over its count = n[h+2] n[h+1] weights of (W_ip - ρ W_up)² (ff) and of
+ * (W_pi + W_down)² (fb), in double, each term exact. Partial sum q takes the weights
+ * i with i % 64 = q, i ascending, and the 64 partials add up in mc_matvec's tree, so that
+ * a warp can sum them: in a team of warps (McBody.wide_sum MC_WIDE_WARP) the lead's warp
+ * calls this, lane q holding partials q and q + 32, and lane 0 gets the sums; the same
+ * order, the same bits. */
+MC_BODY_FN void mc_body_weight_errors(const McBody *b, int h, double *ff, double *fb) {
+  MC_S_FROM(b);
+  const McLayout *lay = b->lay;
+  const McLayerOffsets *oh = &lay->layer[h], *on = &lay->layer[h + 1];
+  const int count = lay->dims.n[h + 2] * lay->dims.n[h + 1];
+  const float *w_ip = MC_ST(b, oh->w_ip), *w_up = MC_ST(b, on->w_up);
+  const float *w_pi = MC_ST(b, oh->w_pi), *w_dn = MC_ST(b, oh->w_down);
+  const float *rho = b->k->rho[h];
+#define MC_WEIGHT_TERMS(i, l, pf, pb)                                                              \
+  do {                                                                                             \
+    size_t x_ = (size_t)(i)*MC_S + (size_t)(l);                                                    \
+    float a_ = w_ip[x_] - rho[l] * w_up[x_], c_ = w_pi[x_] + w_dn[x_];                             \
+    pf += (double)a_ * (double)a_;                                                                 \
+    pb += (double)c_ * (double)c_;                                                                 \
+  } while (0)
+#if defined(__CUDA_ARCH__) && MC_LN == 1
+  if (b->wide_sum == MC_WIDE_WARP) {
+    const unsigned all = 0xffffffffu;
+    const int q = (int)(threadIdx.x & 31u);
+    double f0 = 0.0, f1 = 0.0, c0 = 0.0, c1 = 0.0;
+    for (int i = q; i < count; i += MC_WIDE_PARTIALS) MC_WEIGHT_TERMS(i, 0, f0, c0);
+    for (int i = q + 32; i < count; i += MC_WIDE_PARTIALS) MC_WEIGHT_TERMS(i, 0, f1, c1);
+    f0 += f1;
+    c0 += c1;
+    for (int hh = 16; hh >= 1; hh >>= 1) {
+      f0 += __shfl_down_sync(all, f0, (unsigned)hh);
+      c0 += __shfl_down_sync(all, c0, (unsigned)hh);
+    }
+    ff[0] = f0;
+    fb[0] = c0;
+    return;
+  }
+#endif
+  double pf[MC_WIDE_PARTIALS][MC_LN], pb[MC_WIDE_PARTIALS][MC_LN];
+  for (int q = 0; q < MC_WIDE_PARTIALS; q++) MC_LANES(l) pf[q][l] = pb[q][l] = 0.0;
+  for (int i = 0; i < count; i++) {
+    const int q = i % MC_WIDE_PARTIALS;
+    MC_LANES(l) MC_WEIGHT_TERMS(i, l, pf[q][l], pb[q][l]);
+  }
+#undef MC_WEIGHT_TERMS
+  for (int hh = MC_WIDE_PARTIALS / 2; hh >= 1; hh >>= 1)
+    for (int q = 0; q < hh; q++) MC_LANES(l) {
+        pf[q][l] += pf[q + hh][l];
+        pb[q][l] += pb[q + hh][l];
+      }
+  MC_LANES(l) {
+    ff[l] = pf[0][l];
+    fb[l] = pb[0][l];
+  }
+}
+
 /* The lead draws every lane's order of n samples for phase ph of record e into perm. */
 MC_BODY_FN void mc_body_order(McBody *b, int n, int e, int ph) {
   MC_S_FROM(b);
@@ -862,7 +1015,6 @@ MC_BODY_FN void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
   const ApData *data = b->data;
   const McSched *sch = &b->sch;
   const McLayout *lay = b->lay;
-  const McLanes *k = b->k;
   const McSeriesOffsets *so = &lay->ser;
   int H = lay->dims.n_layers - 1, n_out = lay->dims.n[lay->dims.n_layers];
   float *api_sum = MC_WK(b, b->wo->api_sum), *inn_sum = MC_WK(b, b->wo->inn_sum);
@@ -915,6 +1067,9 @@ MC_BODY_FN void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
       mc_body_refresh(b);
     }
     mc_sync(b); /* the lead reads every weight */
+    double ff[MC_MAX_LAYERS][MC_LN], fb[MC_MAX_LAYERS][MC_LN];
+    if (mc_lead(b) || (b->wide_sum == MC_WIDE_WARP && b->rank < 32)) /* the lead's warp */
+      for (int h = 0; h < H; h++) mc_body_weight_errors(b, h, ff[h], fb[h]);
     float steps = (float)data->n_train * (float)sch->t_pres;
     for (int l = 0; l < out->n_real && mc_lead(b); l++) {
       float *o = out->base + (size_t)(out->rows ? out->rows[l] : l) * out->row_stride +
@@ -928,19 +1083,9 @@ MC_BODY_FN void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
         o[so->api_err + h] = api_sum[h * MC_S + l] / steps;
         o[so->inn_err + h] = inn_sum[h * MC_S + l] / steps;
         /* the weight errors of the self-predicting state at the end of the epoch */
-        const McLayerOffsets *oh = &lay->layer[h], *on = &lay->layer[h + 1];
         int count = lay->dims.n[h + 2] * lay->dims.n[h + 1];
-        const float *w_ip = MC_ST(b, oh->w_ip), *w_up = MC_ST(b, on->w_up);
-        const float *w_pi = MC_ST(b, oh->w_pi), *w_dn = MC_ST(b, oh->w_down);
-        double ff = 0, fb = 0;
-        for (int i = 0; i < count; i++) {
-          size_t q = (size_t)i * MC_S + (size_t)l;
-          float a = w_ip[q] - k->rho[h][l] * w_up[q], c = w_pi[q] + w_dn[q];
-          ff += (double)a * (double)a;
-          fb += (double)c * (double)c;
-        }
-        o[so->ff_err + h] = (float)(ff / count);
-        o[so->fb_err + h] = (float)(fb / count);
+        o[so->ff_err + h] = (float)(ff[h][l] / count);
+        o[so->fb_err + h] = (float)(fb[h][l] / count);
       }
       o[so->diverged] = 0.0f;
     }
@@ -951,11 +1096,19 @@ MC_BODY_FN void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
       mc_body_frozen_series(b, e, out);
     }
     mc_sync(b); /* the whole state is written */
-    if (!mc_lead(b)) continue;
     /* the replicas whose state turned non-finite in this record freeze here */
     int bad[MC_LN];
     MC_LANES(l) bad[l] = 0;
-    for (size_t i = 0; i < nf; i++) MC_LANES(l) bad[l] |= !isfinite(b->st[i * MC_S + l]);
+#ifdef MC_LEAD_ANY /* the includer's vote: each member of a team scans its rows */
+    if (b->team > 1) {
+      int mine = 0;
+      MC_FOR_ROWS(b, i, (int)nf) mine |= !isfinite(b->st[(size_t)i * MC_S]);
+      bad[0] = MC_LEAD_ANY(b, mine); /* the lead's answer (a team has one lane) */
+    } else
+#endif
+      if (mc_lead(b))
+        for (size_t i = 0; i < nf; i++) MC_LANES(l) bad[l] |= !isfinite(b->st[i * MC_S + l]);
+    if (!mc_lead(b)) continue;
     int any = 0;
     for (int l = 0; l < MC_LN; l++)
       if (bad[l] && diverged[l] == 0.0f) {

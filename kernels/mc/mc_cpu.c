@@ -245,7 +245,7 @@ static int task_by_cost(const void *a, const void *b) {
 static void block_run(Block *blk, const Scratch *s, const ApCohort *c, int r0, int r1,
                       const ApSeriesBuf *out) {
   McBody b = {blk->state, s->frozen, s->wk, s->perm, MC_LN, &c->lay, &c->wo, &blk->k,
-              c->sch,     c->data,   0,     s->keep, 0,     1,       0,      0};
+              c->sch,     c->data,   0,     s->keep, 0,     1,       0,      0, NULL, 0};
   McOut o = {out->base,  (size_t)out->n_records * (size_t)out->width, 0, out->width, blk->rows,
              blk->n_real};
   mc_body_records(&b, r0, r1, &o);

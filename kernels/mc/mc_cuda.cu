@@ -1,18 +1,33 @@
 /* The microcircuit on the CUDA backend.
  *
- * Layout on the device: every per-replica array is replica-innermost, x[element][R_pad]
- * (R_pad = the replicas of a part rounded up to a warp), so the 32 threads of a warp,
- * one replica each, load and store consecutive words. The state fields are the canonical
- * ones of mc_params.h; the host transposes at the boundary (state_set / state_get).
+ * Layout on the device: for the generic and warp kernels every per-replica array is
+ * replica-innermost, x[element][R_pad] (R_pad = the replicas of a part rounded up to a
+ * warp), so the 32 threads of a warp, one replica each, load and store consecutive words;
+ * the host transposes at the boundary (state_set / state_get). The wide kernel's arrays
+ * are replica-major, x[replica][element], the canonical layout itself (copies at the
+ * boundary), so that the 32 lanes of a warp walking one replica's row load consecutive
+ * words. The state fields are the canonical ones of mc_params.h.
  *
  * Kernel versions (STYLE.md: keep the plain port, add faster ones beside it). Both give
  * the CPU backend's numbers bit for bit, so the choice changes speed only:
  *   generic  one thread per replica runs mc_body.h with one lane: the very body the CPU
  *            backend runs with 16; any dims. State and work arrays in global memory.
- *   wide     one block per replica runs mc_body.h as a team (McBody.rank = the thread):
- *            every loop over neurons split among the block's threads, each product row
- *            summed by one thread in the wide path's partial sums (mc_matvec), as the
- *            CPU's wide path does. Any dims.
+ *   wide     n_blocks blocks per replica run mc_body.h as one team (McBody.rank = block
+ *            * THREADS + thread): every loop over neurons split among the threads (rows
+ *            dealt out over all warps first, mc_team_chunk), each row of a product over
+ *            MC_WIDE_MIN_PRE inputs or more summed by a whole warp in the wide path's
+ *            partial sums (mc_matvec: lane q holds partials q and q + 32, the tree by
+ *            shuffles), its weights stepped by the warp (W_up's step fused into the
+ *            product, as on the CPU's wide path). With fewer replicas than SMs a replica
+ *            takes several blocks (as many as give each warp a row of the largest layer,
+ *            at most SMs / replicas; wide:N asks for N), which meet at a grid barrier on
+ *            a counter (mc_grid_barrier): one launch per record chunk, not one per phase,
+ *            since a step has four barriers and a launch costs microseconds, and the CUDA
+ *            simulator has no cooperative launch. That needs every block resident:
+ *            wide_shape checks occupancy and the other wide cohorts' claims, and a probe
+ *            that the device runs blocks side by side (the simulator's functional mode
+ *            runs them one after the other: there it takes one block per replica).
+ *            Any dims.
  *   warp     one warp per replica runs mw_records (mc_warp.h): lane i is hidden neuron i,
  *            every weight sits in its lane's registers for a whole launch, the only
  *            memory traffic is the sample and the series. For dims MW0-MW1-MW2 (9-30-3,
@@ -29,7 +44,62 @@
  * checked, and every copy runs on the cohort's stream. */
 #define MC_LN 1
 #define MC_STRIDE_VARIES
-#define MC_TEAM_ALIGN 4 /* a wide block's rows, in blocks of four neurons (mc_emit's unit) */
+#include <cuda_runtime.h>
+
+/* ---- the wide kernel's team: rows, barrier and vote ------------------------------------- */
+
+/* A wide team's rows: single neurons (in blocks of four, mc_emit's unit, where neurons
+ * spike), dealt out over the warps of every block before a warp's second lane gets one,
+ * so that a wide product's rows (each summed by a whole warp, mc_matvec) spread over all
+ * warps and SMs of the replica. Team member = block * block size + thread; a bijection
+ * of the ranks, so every chunk has one owner. */
+#define MC_TEAM_ALIGN ((b)->sch.spiking ? 4 : 1)
+#define MC_TEAM_CHUNK(b) mc_team_chunk((b)->rank, (b)->team, (b)->n_blocks)
+static __host__ __device__ __forceinline__ int mc_team_chunk(int rank, int team, int n_blocks) {
+  if (n_blocks < 1 || team % (32 * n_blocks)) return rank;
+  const int size = team / n_blocks, blk = rank / size, t = rank % size;
+  return (t % 32) * (team / 32) + (t / 32) * n_blocks + blk;
+}
+
+/* The barrier of a replica's n blocks (all resident: cohort_alloc checks it), bar[0] the
+ * arrivals, bar[1] the generation: each block's thread 0 reads the generation, arrives,
+ * and waits for it to move; the last to arrive resets the count and moves it. The fences
+ * publish the block's writes before its arrival and order its later reads after the
+ * others' (cooperative groups' grid.sync does the same). Polls are atomics: they are
+ * served by L2, never by a stale L1 line. */
+static __device__ __forceinline__ void mc_grid_barrier(unsigned *bar, int n) {
+  __syncthreads();
+  if (n > 1) {
+    if (threadIdx.x == 0) {
+      const unsigned gen = atomicAdd(bar + 1, 0u);
+      __threadfence();
+      if (atomicAdd(bar, 1u) == (unsigned)n - 1u) {
+        atomicExch(bar, 0u);
+        __threadfence();
+        atomicAdd(bar + 1, 1u);
+      } else {
+        while (atomicAdd(bar + 1, 0u) == gen) {
+        }
+      }
+      __threadfence();
+    }
+    __syncthreads();
+  }
+}
+
+/* Whether v is nonzero for some member of the team; the answer is the lead's (rank 0),
+ * which reads and clears the flag bar[2] (set again only after later barriers). */
+static __device__ __forceinline__ int mc_lead_any(unsigned *bar, int n, int lead, int v) {
+  if (v) atomicOr(bar + 2, 1u);
+  mc_grid_barrier(bar, n);
+  return lead ? atomicExch(bar + 2, 0u) != 0u : 0;
+}
+
+#if defined(__CUDA_ARCH__)
+#define MC_BARRIER_OF(b) ((b)->bar ? mc_grid_barrier((b)->bar, (b)->n_blocks) : __syncthreads())
+#define MC_LEAD_ANY(b, v) mc_lead_any((b)->bar, (b)->n_blocks, (b)->rank == 0, (v))
+#endif
+
 #include "mc_body.h"
 #include "mc_warp.h"
 
@@ -73,7 +143,44 @@ static __global__ void __launch_bounds__(THREADS)
               team ? (int)threadIdx.x : 0,
               team ? (int)blockDim.x : 1,
               wide_sum,
+              0,
+              NULL,
               0};
+  McOut o = {series + (size_t)r * MAX_CHUNK * width, (size_t)MAX_CHUNK * width, e0, width, NULL, 1};
+  mc_body_records(&b, e0, e1, &o);
+}
+
+/* The wide kernel: replica r runs on blocks r * n_blocks ... + n_blocks - 1, their threads
+ * one team (McBody.rank); its arrays replica-major (st + r * n_floats, stride 1), so that a
+ * warp's loads along a row are neighbouring words. */
+static __global__ void __launch_bounds__(THREADS)
+    records_wide(float *state, float *work, uint32_t *perm, float *keep, const McConst *cst,
+                 const McLayout *lay, McWork wo, McSched sch, ApData data, int e0, int e1,
+                 float *series, int width, int R, int n_samples, int n_blocks, unsigned *bar) {
+  const int r = (int)blockIdx.x / n_blocks, blk = (int)blockIdx.x % n_blocks;
+  if (r >= R) return; /* a replica's blocks leave together */
+  const size_t nf = (size_t)lay->n_floats;
+  McLanes k;
+  mc_lanes_set(&k, 0, &cst[r]);
+  mc_lanes_finish(&k);
+  McBody b = {state + (size_t)r * nf,
+              NULL,
+              work + (size_t)r * (size_t)wo.n_rows,
+              perm + (size_t)r * (size_t)n_samples,
+              1,
+              lay,
+              &wo,
+              &k,
+              sch,
+              &data,
+              0,
+              keep ? keep + (size_t)r * nf : NULL,
+              blk * (int)blockDim.x + (int)threadIdx.x,
+              n_blocks * (int)blockDim.x,
+              MC_WIDE_WARP,
+              0,
+              bar + 4 * (size_t)r,
+              n_blocks};
   McOut o = {series + (size_t)r * MAX_CHUNK * width, (size_t)MAX_CHUNK * width, e0, width, NULL, 1};
   mc_body_records(&b, e0, e1, &o);
 }
@@ -122,7 +229,16 @@ struct ApCohort {
   int kernel;       /* KERNEL_* */
   int n_sm;         /* the device's SMs: the warp and generic kernels' launch shape */
   cudaStream_t stream;
+  /* the wide kernel: arrays replica-major ([part][n_floats], ...); n_blocks blocks per
+   * replica, all resident at once (claimed: the blocks counted in resident_claimed) */
+  int n_blocks, claimed;
+  unsigned *d_bar; /* [part][4] the replicas' barriers (mc_grid_barrier) and votes */
 };
+
+/* Blocks of wide kernels that wait on each other, all live cohorts together: their sum
+ * stays within what the device holds at once, so no barrier waits on a block that cannot
+ * start. */
+static int resident_claimed;
 
 static int part_size(const ApCohort *c, int p) {
   int left = c->R - p * c->part;
@@ -138,6 +254,8 @@ static void cuda_cohort_destroy(ApCohort *c) {
   cudaFree(c->d_keep);
   cudaFree(c->d_perm);
   cudaFree(c->d_series);
+  cudaFree(c->d_bar);
+  resident_claimed -= c->claimed;
   if (c->stream) cudaStreamDestroy(c->stream);
   if (c->has_data) ap_cuda_data_release();
   free(c->h_const);
@@ -146,6 +264,69 @@ static void cuda_cohort_destroy(ApCohort *c) {
   free(c->h_stage);
   free(c->h_series);
   free(c);
+}
+
+/* Whether the device runs a grid's blocks side by side: block 0 waits (a bounded number
+ * of polls) for block 1's flag. A GPU does; the CUDA simulator's functional mode runs one
+ * block after the other (then a grid barrier would wait for ever), its performance mode
+ * side by side. Asked once per process. */
+static __global__ void side_by_side_probe(unsigned *f, int polls) {
+  if (threadIdx.x != 0) return;
+  if (blockIdx.x == 1) {
+    atomicExch(f, 1u);
+    return;
+  }
+  unsigned seen = 0;
+  for (int i = 0; i < polls && !seen; i++) seen = atomicAdd(f, 0u);
+  f[1] = seen;
+}
+
+static ap_status side_by_side(cudaStream_t s, int *out, ApError *err) {
+  static int known = -1;
+  if (known < 0) {
+    unsigned *f = NULL, h[2] = {0, 0};
+    CUDA_CHECK(cudaMalloc(&f, 2 * sizeof(unsigned)));
+    CUDA_CHECK(cudaMemsetAsync(f, 0, 2 * sizeof(unsigned), s));
+    side_by_side_probe<<<2, WARP, 0, s>>>(f, 4096);
+    CUDA_CHECK(cudaGetLastError());
+    CUDA_CHECK(cudaMemcpyAsync(h, f, sizeof h, cudaMemcpyDeviceToHost, s));
+    CUDA_CHECK(cudaStreamSynchronize(s));
+    CUDA_CHECK(cudaFree(f));
+    known = h[1] != 0;
+  }
+  *out = known;
+  return AP_OK;
+}
+
+/* The wide kernel's blocks per replica: with fewer replicas than SMs, as many as share
+ * the SMs out (each warp then sums at least one row of the largest layer; requested:
+ * wide:N), when the device runs them side by side and they fit beside the other wide
+ * cohorts' (resident_claimed); else one block per replica (its barrier __syncthreads). */
+static ap_status wide_shape(ApCohort *c, const McDims *d, int requested, ApError *err) {
+  int dev = 0, per_sm = 0, together = 0;
+  cudaDeviceProp prop;
+  CUDA_CHECK(cudaGetDevice(&dev));
+  CUDA_CHECK(cudaGetDeviceProperties(&prop, dev));
+  int n_rep = c->n_parts == 1 ? c->R : c->part, rows = 1;
+  for (int l = 1; l <= d->n_layers; l++) rows = d->n[l] > rows ? d->n[l] : rows;
+  int want = requested;
+  if (!want) {
+    int warps = THREADS / WARP, cap = (rows + warps - 1) / warps;
+    want = prop.multiProcessorCount / n_rep;
+    want = want < cap ? want : cap;
+  }
+  c->n_blocks = 1;
+  if (want <= 1) return AP_OK;
+  ap_status st = side_by_side(c->stream, &together, err);
+  if (st) return st;
+  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(
+      &per_sm, records_wide, THREADS, 0, cudaOccupancyDefault));
+  int room = per_sm * prop.multiProcessorCount - resident_claimed;
+  if (!together || want * n_rep > room) return AP_OK;
+  c->n_blocks = want;
+  c->claimed = want * n_rep;
+  resident_claimed += c->claimed;
+  return AP_OK;
 }
 
 static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *err) {
@@ -163,17 +344,22 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   const char *v = spec->exec.version;
   int fits = mw_fits(&dims, params[0].neuron, data);
   c->wide_sum = mc_wide_net(&dims);
+  int wide_blocks = 0; /* wide:N, N blocks per replica (0: as many as help) */
   if (!v || !*v || !strcmp(v, "auto"))
     c->kernel = c->wide_sum ? KERNEL_WIDE : fits ? KERNEL_WARP : KERNEL_GENERIC;
   else if (!strcmp(v, "generic"))
     c->kernel = KERNEL_GENERIC;
   else if (!strcmp(v, "wide"))
     c->kernel = KERNEL_WIDE;
+  else if (!strncmp(v, "wide:", 5) && atoi(v + 5) >= 1 && atoi(v + 5) <= 1024) {
+    c->kernel = KERNEL_WIDE;
+    wide_blocks = atoi(v + 5);
+  }
   else if (!strcmp(v, "warp") && fits)
     c->kernel = KERNEL_WARP;
   else
     return ap_fail(err, AP_ERR_USAGE,
-                   "cuda kernel %s: expected auto, generic, wide or warp (warp only for rate "
+                   "cuda kernel %s: expected auto, generic, wide, wide:N or warp (warp only for rate "
                    "neurons, dims %d-%d-%d and at most %d samples)",
                    v, MW0, MW1, MW2, MW_MAX_SAMPLES);
   c->n_samples = data->n_train > data->n_val ? data->n_train : data->n_val;
@@ -224,6 +410,13 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   ap_status st = ap_cuda_data_acquire(data, c->stream, &c->data, err);
   if (st) return st;
   c->has_data = 1;
+  if (c->kernel == KERNEL_WIDE) {
+    c->wo.fuse = 1; /* W_up's step inside the next product, as the CPU's wide path */
+    CUDA_CHECK(cudaMalloc(&c->d_bar, P * 4 * sizeof(unsigned)));
+    CUDA_CHECK(cudaMemsetAsync(c->d_bar, 0, P * 4 * sizeof(unsigned), c->stream));
+    st = wide_shape(c, &dims, wide_blocks, err);
+    if (st) return st;
+  }
   CUDA_CHECK(cudaStreamSynchronize(c->stream));
   return AP_OK;
 }
@@ -244,6 +437,15 @@ static ap_status cuda_cohort_create(const ApCohortSpec *spec, ApCohort **out, Ap
 static ap_status upload_part(ApCohort *c, int p, ApError *err) {
   size_t nf = (size_t)c->lay.n_floats, P = (size_t)c->part;
   int n = part_size(c, p);
+  if (c->kernel == KERNEL_WIDE) { /* replica-major, as the canonical layout */
+    CUDA_CHECK(cudaMemcpyAsync(c->d_const, c->h_const + (size_t)p * P,
+                               (size_t)n * sizeof(McConst), cudaMemcpyHostToDevice, c->stream));
+    CUDA_CHECK(cudaMemcpyAsync(c->d_state, c->h_state + (size_t)p * P * nf,
+                               (size_t)n * nf * sizeof(float), cudaMemcpyHostToDevice, c->stream));
+    CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    c->resident = p;
+    return AP_OK;
+  }
   for (int i = 0; i < n; i++) {
     const float *src = c->h_state + (size_t)(p * c->part + i) * nf;
     for (size_t e = 0; e < nf; e++) c->h_stage[e * P + (size_t)i] = src[e];
@@ -261,6 +463,12 @@ static ap_status download_part(ApCohort *c, ApError *err) {
   if (c->resident < 0) return AP_OK;
   size_t nf = (size_t)c->lay.n_floats, P = (size_t)c->part;
   int p = c->resident, n = part_size(c, p);
+  if (c->kernel == KERNEL_WIDE) { /* replica-major, as the canonical layout */
+    CUDA_CHECK(cudaMemcpyAsync(c->h_state + (size_t)p * P * nf, c->d_state,
+                               (size_t)n * nf * sizeof(float), cudaMemcpyDeviceToHost, c->stream));
+    CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    return AP_OK;
+  }
   CUDA_CHECK(cudaMemcpyAsync(c->h_stage, c->d_state, nf * P * sizeof(float), cudaMemcpyDeviceToHost,
                              c->stream));
   CUDA_CHECK(cudaStreamSynchronize(c->stream));
@@ -297,22 +505,21 @@ static int block_threads(const ApCohort *c, int n, int unit) {
 /* Launches records e0 .. e1-1 (at most MAX_CHUNK) for the resident part. */
 static ap_status launch(ApCohort *c, int e0, int e1, ApError *err) {
   int n = part_size(c, c->resident);
-  if (c->kernel == KERNEL_WARP) {
+  if (c->kernel == KERNEL_WIDE) {
+    records_wide<<<n * c->n_blocks, THREADS, 0, c->stream>>>(
+        c->d_state, c->d_work, c->d_perm, c->d_keep, c->d_const, c->d_lay, c->wo, c->sch, c->data,
+        e0, e1, c->d_series, c->width, n, c->n_samples, c->n_blocks, c->d_bar);
+  } else if (c->kernel == KERNEL_WARP) {
     int threads = block_threads(c, n, WARP);
     int blocks = (int)(((size_t)n * WARP + (size_t)threads - 1) / (size_t)threads);
     records_warp<<<blocks, threads, 0, c->stream>>>(c->d_state, c->d_const, c->d_lay, c->sch,
                                                     c->data, e0, e1, c->d_series, c->width, n,
                                                     c->part);
-  } else if (c->kernel == KERNEL_GENERIC) {
+  } else {
     int threads = block_threads(c, n, 1), blocks = (n + threads - 1) / threads;
     records_body<<<blocks, threads, 0, c->stream>>>(
         c->d_state, c->d_work, c->d_perm, c->d_keep, c->d_const, c->d_lay, c->wo, c->sch, c->data,
         e0, e1, c->d_series, c->width, n, c->part, 0, c->wide_sum);
-  } else {
-    int team = c->kernel == KERNEL_WIDE, blocks = team ? n : (n + THREADS - 1) / THREADS;
-    records_body<<<blocks, THREADS, 0, c->stream>>>(
-        c->d_state, c->d_work, c->d_perm, c->d_keep, c->d_const, c->d_lay, c->wo, c->sch, c->data,
-        e0, e1, c->d_series, c->width, n, c->part, team, team || c->wide_sum);
   }
   CUDA_CHECK(cudaGetLastError());
   return AP_OK;
@@ -367,8 +574,11 @@ static ap_status cuda_run(ApCohort *const *cohorts, int n_cohorts, int e0, int e
 }
 
 static void cuda_describe_cohort(const ApCohort *c, char *buf, size_t n) {
-  snprintf(buf, n, "kernel %s, %d part%s of %d", kernel_names[c->kernel], c->n_parts,
-           c->n_parts == 1 ? "" : "s", c->part);
+  int k = snprintf(buf, n, "kernel %s, %d part%s of %d", kernel_names[c->kernel], c->n_parts,
+                   c->n_parts == 1 ? "" : "s", c->part);
+  if (c->kernel == KERNEL_WIDE && k >= 0 && (size_t)k < n)
+    snprintf(buf + k, n - (size_t)k, ", %d block%s of %d per replica", c->n_blocks,
+             c->n_blocks == 1 ? "" : "s", THREADS);
 }
 
 static const ApModelImpl cuda_impl = {

@@ -186,6 +186,8 @@ static void replica_run(const McWide *w, int r, const Scratch *s, int rank, int 
               rank,
               team,
               1,
+              0,
+              NULL,
               0};
   McOut o = {out->base, (size_t)out->n_records * (size_t)out->width, 0, out->width, &w->rows[r], 1};
   mc_body_records(&b, r0, r1, &o);
