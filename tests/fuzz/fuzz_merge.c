@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   snprintf(out, sizeof out, "/tmp/apical-fuzz-merge-%ld", (long)getpid());
   const char *args[2] = {fuzz_h5_base(model * 4 + 2, NULL), path};
   ApError err = {{0}};
-  ap_status st = merge_shards(args, 2, out, 1, "fuzz", written, sizeof written, &err);
+  ap_status st = merge_shards(args, 2, out, 1, NULL, "fuzz", written, sizeof written, &err);
   if (st && !err.msg[0]) abort(); /* refused without a reason */
   snprintf(res, sizeof res, "%s/results.h5", out);
   unlink(res);
