@@ -27,7 +27,14 @@ fi
 # 2-4x faster with AVX-512 than the portable default); a build for other machines (a
 # cluster's login node): APICAL_CMAKE_ARGS=-DAPICAL_NATIVE=OFF (docs/cluster.md).
 # shellcheck disable=SC2086
+# Likewise CUDA for this machine's GPU, or (none answers) for one architecture, which
+# compiles every kernel; the CMake default builds four, for other machines.
+arch=()
+if [ "$cuda" = ON ]; then
+  if nvidia-smi -L >/dev/null 2>&1; then arch=(-DCMAKE_CUDA_ARCHITECTURES=native)
+  else arch=(-DCMAKE_CUDA_ARCHITECTURES=86); fi
+fi
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DAPICAL_CUDA=$cuda -DAPICAL_HDF5=ON -DAPICAL_NATIVE=ON \
-  ${APICAL_CMAKE_ARGS:-} >/dev/null
+  "${arch[@]}" ${APICAL_CMAKE_ARGS:-} >/dev/null
 cmake --build build -j"$(nproc)"
 echo "setup: built build/apical (CUDA backend: $cuda)"
