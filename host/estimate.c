@@ -98,7 +98,7 @@ ap_status est_build(Estimate *e, const ApExperiment *ex, const ApData *data, con
     EstCohort *co = &e->cohorts[c];
     for (int k = 0; k < co->n; k++)
       memcpy(params + (size_t)k * psz, config_params(ex, rows[from + k]), psz);
-    ApCohortSpec spec = {params, co->n, rows + from, data, &ex->layout, *exec, ex->epochs};
+    ApCohortSpec spec = {params, co->n, rows + from, data, &ex->layout, *exec, ex->epochs, 1};
     for (int b = 0; b < EST_BACKENDS; b++) {
       ApError why = {{0}};
       if (e->has[b] && m->memory(names[b], &spec, &co->mem[b], &why)) e->has[b] = 0;

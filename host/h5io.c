@@ -192,6 +192,8 @@ static int build(hid_t file, const RunFile *f) {
   bad |= attr_str(file, "experiment_file", ex->file_text ? ex->file_text : "");
   bad |= attr_str(file, "experiment", f->dump);
   bad |= attr_int(file, "epochs_done", f->epochs_done);
+  bad |= attr_int(file, "units_done", f->units_done);
+  bad |= attr_int(file, "units_per_record", f->units_per_record > 0 ? f->units_per_record : 1);
   bad |= attr_int(file, "epochs", E);
   bad |= attr_int(file, "n_replicas", R);
   if (ex->shard_count > 0) { /* apical run --shard: which part of the experiment this is */
@@ -655,6 +657,19 @@ void runfile_shard(const char *path, int *index, int *count) {
   if (!read_attr_range(file, "shard_count", 1, INT_MAX, &n) &&
       !read_attr_range(file, "shard_index", 0, n - 1, &i))
     *index = (int)i, *count = (int)n;
+  H5Fclose(file);
+}
+
+void runfile_units(const char *path, long long *done, long long *per) {
+  *done = 0, *per = 1;
+  ap_status st;
+  ApError err = {{0}};
+  hid_t file = open_verified(path, &st, &err);
+  if (file < 0) return;
+  long long d, p;
+  if (!read_attr_range(file, "units_per_record", 1, LLONG_MAX, &p) &&
+      !read_attr_range(file, "units_done", 0, p - 1, &d))
+    *done = d, *per = p;
   H5Fclose(file);
 }
 

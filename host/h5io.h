@@ -16,6 +16,9 @@ typedef struct RunFile {
   const char *dump;    /* effective configuration (config_dump) */
   const char *command; /* the command line */
   int epochs_done;
+  long long units_done; /* units into record epochs_done (0: at its start; a run stopped
+                         * inside a record), of units_per_record (ApModel.units) */
+  long long units_per_record;
   const float *series;          /* [R][E][F], E = ex->epochs */
   const float *state;           /* [R][n_floats] canonical */
   const int *cohort;            /* [R] */
@@ -49,6 +52,10 @@ ap_status results_read(const char *path, const ApExperiment *ex, float *state, f
 
 /* The shard a file was written by (count 0: the whole experiment). */
 void runfile_shard(const char *path, int *index, int *count);
+
+/* Where inside record epochs_done a file was written: *done units of *per (0 and 1 where
+ * the file does not say: written at a record's end). */
+void runfile_units(const char *path, long long *done, long long *per);
 
 /* The kernel versions a file was written with (RunFile.cpu_kernel, cuda_kernel): "auto"
  * where the run named none, "" where the file does not say (written before they were

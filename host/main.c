@@ -71,9 +71,10 @@ static void usage_run(FILE *f) {
          "exit codes: 0 done, 64 usage, 65 bad data, 66 missing input, 69 backend unavailable,\n"
          "70 internal error, 71 out of memory (or refused up front: the run would not fit), 73\n"
          "cannot create output, 74 I/O error (disk full: the previous checkpoint stays intact),\n"
-         "78 bad configuration, 130 interrupted (the log says what was written; continue with\n"
-         "--resume where a checkpoint was). The checks come before DIR is touched: a refused\n"
-         "run, --force included, deletes and creates nothing.\n"
+         "78 bad configuration, 130 interrupted by SIGINT (Ctrl-C), 143 stopped by SIGTERM\n"
+         "(the log says what was written; continue with --resume where a checkpoint was).\n"
+         "The checks come before DIR is touched: a refused run, --force included, deletes and\n"
+         "creates nothing.\n"
          "\n"
          "keys of an experiment file (docs/experiment-files.md):\n");
   config_print_keys(f, NULL);
@@ -313,7 +314,7 @@ static int cmd_run(int argc, char **argv, const char *command) {
   }
   st = dry_run ? run_estimate(&ex, &opt, &err) : run_experiment(&ex, &opt, &err);
   config_free(&ex);
-  if (st == AP_ERR_INTERRUPTED) return AP_ERR_INTERRUPTED;
+  if (st == AP_ERR_INTERRUPTED || st == AP_ERR_TERMINATED) return (int)st;
   if (st) return fail(st, err.msg);
   return 0;
 }

@@ -253,6 +253,16 @@ ap_status merge_shards(const char *const *args, int n, const char *out_dir, int 
                      kernels[k][0] ? kernels[k] : "(not recorded)", paths[i],
                      other[k][0] ? other[k] : "(not recorded)");
   }
+  long long units[2], other_u[2]; /* where inside the record: the same for all shards */
+  runfile_units(paths[0], &units[0], &units[1]);
+  for (int i = 1; i < n && !st; i++) {
+    runfile_units(paths[i], &other_u[0], &other_u[1]);
+    if (other_u[0] != units[0] || other_u[1] != units[1])
+      st = ap_fail(err, AP_ERR_CONFIG,
+                   "%s stopped %lld of %lld units into its last record, %s %lld of %lld: finish "
+                   "both (apical run ... --resume) before merging",
+                   paths[0], units[0], units[1], paths[i], other_u[0], other_u[1]);
+  }
   if (st) goto out;
   char backend[64];
   snprintf(backend, sizeof backend, "%s", f[0].backend);
@@ -267,23 +277,25 @@ ap_status merge_shards(const char *const *args, int n, const char *out_dir, int 
   if ((st = run_make_dir(out_dir, err))) goto out;
   int lock = run_lock_dir(out_dir, err, &st); /* never into a directory a run is writing */
   if (lock < 0) goto out;
-  RunFile rf = {"results",
-                &ex,
-                backend,
-                f[0].dump,
-                command,
-                done,
-                series,
-                state,
-                cohort_of,
-                &data,
-                cohorts,
-                C,
-                events,
-                events_start,
-                kernels[0][0] ? kernels[0] : NULL,
-                kernels[1][0] ? kernels[1] : NULL,
-                partial};
+  RunFile rf = {.kind = "results",
+                .ex = &ex,
+                .backend = backend,
+                .dump = f[0].dump,
+                .command = command,
+                .epochs_done = done,
+                .units_done = units[0],
+                .units_per_record = units[1],
+                .series = series,
+                .state = state,
+                .cohort = cohort_of,
+                .data = &data,
+                .cohorts = cohorts,
+                .n_cohorts = C,
+                .events = events,
+                .events_start = events_start,
+                .cpu_kernel = kernels[0][0] ? kernels[0] : NULL,
+                .cuda_kernel = kernels[1][0] ? kernels[1] : NULL,
+                .partial = partial};
   st = runfile_write(out_path, &rf, err);
   run_unlock_dir(out_dir, lock);
   if (!st) snprintf(written, written_n, "%s", out_path);

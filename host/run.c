@@ -25,6 +25,13 @@
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) { g_stop = sig; }
 static const char *signal_name(int sig) { return sig == SIGINT ? "SIGINT" : "SIGTERM"; }
+/* What a record's units are called ("presentations"; "units" where the model says not). */
+static const char *unit_name(const ApModel *m) { return m->units_name ? m->units_name : "units"; }
+/* What a stopped run returns: 130 after SIGINT, 143 after SIGTERM (128 + the signal). */
+static ap_status stopped(ApError *err) {
+  return ap_fail(err, g_stop == SIGTERM ? AP_ERR_TERMINATED : AP_ERR_INTERRUPTED,
+                 "interrupted by %s", signal_name(g_stop));
+}
 
 ap_status run_make_dir(const char *path, ApError *err) {
   char buf[AP_PATH_MAX];
@@ -50,33 +57,74 @@ static int file_exists(const char *path) {
   return stat(path, &sb) == 0;
 }
 
-/* Checkpoints are DIR/checkpoints/epoch-NNNNNNNNN.h5 */
-static int ckpt_epoch(const char *name) {
+/* Checkpoints are DIR/checkpoints/epoch-NNNNNNNNN.h5 after record N, and
+ * epoch-NNNNNNNNN.UUUUUUUUUUUU.h5 U units into record N (a run stopped inside it). */
+static int ckpt_pos(const char *name, ApPos *p) {
   int e;
+  long long u;
   char tail[8];
-  if (sscanf(name, "epoch-%9d.%3s", &e, tail) == 2 && !strcmp(tail, "h5")) return e;
-  return -1;
+  if (sscanf(name, "epoch-%9d.%12lld.%3s", &e, &u, tail) == 3 && !strcmp(tail, "h5") && e >= 0 &&
+      u > 0) {
+    *p = (ApPos){e, u};
+    return 1;
+  }
+  if (sscanf(name, "epoch-%9d.%3s", &e, tail) == 2 && !strcmp(tail, "h5") && e >= 0) {
+    *p = (ApPos){e, 0};
+    return 1;
+  }
+  return 0;
+}
+
+static int pos_cmp(const void *a, const void *b) {
+  const ApPos *x = a, *y = b;
+  if (x->record != y->record) return (x->record > y->record) - (x->record < y->record);
+  return (x->unit > y->unit) - (x->unit < y->unit);
+}
+
+static void ckpt_path(char *buf, size_t n, const char *cdir, ApPos p) {
+  int len = p.unit ? snprintf(buf, n, "%s/epoch-%09d.%012lld.h5", cdir, p.record, p.unit)
+                   : snprintf(buf, n, "%s/epoch-%09d.h5", cdir, p.record);
+  if (len < 0 || (size_t)len >= n) buf[0] = '\0'; /* too long for any path: none */
+}
+
+/* The checkpoints of cdir, oldest first (malloc'd; NULL and *count -1: out of memory or no
+ * such directory). */
+static ApPos *ckpt_list(const char *cdir, int *count) {
+  *count = -1;
+  DIR *d = opendir(cdir);
+  if (!d) return NULL;
+  int n = 0, cap = 64;
+  ApPos *list = malloc((size_t)cap * sizeof *list);
+  struct dirent *ent;
+  while (list && (ent = readdir(d))) {
+    ApPos p;
+    if (!ckpt_pos(ent->d_name, &p)) continue;
+    if (n == cap) {
+      ApPos *more = realloc(list, (size_t)(cap *= 2) * sizeof *list);
+      if (!more) {
+        free(list);
+        list = NULL;
+        break;
+      }
+      list = more;
+    }
+    list[n++] = p;
+  }
+  closedir(d);
+  if (!list) return NULL;
+  qsort(list, (size_t)n, sizeof *list, pos_cmp);
+  *count = n;
+  return list;
 }
 
 void run_latest_checkpoint(const char *dir, char *path, size_t n) {
   char cdir[AP_PATH_MAX];
   snprintf(cdir, sizeof cdir, "%s/checkpoints", dir);
   path[0] = '\0';
-  DIR *d = opendir(cdir);
-  if (!d) return;
-  int best = -1;
-  struct dirent *ent;
-  while ((ent = readdir(d)))
-    if (ckpt_epoch(ent->d_name) > best) {
-      best = ckpt_epoch(ent->d_name);
-      snprintf(path, n, "%s/%s", cdir, ent->d_name);
-    }
-  closedir(d);
-}
-
-static int cmp_int(const void *a, const void *b) {
-  int x = *(const int *)a, y = *(const int *)b;
-  return (x > y) - (x < y);
+  int count;
+  ApPos *list = ckpt_list(cdir, &count);
+  if (list && count > 0) ckpt_path(path, n, cdir, list[count - 1]);
+  free(list);
 }
 
 static int cmp_float(const void *a, const void *b) {
@@ -89,30 +137,15 @@ static int cmp_float(const void *a, const void *b) {
 static void prune_checkpoints(const char *dir, int keep, int all) {
   char cdir[AP_PATH_MAX];
   snprintf(cdir, sizeof cdir, "%s/checkpoints", dir);
-  DIR *d = opendir(cdir);
-  if (!d) return;
-  int n = 0, cap = 64;
-  int *epochs = malloc((size_t)cap * sizeof *epochs);
-  struct dirent *ent;
-  while (epochs && (ent = readdir(d))) {
-    int e = ckpt_epoch(ent->d_name);
-    if (e < 0 || (e == 0 && !all)) continue;
-    if (n == cap) {
-      int *more = realloc(epochs, (size_t)(cap *= 2) * sizeof *epochs);
-      if (!more) break;
-      epochs = more;
-    }
-    epochs[n++] = e;
-  }
-  closedir(d);
-  if (!epochs) return;
-  qsort(epochs, (size_t)n, sizeof *epochs, cmp_int);
-  for (int i = 0; i < n - keep; i++) { /* the oldest first */
+  int n;
+  ApPos *list = ckpt_list(cdir, &n);
+  int first = list && n > 0 && !all && list[0].record == 0 && list[0].unit == 0;
+  for (int i = first; list && i < n - keep; i++) { /* the oldest first */
     char p[AP_PATH_MAX + 64];
-    snprintf(p, sizeof p, "%s/epoch-%09d.h5", cdir, epochs[i]);
+    ckpt_path(p, sizeof p, cdir, list[i]);
     unlink(p);
   }
-  free(epochs);
+  free(list);
 }
 
 /* --resume starts from the newest checkpoint whose checksum holds: newer ones that are
@@ -122,29 +155,18 @@ static void prune_checkpoints(const char *dir, int keep, int all) {
 static ap_status resume_point(const char *dir, char *latest, size_t n, ApError *err) {
   char cdir[AP_PATH_MAX];
   snprintf(cdir, sizeof cdir, "%s/checkpoints", dir);
-  DIR *d = opendir(cdir);
-  if (!d) return ap_fail(err, AP_ERR_NOINPUT, "--resume: %s: %s", cdir, strerror(errno));
-  int count = 0, cap = 64, *epochs = malloc((size_t)cap * sizeof *epochs);
-  struct dirent *ent;
-  while (epochs && (ent = readdir(d))) {
-    int e = ckpt_epoch(ent->d_name);
-    if (e < 0) continue;
-    if (count == cap) {
-      int *more = realloc(epochs, (size_t)(cap *= 2) * sizeof *epochs);
-      if (!more) break;
-      epochs = more;
-    }
-    epochs[count++] = e;
+  int count;
+  ApPos *epochs = ckpt_list(cdir, &count);
+  if (!epochs) {
+    if (errno == ENOMEM) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+    return ap_fail(err, AP_ERR_NOINPUT, "--resume: %s: %s", cdir, strerror(errno));
   }
-  closedir(d);
-  if (!epochs) return ap_fail(err, AP_ERR_OSERR, "out of memory");
-  qsort(epochs, (size_t)count, sizeof *epochs, cmp_int);
   ApError first = {{0}};
   ap_status st = AP_ERR_NOINPUT;
   int good = -1;
   for (int i = count - 1; i >= 0 && good < 0; i--) {
     ApError e = {{0}};
-    snprintf(latest, n, "%s/epoch-%09d.h5", cdir, epochs[i]);
+    ckpt_path(latest, n, cdir, epochs[i]);
     ap_status c = runfile_verify(latest, &e);
     if (!c)
       good = i;
@@ -167,7 +189,7 @@ static ap_status resume_point(const char *dir, char *latest, size_t n, ApError *
   for (int i = count - 1; i > good; i--) {
     char bad[AP_PATH_MAX + 64], aside[AP_PATH_MAX + 80];
     ApError e = {{0}};
-    snprintf(bad, sizeof bad, "%s/epoch-%09d.h5", cdir, epochs[i]);
+    ckpt_path(bad, sizeof bad, cdir, epochs[i]);
     runfile_verify(bad, &e);
     snprintf(aside, sizeof aside, "%s.damaged", bad);
     int moved = rename(bad, aside) == 0;
@@ -565,7 +587,7 @@ ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError 
 static ap_status stopped_before_start(const RunOptions *opt, ApError *err) {
   log_msg("interrupted by %s before the run started: nothing was written to %s",
           signal_name(g_stop), opt->out_dir);
-  return ap_fail(err, AP_ERR_INTERRUPTED, "interrupted");
+  return stopped(err);
 }
 
 static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApBackend *be,
@@ -620,6 +642,7 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
   log_file_only("\n=== %s\n", opt->command ? opt->command : "apical run");
 
   int done = 0;
+  long long done_units = 0; /* into record done: a checkpoint written inside it */
   char *dump = NULL, *dump_id = NULL, *old_dump = NULL;
   float *sorted = NULL;
   unsigned char *diverged = NULL;
@@ -677,6 +700,15 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
               E, m->record);
       goto out;
     }
+    long long per;
+    runfile_units(latest, &done_units, &per);
+    if (done_units && per != s.units) {
+      st = ap_fail(err, AP_ERR_CONFIG,
+                   "--resume: %s stopped %lld of %lld %s into %s %d; this run cuts a %s into "
+                   "%lld: resume with the apical that wrote it",
+                   latest, done_units, per, unit_name(m), m->record, done + 1, m->record, s.units);
+      goto out;
+    }
     if ((st = session_push(&s, err))) goto out;
     uint32_t *ev = NULL;
     uint64_t *ev_start = NULL;
@@ -685,9 +717,14 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
     free(ev);
     free(ev_start);
     if (st) goto out;
-    log_msg("resuming from %s (%s %d)", latest, m->record, done);
+    if (done_units)
+      log_msg("resuming from %s (%s %d, and %lld of the next %s's %lld %s)", latest, m->record,
+              done, done_units, m->record, s.units, unit_name(m));
+    else
+      log_msg("resuming from %s (%s %d)", latest, m->record, done);
   }
-  double total_steps = s.steps_per_record * (double)(E - done);
+  const double start_at = done + (double)done_units / (double)s.units; /* in records */
+  double total_steps = s.steps_per_record * ((double)E - start_at);
   char desc[600];
   be->describe(&opt->exec, desc, sizeof desc);
   if (note[0]) snprintf(desc + strlen(desc), sizeof desc - strlen(desc), " (auto: %s)", note);
@@ -698,23 +735,20 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
   }
   print_box(ex, &s, desc, opt->out_dir, done, total_steps);
 
-  RunFile rf = {"checkpoint",
-                ex,
-                be->name,
-                dump,
-                opt->command,
-                0,
-                s.series,
-                s.state,
-                s.cohort_of,
-                &s.data,
-                s.cohorts,
-                s.n_cohorts,
-                NULL,
-                NULL,
-                opt->exec.cpu_version,
-                opt->exec.version,
-                NULL};
+  RunFile rf = {.kind = "checkpoint",
+                .ex = ex,
+                .backend = be->name,
+                .dump = dump,
+                .command = opt->command,
+                .units_per_record = s.units,
+                .series = s.series,
+                .state = s.state,
+                .cohort = s.cohort_of,
+                .data = &s.data,
+                .cohorts = s.cohorts,
+                .n_cohorts = s.n_cohorts,
+                .cpu_kernel = opt->exec.cpu_version,
+                .cuda_kernel = opt->exec.version};
   if ((st = session_events(&s, &events, &events_start, err))) goto out;
   rf.events = events, rf.events_start = events_start;
   if (!opt->resume) { /* record 0: the initial state, for whoever wants the starting weights */
@@ -730,47 +764,56 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
       log_msg("interrupted by %s before the first %s: the initial state is in %s/epoch-%09d.h5; "
               "continue with --resume (or start over with --force)",
               signal_name(g_stop), m->record, cdir, 0);
-    st = ap_fail(err, AP_ERR_INTERRUPTED, "interrupted");
+    st = stopped(err);
     goto out;
   }
 
+  /* Work units of about a second: the chunk (in units, ApModel.units) follows the measured
+   * rate, so progress moves, a signal is answered and a launch stays short. */
   double t_start = ap_seconds();
-  int e = done, chunk = 1, interrupted = 0;
-  while (e < E) {
+  const long long U = s.units;
+  ApPos at = {done, done_units};
+  long long chunk = 1;
+  int interrupted = 0;
+  while (at.record < E) {
     int next_ckpt =
-        ex->checkpoint_every ? (e / ex->checkpoint_every + 1) * ex->checkpoint_every : E;
-    int e1 = e + chunk;
-    if (e1 > next_ckpt) e1 = next_ckpt;
-    if (e1 > E) e1 = E;
+        ex->checkpoint_every ? (at.record / ex->checkpoint_every + 1) * ex->checkpoint_every : E;
+    if (next_ckpt > E) next_ckpt = E;
+    long long left = (long long)(next_ckpt - at.record) * U - at.unit;
+    long long n = chunk < left ? chunk : left;
+    ApPos to = {at.record + (int)((at.unit + n) / U), (at.unit + n) % U};
     double t0 = ap_seconds();
-    if ((st = session_run(&s, e, e1, err))) break;
-    report_divergence(ex, &s, e, e1, diverged);
-    /* aim at about a second per chunk: smooth progress, negligible synchronisation */
-    double sec_per_epoch = (ap_seconds() - t0) / (e1 - e);
-    chunk = sec_per_epoch > 0 ? (int)fmax(1.0, fmin(1e6, 1.0 / sec_per_epoch)) : chunk * 2;
-    e = e1;
-    double elapsed = ap_seconds() - t_start, rate = s.steps_per_record * (e - done) / elapsed;
-    char eta[32], el[32], head[64] = "";
-    fmt_duration(eta, sizeof eta, (E - e) * (elapsed / (e - done)));
+    if ((st = session_advance(&s, at, to, err))) break;
+    if (to.record > at.record) report_divergence(ex, &s, at.record, to.record, diverged);
+    double took = ap_seconds() - t0;
+    chunk = took > 0 ? (long long)fmax(1.0, fmin(1e12, (double)n / took)) : chunk * 2;
+    at = to;
+    double now_at = at.record + (double)at.unit / (double)U, elapsed = ap_seconds() - t_start;
+    double rate = s.steps_per_record * (now_at - start_at) / elapsed;
+    char eta[32], el[32], head[64] = "", inside[96] = "";
+    fmt_duration(eta, sizeof eta, ((double)E - now_at) * (elapsed / (now_at - start_at)));
     fmt_duration(el, sizeof el, elapsed);
-    int n = 0;
-    for (int r = 0; headline && r < R; r++) {
-      float v = session_record(&s, r, e - 1)[headline->offset];
-      if (!isnan(v)) sorted[n++] = v;
+    int nh = 0;
+    for (int r = 0; headline && at.record > 0 && r < R; r++) {
+      float v = session_record(&s, r, at.record - 1)[headline->offset];
+      if (!isnan(v)) sorted[nh++] = v;
     }
-    qsort(sorted, (size_t)n, sizeof *sorted, cmp_float);
-    if (n) snprintf(head, sizeof head, " | %s median %.3f", headline->name, sorted[n / 2]);
-    progress_line(e == E, "%s %d/%d (%.1f%%)%s | %.3g replica-steps/s | %s elapsed, ETA %s",
-                  m->record, e, E, 100.0 * e / E, head, rate, el, eta);
-    interrupted = g_stop && e < E; /* at the end the run is complete: it finishes */
-    if (e == next_ckpt || e == E || interrupted) {
+    qsort(sorted, (size_t)nh, sizeof *sorted, cmp_float);
+    if (nh) snprintf(head, sizeof head, " | %s median %.3f", headline->name, sorted[nh / 2]);
+    if (at.unit) snprintf(inside, sizeof inside, " +%lld/%lld %s", at.unit, U, unit_name(m));
+    progress_line(at.record == E,
+                  "%s %d/%d%s (%.1f%%)%s | %.3g replica-steps/s | %s elapsed, ETA %s", m->record,
+                  at.record, E, inside, 100.0 * now_at / E, head, rate, el, eta);
+    interrupted = g_stop && at.record < E; /* at the end the run is complete: it finishes */
+    if ((at.record == next_ckpt && at.unit == 0) || at.record == E || interrupted) {
       if ((st = session_pull(&s, err))) break;
       free(events), free(events_start);
       if ((st = session_events(&s, &events, &events_start, err))) break;
       rf.events = events, rf.events_start = events_start;
       char ck[AP_PATH_MAX + 64];
-      snprintf(ck, sizeof ck, "%s/epoch-%09d.h5", cdir, e);
-      rf.epochs_done = e;
+      ckpt_path(ck, sizeof ck, cdir, at);
+      rf.epochs_done = at.record;
+      rf.units_done = at.unit;
       rf.kind = "checkpoint";
       if ((st = runfile_write(ck, &rf, err))) break;
       prune_checkpoints(opt->out_dir, ex->keep_checkpoints, 0);
@@ -781,22 +824,28 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
   }
   progress_end();
   if (!st && interrupted) {
-    log_msg("interrupted by %s after %s %d of %d: checkpoint and results written; continue with "
-            "--resume",
-            signal_name(g_stop), m->record, e, E);
-    st = ap_fail(err, AP_ERR_INTERRUPTED, "interrupted");
+    char where[160];
+    if (at.unit)
+      snprintf(where, sizeof where, "%lld of the %lld %s of %s %d (%d of %d done)", at.unit, U,
+               unit_name(m), m->record, at.record + 1, at.record, E);
+    else
+      snprintf(where, sizeof where, "%s %d of %d", m->record, at.record, E);
+    log_msg("interrupted by %s after %s: checkpoint and results written; continue with --resume",
+            signal_name(g_stop), where);
+    st = stopped(err);
   } else if (!st) {
     if (g_stop)
       log_msg("%s arrived during the last %s; the run went on to its end and is complete",
               signal_name(g_stop), m->record);
     double wall = ap_seconds() - t_start;
-    log_msg("done: %d %ss in %.1f s (%.3g replica-steps/s); results in %s", E - done, m->record,
-            wall, total_steps / wall, results);
+    log_msg("done: %g %ss in %.1f s (%.3g replica-steps/s); results in %s", (double)E - start_at,
+            m->record, wall, total_steps / wall, results);
     print_summary(ex, &s, E);
   }
 out:
   session_close(&s);
-  if (st && st != AP_ERR_INTERRUPTED) log_file_only("apical: %s\n", err->msg);
+  if (st && st != AP_ERR_INTERRUPTED && st != AP_ERR_TERMINATED)
+    log_file_only("apical: %s\n", err->msg);
   free(sorted);
   free(diverged);
   free(events);

@@ -15,8 +15,9 @@ typedef struct RunOptions {
   int no_memory_check; /* run even where the estimate says the memory does not fit */
 } RunOptions;
 
-/* Runs ex to its last epoch (or until SIGINT/SIGTERM, after which the last chunk is
- * checkpointed and AP_ERR_INTERRUPTED returned). A run whose memory does not fit (the
+/* Runs ex to its last epoch (or until SIGINT/SIGTERM, after which the last work unit is
+ * checkpointed, inside a record where the model cuts records, and AP_ERR_INTERRUPTED or
+ * AP_ERR_TERMINATED returned). A run whose memory does not fit (the
  * estimate, host/estimate.h) is refused with AP_ERR_OSERR before anything is created. */
 ap_status run_experiment(const ApExperiment *ex, const RunOptions *opt, ApError *err);
 
@@ -29,7 +30,8 @@ ap_status run_estimate(const ApExperiment *ex, const RunOptions *opt, ApError *e
  * no_memory_check), and nothing else: --print-config refuses what run would. */
 ap_status run_check(const ApExperiment *ex, const RunOptions *opt, ApError *err);
 
-#define AP_ERR_INTERRUPTED 130
+#define AP_ERR_INTERRUPTED 130 /* SIGINT: 128 + 2 */
+#define AP_ERR_TERMINATED 143  /* SIGTERM: 128 + 15 */
 
 /* Creates a directory and its parents (mkdir -p); refuses a path that is not one. */
 ap_status run_make_dir(const char *path, ApError *err);

@@ -122,10 +122,14 @@ static ap_status open_on(Session *s, const ApExperiment *ex, const ApBackend *be
     goto fail;
   }
   for (size_t i = 0; i < cells; i++) s->series[i] = NAN;
+  s->units = 1;
   for (int r = 0; r < s->R; r++) {
     m->init(s->state + (size_t)r * nf, config_params(ex, r), &s->data);
     s->steps_per_record += m->cost(config_params(ex, r), &s->data);
+    long long u = m->units ? m->units(config_params(ex, r), &s->data) : 1;
+    s->units = r == 0 ? u : u == s->units ? u : 1; /* unequal: records are not cut */
   }
+  if (s->units < 1) s->units = 1;
 
   /* cohorts: replicas grouped by the model's cohort key, in order of first appearance */
   s->n_cohorts = config_cohorts(ex, s->cohort_of);
@@ -166,7 +170,7 @@ static ap_status open_on(Session *s, const ApExperiment *ex, const ApBackend *be
   }
   for (int c = 0; c < s->n_cohorts; c++) {
     SessionCohort *co = &s->cohorts[c];
-    ApCohortSpec spec = {co->params, co->n, co->ids, &s->data, s->lay, s->exec, s->E};
+    ApCohortSpec spec = {co->params, co->n, co->ids, &s->data, s->lay, s->exec, s->E, s->units};
     if ((st = s->impl->cohort_create(&spec, &co->c, err))) goto fail;
     s->handles[c] = co->c;
   }
@@ -201,16 +205,22 @@ ap_status session_pull(Session *s, ApError *err) {
   return AP_OK;
 }
 
-ap_status session_run(Session *s, int r0, int r1, ApError *err) {
+ap_status session_advance(Session *s, ApPos from, ApPos to, ApError *err) {
   ApSeriesBuf out = {s->series, s->E, s->lay->series_width};
   for (int c = 0; c < s->n_cohorts; c++) s->busy[c] = NAN;
-  ap_status st = s->impl->run(s->handles, s->n_cohorts, r0, r1, &out, s->busy, err);
+  ap_status st = s->impl->run(s->handles, s->n_cohorts, from, to, &out, s->busy, err);
   if (st) return st;
+  double records =
+      (double)(to.record - from.record) + (double)(to.unit - from.unit) / (double)s->units;
   for (int c = 0; c < s->n_cohorts; c++) { /* NaN stays NaN: not measured */
     s->cohorts[c].busy_s += s->busy[c];
-    s->cohorts[c].steps += s->cohorts[c].steps_per_record * (double)(r1 - r0);
+    s->cohorts[c].steps += s->cohorts[c].steps_per_record * records;
   }
   return AP_OK;
+}
+
+ap_status session_run(Session *s, int r0, int r1, ApError *err) {
+  return session_advance(s, (ApPos){r0, 0}, (ApPos){r1, 0}, err);
 }
 
 void session_close(Session *s) {

@@ -36,6 +36,7 @@ typedef struct Session {
   float *stage;            /* [largest cohort][n_floats] */
   float *series;           /* [R][E][F]; NaN where not run */
   double steps_per_record; /* replica-steps of one record of every replica */
+  long long units;         /* units a record is cut into (ApModel.units; 1: not cut) */
   double *busy;            /* [n_cohorts] the backend's answer for one session_run */
 } Session;
 
@@ -60,6 +61,8 @@ ap_status session_push(Session *s, ApError *err);
 ap_status session_pull(Session *s, ApError *err);
 /* Advances every replica through records r0 .. r1-1. */
 ap_status session_run(Session *s, int r0, int r1, ApError *err);
+/* Advances every replica from `from` to `to` (units of s->units). */
+ap_status session_advance(Session *s, ApPos from, ApPos to, ApError *err);
 void session_close(Session *s);
 /* The model's events (ApModel.events) of every replica, concatenated: pairs [start[R]][2],
  * replica r's from start[r] (both malloc'd; NULL when the model has none). */

@@ -96,6 +96,23 @@ typedef struct ApExec {
   const char *cpu_version; /* CPU kernel version, NULL or "auto": the implementation picks */
 } ApExec;
 
+/* A point in a run: `unit` units into record `record` (0: the record's start). A record
+ * is cut into ApCohortSpec.units units (ApModel.units), so that a launch or a CPU work
+ * unit can stop inside a long record and a checkpoint can be written there. */
+typedef struct ApPos {
+  int record;
+  long long unit;
+} ApPos;
+
+/* A run call's part of record e (from.record <= e <= ap_last_record(to)): units [*u0, *u1)
+ * of `units` (the record's whole where it is not cut: both points are record starts). */
+static inline int ap_last_record(ApPos to) { return to.unit ? to.record : to.record - 1; }
+static inline void ap_part(ApPos from, ApPos to, long long units, int e, long long *u0,
+                           long long *u1) {
+  *u0 = e == from.record ? from.unit : 0;
+  *u1 = e == to.record ? to.unit : units;
+}
+
 typedef struct ApCohortSpec {
   const void *params;     /* [n] parameter blocks of params_size bytes; equal cohort_key */
   int n;                  /* replicas */
@@ -104,6 +121,7 @@ typedef struct ApCohortSpec {
   const ApLayout *layout; /* the experiment's */
   ApExec exec;
   int n_records; /* records of the whole run ([train] epochs): the last one ends training */
+  long long units; /* units of every record (ApModel.units; 1: records are not cut) */
 } ApCohortSpec;
 
 /* Memory of one cohort on one backend (bytes): what its cohort_create and run allocate,
@@ -131,11 +149,14 @@ typedef struct ApModelImpl {
   void (*cohort_destroy)(ApCohort *c);
   ap_status (*state_set)(ApCohort *c, const float *state, ApError *err);
   ap_status (*state_get)(ApCohort *c, float *state, ApError *err);
-  /* Advances every cohort through records r0 .. r1-1 and fills those series records.
+  /* Advances every cohort from `from` to `to` (later; units below the spec's units) and
+   * fills the series of every record it ends. A record's start and end run with its
+   * first and last unit; whatever a record carries between its units (counts, sums) is
+   * in the canonical state, so that state_get/state_set at any ApPos resume the same bits.
    * busy (NULL: not wanted): [n_cohorts], set to the seconds each cohort's work took in
    * this call, summed over threads; a backend that cannot tell leaves them as they are. */
-  ap_status (*run)(ApCohort *const *cohorts, int n_cohorts, int r0, int r1, const ApSeriesBuf *out,
-                   double *busy, ApError *err);
+  ap_status (*run)(ApCohort *const *cohorts, int n_cohorts, ApPos from, ApPos to,
+                   const ApSeriesBuf *out, double *busy, ApError *err);
   /* Optional: one line on how the cohort runs (kernel version, blocks). */
   void (*describe)(const ApCohort *c, char *buf, size_t n);
   /* Where the model records events (ApModel.events): replica i of the cohort's events so
@@ -170,6 +191,12 @@ typedef struct ApModel {
   ap_status (*layout)(const void *params, ApLayout *out, ApError *err);
   /* One replica's initial canonical state (layout.n_floats floats). */
   void (*init)(float *state, const void *params, const ApData *data);
+  /* Optional: the units a record of this replica is cut into (presentations, steps): the
+   * points where a run may stop inside a record, write a checkpoint and resume. The same
+   * for every replica of an experiment (else records are not cut). NULL: a record is one
+   * unit. */
+  long long (*units)(const void *params, const ApData *data);
+  const char *units_name; /* what a unit is, plural: "presentations" */
   /* Replica-steps one record of this replica takes (progress and load balance). */
   double (*cost)(const void *params, const ApData *data);
   /* The memory a cohort of spec->n replicas takes on backend "cpu" or "cuda", whether or

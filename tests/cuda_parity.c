@@ -185,21 +185,21 @@ const ParityCase parity_cases[] = {
      LS "[train]\nepochs = 5\n", 1, 0, "split", 1, 1},
     /* a replica whose state turns non-finite freezes as on the CPU (ls_diverge_scan over
      * the split kernel's blocks, ls_diverge_close), the other runs on beside it */
-    {"lif_stdp split kernel, 2 replicas (one diverges), 3 records, a launch each",
-     LS_DIVERGE, 0, 0, "split", 1, 1},
-    {"lif_stdp generic kernel, 2 replicas (one diverges), 3 records",
-     LS_DIVERGE, 0, 0, "generic", 0, 1},
+    {"lif_stdp split kernel, 2 replicas (one diverges), 3 records, a launch each", LS_DIVERGE, 0, 0,
+     "split", 1, 1},
+    {"lif_stdp generic kernel, 2 replicas (one diverges), 3 records", LS_DIVERGE, 0, 0, "generic",
+     0, 1},
     /* ---- end of the LIF-STDP launch shapes */
     /* ---- the warp and generic kernels spread a cohort over every SM (mc_cuda.cu,
      * block_threads): as few replicas per block as give each SM one. 47 replicas on the
      * simulator's 46 SMs make blocks of two, the last half-filled (a GPU with more SMs
      * runs them one per block). ---- */
     {"warp kernel, 47 replicas: blocks of 2 warps, the last half-filled, 2 launches",
-     MC "[train]\nepochs = 2\nval_samples = 2\n[model]\nt_pres = 3\n[sweep]\nseed = 1..47\n", 0,
-     0, "warp", 1, 1},
+     MC "[train]\nepochs = 2\nval_samples = 2\n[model]\nt_pres = 3\n[sweep]\nseed = 1..47\n", 0, 0,
+     "warp", 1, 1},
     {"generic kernel, 47 replicas: blocks of 2 threads, the last half-filled",
-     MC "[train]\nepochs = 1\nval_samples = 0\n[model]\nt_pres = 2\n[sweep]\nseed = 1..47\n", 0,
-     0, "generic", 0, 1},
+     MC "[train]\nepochs = 1\nval_samples = 0\n[model]\nt_pres = 2\n[sweep]\nseed = 1..47\n", 0, 0,
+     "generic", 0, 1},
     /* ---- MSTDP span (issue 23): the training passes as launches over the whole grid,
      * replicas side by side on its second axis (each with its own update terms: rule pre
      * with smoothing has two), records' ends on a block per replica. auto takes span for
@@ -240,6 +240,21 @@ const ParityCase parity_cases[] = {
      MC "[train]\nepochs = 2\nval_samples = 1\n[model]\nneuron = poisson\nt_pres = 3\n"
         "tau_dend = 0.2\n[sweep]\nt_ref = 0, 0.2\n",
      0, 0, "wide:2", 0, 1},
+    /* ---- records cut into units (issue 24): the GPU stops inside records, at every
+     * few presentations or steps, its state round-tripped through the canonical layout at
+     * each stop (lif_stdp's spike counts of the record so far included) ---- */
+    {"mstdp generic, 3 records of 5 presentations, stopped every 2",
+     MS "[train]\nepochs = 3\npresentations = 5\ntest_samples = 2\ntrain_eval = 2\n"
+        "[model]\nhidden = 20\norder = shuffled\n[sweep]\nseed = 1, 2\n",
+     0, 0, "generic", -2, 1},
+    {"mstdp span, 3 records of 5 presentations, stopped every 3, 2 on the GPU, 1 on the CPU",
+     MS "[train]\nepochs = 3\npresentations = 5\ntest_samples = 2\ntrain_eval = 2\n"
+        "[model]\nhidden = 20\norder = shuffled\n[sweep]\nseed = 1, 2\n",
+     0, 2, "span", -3, 1},
+    {"lif_stdp generic kernel, 3 replicas, 5 records of 20 steps, stopped every 7",
+     LS "[train]\nepochs = 5\n", 0, 0, "generic", -7, 1},
+    {"lif_stdp split kernel, 1 replica in 3 blocks, 5 records, stopped every 13, 4 on the GPU",
+     LS "[train]\nepochs = 5\n", 1, 4, "split", -13, 1},
 };
 const int parity_n_cases = sizeof parity_cases / sizeof parity_cases[0];
 
@@ -343,7 +358,22 @@ ap_status parity_run(const ParityCase *pc, const ApBackend *cuda, char *msg, siz
       (st = session_run(&cpu, 0, ex.epochs, &err)) || (st = session_pull(&cpu, &err)))
     goto out;
   if ((st = session_open(&gpu, &ex, cuda, &gpu_exec, &err))) goto out;
-  for (int e = 0; e < split && !st;) {
+  const int units = pc->gpu_chunk < 0 ? -pc->gpu_chunk : 0;
+  if (units && gpu.units < 2) {
+    snprintf(msg, n, "%s: its records are not cut into units", pc->name);
+    st = AP_ERR_SOFTWARE;
+    goto out;
+  }
+  for (ApPos a = {0, 0}; units && a.record < split && !st;) {
+    long long U = gpu.units, at = (long long)a.record * U + a.unit + units;
+    if (at > (long long)split * U) at = (long long)split * U;
+    ApPos b = {(int)(at / U), at % U};
+    st = session_advance(&gpu, a, b, &err);
+    if (!st) st = session_pull(&gpu, &err);
+    if (!st) st = session_push(&gpu, &err);
+    a = b;
+  }
+  for (int e = 0; !units && e < split && !st;) {
     int e1 = pc->gpu_chunk && e + pc->gpu_chunk < split ? e + pc->gpu_chunk : split;
     st = session_run(&gpu, e, e1, &err);
     e = e1;

@@ -25,7 +25,9 @@ typedef struct ParityCase {
   int max_replicas;   /* 0: all of the sweep */
   int gpu_epochs;     /* 0: all on both backends; else this many on the GPU, the rest on the CPU */
   const char *kernel; /* the CUDA kernel version for the run (NULL: auto) */
-  int gpu_chunk;      /* records per session_run call on the GPU, each a launch (0: all at once) */
+  int gpu_chunk;      /* records per session_run call on the GPU, each a launch (0: all at once);
+                       * -k: k units (ApModel.units) per call, stopping inside records, the
+                       * state pulled and pushed back at each stop (a checkpoint's round trip) */
   int in_ci;          /* small enough for the simulator in CI (tools/gpusim_check.sh) */
 } ParityCase;
 

@@ -88,6 +88,43 @@ grep -q -- "--resume" again.txt && grep -q "already finished" again.txt ||
 bash "$script" --merge x.ini 3 --set train.epochs=2 > merge.txt 2>&1 || fail "merge: $(cat merge.txt)"
 grep -q "merged 3 shards into runs/slurmtest/results.h5" merge.txt || fail "merge said: $(cat merge.txt)"
 
+# a task signalled before its time limit (Slurm's --signal=B:TERM@120) passes SIGTERM on:
+# apical writes a checkpoint inside its record and exits 143, the task is requeued, and
+# the requeued task resumes inside that record
+cat > long.ini <<'INI'
+[experiment]
+model = lif_stdp
+name = slurmlong
+[train]
+epochs = 1
+record_ms = 20000
+[model]
+n_pyr = 160
+n_pv = 40
+INI
+cat > bin/scontrol <<'SH'
+#!/bin/bash
+echo "$*" >> "$PWD/scontrol.log"
+SH
+chmod +x bin/scontrol
+long=runs/slurmlong/shard-0-of-1
+SLURM_ARRAY_JOB_ID=300 SLURM_ARRAY_TASK_ID=0 bash "$script" long.ini 1 > long.txt 2>&1 &
+task=$!
+for _ in $(seq 300); do [ -f $long/checkpoints/epoch-000000000.h5 ] && break; sleep 0.1; done
+sleep 1
+kill -TERM $task
+rc=0
+wait $task || rc=$?
+[ "$rc" = 143 ] || fail "the signalled task exited $rc: $(tail -3 long.txt)"
+grep -q "interrupted by SIGTERM after" long.txt && grep -q "requeued" long.txt ||
+  fail "the signalled task said: $(cat long.txt)"
+[ "$(cat scontrol.log)" = "requeue 300_0" ] || fail "scontrol got: $(cat scontrol.log)"
+ls $long/checkpoints | grep -q '^epoch-000000000\.[0-9]\{12\}\.h5$' ||
+  fail "no checkpoint inside the record: $(ls $long/checkpoints)"
+SLURM_ARRAY_TASK_ID=0 bash "$script" long.ini 1 > long2.txt 2>&1 ||
+  fail "the requeued task: $(tail -3 long2.txt)"
+grep -q "of the next record" $long/log.txt || fail "not resumed inside the record: $(cat $long/log.txt)"
+
 # a missing shard fails the merge job with its name
 rm -r runs/slurmtest/shard-2-of-3
 bash "$script" --merge x.ini 3 > merge2.txt 2>&1 && fail "merge without shard 2 succeeded"

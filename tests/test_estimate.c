@@ -142,7 +142,7 @@ static void check_cpu_cohorts(const char *ini, double slack) {
       if (cohort_of[r] == c)
         memcpy(params + (size_t)n * psz, config_params(&ex, r), psz), rows[n++] = r;
     for (int k = 0; k < n; k++) rows[k] = k; /* the series below holds this cohort only */
-    ApCohortSpec spec = {params, n, rows, &data, &ex.layout, exec, ex.epochs};
+    ApCohortSpec spec = {params, n, rows, &data, &ex.layout, exec, ex.epochs, 1};
     size_t nf = (size_t)ex.layout.n_floats, F = (size_t)ex.layout.series_width;
     float *state = malloc((size_t)n * nf * sizeof *state),
           *series = malloc((size_t)n * (size_t)ex.epochs * F * sizeof *series);
@@ -156,7 +156,8 @@ static void check_cpu_cohorts(const char *ini, double slack) {
       double before = heap_bytes();
       cr_assert_eq(impl->cohort_create(&spec, &co, &err), AP_OK, "%s", err.msg);
       cr_assert_eq(impl->state_set(co, state, &err), AP_OK, "%s", err.msg);
-      cr_assert_eq(impl->run(&co, 1, 0, 1, &out, NULL, &err), AP_OK, "%s", err.msg);
+      cr_assert_eq(impl->run(&co, 1, (ApPos){0, 0}, (ApPos){1, 0}, &out, NULL, &err), AP_OK, "%s",
+                   err.msg);
       grew = heap_bytes() - before;
       impl->cohort_destroy(co);
     }

@@ -666,7 +666,7 @@ Test(robust, a_signal_at_any_moment_is_logged_and_leaves_a_resumable_or_finished
   kill(p, SIGTERM);
   cr_assert(caught, "no SIGTERM handler appeared");
   cr_assert(!dir_then, "the handlers came after the run directory (a signal there kills)");
-  cr_assert_eq(reap(p), 130);
+  cr_assert_eq(reap(p), 143);
   const char *out = slurp("big.out");
   cr_assert(strstr(out, "interrupted by SIGTERM"), "%s", out);
   if (exists("B")) /* it got past the last check before the directory: a resumable state */
@@ -686,6 +686,76 @@ Test(robust, a_signal_at_any_moment_is_logged_and_leaves_a_resumable_or_finished
                 !strstr(log, "--resume"),
             "%s", log);
   cr_assert_eq(records_done("O/results.h5"), 1);
+}
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Runs name.ini twice: straight, and stopped by SIGTERM about a second into its record (of
+ * a few seconds and many units), then resumed. The stop comes within about 2 s at a
+ * unit's boundary inside the record, exits 143 and says where; its checkpoint is named by
+ * record and unit; the resumed run's last checkpoint equals the straight run's bit for
+ * bit. Returns the seconds from the signal to the exit. */
+static double stop_inside_a_record(const char *name, const char *ini_text, const char *last) {
+  char ini[64], e[8192], cmd[600], T[64], S[64], p[160];
+  snprintf(ini, sizeof ini, "%s.ini", name);
+  snprintf(T, sizeof T, "%s-stopped", name);
+  snprintf(S, sizeof S, "%s-straight", name);
+  th_file(dir, ini, ini_text);
+  pid_t pid = spawn(name, (const char *const[]){"run", ini, "--out", T, NULL});
+  snprintf(p, sizeof p, "%s/checkpoints/epoch-000000000.h5", T);
+  for (int t = 0; t < 200000 && !exists(p); t++) nap_ms(0.1);
+  nap_ms(1000);
+  double t0 = now_s();
+  kill(pid, SIGTERM);
+  int rc = reap(pid);
+  double took = now_s() - t0;
+  snprintf(p, sizeof p, "%s.out", name);
+  const char *out = slurp(p);
+  cr_assert_eq(rc, 143, "%s", out);
+  cr_assert_lt(took, 2.5, "%s: stopped %.2f s after SIGTERM", name, took);
+  cr_assert(strstr(out, "interrupted by SIGTERM after") && strstr(out, " of the "), "%s", out);
+  char names[4096];
+  snprintf(p, sizeof p, "%s/checkpoints", T);
+  listing(p, names, sizeof names);
+  const char *mid = strstr(names, "epoch-000000000.");
+  while (mid && !strncmp(mid, "epoch-000000000.h5", 18)) mid = strstr(mid + 1, "epoch-000000000.");
+  cr_assert(mid, "%s: no checkpoint inside the first record: %s", name, names);
+  long long unit = -1;
+  cr_assert_eq(sscanf(mid, "epoch-000000000.%12lld.h5", &unit), 1, "%s", names);
+  cr_assert_gt(unit, 0);
+  snprintf(p, sizeof p, "%s/results.h5", T);
+  cr_assert_eq(records_done(p), 0, "the results written at the stop");
+
+  snprintf(cmd, sizeof cmd, "run %s --out %s --resume", ini, T);
+  cr_assert_eq(apical(NULL, cmd, e, sizeof e), 0, "%s", e);
+  snprintf(p, sizeof p, "%s/log.txt", T);
+  cr_assert(strstr(slurp(p), "of the next"), "not resumed inside the record: %s", slurp(p));
+  snprintf(cmd, sizeof cmd, "run %s --out %s", ini, S);
+  cr_assert_eq(apical(NULL, cmd, e, sizeof e), 0, "%s", e);
+  char a[128], b[128];
+  snprintf(a, sizeof a, "%s/checkpoints/%s", S, last);
+  snprintf(b, sizeof b, "%s/checkpoints/%s", T, last);
+  same(snapshot(ini_text, a), snapshot(ini_text, b), name);
+  return took;
+}
+
+Test(robust, a_sigterm_inside_a_record_stops_at_a_unit_and_resumes_bit_for_bit, .init = setup,
+     .timeout = 300) {
+  double ms = stop_inside_a_record(
+      "ms",
+      "[experiment]\nmodel = mstdp\ndataset = bars\n[train]\nepochs = 1\npresentations = "
+      "3000\ntest_samples = 8\ntrain_eval = 8\n[model]\npixels = 9\nlabels = 3\nhidden = 24\n"
+      "[sweep]\nseed = 1, 2\n",
+      "epoch-000000001.h5");
+  double ls = stop_inside_a_record("ls",
+                                   "[experiment]\nmodel = lif_stdp\n[train]\nepochs = 1\n"
+                                   "record_ms = 20000\n[model]\nn_pyr = 160\nn_pv = 40\n",
+                                   "epoch-000000001.h5");
+  cr_log_info("stop latency: mstdp %.2f s, lif_stdp %.2f s", ms, ls);
 }
 
 /* The memory check's figure honours the cgroup's limit, v2 and v1, the tightest of the

@@ -148,11 +148,11 @@ static ap_status cpu_state_get(ApCohort *c, float *state, ApError *err) {
   return AP_OK;
 }
 
-/* Room in the raster for every spike one record can hold (each neuron at most once per
+/* Room in the raster for every spike n more steps can hold (each neuron at most once per
  * refractory period + 1 steps). */
-static int raster_room(Rep *rp, const LsDims *d) {
+static int raster_room(Rep *rp, const LsDims *d, long long n) {
   LsRep *r = &rp->r;
-  long long need = (long long)*r->n_rast + raster_pairs(d, d->steps, rp->k.ref_steps);
+  long long need = (long long)*r->n_rast + raster_pairs(d, n, rp->k.ref_steps);
   if (need <= r->rast_cap) return 0;
   long long cap = r->rast_cap ? 2LL * r->rast_cap : RASTER_FIRST;
   while (cap < need) cap *= 2;
@@ -163,20 +163,27 @@ static int raster_room(Rep *rp, const LsDims *d) {
   return 0;
 }
 
-static int run_replica(ApCohort *c, Rep *rp, int r0, int r1, const ApSeriesBuf *out) {
+/* Steps s0 .. s1-1 of the run (a record is d.steps of them, ls_model's units): a record
+ * starts and ends with its first and last step, wherever the call cuts. */
+static int run_replica(ApCohort *c, Rep *rp, long long s0, long long s1, const ApSeriesBuf *out) {
   LsBody b = {&rp->r, &rp->k, &c->d, &c->ser};
   LsTeam t = {0, 1, 0, 1, 0, 1, 0, c->d.N};
-  for (int e = r0; e < r1; e++) {
-    long long s0 = (long long)e * c->d.steps;
-    if (s0 < c->d.raster_steps && raster_room(rp, &c->d)) return -1;
-    ls_record_start(t, &b);
-    for (int k = 0; k < c->d.steps; k++) ls_step(t, &b, s0 + k);
-    ls_record_end(t, &b, e, out->base + ((size_t)rp->row * out->n_records + e) * out->width);
+  const int steps = c->d.steps;
+  for (long long s = s0; s < s1; s++) {
+    if (s == s0 || s % steps == 0) { /* the raster holds the rest of the record */
+      if (s < c->d.raster_steps && raster_room(rp, &c->d, steps - s % steps)) return -1;
+      if (s % steps == 0) ls_record_start(t, &b);
+    }
+    ls_step(t, &b, s);
+    if ((s + 1) % steps == 0) {
+      long long e = s / steps;
+      ls_record_end(t, &b, e, out->base + ((size_t)rp->row * out->n_records + e) * out->width);
+    }
   }
   return 0;
 }
 
-static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1,
+static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, ApPos to,
                          const ApSeriesBuf *out, double *busy, ApError *err) {
   int n_tasks = 0, threads = 1;
   for (int i = 0; i < n_cohorts; i++) {
@@ -191,7 +198,9 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1
     int ci = 0, j = x;
     while (j >= cohorts[ci]->n) j -= cohorts[ci++]->n;
     double t0 = busy ? ap_seconds() : 0.0;
-    if (run_replica(cohorts[ci], &cohorts[ci]->reps[j], r0, r1, out)) {
+    long long steps = cohorts[ci]->d.steps; /* units are steps (or 0: records not cut) */
+    if (run_replica(cohorts[ci], &cohorts[ci]->reps[j], from.record * steps + from.unit,
+                    to.record * steps + to.unit, out)) {
 #pragma omp atomic write
       failed = 1;
     }

@@ -554,18 +554,20 @@ static ap_status collect(ApCohort *c, long long s0, long long s1, const ApSeries
 /* busy stays as it is: the cohorts' kernels overlap on their streams, and no per-cohort
  * time is measured. Each round launches every unfinished cohort's next stretch, then
  * collects them. */
-static ap_status cuda_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1,
+/* Units are steps (ls_model; 0 where records are not cut): from and to are steps. */
+static ap_status cuda_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, ApPos to,
                           const ApSeriesBuf *out, double *busy, ApError *err) {
   (void)busy;
   long long *at = (long long *)malloc((size_t)(n_cohorts ? n_cohorts : 1) * 2 * sizeof *at);
   if (!at) return ap_fail(err, AP_ERR_OSERR, "out of memory running lif_stdp");
   long long *end = at + n_cohorts;
-  for (int i = 0; i < n_cohorts; i++) at[i] = (long long)r0 * cohorts[i]->d.steps;
+  for (int i = 0; i < n_cohorts; i++)
+    at[i] = (long long)from.record * cohorts[i]->d.steps + from.unit;
   ap_status st = AP_OK;
   for (int more = 1; more && !st;) {
     more = 0;
     for (int i = 0; i < n_cohorts && !st; i++) {
-      long long s1 = (long long)r1 * cohorts[i]->d.steps;
+      long long s1 = (long long)to.record * cohorts[i]->d.steps + to.unit;
       end[i] = at[i] < s1 ? launch_end(cohorts[i], at[i], s1) : at[i];
       if (end[i] > at[i]) st = launch(cohorts[i], at[i], end[i], err);
     }

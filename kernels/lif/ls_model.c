@@ -455,6 +455,9 @@ ap_status ls_layout_init(const LsParams *p, ApLayout *out, LsSeries *ser) {
   FIELD("status/diverged", 1, 0, AP_FIELD_STATE,
         "the record (1-based) at whose end the state held a non-finite value and the replica "
         "froze; 0: running")
+  FIELD("status/spike_counts", LS_POPS, 2, AP_FIELD_STATE,
+        "each population's spikes so far in the record, as [c / 2^24, c % 2^24] (nonzero "
+        "only in a checkpoint written inside a record)")
 #undef FIELD
   LsSeries s;
   memset(&s, 0, sizeof s);
@@ -506,6 +509,12 @@ static void ls_init(float *state, const void *params, const ApData *data) {
   memcpy(state + wr->offset, state + w->offset, n * sizeof *state);
 }
 
+/* A record is cut at its steps: between two, it carries only its spike counts. */
+static long long ls_units(const void *params, const ApData *data) {
+  (void)data;
+  return ls_dims(params).steps;
+}
+
 static double ls_cost(const void *params, const ApData *data) {
   (void)data;
   return ls_dims(params).steps;
@@ -554,6 +563,8 @@ const ApModel ls_model = {
     .memory = ls_memory,
     .layout = ls_layout,
     .init = ls_init,
+    .units = ls_units,
+    .units_name = "steps",
     .cost = ls_cost,
     .headline = "conn_pa",
     .n_phases = 0,

@@ -144,6 +144,17 @@ static inline void ls_convert(const LsDims *d, const LsNet *net, LsRep *r, float
     r->status[0] = p[0] >= 1.0f && p[0] <= 16777216.0f ? (int)p[0] : 0;
     r->status[1] = 0;
   }
+  p += 1;
+  for (int q = 0; q < LS_POPS; q++) { /* status/spike_counts: two floats exact below 2^24 */
+    if (dir) {
+      p[2 * q] = (float)(r->pop_count[q] >> 24);
+      p[2 * q + 1] = (float)(r->pop_count[q] & 0xffffff);
+    } else {
+      float hi = p[2 * q], lo = p[2 * q + 1];
+      int ok = hi >= 0.0f && hi < 128.0f && lo >= 0.0f && lo < 16777216.0f;
+      r->pop_count[q] = ok ? ((int)hi << 24) + (int)lo : 0;
+    }
+  }
   if (!dir) *r->n_spk = 0;
 }
 

@@ -253,8 +253,10 @@ static void block_run(Block *blk, const Scratch *s, const ApCohort *c, int r0, i
 
 /* All blocks of all cohorts form one pool of independent tasks, longest first, so a
  * sweep with few replicas per schedule still keeps every core busy. */
-static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1,
+/* Records are not cut (mc_model has no units): from and to are record starts. */
+static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, ApPos to,
                          const ApSeriesBuf *out, double *busy, ApError *err) {
+  const int r0 = from.record, r1 = to.record;
   int n_tasks = 0, threads = 1, n_wide = 0;
   McWide **wide = malloc((size_t)(n_cohorts ? n_cohorts : 1) * sizeof *wide);
   int *wide_ci = malloc((size_t)(n_cohorts ? n_cohorts : 1) * sizeof *wide_ci);

@@ -542,9 +542,11 @@ static ap_status collect(ApCohort *c, int e0, int e1, const ApSeriesBuf *out, Ap
 
 /* busy stays as it is: the cohorts' kernels overlap on their streams, and no per-cohort
  * time is measured */
-static ap_status cuda_run(ApCohort *const *cohorts, int n_cohorts, int e0, int e1,
+/* Records are not cut (mc_model has no units): from and to are record starts. */
+static ap_status cuda_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, ApPos to,
                           const ApSeriesBuf *out, double *busy, ApError *err) {
   (void)busy;
+  const int e0 = from.record, e1 = to.record;
   for (int a = e0; a < e1;) {
     int b = a + MAX_CHUNK < e1 ? a + MAX_CHUNK : e1;
     /* single-part cohorts run side by side on their streams; split ones take turns */

@@ -455,12 +455,14 @@ MS_FN void ms_record_end(MsTeam t, const MsBody *b, int e, float *rec, int rows_
   MS_SYNC();
 }
 
-/* Record e of one replica: its presentations, then the measures and read-outs; rec is the
- * replica's record of ser->width floats. */
-MS_FN void ms_record(MsTeam t, const MsBody *b, int e, float *rec) {
+/* Presentations p0 .. p1-1 of record e of one replica, then, where p1 is its last, the
+ * measures and read-outs; rec is the replica's record of ser->width floats. Nothing is
+ * pending between two presentations (ms_present), so a record may stop and resume at any
+ * of them with the state alone. */
+MS_FN void ms_record(MsTeam t, const MsBody *b, int e, int p0, int p1, float *rec) {
   if (ms_record_frozen(t, b, rec)) return;
-  ms_train(t, b, e, 0, b->k->presentations);
-  ms_record_end(t, b, e, rec, 0);
+  ms_train(t, b, e, p0, p1);
+  if (p1 == b->k->presentations) ms_record_end(t, b, e, rec, 0);
 }
 
 #endif

@@ -191,7 +191,7 @@ typedef struct Task {
 
 /* What a task does to a replica, with its team. */
 typedef struct Job {
-  int r0, r1;             /* records, */
+  ApPos from, to;         /* presentations (ms_model's units), */
   const ApSeriesBuf *out; /* into the series, */
   int iterations, learn;  /* or else (bench) iterations of one kind of phase */
 } Job;
@@ -201,9 +201,12 @@ static void run_job(MsTeam t, const Task *task, const Job *job) {
   ApCohort *c = task->c;
   MsBody b = {&rp->r, &rp->k, c->d, c->data, &c->ser, c->version};
   if (job->out) {
-    for (int e = job->r0; e < job->r1; e++)
-      ms_record(t, &b, e,
+    for (int e = job->from.record; e <= ap_last_record(job->to); e++) {
+      long long p0, p1;
+      ap_part(job->from, job->to, rp->k.presentations, e, &p0, &p1);
+      ms_record(t, &b, e, (int)p0, (int)p1,
                 job->out->base + ((size_t)rp->row * job->out->n_records + e) * job->out->width);
+    }
     return;
   }
   int pending = 0;
@@ -284,14 +287,14 @@ static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *jo
   return AP_OK;
 }
 
-static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1,
+static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, ApPos to,
                          const ApSeriesBuf *out, double *busy, ApError *err) {
-  Job job = {r0, r1, out, 0, 0};
+  Job job = {from, to, out, 0, 0};
   return dispatch(cohorts, n_cohorts, &job, busy, err);
 }
 
 ap_status ms_cpu_iterations(ApCohort *c, int learn, int n, ApError *err) {
-  Job job = {0, 0, NULL, n, learn};
+  Job job = {{0, 0}, {0, 0}, NULL, n, learn};
   return dispatch(&c, 1, &job, NULL, err);
 }
 

@@ -167,12 +167,14 @@ static __device__ __forceinline__ int rows16_pass(struct MsTeam t, const struct 
   return 1;
 }
 
-/* Block r runs replica r. Its MsRep and MsConst are read into shared memory once; what the
- * body changes in the MsRep (the permutation's pass, frozen) goes back at the end. end:
- * only the records' ends (span: their presentations ran as launches). */
+/* Block r runs replica r from presentation p0 of record e0 to presentation p1 of record
+ * e1 (p1 = 0: to e1's start); record e's series go to slot e - e0. Its MsRep and MsConst
+ * are read into shared memory once; what the body changes in the MsRep (the permutation's
+ * pass, frozen) goes back at the end. end: only the records' ends (span: their
+ * presentations ran as launches). */
 static __global__ void __launch_bounds__(MAX_THREADS)
-    records(MsRep *reps, const MsConst *cst, MsDims d, MsSeries ser, ApData data, int e0, int e1,
-            float *series, int chunk, int end) {
+    records(MsRep *reps, const MsConst *cst, MsDims d, MsSeries ser, ApData data, int e0, int p0,
+            int e1, int p1, float *series, int chunk, int end) {
   __shared__ MsRep rep;
   __shared__ MsConst k;
   int r = blockIdx.x;
@@ -184,10 +186,10 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   __syncthreads();
   MsBody b = {&rep, &k, d, &data, &ser, 0};
   float *rows = series + (size_t)r * chunk * ser.width; /* [E][F] */
-  for (int e = e0; e < e1; e++) {
+  for (int e = e0; e < e1 || (e == e1 && p1 > 0); e++) {
     float *rec = rows + (size_t)(e - e0) * ser.width;
     if (!end)
-      ms_record(t, &b, e, rec);
+      ms_record(t, &b, e, e == e0 ? p0 : 0, e == e1 ? p1 : k.presentations, rec);
     else if (!ms_record_frozen(t, &b, rec))
       ms_record_end(t, &b, e, rec, 1);
   }
@@ -536,50 +538,57 @@ static ap_status span_record_end(ApCohort *c, int e, int slot, dim3 block, ApErr
   CUDA_CHECK(cudaGetLastError());
   span_measure_rows<<<units, SPAN_T, 0, c->stream>>>(c->d_reps, c->d_const, c->d);
   CUDA_CHECK(cudaGetLastError());
-  records<<<c->R, block, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->ser, c->data, e, e + 1,
-                                         c->d_series + (size_t)slot * c->ser.width, c->chunk, 1);
+  records<<<c->R, block, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->ser, c->data, e, 0, e + 1,
+                                         0, c->d_series + (size_t)slot * c->ser.width, c->chunk, 1);
   CUDA_CHECK(cudaGetLastError());
   return AP_OK;
 }
 
-/* Launches records e0 .. e1-1 (at most chunk) of every replica. */
-static ap_status launch(ApCohort *c, int e0, int e1, ApError *err) {
+/* Launches every replica from `from` to `to` (presentations, ms_model's units), touching
+ * at most chunk records. */
+static ap_status launch(ApCohort *c, ApPos from, ApPos to, ApError *err) {
   dim3 block = c->kernel == KERNEL_GENERIC ? dim3(c->threads) : dim3(MS_PAD, c->threads / MS_PAD);
   if (c->kernel == KERNEL_SPAN) {
-    for (int e = e0; e < e1; e++) {
-      ap_status st = span_presentations(c, e, 0, c->presentations, err);
-      if (!st) st = span_record_end(c, e, e - e0, block, err);
+    for (int e = from.record; e <= ap_last_record(to); e++) {
+      long long p0, p1;
+      ap_part(from, to, c->presentations, e, &p0, &p1);
+      ap_status st = span_presentations(c, e, (int)p0, (int)p1, err);
+      if (!st && p1 == c->presentations) st = span_record_end(c, e, e - from.record, block, err);
       if (st) return st;
     }
     return AP_OK;
   }
-  records<<<c->R, block, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->ser, c->data, e0, e1,
-                                         c->d_series, c->chunk, 0);
+  records<<<c->R, block, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->ser, c->data, from.record,
+                                         (int)from.unit, to.record, (int)to.unit, c->d_series,
+                                         c->chunk, 0);
   CUDA_CHECK(cudaGetLastError());
   return AP_OK;
 }
 
-/* Copies the launch's series into the run's. */
-static ap_status collect(ApCohort *c, int e0, int e1, const ApSeriesBuf *out, ApError *err) {
+/* Copies the series of the records the launch ended (from.record .. to.record - 1) into
+ * the run's. */
+static ap_status collect(ApCohort *c, ApPos from, ApPos to, const ApSeriesBuf *out, ApError *err) {
   size_t F = (size_t)c->ser.width, row = (size_t)c->chunk * F;
+  if (to.record == from.record) return AP_OK;
   CUDA_CHECK(cudaMemcpyAsync(c->h_series, c->d_series, (size_t)c->R * row * sizeof(float),
                              cudaMemcpyDeviceToHost, c->stream));
   CUDA_CHECK(cudaStreamSynchronize(c->stream));
   for (int i = 0; i < c->R; i++)
-    memcpy(out->base + ((size_t)c->h_rows[i] * (size_t)out->n_records + (size_t)e0) * F,
-           c->h_series + (size_t)i * row, (size_t)(e1 - e0) * F * sizeof(float));
+    memcpy(out->base + ((size_t)c->h_rows[i] * (size_t)out->n_records + (size_t)from.record) * F,
+           c->h_series + (size_t)i * row, (size_t)(to.record - from.record) * F * sizeof(float));
   return AP_OK;
 }
 
 /* busy stays as it is: the cohorts' kernels overlap on their streams, and no per-cohort
  * time is measured */
-static ap_status cuda_run(ApCohort *const *cohorts, int n_cohorts, int e0, int e1,
+static ap_status cuda_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, ApPos to,
                           const ApSeriesBuf *out, double *busy, ApError *err) {
   (void)busy;
   int chunk = MAX_CHUNK;
   for (int i = 0; i < n_cohorts; i++) chunk = cohorts[i]->chunk < chunk ? cohorts[i]->chunk : chunk;
-  for (int a = e0; a < e1;) {
-    int b = a + chunk < e1 ? a + chunk : e1;
+  for (ApPos a = from; a.record < to.record || a.unit < to.unit;) {
+    ApPos b = {a.record + chunk, 0}; /* records a.record .. a.record + chunk - 1 at most */
+    if (b.record > to.record || (b.record == to.record && to.unit > 0)) b = to;
     for (int i = 0; i < n_cohorts; i++) {
       ap_status st = launch(cohorts[i], a, b, err);
       if (st) return st;

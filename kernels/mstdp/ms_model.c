@@ -304,6 +304,12 @@ static double ms_cost(const void *params, const ApData *data) {
   return per_image * ((double)p->presentations * p->cycles + reads * p->test_cycles);
 }
 
+/* A record is cut at its presentations: nothing is pending between two (ms_record). */
+static long long ms_units(const void *params, const ApData *data) {
+  (void)data;
+  return ((const MsParams *)params)->presentations;
+}
+
 static ap_status ms_memory(const char *backend, const ApCohortSpec *spec, ApCohortMem *out,
                            ApError *err) {
   memset(out, 0, sizeof *out);
@@ -371,6 +377,8 @@ const ApModel ms_model = {
     .cohort_by = NULL,
     .layout = ms_layout,
     .init = ms_init,
+    .units = ms_units,
+    .units_name = "presentations",
     .cost = ms_cost,
     .memory = ms_memory,
     .shrink = ms_shrink,
