@@ -148,6 +148,9 @@ def versus(results, series="val_acc", x="t_pres", hue=None, at="last", ax=None, 
             ax.fill_between(px, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
     if logx:
         ax.set_xscale("log")
+        if len(xvals) <= 10:  # the swept values as plain numbers, not powers of ten
+            ax.set_xticks([pos[v] for v in xvals], [f"{v:g}" for v in xvals])
+            ax.minorticks_off()
     if not numeric:
         ax.set_xticks(list(pos.values()))
         ax.set_xticklabels([str(v) for v in xvals])
