@@ -103,6 +103,30 @@ class Scripts(unittest.TestCase):
         self.assertIn("| 11 | 2 |", table)
         self.assertIn("over 12 replicas", table)
 
+    def test_every_script_writes_vector_output(self):
+        # --format pdf|svg (apical.style): the file has that format, whatever -o ends with
+        out = support.tmpdir("vector")
+        zipped = os.path.join(support.make_run("zipped", support.ZIPPED), "results.h5")
+        spiking = os.path.join(support.make_run("rate_spiking", support.RATE_SPIKING),
+                               "results.h5")
+        readings = os.path.join(support.make_run("readings", support.READINGS), "results.h5")
+        lif = os.path.join(support.make_run("lif", support.LIF), "results.h5")
+        runs = [("plot_tpres.py", [zipped, "-o", f"{out}/tpres.png"], "tpres"),
+                ("plot_spiking.py", [spiking, "-o", f"{out}/spiking.png"], "spiking"),
+                ("plot_mstdp.py", [readings, "-o", f"{out}/curves.png"], "curves"),
+                ("plot_mstdp.py", [readings, "--generated", "-o", f"{out}/gen.png"], "gen"),
+                ("plot_selfpred.py", [zipped, "-o", f"{out}/selfpred.png"], "selfpred"),
+                ("plot_lif.py", [lif, "-o", out], "lif_conn")]
+        # every script as svg, one as pdf too (each start of a script costs a second or two)
+        for fmt, magic, scripts in (("svg", b"<svg", runs), ("pdf", b"%PDF", runs[:1])):
+            for script, args, stem in scripts:
+                with self.subTest(script=script, fmt=fmt):
+                    self.script(script, *args, "--format", fmt)
+                    path = os.path.join(out, f"{stem}.{fmt}")
+                    with open(path, "rb") as f:
+                        head = f.read(4096)
+                    self.assertIn(magic, head)
+
 
 if __name__ == "__main__":
     unittest.main()
