@@ -159,10 +159,37 @@ def _fig(plt, n=1, w=4.6, h=3.3):
     return fig, list(axes[0])
 
 
-def _status(r, run_dir):
+def _lock_holder(run_dir):
+    """(whether .lock is there, the pid it names or None, whether that process is alive here)"""
     lock = os.path.join(run_dir, ".lock")
-    running = os.path.exists(lock)
+    try:
+        with open(lock) as f:
+            text = f.read(32).strip()
+    except FileNotFoundError:
+        return False, None, False
+    except OSError:
+        return True, None, True
+    if not text.isdigit():
+        return True, None, True  # being written: take it as live
+    pid = int(text)
+    try:
+        os.kill(pid, 0)
+        alive = True
+    except ProcessLookupError:
+        alive = False
+    except PermissionError:
+        alive = True
+    return True, pid, alive
+
+
+def _status(r, run_dir):
+    locked, pid, alive = _lock_holder(run_dir)
+    running = locked and alive
     done, total = r.epochs_done, r.epochs
+    if locked and not alive:
+        return False, (f"<strong>not running here</strong>: its .lock names process {pid}, "
+                       f"which does not run on this machine (a run that was killed, or one on "
+                       f"another node); {done} of {total} {r.record}s done")
     if running:
         return True, (f"<strong>running</strong>: {done} of {total} {r.record}s done when "
                       f"results.h5 was last written ({html.escape(str(r.attrs.get('written', '')))}"

@@ -116,7 +116,8 @@ class Page(unittest.TestCase):
 
         src = support.partial_copy("grid", support.GRID, 2)
         d = os.path.dirname(src)
-        open(os.path.join(d, ".lock"), "w").close()
+        with open(os.path.join(d, ".lock"), "w") as f:
+            f.write(f"{os.getpid()}\n")  # a live process, as the run writes its own
         try:
             path, page = rep.build(d)
         finally:
@@ -125,6 +126,23 @@ class Page(unittest.TestCase):
             text = f.read()
         self.assertIn("<strong>running</strong>: 2 of 3 epochs done", text)
         self.assert_self_contained(text, page)
+
+    def test_a_lock_left_by_a_killed_run(self):
+        from apical import report as rep
+
+        d = os.path.dirname(support.partial_copy("grid", support.GRID, 1))
+        dead = subprocess.Popen(["true"])
+        dead.wait()  # a pid that no process holds now
+        with open(os.path.join(d, ".lock"), "w") as f:
+            f.write(f"{dead.pid}\n")
+        try:
+            path, _ = rep.build(d)
+        finally:
+            os.remove(os.path.join(d, ".lock"))
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn(f"its .lock names process {dead.pid}", text)
+        self.assertNotIn("<strong>running</strong>", text)
 
     def test_the_program_hands_over(self):
         d = support.make_run("grid", support.GRID)
