@@ -114,6 +114,7 @@ out:
 
 typedef struct ParamCtx {
   hid_t file;
+  const ApModel *model;
   int R, failed;
 } ParamCtx;
 
@@ -127,7 +128,17 @@ static void write_param(void *vctx, const char *name, ParamKind kind, int width,
               : kind == PARAM_INT ? H5T_NATIVE_INT64
                                   : H5T_NATIVE_DOUBLE;
   hid_t ft = kind == PARAM_U64 ? H5T_STD_U64LE : kind == PARAM_INT ? H5T_STD_I64LE : H5T_IEEE_F64LE;
-  if (write_array(c->file, path, mem, ft, is_list ? 2 : 1, dims, values, help) < 0) c->failed = 1;
+  if (write_array(c->file, path, mem, ft, is_list ? 2 : 1, dims, values, help) < 0) {
+    c->failed = 1;
+    return;
+  }
+  /* the key's unit (ApModel.unit), for readers that label axes (apical.load) */
+  const char *unit = c->model && c->model->unit ? c->model->unit(name) : NULL;
+  if (unit) {
+    hid_t d = H5Dopen2(c->file, path, H5P_DEFAULT);
+    if (d < 0 || attr_str(d, "unit", unit) < 0) c->failed = 1;
+    if (d >= 0) H5Dclose(d);
+  }
 }
 
 /* The sample orders come from the model (the one home of its schedule): [R][E][shown]
@@ -202,7 +213,7 @@ static int build(hid_t file, const RunFile *f) {
     bad |= attr_int(file, "n_replicas_total", ex->n_total);
   }
 
-  ParamCtx pc = {file, R, 0};
+  ParamCtx pc = {file, ex->model, R, 0};
   if (config_for_each_param(ex, write_param, &pc)) pc.failed = 1;
   bad |= pc.failed;
   hsize_t rd = (hsize_t)R;

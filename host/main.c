@@ -4,6 +4,7 @@
 #include "host/h5io.h"
 #include "host/ini.h"
 #include "host/merge.h"
+#include "host/report.h"
 #include "host/run.h"
 #include "host/session.h"
 #include "kernels/backend.h"
@@ -25,11 +26,13 @@ static void usage_main(FILE *f) {
           "                                  without running it (apical estimate --help)\n"
           "  apical merge DIR... [options]   join the shards of a run (apical merge --help)\n"
           "  apical models                   the models, their variants and keys\n"
+          "  apical report RUN               a run's report: one HTML page, also while it runs\n"
+          "                                  (apical report --help)\n"
           "  apical --version\n"
           "  apical --help\n"
           "\n"
           "Experiments live in experiments/*.ini; results go to runs/NAME/results.h5\n"
-          "(layout: docs/file-format.md) and plot with tools/plot_tpres.py.\n",
+          "(layout: docs/file-format.md); apical report RUN draws them.\n",
           APICAL_VERSION);
 }
 
@@ -497,6 +500,7 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "run") || !strcmp(argv[1], "estimate")) return cmd_run(argc, argv, command);
   if (!strcmp(argv[1], "models")) return cmd_models(argc, argv);
   if (!strcmp(argv[1], "merge")) return cmd_merge(argc, argv, command);
+  if (!strcmp(argv[1], "report")) return report_command(argc, argv);
   fprintf(stderr, "apical: unknown command '%s' (apical --help)\n", argv[1]);
   return AP_ERR_USAGE;
 }

@@ -3,7 +3,8 @@
 # would do it from a clone: pip install '.[plot]' builds the program through CMake
 # (scikit-build-core), then, from another directory and without activating the
 # environment, apical.run finds the installed program, runs a tiny experiment, loads and
-# plots it (python/tests/install_check.py), and docs/fig3_tpres.ipynb is executed
+# plots it and writes its report with the installed `apical report` (python/tests/
+# install_check.py), and docs/fig3_tpres.ipynb is executed
 # (nbclient); the NWB and Neo export tests run there with pynwb, nwbinspector, neo and
 # elephant. Needs what tools/setup.sh installs, plus python3-venv (installed here).
 #   tools/install_check.sh

@@ -7,30 +7,34 @@
 For any run of model = lif_stdp. Replicas that share every replicas/* key but the seed
 form a reading (topdown=on, topdown=off, ...). Writes next to the results file (or into
 -o DIR):
-  lif_conn.png    Fig. 3: Conn_PA (blue) and Conn_NPA (orange) against time, the median
-                  over seeds as a line and the range (min to max) shaded, one panel per
-                  reading; with --nest, NEST's median dashed (darker) and its range hatched.
+  lif_conn.png    Fig. 3: Conn PA→HA (blue) and Conn NPA→HA (orange) against time, the
+                  median over seeds as a line and the interquartile range shaded, one panel
+                  per reading; with --nest, NEST's median dashed (darker) and its IQR hatched.
   lif_raster.png  Fig. 2: spikes of one replica (--replica, default 0) in the raster window
                   (A PA, B HA, C NPA; L2/3 above L4; Pyr red, PV blue) and the close-up
                   D: 40 ms of L2/3 of NPA and PA and L4 of HA around the first burst of PA
                   L2/3 Pyr after 1300 ms (the paper shows 1320-1360 ms; --closeup T0 picks
                   the start). Needs [train] raster_ms to cover it.
   lif_rates.png   each population's mean rate over the run (Hz), median over the seeds
-                  of each reading with the range as error bars; with --nest, NEST's beside.
+                  of each reading with the IQR as error bars; with --nest, NEST's beside.
+The figures' look (sizes, colours, the IQR band) is apical.style's, shared with
+apical.plot and apical report; --format png|pdf|svg picks the files' format.
 --table prints Markdown tables: Conn_PA and Conn_NPA at 0, 5, 10 and 20 s and the mean
 rate of every population, median [min, max] over seeds per reading; with --nest the NEST
 reference (benchmarks/compare/lif_nest.py --out) beside it and whether the two ranges
 overlap. Needs h5py, numpy and matplotlib (Debian: apt-get install python3-h5py
-python3-matplotlib; run with /usr/bin/python3); reads the file with nothing from apical
-(layout: docs/file-format.md).
+python3-matplotlib; run with /usr/bin/python3); reads the file with h5py (layout:
+docs/file-format.md). The tables keep min and max: they test whether two ranges overlap.
 """
 import argparse
 import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 try:
     import h5py
     import numpy as np
+    from apical import style
 except ImportError as e:
     sys.exit(f"plot_lif: {e.name} is missing; on Debian: apt-get install python3-h5py "
              "python3-matplotlib (and run with /usr/bin/python3)")
@@ -216,35 +220,42 @@ def tables(run, groups, nest):
               f"{len(checks)}" + (f"; not: {', '.join(out)}" if out else "") + ".")
 
 
-def plot_conn(run, groups, nest, out):
+def reading_title(label):
+    """"topdown=on seed_x=1" as a reader says it: "top-down input on, ..." """
+    if label == "all":
+        return "all replicas"
+    parts = []
+    for kv in label.split():
+        k, _, v = kv.partition("=")
+        parts.append(f"{style.label(k)} {v}")
+    return ", ".join(parts)
+
+
+def plot_conn(run, groups, nest, out, fmt=None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    style.use()
     t, c = conn_curves(run)
-    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4), sharey=True,
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.2 * len(groups), 3.3), sharey=True,
                              squeeze=False)
     for ax, (label, rs) in zip(axes[0], groups.items()):
-        for col, colour, dark, name in ((0, "tab:blue", "midnightblue", "Conn_PA"),
-                                        (1, "tab:orange", "saddlebrown", "Conn_NPA")):
-            v = c[rs, :, col]
-            ax.plot(t, np.median(v, axis=0), color=colour, label=f"{name} apical")
-            ax.fill_between(t, v.min(axis=0), v.max(axis=0), color=colour, alpha=0.25, lw=0)
+        for col, who, dark in ((0, "PA", "#003f63"), (1, "NPA", "#7a5400")):
+            style.band(ax, t, c[rs, :, col], color=style.color(who), label=f"{who} → HA")
             ni = nest_reading(nest, label) if nest else None
             if ni is not None:
                 nv = nest["conn"][ni, :, :, col]
                 nt = np.arange(nv.shape[1]) * nest["record_ms"] * 1e-3
-                ax.plot(nt, np.median(nv, axis=0), color=dark, ls="--", lw=1.0,
-                        label=f"{name} NEST")
-                ax.fill_between(nt, nv.min(axis=0), nv.max(axis=0), facecolor="none",
-                                edgecolor=dark, hatch="///", lw=0, alpha=0.35)
-        ax.set_title(f"{label} ({len(rs)} seeds: median, min-max)")
+                med, lo, hi = style.spread(nv, axis=0)
+                ax.plot(nt, med, color=dark, ls="--", lw=1.0, label=f"{who} → HA, NEST")
+                ax.fill_between(nt, lo, hi, facecolor="none", edgecolor=dark, hatch="///",
+                                lw=0, alpha=0.35)
+        ax.set_title(f"{reading_title(label)} ({len(rs)} seeds)")
         ax.set_xlabel("time (s)")
-        ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("mean bottom-up weight (pA)")
-    axes[0][0].legend(loc="best", fontsize=8)
+    axes[0][0].legend(loc="best")
     fig.tight_layout()
-    path = os.path.join(out, "lif_conn.png")
-    fig.savefig(path, dpi=110)
+    path = style.save(fig, os.path.join(out, "lif_conn.png"), fmt)
     print(f"plot_lif: wrote {path}")
 
 
@@ -260,10 +271,11 @@ def burst_window(t_ms, pop, sizes, after=1300.0):
     return after + max(0.0, float(hot[0]) - 10.0) if len(hot) else after
 
 
-def plot_raster(run, replica, out, closeup=None):
+def plot_raster(run, replica, out, closeup=None, fmt=None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    style.use()
     if run["raster"] is None:
         print("plot_lif: no raster in the file ([train] raster_ms = 0)")
         return
@@ -287,11 +299,12 @@ def plot_raster(run, replica, out, closeup=None):
         for p in pops:
             sel = (pop == p) & (t_ms >= t0) & (t_ms < t1)
             ax.scatter(t_ms[sel], y0 + neuron[sel] - pop0[p], s=size, lw=0,
-                       c="tab:red" if p % 2 == 0 else "tab:blue", rasterized=True)
+                       c=style.color("Pyr") if p % 2 == 0 else style.color("PV"), rasterized=True)
             ticks.append(y0 + sizes[p] / 2)
             names.append(POPS[p])
             y0 += sizes[p]
         ax.set_yticks(ticks, names, fontsize=7)
+        ax.tick_params(axis="y", length=0)
         ax.set_xlim(t0, t1)
         ax.set_ylim(0, y0)
 
@@ -307,41 +320,40 @@ def plot_raster(run, replica, out, closeup=None):
     ax.set_title(f"D  {t0:g}-{t0 + 40:g} ms: L4 of HA (bottom), L2/3 of PA, L2/3 of NPA (top)",
                  loc="left")
     ax.set_xlabel("time (ms)")
-    fig.suptitle(f"replica {replica}: seed {run['rep']['seed'][replica]}, "
-                 f"topdown {choice_name(run['desc']['topdown'], run['rep']['topdown'][replica])}")
+    fig.suptitle(f"replica {replica}: seed {run['rep']['seed'][replica]}, top-down input "
+                 f"{choice_name(run['desc']['topdown'], run['rep']['topdown'][replica])}; "
+                 "Pyr orange-red, PV blue")
     fig.tight_layout()
-    path = os.path.join(out, "lif_raster.png")
-    fig.savefig(path, dpi=110)
+    path = style.save(fig, os.path.join(out, "lif_raster.png"), fmt)
     print(f"plot_lif: wrote {path}")
 
 
-def plot_rates(run, groups, nest, out):
+def plot_rates(run, groups, nest, out, fmt=None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    style.use()
     rates = run["series"]["rates"]  # [R][E][12]
     sets = []  # (label, [seeds][12] mean rates)
     for label, rs in groups.items():
-        sets.append((f"apical {label}", np.nanmean(rates[rs], axis=1)))
+        sets.append((reading_title(label), np.nanmean(rates[rs], axis=1)))
         ni = nest_reading(nest, label) if nest else None
         if ni is not None:
-            sets.append((f"NEST {label}", np.nanmean(nest["rates"][ni], axis=1)))
+            sets.append((f"NEST, {reading_title(label)}", np.nanmean(nest["rates"][ni], axis=1)))
     fig, ax = plt.subplots(figsize=(13, 4.5))
     width = 0.8 / len(sets)
     x = np.arange(12)
     for k, (label, v) in enumerate(sets):
-        med, lo, hi = np.median(v, axis=0), v.min(axis=0), v.max(axis=0)
+        med, lo, hi = style.spread(v, axis=0)
         ax.bar(x + (k - (len(sets) - 1) / 2) * width, med, width, label=label,
                yerr=[med - lo, hi - med], capsize=2, hatch="//" if label.startswith("NEST") else None,
                alpha=0.85)
     ax.set_xticks(x, POPS, rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("mean rate over the run (Hz)")
-    ax.set_title("population rates: median over seeds, bars min to max")
-    ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
+    ax.set_title("population rates: median over seeds, IQR as error bars")
+    ax.legend()
     fig.tight_layout()
-    path = os.path.join(out, "lif_rates.png")
-    fig.savefig(path, dpi=100)
+    path = style.save(fig, os.path.join(out, "lif_rates.png"), fmt)
     print(f"plot_lif: wrote {path}")
 
 
@@ -355,6 +367,7 @@ def main():
     ap.add_argument("--nest", help="NEST reference (.npz of benchmarks/compare/lif_nest.py)")
     ap.add_argument("--table", action="store_true", help="print the Markdown tables")
     ap.add_argument("--no-plots", action="store_true", help="tables only")
+    style.add_format_argument(ap)
     a = ap.parse_args()
     if not os.path.exists(a.results):
         sys.exit(f"plot_lif: {a.results}: no such file")
@@ -370,9 +383,9 @@ def main():
     if a.table:
         tables(run, groups, nest)
     if not a.no_plots:
-        plot_conn(run, groups, nest, out)
-        plot_raster(run, a.replica, out, a.closeup)
-        plot_rates(run, groups, nest, out)
+        plot_conn(run, groups, nest, out, a.format)
+        plot_raster(run, a.replica, out, a.closeup, a.format)
+        plot_rates(run, groups, nest, out, a.format)
 
 
 if __name__ == "__main__":

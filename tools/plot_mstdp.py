@@ -11,15 +11,16 @@ rule=post). Learning curves (default; mstdp_curves.png next to the results file)
 accuracy (label read after the last clamped phase solid, after the last free phase
 dashed; the whole-test-set accuracy of full_test_every as markers), training accuracy,
 mean |W| and max |s| (log scale) against training presentations (record x [train]
-presentations), median over seeds and the range (min to max) shaded, one colour per
+presentations), median over seeds and the interquartile range shaded, one colour per
 reading. --table prints, per reading, the accuracies after the last finished record as a
 Markdown table (median [min, max] over seeds) and whether a replica diverged.
 --generated (mstdp_generated.png): the digits the network generated (gen_samples > 0),
 one row per label and one column per sample, of one replica (default 0) in the last
-record that generated (or --record, 1-based); states are mapped to grey levels by
-data_range (pm1: (s + 1) / 2, 01: s; clipped to [0, 1]). Needs h5py and matplotlib
-(Debian: apt-get install python3-h5py python3-matplotlib); reads the file with nothing
-from apical (layout: docs/file-format.md).
+record that generated (or --record, 1-based); grey levels span the states' range (a
+colour bar says which), 1-pixel gaps. Bands are the IQR over seeds; the look is
+apical.style's (shared with apical.plot and apical report); --format png|pdf|svg.
+Needs h5py and matplotlib (Debian: apt-get install python3-h5py python3-matplotlib);
+reads the file with h5py (layout: docs/file-format.md).
 """
 import argparse
 import os
@@ -27,9 +28,12 @@ import re
 import sys
 import warnings
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 try:
     import h5py
     import numpy as np
+    from apical import style
+    from apical.report import generated_figure
 except ImportError as e:
     sys.exit(f"plot_mstdp: {e.name} is missing; on Debian: apt-get install python3-h5py "
              "python3-matplotlib (and run with /usr/bin/python3)")
@@ -185,14 +189,14 @@ def table(d, gs, at):
 
 
 def band(ax, x, y, color, ls="-", label=None, alpha=0.15):
-    """Median over rows and min-max shading, where any row is finite."""
+    """Median over rows and the IQR shaded (apical.style's band), where any row is finite."""
     y = np.where(np.isfinite(y), y, np.nan)
     ok = np.isfinite(y).any(axis=0)
     if not ok.any():
         return False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        med, lo, hi = np.nanmedian(y, axis=0), np.nanmin(y, axis=0), np.nanmax(y, axis=0)
+        med, lo, hi = style.spread(y, axis=0)
     med[~ok] = np.nan
     ax.plot(x, med, color=color, ls=ls, lw=1.4, label=label)
     if y.shape[0] > 1:
@@ -212,8 +216,9 @@ def import_pyplot():
     return plt
 
 
-def curves(d, gs, at, out):
+def curves(d, gs, at, out, fmt=None):
     plt = import_pyplot()
+    style.use()
     x = np.arange(1, d["done"] + 1) * (d["pres"] or 1)
     xlabel = "training presentations" if d["pres"] else "record"
     cmap = plt.get_cmap("tab10" if len(gs) <= 10 else "tab20" if len(gs) <= 20 else "viridis")
@@ -278,15 +283,14 @@ def curves(d, gs, at, out):
     for ax in axes.flat:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="best")
-    fig.suptitle(f"{d['name']}: MSTDP, {d['R']} replicas in {len(gs)} reading"
+    fig.suptitle(f"MSTDP: {d['R']} replicas in {len(gs)} reading"
                  f"{'s' if len(gs) != 1 else ''}, {d['done']} of {d['E']} records; "
-                 "median, min to max over seeds")
+                 "median and IQR over seeds")
     fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    print(out)
+    print(style.save(fig, out, fmt))
 
 
-def generated(path, d, gs, out, replica, record):
+def generated(path, d, gs, out, replica, record, fmt=None):
     R = d["R"]
     if not 0 <= replica < R:
         sys.exit(f"plot_mstdp: --replica {replica}: the file has replicas 0 to {R - 1}")
@@ -314,58 +318,30 @@ def generated(path, d, gs, out, replica, record):
         sys.exit(f"plot_mstdp: series/generated holds {g.size} values per record, not labels "
                  f"({labels}) x samples x pixels ({pixels}) of square images")
     samples = g.size // (labels * pixels)
-    lo, hi = np.nanmin(g), np.nanmax(g)
-    dr = d["names"].get("data_range") or {0: "pm1", 1: "01"}
-    rng_name = dr.get(int(d["rep"]["data_range"][replica]), "pm1") if "data_range" in d["rep"] else "pm1"
-    img = (g + 1) / 2 if rng_name == "pm1" else g
-    img = np.clip(img, 0, 1).reshape(labels, samples, side, side)
-    up = max(1, 28 // side)  # small images (bars: 3x3) drawn as large as MNIST's, thin gaps
-    img = img.repeat(up, axis=2).repeat(up, axis=3)
-    side *= up
-    gap = max(1, side // 14)
-    H, W = labels * (side + gap) - gap, samples * (side + gap) - gap
-    mosaic = np.full((H, W), np.nan)
-    for i in range(labels):
-        for j in range(samples):
-            y0, x0 = i * (side + gap), j * (side + gap)
-            mosaic[y0:y0 + side, x0:x0 + side] = img[i, j]
-    plt = import_pyplot()
-    cell = 0.75 if samples <= 12 else max(0.25, 9 / samples)
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.2 + cell * samples), 1.6 + cell * labels))
-    cmap = plt.get_cmap("gray").copy()
-    cmap.set_bad("#7aa6d6")  # the gaps between images (and NaN states)
-    ax.imshow(mosaic, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
-    ax.set_yticks([i * (side + gap) + (side - 1) / 2 for i in range(labels)])
-    ax.set_yticklabels([str(i) for i in range(labels)])
-    ax.set_ylabel("label")
-    step = max(1, samples // 12)
-    ax.set_xticks([j * (side + gap) + (side - 1) / 2 for j in range(0, samples, step)])
-    ax.set_xticklabels([str(j + 1) for j in range(0, samples, step)])
-    ax.set_xlabel("sample")
-    ax.tick_params(length=0)
     reading = next(name for name, idx in gs if replica in idx)
     seed = int(d["rep"]["seed"][replica])
     if "diverged_at" in d["rep"] and d["rep"]["diverged_at"][replica] > 0:
         reading += f" (diverged at record {int(d['rep']['diverged_at'][replica])})"
-    pres = f", {record * d['pres']} presentations" if d["pres"] else ""
-    ax.set_title(f"{d['name']}: generated by replica {replica}\n{reading}, seed {seed}\n"
-                 f"record {record}{pres}\nstates in [{lo:.2f}, {hi:.2f}]; {rng_name}: grey "
-                 f"{'(s+1)/2' if rng_name == 'pm1' else 's'}, clipped to [0, 1]", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    print(out)
+    pres = f" ({record * d['pres']} presentations)" if d["pres"] else ""
+    plt = import_pyplot()
+    style.use()
+    fig = generated_figure(plt, g.reshape(labels, samples, side, side),
+                           title=f"replica {replica}, seed {seed}, after record {record}{pres}; "
+                                 f"{reading}")
+    print(style.save(fig, out, fmt))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("results", help="results.h5 of a run of model = mstdp")
-    ap.add_argument("-o", "--out", help="PNG to write (default: next to the results file)")
+    ap.add_argument("-o", "--out", help="figure to write (default: next to the results file)")
     ap.add_argument("--table", action="store_true", help="also print a Markdown table")
     ap.add_argument("--generated", action="store_true",
                     help="plot the generated digits instead of the learning curves")
     ap.add_argument("--replica", type=int, default=0, help="--generated: the replica (default 0)")
     ap.add_argument("--record", type=int, help="--generated: the record, 1-based (default: "
                     "the last one that generated)")
+    style.add_format_argument(ap)
     args = ap.parse_args()
     if not os.path.exists(args.results):
         sys.exit(f"plot_mstdp: {args.results}: no such file")
@@ -376,9 +352,10 @@ def main():
         table(d, gs, diverged(d))
     if args.generated:
         generated(args.results, d, gs, args.out or os.path.join(where, "mstdp_generated.png"),
-                  args.replica, args.record)
+                  args.replica, args.record, args.format)
     else:
-        curves(d, gs, diverged(d), args.out or os.path.join(where, "mstdp_curves.png"))
+        curves(d, gs, diverged(d), args.out or os.path.join(where, "mstdp_curves.png"),
+               args.format)
 
 
 if __name__ == "__main__":

@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 tools/setup.sh
 build/apical run experiments/bars_tpres_quick.ini --force "$@"
 /usr/bin/python3 tools/plot_tpres.py runs/bars_tpres_quick/results.h5
-echo "quickstart: results in runs/bars_tpres_quick/ (results.h5, tpres.png, log.txt)"
+build/apical report runs/bars_tpres_quick
+echo "quickstart: results in runs/bars_tpres_quick/ (results.h5, tpres.png, log.txt, report.html)"

@@ -2,6 +2,9 @@
 parameter, with the median and a band over the replicas that share a point (the seeds,
 and any key not named).
 
+Colours, readable labels and the band (the interquartile range) come from apical.style;
+style.use() sets the rest of the look (sizes, spines) for a whole figure.
+
 `results` is an apical.Results, an xarray Dataset from apical.load (also after sel/isel)
 or a path. matplotlib is imported on first use, with the Agg backend where there is no
 display (and no backend chosen).
@@ -12,6 +15,7 @@ import sys
 
 import numpy as np
 
+from . import style
 from .results import Results, load
 
 
@@ -60,7 +64,15 @@ def _scalar(a, what):
 def _label(key, value, labels):
     if labels and value in labels:
         return labels[value]
-    return None if key is None else str(value)
+    return None if key is None else style.label(key, value)
+
+
+def _color(value, g, colors):
+    """a group's colour: the given dict, else the style's colour for the value, else the
+    cycle's g-th"""
+    if colors and value in colors:
+        return colors[value]
+    return style.color(value, f"C{g}") if isinstance(value, str) else f"C{g}"
 
 
 def _spread(values, band):
@@ -72,7 +84,7 @@ def _spread(values, band):
 
 
 def versus(results, series="val_acc", x="t_pres", hue=None, at="last", ax=None, *,
-           order=None, band=(25, 75), points=False, colors=None, labels=None, logx=None,
+           order=None, band=style.BAND, points=False, colors=None, labels=None, logx=None,
            **line_kw):
     """A series' value at one record against a parameter x: for each value of x, the
     median (a line with markers) and the band's percentiles (shaded; band=None: none)
@@ -89,7 +101,7 @@ def versus(results, series="val_acc", x="t_pres", hue=None, at="last", ax=None, 
     if isinstance(series, str):
         rec = r.last_record(series) if at == "last" else int(at)
         vals = r.at(series, rec)
-        name = f"{series} after {r.record} {rec}"
+        name = f"{style.label(series)} after {r.record} {rec}"
     else:
         vals, name = np.asarray(series), "value"
         if vals.shape[:1] != (r.n_replicas,):
@@ -126,32 +138,30 @@ def versus(results, series="val_acc", x="t_pres", hue=None, at="last", ax=None, 
                 shift = (g - (len(groups) - 1) / 2) * 0.04
                 spread = np.linspace(-0.06, 0.06, len(v)) + shift
                 jx = pos[xv] * np.exp(spread) if logx else pos[xv] + spread * 0.5
-                ax.scatter(jx, v, s=8, alpha=0.35, lw=0,
-                           color=(colors or {}).get(hv, f"C{g}"))
+                ax.scatter(jx, v, s=8, alpha=0.35, lw=0, color=_color(hv, g, colors))
         if not px:
             continue
-        kw = dict(marker="o", label=_label(hue, hv, labels))
-        if colors and hv in colors:
-            kw["color"] = colors[hv]
-        elif points:
-            kw["color"] = f"C{g}"
+        kw = dict(marker="o", label=_label(hue, hv, labels), color=_color(hv, g, colors))
         kw.update(line_kw)
         line, = ax.plot(px, med, **kw)
         if band:
             ax.fill_between(px, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
     if logx:
         ax.set_xscale("log")
+        if len(xvals) <= 10:  # the swept values as plain numbers, not powers of ten
+            ax.set_xticks([pos[v] for v in xvals], [f"{v:g}" for v in xvals])
+            ax.minorticks_off()
     if not numeric:
         ax.set_xticks(list(pos.values()))
         ax.set_xticklabels([str(v) for v in xvals])
-    ax.set_xlabel(x)
+    ax.set_xlabel(style.label(x))
     ax.set_ylabel(name)
     if hue is not None or labels:
-        ax.legend(title=hue if not labels else None, fontsize=8)
+        ax.legend(title=style.label(hue) if hue and not labels else None)
     return ax
 
 
-def curves(results, series="val_acc", by="variant", ax=None, *, order=None, band=(25, 75),
+def curves(results, series="val_acc", by="variant", ax=None, *, order=None, band=style.BAND,
            each=None, colors=None, labels=None, **line_kw):
     """Learning curves: for each value of `by` (None: all replicas together), the median of
     the series over its replicas at every finished record (shaded: the band's percentiles;
@@ -179,7 +189,8 @@ def curves(results, series="val_acc", by="variant", ax=None, *, order=None, band
         if not keep.any():
             continue
         a, x = a[:, keep], recs[keep]
-        color = (colors or {}).get(value, line_kw.get("color", f"C{g}"))
+        color = line_kw["color"] if "color" in line_kw and not (colors and value in colors) \
+            else _color(value, g, colors)
         if each:
             ekw = dict(color=color, alpha=0.3, lw=0.8)
             ekw.update(each if isinstance(each, dict) else {})
@@ -192,8 +203,8 @@ def curves(results, series="val_acc", by="variant", ax=None, *, order=None, band
         if band:
             lo, hi = np.nanpercentile(a, band, axis=0)
             ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
-    ax.set_xlabel(r.record)
-    ax.set_ylabel(series if isinstance(series, str) else "value")
+    ax.set_xlabel(style.label(r.record))
+    ax.set_ylabel(style.label(series) if isinstance(series, str) else "value")
     if by is not None or labels:
-        ax.legend(title=by if not labels else None, fontsize=8)
+        ax.legend(title=style.label(by) if by and not labels else None)
     return ax

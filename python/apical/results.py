@@ -169,6 +169,8 @@ class Results:
         self.attrs = {k: _plain(v) for k, v in attrs.items()}
         self.weights = weights if weights is not None else {}
         self.descriptions = dict(descriptions or {})
+        # the [model] keys' units, as the file carries them (replicas/KEY's `unit`)
+        self.units = {k[5:]: v for k, v in self.descriptions.items() if k.startswith("unit/")}
         self.path = path
         self._events = events  # (path, names, rows) or None
         first = next(iter(self.series.values()), None)
@@ -386,60 +388,140 @@ class Results:
 
     # --- xarray -------------------------------------------------------------------------
 
+    def _cells(self):
+        """(dims, cell index per replica, full): the Dataset's sweep dimensions. A full grid
+        over the axes; else, where no two replicas share a combination of the axes' values
+        and the grid over them is at most PAD times the replicas (sub-sweeps such as
+        rate_vs_spiking.ini's `neuron = rate` | `poisson` with psi x tau_dend), that grid
+        with NaN where no replica ran; else a flat `replica` dimension."""
+        if self.is_grid:
+            return list(self.axes), self._grid_index, True
+        n = self.n_replicas
+        size = int(np.prod([len(v) for v in self.axes.values()], dtype=np.int64))
+        if self.axes and n and _n_distinct(_combined(list(self._grid_index), n)) == n and \
+                size <= PAD * n:
+            return list(self.axes), self._grid_index, False
+        return ["replica"], (np.arange(n),), True
+
+    def _shaped(self, name, a):
+        """a series' dimensions after [replica][record], and the array reshaped onto them"""
+        if a.ndim == 2:
+            return [], a, {}
+        R, E = a.shape[:2]
+        if name == "generated" and a.ndim == 3:
+            cfg = {(s, k): v for s, kv in parse_ini(self.experiment) for k, v in kv}
+            labels = self._constant("labels")
+            pixels = self._constant("pixels")
+            try:
+                g = int(cfg.get(("train", "gen_samples"), 0))
+            except ValueError:
+                g = 0
+            if labels and pixels and g and labels * g * pixels == a.shape[2]:
+                side = int(round(pixels ** 0.5))
+                tail = [side, side] if side * side == pixels else [pixels]
+                names = ["row", "col"] if len(tail) == 2 else ["pixel"]
+                return (["label", "sample"] + names, a.reshape(R, E, labels, g, *tail),
+                        {"label": np.arange(labels), "sample": np.arange(g)})
+        if name == "rates" and self.model == "lif_stdp" and a.ndim == 3 and a.shape[2] == 12:
+            return ["population"], a, {"population": np.array(POPULATIONS)}
+        if a.ndim == 3:
+            return [EXTRA_DIMS.get(name, f"{name}_index")], a, {}
+        return [f"{name}_dim{i}" for i in range(2, a.ndim)], a, {}
+
+    def _constant(self, key):
+        """a parameter's value when every replica has the same, else None"""
+        col = self.params.get(key)
+        if col is None or not len(col) or col.ndim != 1 or (col != col[0]).any():
+            return None
+        return _plain(col[0])
+
     def to_xarray(self, weights=False):
-        """an xarray Dataset: one variable per series over the axes (a full grid) or
-        `replica`, then the record dimension; every parameter a coordinate (axes as
-        dimension coordinates, the keys they fix over those axes, constant keys 0-d; list
-        keys with a dimension KEY_index of their own); weights as variables when asked"""
+        """an xarray Dataset (docs/python.md): one variable per series over the sweep's
+        dimensions (see _cells), the record dimension, then the series' own (`hidden_layer`,
+        lif_stdp's labelled `population`, mstdp's `generated` as [label][sample][row][col]);
+        parameters that vary are coordinates (axes as dimension coordinates, the keys they
+        fix over those axes, list keys with a dimension KEY_index), those that do not are
+        attributes; lif_stdp's records carry `time` (s, the record's end); units are the
+        `units` attribute of variables and coordinates, and attrs["units"] for the
+        constant keys; weights as variables when asked"""
         import xarray as xr
 
         rec = self.record
-        coords = {rec: self.records}
-        if self.is_grid:
-            rdims = list(self.axes)
+        rdims, cell, full = self._cells()
+        shape = tuple(len(v) for v in self.axes.values()) if rdims != ["replica"] else \
+            (self.n_replicas,)
+        coords = {rec: (rec, self.records)}
+        if rdims != ["replica"]:
             for d, vals in self.axes.items():
-                coords[d] = _coordinate(vals)
+                coords[d] = (d, _coordinate(vals), _units(self.units.get(d)))
 
-            def put(a):
-                return self.grid(a)
+        def put(a, dims_idx=None, sub_shape=None):
+            a = np.asarray(a)
+            idx = cell if dims_idx is None else dims_idx
+            out = np.full((sub_shape or shape) + a.shape[1:], _fill(a.dtype), dtype=a.dtype)
+            out[idx] = a
+            return out
+
+        replica = np.asarray(self.index, dtype=np.int64)
+        if rdims != ["replica"]:
+            coords["replica"] = (rdims, put(replica))
         else:
-            rdims = ["replica"]
-            coords["replica"] = self.index
-
-            def put(a):
-                return a
+            coords["replica"] = ("replica", replica)
+        if self.model == "lif_stdp":
+            cfg = {(s, k): v for s, kv in parse_ini(self.experiment) for k, v in kv}
+            try:
+                ms = float(cfg[("train", "record_ms")])
+            except (KeyError, ValueError):
+                ms = None
+            if ms:
+                coords["time"] = (rec, self.records * ms / 1000.0,
+                                  {"units": "s", "description": f"the end of the {rec} "
+                                   f"({ms:g} ms each)"})
         data = {}
         for name, a in self.series.items():
-            extra = [EXTRA_DIMS.get(name, f"{name}_index")] if a.ndim == 3 else \
-                [f"{name}_dim{i}" for i in range(2, a.ndim)]
-            data[name] = (rdims + [rec] + extra, put(a))
+            extra, shaped, extra_coords = self._shaped(name, a)
+            attrs = {}
+            if f"series/{name}" in self.descriptions:
+                attrs["description"] = self.descriptions[f"series/{name}"]
+            attrs.update(_units(SERIES_UNITS.get((self.model, name), SERIES_UNITS.get(name))))
+            data[name] = (rdims + [rec] + extra, put(shaped), attrs)
+            for k, v in extra_coords.items():
+                coords.setdefault(k, (k, v))
+        attrs = {k: v for k, v in self.attrs.items() if isinstance(v, (str, int, float))}
+        constant, units = [], {}
         for key, col in self.params.items():
-            if self.is_grid and key in self.axes:
+            if rdims != ["replica"] and key in self.axes:
                 continue
             items = [f"{key}_index"] if col.ndim > 1 else []
-            if key in self.model_keys and key not in self.swept:
-                coords[key] = (items, col[0]) if len(col) else (items, col)
-            elif self.is_grid and key in self.depends:
-                g = self.grid(col)
-                sub = self.depends[key]
-                take = tuple(slice(None) if d in sub else 0 for d in rdims)
-                coords[key] = ([d for d in rdims if d in sub] + items, g[take])
+            flat = col.reshape(len(col), -1)
+            if not len(col) or (flat == flat[:1]).all():
+                name = key if key not in attrs else f"param_{key}"
+                attrs[name] = _plain(col[0]) if len(col) else None
+                if isinstance(attrs[name], bool):  # netCDF has no booleans
+                    attrs[name] = int(attrs[name])
+                constant.append(key)
+                if self.units.get(key):
+                    units[key] = self.units[key]
+                continue
+            u = _units(self.units.get(key))
+            if rdims != ["replica"] and key in self.depends:
+                sub = [d for d in rdims if d in self.depends[key]]
+                pos = [rdims.index(d) for d in sub]
+                coords[key] = (sub + items, put(col, tuple(cell[i] for i in pos),
+                                                tuple(shape[i] for i in pos)), u)
             else:
-                coords[key] = (rdims + items, put(col))
+                coords[key] = (rdims + items, put(col), u)
         if weights:
             for field in self.weights:
                 a = self.weights[field]
                 name = "weights." + field.replace("/", ".")
                 data[name] = (rdims + [f"{name}_dim{i}" for i in range(1, a.ndim)], put(a))
-        attrs = {k: v for k, v in self.attrs.items() if isinstance(v, (str, int, float))}
         attrs["sweep_dims"] = " ".join(rdims)
+        attrs["constant_keys"] = " ".join(constant)
+        attrs["units"] = units
         if self.path:
             attrs["source"] = str(self.path)
-        ds = xr.Dataset(data, coords=coords, attrs=attrs)
-        for name in self.series:
-            if f"series/{name}" in self.descriptions:
-                ds[name].attrs["description"] = self.descriptions[f"series/{name}"]
-        return ds
+        return xr.Dataset(data, coords=coords, attrs=attrs)
 
     @classmethod
     def from_xarray(cls, ds):
@@ -453,12 +535,20 @@ class Results:
             st = ds.stack({rd: dims})
         else:
             st = ds.expand_dims(rd)
+        if "replica" in st.coords and rd != "replica" and rd in st["replica"].dims:
+            st = st.isel({rd: np.nonzero(st["replica"].values >= 0)[0]})  # cells that ran
         n = st.sizes[rd]
-        series = {v: st[v].transpose(rd, rec, ...).values for v in st.data_vars
-                  if rec in st[v].dims}
+        series = {}
+        for v in st.data_vars:
+            if rec not in st[v].dims:
+                continue
+            a = st[v].transpose(rd, rec, ...).values
+            series[v] = a.reshape(n, a.shape[1], -1) if a.ndim > 3 else a
+        own = set(ds.dims) - set(dims) - {rec}  # the series' own dimensions
         params = {}
         for c in st.coords:
-            if c in (rec, rd, "replica") or rec in st[c].dims:
+            if c in (rec, rd, "replica", "time") or rec in st[c].dims or c in own or \
+                    c in dims and rd not in st[c].dims:
                 continue
             v = st[c]
             if rd in v.dims:
@@ -466,11 +556,49 @@ class Results:
             else:
                 a = np.broadcast_to(v.values, (n,) + v.shape).copy()
             params[c] = a
-        index = st["replica"].values if "replica" in st.coords and rd == "replica" else None
-        attrs = dict(ds.attrs)
+        for key in str(ds.attrs.get("constant_keys", "")).split():
+            name = key if f"param_{key}" not in ds.attrs else f"param_{key}"
+            if key not in params and name in ds.attrs:
+                v = np.asarray(ds.attrs[name])
+                params[key] = np.broadcast_to(v, (n,) + v.shape).copy()
+        index = st["replica"].values if "replica" in st.coords else None
+        attrs = {k: v for k, v in ds.attrs.items()
+                 if k not in params and not k.startswith("param_")}
         attrs["n_replicas"] = n
         return cls(series, params, attrs, records=st[rec].values, index=index,
                    path=ds.attrs.get("source"))
+
+
+# lif_stdp's 12 populations in neuron order (docs/file-format.md)
+POPULATIONS = tuple(f"{a} {l} {t}" for a in ("PA", "NPA", "HA") for l in ("L2/3", "L4")
+                    for t in ("Pyr", "PV"))
+
+# a sparse grid is used up to this many cells per replica (to_xarray)
+PAD = 4
+
+# the series' units (docs/file-format.md); "1": a dimensionless number
+SERIES_UNITS = {
+    "val_acc": "1", "train_acc": "1", "test_acc": "1", "val_mse": "1", "test_mse": "1",
+    "test_acc_clamped": "1", "test_acc_free": "1", "train_acc_clamped": "1",
+    "train_acc_free": "1", "full_test_acc_clamped": "1", "full_test_acc_free": "1",
+    "conn_pa": "pA", "conn_npa": "pA", "conn_pa_pyr": "pA", "conn_pa_pv": "pA",
+    "conn_npa_pyr": "pA", "conn_npa_pv": "pA", "rates": "Hz", "spikes": "1",
+}
+
+
+def _units(unit):
+    return {"units": unit} if unit else {}
+
+
+def _fill(dt):
+    """the value of a grid cell where no replica ran"""
+    if dt.kind == "f":
+        return np.nan
+    if dt.kind in "iu":
+        return -1 if dt.kind == "i" else np.iinfo(dt).max
+    if dt.kind == "b":
+        return False
+    return ""
 
 
 def _coordinate(values):
@@ -527,6 +655,8 @@ def read(path):
             for name, d in f.get(group, {}).items():
                 into[name] = d[...]
                 descriptions[f"{group}/{name}"] = _text(d.attrs.get("description", ""))
+                if "unit" in d.attrs:
+                    descriptions[f"unit/{name}"] = _text(d.attrs["unit"])
         fields = []
         if "weights" in f:
             f["weights"].visititems(

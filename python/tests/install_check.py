@@ -46,3 +46,11 @@ ax = plot.versus(r, "val_acc", x="t_pres")
 ax.figure.savefig("tiny.png")
 assert os.path.getsize("tiny.png") > 1000
 print("install_check: ran, loaded and plotted a 4-replica run through apical.run")
+
+# apical report: the installed program hands over to this environment's python
+p = subprocess.run([binary, "report", "tiny"], capture_output=True, text=True)
+assert p.returncode == 0, (p.returncode, p.stderr)
+with open(os.path.join("tiny", "report.html"), encoding="utf-8") as f:
+    page = f.read()
+assert page.count('<img src="data:image/png;base64,') >= 3, "the report drew too few figures"
+print("install_check:", p.stdout.strip())

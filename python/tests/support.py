@@ -123,6 +123,32 @@ clamp = momentum, step_eps
 rule = pre
 """
 
+# rate_vs_spiking.ini's shape: a rate sub-sweep and a spiking one over psi x tau_dend
+RATE_SPIKING = """
+[experiment]
+name = rate_spiking
+model = microcircuit
+dataset = bars
+[train]
+epochs = 2
+val_samples = 8
+[model]
+dims = 9, 30, 3
+variant = le
+[sweep]
+seed = 1..2
+t_pres = 5, 10
+eta_up = [1.0, 0.2], [0.5, 0.1]
+eta_ip = 0.4, 0.2
+zip = t_pres eta_up eta_ip
+[sweep.rate]
+neuron = rate
+[sweep.spiking]
+neuron = poisson
+psi = 30, 100
+tau_dend = 0.1, 0.3
+"""
+
 LIF = """
 [experiment]
 name = lif

@@ -206,10 +206,81 @@ class Xarray(unittest.TestCase):
                                       r.select(variant="le").series["val_acc"])
 
     def test_dataset_without_a_grid(self):
+        # sub-sweeps that each change one key: a grid over rule x clamp x seed with the
+        # cells no replica ran left NaN, replica -1 there
         d = support.make_run("readings", support.READINGS)
+        r = apical.load(d, xarray=False)
         ds = apical.load(d)
-        self.assertEqual(dict(ds["energy"].sizes), {"replica": 8, "record": 2})
-        self.assertEqual(list(ds["clamp"].values[:2]), ["step", "step"])
+        self.assertEqual(dict(ds["energy"].sizes), {"rule": 2, "clamp": 3, "seed": 2,
+                                                    "record": 2})
+        ran = ds["replica"].values >= 0
+        self.assertEqual(int(ran.sum()), 8)
+        self.assertTrue(np.isnan(ds["energy"].values[~ran]).all())
+        one = ds["energy"].sel(rule="pre", clamp="step", seed=2).values
+        np.testing.assert_array_equal(one, r.select(rule="pre", seed=2).series["energy"][0])
+        back = apical.Results.from_xarray(ds)
+        self.assertEqual(back.n_replicas, 8)
+        order = np.argsort(back.index)
+        np.testing.assert_array_equal(back.series["energy"][order], r.series["energy"])
+
+    def test_constant_keys_are_attributes_with_units(self):
+        d = support.make_run("lif", support.LIF)
+        r = apical.load(d, xarray=False)
+        ds = apical.load(d)
+        for key in ("tau_m", "c_m", "n_pyr", "psc"):
+            self.assertNotIn(key, ds.coords)
+            self.assertIn(key, ds.attrs)
+        self.assertEqual(ds.attrs["tau_m"], r.params["tau_m"][0])
+        self.assertEqual(ds.attrs["units"]["tau_m"], "ms")
+        self.assertEqual(ds.attrs["units"]["w_bu_pyr"], "pA")
+        self.assertEqual(ds["conn_pa"].attrs["units"], "pA")
+        self.assertEqual(ds["rates"].attrs["units"], "Hz")
+        # only what varies is a coordinate: the axes, the replica numbers, the record's time
+        self.assertEqual(set(ds.coords), {"topdown", "seed", "record", "replica", "time",
+                                          "population"})
+        back = apical.Results.from_xarray(ds.sel(topdown="off"))
+        self.assertEqual(back.params["n_pyr"].tolist(), [ds.attrs["n_pyr"]] * 2)
+
+    def test_lif_population_and_time(self):
+        d = support.make_run("lif", support.LIF)
+        r = apical.load(d, xarray=False)
+        ds = apical.load(d)
+        self.assertEqual(ds["rates"].dims[-1], "population")
+        self.assertEqual(str(ds["population"].values[0]), "PA L2/3 Pyr")
+        self.assertEqual(str(ds["population"].values[-1]), "HA L4 PV")
+        self.assertEqual(ds["time"].dims, ("record",))
+        self.assertEqual(ds["time"].attrs["units"], "s")
+        # [train] record_ms = 5: record k ends at k x 5 ms
+        np.testing.assert_allclose(ds["time"].values, r.records * 0.005)
+        ha = ds["rates"].sel(population="HA L4 Pyr", topdown="on", seed=1).values
+        np.testing.assert_array_equal(ha, r.select(topdown="on", seed=1).series["rates"][0, :, 10])
+
+    def test_rate_and_spiking_on_a_neuron_axis(self):
+        d = support.make_run("rate_spiking", support.RATE_SPIKING)
+        r = apical.load(d, xarray=False)
+        ds = apical.load(d)
+        self.assertIn("neuron", ds["val_acc"].dims)
+        self.assertEqual(list(ds["neuron"].values), ["rate", "poisson"])
+        spiking = ds["val_acc"].sel(neuron="poisson", psi=30, tau_dend=0.3, t_pres=10, seed=2)
+        np.testing.assert_array_equal(
+            spiking.values, r.select(neuron="poisson", psi=30, tau_dend=0.3, t_pres=10,
+                                     seed=2).series["val_acc"][0])
+        rate = ds["val_acc"].sel(neuron="rate").dropna("psi", how="all").dropna("tau_dend",
+                                                                               how="all")
+        self.assertEqual(int(np.isfinite(rate.values).all(axis=-1).sum()), 4)  # 2 t_pres x 2 seeds
+        self.assertEqual(apical.Results.from_xarray(ds).n_replicas, r.n_replicas)
+
+    def test_mstdp_generated_as_images(self):
+        d = support.make_run("readings", support.READINGS)
+        r = apical.load(d, xarray=False)
+        ds = apical.load(d)
+        g = ds["generated"]
+        # pixels = 9 (3 x 3), labels = 3, gen_samples = 1
+        self.assertEqual(g.dims[-4:], ("label", "sample", "row", "col"))
+        self.assertEqual(g.shape[-4:], (3, 1, 3, 3))
+        flat = r.select(rule="post", clamp="step", seed=1).series["generated"][0, 0]
+        np.testing.assert_array_equal(
+            g.sel(rule="post", clamp="step", seed=1, record=1).values.reshape(-1), flat)
 
 
 if __name__ == "__main__":

@@ -30,13 +30,15 @@ class Plots(unittest.TestCase):
         ax = plot.versus(r, "val_mse", x="t_pres", hue="variant")
         lines = ax.get_lines()
         self.assertEqual(len(lines), 2)
-        self.assertEqual([ln.get_label() for ln in lines], ["original", "le"])
+        # readable labels (apical.style): the key's value "le" reads as its name
+        self.assertEqual([ln.get_label() for ln in lines], ["original", "latent equilibrium"])
         self.assertEqual(ax.get_legend().get_title().get_text(), "variant")
         for line, v in zip(lines, ["original", "le"]):
             np.testing.assert_array_equal(line.get_xdata(), [10, 20])
             want = [np.median(r.select(variant=v, t_pres=t).at("val_mse")) for t in (10, 20)]
             np.testing.assert_allclose(line.get_ydata(), want)
-        self.assertEqual(ax.get_ylabel(), "val_mse after epoch 3")
+        self.assertEqual(ax.get_ylabel(), "validation MSE after epoch 3")
+        self.assertEqual(ax.get_xlabel(), "presentation time t_pres (steps of dt)")
         # no hue: one line over everything; a record of its own
         ax = plot.versus(r, "val_mse", x="variant", at=1)
         self.assertEqual(len(ax.get_lines()), 1)
@@ -63,7 +65,7 @@ class Plots(unittest.TestCase):
         ax = plot.curves(r, "val_acc", by="variant")
         np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(), [1, 2])
         ax = plot.versus(r, "val_acc", x="t_pres")
-        self.assertEqual(ax.get_ylabel(), "val_acc after epoch 2")
+        self.assertEqual(ax.get_ylabel(), "validation accuracy after epoch 2")
 
     def test_series_with_a_dimension_more_needs_a_choice(self):
         with self.assertRaisesRegex(ValueError, "more dimension"):
@@ -100,6 +102,30 @@ class Scripts(unittest.TestCase):
         table = self.script("plot_mnist.py", res, "--table")
         self.assertIn("| 11 | 2 |", table)
         self.assertIn("over 12 replicas", table)
+
+    def test_every_script_writes_vector_output(self):
+        # --format pdf|svg (apical.style): the file has that format, whatever -o ends with
+        out = support.tmpdir("vector")
+        zipped = os.path.join(support.make_run("zipped", support.ZIPPED), "results.h5")
+        spiking = os.path.join(support.make_run("rate_spiking", support.RATE_SPIKING),
+                               "results.h5")
+        readings = os.path.join(support.make_run("readings", support.READINGS), "results.h5")
+        lif = os.path.join(support.make_run("lif", support.LIF), "results.h5")
+        runs = [("plot_tpres.py", [zipped, "-o", f"{out}/tpres.png"], "tpres"),
+                ("plot_spiking.py", [spiking, "-o", f"{out}/spiking.png"], "spiking"),
+                ("plot_mstdp.py", [readings, "-o", f"{out}/curves.png"], "curves"),
+                ("plot_mstdp.py", [readings, "--generated", "-o", f"{out}/gen.png"], "gen"),
+                ("plot_selfpred.py", [zipped, "-o", f"{out}/selfpred.png"], "selfpred"),
+                ("plot_lif.py", [lif, "-o", out], "lif_conn")]
+        # every script as svg, one as pdf too (each start of a script costs a second or two)
+        for fmt, magic, scripts in (("svg", b"<svg", runs), ("pdf", b"%PDF", runs[:1])):
+            for script, args, stem in scripts:
+                with self.subTest(script=script, fmt=fmt):
+                    self.script(script, *args, "--format", fmt)
+                    path = os.path.join(out, f"{stem}.{fmt}")
+                    with open(path, "rb") as f:
+                        head = f.read(4096)
+                    self.assertIn(magic, head)
 
 
 if __name__ == "__main__":
