@@ -197,12 +197,18 @@ def curves(results, series="val_acc", by="variant", ax=None, *, order=None, band
             for row in a:
                 ax.plot(x, row, **ekw)
         kw = dict(color=color, label=_label(by, value, labels))
+        if len(x) < 4:  # a series measured in few records (a test every N) shows as points
+            kw.update(marker="o", ms=4)
         kw.update({k: v for k, v in line_kw.items() if k != "color"})
         med = np.nanmedian(a, axis=0)
         line, = ax.plot(x, med, **kw)
         if band:
             lo, hi = np.nanpercentile(a, band, axis=0)
-            ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
+            if len(x) < 4:
+                ax.errorbar(x, med, yerr=[med - lo, hi - med], fmt="none",
+                            ecolor=line.get_color(), alpha=0.5, capsize=3)
+            else:
+                ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
     ax.set_xlabel(style.label(r.record))
     ax.set_ylabel(style.label(series) if isinstance(series, str) else "value")
     if by is not None or labels:
