@@ -205,8 +205,7 @@ def curves(results, series="val_acc", by="variant", ax=None, *, order=None, band
         if band:
             lo, hi = np.nanpercentile(a, band, axis=0)
             if len(x) < 4:
-                ax.errorbar(x, med, yerr=[med - lo, hi - med], fmt="none",
-                            ecolor=line.get_color(), alpha=0.5, capsize=3)
+                ax.vlines(x, lo, hi, color=line.get_color(), alpha=0.5, lw=1.5)
             else:
                 ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
     ax.set_xlabel(style.label(r.record))
