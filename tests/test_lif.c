@@ -432,6 +432,37 @@ Test(batch, a_replica_alone_and_in_a_crowd_on_one_or_two_threads_is_bit_identica
   config_free(&one);
 }
 
+/* One network of 3000 neurons split over a team of 2 and of 3 threads (3 on a machine
+ * with fewer cores too) gives the bits of one thread: series, final state (weights,
+ * potentials, pending inputs) and raster. Its inputs are summed by the team's threads in
+ * whatever order they come, and its raster's pairs appended so; the team is checked to
+ * be more than one thread. 24 ms: long enough that float sums in arrival order would
+ * show (pending inputs added as floats in a CAS loop differ from record 8 on). */
+Test(batch, one_network_on_a_team_of_one_two_or_three_threads_is_bit_identical) {
+  ApExperiment ex;
+  th_experiment(&ex, "[experiment]\nname = t\nmodel = lif_stdp\n[train]\nepochs = 12\n"
+                     "record_ms = 2\nraster_ms = 12\n[model]\nn_pyr = 400\nn_pv = 100\n"
+                     "lambda = 0.05\n");
+  Session one;
+  th_run(&one, &ex, 1);
+  double spikes = 0;
+  for (int e = 0; e < ex.epochs; e++) spikes += th_series(&one, "spikes", 0, e, 0);
+  cr_assert(spikes > 5000, "only %.0f spikes: too few to test the delivery", spikes);
+  for (int threads = 2; threads <= 3; threads++) {
+    Session team;
+    th_run(&team, &ex, threads);
+    char how[160], want[48];
+    team.impl->describe(team.cohorts[0].c, how, sizeof how);
+    snprintf(want, sizeof want, "a team of %d threads", threads);
+    cr_assert(strstr(how, want), "%d threads: not split: %s", threads, how);
+    same(&one, 0, &team, 0, ex.epochs);
+    same_events(&one, 0, &team, 0);
+    session_close(&team);
+  }
+  session_close(&one);
+  config_free(&ex);
+}
+
 /* Records 0..2, state and raster into a new session, records 3..5: the same bits as six
  * records in one go, raster included (the window spans the cut). */
 Test(resume, a_continued_run_is_bit_identical_raster_included) {

@@ -19,7 +19,10 @@
  *   LS_TAKE(p)        (*p)++ on an int, atomically where teams share it; returns the old
  *   LS_SIMD           a vectorisation hint for a loop over neurons (or nothing)
  *   LS_GROUP          (optional, default 1) threads of a group (a warp), a divisor of bnth
- *   LS_TEAM_OF_ONE    (optional) every team has one thread: loops run with stride 1
+ *   LS_BLOCK_OF_ONE   (optional) every block has one thread: the CPU's team of nblk threads,
+ *                     each a contiguous range of neurons with stride-1 loops (they vectorise),
+ *                     LS_SYNC() a barrier of the whole team, so that it runs what a team of
+ *                     one block runs (ls_step); a team of one is the case nblk = 1
  *
  * STDP bookkeeping (NEST's stdp_synapse with dendritic delay d = D steps, shared/MODELS.md
  * §3): a spike of step q carries the time stamp (q + 1) h. NEST updates a weight lazily at
@@ -51,20 +54,20 @@
 
 typedef struct LsTeam {
   int tid, nth;   /* the thread in the team, the team's size */
-  int blk, nblk;  /* the thread's block, the team's blocks (a team of one: unused) */
-  int btid, bnth; /* the thread in its block, the block's size (a team of one: unused) */
-  int lo, hi;     /* the block's neurons, ls_team_neurons (a team of one: unused) */
+  int blk, nblk;  /* the thread's block, the team's blocks */
+  int btid, bnth; /* the thread in its block, the block's size (LS_BLOCK_OF_ONE: unused) */
+  int lo, hi;     /* the block's neurons, ls_team_neurons */
 } LsTeam;
 
 /* Thread t's first item and stride in a loop over a team's items, a block's items, and
  * the team's blocks. */
-#ifdef LS_TEAM_OF_ONE
-#define LS_FIRST(t) ((void)(t), 0)
-#define LS_STRIDE(t) 1
+#ifdef LS_BLOCK_OF_ONE
+#define LS_FIRST(t) ((t).tid)
+#define LS_STRIDE(t) ((t).nth)
 #define LS_BFIRST(t) ((void)(t), 0)
 #define LS_BSTRIDE(t) 1
-#define LS_BLK(t) ((void)(t), 0)
-#define LS_NBLK(t) 1
+#define LS_BLK(t) ((t).blk)
+#define LS_NBLK(t) ((t).nblk)
 #else
 #define LS_FIRST(t) ((t).tid)
 #define LS_STRIDE(t) ((t).nth)
@@ -132,19 +135,14 @@ LS_FN void ls_team_neurons(LsTeam *t, int N) {
 
 /* The neurons of t's block: lo .. hi-1. */
 LS_FN void ls_block_neurons(LsTeam t, int N, int *lo, int *hi) {
-#ifdef LS_TEAM_OF_ONE
-  (void)t;
-  *lo = 0, *hi = N;
-#else
   (void)N;
   *lo = t.lo, *hi = t.hi;
-#endif
 }
 
 /* t's first neuron at or after a in its block (lo: the block's first): the block's
  * threads take every bnth-th neuron counted from lo, whatever population it is in. */
 LS_FN int ls_block_first(LsTeam t, int lo, int a) {
-#ifdef LS_TEAM_OF_ONE
+#ifdef LS_BLOCK_OF_ONE
   (void)t, (void)lo;
   return a;
 #else

@@ -1,11 +1,33 @@
-/* The LIF-STDP network on the CPU backend: a thread per replica (replicas spread over
- * the threads), each running the body of ls_body.h as a team of one. */
+/* The LIF-STDP network on the CPU backend: the body of ls_body.h run by a team of threads
+ * per replica, a block of one thread each (LS_BLOCK_OF_ONE). With at least as many
+ * replicas as threads, or replicas too small to split, a thread per replica (a team of
+ * one, replicas spread over the threads); with fewer large replicas, one replica after
+ * the other on a team of ls_team_size threads. The team's pending inputs and weight sums
+ * are fixed-point integers added atomically (any order: the same bits), each plastic
+ * synapse has one writer, and the raster's pairs, appended in whatever order the team's
+ * threads take them, are sorted by (step, neuron) at each record's end: a team of one's
+ * order. So the results are the same bits for any team and thread count. */
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static int omp_get_thread_num(void) { return 0; }
+static int omp_get_num_threads(void) { return 1; }
+#endif
+
 #define LS_FN static inline __attribute__((always_inline))
-#define LS_SYNC() ((void)0)
-#define LS_ADD64(p, v) (*(p) += (v))
-#define LS_TAKE(p) ((*(p))++)
+/* t: the team of the body's function that syncs or adds (a team of one: no barrier, plain
+ * adds) */
+#define LS_SYNC()                                                                                  \
+  do {                                                                                             \
+    if (t.nth > 1) {                                                                               \
+      _Pragma("omp barrier")                                                                       \
+    }                                                                                              \
+  } while (0)
+#define LS_ADD64(p, v)                                                                             \
+  (t.nth > 1 ? (void)__atomic_fetch_add((p), (v), __ATOMIC_RELAXED) : (void)(*(p) += (v)))
+#define LS_TAKE(p) (t.nth > 1 ? __atomic_fetch_add((p), 1, __ATOMIC_RELAXED) : (*(p))++)
 #define LS_SIMD _Pragma("omp simd")
-#define LS_TEAM_OF_ONE
+#define LS_BLOCK_OF_ONE
 #include "ls_rep.h"
 
 #include "../backend.h"
@@ -163,22 +185,72 @@ static int raster_room(Rep *rp, const LsDims *d) {
   return 0;
 }
 
-static int run_replica(ApCohort *c, Rep *rp, int r0, int r1, const ApSeriesBuf *out) {
+/* The team rule: a replica is split only when there are fewer replicas than threads, and
+ * then over one thread per LS_TEAM_NEURONS neurons (at least one, at most every thread):
+ * the work of a step grows with its neurons (their update, and the spikes they send), and
+ * below about this many neurons per thread the step's barriers cost more than the thread
+ * brings (bench_ls on 2 Zen 4 cores; benchmarks/results/cpu-threads-2026-12-07.md). */
+#define LS_TEAM_NEURONS 1000
+
+/* Threads on each replica of c when n_tasks replicas share threads threads. */
+static int team_size(const ApCohort *c, int n_tasks, int threads) {
+  if (n_tasks >= threads) return 1;
+  int team = c->d.N / LS_TEAM_NEURONS;
+  return team < 1 ? 1 : team > threads ? threads : team;
+}
+
+/* One record of a replica by the team t (every thread of it calls this). */
+static void team_record(LsTeam t, const LsBody *b, int e, float *row) {
+  long long s0 = (long long)e * b->d->steps;
+  ls_record_start(t, b);
+  for (int k = 0; k < b->d->steps; k++) ls_step(t, b, s0 + k);
+  ls_record_end(t, b, e, row);
+}
+
+/* Record e of a replica on a team of team threads (its own parallel region where more
+ * than one). */
+static void run_record(ApCohort *c, Rep *rp, int team, int e, float *row) {
   LsBody b = {&rp->r, &rp->k, &c->d, &c->ser};
-  LsTeam t = {0, 1, 0, 1, 0, 1, 0, c->d.N};
+  if (team == 1) {
+    LsTeam t = {0, 1, 0, 1, 0, 1, 0, 0};
+    ls_team_neurons(&t, c->d.N);
+    team_record(t, &b, e, row);
+    return;
+  }
+#pragma omp parallel num_threads(team)
+  {
+    int tid = omp_get_thread_num(), nth = omp_get_num_threads();
+    LsTeam t = {tid, nth, tid, nth, 0, 1, 0, 0};
+    ls_team_neurons(&t, c->d.N);
+    team_record(t, &b, e, row);
+  }
+}
+
+/* Raster pairs (neuron, step) by step, then neuron: a team of one's order. */
+static int pair_order(const void *a, const void *b) {
+  const uint32_t *x = a, *y = b;
+  if (x[1] != y[1]) return x[1] < y[1] ? -1 : 1;
+  return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+static int run_replica(ApCohort *c, Rep *rp, int team, int r0, int r1, const ApSeriesBuf *out) {
   for (int e = r0; e < r1; e++) {
     long long s0 = (long long)e * c->d.steps;
     if (s0 < c->d.raster_steps && raster_room(rp, &c->d)) return -1;
-    ls_record_start(t, &b);
-    for (int k = 0; k < c->d.steps; k++) ls_step(t, &b, s0 + k);
-    ls_record_end(t, &b, e, out->base + ((size_t)rp->row * out->n_records + e) * out->width);
+    int n0 = *rp->r.n_rast;
+    run_record(c, rp, team, e, out->base + ((size_t)rp->row * out->n_records + e) * out->width);
+    if (team > 1 && *rp->r.n_rast > n0)
+      qsort(rp->r.rast + 2 * (size_t)n0, (size_t)(*rp->r.n_rast - n0), 2 * sizeof(uint32_t),
+            pair_order);
   }
   return 0;
 }
 
+/* The replicas to split (team_size) one after the other on their teams, then the rest a
+ * thread each on no more threads than there are replicas. busy: thread-seconds. */
 static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1,
                          const ApSeriesBuf *out, double *busy, ApError *err) {
-  int n_tasks = 0, threads = 1;
+  int n_tasks = 0, threads = 1, n_one = 0;
   for (int i = 0; i < n_cohorts; i++) {
     n_tasks += cohorts[i]->n;
     threads = cohorts[i]->threads > threads ? cohorts[i]->threads : threads;
@@ -186,12 +258,26 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1
   if (busy)
     for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
   int failed = 0;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (int i = 0; i < n_cohorts; i++) {
+    int team = team_size(cohorts[i], n_tasks, threads);
+    if (team == 1) {
+      n_one += cohorts[i]->n;
+      continue;
+    }
+    for (int j = 0; j < cohorts[i]->n && !failed; j++) {
+      double t0 = ap_seconds();
+      failed = run_replica(cohorts[i], &cohorts[i]->reps[j], team, r0, r1, out);
+      if (busy) busy[i] += (ap_seconds() - t0) * team;
+    }
+  }
+  int nt = n_one < threads ? n_one : threads;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt > 0 ? nt : 1)
   for (int x = 0; x < n_tasks; x++) {
     int ci = 0, j = x;
     while (j >= cohorts[ci]->n) j -= cohorts[ci++]->n;
+    if (team_size(cohorts[ci], n_tasks, threads) > 1) continue; /* run above */
     double t0 = busy ? ap_seconds() : 0.0;
-    if (run_replica(cohorts[ci], &cohorts[ci]->reps[j], r0, r1, out)) {
+    if (run_replica(cohorts[ci], &cohorts[ci]->reps[j], 1, r0, r1, out)) {
 #pragma omp atomic write
       failed = 1;
     }
@@ -208,8 +294,11 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1
 static void cpu_describe(const ApCohort *c, char *buf, size_t n) {
   long long syn = 0;
   for (int i = 0; i < c->n; i++) syn += c->reps[i].net.n_static + c->reps[i].net.n_plastic;
-  snprintf(buf, n, "%d replica%s of %d neurons (%.3g synapses each on average), a thread each",
-           c->n, c->n == 1 ? "" : "s", c->d.N, (double)syn / (c->n ? c->n : 1));
+  int team = team_size(c, c->n, c->threads);
+  char how[48] = "a thread each";
+  if (team > 1) snprintf(how, sizeof how, "a team of %d threads on each in turn", team);
+  snprintf(buf, n, "%d replica%s of %d neurons (%.3g synapses each on average), %s", c->n,
+           c->n == 1 ? "" : "s", c->d.N, (double)syn / (c->n ? c->n : 1), how);
 }
 
 static ap_status cpu_events_get(ApCohort *c, int i, const uint32_t **pairs, size_t *n,
