@@ -284,7 +284,8 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1
       tasks[t++] = (Task){cohorts[i], &cohorts[i]->blocks[bi], i};
   qsort(tasks, (size_t)n_tasks, sizeof *tasks, task_by_cost);
   int failed = 0;
-#pragma omp parallel num_threads(threads)
+  /* no more threads than blocks: an idle thread would only wait */
+#pragma omp parallel num_threads(n_tasks < threads && n_tasks > 0 ? n_tasks : threads)
   {
     Scratch s = {NULL, NULL, NULL, NULL};
     const ApCohort *have = NULL;

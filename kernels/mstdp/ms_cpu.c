@@ -1,9 +1,10 @@
 /* The MSTDP network on the CPU backend: replica-major, each replica's weights in its own
  * rows (padded to 16 floats), the iteration of ms_body.h with its 16-float loops
- * vectorised. With at least as many replicas as threads each thread runs whole replicas
- * (a team of one); with fewer, all threads run one replica after the other, splitting
- * its rows (a team of all threads, a barrier between passes). Both give the same bits:
- * a row's sum never depends on who computes it.
+ * vectorised. With at least as many replicas as threads, or replicas too small to split,
+ * each thread runs whole replicas (a team of one, on no more threads than replicas); with
+ * fewer large replicas, a team of team_size threads runs one replica after the other,
+ * splitting its rows (a barrier between passes). Both give the same bits: a row's sum
+ * never depends on who computes it.
  *
  * Kernel versions (ApExec.cpu_version):
  *   fused  (auto) the learning update fused into the next iteration's mat-vec (ms_row):
@@ -217,20 +218,26 @@ static void run_job(MsTeam t, const Task *task, const Job *job) {
   }
 }
 
-/* A replica is split over threads only when it is large: below about a million weights
- * (256 hidden: 0.47 M) one thread's L2 holds most of it and the barriers cost more than
+/* The team rule: a replica is split only when there are fewer replicas than threads, and
+ * then over one thread per MS_TEAM_WEIGHTS weights (at least one, at most every thread):
+ * an iteration's work is a pass over the weights, and below about a million weights
+ * (256 hidden: 0.47 M) one thread's L2 holds most of them and the barriers cost more than
  * the second thread brings (bench_ms, 256 hidden, 1 replica: 1.30e4 clamped iterations/s
- * on one thread, 1.30e4 on two), and on a machine whose other cores are busy a team
+ * on one thread, 1.30e4 on two); on a machine whose other cores are busy a team also
  * waits at every barrier. */
-#define MS_TEAM_MIN_WEIGHTS (1 << 20)
+#define MS_TEAM_WEIGHTS (1 << 19)
 
-static int teams(const ApCohort *c, int n_tasks, int threads) {
-  double weights = (double)c->d.H * c->d.Np + (double)c->d.V * c->d.Hp;
-  return n_tasks < threads && weights >= MS_TEAM_MIN_WEIGHTS;
+/* Threads on each replica of c when n_tasks replicas share threads threads (1: a thread
+ * per replica). */
+static int team_size(const ApCohort *c, int n_tasks, int threads) {
+  if (n_tasks >= threads) return 1;
+  double team = ((double)c->d.H * c->d.Np + (double)c->d.V * c->d.Hp) / MS_TEAM_WEIGHTS;
+  return team < 2 ? 1 : team >= threads ? threads : (int)team;
 }
 
-/* Every replica of every cohort: a thread each, or, for fewer large replicas than
- * threads, all threads on one replica after the other. busy: thread-seconds per cohort. */
+/* Every replica of every cohort: a thread each (on no more threads than replicas), or,
+ * for fewer large replicas than threads, a team (team_size) on one replica after the
+ * other. busy: thread-seconds per cohort. */
 static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *job, double *busy,
                           ApError *err) {
   int n_tasks = 0, threads = 1;
@@ -246,19 +253,19 @@ static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *jo
       tasks[q++] = (Task){cohorts[i], &cohorts[i]->reps[j], i};
   if (busy)
     for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
-  int blas = cohorts[0]->version == VERSION_BLAS;
-  if (blas || teams(cohorts[0], n_tasks, threads)) {
+  int blas = cohorts[0]->version == VERSION_BLAS, team = team_size(cohorts[0], n_tasks, threads);
+  if (blas || team > 1) {
     /* one replica after the other, on OpenBLAS's threads or split over all of ours */
 #if defined(APICAL_HAVE_CBLAS) && defined(OPENBLAS_VERSION)
     if (blas) openblas_set_num_threads(threads);
 #endif
     for (int i = 0; i < n_tasks; i++) {
       double t0 = ap_seconds();
-      int used = threads;
+      int used = blas ? threads : team;
       if (blas)
         run_job((MsTeam){0, 1}, &tasks[i], job);
       else {
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(team)
         {
           MsTeam t = {omp_get_thread_num(), omp_get_num_threads()};
 #pragma omp single
@@ -269,7 +276,8 @@ static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *jo
       if (busy) busy[tasks[i].ci] += (ap_seconds() - t0) * used;
     }
   } else {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+    /* no more threads than replicas: an idle thread would only wait */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_tasks < threads && n_tasks ? n_tasks : threads)
     for (int i = 0; i < n_tasks; i++) {
       double t0 = busy ? ap_seconds() : 0.0;
       run_job((MsTeam){0, 1}, &tasks[i], job);
@@ -296,10 +304,14 @@ ap_status ms_cpu_iterations(ApCohort *c, int learn, int n, ApError *err) {
 }
 
 static void cpu_describe(const ApCohort *c, char *buf, size_t n) {
+  int team = team_size(c, c->n, c->threads);
+  char how[48] = "a thread each";
+  if (team > 1 && team == c->threads)
+    snprintf(how, sizeof how, "all threads on each");
+  else if (team > 1)
+    snprintf(how, sizeof how, "a team of %d threads on each", team);
   snprintf(buf, n, "%d replica%s of %d hidden, %s", c->n, c->n == 1 ? "" : "s", c->d.H,
-           c->version == VERSION_BLAS   ? "OpenBLAS (sger, sgemv) on each in turn"
-           : teams(c, c->n, c->threads) ? "all threads on each"
-                                        : "a thread each");
+           c->version == VERSION_BLAS ? "OpenBLAS (sger, sgemv) on each in turn" : how);
 }
 
 const ApModelImpl ms_cpu_impl = {
