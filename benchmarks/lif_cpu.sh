@@ -4,7 +4,9 @@
 # (2400 neurons: populations of 320 Pyr / 80 PV) and one twice as large (640 / 160, 4800
 # neurons), top-down on, alpha PSCs, STDP on. apical splits one network over a team of
 # threads where it has enough neurons (kernels/lif/ls_cpu.c's team rule; the team it ran
-# is printed); NEST runs it on local_num_threads. Rounds alternate apical and NEST, every
+# is printed), guarded: where the team measures slower than a thread (its barriers wait for
+# threads that other processes keep from their cores) it runs on one; "team only" rows
+# (--cpu-kernel team) time the team without the guard. NEST runs it on local_num_threads. Rounds alternate apical and NEST, every
 # thread count and size, so that drift and other load hit all alike; medians. The machine's
 # load (uptime) is recorded before and after.
 #   benchmarks/lif_cpu.sh [BUILD_DIR] [ROUNDS] [SIM_SECONDS] [THREADS]
@@ -36,6 +38,10 @@ for ((i = 0; i < rounds; i++)); do
       "$bench" --replicas 1 --seconds "$secs" --threads "$t" --n-pyr "$np" --n-pv "$nv" >"$tmp/a.txt"
       awk -v n="$n" -v t="$t" '$1 ~ /^[0-9]+$/ {print "apical", n, t, $4, $6}' "$tmp/a.txt" >>"$tmp/all"
       sed -n 's/^# 1 replica: //p' "$tmp/a.txt" | sed "s/^/$n $t /" >>"$tmp/how"
+      if [ "$t" -gt 1 ]; then # the team alone, without the guard that falls back to a thread
+        "$bench" --replicas 1 --seconds "$secs" --threads "$t" --n-pyr "$np" --n-pv "$nv" \
+          --cpu-kernel team | awk -v n="$n" -v t="$t" '$1 ~ /^[0-9]+$/ {print "team", n, t, $4, $6}' >>"$tmp/all"
+      fi
       echo -n "." >&2
       if [ "$nest" = 1 ]; then
         "$py" benchmarks/compare/lif_nest.py --speed --duration "$ms" --threads "$t" \
@@ -62,24 +68,27 @@ out=benchmarks/results/cpu-lif-threads-$(date -u +%F)-$commit.md
   echo "- command: \`benchmarks/lif_cpu.sh $build $rounds $secs \"$threads_list\"\` ($rounds rounds, every row once per round in turn, medians; $secs s simulated per run, one network, top-down on, alpha PSCs, STDP on; apical: $bench --replicas 1 --threads T --n-pyr P --n-pv V, after 0.1 s of warm-up; NEST: benchmarks/compare/lif_nest.py --speed --threads T --n-pyr P --n-pv V, one Simulate call, no weight reading)"
   echo "- synaptic events: every spike times its neuron's recurrent out-degree (Poisson inputs not counted), the same count on both sides"
   echo
-  echo "| neurons | threads | NEST simulated s / wall s | apical simulated s / wall s | apical / NEST | NEST speed-up over 1 thread | apical speed-up over 1 thread | apical's team |"
-  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+  echo "Simulated seconds per wall second. apical: the default (auto: the team where the rule splits the network, guarded: a thread each where that measures faster); team only: --cpu-kernel team, every record on the team."
+  echo
+  echo "| neurons | threads | NEST | apical | apical, team only | apical / NEST | NEST speed-up over 1 thread | apical speed-up over 1 thread | team only, speed-up | apical's team rule |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
   for size in "${sizes[@]}"; do
     read -r np nv <<<"$size"
     n=$((6 * np + 6 * nv))
     a1=$(get apical "$n" 1 4) n1=$([ "$nest" = 1 ] && get NEST "$n" 1 4 || echo 0)
     for t in $threads_list; do
       a=$(get apical "$n" "$t" 4) s=$([ "$nest" = 1 ] && get NEST "$n" "$t" 4 || echo 0)
+      tm=$([ "$t" -gt 1 ] && get team "$n" "$t" 4 || echo "$a")
       how=$(awk -v n="$n" -v t="$t" '$1 == n && $2 == t {$1 = $2 = ""; sub(/^ +/, ""); print; exit}' "$tmp/how" |
         sed 's/.*), //')
-      awk -v n="$n" -v t="$t" -v a="$a" -v s="$s" -v a1="$a1" -v n1="$n1" -v how="$how" 'BEGIN {
-        printf "| %d | %d | %s | %.3g | %s | %s | %.2fx | %s |\n", n, t,
-          (s > 0 ? sprintf("%.3g", s) : "-"), a, (s > 0 ? sprintf("%.1fx", a / s) : "-"),
-          (s > 0 && n1 > 0 ? sprintf("%.2fx", s / n1) : "-"), a / a1, how}'
+      awk -v n="$n" -v t="$t" -v a="$a" -v tm="$tm" -v s="$s" -v a1="$a1" -v n1="$n1" -v how="$how" 'BEGIN {
+        printf "| %d | %d | %s | %.3g | %.3g | %s | %s | %.2fx | %.2fx | %s |\n", n, t,
+          (s > 0 ? sprintf("%.3g", s) : "-"), a, tm, (s > 0 ? sprintf("%.1fx", a / s) : "-"),
+          (s > 0 && n1 > 0 ? sprintf("%.2fx", s / n1) : "-"), a / a1, tm / a1, how}'
     done
   done
   echo
-  echo "Runs (what, neurons, threads, simulated s / wall s, synaptic events / wall s):"
+  echo "Runs (what (team: --cpu-kernel team), neurons, threads, simulated s / wall s, synaptic events / wall s):"
   echo
   sed 's/^/    /' "$tmp/all"
 } >"$out"

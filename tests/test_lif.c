@@ -436,7 +436,8 @@ Test(batch, a_replica_alone_and_in_a_crowd_on_one_or_two_threads_is_bit_identica
  * with fewer cores too) gives the bits of one thread: series, final state (weights,
  * potentials, pending inputs) and raster. Its inputs are summed by the team's threads in
  * whatever order they come, and its raster's pairs appended so; the team is checked to
- * be more than one thread. 24 ms: long enough that float sums in arrival order would
+ * be more than one thread (--cpu-kernel team: no guard), and the guard's switching
+ * between the team and a thread each keeps them too. 24 ms: long enough that float sums in arrival order would
  * show (pending inputs added as floats in a CAS loop differ from record 8 on). */
 Test(batch, one_network_on_a_team_of_one_two_or_three_threads_is_bit_identical) {
   ApExperiment ex;
@@ -450,7 +451,7 @@ Test(batch, one_network_on_a_team_of_one_two_or_three_threads_is_bit_identical) 
   cr_assert(spikes > 5000, "only %.0f spikes: too few to test the delivery", spikes);
   for (int threads = 2; threads <= 3; threads++) {
     Session team;
-    th_run(&team, &ex, threads);
+    th_run_version(&team, &ex, threads, "team"); /* every record on the team */
     char how[160], want[48];
     team.impl->describe(team.cohorts[0].c, how, sizeof how);
     snprintf(want, sizeof want, "a team of %d threads", threads);
@@ -459,6 +460,18 @@ Test(batch, one_network_on_a_team_of_one_two_or_three_threads_is_bit_identical) 
     same_events(&one, 0, &team, 0);
     session_close(&team);
   }
+  /* auto, a record a call: the guard runs the first call on the team, then times a thread
+   * each on the next call's record and goes on with the faster, so records alternate */
+  Session guarded;
+  ApError err = {{0}};
+  ApExec exec = {.threads = 3};
+  cr_assert_eq(session_open(&guarded, &ex, ap_backend_cpu(), &exec, &err), AP_OK, "%s", err.msg);
+  for (int e = 0; e < ex.epochs; e++)
+    cr_assert_eq(session_run(&guarded, e, e + 1, &err), AP_OK, "%s", err.msg);
+  cr_assert_eq(session_pull(&guarded, &err), AP_OK, "%s", err.msg);
+  same(&one, 0, &guarded, 0, ex.epochs);
+  same_events(&one, 0, &guarded, 0);
+  session_close(&guarded);
   session_close(&one);
   config_free(&ex);
 }

@@ -50,6 +50,11 @@ struct ApCohort {
   int n, threads;
   size_t canon; /* floats of one replica's canonical state (the layout's) */
   Rep *reps;
+  /* the team's guard (run_split): seconds per replica-record as last timed, [0] a thread
+   * each, [1] the team (0: not yet); run calls since the slower was last timed; fixed:
+   * --cpu-kernel team, the team whatever the times */
+  double sec[2];
+  int calls, fixed;
 };
 
 static void cpu_cohort_destroy(ApCohort *c) {
@@ -73,6 +78,12 @@ static ap_status cpu_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApE
   c->canon = (size_t)lay.n_floats;
   c->n = spec->n;
   c->threads = ap_cpu_threads(&spec->exec);
+  const char *v = spec->exec.cpu_version;
+  if (v && *v && strcmp(v, "auto") && strcmp(v, "team")) {
+    free(c);
+    return ap_fail(err, AP_ERR_USAGE, "--cpu-kernel %s: lif_stdp's CPU kernels are auto and team", v);
+  }
+  c->fixed = v && !strcmp(v, "team");
   c->reps = calloc((size_t)spec->n, sizeof *c->reps);
   if (!c->reps) goto oom;
   for (int i = 0; i < spec->n; i++) {
@@ -246,8 +257,65 @@ static int run_replica(ApCohort *c, Rep *rp, int team, int r0, int r1, const ApS
   return 0;
 }
 
-/* The replicas to split (team_size) one after the other on their teams, then the rest a
- * thread each on no more threads than there are replicas. busy: thread-seconds. */
+/* Replicas j0 .. j1-1 of c through records r0 .. r1-1, a thread each on no more threads
+ * than replicas. busy: thread-seconds. */
+static int run_each(ApCohort *c, int threads, int r0, int r1, const ApSeriesBuf *out,
+                    double *busy) {
+  int failed = 0, nt = c->n < threads ? c->n : threads;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt > 0 ? nt : 1)
+  for (int j = 0; j < c->n; j++) {
+    double t0 = busy ? ap_seconds() : 0.0;
+    if (run_replica(c, &c->reps[j], 1, r0, r1, out)) {
+#pragma omp atomic write
+      failed = 1;
+    }
+    if (busy) {
+      double took = ap_seconds() - t0;
+#pragma omp atomic
+      *busy += took;
+    }
+  }
+  return failed;
+}
+
+/* c's replicas through records r0 .. r1-1 (mode 1: on a team each, one after the other;
+ * 0: a thread each), timed into c->sec[mode]. */
+static int run_mode(ApCohort *c, int mode, int team, int threads, int r0, int r1,
+                    const ApSeriesBuf *out, double *busy) {
+  if (r1 <= r0) return 0;
+  double t0 = ap_seconds();
+  int failed = 0;
+  if (!mode)
+    failed = run_each(c, threads, r0, r1, out, busy);
+  else
+    for (int j = 0; j < c->n && !failed; j++) {
+      double t1 = ap_seconds();
+      failed = run_replica(c, &c->reps[j], team, r0, r1, out);
+      if (busy) *busy += (ap_seconds() - t1) * team;
+    }
+  c->sec[mode] = (ap_seconds() - t0) / ((double)(r1 - r0) * c->n);
+  return failed;
+}
+
+/* A cohort the team rule splits, guarded: the bits are the same either way, so a record
+ * may run on the team or a thread each, and where the team is slower (its barriers wait
+ * for threads that other processes keep from their cores) it runs a thread each. The
+ * first call runs on the team; the next times its first record a thread each; later
+ * calls run on the faster and time the other on their first record every 8th call. */
+static int run_split(ApCohort *c, int team, int threads, int r0, int r1, const ApSeriesBuf *out,
+                     double *busy) {
+  if (c->fixed || c->sec[1] == 0.0) return run_mode(c, 1, team, threads, r0, r1, out, busy);
+  int best = c->sec[0] == 0.0 || c->sec[1] <= c->sec[0];
+  if (c->sec[0] == 0.0 || ++c->calls % 8 == 0) {
+    if (run_mode(c, !best, team, threads, r0, r0 + 1, out, busy)) return 1;
+    r0++;
+    best = c->sec[1] <= c->sec[0];
+  }
+  return run_mode(c, best, team, threads, r0, r1, out, busy);
+}
+
+/* The replicas to split (team_size) cohort by cohort (run_split), then the rest a thread
+ * each on no more threads than there are replicas. busy: thread-seconds. */
 static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1,
                          const ApSeriesBuf *out, double *busy, ApError *err) {
   int n_tasks = 0, threads = 1, n_one = 0;
@@ -255,38 +323,33 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1
     n_tasks += cohorts[i]->n;
     threads = cohorts[i]->threads > threads ? cohorts[i]->threads : threads;
   }
-  if (busy)
-    for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
+  double *spent = busy ? busy : calloc((size_t)(n_cohorts > 0 ? n_cohorts : 1), sizeof *spent);
+  if (!spent) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  for (int i = 0; i < n_cohorts; i++) spent[i] = 0.0;
   int failed = 0;
-  for (int i = 0; i < n_cohorts; i++) {
+  for (int i = 0; i < n_cohorts && !failed; i++) {
     int team = team_size(cohorts[i], n_tasks, threads);
-    if (team == 1) {
+    if (team == 1)
       n_one += cohorts[i]->n;
-      continue;
-    }
-    for (int j = 0; j < cohorts[i]->n && !failed; j++) {
-      double t0 = ap_seconds();
-      failed = run_replica(cohorts[i], &cohorts[i]->reps[j], team, r0, r1, out);
-      if (busy) busy[i] += (ap_seconds() - t0) * team;
-    }
+    else
+      failed = run_split(cohorts[i], team, threads, r0, r1, out, &spent[i]);
   }
   int nt = n_one < threads ? n_one : threads;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt > 0 ? nt : 1)
   for (int x = 0; x < n_tasks; x++) {
     int ci = 0, j = x;
     while (j >= cohorts[ci]->n) j -= cohorts[ci++]->n;
-    if (team_size(cohorts[ci], n_tasks, threads) > 1) continue; /* run above */
-    double t0 = busy ? ap_seconds() : 0.0;
+    if (team_size(cohorts[ci], n_tasks, threads) > 1) continue; /* run_split's */
+    double t0 = ap_seconds();
     if (run_replica(cohorts[ci], &cohorts[ci]->reps[j], 1, r0, r1, out)) {
 #pragma omp atomic write
       failed = 1;
     }
-    if (busy) {
-      double took = ap_seconds() - t0;
+    double took = ap_seconds() - t0;
 #pragma omp atomic
-      busy[ci] += took;
-    }
+    spent[ci] += took;
   }
+  if (!busy) free(spent);
   if (failed) return ap_fail(err, AP_ERR_OSERR, "out of memory for the spike raster");
   return AP_OK;
 }
@@ -295,8 +358,10 @@ static void cpu_describe(const ApCohort *c, char *buf, size_t n) {
   long long syn = 0;
   for (int i = 0; i < c->n; i++) syn += c->reps[i].net.n_static + c->reps[i].net.n_plastic;
   int team = team_size(c, c->n, c->threads);
-  char how[48] = "a thread each";
-  if (team > 1) snprintf(how, sizeof how, "a team of %d threads on each in turn", team);
+  char how[96] = "a thread each";
+  if (team > 1)
+    snprintf(how, sizeof how, "a team of %d threads on each in turn%s", team,
+             c->fixed ? "" : " (or a thread each where faster)");
   snprintf(buf, n, "%d replica%s of %d neurons (%.3g synapses each on average), %s", c->n,
            c->n == 1 ? "" : "s", c->d.N, (double)syn / (c->n ? c->n : 1), how);
 }
@@ -323,7 +388,7 @@ static ap_status cpu_events_set(ApCohort *c, int i, const uint32_t *pairs, size_
 }
 
 const ApModelImpl ls_cpu_impl = {
-    .versions = NULL,
+    .versions = "auto|team",
     .cohort_create = cpu_cohort_create,
     .cohort_destroy = cpu_cohort_destroy,
     .state_set = cpu_state_set,
