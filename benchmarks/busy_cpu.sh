@@ -39,7 +39,7 @@ for ((i = 0; i < rounds; i++)); do
     for c in "${cases[@]}"; do
       IFS='|' read -r label cmd prog <<<"$c"
       for t in 1 "$all"; do
-        rate=$($b/${cmd//T/$t} 2>/dev/null | awk "$prog" | tail -1)
+        rate=$($b/${cmd//T/$t} 2>/dev/null | awk "$prog" | tail -1 || true)
         echo "$b|$label|$t|${rate:-nan}" >>"$tmp/all"
         echo -n "." >&2
       done

@@ -299,13 +299,46 @@ LS_FN void ls_facilitation(LsTeam t, const LsBody *b) {
 /* Phase E: this step's n spikes are delivered D steps on and depress their plastic
  * synapses (facilitated first where the target fired D steps ago, with K+ as it was
  * before this step's spikes: ls_traces follows the block's barrier). Block blk takes
- * every nblk-th spike, its threads every bnth-th synapse of it. */
+ * every nblk-th spike, its threads every bnth-th synapse of it; a CPU team's threads
+ * (LS_BLOCK_OF_ONE) each the synapses onto their own neurons. */
 LS_FN void ls_delivery(LsTeam t, const LsBody *b, long long s, int n) {
   LsRep *r = b->r;
   int N = b->d->N, D = b->d->D;
   int slot = ls_mod(s, D), hslot = ls_mod(s - D, D + 1);
   int64_t *ex = r->ring_ex + (size_t)slot * N, *in = r->ring_in + (size_t)slot * N;
   const float *kh = r->khist + (size_t)hslot * N;
+#ifdef LS_BLOCK_OF_ONE
+  /* a CPU team: every thread walks every spike and takes the synapses onto its own neurons
+   * (lo .. hi-1), so that no two threads write one pending input or share its cache line;
+   * the others' pending inputs go to a scratch slot (no branch on a random target) */
+  if (LS_NBLK(t) > 1) {
+    int64_t scratch = 0;
+    unsigned lo = (unsigned)t.lo, width = (unsigned)(t.hi - t.lo);
+    for (int x = 0; x < n; x++) {
+      int j = r->spk[x], pj = r->pop[j];
+      const int64_t *wrow = r->wfix + pj * LS_POPS;
+      for (uint32_t q = r->sptr[j]; q < r->sptr[j + 1]; q++) {
+        int i = r->scol[q];
+        int own = (unsigned)i - lo < width;
+        int64_t w = wrow[r->pop[i]]; /* as NEST: the sign picks the synaptic current */
+        int64_t *to = own ? (w < 0 ? &in[i] : &ex[i]) : &scratch;
+        *to += w;
+      }
+      float kp = r->kplus[j];
+      for (uint32_t q = r->pptr[j]; q < r->pptr[j + 1]; q++) {
+        int i = r->pcol[q];
+        if ((unsigned)i - lo >= width) continue;
+        float w = r->w[q];
+        if (r->age[i] == D) w = ls_facilitate(b->k, w, kp);
+        w = ls_depress(b->k, w, kh[i]);
+        r->w[q] = w;
+        r->wrep[q] = w;
+        ex[i] += ls_fix(w); /* plastic weights stay in [0, Wmax] */
+      }
+    }
+    return;
+  }
+#endif
   for (int x = LS_BLK(t); x < n; x += LS_NBLK(t)) {
     int j = r->spk[x], pj = r->pop[j];
     const int64_t *wrow = r->wfix + pj * LS_POPS;
