@@ -27,7 +27,7 @@ trap cleanup EXIT
 cases=(
   "microcircuit Bars 9-30-3, 1 replica|benchmarks/bench_mc --replicas 1 --seconds $secs --threads T|/^ +1 /{print \$4}"
   "microcircuit 784-100-10, 1 replica|benchmarks/bench_mc --replicas 1 --dims 784,100,10 --seconds $secs --threads T|/^ +1 /{print \$4}"
-  "mstdp 256 hidden, 1 replica|benchmarks/bench_ms --hidden 256 --replicas 1 --seconds $secs --threads T|\$5 == \"learn\"{print \$8}"
+  "mstdp 256 hidden, 1 replica|benchmarks/bench_ms --hidden 256 --replicas 1 --seconds $secs --threads T|\$4 == \"learn\"{print \$8}"
   "lif_stdp 600 neurons, 1 replica|benchmarks/bench_ls --replicas 1 --n-pyr 40 --n-pv 10 --seconds $secs --threads T|/^ +1 /{print \$4}"
   "lif_stdp 2400 neurons, 1 replica|benchmarks/bench_ls --replicas 1 --seconds $secs --threads T|/^ +1 /{print \$4}"
 )

@@ -50,11 +50,8 @@ struct ApCohort {
   int n, threads;
   size_t canon; /* floats of one replica's canonical state (the layout's) */
   Rep *reps;
-  /* the team's guard (run_split): seconds per replica-record as last timed, [0] a thread
-   * each, [1] the team (0: not yet); run calls since the slower was last timed; fixed:
-   * --cpu-kernel team, the team whatever the times */
-  double sec[2];
-  int calls, fixed;
+  ApTeamGuard guard; /* (run_split) */
+  int fixed;         /* --cpu-kernel team: the team whatever the guard times */
 };
 
 static void cpu_cohort_destroy(ApCohort *c) {
@@ -279,7 +276,7 @@ static int run_each(ApCohort *c, int threads, int r0, int r1, const ApSeriesBuf 
 }
 
 /* c's replicas through records r0 .. r1-1 (mode 1: on a team each, one after the other;
- * 0: a thread each), timed into c->sec[mode]. */
+ * 0: a thread each), timed into c's guard. */
 static int run_mode(ApCohort *c, int mode, int team, int threads, int r0, int r1,
                     const ApSeriesBuf *out, double *busy) {
   if (r1 <= r0) return 0;
@@ -293,25 +290,22 @@ static int run_mode(ApCohort *c, int mode, int team, int threads, int r0, int r1
       failed = run_replica(c, &c->reps[j], team, r0, r1, out);
       if (busy) *busy += (ap_seconds() - t1) * team;
     }
-  c->sec[mode] = (ap_seconds() - t0) / ((double)(r1 - r0) * c->n);
+  ap_team_guard_took(&c->guard, mode, ap_seconds() - t0, (double)(r1 - r0) * c->n);
   return failed;
 }
 
-/* A cohort the team rule splits, guarded: the bits are the same either way, so a record
- * may run on the team or a thread each, and where the team is slower (its barriers wait
- * for threads that other processes keep from their cores) it runs a thread each. The
- * first call runs on the team; the next times its first record a thread each; later
- * calls run on the faster and time the other on their first record every 8th call. */
+/* A cohort the team rule splits, on its team or, where that times slower, a thread each
+ * (ApTeamGuard, kernels/backend.h: the bits are the same either way). */
 static int run_split(ApCohort *c, int team, int threads, int r0, int r1, const ApSeriesBuf *out,
                      double *busy) {
-  if (c->fixed || c->sec[1] == 0.0) return run_mode(c, 1, team, threads, r0, r1, out, busy);
-  int best = c->sec[0] == 0.0 || c->sec[1] <= c->sec[0];
-  if (c->sec[0] == 0.0 || ++c->calls % 8 == 0) {
-    if (run_mode(c, !best, team, threads, r0, r0 + 1, out, busy)) return 1;
+  if (c->fixed) return run_mode(c, 1, team, threads, r0, r1, out, busy);
+  int probe, mode = ap_team_guard_pick(&c->guard, &probe);
+  if (probe) {
+    if (run_mode(c, !mode, team, threads, r0, r0 + 1, out, busy)) return 1;
     r0++;
-    best = c->sec[1] <= c->sec[0];
+    mode = ap_team_guard_best(&c->guard);
   }
-  return run_mode(c, best, team, threads, r0, r1, out, busy);
+  return run_mode(c, mode, team, threads, r0, r1, out, busy);
 }
 
 /* The replicas to split (team_size) cohort by cohort (run_split), then the rest a thread

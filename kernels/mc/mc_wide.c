@@ -47,6 +47,7 @@ struct McWide {
   McLanes *k;     /* [n] */
   int *rows;      /* [n] series rows */
   double weights; /* per replica */
+  ApTeamGuard guard; /* where team_size splits the replicas (mc_wide_run) */
 };
 
 /* The auto choice (bench_mc on 2 Zen 4 cores; benchmarks/results/cpu-mc-wide-*.md): a
@@ -232,6 +233,78 @@ typedef struct Task {
   int r, ci;
 } Task;
 
+/* The tasks through records r0 .. r1-1, on a team of team threads each, one after the
+ * other, or (team 1) a thread each on no more threads than tasks. Nonzero: out of memory. */
+static int run_tasks(const Task *tasks, int n_tasks, int threads, int team, int r0, int r1,
+                     const ApSeriesBuf *out, double *busy) {
+  int failed = 0;
+  if (r1 <= r0) return 0;
+  if (team > 1) {
+    for (int i = 0; i < n_tasks; i++) {
+      double t0 = ap_seconds();
+      int used = team;
+      Scratch s = {0};
+      if (!scratch_init(&s, tasks[i].w)) return 1;
+#pragma omp parallel num_threads(team)
+      {
+        int rank = omp_get_thread_num(), nth = omp_get_num_threads();
+#pragma omp single
+        used = nth;
+        replica_run(tasks[i].w, tasks[i].r, &s, rank, nth, r0, r1, out);
+      }
+      scratch_free(&s);
+      if (busy) busy[tasks[i].ci] += (ap_seconds() - t0) * used;
+    }
+    return 0;
+  }
+  /* no more threads than replicas: an idle thread would only wait */
+#pragma omp parallel num_threads(n_tasks < threads ? n_tasks : threads)
+  {
+    Scratch s = {0};
+    const McWide *have = NULL;
+#pragma omp for schedule(dynamic, 1)
+    for (int i = 0; i < n_tasks; i++) {
+      if (tasks[i].w != have) {
+        scratch_free(&s);
+        have = NULL;
+        if (!scratch_init(&s, tasks[i].w)) {
+#pragma omp atomic write
+          failed = 1;
+          continue;
+        }
+        have = tasks[i].w;
+      }
+      double t0 = busy ? ap_seconds() : 0.0;
+      replica_run(tasks[i].w, tasks[i].r, &s, 0, 1, r0, r1, out);
+      if (busy) {
+        double took = ap_seconds() - t0;
+#pragma omp atomic
+        busy[tasks[i].ci] += took;
+      }
+    }
+    scratch_free(&s);
+  }
+  return failed;
+}
+
+/* As run_tasks, where the team rule splits the replicas on their teams or, where that times
+ * slower, a thread each (the first cohort's ApTeamGuard: the same bits either way). */
+static int run_guarded(McWide *w, const Task *tasks, int n_tasks, int threads, int team, int r0,
+                       int r1, const ApSeriesBuf *out, double *busy) {
+  int probe, mode = team > 1 ? ap_team_guard_pick(&w->guard, &probe) : 0;
+  if (team > 1 && probe && r1 > r0) {
+    double t0 = ap_seconds();
+    if (run_tasks(tasks, n_tasks, threads, mode ? 1 : team, r0, r0 + 1, out, busy)) return 1;
+    ap_team_guard_took(&w->guard, !mode, ap_seconds() - t0, n_tasks);
+    r0++;
+    mode = ap_team_guard_best(&w->guard);
+  }
+  double t0 = ap_seconds();
+  if (run_tasks(tasks, n_tasks, threads, mode ? team : 1, r0, r1, out, busy)) return 1;
+  if (team > 1 && r1 > r0) ap_team_guard_took(&w->guard, mode, ap_seconds() - t0, (double)(r1 - r0) * n_tasks);
+  return 0;
+}
+
 ap_status mc_wide_run(McWide *const *ws, const int *ci, int n, int r0, int r1,
                       const ApSeriesBuf *out, double *busy, ApError *err) {
   int n_tasks = 0, threads = 1;
@@ -245,55 +318,8 @@ ap_status mc_wide_run(McWide *const *ws, const int *ci, int n, int r0, int r1,
   int q = 0;
   for (int i = 0; i < n; i++)
     for (int r = 0; r < ws[i]->n; r++) tasks[q++] = (Task){ws[i], r, ci[i]};
-  int failed = 0, team = team_size(ws[0], n_tasks, threads);
-  if (team > 1) {
-    for (int i = 0; i < n_tasks; i++) {
-      double t0 = ap_seconds();
-      int used = team;
-      Scratch s = {0};
-      if (!scratch_init(&s, tasks[i].w)) {
-        failed = 1;
-        break;
-      }
-#pragma omp parallel num_threads(team)
-      {
-        int rank = omp_get_thread_num(), nth = omp_get_num_threads();
-#pragma omp single
-        used = nth;
-        replica_run(tasks[i].w, tasks[i].r, &s, rank, nth, r0, r1, out);
-      }
-      scratch_free(&s);
-      if (busy) busy[tasks[i].ci] += (ap_seconds() - t0) * used;
-    }
-  } else {
-    /* no more threads than replicas: an idle thread would only wait */
-#pragma omp parallel num_threads(n_tasks < threads ? n_tasks : threads)
-    {
-      Scratch s = {0};
-      const McWide *have = NULL;
-#pragma omp for schedule(dynamic, 1)
-      for (int i = 0; i < n_tasks; i++) {
-        if (tasks[i].w != have) {
-          scratch_free(&s);
-          have = NULL;
-          if (!scratch_init(&s, tasks[i].w)) {
-#pragma omp atomic write
-            failed = 1;
-            continue;
-          }
-          have = tasks[i].w;
-        }
-        double t0 = busy ? ap_seconds() : 0.0;
-        replica_run(tasks[i].w, tasks[i].r, &s, 0, 1, r0, r1, out);
-        if (busy) {
-          double took = ap_seconds() - t0;
-#pragma omp atomic
-          busy[tasks[i].ci] += took;
-        }
-      }
-      scratch_free(&s);
-    }
-  }
+  int failed = run_guarded(ws[0], tasks, n_tasks, threads, team_size(ws[0], n_tasks, threads), r0,
+                           r1, out, busy);
   free(tasks);
   if (failed) return ap_fail(err, AP_ERR_OSERR, "out of memory for work arrays");
   return AP_OK;
@@ -301,10 +327,10 @@ ap_status mc_wide_run(McWide *const *ws, const int *ci, int n, int r0, int r1,
 
 void mc_wide_describe(const McWide *w, char *buf, size_t n) {
   int team = team_size(w, w->n, w->threads);
-  char how[48] = "a thread each";
+  char how[80] = "a thread each";
   if (team > 1 && team == w->threads)
-    snprintf(how, sizeof how, "all threads on each");
+    snprintf(how, sizeof how, "all threads on each, or a thread each where faster");
   else if (team > 1)
-    snprintf(how, sizeof how, "a team of %d threads on each", team);
+    snprintf(how, sizeof how, "a team of %d threads on each, or a thread each where faster", team);
   snprintf(buf, n, "%d replica%s, wide path (%s)", w->n, w->n == 1 ? "" : "s", how);
 }

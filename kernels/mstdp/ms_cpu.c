@@ -63,6 +63,7 @@ struct ApCohort {
   const ApData *data;
   int n, threads, version;
   Rep *reps;
+  ApTeamGuard guard; /* where team_size splits the replicas (dispatch) */
 };
 
 /* The blas version's row pass: the pending update with sger (its self weights held at
@@ -235,27 +236,12 @@ static int team_size(const ApCohort *c, int n_tasks, int threads) {
   return team < 2 ? 1 : team >= threads ? threads : (int)team;
 }
 
-/* Every replica of every cohort: a thread each (on no more threads than replicas), or,
- * for fewer large replicas than threads, a team (team_size) on one replica after the
- * other. busy: thread-seconds per cohort. */
-static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *job, double *busy,
-                          ApError *err) {
-  int n_tasks = 0, threads = 1;
-  for (int i = 0; i < n_cohorts; i++) {
-    n_tasks += cohorts[i]->n;
-    threads = cohorts[i]->threads > threads ? cohorts[i]->threads : threads;
-  }
-  Task *tasks = malloc((size_t)(n_tasks ? n_tasks : 1) * sizeof *tasks);
-  if (!tasks) return ap_fail(err, AP_ERR_OSERR, "out of memory");
-  int q = 0;
-  for (int i = 0; i < n_cohorts; i++)
-    for (int j = 0; j < cohorts[i]->n; j++)
-      tasks[q++] = (Task){cohorts[i], &cohorts[i]->reps[j], i};
-  if (busy)
-    for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
-  int blas = cohorts[0]->version == VERSION_BLAS, team = team_size(cohorts[0], n_tasks, threads);
+/* The tasks through the job, on a team of team threads each (or OpenBLAS's threads),
+ * one after the other, or (team 1) a thread each on no more threads than tasks. */
+static void run_tasks(const Task *tasks, int n_tasks, int threads, int team, int blas,
+                      const Job *job, double *busy) {
   if (blas || team > 1) {
-    /* one replica after the other, on OpenBLAS's threads or split over all of ours */
+    /* one replica after the other, on OpenBLAS's threads or split over ours */
 #if defined(APICAL_HAVE_CBLAS) && defined(OPENBLAS_VERSION)
     if (blas) openblas_set_num_threads(threads);
 #endif
@@ -275,17 +261,60 @@ static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *jo
       }
       if (busy) busy[tasks[i].ci] += (ap_seconds() - t0) * used;
     }
-  } else {
-    /* no more threads than replicas: an idle thread would only wait */
+    return;
+  }
+  /* no more threads than replicas: an idle thread would only wait */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_tasks < threads && n_tasks ? n_tasks : threads)
-    for (int i = 0; i < n_tasks; i++) {
-      double t0 = busy ? ap_seconds() : 0.0;
-      run_job((MsTeam){0, 1}, &tasks[i], job);
-      if (busy) {
-        double took = ap_seconds() - t0;
+  for (int i = 0; i < n_tasks; i++) {
+    double t0 = busy ? ap_seconds() : 0.0;
+    run_job((MsTeam){0, 1}, &tasks[i], job);
+    if (busy) {
+      double took = ap_seconds() - t0;
 #pragma omp atomic
-        busy[tasks[i].ci] += took;
-      }
+      busy[tasks[i].ci] += took;
+    }
+  }
+}
+
+/* Every replica of every cohort: a thread each (on no more threads than replicas), or,
+ * for fewer large replicas than threads, a team (team_size) on one replica after the
+ * other; records where the team times slower a thread each (the first cohort's
+ * ApTeamGuard: the same bits either way). busy: thread-seconds per cohort. */
+static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *job, double *busy,
+                          ApError *err) {
+  int n_tasks = 0, threads = 1;
+  for (int i = 0; i < n_cohorts; i++) {
+    n_tasks += cohorts[i]->n;
+    threads = cohorts[i]->threads > threads ? cohorts[i]->threads : threads;
+  }
+  Task *tasks = malloc((size_t)(n_tasks ? n_tasks : 1) * sizeof *tasks);
+  if (!tasks) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  int q = 0;
+  for (int i = 0; i < n_cohorts; i++)
+    for (int j = 0; j < cohorts[i]->n; j++)
+      tasks[q++] = (Task){cohorts[i], &cohorts[i]->reps[j], i};
+  if (busy)
+    for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
+  int blas = cohorts[0]->version == VERSION_BLAS, team = team_size(cohorts[0], n_tasks, threads);
+  if (blas || team == 1 || !job->out || job->r1 <= job->r0) {
+    run_tasks(tasks, n_tasks, threads, team, blas, job, busy);
+  } else {
+    ApTeamGuard *g = &cohorts[0]->guard;
+    Job part = *job;
+    int probe, mode = ap_team_guard_pick(g, &probe);
+    if (probe) {
+      part.r1 = part.r0 + 1;
+      double t0 = ap_seconds();
+      run_tasks(tasks, n_tasks, threads, mode ? 1 : team, 0, &part, busy);
+      ap_team_guard_took(g, !mode, ap_seconds() - t0, n_tasks);
+      part.r0++;
+      part.r1 = job->r1;
+      mode = ap_team_guard_best(g);
+    }
+    if (part.r1 > part.r0) {
+      double t0 = ap_seconds();
+      run_tasks(tasks, n_tasks, threads, mode ? team : 1, 0, &part, busy);
+      ap_team_guard_took(g, mode, ap_seconds() - t0, (double)(part.r1 - part.r0) * n_tasks);
     }
   }
   free(tasks);
@@ -305,11 +334,11 @@ ap_status ms_cpu_iterations(ApCohort *c, int learn, int n, ApError *err) {
 
 static void cpu_describe(const ApCohort *c, char *buf, size_t n) {
   int team = team_size(c, c->n, c->threads);
-  char how[48] = "a thread each";
+  char how[80] = "a thread each";
   if (team > 1 && team == c->threads)
-    snprintf(how, sizeof how, "all threads on each");
+    snprintf(how, sizeof how, "all threads on each, or a thread each where faster");
   else if (team > 1)
-    snprintf(how, sizeof how, "a team of %d threads on each", team);
+    snprintf(how, sizeof how, "a team of %d threads on each, or a thread each where faster", team);
   snprintf(buf, n, "%d replica%s of %d hidden, %s", c->n, c->n == 1 ? "" : "s", c->d.H,
            c->version == VERSION_BLAS ? "OpenBLAS (sger, sgemv) on each in turn" : how);
 }
