@@ -2,11 +2,13 @@
  * per replica, a block of one thread each (LS_BLOCK_OF_ONE). With at least as many
  * replicas as threads, or replicas too small to split, a thread per replica (a team of
  * one, replicas spread over the threads); with fewer large replicas, one replica after
- * the other on a team of ls_team_size threads. The team's pending inputs and weight sums
- * are fixed-point integers added atomically (any order: the same bits), each plastic
- * synapse has one writer, and the raster's pairs, appended in whatever order the team's
- * threads take them, are sorted by (step, neuron) at each record's end: a team of one's
- * order. So the results are the same bits for any team and thread count. */
+ * the other on a team of team_size threads, or a thread each where that times faster
+ * (run_split). Each thread of a team adds the pending inputs of its own neurons (fixed
+ * point, ls_delivery), the record's weight sums are fixed point added atomically (any
+ * order: the same bits), each plastic synapse has one writer, and the raster's pairs,
+ * appended in whatever order the team's threads take them, are sorted by (step, neuron) at
+ * each record's end: a team of one's order. So the results are the same bits for any team
+ * and thread count. */
 #ifdef _OPENMP
 #include <omp.h>
 #else
@@ -196,8 +198,9 @@ static int raster_room(Rep *rp, const LsDims *d) {
 /* The team rule: a replica is split only when there are fewer replicas than threads, and
  * then over one thread per LS_TEAM_NEURONS neurons (at least one, at most every thread):
  * the work of a step grows with its neurons (their update, and the spikes they send), and
- * below about this many neurons per thread the step's barriers cost more than the thread
- * brings (bench_ls on 2 Zen 4 cores; benchmarks/results/cpu-threads-2026-12-07.md). */
+ * a step's four barriers cost about what a thread with fewer neurons brings (bench_ls on 2
+ * busy cores: no gain from a second thread up to 1,200 neurons; a quiet machine is yet to
+ * place the break-even: benchmarks/results/cpu-threads-2026-12-07.md). */
 #define LS_TEAM_NEURONS 1000
 
 /* Threads on each replica of c when n_tasks replicas share threads threads. */
@@ -254,8 +257,8 @@ static int run_replica(ApCohort *c, Rep *rp, int team, int r0, int r1, const ApS
   return 0;
 }
 
-/* Replicas j0 .. j1-1 of c through records r0 .. r1-1, a thread each on no more threads
- * than replicas. busy: thread-seconds. */
+/* c's replicas through records r0 .. r1-1, a thread each on no more threads than
+ * replicas. busy: thread-seconds. */
 static int run_each(ApCohort *c, int threads, int r0, int r1, const ApSeriesBuf *out,
                     double *busy) {
   int failed = 0, nt = c->n < threads ? c->n : threads;

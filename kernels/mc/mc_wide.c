@@ -12,8 +12,8 @@
  * Threads: with at least as many replicas as threads, or replicas too small to split, each
  * thread runs whole replicas (a team of one, on no more threads than replicas); with fewer
  * large replicas, a team of team_size threads runs one replica after the other, splitting
- * its neurons (mc_body.h's McBody.rank; a barrier between phases). The same bits either
- * way. */
+ * its neurons (mc_body.h's McBody.rank; a barrier between phases), or a thread each where
+ * that times faster (run_guarded's ApTeamGuard). The same bits either way. */
 #ifdef _OPENMP
 #include <omp.h>
 #else

@@ -3,8 +3,9 @@
  * vectorised. With at least as many replicas as threads, or replicas too small to split,
  * each thread runs whole replicas (a team of one, on no more threads than replicas); with
  * fewer large replicas, a team of team_size threads runs one replica after the other,
- * splitting its rows (a barrier between passes). Both give the same bits: a row's sum
- * never depends on who computes it.
+ * splitting its rows (a barrier between passes), or a thread each where that times faster
+ * (dispatch's ApTeamGuard). Both give the same bits: a row's sum never depends on who
+ * computes it.
  *
  * Kernel versions (ApExec.cpu_version):
  *   fused  (auto) the learning update fused into the next iteration's mat-vec (ms_row):
