@@ -437,8 +437,9 @@ Test(batch, a_replica_alone_and_in_a_crowd_on_one_or_two_threads_is_bit_identica
  * potentials, pending inputs) and raster. Its inputs are summed by the team's threads in
  * whatever order they come, and its raster's pairs appended so; the team is checked to
  * be more than one thread (--cpu-kernel team: no guard), and the guard's switching
- * between the team and a thread each keeps them too. 24 ms: long enough that float sums in arrival order would
- * show (pending inputs added as floats in a CAS loop differ from record 8 on). */
+ * between the team and a thread each keeps them too. 24 ms: long enough that float sums
+ * in arrival order would show (pending inputs added as floats in a CAS loop differ from
+ * record 8 on). */
 Test(batch, one_network_on_a_team_of_one_two_or_three_threads_is_bit_identical) {
   ApExperiment ex;
   th_experiment(&ex, "[experiment]\nname = t\nmodel = lif_stdp\n[train]\nepochs = 12\n"

@@ -80,7 +80,8 @@ static ap_status cpu_cohort_create(const ApCohortSpec *spec, ApCohort **out, ApE
   const char *v = spec->exec.cpu_version;
   if (v && *v && strcmp(v, "auto") && strcmp(v, "team")) {
     free(c);
-    return ap_fail(err, AP_ERR_USAGE, "--cpu-kernel %s: lif_stdp's CPU kernels are auto and team", v);
+    return ap_fail(err, AP_ERR_USAGE, "--cpu-kernel %s: lif_stdp's CPU kernels are auto and team",
+                   v);
   }
   c->fixed = v && !strcmp(v, "team");
   c->reps = calloc((size_t)spec->n, sizeof *c->reps);

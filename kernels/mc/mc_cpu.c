@@ -283,9 +283,9 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, int r0, int r1
     for (int bi = 0; !cohorts[i]->wide && bi < cohorts[i]->n_blocks; bi++)
       tasks[t++] = (Task){cohorts[i], &cohorts[i]->blocks[bi], i};
   qsort(tasks, (size_t)n_tasks, sizeof *tasks, task_by_cost);
-  int failed = 0;
   /* no more threads than blocks: an idle thread would only wait */
-#pragma omp parallel num_threads(n_tasks < threads && n_tasks > 0 ? n_tasks : threads)
+  int failed = 0, nt = n_tasks > 0 && n_tasks < threads ? n_tasks : threads;
+#pragma omp parallel num_threads(nt)
   {
     Scratch s = {NULL, NULL, NULL, NULL};
     const ApCohort *have = NULL;

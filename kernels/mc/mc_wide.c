@@ -301,7 +301,8 @@ static int run_guarded(McWide *w, const Task *tasks, int n_tasks, int threads, i
   }
   double t0 = ap_seconds();
   if (run_tasks(tasks, n_tasks, threads, mode ? team : 1, r0, r1, out, busy)) return 1;
-  if (team > 1 && r1 > r0) ap_team_guard_took(&w->guard, mode, ap_seconds() - t0, (double)(r1 - r0) * n_tasks);
+  if (team > 1 && r1 > r0)
+    ap_team_guard_took(&w->guard, mode, ap_seconds() - t0, (double)(r1 - r0) * n_tasks);
   return 0;
 }
 

@@ -265,7 +265,8 @@ static void run_tasks(const Task *tasks, int n_tasks, int threads, int team, int
     return;
   }
   /* no more threads than replicas: an idle thread would only wait */
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_tasks < threads && n_tasks ? n_tasks : threads)
+  int nt = n_tasks > 0 && n_tasks < threads ? n_tasks : threads;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
   for (int i = 0; i < n_tasks; i++) {
     double t0 = busy ? ap_seconds() : 0.0;
     run_job((MsTeam){0, 1}, &tasks[i], job);
