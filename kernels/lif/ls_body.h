@@ -260,7 +260,9 @@ LS_FN void ls_spikes_pop(LsTeam t, const LsBody *b, long long s, int p) {
 /* Phase A: draws, neurons, spikes (the block's neurons: its draws are its own). */
 LS_FN void ls_neurons(LsTeam t, const LsBody *b, long long s) {
   ls_draws(t, b, s);
+#ifndef LS_BLOCK_OF_ONE /* (a block of one thread reads only the draws it made) */
   LS_SYNC();
+#endif
   int lo, hi;
   ls_block_neurons(t, b->d->N, &lo, &hi);
   for (int p = 0; p < LS_POPS; p++) {

@@ -199,7 +199,7 @@ static int raster_room(Rep *rp, const LsDims *d) {
 /* The team rule: a replica is split only when there are fewer replicas than threads, and
  * then over one thread per LS_TEAM_NEURONS neurons (at least one, at most every thread):
  * the work of a step grows with its neurons (their update, and the spikes they send), and
- * a step's four barriers cost about what a thread with fewer neurons brings (bench_ls on 2
+ * a step's three barriers cost about what a thread with fewer neurons brings (bench_ls on 2
  * busy cores: no gain from a second thread up to 1,200 neurons; a quiet machine is yet to
  * place the break-even: benchmarks/results/cpu-threads-2026-12-07.md). */
 #define LS_TEAM_NEURONS 1000
