@@ -5,14 +5,17 @@
  * them). The table matches lif_nest.py --speed's.
  *
  *   bench_ls [--replicas 1,20] [--seconds 2] [--threads N] [--topdown on|off] [--psc alpha|exp]
- *            [--cuda] [--cuda-kernel K] [--warm-ms 100] [--record-ms 5]
+ *            [--cuda] [--cuda-kernel K] [--warm-ms 100] [--record-ms 5] [--n-pyr 320 --n-pv 80]
+ *            [--cpu-kernel auto|team]
  *
  * --cuda runs the CUDA backend instead (where a device answers), with kernel version K
  * (auto, generic, split; the warm-up runs on the CPU and its state goes on on the GPU).
  * --seconds is simulated time; the first --warm-ms of every run
  * are a warm-up, not timed (0: none). Records are --record-ms long (a record's end sums
  * the weights: short records for a modelled run of a few steps under the simulator's
- * perf.sh, which then times two lengths and takes the difference). */
+ * perf.sh, which then times two lengths and takes the difference). --n-pyr and --n-pv set
+ * the size of each of the twelve populations (the model's keys; 2400 neurons by default).
+ * --cpu-kernel team keeps a split network on its team (no guard; kernels/lif/ls_cpu.c). */
 #include "bench_common.h"
 #include "host/config.h"
 #include "host/session.h"
@@ -26,8 +29,9 @@
 int main(int argc, char **argv) {
   int reps[16] = {1, 20}, n_reps = 2, threads = 0;
   double seconds = 2.0, warm_ms = 100.0, record_ms = 5.0;
-  const char *kernel = NULL;
+  const char *kernel = NULL, *cpu_kernel = NULL;
   const char *topdown = "on", *psc = "alpha";
+  int n_pyr = 320, n_pv = 80;
   const ApBackend *be = ap_backend_cpu();
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--replicas") && i + 1 < argc)
@@ -44,6 +48,12 @@ int main(int argc, char **argv) {
       kernel = argv[++i];
     else if (!strcmp(argv[i], "--warm-ms") && i + 1 < argc)
       warm_ms = atof(argv[++i]);
+    else if (!strcmp(argv[i], "--cpu-kernel") && i + 1 < argc)
+      cpu_kernel = argv[++i];
+    else if (!strcmp(argv[i], "--n-pyr") && i + 1 < argc)
+      n_pyr = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--n-pv") && i + 1 < argc)
+      n_pv = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--record-ms") && i + 1 < argc)
       record_ms = atof(argv[++i]);
     else if (!strcmp(argv[i], "--cuda")) {
@@ -56,7 +66,8 @@ int main(int argc, char **argv) {
     } else {
       fprintf(stderr, "usage: bench_ls [--replicas 1,20] [--seconds 2] [--threads N] "
                       "[--topdown on|off] [--psc alpha|exp] [--cuda] [--cuda-kernel K]\n"
-                      "                [--warm-ms 100] [--record-ms 5]\n");
+                      "                [--warm-ms 100] [--record-ms 5] [--n-pyr 320] [--n-pv 80]\n"
+                      "                [--cpu-kernel auto|team]\n");
       return 64;
     }
   }
@@ -66,7 +77,7 @@ int main(int argc, char **argv) {
   }
   int warm = (int)(warm_ms / record_ms + 0.5), records = (int)(seconds * 1000.0 / record_ms + 0.5);
   if (records < 1) records = 1;
-  ApExec exec = {.threads = threads, .version = kernel};
+  ApExec exec = {.threads = threads, .version = kernel, .cpu_version = cpu_kernel};
   char desc[256];
   be->describe(&exec, desc, sizeof desc);
   printf("# bench_ls: lif_stdp, topdown %s, psc %s, %g s simulated after %g s warm-up, records "
@@ -78,8 +89,10 @@ int main(int argc, char **argv) {
     char text[512];
     snprintf(text, sizeof text,
              "[experiment]\nname = bench\nmodel = lif_stdp\n[train]\nepochs = %d\nrecord_ms = %g\n"
-             "raster_ms = %g\n[model]\ntopdown = %s\npsc = %s\n[sweep]\nseed = 1..%d\n",
-             warm + records, record_ms, (warm + records) * record_ms, topdown, psc, reps[k]);
+             "raster_ms = %g\n[model]\ntopdown = %s\npsc = %s\nn_pyr = %d\nn_pv = %d\n"
+             "[sweep]\nseed = 1..%d\n",
+             warm + records, record_ms, (warm + records) * record_ms, topdown, psc, n_pyr, n_pv,
+             reps[k]);
     Ini ini = {0};
     ApExperiment ex;
     Session s;
@@ -90,6 +103,9 @@ int main(int argc, char **argv) {
       return 1;
     }
     ini_free(&ini);
+    char how[256];
+    s.impl->describe(s.cohorts[0].c, how, sizeof how);
+    printf("# %d replica%s: %s\n", reps[k], reps[k] == 1 ? "" : "s", how);
     /* the warm-up on the CPU, its state continued on the CUDA backend: a run under the
      * simulator (perf.sh) then times a network that is already spiking */
     if (warm && be != ap_backend_cpu()) {

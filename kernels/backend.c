@@ -13,6 +13,19 @@ double ap_seconds(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+int ap_team_guard_best(const ApTeamGuard *g) { return g->sec[0] == 0.0 || g->sec[1] <= g->sec[0]; }
+
+int ap_team_guard_pick(ApTeamGuard *g, int *probe) {
+  *probe = 0;
+  if (g->sec[1] == 0.0) return 1;
+  if (g->sec[0] == 0.0 || ++g->calls % 8 == 0) *probe = 1;
+  return ap_team_guard_best(g);
+}
+
+void ap_team_guard_took(ApTeamGuard *g, int mode, double seconds, double replica_records) {
+  if (replica_records > 0) g->sec[mode] = seconds / replica_records;
+}
+
 int ap_cpu_threads(const ApExec *exec) {
 #ifdef _OPENMP
   return exec && exec->threads > 0 ? exec->threads : omp_get_num_procs();

@@ -28,6 +28,24 @@ const ApBackend *ap_backend_cuda(void);
 int ap_cpu_threads(const ApExec *exec);
 /* Seconds on the monotonic clock (for durations). */
 double ap_seconds(void);
+/* A CPU team's guard: a model whose team rule splits a replica over a team of threads
+ * (the same bits on any team) times the team against a thread per replica and runs on the
+ * faster, since on a machine whose cores other processes keep busy the team waits at every
+ * barrier for a thread that is not running. The first run call goes on the team; the next
+ * times its first record a thread per replica; later calls take the faster and time the
+ * other on their first record every 8th call. sec: seconds per replica-record, [0] a thread
+ * each, [1] the team (0: not timed yet). */
+typedef struct ApTeamGuard {
+  double sec[2];
+  int calls;
+} ApTeamGuard;
+/* The mode of a call's records (1: the team, 0: a thread each); *probe: its first record
+ * runs on the other mode (timed apart). */
+int ap_team_guard_pick(ApTeamGuard *g, int *probe);
+/* The faster mode as timed so far (the team until a thread each is timed). */
+int ap_team_guard_best(const ApTeamGuard *g);
+/* A stretch of records on mode took seconds for replica-records. */
+void ap_team_guard_took(ApTeamGuard *g, int mode, double seconds, double replica_records);
 /* The device memory a run may take of free_b free bytes (nine tenths: the rest is left to
  * the driver and to other programs). Every CUDA cohort sizes itself against it. */
 size_t ap_device_budget(size_t free_b);

@@ -54,3 +54,27 @@ Test(backend, cpu_state_round_trips_through_the_lane_layout) {
   session_close(&s);
   config_free(&ex);
 }
+
+/* The team's guard: the team first, then a record a thread per replica, then the faster,
+ * the other timed again every 8th call; a team that times slower gives way and comes back
+ * when it times faster. */
+Test(backend, the_team_guard_takes_the_faster_and_times_the_other_now_and_then) {
+  ApTeamGuard g = {{0.0, 0.0}, 0};
+  int probe, mode = ap_team_guard_pick(&g, &probe);
+  cr_assert(mode == 1 && !probe, "the first call: the team, nothing else timed");
+  ap_team_guard_took(&g, 1, 2.0, 1.0); /* the team: 2 s a replica-record */
+  mode = ap_team_guard_pick(&g, &probe);
+  cr_assert(mode == 1 && probe, "the second call: a record a thread each, timed");
+  ap_team_guard_took(&g, 0, 0.5, 1.0); /* a thread each: faster */
+  cr_assert_eq(ap_team_guard_best(&g), 0);
+  int probes = 0;
+  for (int call = 0; call < 16; call++) {
+    mode = ap_team_guard_pick(&g, &probe);
+    cr_assert_eq(mode, 0, "a thread each while it times faster");
+    probes += probe;
+  }
+  cr_assert_eq(probes, 2, "the team timed again every 8th call: %d times in 16", probes);
+  ap_team_guard_took(&g, 1, 0.25, 1.0); /* the cores free again: the team faster */
+  mode = ap_team_guard_pick(&g, &probe);
+  cr_assert_eq(mode, 1, "back on the team once it times faster");
+}

@@ -432,6 +432,68 @@ Test(batch, a_replica_alone_and_in_a_crowd_on_one_or_two_threads_is_bit_identica
   config_free(&one);
 }
 
+/* One network of 3000 neurons split over a team of 2 and of 3 threads (3 on a machine
+ * with fewer cores too) gives the bits of one thread: series, final state (weights,
+ * potentials, pending inputs) and raster. Its inputs are summed by the team's threads in
+ * whatever order they come, and its raster's pairs appended so; the team is checked to
+ * be more than one thread (--cpu-kernel team: no guard), and the guard's switching
+ * between the team and a thread each keeps them too. 24 ms: long enough that float sums
+ * in arrival order would show (pending inputs added as floats in a CAS loop differ from
+ * record 8 on). */
+Test(batch, one_network_on_a_team_of_one_two_or_three_threads_is_bit_identical) {
+  ApExperiment ex;
+  th_experiment(&ex, "[experiment]\nname = t\nmodel = lif_stdp\n[train]\nepochs = 12\n"
+                     "record_ms = 2\nraster_ms = 12\n[model]\nn_pyr = 400\nn_pv = 100\n"
+                     "lambda = 0.05\n");
+  Session one;
+  th_run(&one, &ex, 1);
+  double spikes = 0;
+  for (int e = 0; e < ex.epochs; e++) spikes += th_series(&one, "spikes", 0, e, 0);
+  cr_assert(spikes > 5000, "only %.0f spikes: too few to test the delivery", spikes);
+  for (int threads = 2; threads <= 3; threads++) {
+    Session team;
+    th_run_version(&team, &ex, threads, "team"); /* every record on the team */
+    char how[160], want[48];
+    team.impl->describe(team.cohorts[0].c, how, sizeof how);
+    snprintf(want, sizeof want, "a team of %d threads", threads);
+    cr_assert(strstr(how, want), "%d threads: not split: %s", threads, how);
+    same(&one, 0, &team, 0, ex.epochs);
+    same_events(&one, 0, &team, 0);
+    session_close(&team);
+  }
+  /* auto, a record a call: the guard runs the first call on the team, then times a thread
+   * each on the next call's record and goes on with the faster, so records alternate */
+  Session guarded;
+  ApError err = {{0}};
+  ApExec exec = {.threads = 3};
+  cr_assert_eq(session_open(&guarded, &ex, ap_backend_cpu(), &exec, &err), AP_OK, "%s", err.msg);
+  for (int e = 0; e < ex.epochs; e++)
+    cr_assert_eq(session_run(&guarded, e, e + 1, &err), AP_OK, "%s", err.msg);
+  cr_assert_eq(session_pull(&guarded, &err), AP_OK, "%s", err.msg);
+  same(&one, 0, &guarded, 0, ex.epochs);
+  same_events(&one, 0, &guarded, 0);
+  session_close(&guarded);
+  /* the team stopped inside records (every 7 steps of 20), its state pulled and pushed
+   * back at each stop, as a checkpoint inside a record does */
+  Session cut;
+  ApExec on_team = {.threads = 2, .cpu_version = "team"};
+  cr_assert_eq(session_open(&cut, &ex, ap_backend_cpu(), &on_team, &err), AP_OK, "%s", err.msg);
+  cr_assert_gt(cut.units, 7, "records of %lld steps", cut.units);
+  for (long long at = 0, end = (long long)ex.epochs * cut.units; at < end;) {
+    long long to = at + 7 < end ? at + 7 : end;
+    ApPos a = {(int)(at / cut.units), at % cut.units}, b = {(int)(to / cut.units), to % cut.units};
+    cr_assert_eq(session_advance(&cut, a, b, &err), AP_OK, "%s", err.msg);
+    cr_assert_eq(session_pull(&cut, &err), AP_OK, "%s", err.msg);
+    cr_assert_eq(session_push(&cut, &err), AP_OK, "%s", err.msg);
+    at = to;
+  }
+  same(&one, 0, &cut, 0, ex.epochs);
+  same_events(&one, 0, &cut, 0);
+  session_close(&cut);
+  session_close(&one);
+  config_free(&ex);
+}
+
 /* Records 0..2, state and raster into a new session, records 3..5: the same bits as six
  * records in one go, raster included (the window spans the cut). */
 Test(resume, a_continued_run_is_bit_identical_raster_included) {

@@ -408,6 +408,17 @@ Test(batch, a_large_replica_split_over_threads_equals_one_thread) {
   two.impl->describe(two.cohorts[0].c, how, sizeof how);
   cr_assert(strstr(how, "all threads on each"), "not split over threads: %s", how);
   compare(&one, 0, &two, 0, 0);
+  /* an epoch a call: the team's guard runs the first on the team and times the second a
+   * thread each (ApTeamGuard); the same bits */
+  Session guarded;
+  ApError err = {{0}};
+  ApExec exec = {.threads = 2};
+  cr_assert_eq(session_open(&guarded, &ex, ap_backend_cpu(), &exec, &err), AP_OK, "%s", err.msg);
+  for (int e = 0; e < ex.epochs; e++)
+    cr_assert_eq(session_run(&guarded, e, e + 1, &err), AP_OK, "%s", err.msg);
+  cr_assert_eq(session_pull(&guarded, &err), AP_OK, "%s", err.msg);
+  compare(&one, 0, &guarded, 0, 0);
+  session_close(&guarded);
   session_close(&one);
   session_close(&two);
   config_free(&ex);

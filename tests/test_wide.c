@@ -75,6 +75,34 @@ Test(wide, a_team_on_one_replica_gives_the_bits_of_one_thread) {
   for (size_t i = 0; i < sizeof ini / sizeof ini[0]; i++) same_bits(ini[i], "wide", 1, "wide", 2);
 }
 
+/* The team's guard (ApTeamGuard): run an epoch a call on two threads, the first call goes
+ * on the team, the next times its first epoch a thread each, and the bits stay one
+ * thread's. */
+Test(wide, the_team_guard_switching_between_team_and_thread_keeps_the_bits) {
+  ApExperiment ex;
+  th_experiment(&ex, "[experiment]\ndataset = random\n[data]\nrandom_samples = 4\n"
+                     "[train]\nepochs = 3\n"
+                     "[model]\ndims = 200, 100, 10\nt_pres = 5\ninit_scale = 0.2\n"
+                     "eta_up = 0.02, 0.01\neta_ip = 0.01\n");
+  Session one, guarded;
+  th_run_version(&one, &ex, 1, "wide");
+  ApError err = {{0}};
+  ApExec exec = {.threads = 2, .cpu_version = "wide"};
+  cr_assert_eq(session_open(&guarded, &ex, ap_backend_cpu(), &exec, &err), AP_OK, "%s", err.msg);
+  char how[160];
+  guarded.impl->describe(guarded.cohorts[0].c, how, sizeof how);
+  cr_assert(strstr(how, "threads on each"), "not split: %s", how);
+  for (int e = 0; e < ex.epochs; e++)
+    cr_assert_eq(session_run(&guarded, e, e + 1, &err), AP_OK, "%s", err.msg);
+  cr_assert_eq(session_pull(&guarded, &err), AP_OK, "%s", err.msg);
+  char msg[1024] = "";
+  cr_assert_eq(parity_compare(&one, &guarded, "1 thread", "guarded", msg, sizeof msg), AP_OK, "%s",
+               msg);
+  session_close(&one);
+  session_close(&guarded);
+  config_free(&ex);
+}
+
 /* Products over 100 inputs: the wide path sums in another order than the lanes. The
  * tolerance: a float32 sum of n terms in another order differs by at most about
  * n eps sum|w r|, 100 x 6e-8 = 6e-6 of the sum's scale; the network's leaky dynamics do

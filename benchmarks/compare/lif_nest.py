@@ -59,6 +59,17 @@ POP_NAMES = [f"{a}_{l}_{t}" for a in ASSEMBLIES for l in LAYERS for t in TYPES]
 POP_SIZES = [N_PYR if t == "Pyr" else N_PV for a in ASSEMBLIES for l in LAYERS for t in TYPES]
 POP_START = np.concatenate([[0], np.cumsum(POP_SIZES)]).astype(int)
 N_TOTAL = int(POP_START[-1])
+
+
+def set_sizes(n_pyr, n_pv):
+    """Populations of n_pyr / n_pv neurons (apical's [model] n_pyr, n_pv) instead of 320 / 80."""
+    global N_PYR, N_PV, POP_SIZES, POP_START, N_TOTAL
+    N_PYR, N_PV = n_pyr, n_pv
+    POP_SIZES = [N_PYR if t == "Pyr" else N_PV for a in ASSEMBLIES for l in LAYERS for t in TYPES]
+    POP_START = np.concatenate([[0], np.cumsum(POP_SIZES)]).astype(int)
+    N_TOTAL = int(POP_START[-1])
+
+
 CONN_COLS = ["conn_pa", "conn_npa", "conn_pa_pyr", "conn_pa_pv", "conn_npa_pyr", "conn_npa_pv"]
 
 
@@ -366,6 +377,8 @@ def main():
     ap.add_argument("--speed", action="store_true",
                     help="speed mode: seed 1, topdown on, no weight reading, one Simulate call")
     ap.add_argument("--threads", type=int, default=1, help="NEST local_num_threads (default 1)")
+    ap.add_argument("--n-pyr", type=int, default=320, help="neurons of each Pyr population (default 320)")
+    ap.add_argument("--n-pv", type=int, default=80, help="neurons of each PV population (default 80)")
     ap.add_argument("--weights", choices=["auto", "get", "recorder"], default="auto",
                     help="weight reading: 'get' = read SynapseCollection weights after every "
                          "--record-every chunk; 'recorder' = weight_recorder + offline grid; "
@@ -375,6 +388,7 @@ def main():
     ap.add_argument("--check-weights", action="store_true",
                     help="run seed 1 with both weight methods and compare the Conn curves")
     args = ap.parse_args()
+    set_sizes(args.n_pyr, args.n_pv)
 
     nest = import_nest()
     if args.speed:

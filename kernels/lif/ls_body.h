@@ -19,7 +19,10 @@
  *   LS_TAKE(p)        (*p)++ on an int, atomically where teams share it; returns the old
  *   LS_SIMD           a vectorisation hint for a loop over neurons (or nothing)
  *   LS_GROUP          (optional, default 1) threads of a group (a warp), a divisor of bnth
- *   LS_TEAM_OF_ONE    (optional) every team has one thread: loops run with stride 1
+ *   LS_BLOCK_OF_ONE   (optional) every block has one thread: the CPU's team of nblk threads,
+ *                     each a contiguous range of neurons with stride-1 loops (they vectorise),
+ *                     LS_SYNC() a barrier of the whole team, so that it runs what a team of
+ *                     one block runs (ls_step); a team of one is the case nblk = 1
  *
  * STDP bookkeeping (NEST's stdp_synapse with dendritic delay d = D steps, shared/MODELS.md
  * §3): a spike of step q carries the time stamp (q + 1) h. NEST updates a weight lazily at
@@ -51,20 +54,20 @@
 
 typedef struct LsTeam {
   int tid, nth;   /* the thread in the team, the team's size */
-  int blk, nblk;  /* the thread's block, the team's blocks (a team of one: unused) */
-  int btid, bnth; /* the thread in its block, the block's size (a team of one: unused) */
-  int lo, hi;     /* the block's neurons, ls_team_neurons (a team of one: unused) */
+  int blk, nblk;  /* the thread's block, the team's blocks */
+  int btid, bnth; /* the thread in its block, the block's size (LS_BLOCK_OF_ONE: unused) */
+  int lo, hi;     /* the block's neurons, ls_team_neurons */
 } LsTeam;
 
 /* Thread t's first item and stride in a loop over a team's items, a block's items, and
  * the team's blocks. */
-#ifdef LS_TEAM_OF_ONE
-#define LS_FIRST(t) ((void)(t), 0)
-#define LS_STRIDE(t) 1
+#ifdef LS_BLOCK_OF_ONE
+#define LS_FIRST(t) ((t).tid)
+#define LS_STRIDE(t) ((t).nth)
 #define LS_BFIRST(t) ((void)(t), 0)
 #define LS_BSTRIDE(t) 1
-#define LS_BLK(t) ((void)(t), 0)
-#define LS_NBLK(t) 1
+#define LS_BLK(t) ((t).blk)
+#define LS_NBLK(t) ((t).nblk)
 #else
 #define LS_FIRST(t) ((t).tid)
 #define LS_STRIDE(t) ((t).nth)
@@ -132,19 +135,14 @@ LS_FN void ls_team_neurons(LsTeam *t, int N) {
 
 /* The neurons of t's block: lo .. hi-1. */
 LS_FN void ls_block_neurons(LsTeam t, int N, int *lo, int *hi) {
-#ifdef LS_TEAM_OF_ONE
-  (void)t;
-  *lo = 0, *hi = N;
-#else
   (void)N;
   *lo = t.lo, *hi = t.hi;
-#endif
 }
 
 /* t's first neuron at or after a in its block (lo: the block's first): the block's
  * threads take every bnth-th neuron counted from lo, whatever population it is in. */
 LS_FN int ls_block_first(LsTeam t, int lo, int a) {
-#ifdef LS_TEAM_OF_ONE
+#ifdef LS_BLOCK_OF_ONE
   (void)t, (void)lo;
   return a;
 #else
@@ -262,7 +260,9 @@ LS_FN void ls_spikes_pop(LsTeam t, const LsBody *b, long long s, int p) {
 /* Phase A: draws, neurons, spikes (the block's neurons: its draws are its own). */
 LS_FN void ls_neurons(LsTeam t, const LsBody *b, long long s) {
   ls_draws(t, b, s);
+#ifndef LS_BLOCK_OF_ONE /* (a block of one thread reads only the draws it made) */
   LS_SYNC();
+#endif
   int lo, hi;
   ls_block_neurons(t, b->d->N, &lo, &hi);
   for (int p = 0; p < LS_POPS; p++) {
@@ -301,13 +301,46 @@ LS_FN void ls_facilitation(LsTeam t, const LsBody *b) {
 /* Phase E: this step's n spikes are delivered D steps on and depress their plastic
  * synapses (facilitated first where the target fired D steps ago, with K+ as it was
  * before this step's spikes: ls_traces follows the block's barrier). Block blk takes
- * every nblk-th spike, its threads every bnth-th synapse of it. */
+ * every nblk-th spike, its threads every bnth-th synapse of it; a CPU team's threads
+ * (LS_BLOCK_OF_ONE) each the synapses onto their own neurons. */
 LS_FN void ls_delivery(LsTeam t, const LsBody *b, long long s, int n) {
   LsRep *r = b->r;
   int N = b->d->N, D = b->d->D;
   int slot = ls_mod(s, D), hslot = ls_mod(s - D, D + 1);
   int64_t *ex = r->ring_ex + (size_t)slot * N, *in = r->ring_in + (size_t)slot * N;
   const float *kh = r->khist + (size_t)hslot * N;
+#ifdef LS_BLOCK_OF_ONE
+  /* a CPU team: every thread walks every spike and takes the synapses onto its own neurons
+   * (lo .. hi-1), so that no two threads write one pending input or share its cache line;
+   * the others' pending inputs go to a scratch slot (no branch on a random target) */
+  if (LS_NBLK(t) > 1) {
+    int64_t scratch = 0;
+    unsigned lo = (unsigned)t.lo, width = (unsigned)(t.hi - t.lo);
+    for (int x = 0; x < n; x++) {
+      int j = r->spk[x], pj = r->pop[j];
+      const int64_t *wrow = r->wfix + pj * LS_POPS;
+      for (uint32_t q = r->sptr[j]; q < r->sptr[j + 1]; q++) {
+        int i = r->scol[q];
+        int own = (unsigned)i - lo < width;
+        int64_t w = wrow[r->pop[i]]; /* as NEST: the sign picks the synaptic current */
+        int64_t *to = own ? (w < 0 ? &in[i] : &ex[i]) : &scratch;
+        *to += w;
+      }
+      float kp = r->kplus[j];
+      for (uint32_t q = r->pptr[j]; q < r->pptr[j + 1]; q++) {
+        int i = r->pcol[q];
+        if ((unsigned)i - lo >= width) continue;
+        float w = r->w[q];
+        if (r->age[i] == D) w = ls_facilitate(b->k, w, kp);
+        w = ls_depress(b->k, w, kh[i]);
+        r->w[q] = w;
+        r->wrep[q] = w;
+        ex[i] += ls_fix(w); /* plastic weights stay in [0, Wmax] */
+      }
+    }
+    return;
+  }
+#endif
   for (int x = LS_BLK(t); x < n; x += LS_NBLK(t)) {
     int j = r->spk[x], pj = r->pop[j];
     const int64_t *wrow = r->wfix + pj * LS_POPS;

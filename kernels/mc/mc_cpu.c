@@ -285,8 +285,9 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, Ap
     for (int bi = 0; !cohorts[i]->wide && bi < cohorts[i]->n_blocks; bi++)
       tasks[t++] = (Task){cohorts[i], &cohorts[i]->blocks[bi], i};
   qsort(tasks, (size_t)n_tasks, sizeof *tasks, task_by_cost);
-  int failed = 0;
-#pragma omp parallel num_threads(threads)
+  /* no more threads than blocks: an idle thread would only wait */
+  int failed = 0, nt = n_tasks > 0 && n_tasks < threads ? n_tasks : threads;
+#pragma omp parallel num_threads(nt)
   {
     Scratch s = {NULL, NULL, NULL, NULL};
     const ApCohort *have = NULL;

@@ -9,10 +9,11 @@
  * bits where the order is the same). The partial sums make every row's sum independent
  * of the SIMD width and of which thread computes it.
  *
- * Threads: with at least as many replicas as threads each thread runs whole replicas (a
- * team of one); with fewer, all threads run one replica after the other, splitting its
- * neurons (a team of all threads, mc_body.h's McBody.rank; a barrier between phases). The
- * same bits either way. */
+ * Threads: with at least as many replicas as threads, or replicas too small to split, each
+ * thread runs whole replicas (a team of one, on no more threads than replicas); with fewer
+ * large replicas, a team of team_size threads runs one replica after the other, splitting
+ * its neurons (mc_body.h's McBody.rank; a barrier between phases), or a thread each where
+ * that times faster (run_guarded's ApTeamGuard). The same bits either way. */
 #ifdef _OPENMP
 #include <omp.h>
 #else
@@ -46,6 +47,7 @@ struct McWide {
   McLanes *k;     /* [n] */
   int *rows;      /* [n] series rows */
   double weights; /* per replica */
+  ApTeamGuard guard; /* where team_size splits the replicas (mc_wide_run) */
 };
 
 /* The auto choice (bench_mc on 2 Zen 4 cores; benchmarks/results/cpu-mc-wide-*.md): a
@@ -59,10 +61,13 @@ struct McWide {
  * 10 us per step, the wide path's whole step 11 us (784-500-10: 55 us against 40 us),
  * since the fused step passes over W once where the two calls pass three times. */
 #define WIDE_SMALL_MAX 4
-/* A replica is split over threads only from this many weights on: below, the barriers
- * between phases cost about what the second thread brings (784-100-10, 82,400 weights:
- * 9.2e4 replica-steps/s on one thread, 1.1e5 on two; 784-500-10: 1.9e4 and 3.2e4). */
-#define WIDE_TEAM_MIN_WEIGHTS 20000
+/* The team rule: a replica is split only when there are fewer replicas than threads, and
+ * then over one thread per WIDE_TEAM_WEIGHTS weights (at least one, at most every thread):
+ * a step's work is a pass over the weights, and below about twice this many weights the
+ * barriers between phases cost about what a second thread brings (784-100-10, 82,400
+ * weights: 9.2e4 replica-steps/s on one thread, 1.1e5 on two; 784-500-10: 1.9e4 and
+ * 3.2e4). Bars 9-30-3 (630 weights) stays on one thread. */
+#define WIDE_TEAM_WEIGHTS 10000
 
 int mc_wide_pick(const ApCohortSpec *spec, const char *version) {
   if (version && !strcmp(version, "wide")) return 1;
@@ -193,9 +198,16 @@ static void replica_run(const McWide *w, int r, const Scratch *s, int rank, int 
   mc_body_records(&b, r0, r1, &o);
 }
 
-/* Whether a team of all threads runs each replica in turn (else a thread per replica). */
-static int teams(const McWide *w, int n_tasks, int threads) {
-  return n_tasks < threads && w->weights >= WIDE_TEAM_MIN_WEIGHTS;
+/* Threads on each replica when n_tasks replicas of weights weights share threads threads
+ * (1: a thread per replica). */
+static int team_of(double weights, int n_tasks, int threads) {
+  if (n_tasks >= threads) return 1;
+  double team = weights / WIDE_TEAM_WEIGHTS;
+  return team < 2 ? 1 : team >= threads ? threads : (int)team;
+}
+
+static int team_size(const McWide *w, int n_tasks, int threads) {
+  return team_of(w->weights, n_tasks, threads);
 }
 
 void mc_wide_memory(const ApCohortSpec *spec, ApCohortMem *out) {
@@ -207,11 +219,12 @@ void mc_wide_memory(const ApCohortSpec *spec, ApCohortMem *out) {
   const ApData *d = spec->data;
   WideSize z = wide_size(&lay, &wo, spec->n, d->n_train > d->n_val ? d->n_train : d->n_val);
   int threads = ap_cpu_threads(&spec->exec), scratches = spec->n < threads ? spec->n : threads;
+  double weights = (double)ap_layout_weights(spec->layout);
   memset(out, 0, sizeof *out);
   out->host = sizeof(McWide) + (double)spec->n * (double)(z.state + z.rows) + (double)z.k;
-  /* a team of all threads shares one scratch; else each thread has its own (mc_wide_run;
-   * counted per cohort: an upper bound where small cohorts share the threads) */
-  if (spec->n < threads && ap_layout_weights(spec->layout) >= WIDE_TEAM_MIN_WEIGHTS) scratches = 1;
+  /* a team shares one scratch; else each thread has its own (mc_wide_run; counted per
+   * cohort: an upper bound where small cohorts share the threads) */
+  if (team_of(weights, spec->n, threads) > 1) scratches = 1;
   out->work = (double)scratches * (double)(z.wk + z.keep + z.perm);
 }
 
@@ -219,6 +232,79 @@ typedef struct Task {
   McWide *w;
   int r, ci;
 } Task;
+
+/* The tasks through records r0 .. r1-1, on a team of team threads each, one after the
+ * other, or (team 1) a thread each on no more threads than tasks. Nonzero: out of memory. */
+static int run_tasks(const Task *tasks, int n_tasks, int threads, int team, int r0, int r1,
+                     const ApSeriesBuf *out, double *busy) {
+  int failed = 0;
+  if (r1 <= r0) return 0;
+  if (team > 1) {
+    for (int i = 0; i < n_tasks; i++) {
+      double t0 = ap_seconds();
+      int used = team;
+      Scratch s = {0};
+      if (!scratch_init(&s, tasks[i].w)) return 1;
+#pragma omp parallel num_threads(team)
+      {
+        int rank = omp_get_thread_num(), nth = omp_get_num_threads();
+#pragma omp single
+        used = nth;
+        replica_run(tasks[i].w, tasks[i].r, &s, rank, nth, r0, r1, out);
+      }
+      scratch_free(&s);
+      if (busy) busy[tasks[i].ci] += (ap_seconds() - t0) * used;
+    }
+    return 0;
+  }
+  /* no more threads than replicas: an idle thread would only wait */
+#pragma omp parallel num_threads(n_tasks < threads ? n_tasks : threads)
+  {
+    Scratch s = {0};
+    const McWide *have = NULL;
+#pragma omp for schedule(dynamic, 1)
+    for (int i = 0; i < n_tasks; i++) {
+      if (tasks[i].w != have) {
+        scratch_free(&s);
+        have = NULL;
+        if (!scratch_init(&s, tasks[i].w)) {
+#pragma omp atomic write
+          failed = 1;
+          continue;
+        }
+        have = tasks[i].w;
+      }
+      double t0 = busy ? ap_seconds() : 0.0;
+      replica_run(tasks[i].w, tasks[i].r, &s, 0, 1, r0, r1, out);
+      if (busy) {
+        double took = ap_seconds() - t0;
+#pragma omp atomic
+        busy[tasks[i].ci] += took;
+      }
+    }
+    scratch_free(&s);
+  }
+  return failed;
+}
+
+/* As run_tasks, where the team rule splits the replicas on their teams or, where that times
+ * slower, a thread each (the first cohort's ApTeamGuard: the same bits either way). */
+static int run_guarded(McWide *w, const Task *tasks, int n_tasks, int threads, int team, int r0,
+                       int r1, const ApSeriesBuf *out, double *busy) {
+  int probe, mode = team > 1 ? ap_team_guard_pick(&w->guard, &probe) : 0;
+  if (team > 1 && probe && r1 > r0) {
+    double t0 = ap_seconds();
+    if (run_tasks(tasks, n_tasks, threads, mode ? 1 : team, r0, r0 + 1, out, busy)) return 1;
+    ap_team_guard_took(&w->guard, !mode, ap_seconds() - t0, n_tasks);
+    r0++;
+    mode = ap_team_guard_best(&w->guard);
+  }
+  double t0 = ap_seconds();
+  if (run_tasks(tasks, n_tasks, threads, mode ? team : 1, r0, r1, out, busy)) return 1;
+  if (team > 1 && r1 > r0)
+    ap_team_guard_took(&w->guard, mode, ap_seconds() - t0, (double)(r1 - r0) * n_tasks);
+  return 0;
+}
 
 ap_status mc_wide_run(McWide *const *ws, const int *ci, int n, int r0, int r1,
                       const ApSeriesBuf *out, double *busy, ApError *err) {
@@ -233,60 +319,19 @@ ap_status mc_wide_run(McWide *const *ws, const int *ci, int n, int r0, int r1,
   int q = 0;
   for (int i = 0; i < n; i++)
     for (int r = 0; r < ws[i]->n; r++) tasks[q++] = (Task){ws[i], r, ci[i]};
-  int failed = 0;
-  if (teams(ws[0], n_tasks, threads)) {
-    for (int i = 0; i < n_tasks; i++) {
-      double t0 = ap_seconds();
-      int used = threads;
-      Scratch s = {0};
-      if (!scratch_init(&s, tasks[i].w)) {
-        failed = 1;
-        break;
-      }
-#pragma omp parallel num_threads(threads)
-      {
-        int rank = omp_get_thread_num(), team = omp_get_num_threads();
-#pragma omp single
-        used = team;
-        replica_run(tasks[i].w, tasks[i].r, &s, rank, team, r0, r1, out);
-      }
-      scratch_free(&s);
-      if (busy) busy[tasks[i].ci] += (ap_seconds() - t0) * used;
-    }
-  } else {
-#pragma omp parallel num_threads(threads)
-    {
-      Scratch s = {0};
-      const McWide *have = NULL;
-#pragma omp for schedule(dynamic, 1)
-      for (int i = 0; i < n_tasks; i++) {
-        if (tasks[i].w != have) {
-          scratch_free(&s);
-          have = NULL;
-          if (!scratch_init(&s, tasks[i].w)) {
-#pragma omp atomic write
-            failed = 1;
-            continue;
-          }
-          have = tasks[i].w;
-        }
-        double t0 = busy ? ap_seconds() : 0.0;
-        replica_run(tasks[i].w, tasks[i].r, &s, 0, 1, r0, r1, out);
-        if (busy) {
-          double took = ap_seconds() - t0;
-#pragma omp atomic
-          busy[tasks[i].ci] += took;
-        }
-      }
-      scratch_free(&s);
-    }
-  }
+  int failed = run_guarded(ws[0], tasks, n_tasks, threads, team_size(ws[0], n_tasks, threads), r0,
+                           r1, out, busy);
   free(tasks);
   if (failed) return ap_fail(err, AP_ERR_OSERR, "out of memory for work arrays");
   return AP_OK;
 }
 
 void mc_wide_describe(const McWide *w, char *buf, size_t n) {
-  snprintf(buf, n, "%d replica%s, wide path (%s)", w->n, w->n == 1 ? "" : "s",
-           teams(w, w->n, w->threads) ? "all threads on each" : "a thread each");
+  int team = team_size(w, w->n, w->threads);
+  char how[80] = "a thread each";
+  if (team > 1 && team == w->threads)
+    snprintf(how, sizeof how, "all threads on each, or a thread each where faster");
+  else if (team > 1)
+    snprintf(how, sizeof how, "a team of %d threads on each, or a thread each where faster", team);
+  snprintf(buf, n, "%d replica%s, wide path (%s)", w->n, w->n == 1 ? "" : "s", how);
 }

@@ -1,9 +1,11 @@
 /* The MSTDP network on the CPU backend: replica-major, each replica's weights in its own
  * rows (padded to 16 floats), the iteration of ms_body.h with its 16-float loops
- * vectorised. With at least as many replicas as threads each thread runs whole replicas
- * (a team of one); with fewer, all threads run one replica after the other, splitting
- * its rows (a team of all threads, a barrier between passes). Both give the same bits:
- * a row's sum never depends on who computes it.
+ * vectorised. With at least as many replicas as threads, or replicas too small to split,
+ * each thread runs whole replicas (a team of one, on no more threads than replicas); with
+ * fewer large replicas, a team of team_size threads runs one replica after the other,
+ * splitting its rows (a barrier between passes), or a thread each where that times faster
+ * (dispatch's ApTeamGuard). Both give the same bits: a row's sum never depends on who
+ * computes it.
  *
  * Kernel versions (ApExec.cpu_version):
  *   fused  (auto) the learning update fused into the next iteration's mat-vec (ms_row):
@@ -62,6 +64,7 @@ struct ApCohort {
   const ApData *data;
   int n, threads, version;
   Rep *reps;
+  ApTeamGuard guard; /* where team_size splits the replicas (dispatch) */
 };
 
 /* The blas version's row pass: the pending update with sger (its self weights held at
@@ -220,20 +223,68 @@ static void run_job(MsTeam t, const Task *task, const Job *job) {
   }
 }
 
-/* A replica is split over threads only when it is large: below about a million weights
- * (256 hidden: 0.47 M) one thread's L2 holds most of it and the barriers cost more than
+/* The team rule: a replica is split only when there are fewer replicas than threads, and
+ * then over one thread per MS_TEAM_WEIGHTS weights (at least one, at most every thread):
+ * an iteration's work is a pass over the weights, and below about a million weights
+ * (256 hidden: 0.47 M) one thread's L2 holds most of them and the barriers cost more than
  * the second thread brings (bench_ms, 256 hidden, 1 replica: 1.30e4 clamped iterations/s
- * on one thread, 1.30e4 on two), and on a machine whose other cores are busy a team
+ * on one thread, 1.30e4 on two); on a machine whose other cores are busy a team also
  * waits at every barrier. */
-#define MS_TEAM_MIN_WEIGHTS (1 << 20)
+#define MS_TEAM_WEIGHTS (1 << 19)
 
-static int teams(const ApCohort *c, int n_tasks, int threads) {
-  double weights = (double)c->d.H * c->d.Np + (double)c->d.V * c->d.Hp;
-  return n_tasks < threads && weights >= MS_TEAM_MIN_WEIGHTS;
+/* Threads on each replica of c when n_tasks replicas share threads threads (1: a thread
+ * per replica). */
+static int team_size(const ApCohort *c, int n_tasks, int threads) {
+  if (n_tasks >= threads) return 1;
+  double team = ((double)c->d.H * c->d.Np + (double)c->d.V * c->d.Hp) / MS_TEAM_WEIGHTS;
+  return team < 2 ? 1 : team >= threads ? threads : (int)team;
 }
 
-/* Every replica of every cohort: a thread each, or, for fewer large replicas than
- * threads, all threads on one replica after the other. busy: thread-seconds per cohort. */
+/* The tasks through the job, on a team of team threads each (or OpenBLAS's threads),
+ * one after the other, or (team 1) a thread each on no more threads than tasks. */
+static void run_tasks(const Task *tasks, int n_tasks, int threads, int team, int blas,
+                      const Job *job, double *busy) {
+  if (blas || team > 1) {
+    /* one replica after the other, on OpenBLAS's threads or split over ours */
+#if defined(APICAL_HAVE_CBLAS) && defined(OPENBLAS_VERSION)
+    if (blas) openblas_set_num_threads(threads);
+#endif
+    for (int i = 0; i < n_tasks; i++) {
+      double t0 = ap_seconds();
+      int used = blas ? threads : team;
+      if (blas)
+        run_job((MsTeam){0, 1}, &tasks[i], job);
+      else {
+#pragma omp parallel num_threads(team)
+        {
+          MsTeam t = {omp_get_thread_num(), omp_get_num_threads()};
+#pragma omp single
+          used = t.nth;
+          run_job(t, &tasks[i], job);
+        }
+      }
+      if (busy) busy[tasks[i].ci] += (ap_seconds() - t0) * used;
+    }
+    return;
+  }
+  /* no more threads than replicas: an idle thread would only wait */
+  int nt = n_tasks > 0 && n_tasks < threads ? n_tasks : threads;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+  for (int i = 0; i < n_tasks; i++) {
+    double t0 = busy ? ap_seconds() : 0.0;
+    run_job((MsTeam){0, 1}, &tasks[i], job);
+    if (busy) {
+      double took = ap_seconds() - t0;
+#pragma omp atomic
+      busy[tasks[i].ci] += took;
+    }
+  }
+}
+
+/* Every replica of every cohort: a thread each (on no more threads than replicas), or,
+ * for fewer large replicas than threads, a team (team_size) on one replica after the
+ * other; records where the team times slower a thread each (the first cohort's
+ * ApTeamGuard: the same bits either way). busy: thread-seconds per cohort. */
 static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *job, double *busy,
                           ApError *err) {
   int n_tasks = 0, threads = 1;
@@ -249,38 +300,32 @@ static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *jo
       tasks[q++] = (Task){cohorts[i], &cohorts[i]->reps[j], i};
   if (busy)
     for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
-  int blas = cohorts[0]->version == VERSION_BLAS;
-  if (blas || teams(cohorts[0], n_tasks, threads)) {
-    /* one replica after the other, on OpenBLAS's threads or split over all of ours */
-#if defined(APICAL_HAVE_CBLAS) && defined(OPENBLAS_VERSION)
-    if (blas) openblas_set_num_threads(threads);
-#endif
-    for (int i = 0; i < n_tasks; i++) {
-      double t0 = ap_seconds();
-      int used = threads;
-      if (blas)
-        run_job((MsTeam){0, 1}, &tasks[i], job);
-      else {
-#pragma omp parallel num_threads(threads)
-        {
-          MsTeam t = {omp_get_thread_num(), omp_get_num_threads()};
-#pragma omp single
-          used = t.nth;
-          run_job(t, &tasks[i], job);
-        }
-      }
-      if (busy) busy[tasks[i].ci] += (ap_seconds() - t0) * used;
-    }
+  int blas = cohorts[0]->version == VERSION_BLAS, team = team_size(cohorts[0], n_tasks, threads);
+  /* positions as presentations from the run's start (ms_model's units) */
+  const long long P = cohorts[0]->reps[0].k.presentations;
+  long long l0 = (long long)job->from.record * P + job->from.unit,
+            l1 = (long long)job->to.record * P + job->to.unit;
+  if (blas || team == 1 || !job->out || l1 <= l0) {
+    run_tasks(tasks, n_tasks, threads, team, blas, job, busy);
   } else {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-    for (int i = 0; i < n_tasks; i++) {
-      double t0 = busy ? ap_seconds() : 0.0;
-      run_job((MsTeam){0, 1}, &tasks[i], job);
-      if (busy) {
-        double took = ap_seconds() - t0;
-#pragma omp atomic
-        busy[tasks[i].ci] += took;
-      }
+    ApTeamGuard *g = &cohorts[0]->guard;
+    Job part = *job;
+    int probe, mode = ap_team_guard_pick(g, &probe);
+    if (probe) { /* the other way on a quarter of the range, at most a record */
+      long long n = (l1 - l0) / 4 < P ? (l1 - l0) / 4 : P, m = l0 + (n > 0 ? n : 1);
+      part.to = (ApPos){(int)(m / P), m % P};
+      double t0 = ap_seconds();
+      run_tasks(tasks, n_tasks, threads, mode ? 1 : team, 0, &part, busy);
+      ap_team_guard_took(g, !mode, ap_seconds() - t0, (double)(m - l0) / P * n_tasks);
+      part.from = part.to;
+      part.to = job->to;
+      l0 = m;
+      mode = ap_team_guard_best(g);
+    }
+    if (l1 > l0) {
+      double t0 = ap_seconds();
+      run_tasks(tasks, n_tasks, threads, mode ? team : 1, 0, &part, busy);
+      ap_team_guard_took(g, mode, ap_seconds() - t0, (double)(l1 - l0) / P * n_tasks);
     }
   }
   free(tasks);
@@ -299,10 +344,14 @@ ap_status ms_cpu_iterations(ApCohort *c, int learn, int n, ApError *err) {
 }
 
 static void cpu_describe(const ApCohort *c, char *buf, size_t n) {
+  int team = team_size(c, c->n, c->threads);
+  char how[80] = "a thread each";
+  if (team > 1 && team == c->threads)
+    snprintf(how, sizeof how, "all threads on each, or a thread each where faster");
+  else if (team > 1)
+    snprintf(how, sizeof how, "a team of %d threads on each, or a thread each where faster", team);
   snprintf(buf, n, "%d replica%s of %d hidden, %s", c->n, c->n == 1 ? "" : "s", c->d.H,
-           c->version == VERSION_BLAS   ? "OpenBLAS (sger, sgemv) on each in turn"
-           : teams(c, c->n, c->threads) ? "all threads on each"
-                                        : "a thread each");
+           c->version == VERSION_BLAS ? "OpenBLAS (sger, sgemv) on each in turn" : how);
 }
 
 const ApModelImpl ms_cpu_impl = {
