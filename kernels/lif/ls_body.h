@@ -488,7 +488,9 @@ LS_FN void ls_diverge_close(const LsBody *b, long long e, float *out) {
  * whose potentials, currents, traces or weights hold a non-finite value at the end of
  * record e (0-based) freezes there: status[0] = e + 1, its steps do nothing from then on
  * (ls_step; the split kernel's launches likewise), its series are NaN and "diverged" 1
- * from that record on, as the microcircuit's and MSTDP's. */
+ * from that record on, as the microcircuit's and MSTDP's. The spike counts then start
+ * again from zero (as the split kernel's ls_split_series does): between records they are
+ * zero on every kernel, so the canonical state (status/spike_counts) is the same. */
 LS_FN void ls_record_end(LsTeam t, const LsBody *b, long long e, float *out) {
   if (!b->r->status[0]) {
     ls_series(t, b, out);
@@ -497,6 +499,7 @@ LS_FN void ls_record_end(LsTeam t, const LsBody *b, long long e, float *out) {
   }
   if (t.tid == 0) ls_diverge_close(b, e, out);
   LS_SYNC();
+  ls_record_start(t, b);
 }
 
 #endif

@@ -436,8 +436,7 @@ static ap_status cuda_state_set(ApCohort *c, const float *state, ApError *err) {
     *r.n_spk = 0;
     *r.n_rast = 0;
     memset(r.wsum, 0, 4 * sizeof *r.wsum); /* (the split kernel's sums start from zero) */
-    memset(r.spk, 0, (size_t)c->d.N * sizeof(int));
-    memset(r.pop_count, 0, LS_POPS * sizeof(int));
+    memset(r.spk, 0, (size_t)c->d.N * sizeof(int)); /* (the spike counts: ls_convert) */
   }
   CUDA_CHECK(cudaMemcpyAsync(c->d_mem, c->h_mem, c->off[c->R], cudaMemcpyHostToDevice, c->stream));
   CUDA_CHECK(cudaStreamSynchronize(c->stream));
