@@ -19,6 +19,11 @@
  *   LS_TAKE(p)        (*p)++ on an int, atomically where teams share it; returns the old
  *   LS_SIMD           a vectorisation hint for a loop over neurons (or nothing)
  *   LS_GROUP          (optional, default 1) threads of a group (a warp), a divisor of bnth
+ *   LS_BALLOT(pred)   (with LS_GROUP > 1) the group's flags as a mask, bit = lane
+ *   LS_LOWEST(mask)   (with LS_GROUP > 1) the index of the lowest set bit
+ *   LS_UNROLL         (optional, default 1) static synapses of a spike a thread loads at once
+ *   LS_ONE_PASS       (optional) phase A in one pass per neuron, values in registers (a
+ *                     GPU: ls_neurons_one); else three passes, each a loop that vectorises
  *   LS_BLOCK_OF_ONE   (optional) every block has one thread: the CPU's team of nblk threads,
  *                     each a contiguous range of neurons with stride-1 loops (they vectorise),
  *                     LS_SYNC() a barrier of the whole team, so that it runs what a team of
@@ -50,6 +55,16 @@
 #endif
 #ifndef LS_GROUP
 #define LS_GROUP 1
+#endif
+#ifndef LS_UNROLL
+#define LS_UNROLL 1
+#endif
+#ifndef LS_BALLOT /* a group of one: its own flag, its lowest set bit is bit 0 */
+#if LS_GROUP != 1
+#error "LS_GROUP > 1 needs LS_BALLOT and LS_LOWEST"
+#endif
+#define LS_BALLOT(pred) ((unsigned)((pred) != 0))
+#define LS_LOWEST(mask) 0
 #endif
 
 typedef struct LsTeam {
@@ -178,6 +193,67 @@ LS_FN void ls_draws(LsTeam t, const LsBody *b, long long s) {
   }
 }
 
+/* A population's constants of phase A2 (ls_neuron_in), as values: the loop's stores
+ * cannot change them. The sign of a weight picks the current, as in NEST. */
+typedef struct LsIn {
+  float bg_ex, bg_in, lgn_ex, lgn_in, p_plus, p_minus;
+  int ref;
+} LsIn;
+
+LS_FN LsIn ls_neuron_in(const LsConst *k, int type) {
+  float wl = k->w_lgn[type];
+  LsIn c = {k->w_bg >= 0.0f ? k->w_bg : 0.0f,
+            k->w_bg < 0.0f ? k->w_bg : 0.0f,
+            wl >= 0.0f ? wl : 0.0f,
+            wl < 0.0f ? wl : 0.0f,
+            k->p_plus,
+            k->p_minus,
+            k->ref_steps};
+  return c;
+}
+
+/* One neuron's step (phase A2's work for neuron i, from its pending inputs in_ex, in_in
+ * and its Poisson counts: c of the background, cl of the LGN times has_lgn): the inputs,
+ * the neuron, the traces' decay and age; returns 1 when it spikes. Both passes below run
+ * it; the arrays come in as the caller's locals (the CPU's loop then vectorises). */
+LS_FN int ls_neuron_at(int i, float in_ex, float in_in, float c, float cl, LsIn q, const LsProp *P,
+                       int psc, float *v, float *i_ex, float *di_ex, float *i_in, float *di_in,
+                       int *refr, float *kplus, float *kminus, float *khist, int *age_of,
+                       int *flag) {
+  in_ex += c * q.bg_ex;
+  in_in += c * q.bg_in;
+  in_ex += cl * q.lgn_ex;
+  in_in += cl * q.lgn_in;
+  LsNeuron n = {v[i], i_ex[i], di_ex[i], i_in[i], di_in[i], refr[i]};
+  int fired = ls_neuron_step(&n, P, psc, q.ref, in_ex, in_in);
+  v[i] = n.v, i_ex[i] = n.i_ex, di_ex[i] = n.di_ex;
+  i_in[i] = n.i_in, di_in[i] = n.di_in, refr[i] = n.refr;
+  kplus[i] *= q.p_plus;
+  float km = kminus[i] * q.p_minus;
+  khist[i] = km;
+  kminus[i] = km + (float)fired;
+  int age = age_of[i] < LS_AGE_MAX ? age_of[i] + 1 : LS_AGE_MAX;
+  age_of[i] = fired ? 0 : age;
+  flag[i] = fired;
+  return fired;
+}
+
+/* A spike of neuron i (population p) at step s into the step's list, the record's counts
+ * and the raster. */
+LS_FN void ls_spike_at(const LsBody *b, long long s, int p, int i) {
+  LsRep *r = b->r;
+  r->spk[LS_TAKE(r->n_spk)] = i;
+  LS_TAKE(&r->pop_count[p]);
+  if (s >= b->d->raster_first && s < b->d->raster_steps) {
+    int q = LS_TAKE(r->n_rast);
+    if (q < r->rast_cap) {
+      r->rast[2 * (size_t)q] = (uint32_t)i;
+      r->rast[2 * (size_t)q + 1] = (uint32_t)s;
+    }
+  }
+}
+
+#ifndef LS_ONE_PASS
 /* Phase A2: the inputs of step s and the block's neurons of population p (one type, one
  * LGN rate), with psc fixed (a constant at the call, so that the loop vectorises); the
  * traces decay and age; spikes are flagged. */
@@ -188,11 +264,8 @@ LS_FN void ls_neurons_pop(LsTeam t, const LsBody *b, long long s, int p, int psc
   size_t at0 = (size_t)ls_mod(s, b->d->D) * N, h0 = (size_t)ls_mod(s, b->d->D + 1) * N;
   const LsProp *P = &k->prop[type];
   const LsPoisson *bg = &k->bg[type], *lgn = &k->lgn[assembly < LS_HA ? assembly : 0];
-  /* the sign of a weight picks the current, as in NEST */
-  float bg_ex = k->w_bg >= 0.0f ? k->w_bg : 0.0f, bg_in = k->w_bg < 0.0f ? k->w_bg : 0.0f;
-  float wl = k->w_lgn[type], lgn_ex = wl >= 0.0f ? wl : 0.0f, lgn_in = wl < 0.0f ? wl : 0.0f;
-  float p_plus = k->p_plus, p_minus = k->p_minus;
-  int ref = k->ref_steps, lo, hi;
+  LsIn q = ls_neuron_in(k, type);
+  int lo, hi;
   ls_block_neurons(t, N, &lo, &hi);
   int i0 = b->d->pop0[p] > lo ? b->d->pop0[p] : lo,
       i1 = b->d->pop0[p + 1] < hi ? b->d->pop0[p + 1] : hi;
@@ -212,26 +285,12 @@ LS_FN void ls_neurons_pop(LsTeam t, const LsBody *b, long long s, int p, int psc
   }
   LS_SIMD
   for (int i = ls_block_first(t, lo, i0); i < i1; i += LS_BSTRIDE(t)) {
-    float in_ex = now_ex[i], in_in = now_in[i];
     float c = (float)ls_poisson(bg, draw_bg[i]);
-    in_ex += c * bg_ex;
-    in_in += c * bg_in;
     /* no selects around float arithmetic here: gcc sinks it into a branch, which it then
      * does not if-convert (the operation could trap), and the loop stays scalar */
     float cl = (float)ls_poisson(lgn, draw_lgn[i]) * has_lgn[i];
-    in_ex += cl * lgn_ex;
-    in_in += cl * lgn_in;
-    LsNeuron n = {v[i], i_ex[i], di_ex[i], i_in[i], di_in[i], refr[i]};
-    int fired = ls_neuron_step(&n, P, psc, ref, in_ex, in_in);
-    v[i] = n.v, i_ex[i] = n.i_ex, di_ex[i] = n.di_ex;
-    i_in[i] = n.i_in, di_in[i] = n.di_in, refr[i] = n.refr;
-    kplus[i] *= p_plus;
-    float km = kminus[i] * p_minus;
-    khist[i] = km;
-    kminus[i] = km + (float)fired;
-    int age = age_of[i] < LS_AGE_MAX ? age_of[i] + 1 : LS_AGE_MAX;
-    age_of[i] = fired ? 0 : age;
-    flag[i] = fired;
+    ls_neuron_at(i, now_ex[i], now_in[i], c, cl, q, P, psc, v, i_ex, di_ex, i_in, di_in, refr,
+                 kplus, kminus, khist, age_of, flag);
   }
 }
 
@@ -243,18 +302,8 @@ LS_FN void ls_spikes_pop(LsTeam t, const LsBody *b, long long s, int p) {
   ls_block_neurons(t, b->d->N, &lo, &hi);
   int i0 = b->d->pop0[p] > lo ? b->d->pop0[p] : lo,
       i1 = b->d->pop0[p + 1] < hi ? b->d->pop0[p + 1] : hi;
-  for (int i = ls_block_first(t, lo, i0); i < i1; i += LS_BSTRIDE(t)) {
-    if (!r->fired[i]) continue;
-    r->spk[LS_TAKE(r->n_spk)] = i;
-    LS_TAKE(&r->pop_count[p]);
-    if (s >= b->d->raster_first && s < b->d->raster_steps) {
-      int q = LS_TAKE(r->n_rast);
-      if (q < r->rast_cap) {
-        r->rast[2 * (size_t)q] = (uint32_t)i;
-        r->rast[2 * (size_t)q + 1] = (uint32_t)s;
-      }
-    }
-  }
+  for (int i = ls_block_first(t, lo, i0); i < i1; i += LS_BSTRIDE(t))
+    if (r->fired[i]) ls_spike_at(b, s, p, i);
 }
 
 /* Phase A: draws, neurons, spikes (the block's neurons: its draws are its own). */
@@ -274,6 +323,54 @@ LS_FN void ls_neurons(LsTeam t, const LsBody *b, long long s) {
     ls_spikes_pop(t, b, s, p);
   }
 }
+#else
+/* Word i % 4 of the Philox block of neuron i's group (ls_draws' draw_bg[i] for stream 0,
+ * draw_lgn[i] for 1), picked by compares (an indexed word would go to a GPU's local
+ * memory). */
+LS_FN uint32_t ls_draw_at(uint64_t seed, long long s, uint32_t stream, int i) {
+  philox4x32_ctr_t x = ap_rng_block(seed, AP_RNG_INPUT, (uint32_t)s, stream, (uint32_t)i / 4u);
+  int w = i & 3;
+  return w == 0 ? x.v[0] : w == 1 ? x.v[1] : w == 2 ? x.v[2] : x.v[3];
+}
+
+/* Phase A in one pass (LS_ONE_PASS, a GPU's threads: a thread per neuron): each thread
+ * takes its neurons of the block, whatever their population, and does phases A1 to A3
+ * for each with the values in registers: its draws (the same words ls_draws stores), its
+ * pending inputs, the neuron (ls_neuron_at), its spike. The same operations per neuron
+ * as the three passes above; the LGN's count is drawn only where the neuron has a train
+ * (elsewhere the passes above multiply a count by has_lgn = 0: 0 either way). */
+LS_FN void ls_neurons_one(LsTeam t, const LsBody *b, long long s, int psc) {
+  LsRep *r = b->r;
+  const LsConst *k = b->k;
+  int N = b->d->N, lo, hi;
+  size_t at0 = (size_t)ls_mod(s, b->d->D) * N, h0 = (size_t)ls_mod(s, b->d->D + 1) * N;
+  ls_block_neurons(t, N, &lo, &hi);
+  int64_t *ring_ex = r->ring_ex + at0, *ring_in = r->ring_in + at0;
+  float *khist = r->khist + h0;
+  for (int i = lo + LS_BFIRST(t); i < hi; i += LS_BSTRIDE(t)) {
+    int p = r->pop[i], type = p & 1, assembly = p / 4;
+    float has = r->lgn[i];
+    float in_ex = ls_unfix(ring_ex[i]), in_in = ls_unfix(ring_in[i]);
+    ring_ex[i] = 0;
+    ring_in[i] = 0;
+    const LsPoisson *lgn = &k->lgn[assembly < LS_HA ? assembly : 0];
+    float c = (float)ls_poisson(&k->bg[type], ls_draw_at(k->seed, s, 0, i));
+    float cl = (float)(has != 0.0f ? ls_poisson(lgn, ls_draw_at(k->seed, s, 1, i)) : 0) * has;
+    if (ls_neuron_at(i, in_ex, in_in, c, cl, ls_neuron_in(k, type), &k->prop[type], psc, r->v,
+                     r->i_ex, r->di_ex, r->i_in, r->di_in, r->refr, r->kplus, r->kminus, khist,
+                     r->age, r->fired))
+      ls_spike_at(b, s, p, i);
+  }
+}
+
+/* Phase A: the block's neurons in one pass. */
+LS_FN void ls_neurons(LsTeam t, const LsBody *b, long long s) {
+  if (b->k->psc == LS_PSC_ALPHA)
+    ls_neurons_one(t, b, s, LS_PSC_ALPHA);
+  else
+    ls_neurons_one(t, b, s, LS_PSC_EXP);
+}
+#endif
 
 /* Phase C: postsynaptic spikes of step s - D reach their plastic synapses, whose
  * presynaptic neuron did not fire at step s (those that did are facilitated by the spike's
@@ -287,13 +384,20 @@ LS_FN void ls_facilitation(LsTeam t, const LsBody *b) {
   int gid = LS_FIRST(t) / LS_GROUP, ngr = LS_STRIDE(t) / LS_GROUP, lane = LS_FIRST(t) % LS_GROUP;
   long long n = r->post1 - r->post0;
   int i0 = r->post0 + (int)(n * gid / ngr), i1 = r->post0 + (int)(n * (gid + 1) / ngr);
-  for (int i = i0; i < i1; i++) {
-    if (r->age[i] != D) continue;
-    for (uint32_t q = r->qptr[i] + lane; q < r->qptr[i + 1]; q += LS_GROUP) {
-      int j = r->qpre[q];
-      if (r->fired[j]) continue;
-      uint32_t k = r->qsyn[q];
-      r->w[k] = ls_facilitate(b->k, r->w[k], r->kplus[j]);
+  /* the group's lanes look at LS_GROUP neurons at once; then the group walks the
+   * synapses of each that fired D steps ago, lowest first */
+  for (int a = i0; a < i1; a += LS_GROUP) {
+    int me = a + lane;
+    unsigned hit = LS_BALLOT(me < i1 && r->age[me] == D);
+    while (hit) {
+      int i = a + LS_LOWEST(hit);
+      hit &= hit - 1u;
+      for (uint32_t q = r->qptr[i] + lane; q < r->qptr[i + 1]; q += LS_GROUP) {
+        int j = r->qpre[q];
+        if (r->fired[j]) continue;
+        uint32_t k = r->qsyn[q];
+        r->w[k] = ls_facilitate(b->k, r->w[k], r->kplus[j]);
+      }
     }
   }
 }
@@ -344,10 +448,18 @@ LS_FN void ls_delivery(LsTeam t, const LsBody *b, long long s, int n) {
   for (int x = LS_BLK(t); x < n; x += LS_NBLK(t)) {
     int j = r->spk[x], pj = r->pop[j];
     const int64_t *wrow = r->wfix + pj * LS_POPS;
-    for (uint32_t q = r->sptr[j] + LS_BFIRST(t); q < r->sptr[j + 1]; q += LS_BSTRIDE(t)) {
-      int i = r->scol[q];
-      int64_t w = wrow[r->pop[i]]; /* as NEST: the sign picks the synaptic current */
-      LS_ADD64(w < 0 ? &in[i] : &ex[i], w);
+    uint32_t q1 = r->sptr[j + 1];
+    /* LS_UNROLL synapses a trip: their loads first (in flight together), then the adds */
+    for (uint32_t q = r->sptr[j] + LS_BFIRST(t); q < q1; q += LS_UNROLL * LS_BSTRIDE(t)) {
+      int at[LS_UNROLL];
+      int64_t wu[LS_UNROLL];
+      for (int u = 0; u < LS_UNROLL; u++) {
+        uint32_t qu = q + (uint32_t)(u * LS_BSTRIDE(t));
+        at[u] = qu < q1 ? r->scol[qu] : -1;
+      }
+      for (int u = 0; u < LS_UNROLL; u++) wu[u] = at[u] >= 0 ? wrow[r->pop[at[u]]] : 0;
+      for (int u = 0; u < LS_UNROLL; u++) /* as NEST: the sign picks the synaptic current */
+        if (at[u] >= 0) LS_ADD64(wu[u] < 0 ? &in[at[u]] : &ex[at[u]], wu[u]);
     }
     float kp = r->kplus[j];
     for (uint32_t q = r->pptr[j] + LS_BFIRST(t); q < r->pptr[j + 1]; q += LS_BSTRIDE(t)) {

@@ -27,13 +27,23 @@
  * not a grid-wide barrier: the simulator that checks these kernels in CI runs one block after the
  * other in its functional mode (a barrier across blocks never returns there) and has no cooperative
  *   launch. The spike list's count alternates between two counters by the step's parity
- *   (d_cnt): the synapse launch of step s reads one and clears the other.
+ *   (d_cnt): the synapse launch of step s reads one and clears the other. A block with
+ *   spikes to deliver first stages the pair weights (wfix) and, up to POP_SHARED neurons,
+ *   pop[] in shared memory.
+ * Both run the body with LS_ONE_PASS (a thread does a neuron's draws, inputs, step and
+ * spike with the values in registers), LS_UNROLL 4 (a spike's static synapses, four loads
+ * in flight per thread) and warp ballots over the neurons with plastic inputs.
  * auto picks split when it gives a replica at least two blocks.
  * A cohort that does not fit in device memory is refused with the size it needs. Every
  * CUDA call and launch is checked, and every copy runs on the cohort's stream. */
 #define LS_FN static __device__ inline
 #define LS_SYNC() __syncthreads()
 #define LS_GROUP 32
+#define LS_BALLOT(pred) __ballot_sync(0xffffffffu, (pred))
+/* the lowest set bit's index (no __ffs: the CUDA simulator cannot parse its bfind) */
+#define LS_LOWEST(mask) __popc(((mask) & (0u - (mask))) - 1u)
+#define LS_ONE_PASS
+#define LS_UNROLL 4 /* a spike's static synapses: four loads in flight per thread */
 #define LS_ADD64(p, v) atomicAdd((unsigned long long *)(p), (unsigned long long)(v))
 #define LS_TAKE(p) atomicAdd((p), 1)
 #include "ls_rep.h"
@@ -49,6 +59,7 @@
 #define MAX_THREADS 256         /* a block: a team of up to this many threads */
 #define MAX_CHUNK LS_CUDA_CHUNK /* records per launch (the buffers' sizes: ls_cuda_size) */
 #define SPLIT_PER_SM 4          /* the split kernel's blocks per SM (its launches' shape) */
+#define POP_SHARED 4096         /* the synapse launch stages pop[] in shared memory up to this N */
 
 /* ---- the kernel: indexing and launch only; the model is ls_body.h ------------------- */
 
@@ -148,6 +159,23 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   if (blockIdx.x % B == 0 && threadIdx.x == 0) cnt[2 * r + (int)((s + 1) & 1)] = 0;
   __syncthreads();
   if (rep.status[0]) return;
+  if ((int)blockIdx.x % B < n) {
+    /* the block has spikes: the delivery's lookups (a target's population, the weight of a
+     * pair of populations) from shared memory */
+    __shared__ int64_t wfix[LS_POPS * LS_POPS];
+    __shared__ uint32_t pops[POP_SHARED / 4];
+    const int64_t *gw = rep.wfix;
+    const uint32_t *gp = (const uint32_t *)rep.pop; /* (packed 16-byte aligned: whole words) */
+    int stage = d.N <= POP_SHARED;
+    for (int w = threadIdx.x; w < LS_POPS * LS_POPS; w += blockDim.x) wfix[w] = gw[w];
+    for (int w = threadIdx.x; stage && w < (d.N + 3) / 4; w += blockDim.x) pops[w] = gp[w];
+    __syncthreads(); /* every thread has read rep's pointers */
+    if (threadIdx.x == 0) {
+      rep.wfix = wfix;
+      if (stage) rep.pop = (const uint8_t *)pops;
+    }
+    __syncthreads();
+  }
   LsBody b = {&rep, &k, &dims, NULL};
   ls_synapses(split_team(B, d.N), &b, s, n, NULL);
 }

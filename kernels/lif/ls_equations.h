@@ -60,9 +60,18 @@ LS_FN int ls_neuron_step(LsNeuron *n, const LsProp *P, int psc, int ref_steps, f
  * out for all 24: a loop here keeps gcc from vectorising the loop over neurons around it. */
 LS_FN int ls_poisson(const LsPoisson *t, uint32_t u) {
   const uint32_t *h = t->thr1;
+#ifdef __CUDA_ARCH__
+  /* a GPU thread stops at the first threshold not passed (a count is 0-2 almost always):
+   * the thresholds do not decrease (ls_model.c, poisson_table), so the ones passed are
+   * the first ones, and their count is the same as the sum below */
+  int n = 0;
+  while (n < LS_POIS_MAX && u > h[n]) n++;
+  return n;
+#else
 #define LS_P4(k) (u > h[k]) + (u > h[(k) + 1]) + (u > h[(k) + 2]) + (u > h[(k) + 3])
   return LS_P4(0) + LS_P4(4) + LS_P4(8) + LS_P4(12) + LS_P4(16) + LS_P4(20);
 #undef LS_P4
+#endif
 }
 
 /* x^mu for x in [0, 1] (mu 1 and 0 exact). */
