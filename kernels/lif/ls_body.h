@@ -240,7 +240,8 @@ LS_FN int ls_neuron_at(int i, float in_ex, float in_in, float c, float cl, LsIn 
 
 /* A spike of neuron i (population p) at step s into the step's list, the record's counts
  * and the raster. */
-LS_FN void ls_spike_at(const LsBody *b, long long s, int p, int i) {
+LS_FN void ls_spike_at(LsTeam t, const LsBody *b, long long s, int p, int i) {
+  (void)t; /* (the team whose LS_TAKE this is: the CPU's atomics where it has several) */
   LsRep *r = b->r;
   r->spk[LS_TAKE(r->n_spk)] = i;
   LS_TAKE(&r->pop_count[p]);
@@ -303,7 +304,7 @@ LS_FN void ls_spikes_pop(LsTeam t, const LsBody *b, long long s, int p) {
   int i0 = b->d->pop0[p] > lo ? b->d->pop0[p] : lo,
       i1 = b->d->pop0[p + 1] < hi ? b->d->pop0[p + 1] : hi;
   for (int i = ls_block_first(t, lo, i0); i < i1; i += LS_BSTRIDE(t))
-    if (r->fired[i]) ls_spike_at(b, s, p, i);
+    if (r->fired[i]) ls_spike_at(t, b, s, p, i);
 }
 
 /* Phase A: draws, neurons, spikes (the block's neurons: its draws are its own). */
@@ -359,7 +360,7 @@ LS_FN void ls_neurons_one(LsTeam t, const LsBody *b, long long s, int psc) {
     if (ls_neuron_at(i, in_ex, in_in, c, cl, ls_neuron_in(k, type), &k->prop[type], psc, r->v,
                      r->i_ex, r->di_ex, r->i_in, r->di_in, r->refr, r->kplus, r->kminus, khist,
                      r->age, r->fired))
-      ls_spike_at(b, s, p, i);
+      ls_spike_at(t, b, s, p, i);
   }
 }
 
