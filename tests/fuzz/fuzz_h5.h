@@ -121,7 +121,7 @@ static const char *const fuzz_attrs[] = {
     "format",           "format_version",  "model",       "record",      "apical_version",
     "backend",          "dataset",         "epochs_done", "epochs",      "n_replicas",
     "experiment",       "experiment_file", "command",     "shard_index", "shard_count",
-    "n_replicas_total", "git_revision",    "written"};
+    "n_replicas_total", "git_revision",    "written",     "units_done",  "units_per_record"};
 #define FUZZ_N_ATTRS (int)(sizeof fuzz_attrs / sizeof *fuzz_attrs)
 
 typedef struct FuzzNames {
