@@ -240,6 +240,16 @@ const ParityCase parity_cases[] = {
      MC "[train]\nepochs = 2\nval_samples = 1\n[model]\nneuron = poisson\nt_pres = 3\n"
         "tau_dend = 0.2\n[sweep]\nt_ref = 0, 0.2\n",
      0, 0, "wide:2", 0, 1},
+    /* rows of more than 64 MC_WARP_BATCH (512) inputs (two load batches of the warps' sums
+     * and of the record end's W_up steps), a hidden layer of more than 128 neurons (two
+     * blocks of the tracker warp's self-prediction sums), rows under 64 inputs (one
+     * thread's batched sums) */
+    {"wide:2, 530-130-3: two load batches per row, tracker sums over 130, a test phase",
+     MC "[experiment]\ndataset = random\n[data]\nrandom_samples = 2\n"
+        "[train]\nepochs = 2\nval_samples = 1\ntest_every = 2\n"
+        "[model]\ndims = 530, 130, 3\nt_pres = 2\ninit_scale = 0.2\neta_up = 0.05, 0.02\n"
+        "eta_ip = 0.02\neta_pi = 0.02\n",
+     0, 0, "wide:2", 0, 1},
     /* ---- records cut into units (issue 24): the GPU stops inside records, at every
      * few presentations or steps, its state round-tripped through the canonical layout at
      * each stop (lif_stdp's spike counts of the record so far included) ---- */

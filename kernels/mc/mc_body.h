@@ -220,6 +220,8 @@ MC_BODY_FN McRows mc_rows(const McBody *b, int n) {
 /* McBody.wide_sum of a team of whole warps (the CUDA wide kernel): the partial sums of a
  * row are its warp's lanes', two each (mc_matvec) */
 #define MC_WIDE_WARP 2
+/* a team of warps loads this many blocks of 64 inputs of a row before summing them */
+#define MC_WARP_BATCH 8
 
 /* Where the series of each lane go: lane l's record e at
  * base + row(l) * row_stride + (e - col0) * width, row(l) = rows[l] (or l without rows);
@@ -267,28 +269,67 @@ MC_HELPER void mc_matvec(float *MC_RESTRICT out, float *MC_RESTRICT W, const flo
       for (int i = lo; i < hi; i++) {
         float *MC_RESTRICT w = W + (size_t)i * (size_t)n_pre * MC_S;
         const float gi = g ? g[(size_t)i * MC_S] : 0.0f;
-#define MC_W_WARP(jj)                                                                              \
-  (!g ? w[(size_t)(jj)*MC_S]                                                                       \
-   : w_max                                                                                         \
-       ? (w[(size_t)(jj)*MC_S] =                                                                   \
-              mc_weight_step_clipped(w[(size_t)(jj)*MC_S], gi, x[(size_t)(jj)*MC_S], wm))         \
-       : (w[(size_t)(jj)*MC_S] = mc_weight_step(w[(size_t)(jj)*MC_S], gi, x[(size_t)(jj)*MC_S])))
+        /* MC_WARP_BATCH iterations of j0 at a time: every load of a batch is issued
+         * before its sums (the weights' steps and stores, then each partial's fmaf in
+         * j order), so a row costs a few memory round trips, not one per 64 inputs;
+         * the lanes past n_pre load nothing and add nothing */
         float p0 = 0.0f, p1 = 0.0f;
-        int j0 = 0;
-        for (; j0 + MC_WIDE_PARTIALS <= n_pre; j0 += MC_WIDE_PARTIALS) {
-          p0 = fmaf(MC_W_WARP(j0 + q), r[(size_t)(j0 + q) * MC_S], p0);
-          p1 = fmaf(MC_W_WARP(j0 + 32 + q), r[(size_t)(j0 + 32 + q) * MC_S], p1);
+        for (int j0 = 0; j0 < n_pre; j0 += MC_WIDE_PARTIALS * MC_WARP_BATCH) {
+          float wa[2 * MC_WARP_BATCH], ra[2 * MC_WARP_BATCH], xa[2 * MC_WARP_BATCH];
+#pragma unroll
+          for (int u = 0; u < 2 * MC_WARP_BATCH; u++) {
+            const int j = j0 + 32 * u + q;
+            const int ok = j < n_pre;
+            wa[u] = ok ? w[(size_t)j * MC_S] : 0.0f;
+            ra[u] = ok ? r[(size_t)j * MC_S] : 0.0f;
+            xa[u] = ok && g ? x[(size_t)j * MC_S] : 0.0f;
+          }
+          if (g) {
+#pragma unroll
+            for (int u = 0; u < 2 * MC_WARP_BATCH; u++) {
+              const int j = j0 + 32 * u + q;
+              if (j < n_pre) {
+                wa[u] = w_max ? mc_weight_step_clipped(wa[u], gi, xa[u], wm)
+                              : mc_weight_step(wa[u], gi, xa[u]);
+                w[(size_t)j * MC_S] = wa[u];
+              }
+            }
+          }
+#pragma unroll
+          for (int u = 0; u < MC_WARP_BATCH; u++) {
+            if (j0 + 64 * u + q < n_pre) p0 = fmaf(wa[2 * u], ra[2 * u], p0);
+            if (j0 + 64 * u + 32 + q < n_pre) p1 = fmaf(wa[2 * u + 1], ra[2 * u + 1], p1);
+          }
         }
-        if (j0 + q < n_pre) p0 = fmaf(MC_W_WARP(j0 + q), r[(size_t)(j0 + q) * MC_S], p0);
-        if (j0 + 32 + q < n_pre)
-          p1 = fmaf(MC_W_WARP(j0 + 32 + q), r[(size_t)(j0 + 32 + q) * MC_S], p1);
-#undef MC_W_WARP
         p0 += p1;
         for (int h = 16; h >= 1; h >>= 1) p0 += __shfl_down_sync(all, p0, (unsigned)h);
         if (q == 0) out[(size_t)i * MC_S] = p0;
       }
     }
     __syncwarp();
+    return;
+  }
+#endif
+#if defined(__CUDA_ARCH__)
+  if (!g && !(wide && n_pre >= MC_WIDE_MIN_PRE)) {
+    /* a scalar sum (j ascending) by one thread: 16 loads issued before their fmaf, so
+     * that a short row costs one memory round trip, not one per few inputs */
+    for (int i = rw.lo; i < rw.hi; i++) {
+      const float *MC_RESTRICT w = W + (size_t)i * (size_t)n_pre * MC_S;
+      float acc = 0.0f;
+      for (int j0 = 0; j0 < n_pre; j0 += 16) {
+        float wa[16], ra[16];
+#pragma unroll
+        for (int u = 0; u < 16; u++) {
+          wa[u] = j0 + u < n_pre ? w[(size_t)(j0 + u) * MC_S] : 0.0f;
+          ra[u] = j0 + u < n_pre ? r[(size_t)(j0 + u) * MC_S] : 0.0f;
+        }
+#pragma unroll
+        for (int u = 0; u < 16; u++)
+          if (j0 + u < n_pre) acc = fmaf(wa[u], ra[u], acc);
+      }
+      out[(size_t)i * MC_S] = acc;
+    }
     return;
   }
 #endif
@@ -391,13 +432,23 @@ AP_HD void mc_plastic(float *MC_RESTRICT W, const float *MC_RESTRICT c,
       for (int i = lo; i < hi; i++) {
         float *MC_RESTRICT w = W + (size_t)i * (size_t)n_pre * MC_S;
         const float g0 = c[0] * err[(size_t)i * MC_S];
-        if (w_max)
-          for (int j = q; j < n_pre; j += 32)
-            w[(size_t)j * MC_S] =
-                mc_weight_step_clipped(w[(size_t)j * MC_S], g0, r[(size_t)j * MC_S], w_max[0]);
-        else
-          for (int j = q; j < n_pre; j += 32)
-            w[(size_t)j * MC_S] = mc_weight_step(w[(size_t)j * MC_S], g0, r[(size_t)j * MC_S]);
+        /* 2 MC_WARP_BATCH words per lane loaded before any is stepped (as mc_matvec) */
+        for (int j0 = 0; j0 < n_pre; j0 += 64 * MC_WARP_BATCH) {
+          float wa[2 * MC_WARP_BATCH], ra[2 * MC_WARP_BATCH];
+#pragma unroll
+          for (int u = 0; u < 2 * MC_WARP_BATCH; u++) {
+            const int j = j0 + 32 * u + q;
+            wa[u] = j < n_pre ? w[(size_t)j * MC_S] : 0.0f;
+            ra[u] = j < n_pre ? r[(size_t)j * MC_S] : 0.0f;
+          }
+#pragma unroll
+          for (int u = 0; u < 2 * MC_WARP_BATCH; u++) {
+            const int j = j0 + 32 * u + q;
+            if (j < n_pre)
+              w[(size_t)j * MC_S] = w_max ? mc_weight_step_clipped(wa[u], g0, ra[u], w_max[0])
+                                          : mc_weight_step(wa[u], g0, ra[u]);
+          }
+        }
       }
     }
     __syncwarp();
@@ -411,6 +462,22 @@ AP_HD void mc_plastic(float *MC_RESTRICT W, const float *MC_RESTRICT c,
     MC_LANES(l) g[l] = c[l] * err[i * MC_S + l];
 #if MC_LN == 1 /* one lane: the same steps, vectorised over the presynaptic index */
     if (masked && c[0] == 0.0f) continue;
+#if defined(__CUDA_ARCH__)
+    /* one thread: 16 weights loaded before any is stepped (a round trip per 16) */
+    for (int j0 = 0; j0 < n_pre; j0 += 16) {
+      float wa[16], ra[16];
+#pragma unroll
+      for (int u = 0; u < 16; u++) {
+        wa[u] = j0 + u < n_pre ? w[(size_t)(j0 + u) * MC_S] : 0.0f;
+        ra[u] = j0 + u < n_pre ? r[(size_t)(j0 + u) * MC_S] : 0.0f;
+      }
+#pragma unroll
+      for (int u = 0; u < 16; u++)
+        if (j0 + u < n_pre)
+          w[(size_t)(j0 + u) * MC_S] = w_max ? mc_weight_step_clipped(wa[u], g[0], ra[u], w_max[0])
+                                             : mc_weight_step(wa[u], g[0], ra[u]);
+    }
+#else
     if (w_max) {
       const float g0 = g[0], m0 = w_max[0];
       MC_SIMD for (int j = 0; j < n_pre; j++) w[(size_t)j * MC_S] =
@@ -420,6 +487,7 @@ AP_HD void mc_plastic(float *MC_RESTRICT W, const float *MC_RESTRICT c,
       MC_SIMD for (int j = 0; j < n_pre; j++) w[(size_t)j * MC_S] =
           mc_weight_step(w[(size_t)j * MC_S], g0, r[(size_t)j * MC_S]);
     }
+#endif
 #else
     if (w_max)
       for (int j = 0; j < n_pre; j++) MC_LANES(l)
@@ -644,14 +712,94 @@ MC_BODY_FN void mc_body_refresh(McBody *b) {
   }
 }
 
+/* What a hidden layer's self-prediction errors read (thesis §2.3): its apical potentials
+ * va and the rates of its interneurons and of their sisters, this step's inputs. */
+typedef struct McTrack {
+  int ly, n_pyr, n_next;
+  const float *va, *r_inn, *r_next;
+} McTrack;
+
+/* The team member that sums them (the whole warp of it in a team of warps). */
+#ifndef MC_TRACKER_RANK
+#define MC_TRACKER_RANK(b) 0
+#endif
+
+#if defined(__CUDA_ARCH__) && MC_LN == 1
+/* mc_sum_squares' serial chain (i ascending, the same fmaf) by a whole warp: its lanes
+ * load 128 values at once, lane t's value is handed to every lane by a shuffle in turn,
+ * so the chain waits on one memory round trip per 128 values, not one per value. Every
+ * lane gets the sum. */
+static __device__ __forceinline__ float mc_warp_sum_squares(const float *a, const float *bb,
+                                                             int n MC_S_PARAM) {
+  const unsigned all = 0xffffffffu;
+  const int q = (int)(threadIdx.x & 31u);
+  float acc = 0.0f;
+  for (int i0 = 0; i0 < n; i0 += 128) {
+    float v[4];
+#pragma unroll
+    for (int u = 0; u < 4; u++) {
+      const int i = i0 + 32 * u + q;
+      v[u] = i < n ? (bb ? a[(size_t)i * MC_S] - bb[(size_t)i * MC_S] : a[(size_t)i * MC_S]) : 0.0f;
+    }
+#pragma unroll
+    for (int u = 0; u < 4; u++)
+#pragma unroll
+      for (int t = 0; t < 32; t++) {
+        const float d = __shfl_sync(all, v[u], t);
+        if (i0 + 32 * u + t < n) acc = fmaf(d, d, acc);
+      }
+  }
+  return acc;
+}
+#endif
+
+/* Adds a hidden layer's self-prediction errors of this step to the record's sums (the
+ * tracker's: MC_TRACKER_RANK). */
+MC_BODY_FN void mc_body_track(McBody *b, const McTrack *tr) {
+  MC_S_FROM(b);
+  float api[MC_LN], inn[MC_LN];
+  const int tracker = b->team <= 1 || b->rank == MC_TRACKER_RANK(b);
+#if defined(__CUDA_ARCH__) && MC_LN == 1
+  if (b->team > 1 && b->wide_sum == MC_WIDE_WARP) { /* the tracker's warp */
+    if (b->rank / 32 != MC_TRACKER_RANK(b) / 32) return;
+    api[0] = mc_warp_sum_squares(tr->va, NULL, tr->n_pyr MC_S_ARG);
+    inn[0] = mc_warp_sum_squares(tr->r_inn, tr->r_next, tr->n_next MC_S_ARG);
+  } else
+#endif
+  {
+    if (!tracker) return;
+    mc_sum_squares(api, tr->va, NULL, tr->n_pyr MC_S_ARG);
+    mc_sum_squares(inn, tr->r_inn, tr->r_next, tr->n_next MC_S_ARG);
+  }
+  if (!tracker) return;
+  float *api_sum = MC_WK(b, b->wo->api_sum), *inn_sum = MC_WK(b, b->wo->inn_sum);
+  MC_LANES(l) {
+    api_sum[tr->ly * MC_S + l] += sqrtf(api[l]);
+    inn_sum[tr->ly * MC_S + l] += inn[l] / (float)tr->n_next;
+  }
+}
+
+/* Whether a team's step ends without meeting ("open"): with a hidden layer and W_up's
+ * steps fused, everything a member writes after the output layer's barrier is its own
+ * rows (its output rows, its rows of the inputs' and traces' low-pass, of the sisters'
+ * copies and of the pending W_up factors), and everything the others read of it is read
+ * after the next step's first barrier, except the nudging flag (written after that
+ * barrier, mc_body_step) and the readout (read after the sample's last step, which meets:
+ * mc_body_sample). One barrier fewer per step. */
+MC_BODY_FN int mc_step_open(const McBody *b) {
+  return MC_LN == 1 && b->wo->fuse && b->team > 1 && b->lay->dims.n_layers >= 2;
+}
+
 /* One time step of every lane, MODELS.md §1 "Order of one step". Every layer's update
  * reads only the previous step's rates (buffer cur) and potentials; the one potential read
  * across layers (the interneurons' sister) is copied out before any layer moves.
  * A team (McBody.rank) meets at four kinds of points: after the inputs (every product
  * reads all of them), before each further layer (the work vectors are reused), before
- * the lead sums the self-prediction errors, and at the step's end (the next step reads
- * all rates). Interneurons have their own udot and err rows, so their rows and the
- * pyramids' can be split differently. */
+ * the tracker sums the self-prediction errors of a hidden layer followed by another
+ * hidden layer (those of the last hidden layer wait for the output layer's barrier),
+ * and at the step's end (the next step reads all rates) unless the step is open
+ * (mc_step_open: the next step's first barrier covers it). Interneurons have their own
+ * udot and err rows, so their rows and the pyramids' can be split differently. */
 MC_BODY_FN void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_sample, int track,
                              McTick tk) {
   MC_S_FROM(b);
@@ -665,7 +813,7 @@ MC_BODY_FN void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_
   float *v_bas = MC_WK(b, wo->v_bas), *v_api = MC_WK(b, wo->v_api), *v_den = MC_WK(b, wo->v_den);
   float *v_tmp = MC_WK(b, wo->v_tmp), *udot = MC_WK(b, wo->udot), *err = MC_WK(b, wo->err);
   float *udot_inn = MC_WK(b, wo->udot_inn), *err_inn = MC_WK(b, wo->err_inn);
-  float *api_sum = MC_WK(b, wo->api_sum), *inn_sum = MC_WK(b, wo->inn_sum);
+  McTrack deferred = {-1, 0, 0, NULL, NULL, NULL};
 
   /* 1. inputs and targets */
   float *r_in = MC_ST(b, lay->r_in), *u_tgt = MC_ST(b, lay->u_tgt);
@@ -707,10 +855,20 @@ MC_BODY_FN void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_
     MC_LANES(l) u_next[i * MC_S + l] = mc_shown(k->le[l], u_n[i * MC_S + l], f_n[i * MC_S + l]);
   }
   mc_sync(b);
+  /* an open step (mc_step_open): the last step's nudging flag, read by the output layer
+   * after the next barrier and by nobody before it (the first step of a sample finds the
+   * last sample's, mc_body_sample) */
+  const int open = mc_step_open(b);
+  if (open && step_in_sample > 0 && mc_lead(b)) {
+    float *nudge_last = MC_ST(b, lay->nudge_last);
+    MC_LANES(l) nudge_last[l] = nudge_now;
+  }
 
   /* 3. update and apply, layer by layer */
   for (int ly = 0; ly < L; ly++) {
     if (ly > 0) mc_sync(b);
+    if (deferred.ly >= 0) mc_body_track(b, &deferred);
+    deferred.ly = -1;
     const McLayerOffsets *o = &lay->layer[ly];
     int n_pre = d->n[ly], n_pyr = d->n[ly + 1];
     const McRows rows_pyr = mc_rows(b, n_pyr);
@@ -759,15 +917,14 @@ MC_BODY_FN void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_
       }
 
       if (track) { /* self-prediction errors of the layer (thesis §2.3) */
-        mc_sync(b);
-        if (mc_lead(b)) {
-          float api[MC_LN], inn[MC_LN];
-          mc_sum_squares(api, va, NULL, n_pyr MC_S_ARG);
-          mc_sum_squares(inn, r_inn, r_next, n_next MC_S_ARG);
-          MC_LANES(l) {
-            api_sum[ly * MC_S + l] += sqrtf(api[l]);
-            inn_sum[ly * MC_S + l] += inn[l] / (float)n_next;
-          }
+        const McTrack tr = {ly, n_pyr, n_next, va, r_inn, r_next};
+        if (ly == L - 2 && b->team > 1) {
+          /* the last hidden layer's: at the output layer's barrier (the output layer
+           * writes none of va, r_inn, r_next), which saves the team a barrier */
+          deferred = tr;
+        } else {
+          mc_sync(b);
+          mc_body_track(b, &tr);
         }
       }
 
@@ -829,8 +986,10 @@ MC_BODY_FN void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_
   float *tgt_last = MC_ST(b, lay->u_tgt_last), *nudge_last = MC_ST(b, lay->nudge_last);
   for (int i = rows_out.lo; i < rows_out.hi; i++)
     MC_LANES(l) tgt_last[i * MC_S + l] = u_tgt[i * MC_S + l];
-  mc_sync(b);
-  if (mc_lead(b)) MC_LANES(l) nudge_last[l] = nudge_now;
+  if (!open) {
+    mc_sync(b);
+    if (mc_lead(b)) MC_LANES(l) nudge_last[l] = nudge_now;
+  }
   b->cur = 1 - b->cur;
 }
 
@@ -882,6 +1041,10 @@ MC_BODY_FN void mc_body_sample(McBody *b, const float *xs, const int *ys, const 
   }
   for (int t = 0; t < b->sch.t_pres; t++, tk.c2++)
     mc_body_step(b, learn && t >= b->sch.learn_lag, nudge ? 1.0f : 0.0f, t, track, tk);
+  if (mc_step_open(b) && b->sch.t_pres > 0) { /* the steps left the team apart */
+    mc_sync(b);
+    if (mc_lead(b)) MC_ST(b, b->lay->nudge_last)[0] = nudge ? 1.0f : 0.0f;
+  }
   for (int l = 0; l < MC_LN; l++) {
     int best = 0;
     float e = 0.0f;

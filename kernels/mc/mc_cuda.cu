@@ -61,25 +61,24 @@ static __host__ __device__ __forceinline__ int mc_team_chunk(int rank, int team,
   return (t % 32) * (team / 32) + (t / 32) * n_blocks + blk;
 }
 
-/* The barrier of a replica's n blocks (all resident: cohort_alloc checks it), bar[0] the
- * arrivals, bar[1] the generation: each block's thread 0 reads the generation, arrives,
- * and waits for it to move; the last to arrive resets the count and moves it. The fences
- * publish the block's writes before its arrival and order its later reads after the
- * others' (cooperative groups' grid.sync does the same). Polls are atomics: they are
- * served by L2, never by a stale L1 line. */
+/* The barrier of a replica's n blocks (all resident: cohort_alloc checks it). bar[0]
+ * counts arrivals over the whole launch (zeroed before each launch): barrier k of the
+ * launch is passed when it reaches (k + 1) n, mod 2^32 (a block is never a barrier
+ * ahead of the slowest, so the signed difference decides). Each block's thread 0
+ * arrives with one atomic and polls; the fences publish the block's writes before its
+ * arrival and order its later reads after the others' (cooperative groups' grid.sync
+ * does the same). Polls are atomics: they are served by L2, never by a stale L1 line.
+ * mc_bar_goal: the count the block waits for next (thread 0's). */
+static __shared__ unsigned mc_bar_goal;
 static __device__ __forceinline__ void mc_grid_barrier(unsigned *bar, int n) {
   __syncthreads();
   if (n > 1) {
     if (threadIdx.x == 0) {
-      const unsigned gen = atomicAdd(bar + 1, 0u);
+      const unsigned goal = mc_bar_goal + (unsigned)n;
+      mc_bar_goal = goal;
       __threadfence();
-      if (atomicAdd(bar, 1u) == (unsigned)n - 1u) {
-        atomicExch(bar, 0u);
-        __threadfence();
-        atomicAdd(bar + 1, 1u);
-      } else {
-        while (atomicAdd(bar + 1, 0u) == gen) {
-        }
+      atomicAdd(bar, 1u);
+      while ((int)(atomicAdd(bar, 0u) - goal) < 0) {
       }
       __threadfence();
     }
@@ -99,6 +98,9 @@ static __device__ __forceinline__ int mc_lead_any(unsigned *bar, int n, int lead
 #define MC_BARRIER_OF(b) ((b)->bar ? mc_grid_barrier((b)->bar, (b)->n_blocks) : __syncthreads())
 #define MC_LEAD_ANY(b, v) mc_lead_any((b)->bar, (b)->n_blocks, (b)->rank == 0, (v))
 #endif
+/* the self-prediction sums are the last warp's (the last block's): it holds no row of a
+ * layer of fewer neurons than warps, so the sums overlap the output layer's rows */
+#define MC_TRACKER_RANK(b) ((b)->team >= 64 ? (b)->team - 32 : 0)
 
 #include "mc_body.h"
 #include "mc_warp.h"
@@ -160,6 +162,7 @@ static __global__ void __launch_bounds__(THREADS)
   const int r = (int)blockIdx.x / n_blocks, blk = (int)blockIdx.x % n_blocks;
   if (r >= R) return; /* a replica's blocks leave together */
   const size_t nf = (size_t)lay->n_floats;
+  if (threadIdx.x == 0) mc_bar_goal = 0u; /* bar[0] is zero at the launch */
   McLanes k;
   mc_lanes_set(&k, 0, &cst[r]);
   mc_lanes_finish(&k);
@@ -506,6 +509,8 @@ static int block_threads(const ApCohort *c, int n, int unit) {
 static ap_status launch(ApCohort *c, int e0, int e1, ApError *err) {
   int n = part_size(c, c->resident);
   if (c->kernel == KERNEL_WIDE) {
+    /* the barriers count from zero in every launch (mc_grid_barrier) */
+    CUDA_CHECK(cudaMemsetAsync(c->d_bar, 0, (size_t)c->part * 4 * sizeof(unsigned), c->stream));
     records_wide<<<n * c->n_blocks, THREADS, 0, c->stream>>>(
         c->d_state, c->d_work, c->d_perm, c->d_keep, c->d_const, c->d_lay, c->wo, c->sch, c->data,
         e0, e1, c->d_series, c->width, n, c->n_samples, c->n_blocks, c->d_bar);
