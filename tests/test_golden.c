@@ -1,8 +1,8 @@
-/* Golden results: seven experiments run to the end, every series and every final state
+/* Golden results: eight experiments run to the end, every series and every final state
  * array hashed (FNV-1a 64 over the float32 bytes, replica-major [R][...]) and compared with
  * the hashes in tests/golden/NAME.golden, recorded at fcebbd9 before the model interface
  * was introduced (bars_poisson at 2033e9c, with the spiking model; lif_topdown at 9ed78b0, with its
- * model; idx_784_30_10_wide with the wide path, issue 15). No replica of these cases diverges:
+ * model; idx_784_30_10_wide with the wide path, issue 15; mstdp_bars at its own commit). No replica of these cases diverges:
  * every state value is finite (lif_topdown's W_bu holds NaN where no synapse is). A refactor must
  * keep these bits; a deliberate change of the numbers regenerates them (APICAL_GOLDEN_WRITE=DIR
  * writes NAME.golden files there instead of comparing) and says why in its commit. */
@@ -177,3 +177,4 @@ Test(golden, random_data_three_hidden_layers_with_resets) { check("random_deep_r
 Test(golden, mnist_format_784_30_10_lanes) { check_as("idx_784_30_10", "idx_784_30_10", "lanes"); }
 Test(golden, mnist_format_784_30_10_wide) { check_as("idx_784_30_10_wide", "idx_784_30_10", NULL); }
 Test(golden, lif_assemblies_with_stdp) { check("lif_topdown"); }
+Test(golden, mstdp_every_reading_with_generation) { check("mstdp_bars"); }
