@@ -22,6 +22,15 @@ int ap_team_guard_pick(ApTeamGuard *g, int *probe) {
   return ap_team_guard_best(g);
 }
 
+void ap_team_describe(int team, int threads, char *buf, size_t n) {
+  if (team <= 1)
+    snprintf(buf, n, "a thread each");
+  else if (team == threads)
+    snprintf(buf, n, "all threads on each, or a thread each where faster");
+  else
+    snprintf(buf, n, "a team of %d threads on each, or a thread each where faster", team);
+}
+
 void ap_team_guard_took(ApTeamGuard *g, int mode, double seconds, double replica_records) {
   if (replica_records > 0) g->sec[mode] = seconds / replica_records;
 }

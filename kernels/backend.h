@@ -46,6 +46,9 @@ int ap_team_guard_pick(ApTeamGuard *g, int *probe);
 int ap_team_guard_best(const ApTeamGuard *g);
 /* A stretch of records on mode took seconds for replica-records. */
 void ap_team_guard_took(ApTeamGuard *g, int mode, double seconds, double replica_records);
+/* How a guarded cohort runs, for its describe(): "a thread each", or its team of team of
+ * threads threads "..., or a thread each where faster". */
+void ap_team_describe(int team, int threads, char *buf, size_t n);
 /* The device memory a run may take of free_b free bytes (nine tenths: the rest is left to
  * the driver and to other programs). Every CUDA cohort sizes itself against it. */
 size_t ap_device_budget(size_t free_b);

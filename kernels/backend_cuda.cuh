@@ -8,14 +8,16 @@
 
 #include <cuda_runtime.h>
 
-/* Returns AP_ERR_UNAVAILABLE from the enclosing function (which has an ApError *err) with
- * the file, line and expression of a failing CUDA call. */
+/* Returns from the enclosing function (which has an ApError *err) with the file, line and
+ * expression of a failing CUDA call: AP_ERR_OSERR (exit 71, out of memory) where the device
+ * ran out of memory, AP_ERR_UNAVAILABLE (exit 69) for anything else. */
 #define CUDA_CHECK(call)                                                                           \
   do {                                                                                             \
     cudaError_t e_ = (call);                                                                       \
     if (e_ != cudaSuccess)                                                                         \
-      return ap_fail(err, AP_ERR_UNAVAILABLE, "%s:%d: %s: %s", __FILE__, __LINE__, #call,          \
-                     cudaGetErrorString(e_));                                                      \
+      return ap_fail(err, e_ == cudaErrorMemoryAllocation ? AP_ERR_OSERR : AP_ERR_UNAVAILABLE,     \
+                     "%s:%d: %s: %s%s", __FILE__, __LINE__, #call, cudaGetErrorString(e_),         \
+                     e_ == cudaErrorMemoryAllocation ? " (the device's memory is full)" : "");     \
   } while (0)
 
 /* The device copy of host dataset h (out: the same counts, device pointers), uploaded on

@@ -743,7 +743,7 @@ static double stop_inside_a_record(const char *name, const char *ini_text, const
   return took;
 }
 
-Test(robust, a_sigterm_inside_a_record_stops_at_a_unit_and_resumes_bit_for_bit, .init = setup,
+Test(robust, stop_by_sigterm_inside_a_record_at_a_unit_and_resume_bit_for_bit, .init = setup,
      .timeout = 300) {
   double ms = stop_inside_a_record(
       "ms",

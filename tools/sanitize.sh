@@ -1,7 +1,8 @@
 #!/bin/bash
 # The test suite once more, built with AddressSanitizer (leaks included) and
-# UndefinedBehaviorSanitizer: any finding fails. The slow learning tests and kill -9 (which
-# tests processes, not memory) stay out.
+# UndefinedBehaviorSanitizer: any finding fails. The slow learning tests, kill -9 and SIGTERM
+# inside a record, and the Slurm script's plumbing (which test processes with records of
+# seconds, not memory) stay out.
 #   tools/sanitize.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,4 +14,4 @@ cmake --build build-asan -j"$(nproc)" >/dev/null
 cd build-asan
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:verify_asan_link_order=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-ctest --output-on-failure -j"$(nproc)" -E '^(learning|spiking_learning|mstdp_learning|robust_kill)$'
+ctest --output-on-failure -j"$(nproc)" -E '^(learning|spiking_learning|mstdp_learning|robust_kill|robust_stop|slurm)$'

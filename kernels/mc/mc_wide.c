@@ -327,11 +327,7 @@ ap_status mc_wide_run(McWide *const *ws, const int *ci, int n, int r0, int r1,
 }
 
 void mc_wide_describe(const McWide *w, char *buf, size_t n) {
-  int team = team_size(w, w->n, w->threads);
-  char how[80] = "a thread each";
-  if (team > 1 && team == w->threads)
-    snprintf(how, sizeof how, "all threads on each, or a thread each where faster");
-  else if (team > 1)
-    snprintf(how, sizeof how, "a team of %d threads on each, or a thread each where faster", team);
+  char how[80];
+  ap_team_describe(team_size(w, w->n, w->threads), w->threads, how, sizeof how);
   snprintf(buf, n, "%d replica%s, wide path (%s)", w->n, w->n == 1 ? "" : "s", how);
 }

@@ -344,12 +344,8 @@ ap_status ms_cpu_iterations(ApCohort *c, int learn, int n, ApError *err) {
 }
 
 static void cpu_describe(const ApCohort *c, char *buf, size_t n) {
-  int team = team_size(c, c->n, c->threads);
-  char how[80] = "a thread each";
-  if (team > 1 && team == c->threads)
-    snprintf(how, sizeof how, "all threads on each, or a thread each where faster");
-  else if (team > 1)
-    snprintf(how, sizeof how, "a team of %d threads on each, or a thread each where faster", team);
+  char how[80];
+  ap_team_describe(team_size(c, c->n, c->threads), c->threads, how, sizeof how);
   snprintf(buf, n, "%d replica%s of %d hidden, %s", c->n, c->n == 1 ? "" : "s", c->d.H,
            c->version == VERSION_BLAS ? "OpenBLAS (sger, sgemv) on each in turn" : how);
 }
