@@ -779,9 +779,9 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
     int next_ckpt =
         ex->checkpoint_every ? (at.record / ex->checkpoint_every + 1) * ex->checkpoint_every : E;
     if (next_ckpt > E) next_ckpt = E;
-    long long left = (long long)(next_ckpt - at.record) * U - at.unit;
+    long long left = ap_pos_index((ApPos){next_ckpt, 0}, U) - ap_pos_index(at, U);
     long long n = chunk < left ? chunk : left;
-    ApPos to = {at.record + (int)((at.unit + n) / U), (at.unit + n) % U};
+    ApPos to = ap_pos_at(ap_pos_index(at, U) + n, U);
     double t0 = ap_seconds();
     if ((st = session_advance(&s, at, to, err))) break;
     if (to.record > at.record) report_divergence(ex, &s, at.record, to.record, diverged);

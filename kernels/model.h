@@ -106,11 +106,18 @@ typedef struct ApPos {
 
 /* A run call's part of record e (from.record <= e <= ap_last_record(to)): units [*u0, *u1)
  * of `units` (the record's whole where it is not cut: both points are record starts). */
-static inline int ap_last_record(ApPos to) { return to.unit ? to.record : to.record - 1; }
-static inline void ap_part(ApPos from, ApPos to, long long units, int e, long long *u0,
-                           long long *u1) {
+AP_HD int ap_last_record(ApPos to) { return to.unit ? to.record : to.record - 1; }
+AP_HD void ap_part(ApPos from, ApPos to, long long units, int e, long long *u0, long long *u1) {
   *u0 = e == from.record ? from.unit : 0;
   *u1 = e == to.record ? to.unit : units;
+}
+/* A point as units from the run's start, and back (units: per record). */
+AP_HD long long ap_pos_index(ApPos p, long long units) {
+  return (long long)p.record * units + p.unit;
+}
+AP_HD ApPos ap_pos_at(long long index, long long units) {
+  ApPos p = {(int)(index / units), index % units};
+  return p;
 }
 
 typedef struct ApCohortSpec {

@@ -265,6 +265,22 @@ const ParityCase parity_cases[] = {
      LS "[train]\nepochs = 5\n", 0, 0, "generic", -7, 1},
     {"lif_stdp split kernel, 1 replica in 3 blocks, 5 records, stopped every 13, 4 on the GPU",
      LS "[train]\nepochs = 5\n", 1, 4, "split", -13, 1},
+    /* the microcircuit's records of training, validation and test samples (mc_units):
+     * stops inside each phase, the test phase's kept state (record/kept) and the record's
+     * sums (record/sums) in the canonical state */
+    {"microcircuit warp, 2 replicas, test phases, stopped every 5 samples",
+     MC "[train]\nepochs = 3\ntest_every = 2\n[model]\nt_pres = 3\n[sweep]\nseed = 1, 2\n", 0, 0,
+     "warp", -5, 1},
+    {"microcircuit generic, 2 replicas, poisson, test phases, stopped every 3, 1 on the GPU",
+     MC "[train]\nepochs = 2\ntest_every = 1\nval_samples = 2\n[model]\nneuron = poisson\n"
+        "t_pres = 3\ntau_dend = 0.2\n[sweep]\nt_ref = 0, 0.2\n",
+     0, 1, "generic", -3, 1},
+    {"microcircuit wide:2, wide network, 2 replicas, a test phase, stopped every 2 samples",
+     MC "[experiment]\ndataset = random\n[data]\nrandom_samples = 3\n"
+        "[train]\nepochs = 1\nval_samples = 1\n"
+        "[model]\ndims = 70, 9, 5\nt_pres = 3\ninit_scale = 0.2\neta_up = 0.05, 0.02\n"
+        "eta_ip = 0.02\n[sweep]\nseed = 1..2\n",
+     0, 0, "wide:2", -2, 1},
 };
 const int parity_n_cases = sizeof parity_cases / sizeof parity_cases[0];
 
@@ -375,9 +391,9 @@ ap_status parity_run(const ParityCase *pc, const ApBackend *cuda, char *msg, siz
     goto out;
   }
   for (ApPos a = {0, 0}; units && a.record < split && !st;) {
-    long long U = gpu.units, at = (long long)a.record * U + a.unit + units;
+    long long U = gpu.units, at = ap_pos_index(a, U) + units;
     if (at > (long long)split * U) at = (long long)split * U;
-    ApPos b = {(int)(at / U), at % U};
+    ApPos b = ap_pos_at(at, U);
     st = session_advance(&gpu, a, b, &err);
     if (!st) st = session_pull(&gpu, &err);
     if (!st) st = session_push(&gpu, &err);

@@ -70,9 +70,9 @@ Test(estimate, counts_work_and_memory_of_a_known_experiment_match_the_hand_compu
   McWork wo;
   McDims dims = mc_dims(th_mc(&ex, 0));
   mc_work_init(&wo, &dims);
-  double per = sizeof(McConst) + nf * 4 /* state */ + wo.n_rows * 4.0 /* work */ +
-               nf * 4 /* the state before the test phase after the last epoch */ +
-               8 * 4 /* sample order */ + 256 * F * 4 /* a launch's series */;
+  double per = sizeof(McConst) + nf * 4 /* state, record/kept within */ +
+               wo.n_rows * 4.0 /* work */ + 8 * 4 /* sample order */ +
+               256 * F * 4 /* a launch's series */;
   double data_copy = (8 * 9 * 4 + 1) + (8 * 4 + 1);
   cr_assert_float_eq(e.device_data, data_copy, 1e-9);
   cr_assert_float_eq(e.device, 2 * (sizeof(McLayout) + 32 * per) + data_copy, 1e-6);

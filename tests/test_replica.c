@@ -2,7 +2,8 @@
  * replica, every array strided by the padded replica count (a runtime value), replicas
  * one after the other. Against the CPU backend, which runs the same body with 16 lanes:
  * the same numbers, bit for bit. This is how the generic kernel's logic is tested without
- * a GPU. */
+ * a GPU. The launches take chunk records each, or (chunk < 0) -chunk samples: a run that
+ * stops inside records (mc_units) and goes on from the state gives the same bits. */
 #define MC_LN 1
 #define MC_STRIDE_VARIES
 #include "kernels/mc/mc_body.h"
@@ -31,7 +32,7 @@ static void emulate_and_compare(const char *ini, int chunk) {
   mc_work_init(&wo, &dims);
   size_t R = (size_t)emu.R, pad = (R + 31) / 32 * 32, nf = (size_t)lay.n_floats;
   int n_samples = emu.data.n_train > emu.data.n_val ? emu.data.n_train : emu.data.n_val;
-  float *state = calloc(nf * pad, sizeof *state), *keep = calloc(nf * pad, sizeof *keep),
+  float *state = calloc(nf * pad, sizeof *state),
         *work = calloc((size_t)wo.n_rows * pad, sizeof *work);
   uint32_t *perm = calloc((size_t)n_samples * pad, sizeof *perm);
   int F = emu.lay->series_width;
@@ -46,14 +47,28 @@ static void emulate_and_compare(const char *ini, int chunk) {
     mc_lanes_finish(&k);
     McSched sch = mc_sched(th_mc(&ex, (int)r), &emu.data);
     sch.n_records = ex.epochs;
-    McBody b = {state + r, NULL,      work + r, perm + r, pad, &lay, &wo, &k,
-                sch,       &emu.data, 0,        keep + r, 0,   1,    0,   0, NULL, 0};
-    /* the GPU's launches: records [e0, e1), its series rows relative to e0 */
-    for (int e0 = 0; e0 < ex.epochs; e0 += chunk) {
-      int e1 = e0 + chunk < ex.epochs ? e0 + chunk : ex.epochs;
+    McBody b = {.st = state + r,
+                .wk = work + r,
+                .perm = perm + r,
+                .stride = pad,
+                .lay = &lay,
+                .wo = &wo,
+                .k = &k,
+                .sch = sch,
+                .data = &emu.data,
+                .team = 1};
+    /* the GPU's launches: from a to b, its series rows relative to a's record; a new
+     * McBody each, as a launch starts with nothing but the state */
+    const long long U = mc_units(&sch, emu.data.n_train), end = (long long)ex.epochs * U;
+    for (ApPos a = {0, 0}; ap_pos_index(a, U) < end;) {
+      long long n = chunk > 0 ? chunk * U : -chunk, at = ap_pos_index(a, U) + n;
+      ApPos to = ap_pos_at(at < end ? at : end, U);
       float *rows = series + r * (size_t)ex.epochs * (size_t)F;
-      McOut o = {rows + (size_t)e0 * (size_t)F, (size_t)ex.epochs * (size_t)F, e0, F, NULL, 1};
-      mc_body_records(&b, e0, e1, &o);
+      McOut o = {
+          rows + (size_t)a.record * (size_t)F, (size_t)ex.epochs * (size_t)F, a.record, F, NULL, 1};
+      McBody fresh = b;
+      mc_body_records(&fresh, a, to, &o);
+      a = to;
     }
   }
   for (size_t r = 0; r < R; r++)
@@ -62,7 +77,7 @@ static void emulate_and_compare(const char *ini, int chunk) {
   char msg[1024] = "";
   ap_status st = parity_compare(&emu, &cpu, "one lane, strided", "CPU backend", msg, sizeof msg);
   cr_assert_eq(st, AP_OK, "%s", msg);
-  free(state), free(keep), free(work), free(perm), free(series);
+  free(state), free(work), free(perm), free(series);
   session_close(&emu);
   session_close(&cpu);
   config_free(&ex);
@@ -96,4 +111,25 @@ Test(replica, poisson_spikes_refractory_and_normal_counts_equal_the_cpu_backend)
 Test(replica, diverging_replicas_freeze_as_on_the_cpu_backend) {
   emulate_and_compare(
       "[train]\nepochs = 4\n[model]\nt_pres = 20\n[sweep]\neta_pi = 0, 1e6\nseed = 1..3\n", 3);
+}
+
+Test(replica, stopped_inside_records_every_few_samples_test_phases_too) {
+  /* 8 training + 8 validation samples, a test phase of 8 every 2 epochs: 5 samples a
+   * launch cut every phase, the test phases too */
+  emulate_and_compare("[train]\nepochs = 5\ntest_every = 2\n[model]\neta_pi = 0.03\n"
+                      "[sweep]\nseed = 1..3\nvariant = le, original\nt_pres = 7\n",
+                      -5);
+  emulate_and_compare("[train]\nepochs = 3\ntest_every = 1\n[model]\nneuron = poisson\n"
+                      "t_pres = 15\n[sweep]\nseed = 1..3\nt_ref = 0, 0.3\n",
+                      -3);
+  emulate_and_compare(
+      "[experiment]\ndataset = random\n[data]\nrandom_samples = 11\n"
+      "[train]\nepochs = 3\ntest_every = 2\nval_samples = 5\nreset_between_samples = true\n"
+      "[model]\ndims = 6, 7, 5, 4\neta_up = 0.1, 0.2, 0.05\neta_ip = 0.1, 0.3\n"
+      "eta_pi = 0.02, 0.01\nt_pres = 9\n[sweep]\nseed = 4..6\n",
+      -4);
+  emulate_and_compare(
+      "[train]\nepochs = 4\ntest_every = 1\n[model]\nt_pres = 20\n[sweep]\neta_pi = 0, 1e6\n"
+      "seed = 1..3\n",
+      -6);
 }

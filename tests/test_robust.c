@@ -674,11 +674,13 @@ Test(robust, a_signal_at_any_moment_is_logged_and_leaves_a_resumable_or_finished
   else
     cr_assert(strstr(out, "nothing was written"), "%s", out);
 
-  /* during the last (and only) record */
-  th_file(dir, "one.ini", MC "[train]\nepochs = 1\n[model]\nt_pres = 20000\n");
+  /* during the last (and only) record, of one unit (one sample: no validation, no test) */
+  th_file(dir, "one.ini",
+          MC "dataset = random\n[data]\nrandom_samples = 1\n[train]\nepochs = 1\n"
+             "val_samples = 0\ntest_every = -1\n[model]\ndims = 9, 30, 3\nt_pres = 1000000\n");
   p = spawn("one", (const char *const[]){"run", "one.ini", "--out", "O", "--threads", "1", NULL});
   for (int t = 0; t < 200000 && !exists("O/checkpoints/epoch-000000000.h5"); t++) nap_ms(0.1);
-  nap_ms(150); /* into the record (about 1.5 s), past the check before the first */
+  nap_ms(150); /* into the record (about 1-5 s), past the check before the first */
   kill(p, SIGTERM);
   cr_assert_eq(reap(p), 0, "%s", slurp("one.out"));
   const char *log = slurp("O/log.txt");
@@ -755,7 +757,13 @@ Test(robust, stop_by_sigterm_inside_a_record_at_a_unit_and_resume_bit_for_bit, .
                                    "[experiment]\nmodel = lif_stdp\n[train]\nepochs = 4\n"
                                    "record_ms = 20000\n[model]\nn_pyr = 160\nn_pv = 40\n",
                                    "epoch-000000004.h5");
-  cr_log_info("stop latency: mstdp %.2f s, lif_stdp %.2f s", ms, ls);
+  double mc = stop_inside_a_record(
+      "mc",
+      "[experiment]\nmodel = microcircuit\ndataset = random\n[data]\nrandom_samples = 6000\n"
+      "[train]\nepochs = 3\ntest_every = 1\n[model]\ndims = 200, 100, 10\nt_pres = 10\n"
+      "init_scale = 0.2\n[sweep]\nseed = 1, 2\n",
+      "epoch-000000003.h5");
+  cr_log_info("stop latency: mstdp %.2f s, lif_stdp %.2f s, microcircuit %.2f s", ms, ls, mc);
 }
 
 /* The memory check's figure honours the cgroup's limit, v2 and v1, the tightest of the

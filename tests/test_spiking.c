@@ -198,8 +198,16 @@ Test(plasticity, per_step_traces_equal_the_event_based_closed_form) {
     for (size_t e = 0; e < nf; e++) st[e * MC_LN + l] = s.state[(size_t)l * nf + e];
   McLanes k;
   lanes_of(&k, &ex);
-  McBody b = {st,      NULL, wk,   perm, MC_LN, &lay, &wo, &k, mc_sched(th_mc(&ex, 0), &s.data),
-              &s.data, 0,    NULL, 0,    1,     0,    0, NULL, 0};
+  McBody b = {.st = st,
+              .wk = wk,
+              .perm = perm,
+              .stride = MC_LN,
+              .lay = &lay,
+              .wo = &wo,
+              .k = &k,
+              .sch = mc_sched(th_mc(&ex, 0), &s.data),
+              .data = &s.data,
+              .team = 1};
   mc_body_refresh(&b);
 
   enum { T = 400, NH = 6, NO = 3 };

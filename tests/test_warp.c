@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void emulate_and_compare(const char *ini, int reversed) {
+/* chunk: samples a launch takes (0: records [0, 2), then the rest). */
+static void emulate_and_compare_in(const char *ini, int reversed, long long chunk) {
   ApExperiment ex;
   th_experiment(&ex, ini);
   McDims dims = mc_dims(th_mc(&ex, 0));
@@ -31,10 +32,16 @@ static void emulate_and_compare(const char *ini, int reversed) {
     McSched sch = mc_sched(th_mc(&ex, r), &emu.data);
     sch.n_records = ex.epochs;
     McView st = {emu.state + (size_t)r * (size_t)lay.n_floats, 1};
-    /* two calls, as launches of a run would be */
+    /* calls as launches of a run would be */
     float *row = session_record(&emu, r, 0);
-    mw_records(st, &lay, &k, &sch, &emu.data, 0, 2, row, 0, F, sh);
-    mw_records(st, &lay, &k, &sch, &emu.data, 2, ex.epochs, row + 2 * F, 2, F, sh);
+    const long long U = mc_units(&sch, emu.data.n_train), end = (long long)ex.epochs * U;
+    for (ApPos a = {0, 0}; ap_pos_index(a, U) < end;) {
+      long long at = chunk ? ap_pos_index(a, U) + chunk : a.record ? end : 2 * U;
+      ApPos to = ap_pos_at(at < end ? at : end, U);
+      mw_records(st, &lay, &k, &sch, &emu.data, a, to, row + (size_t)a.record * (size_t)F, a.record,
+                 F, sh);
+      a = to;
+    }
   }
   mw_lanes_reversed = 0;
   char msg[1024] = "";
@@ -43,6 +50,10 @@ static void emulate_and_compare(const char *ini, int reversed) {
   session_close(&emu);
   session_close(&cpu);
   config_free(&ex);
+}
+
+static void emulate_and_compare(const char *ini, int reversed) {
+  emulate_and_compare_in(ini, reversed, 0);
 }
 
 static const char *bars =
@@ -62,4 +73,14 @@ Test(warp, resets_with_the_lanes_in_descending_order_too) { emulate_and_compare(
 Test(warp, diverging_replicas_freeze_as_on_the_cpu_backend) {
   emulate_and_compare(
       "[train]\nepochs = 4\n[model]\nt_pres = 20\n[sweep]\neta_pi = 0, 1e6\nseed = 1..3\n", 0);
+}
+Test(warp, stopped_inside_records_every_few_samples_test_phases_too) {
+  emulate_and_compare_in("[train]\nepochs = 5\ntest_every = 2\n[model]\neta_pi = 0.03\n"
+                         "[sweep]\nseed = 1..3\nvariant = le, original\nt_pres = 7\n",
+                         0, 5);
+  emulate_and_compare_in(resets, 1, 3);
+  emulate_and_compare_in(
+      "[train]\nepochs = 4\ntest_every = 1\n[model]\nt_pres = 20\n[sweep]\neta_pi = 0, 1e6\n"
+      "seed = 1..3\n",
+      0, 7);
 }

@@ -103,6 +103,54 @@ Test(wide, the_team_guard_switching_between_team_and_thread_keeps_the_bits) {
   config_free(&ex);
 }
 
+/* A run stopped inside its records every few samples (mc_units), the state pulled and
+ * pushed at each stop as a checkpoint and resume do, gives the bits of the run in one go:
+ * on the wide path's team (W_up's steps fused, the guard switching), a thread each, and
+ * the lanes; through test phases and poisson spikes. */
+Test(wide, a_run_stopped_inside_records_every_few_samples_keeps_the_bits) {
+  static const char *const ini[] = {
+      "[experiment]\ndataset = random\n[data]\nrandom_samples = 6\n"
+      "[train]\nepochs = 3\nval_samples = 3\ntest_every = 2\n"
+      "[model]\ndims = 200, 100, 10\nt_pres = 6\ninit_scale = 0.2\neta_up = 0.02, 0.01\n"
+      "eta_ip = 0.01\neta_pi = 0.001\n",
+      "[experiment]\ndataset = random\n[data]\nrandom_samples = 5\n"
+      "[train]\nepochs = 2\ntest_every = 1\n"
+      "[model]\ndims = 200, 100, 10\nt_pres = 5\ninit_scale = 0.2\nneuron = poisson\n"
+      "t_ref = 0.2\ntau_dend = 0.3\neta_up = 0.02, 0.01\neta_ip = 0.01\n",
+  };
+  static const struct {
+    const char *version;
+    int threads;
+  } ways[] = {{"wide", 2}, {"wide", 1}, {"lanes", 2}};
+  for (size_t i = 0; i < sizeof ini / sizeof ini[0]; i++)
+    for (size_t w = 0; w < sizeof ways / sizeof ways[0]; w++) {
+      ApExperiment ex;
+      th_experiment(&ex, ini[i]);
+      Session whole, cut;
+      th_run_version(&whole, &ex, ways[w].threads, ways[w].version);
+      ApError err = {{0}};
+      ApExec exec = {.threads = ways[w].threads, .cpu_version = ways[w].version};
+      cr_assert_eq(session_open(&cut, &ex, ap_backend_cpu(), &exec, &err), AP_OK, "%s", err.msg);
+      const long long U = cut.units, end = (long long)ex.epochs * U;
+      cr_assert_gt(U, 7, "records of %lld samples", U);
+      for (long long at = 0; at < end;) {
+        long long to = at + 4 < end ? at + 4 : end;
+        cr_assert_eq(session_advance(&cut, ap_pos_at(at, U), ap_pos_at(to, U), &err), AP_OK, "%s",
+                     err.msg);
+        cr_assert_eq(session_pull(&cut, &err), AP_OK, "%s", err.msg);
+        cr_assert_eq(session_push(&cut, &err), AP_OK, "%s", err.msg);
+        at = to;
+      }
+      char msg[1024] = "", name[64];
+      snprintf(name, sizeof name, "%s on %d, cut", ways[w].version, ways[w].threads);
+      cr_assert_eq(parity_compare(&whole, &cut, "whole", name, msg, sizeof msg), AP_OK,
+                   "case %zu: %s", i, msg);
+      session_close(&whole);
+      session_close(&cut);
+      config_free(&ex);
+    }
+}
+
 /* Products over 100 inputs: the wide path sums in another order than the lanes. The
  * tolerance: a float32 sum of n terms in another order differs by at most about
  * n eps sum|w r|, 100 x 6e-8 = 6e-6 of the sum's scale; the network's leaky dynamics do
@@ -195,7 +243,16 @@ Test(test_phase, accuracy_and_mse_are_a_hand_count_and_change_nothing_else) {
     mc_const_init(&c, p);
     mc_lanes_set(&k, 0, &c);
     mc_lanes_finish(&k);
-    McBody b = {st, NULL, wk, perm, 1, &lay, &wo, &k, mc_sched(p, data), data, 0, NULL, 0, 1, 0, 0, NULL, 0};
+    McBody b = {.st = st,
+                .wk = wk,
+                .perm = perm,
+                .stride = 1,
+                .lay = &lay,
+                .wo = &wo,
+                .k = &k,
+                .sch = mc_sched(p, data),
+                .data = data,
+                .team = 1};
     mc_body_refresh(&b);
     int hits = 0;
     double sq = 0;

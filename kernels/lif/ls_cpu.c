@@ -344,8 +344,8 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, Ap
     if (team == 1)
       n_one += cohorts[i]->n;
     else
-      failed = run_split(cohorts[i], team, threads, from.record * steps + from.unit,
-                         to.record * steps + to.unit, out, &spent[i]);
+      failed = run_split(cohorts[i], team, threads, ap_pos_index(from, steps),
+                         ap_pos_index(to, steps), out, &spent[i]);
   }
   int nt = n_one < threads ? n_one : threads;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt > 0 ? nt : 1)
@@ -355,8 +355,8 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, Ap
     if (team_size(cohorts[ci], n_tasks, threads) > 1) continue; /* run_split's */
     double t0 = ap_seconds();
     long long steps = cohorts[ci]->d.steps;
-    if (run_replica(cohorts[ci], &cohorts[ci]->reps[j], 1, from.record * steps + from.unit,
-                    to.record * steps + to.unit, out)) {
+    if (run_replica(cohorts[ci], &cohorts[ci]->reps[j], 1, ap_pos_index(from, steps),
+                    ap_pos_index(to, steps), out)) {
 #pragma omp atomic write
       failed = 1;
     }

@@ -588,13 +588,12 @@ static ap_status cuda_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, A
   long long *at = (long long *)malloc((size_t)(n_cohorts ? n_cohorts : 1) * 2 * sizeof *at);
   if (!at) return ap_fail(err, AP_ERR_OSERR, "out of memory running lif_stdp");
   long long *end = at + n_cohorts;
-  for (int i = 0; i < n_cohorts; i++)
-    at[i] = (long long)from.record * cohorts[i]->d.steps + from.unit;
+  for (int i = 0; i < n_cohorts; i++) at[i] = ap_pos_index(from, cohorts[i]->d.steps);
   ap_status st = AP_OK;
   for (int more = 1; more && !st;) {
     more = 0;
     for (int i = 0; i < n_cohorts && !st; i++) {
-      long long s1 = (long long)to.record * cohorts[i]->d.steps + to.unit;
+      long long s1 = ap_pos_index(to, cohorts[i]->d.steps);
       end[i] = at[i] < s1 ? launch_end(cohorts[i], at[i], s1) : at[i];
       if (end[i] > at[i]) st = launch(cohorts[i], at[i], end[i], err);
     }

@@ -148,9 +148,8 @@ typedef struct McBody {
   const McLanes *k;
   McSched sch;
   const ApData *data;
-  int cur;     /* the rate buffer that holds the previous step's rates (spike estimates
-                * n / (psi dt) for poisson neurons) */
-  float *keep; /* [lay.n_floats][S] the state before a test phase (NULL: no test phase) */
+  int cur; /* the rate buffer that holds the previous step's rates (spike estimates
+            * n / (psi dt) for poisson neurons) */
   /* The wide path (one replica, MC_LN = 1) runs a body instance on a team of threads
    * sharing st, wk and perm: every loop over neurons is split among them in contiguous
    * chunks (mc_rows), whole-replica work is the lead's (rank 0), and mc_sync separates the
@@ -772,10 +771,12 @@ MC_BODY_FN void mc_body_track(McBody *b, const McTrack *tr) {
     mc_sum_squares(inn, tr->r_inn, tr->r_next, tr->n_next MC_S_ARG);
   }
   if (!tracker) return;
-  float *api_sum = MC_WK(b, b->wo->api_sum), *inn_sum = MC_WK(b, b->wo->inn_sum);
+  const int H = b->lay->dims.n_layers - 1;
+  float *api_sum = MC_ST(b, b->lay->sums + MC_SUM_API + tr->ly),
+        *inn_sum = MC_ST(b, b->lay->sums + MC_SUM_API + H + tr->ly);
   MC_LANES(l) {
-    api_sum[tr->ly * MC_S + l] += sqrtf(api[l]);
-    inn_sum[tr->ly * MC_S + l] += inn[l] / (float)tr->n_next;
+    api_sum[l] += sqrtf(api[l]);
+    inn_sum[l] += inn[l] / (float)tr->n_next;
   }
 }
 
@@ -1073,29 +1074,43 @@ MC_BODY_FN void mc_body_frozen_series(const McBody *b, int e, const McOut *out) 
   }
 }
 
-/* n state rows from src to dst, split over the team. */
-MC_BODY_FN void mc_body_copy_state(const McBody *b, float *dst, const float *src) {
+/* What a test phase changes (McLayout.kept_run), into record/kept (back = 0) or back from
+ * it, leaving record/kept zero (back = 1), split over the team. */
+MC_BODY_FN void mc_body_kept(const McBody *b, int back) {
   MC_S_FROM(b);
-  MC_FOR_ROWS(b, i, b->lay->n_floats) MC_LANES(l) dst[i * MC_S + l] = src[i * MC_S + l];
+  const McLayout *lay = b->lay;
+  float *kept = MC_ST(b, lay->kept);
+  for (int q = 0; q < lay->n_kept_runs; kept += (size_t)lay->kept_run[q++][1] * MC_S) {
+    float *run = MC_ST(b, lay->kept_run[q][0]);
+    MC_FOR_ROWS(b, i, lay->kept_run[q][1]) MC_LANES(l) {
+      size_t x = (size_t)i * MC_S + (size_t)l;
+      if (back) {
+        run[x] = kept[x];
+        kept[x] = 0.0f;
+      } else
+        kept[x] = run[x];
+    }
+  }
 }
 
-/* n held-out samples with teacher and plasticity off, sample i the i-th of each lane's
- * order in perm (ordered) or of the file; each lane's hits and squared errors are added
- * to hits and sq. c0: the spike draws' phase (mc_body_records' McTick). */
-MC_BODY_FN void mc_body_held_out(McBody *b, int n, int ordered, uint32_t c0, int e, float *hits,
-                                 float *sq) {
+/* Held-out samples [i0, i1) with teacher and plasticity off, sample i the i-th of each
+ * lane's order in perm (ordered) or of the file; the lead adds each lane's hits and
+ * squared errors to hits and sq (lane rows). c0: the spike draws' phase
+ * (mc_body_records' McTick). */
+MC_BODY_FN void mc_body_held_out(McBody *b, int i0, int i1, int ordered, uint32_t c0, int e,
+                                 float *hits, float *sq) {
   MC_S_FROM(b);
   uint32_t idx[MC_LN];
   float hit[MC_LN], err[MC_LN];
-  for (int i = 0; i < n; i++) {
+  for (int i = i0; i < i1; i++) {
     for (int l = 0; l < MC_LN; l++)
       idx[l] = ordered ? b->perm[(size_t)i * MC_S + (size_t)l] : (uint32_t)i;
     McTick tk = {c0, (uint32_t)e, (uint32_t)i * (uint32_t)b->sch.t_pres};
     mc_body_sample(b, b->data->x_val, b->data->y_val, idx, 0, 0, 0, tk, hit, err);
-    MC_LANES(l) {
-      hits[l] += hit[l];
-      sq[l] += err[l];
-    }
+    if (mc_lead(b)) MC_LANES(l) {
+        hits[l] += hit[l];
+        sq[l] += err[l];
+      }
   }
 }
 
@@ -1167,26 +1182,32 @@ MC_BODY_FN void mc_body_order(McBody *b, int n, int e, int ph) {
   mc_sync(b);
 }
 
-/* Records (epochs) e0 .. e1-1 of every lane: the training samples in a fresh order per
- * lane with teacher and plasticity as scheduled, then the validation samples with both
- * off; then the record's series (MODELS.md §1; the self-prediction errors, thesis §2.3).
- * A test phase (mc_test_due) shows every held-out sample in file order with teacher and
- * plasticity off, from a copy of the state it then puts back: testing never changes what
- * a replica learns. */
-MC_BODY_FN void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
+/* Every lane from `from` to `to` (in samples, mc_units; ApModelImpl.run): a record
+ * (epoch) shows the training samples in a fresh order per lane with teacher and
+ * plasticity as scheduled, then the validation samples with both off; a test phase
+ * (mc_test_due) then shows every held-out sample in file order with teacher and
+ * plasticity off, from the state it then returns to (record/kept): testing never changes
+ * what a replica learns. Its last sample writes the record's series (MODELS.md §1; the
+ * self-prediction errors, thesis §2.3). Whatever a record carries between samples is in
+ * the state (record/sums, record/kept, the spikes in flight, no W_up step pending), so
+ * that a run may stop after any sample. */
+MC_BODY_FN void mc_body_records(McBody *b, ApPos from, ApPos to, const McOut *out) {
   MC_S_FROM(b);
   const ApData *data = b->data;
   const McSched *sch = &b->sch;
   const McLayout *lay = b->lay;
   const McSeriesOffsets *so = &lay->ser;
   int H = lay->dims.n_layers - 1, n_out = lay->dims.n[lay->dims.n_layers];
-  float *api_sum = MC_WK(b, b->wo->api_sum), *inn_sum = MC_WK(b, b->wo->inn_sum);
+  const long long n_tr = data->n_train, t0 = n_tr + sch->n_val, U = mc_units(sch, data->n_train);
   uint32_t idx[MC_LN];
   float hit[MC_LN], err[MC_LN];
-  float *diverged = MC_ST(b, lay->diverged);
+  float *diverged = MC_ST(b, lay->diverged), *sums = MC_ST(b, lay->sums);
   const size_t nf = (size_t)lay->n_floats;
   mc_body_refresh(b);
-  for (int e = e0; e < e1; e++) {
+  for (int e = from.record; e <= ap_last_record(to); e++) {
+    long long u0, u1;
+    ap_part(from, to, U, e, &u0, &u1);
+    const int ends = u1 == U;
     mc_sync(b); /* the last record's flags and series are written */
     /* A replica frozen at its first non-finite state (its flag set at the end of an
      * earlier record) keeps that state: its lanes run along with the others, which do not
@@ -1194,40 +1215,54 @@ MC_BODY_FN void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
     int n_frozen = 0;
     for (int l = 0; l < MC_LN; l++) n_frozen += diverged[l] != 0.0f;
     if (n_frozen == MC_LN || (n_frozen && !b->frozen)) {
-      mc_body_frozen_series(b, e, out);
+      if (ends) mc_body_frozen_series(b, e, out);
       continue;
     }
     if (n_frozen)
       for (size_t i = 0; i < nf; i++)
         MC_LANES(l) if (diverged[l] != 0.0f) b->frozen[i * MC_S + l] = b->st[i * MC_S + l];
-    float train_hits[MC_LN], val_hits[MC_LN], val_err[MC_LN], test_hits[MC_LN], test_err[MC_LN];
-    MC_LANES(l) train_hits[l] = val_hits[l] = val_err[l] = test_hits[l] = test_err[l] = 0.0f;
-    if (mc_lead(b))
-      for (int h = 0; h < H; h++) MC_LANES(l) api_sum[h * MC_S + l] = inn_sum[h * MC_S + l] = 0.0f;
-    mc_body_order(b, data->n_train, e, 0);
-    for (int i = 0; i < data->n_train; i++) {
-      for (int l = 0; l < MC_LN; l++) idx[l] = b->perm[(size_t)i * MC_S + (size_t)l];
-      McTick tk = {AP_RNG_SPIKES, (uint32_t)e, (uint32_t)i * (uint32_t)sch->t_pres};
-      mc_body_sample(b, data->x_train, data->y_train, idx, sch->learn, sch->teacher, 1, tk, hit,
-                     err);
-      MC_LANES(l) train_hits[l] += hit[l];
+    if (u0 == 0 && mc_lead(b))
+      for (int q = 0; q < MC_SUM_API + 2 * H; q++) MC_LANES(l) sums[q * MC_S + l] = 0.0f;
+    if (u0 < n_tr) {
+      mc_body_order(b, data->n_train, e, 0);
+      for (long long i = u0; i < n_tr && i < u1; i++) {
+        for (int l = 0; l < MC_LN; l++) idx[l] = b->perm[(size_t)i * MC_S + (size_t)l];
+        McTick tk = {AP_RNG_SPIKES, (uint32_t)e, (uint32_t)i * (uint32_t)sch->t_pres};
+        mc_body_sample(b, data->x_train, data->y_train, idx, sch->learn, sch->teacher, 1, tk, hit,
+                       err);
+        if (mc_lead(b)) MC_LANES(l) sums[MC_SUM_TRAIN * MC_S + l] += hit[l];
+      }
     }
-    if (sch->n_val > 0) {
+    if (sch->n_val > 0 && u0 < t0 && u1 > n_tr) {
       mc_body_order(b, data->n_val, e, 1);
-      mc_body_held_out(b, sch->n_val, 1, AP_RNG_SPIKES + 16, e, val_hits, val_err);
+      mc_body_held_out(b, (int)(u0 > n_tr ? u0 - n_tr : 0), (int)((u1 < t0 ? u1 : t0) - n_tr), 1,
+                       AP_RNG_SPIKES + 16, e, sums + MC_SUM_VAL * MC_S,
+                       sums + MC_SUM_VAL_ERR * MC_S);
     }
-    const int test = mc_test_due(sch, e) && b->keep;
     mc_body_flush(b);
-    if (test) {
-      /* the state to return to, with the spikes in flight (the test's own go nowhere) */
+    const int test = mc_test_due(sch, e);
+    if (test && u1 > t0) {
+      if (u0 <= t0) { /* the test starts: the state to return to, with the spikes in flight */
+        if (sch->spiking) mc_body_keep_spikes(b);
+        mc_sync(b); /* the copy's rows are not the neurons' */
+        mc_body_kept(b, 0);
+        mc_sync(b);
+      }
+      mc_body_held_out(b, (int)((u0 > t0 ? u0 : t0) - t0), (int)(u1 - t0), 0, AP_RNG_SPIKES + 32, e,
+                       sums + MC_SUM_TEST * MC_S, sums + MC_SUM_TEST_ERR * MC_S);
+      if (ends) {
+        mc_sync(b);
+        mc_body_kept(b, 1);
+        mc_sync(b);
+        mc_body_refresh(b);
+      }
+    }
+    if (!ends) { /* stopped inside the record: the spikes in flight into the state */
       if (sch->spiking) mc_body_keep_spikes(b);
-      mc_sync(b); /* the copy's rows are not the neurons' */
-      mc_body_copy_state(b, b->keep, b->st);
-      mc_body_held_out(b, sch->n_test, 0, AP_RNG_SPIKES + 32, e, test_hits, test_err);
-      mc_sync(b);
-      mc_body_copy_state(b, b->st, b->keep);
-      mc_sync(b);
-      mc_body_refresh(b);
+      if (n_frozen)
+        for (size_t i = 0; i < nf; i++)
+          MC_LANES(l) if (diverged[l] != 0.0f) b->st[i * MC_S + l] = b->frozen[i * MC_S + l];
+      break; /* the part's last record */
     }
     mc_sync(b); /* the lead reads every weight */
     double ff[MC_MAX_LAYERS][MC_LN], fb[MC_MAX_LAYERS][MC_LN];
@@ -1237,14 +1272,17 @@ MC_BODY_FN void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
     for (int l = 0; l < out->n_real && mc_lead(b); l++) {
       float *o = out->base + (size_t)(out->rows ? out->rows[l] : l) * out->row_stride +
                  (size_t)(e - out->col0) * (size_t)out->width;
-      o[so->train_acc] = train_hits[l] / (float)data->n_train;
-      o[so->val_acc] = sch->n_val > 0 ? val_hits[l] / (float)sch->n_val : NAN;
-      o[so->val_mse] = sch->n_val > 0 ? val_err[l] / ((float)sch->n_val * (float)n_out) : NAN;
-      o[so->test_acc] = test ? test_hits[l] / (float)sch->n_test : NAN;
-      o[so->test_mse] = test ? test_err[l] / ((float)sch->n_test * (float)n_out) : NAN;
+      const float *sl = sums + l;
+      o[so->train_acc] = sl[MC_SUM_TRAIN * MC_S] / (float)data->n_train;
+      o[so->val_acc] = sch->n_val > 0 ? sl[MC_SUM_VAL * MC_S] / (float)sch->n_val : NAN;
+      o[so->val_mse] =
+          sch->n_val > 0 ? sl[MC_SUM_VAL_ERR * MC_S] / ((float)sch->n_val * (float)n_out) : NAN;
+      o[so->test_acc] = test ? sl[MC_SUM_TEST * MC_S] / (float)sch->n_test : NAN;
+      o[so->test_mse] =
+          test ? sl[MC_SUM_TEST_ERR * MC_S] / ((float)sch->n_test * (float)n_out) : NAN;
       for (int h = 0; h < H; h++) {
-        o[so->api_err + h] = api_sum[h * MC_S + l] / steps;
-        o[so->inn_err + h] = inn_sum[h * MC_S + l] / steps;
+        o[so->api_err + h] = sl[(MC_SUM_API + h) * MC_S] / steps;
+        o[so->inn_err + h] = sl[(MC_SUM_API + H + h) * MC_S] / steps;
         /* the weight errors of the self-predicting state at the end of the epoch */
         int count = lay->dims.n[h + 2] * lay->dims.n[h + 1];
         o[so->ff_err + h] = (float)(ff[h][l] / count);
@@ -1252,6 +1290,8 @@ MC_BODY_FN void mc_body_records(McBody *b, int e0, int e1, const McOut *out) {
       }
       o[so->diverged] = 0.0f;
     }
+    if (mc_lead(b)) /* record/sums is zero between records */
+      for (int q = 0; q < MC_SUM_API + 2 * H; q++) MC_LANES(l) sums[q * MC_S + l] = 0.0f;
     if (sch->spiking) mc_body_keep_spikes(b);
     if (n_frozen) {
       for (size_t i = 0; i < nf; i++)

@@ -55,7 +55,6 @@ typedef struct Scratch {
   float *wk;      /* [wo.n_rows][MC_LN] */
   uint32_t *perm; /* [n_samples][MC_LN] */
   float *frozen;  /* [n_floats][MC_LN], touched only while a lane is frozen */
-  float *keep;    /* [n_floats][MC_LN], the state before a test phase */
 } Scratch;
 
 /* Bytes of n floats in whole 64-byte lines (at least one), as alloc_lines takes them. */
@@ -75,7 +74,7 @@ static void *alloc_lines(size_t bytes) {
  * mc_cpu_memory adds up. */
 typedef struct LanesSize {
   size_t block_state;            /* per block */
-  size_t wk, perm, frozen, keep; /* a thread's scratch */
+  size_t wk, perm, frozen;       /* a thread's scratch */
 } LanesSize;
 
 static LanesSize lanes_size(const McLayout *lay, const McWork *wo, int n_samples) {
@@ -83,7 +82,7 @@ static LanesSize lanes_size(const McLayout *lay, const McWork *wo, int n_samples
   z.block_state = floats_bytes((size_t)lay->n_floats * MC_LN);
   z.wk = floats_bytes((size_t)wo->n_rows * MC_LN);
   z.perm = (size_t)n_samples * MC_LN * sizeof(uint32_t);
-  z.frozen = z.keep = (size_t)lay->n_floats * MC_LN * sizeof(float);
+  z.frozen = (size_t)lay->n_floats * MC_LN * sizeof(float);
   return z;
 }
 
@@ -91,8 +90,7 @@ static void scratch_free(Scratch *s) {
   free(s->wk);
   free(s->perm);
   free(s->frozen);
-  free(s->keep);
-  s->wk = s->frozen = s->keep = NULL;
+  s->wk = s->frozen = NULL;
   s->perm = NULL;
 }
 
@@ -102,8 +100,7 @@ static ap_status scratch_init(Scratch *s, const ApCohort *c) {
   s->perm = malloc(z.perm);
   /* not cleared: its pages cost memory only once a frozen lane uses them */
   s->frozen = malloc(z.frozen);
-  s->keep = malloc(z.keep);
-  if (!s->wk || !s->perm || !s->frozen || !s->keep) {
+  if (!s->wk || !s->perm || !s->frozen) {
     scratch_free(s);
     return AP_ERR_OSERR;
   }
@@ -193,7 +190,7 @@ void mc_cpu_memory(const ApCohortSpec *spec, ApCohortMem *out) {
   double blocks = (spec->n + MC_LN - 1) / MC_LN, threads = ap_cpu_threads(&spec->exec);
   out->host = sizeof(ApCohort) + blocks * (double)(sizeof(Block) + z.block_state);
   /* a thread holds one cohort's scratch at a time (cpu_run) */
-  out->work = (threads < blocks ? threads : blocks) * (double)(z.wk + z.perm + z.frozen + z.keep);
+  out->work = (threads < blocks ? threads : blocks) * (double)(z.wk + z.perm + z.frozen);
 }
 
 static ap_status cpu_state_set(ApCohort *c, const float *state, ApError *err) {
@@ -241,22 +238,30 @@ static int task_by_cost(const void *a, const void *b) {
   return (x < y) - (x > y);
 }
 
-/* Runs one block through records r0 .. r1-1 with a thread's scratch. */
-static void block_run(Block *blk, const Scratch *s, const ApCohort *c, int r0, int r1,
+/* Runs one block from `from` to `to` (samples) with a thread's scratch. */
+static void block_run(Block *blk, const Scratch *s, const ApCohort *c, ApPos from, ApPos to,
                       const ApSeriesBuf *out) {
-  McBody b = {blk->state, s->frozen, s->wk, s->perm, MC_LN, &c->lay, &c->wo, &blk->k,
-              c->sch,     c->data,   0,     s->keep, 0,     1,       0,      0, NULL, 0};
+  McBody b = {.st = blk->state,
+              .frozen = s->frozen,
+              .wk = s->wk,
+              .perm = s->perm,
+              .stride = MC_LN,
+              .lay = &c->lay,
+              .wo = &c->wo,
+              .k = &blk->k,
+              .sch = c->sch,
+              .data = c->data,
+              .team = 1};
   McOut o = {out->base,  (size_t)out->n_records * (size_t)out->width, 0, out->width, blk->rows,
              blk->n_real};
-  mc_body_records(&b, r0, r1, &o);
+  mc_body_records(&b, from, to, &o);
 }
 
 /* All blocks of all cohorts form one pool of independent tasks, longest first, so a
  * sweep with few replicas per schedule still keeps every core busy. */
-/* Records are not cut (mc_model has no units): from and to are record starts. */
+/* from and to in samples (mc_units); record starts where the host does not cut records. */
 static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, ApPos to,
                          const ApSeriesBuf *out, double *busy, ApError *err) {
-  const int r0 = from.record, r1 = to.record;
   int n_tasks = 0, threads = 1, n_wide = 0;
   McWide **wide = malloc((size_t)(n_cohorts ? n_cohorts : 1) * sizeof *wide);
   int *wide_ci = malloc((size_t)(n_cohorts ? n_cohorts : 1) * sizeof *wide_ci);
@@ -269,7 +274,7 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, Ap
     if (cohorts[i]->wide) wide_ci[n_wide] = i, wide[n_wide++] = cohorts[i]->wide;
   if (busy)
     for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
-  ap_status wst = mc_wide_run(wide, wide_ci, n_wide, r0, r1, out, busy, err);
+  ap_status wst = mc_wide_run(wide, wide_ci, n_wide, from, to, out, busy, err);
   free(wide);
   free(wide_ci);
   if (wst) return wst;
@@ -289,7 +294,7 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, Ap
   int failed = 0, nt = n_tasks > 0 && n_tasks < threads ? n_tasks : threads;
 #pragma omp parallel num_threads(nt)
   {
-    Scratch s = {NULL, NULL, NULL, NULL};
+    Scratch s = {NULL, NULL, NULL};
     const ApCohort *have = NULL;
     int ok = 1;
 #pragma omp for schedule(dynamic, 1)
@@ -307,7 +312,7 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, Ap
         have = tasks[i].c;
       }
       double t0 = busy ? ap_seconds() : 0.0;
-      block_run(tasks[i].b, &s, tasks[i].c, r0, r1, out);
+      block_run(tasks[i].b, &s, tasks[i].c, from, to, out);
       if (busy) {
         double took = ap_seconds() - t0;
 #pragma omp atomic

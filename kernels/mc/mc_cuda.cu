@@ -119,46 +119,44 @@ static __device__ __forceinline__ int mc_lead_any(unsigned *bar, int n, int lead
 
 /* ---- kernels: indexing and launch only; the model is mc_body.h / mc_warp.h ----------- */
 
-/* The body's kernel, both versions: generic (team = 0), thread i of the grid runs replica
- * i alone; wide (team = 1), block r runs replica r with its threads as the team. */
+/* The body's kernel, generic: thread i of the grid runs replica i alone, from `from` to
+ * `to` (samples, mc_units). */
 static __global__ void __launch_bounds__(THREADS)
-    records_body(float *state, float *work, uint32_t *perm, float *keep, const McConst *cst,
-                 const McLayout *lay, McWork wo, McSched sch, ApData data, int e0, int e1,
-                 float *series, int width, int R, int R_pad, int team, int wide_sum) {
-  int r = team ? (int)blockIdx.x : (int)(blockIdx.x * blockDim.x + threadIdx.x);
-  if (r >= R) return; /* a team's block leaves whole */
+    records_body(float *state, float *work, uint32_t *perm, const McConst *cst, const McLayout *lay,
+                 McWork wo, McSched sch, ApData data, ApPos from, ApPos to, float *series,
+                 int width, int R, int R_pad, int wide_sum) {
+  int r = (int)(blockIdx.x * blockDim.x + threadIdx.x);
+  if (r >= R) return;
   McLanes k;
   mc_lanes_set(&k, 0, &cst[r]);
   mc_lanes_finish(&k);
-  McBody b = {state + r,
-              NULL,
-              work + r,
-              perm + r,
-              (size_t)R_pad,
-              lay,
-              &wo,
-              &k,
-              sch,
-              &data,
-              0,
-              keep ? keep + r : NULL,
-              team ? (int)threadIdx.x : 0,
-              team ? (int)blockDim.x : 1,
-              wide_sum,
-              0,
-              NULL,
-              0};
-  McOut o = {series + (size_t)r * MAX_CHUNK * width, (size_t)MAX_CHUNK * width, e0, width, NULL, 1};
-  mc_body_records(&b, e0, e1, &o);
+  McBody b = {.st = state + r,
+              .wk = work + r,
+              .perm = perm + r,
+              .stride = (size_t)R_pad,
+              .lay = lay,
+              .wo = &wo,
+              .k = &k,
+              .sch = sch,
+              .data = &data,
+              .team = 1,
+              .wide_sum = wide_sum};
+  McOut o = {series + (size_t)r * MAX_CHUNK * width,
+             (size_t)MAX_CHUNK * width,
+             from.record,
+             width,
+             NULL,
+             1};
+  mc_body_records(&b, from, to, &o);
 }
 
 /* The wide kernel: replica r runs on blocks r * n_blocks ... + n_blocks - 1, their threads
  * one team (McBody.rank); its arrays replica-major (st + r * n_floats, stride 1), so that a
  * warp's loads along a row are neighbouring words. */
 static __global__ void __launch_bounds__(THREADS)
-    records_wide(float *state, float *work, uint32_t *perm, float *keep, const McConst *cst,
-                 const McLayout *lay, McWork wo, McSched sch, ApData data, int e0, int e1,
-                 float *series, int width, int R, int n_samples, int n_blocks, unsigned *bar) {
+    records_wide(float *state, float *work, uint32_t *perm, const McConst *cst, const McLayout *lay,
+                 McWork wo, McSched sch, ApData data, ApPos from, ApPos to, float *series,
+                 int width, int R, int n_samples, int n_blocks, unsigned *bar) {
   const int r = (int)blockIdx.x / n_blocks, blk = (int)blockIdx.x % n_blocks;
   if (r >= R) return; /* a replica's blocks leave together */
   const size_t nf = (size_t)lay->n_floats;
@@ -166,37 +164,38 @@ static __global__ void __launch_bounds__(THREADS)
   McLanes k;
   mc_lanes_set(&k, 0, &cst[r]);
   mc_lanes_finish(&k);
-  McBody b = {state + (size_t)r * nf,
-              NULL,
-              work + (size_t)r * (size_t)wo.n_rows,
-              perm + (size_t)r * (size_t)n_samples,
-              1,
-              lay,
-              &wo,
-              &k,
-              sch,
-              &data,
-              0,
-              keep ? keep + (size_t)r * nf : NULL,
-              blk * (int)blockDim.x + (int)threadIdx.x,
-              n_blocks * (int)blockDim.x,
-              MC_WIDE_WARP,
-              0,
-              bar + 4 * (size_t)r,
-              n_blocks};
-  McOut o = {series + (size_t)r * MAX_CHUNK * width, (size_t)MAX_CHUNK * width, e0, width, NULL, 1};
-  mc_body_records(&b, e0, e1, &o);
+  McBody b = {.st = state + (size_t)r * nf,
+              .wk = work + (size_t)r * (size_t)wo.n_rows,
+              .perm = perm + (size_t)r * (size_t)n_samples,
+              .stride = 1,
+              .lay = lay,
+              .wo = &wo,
+              .k = &k,
+              .sch = sch,
+              .data = &data,
+              .rank = blk * (int)blockDim.x + (int)threadIdx.x,
+              .team = n_blocks * (int)blockDim.x,
+              .wide_sum = MC_WIDE_WARP,
+              .bar = bar + 4 * (size_t)r,
+              .n_blocks = n_blocks};
+  McOut o = {series + (size_t)r * MAX_CHUNK * width,
+             (size_t)MAX_CHUNK * width,
+             from.record,
+             width,
+             NULL,
+             1};
+  mc_body_records(&b, from, to, &o);
 }
 
 static __global__ void __launch_bounds__(THREADS)
     records_warp(float *state, const McConst *cst, const McLayout *lay, McSched sch, ApData data,
-                 int e0, int e1, float *series, int width, int R, int R_pad) {
+                 ApPos from, ApPos to, float *series, int width, int R, int R_pad) {
   __shared__ __align__(16) float sh[THREADS / WARP][MW_SHARED_FLOATS];
   int r = (int)((blockIdx.x * blockDim.x + threadIdx.x) / WARP);
   if (r >= R) return; /* whole warps leave together */
   McView st = {state + r, (size_t)R_pad};
-  mw_records(st, lay, cst + r, &sch, &data, e0, e1, series + (size_t)r * MAX_CHUNK * width, e0,
-             width, sh[threadIdx.x / WARP]);
+  mw_records(st, lay, cst + r, &sch, &data, from, to, series + (size_t)r * MAX_CHUNK * width,
+             from.record, width, sh[threadIdx.x / WARP]);
 }
 
 enum { KERNEL_GENERIC, KERNEL_WARP, KERNEL_WIDE };
@@ -224,7 +223,6 @@ struct ApCohort {
   McConst *d_const; /* [part] of the resident part */
   float *d_state;   /* [n_floats][part] */
   float *d_work;    /* [wo.n_rows][part] */
-  float *d_keep;    /* [n_floats][part] the state before a test phase (NULL: no test phase) */
   int wide_sum;     /* the generic kernel sums as the wide path (mc_wide_net) */
   uint32_t *d_perm; /* [n_samples][part] */
   float *d_series;  /* [part][MAX_CHUNK][width] */
@@ -254,7 +252,6 @@ static void cuda_cohort_destroy(ApCohort *c) {
   cudaFree(c->d_const);
   cudaFree(c->d_state);
   cudaFree(c->d_work);
-  cudaFree(c->d_keep);
   cudaFree(c->d_perm);
   cudaFree(c->d_series);
   cudaFree(c->d_bar);
@@ -407,7 +404,6 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   CUDA_CHECK(cudaMalloc(&c->d_const, P * z.d_const));
   CUDA_CHECK(cudaMalloc(&c->d_state, P * z.d_state));
   CUDA_CHECK(cudaMalloc(&c->d_work, P * z.d_work));
-  if (z.d_keep) CUDA_CHECK(cudaMalloc(&c->d_keep, P * z.d_keep)); /* a test phase */
   CUDA_CHECK(cudaMalloc(&c->d_perm, P * z.d_perm));
   CUDA_CHECK(cudaMalloc(&c->d_series, P * z.d_series));
   ap_status st = ap_cuda_data_acquire(data, c->stream, &c->data, err);
@@ -505,35 +501,37 @@ static int block_threads(const ApCohort *c, int n, int unit) {
   return t < THREADS ? (int)t : THREADS;
 }
 
-/* Launches records e0 .. e1-1 (at most MAX_CHUNK) for the resident part. */
-static ap_status launch(ApCohort *c, int e0, int e1, ApError *err) {
+/* Launches the resident part from `from` to `to` (samples; at most MAX_CHUNK records). */
+static ap_status launch(ApCohort *c, ApPos from, ApPos to, ApError *err) {
   int n = part_size(c, c->resident);
   if (c->kernel == KERNEL_WIDE) {
     /* the barriers count from zero in every launch (mc_grid_barrier) */
     CUDA_CHECK(cudaMemsetAsync(c->d_bar, 0, (size_t)c->part * 4 * sizeof(unsigned), c->stream));
     records_wide<<<n * c->n_blocks, THREADS, 0, c->stream>>>(
-        c->d_state, c->d_work, c->d_perm, c->d_keep, c->d_const, c->d_lay, c->wo, c->sch, c->data,
-        e0, e1, c->d_series, c->width, n, c->n_samples, c->n_blocks, c->d_bar);
+        c->d_state, c->d_work, c->d_perm, c->d_const, c->d_lay, c->wo, c->sch, c->data, from, to,
+        c->d_series, c->width, n, c->n_samples, c->n_blocks, c->d_bar);
   } else if (c->kernel == KERNEL_WARP) {
     int threads = block_threads(c, n, WARP);
     int blocks = (int)(((size_t)n * WARP + (size_t)threads - 1) / (size_t)threads);
     records_warp<<<blocks, threads, 0, c->stream>>>(c->d_state, c->d_const, c->d_lay, c->sch,
-                                                    c->data, e0, e1, c->d_series, c->width, n,
+                                                    c->data, from, to, c->d_series, c->width, n,
                                                     c->part);
   } else {
     int threads = block_threads(c, n, 1), blocks = (n + threads - 1) / threads;
-    records_body<<<blocks, threads, 0, c->stream>>>(
-        c->d_state, c->d_work, c->d_perm, c->d_keep, c->d_const, c->d_lay, c->wo, c->sch, c->data,
-        e0, e1, c->d_series, c->width, n, c->part, 0, c->wide_sum);
+    records_body<<<blocks, threads, 0, c->stream>>>(c->d_state, c->d_work, c->d_perm, c->d_const,
+                                                    c->d_lay, c->wo, c->sch, c->data, from, to,
+                                                    c->d_series, c->width, n, c->part, c->wide_sum);
   }
   CUDA_CHECK(cudaGetLastError());
   return AP_OK;
 }
 
-/* Copies the chunk's series of the resident part into the run's. */
+/* Copies the series of records e0 .. e1-1 (those a launch from record e0 ended) of the
+ * resident part into the run's. */
 static ap_status collect(ApCohort *c, int e0, int e1, const ApSeriesBuf *out, ApError *err) {
   int p = c->resident, n = part_size(c, p), cols = e1 - e0, F = c->width;
   size_t row = (size_t)MAX_CHUNK * (size_t)F;
+  if (cols <= 0) return AP_OK;
   CUDA_CHECK(cudaMemcpyAsync(c->h_series, c->d_series, (size_t)n * row * sizeof(float),
                              cudaMemcpyDeviceToHost, c->stream));
   CUDA_CHECK(cudaStreamSynchronize(c->stream));
@@ -546,14 +544,13 @@ static ap_status collect(ApCohort *c, int e0, int e1, const ApSeriesBuf *out, Ap
 }
 
 /* busy stays as it is: the cohorts' kernels overlap on their streams, and no per-cohort
- * time is measured */
-/* Records are not cut (mc_model has no units): from and to are record starts. */
+ * time is measured. from and to in samples (mc_units; record starts where the host does
+ * not cut records); a launch touches at most MAX_CHUNK records (the series buffer). */
 static ap_status cuda_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, ApPos to,
                           const ApSeriesBuf *out, double *busy, ApError *err) {
   (void)busy;
-  const int e0 = from.record, e1 = to.record;
-  for (int a = e0; a < e1;) {
-    int b = a + MAX_CHUNK < e1 ? a + MAX_CHUNK : e1;
+  for (ApPos a = from; a.record < to.record || (a.record == to.record && a.unit < to.unit);) {
+    ApPos b = to.record < a.record + MAX_CHUNK ? to : (ApPos){a.record + MAX_CHUNK - 1, 0};
     /* single-part cohorts run side by side on their streams; split ones take turns */
     for (int i = 0; i < n_cohorts; i++) {
       ApCohort *c = cohorts[i];
@@ -565,12 +562,12 @@ static ap_status cuda_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, A
       ApCohort *c = cohorts[i];
       ap_status st = AP_OK;
       if (c->n_parts == 1) {
-        st = collect(c, a, b, out, err);
+        st = collect(c, a.record, b.record, out, err);
       } else {
         for (int p = 0; p < c->n_parts && !st; p++) {
           if (!(st = download_part(c, err)) && !(st = upload_part(c, p, err)) &&
               !(st = launch(c, a, b, err)))
-            st = collect(c, a, b, out, err);
+            st = collect(c, a.record, b.record, out, err);
         }
       }
       if (st) return st;

@@ -296,6 +296,32 @@ ap_status mc_layout_init(McLayout *lay, const McDims *d, ApLayout *out) {
   MC_GLOBAL_FIELDS(MC_ADD)
 #undef MC_ADD
   (void)n_in, (void)n_out;
+  /* the runs of state fields a test phase changes, merged where they meet */
+  int n_kept = 0;
+  for (int i = 0; i < out->n_fields && !st; i++) {
+    const ApField *f = &out->field[i];
+    if (f->kind != AP_FIELD_STATE || f->offset == lay->diverged) continue;
+    int n = f->shape[0] * f->shape[1], r = lay->n_kept_runs;
+    if (r && lay->kept_run[r - 1][0] + lay->kept_run[r - 1][1] == f->offset) {
+      lay->kept_run[r - 1][1] += n;
+    } else if (r < MC_KEPT_RUNS) {
+      lay->kept_run[r][0] = f->offset, lay->kept_run[r][1] = n, lay->n_kept_runs++;
+    } else {
+      st = AP_ERR_SOFTWARE; /* each layer and the globals make one run */
+    }
+    n_kept += n;
+  }
+  lay->sums = out->n_floats;
+  if (!st)
+    st = ap_layout_add_field(out, "record/sums", MC_SUM_API + 2 * H, 0, AP_FIELD_STATE,
+                             "the epoch so far (zero between epochs): training hits, validation "
+                             "hits and squared error, test hits and squared error, then per "
+                             "hidden layer the apical and interneuron error sums");
+  lay->kept = out->n_floats;
+  if (!st)
+    st = ap_layout_add_field(out, "record/kept", n_kept, 0, AP_FIELD_STATE,
+                             "inside a test phase: the neurons' state it returns to (every "
+                             "state field but status/diverged, in order)");
   lay->n_floats = out->n_floats;
   /* poisson: the spike draws' neuron ids, inputs first, each population from a multiple of 4 */
   int id = 0;
@@ -384,8 +410,6 @@ void mc_work_init(McWork *w, const McDims *d) {
   TAKE(tgt, d->n[L]);
   TAKE(acc, d->n[L]);
   TAKE(rho_in, d->n[0]);
-  TAKE(api_sum, L);
-  TAKE(inn_sum, L);
   for (int ly = 0; ly < L; ly++) {
     TAKE(pend_g[ly], d->n[ly + 1]);
     TAKE(pend_x[ly][0], d->n[ly]);
@@ -462,13 +486,19 @@ static double mc_cost(const void *params, const ApData *data) {
   return (double)s.t_pres * (double)(data->n_train + s.n_val);
 }
 
+/* A record is cut at its samples (mc_body_records): what it carries between two is in
+ * record/sums and record/kept. */
+static long long mc_units_of(const void *params, const ApData *data) {
+  McSched s = mc_sched(params, data);
+  return mc_units(&s, data->n_train);
+}
+
 McCudaSize mc_cuda_size(const McParams *p, const ApData *data, int series_width) {
   McDims dims = mc_dims(p);
   McLayout lay;
   McWork wo;
   mc_layout_init(&lay, &dims, NULL);
   mc_work_init(&wo, &dims);
-  McSched sch = mc_sched(p, data);
   size_t nf = (size_t)lay.n_floats,
          samples = (size_t)(data->n_train > data->n_val ? data->n_train : data->n_val);
   McCudaSize z;
@@ -476,10 +506,9 @@ McCudaSize mc_cuda_size(const McParams *p, const ApData *data, int series_width)
   z.d_const = sizeof(McConst);
   z.d_state = nf * sizeof(float);
   z.d_work = (size_t)wo.n_rows * sizeof(float);
-  z.d_keep = sch.n_test > 0 ? nf * sizeof(float) : 0; /* the state before a test phase */
   z.d_perm = samples * sizeof(uint32_t);
   z.d_series = (size_t)MC_CUDA_CHUNK * (size_t)series_width * sizeof(float);
-  z.d_per_replica = z.d_const + z.d_state + z.d_work + z.d_keep + z.d_perm + z.d_series;
+  z.d_per_replica = z.d_const + z.d_state + z.d_work + z.d_perm + z.d_series;
   z.d_fixed = sizeof(McLayout);
   z.h_const = sizeof(McConst);
   z.h_rows = sizeof(int);
@@ -571,6 +600,8 @@ const ApModel mc_model = {
     .cohort_by = "t_pres, neuron",
     .layout = mc_layout,
     .init = mc_init,
+    .units = mc_units_of,
+    .units_name = "samples",
     .cost = mc_cost,
     .memory = mc_memory,
     .shrink = mc_shrink,

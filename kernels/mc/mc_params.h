@@ -114,9 +114,20 @@ typedef struct McSeriesOffsets {
   int width;
 } McSeriesOffsets;
 
+/* Rows of record/sums: the phases' hits and squared errors, then per hidden layer h the
+ * apical error sum at MC_SUM_API + h and the interneurons' at MC_SUM_API + H + h. */
+enum { MC_SUM_TRAIN, MC_SUM_VAL, MC_SUM_VAL_ERR, MC_SUM_TEST, MC_SUM_TEST_ERR, MC_SUM_API };
+#define MC_KEPT_RUNS (MC_MAX_LAYERS + 1)
+
 typedef struct McLayout {
   McDims dims;
   int n_floats;
+  /* What an epoch carries between its samples (after the fields above, mc_layout_init):
+   * record/sums (MC_SUM_*), and record/kept, where a test phase keeps what it changes
+   * (every state field but diverged; the weights do not move there): the state's runs
+   * [kept_run[i][0], + kept_run[i][1]), one after the other. */
+  int sums, kept;
+  int n_kept_runs, kept_run[MC_KEPT_RUNS][2];
   McLayerOffsets layer[MC_MAX_LAYERS];
   /* poisson: the first neuron id of each population in the spike draws' counter, each a
    * multiple of 4 (one draw block serves four neurons) */
@@ -170,6 +181,21 @@ AP_HD int mc_test_due(const McSched *s, int e) {
   return e + 1 == s->n_records || (s->test_every > 0 && (e + 1) % s->test_every == 0);
 }
 
+/* Where record/kept holds the state's float off (one of McLayout.kept_run; -1: none). */
+AP_HD int mc_kept_at(const McLayout *lay, int off) {
+  int k = lay->kept;
+  for (int q = 0; q < lay->n_kept_runs; k += lay->kept_run[q++][1])
+    if (off >= lay->kept_run[q][0] && off < lay->kept_run[q][0] + lay->kept_run[q][1])
+      return k + off - lay->kept_run[q][0];
+  return -1;
+}
+
+/* A record's units (ApModel.units): its samples, the training ones, then the validation
+ * ones, then those of a test phase (units that do nothing in a record without one). */
+AP_HD long long mc_units(const McSched *s, int n_train) {
+  return (long long)n_train + s->n_val + s->n_test;
+}
+
 /* Work arrays of one body instance (offsets in lane rows; mc_body.h multiplies by the
  * stride): the two rate buffers, dendritic potentials, the sample and the readout. */
 typedef struct McWork {
@@ -185,7 +211,6 @@ typedef struct McWork {
   int u_next;           /* [H][max neurons] sisters' u or ŭ */
   int x, tgt, acc;      /* [N_0], [N_L], [N_L] */
   int rho_in;           /* [N_0] poisson: the inputs' spikes */
-  int api_sum, inn_sum; /* [H] self-prediction sums */
   int max_neurons;      /* rows of one scratch vector */
   int n_rows;
 } McWork;
@@ -196,7 +221,7 @@ typedef struct McWork {
 #define MC_CUDA_CHUNK 256 /* records per launch: bounds the device series buffer */
 #define MC_CUDA_WARP 32
 typedef struct McCudaSize {
-  size_t d_const, d_state, d_work, d_keep, d_perm, d_series; /* per replica of a part */
+  size_t d_const, d_state, d_work, d_perm, d_series;         /* per replica of a part */
   size_t d_per_replica;                                      /* their sum */
   size_t d_fixed;                                            /* the layout, once */
   size_t h_const, h_rows, h_state;                           /* per replica of the cohort */

@@ -134,6 +134,7 @@ typedef struct McWarp {
   float r_in[MW0], u_tgt[MW2], tgt_last[MW2], nudge_last; /* shared */
   float diverged;                                         /* shared: the state field */
   float api_sum, inn_sum; /* self-prediction sums of the epoch */
+  float sums[MC_SUM_API]; /* the phases' hits and squared errors (record/sums) */
 } McWarp;
 
 /* What a test phase changes (it does not learn): kept before it, put back after. */
@@ -324,6 +325,7 @@ MW_FN void mw_clear(McWarp *w, float *sh) {
   UNROLL for (int j = 0; j < MW0; j++) w->r_in[j] = 0.0f;
   UNROLL for (int j = 0; j < MW2; j++) w->u_tgt[j] = w->tgt_last[j] = 0.0f;
   w->nudge_last = w->diverged = w->api_sum = w->inn_sum = 0.0f;
+  UNROLL for (int q = 0; q < MC_SUM_API; q++) w->sums[q] = 0.0f;
 }
 
 /* The transmitted rates from the potentials (the body's mc_body_refresh). */
@@ -611,61 +613,127 @@ MW_FN int mw_sample(McWarp *w, float *sh, const McConst *k, const float *xg, int
   return best == y;
 }
 
-/* Records e0 .. e1-1 of one replica (mc_body_records), state in and out through st; the
- * series of record e go to out + (e - col0) * width. sh: the warp's scratch,
- * MW_SHARED_FLOATS floats (shared memory on the GPU). kg: the replica's constants, read
- * once into registers. */
+/* record/sums: the phases' sums, then the hidden layer's apical and interneuron sums. */
+MW_FN void mw_sums(McWarp *w, McView st, const McLayout *lay, int load) {
+  MW_SHARED(UNROLL for (int q = 0; q < MC_SUM_API; q++)
+                MW_MOVE(w->sums[q], MC_AT(st, lay->sums + q));
+            MW_MOVE(w->api_sum, MC_AT(st, lay->sums + MC_SUM_API));
+            MW_MOVE(w->inn_sum, MC_AT(st, lay->sums + MC_SUM_API + 1)));
+}
+
+/* A test phase's copy (McWarpKeep) in or out of record/kept, where a run stopped inside the
+ * phase keeps it; the rates are the potentials' (mw_refresh). */
+MW_FN void mw_keep_io(McWarpKeep *c, McView st, const McLayout *lay, const McConst *k, int load) {
+  const McLayerOffsets *h = &lay->layer[0], *o = &lay->layer[1];
+  const int up = mc_kept_at(lay, h->u_pyr), fp = mc_kept_at(lay, h->forw_pyr);
+  const int ui = mc_kept_at(lay, h->u_inn), fi = mc_kept_at(lay, h->forw_inn);
+  const int uo = mc_kept_at(lay, o->u_pyr), fo = mc_kept_at(lay, o->forw_pyr);
+  LANES
+  if (lane < MW1) {
+    MW_MOVE(L(c->u_p), MC_AT(st, up + lane));
+    MW_MOVE(L(c->f_p), MC_AT(st, fp + lane));
+    if (load) L(c->r_p) = mw_rate(k, L(c->u_p), L(c->f_p));
+  }
+  if (lane < MW2) {
+    MW_MOVE(L(c->u_i), MC_AT(st, ui + lane));
+    MW_MOVE(L(c->f_i), MC_AT(st, fi + lane));
+    MW_MOVE(L(c->u_o), MC_AT(st, uo + lane));
+    MW_MOVE(L(c->f_o), MC_AT(st, fo + lane));
+    if (load) {
+      L(c->r_i) = mw_rate(k, L(c->u_i), L(c->f_i));
+      L(c->r_o) = mw_rate(k, L(c->u_o), L(c->f_o));
+    }
+  }
+  LANES_END
+  const int ri = mc_kept_at(lay, lay->r_in), ut = mc_kept_at(lay, lay->u_tgt);
+  const int ul = mc_kept_at(lay, lay->u_tgt_last), nl = mc_kept_at(lay, lay->nudge_last);
+  MW_SHARED(UNROLL for (int j = 0; j < MW0; j++) MW_MOVE(c->r_in[j], MC_AT(st, ri + j));
+            UNROLL for (int j = 0; j < MW2; j++) {
+              MW_MOVE(c->u_tgt[j], MC_AT(st, ut + j));
+              MW_MOVE(c->tgt_last[j], MC_AT(st, ul + j));
+            } MW_MOVE(c->nudge_last, MC_AT(st, nl)));
+}
+
+MW_FN void mw_kept_clear(McView st, const McLayout *lay) {
+  int n = 0;
+  for (int q = 0; q < lay->n_kept_runs; q++) n += lay->kept_run[q][1];
+  LANES
+  for (int i = lane; i < n; i += 32) MC_AT(st, lay->kept + i) = 0.0f;
+  LANES_END
+}
+
+/* One replica from `from` to `to` (samples, mc_units; mc_body_records), state in and out
+ * through st; the series of record e go to out + (e - col0) * width. sh: the warp's
+ * scratch, MW_SHARED_FLOATS floats (shared memory on the GPU). kg: the replica's constants,
+ * read once into registers. */
 MW_FN void mw_records(McView st, const McLayout *lay, const McConst *kg, const McSched *sch,
-                      const ApData *data, int e0, int e1, float *out, int col0, int width,
+                      const ApData *data, ApPos from, ApPos to, float *out, int col0, int width,
                       float *sh) {
   const McConst kc = *kg, *k = &kc;
   McWarp w;
   mw_clear(&w, sh);
   const McSeriesOffsets *so = &lay->ser;
+  const long long n_tr = data->n_train, t0 = n_tr + sch->n_val, U = mc_units(sch, data->n_train);
   mw_transfer(&w, st, lay, 1);
+  mw_sums(&w, st, lay, 1);
   mw_refresh(&w, k);
   uint32_t perm[MW_MAX_SAMPLES];
-  for (int e = e0; e < e1; e++) {
+  for (int e = from.record; e <= ap_last_record(to); e++) {
+    long long u0, u1;
+    ap_part(from, to, U, e, &u0, &u1);
     float *o = out + (size_t)(e - col0) * (size_t)width;
     if (w.diverged != 0.0f) { /* frozen at its first non-finite state (mc_body_records) */
-      mw_frozen_series(o, so, width);
+      if (u1 == U) mw_frozen_series(o, so, width);
       continue;
     }
-    float train_hits = 0, val_hits = 0, val_err = 0, err;
-    w.api_sum = w.inn_sum = 0.0f;
+    float err;
+    if (u0 == 0) {
+      UNROLL for (int q = 0; q < MC_SUM_API; q++) w.sums[q] = 0.0f;
+      w.api_sum = w.inn_sum = 0.0f;
+    }
     for (int phase = 0; phase < 2; phase++) {
-      int n = phase ? data->n_val : data->n_train, shown = phase ? sch->n_val : data->n_train;
-      if (shown == 0) continue;
+      const long long a = phase ? n_tr : 0, z = phase ? t0 : n_tr; /* the phase's units */
+      if (u0 >= z || u1 <= a) continue;
+      int n = phase ? data->n_val : data->n_train;
       ap_sample_order(perm, 1, (uint32_t)n, k->seed, (uint32_t)e, (uint32_t)phase);
       const float *xs = phase ? data->x_val : data->x_train;
       const int *ys = phase ? data->y_val : data->y_train;
-      for (int s = 0; s < shown; s++) {
+      for (long long s = (u0 > a ? u0 : a) - a; s < (u1 < z ? u1 : z) - a; s++) {
         uint32_t idx = perm[s];
         int hit = mw_sample(&w, sh, k, xs + (size_t)idx * MW0, ys[idx], sch->t_pres,
                             phase ? 0 : sch->learn, sch->learn_lag, phase ? 0 : sch->teacher,
                             !phase, sch->reset, &err);
         if (phase) {
-          val_hits += (float)hit;
-          val_err += err;
+          w.sums[MC_SUM_VAL] += (float)hit;
+          w.sums[MC_SUM_VAL_ERR] += err;
         } else {
-          train_hits += (float)hit;
+          w.sums[MC_SUM_TRAIN] += (float)hit;
         }
       }
     }
     /* the test phase (mc_body_records): every held-out sample in order, from a copy of
      * the state put back afterwards; the weights do not move without learning */
-    float test_hits = 0, test_err = 0;
     const int test = mc_test_due(sch, e);
-    if (test) {
+    if (test && u1 > t0) {
       McWarpKeep keep;
-      mw_keep(&keep, &w, 0);
-      for (int s = 0; s < sch->n_test; s++) {
-        test_hits += (float)mw_sample(&w, sh, k, data->x_val + (size_t)s * MW0, data->y_val[s],
-                                      sch->t_pres, 0, 0, 0, 0, sch->reset, &err);
-        test_err += err;
+      if (u0 <= t0)
+        mw_keep(&keep, &w, 0);
+      else
+        mw_keep_io(&keep, st, lay, k, 1);
+      for (long long s = (u0 > t0 ? u0 : t0) - t0; s < u1 - t0; s++) {
+        w.sums[MC_SUM_TEST] +=
+            (float)mw_sample(&w, sh, k, data->x_val + (size_t)s * MW0, data->y_val[s], sch->t_pres,
+                             0, 0, 0, 0, sch->reset, &err);
+        w.sums[MC_SUM_TEST_ERR] += err;
       }
-      mw_keep(&keep, &w, 1);
+      if (u1 < U) {
+        mw_keep_io(&keep, st, lay, k, 0);
+      } else {
+        mw_keep(&keep, &w, 1);
+        if (u0 > t0) mw_kept_clear(st, lay); /* record/kept is zero outside a test phase */
+      }
     }
+    if (u1 < U) break; /* stopped inside the record: its sums go to the state */
     /* the weight errors of the self-predicting state, in the body's order: the columns
      * of W_ip and W_out through the scratch */
     double ff = 0, fb = 0;
@@ -688,22 +756,26 @@ MW_FN void mw_records(McView st, const McLayout *lay, const McConst *kg, const M
       fb += (double)q * (double)q;
     }
     float steps = (float)data->n_train * (float)sch->t_pres;
-    o[so->train_acc] = train_hits / (float)data->n_train;
-    o[so->val_acc] = sch->n_val > 0 ? val_hits / (float)sch->n_val : NAN;
-    o[so->val_mse] = sch->n_val > 0 ? val_err / ((float)sch->n_val * (float)MW2) : NAN;
-    o[so->test_acc] = test ? test_hits / (float)sch->n_test : NAN;
-    o[so->test_mse] = test ? test_err / ((float)sch->n_test * (float)MW2) : NAN;
+    o[so->train_acc] = w.sums[MC_SUM_TRAIN] / (float)data->n_train;
+    o[so->val_acc] = sch->n_val > 0 ? w.sums[MC_SUM_VAL] / (float)sch->n_val : NAN;
+    o[so->val_mse] =
+        sch->n_val > 0 ? w.sums[MC_SUM_VAL_ERR] / ((float)sch->n_val * (float)MW2) : NAN;
+    o[so->test_acc] = test ? w.sums[MC_SUM_TEST] / (float)sch->n_test : NAN;
+    o[so->test_mse] = test ? w.sums[MC_SUM_TEST_ERR] / ((float)sch->n_test * (float)MW2) : NAN;
     o[so->api_err] = w.api_sum / steps;
     o[so->inn_err] = w.inn_sum / steps;
     o[so->ff_err] = (float)(ff / (MW1 * MW2));
     o[so->fb_err] = (float)(fb / (MW1 * MW2));
     o[so->diverged] = 0.0f;
+    UNROLL for (int q = 0; q < MC_SUM_API; q++) w.sums[q] = 0.0f; /* zero between records */
+    w.api_sum = w.inn_sum = 0.0f;
     if (mw_any_nonfinite(&w)) {
       w.diverged = (float)(e + 1);
       mw_frozen_series(o, so, width);
     }
   }
   mw_transfer(&w, st, lay, 0);
+  mw_sums(&w, st, lay, 0);
 }
 
 /* The warp version runs this network, neuron type and sample set. */

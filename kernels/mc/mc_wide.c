@@ -80,7 +80,7 @@ int mc_wide_pick(const ApCohortSpec *spec, const char *version) {
  * what mc_wide_memory adds up. */
 typedef struct WideSize {
   size_t state, k, rows; /* per replica (k: of the cohort, rounded to 64 bytes) */
-  size_t wk, keep, perm; /* a team's scratch */
+  size_t wk, perm;       /* a team's scratch */
 } WideSize;
 
 static WideSize wide_size(const McLayout *lay, const McWork *wo, int n, int n_samples) {
@@ -89,7 +89,6 @@ static WideSize wide_size(const McLayout *lay, const McWork *wo, int n, int n_sa
   z.k = ((size_t)n * sizeof(McLanes) + 63) / 64 * 64;
   z.rows = sizeof(int);
   z.wk = (size_t)wo->n_rows * sizeof(float);
-  z.keep = (size_t)lay->n_floats * sizeof(float);
   z.perm = (size_t)(n_samples ? n_samples : 1) * sizeof(uint32_t);
   return z;
 }
@@ -150,13 +149,12 @@ void mc_wide_state_get(const McWide *w, float *state) {
 
 /* A team's work arrays for one cohort. */
 typedef struct Scratch {
-  float *wk, *keep;
+  float *wk;
   uint32_t *perm;
 } Scratch;
 
 static void scratch_free(Scratch *s) {
   free(s->wk);
-  free(s->keep);
   free(s->perm);
   memset(s, 0, sizeof *s);
 }
@@ -164,38 +162,31 @@ static void scratch_free(Scratch *s) {
 static int scratch_init(Scratch *s, const McWide *w) {
   WideSize z = wide_size(&w->lay, &w->wo, w->n, w->n_samples);
   s->wk = calloc(1, z.wk);
-  s->keep = malloc(z.keep);
   s->perm = malloc(z.perm);
-  if (!s->wk || !s->keep || !s->perm) {
+  if (!s->wk || !s->perm) {
     scratch_free(s);
     return 0;
   }
   return 1;
 }
 
-/* One replica through records r0 .. r1-1, as member rank of a team of team threads. */
-static void replica_run(const McWide *w, int r, const Scratch *s, int rank, int team, int r0,
-                        int r1, const ApSeriesBuf *out) {
-  McBody b = {w->state + (size_t)r * (size_t)w->lay.n_floats,
-              NULL,
-              s->wk,
-              s->perm,
-              1,
-              &w->lay,
-              &w->wo,
-              &w->k[r],
-              w->sch,
-              w->data,
-              0,
-              s->keep,
-              rank,
-              team,
-              1,
-              0,
-              NULL,
-              0};
+/* One replica from `from` to `to` (samples), as member rank of a team of team threads. */
+static void replica_run(const McWide *w, int r, const Scratch *s, int rank, int team, ApPos from,
+                        ApPos to, const ApSeriesBuf *out) {
+  McBody b = {.st = w->state + (size_t)r * (size_t)w->lay.n_floats,
+              .wk = s->wk,
+              .perm = s->perm,
+              .stride = 1,
+              .lay = &w->lay,
+              .wo = &w->wo,
+              .k = &w->k[r],
+              .sch = w->sch,
+              .data = w->data,
+              .rank = rank,
+              .team = team,
+              .wide_sum = 1};
   McOut o = {out->base, (size_t)out->n_records * (size_t)out->width, 0, out->width, &w->rows[r], 1};
-  mc_body_records(&b, r0, r1, &o);
+  mc_body_records(&b, from, to, &o);
 }
 
 /* Threads on each replica when n_tasks replicas of weights weights share threads threads
@@ -225,7 +216,7 @@ void mc_wide_memory(const ApCohortSpec *spec, ApCohortMem *out) {
   /* a team shares one scratch; else each thread has its own (mc_wide_run; counted per
    * cohort: an upper bound where small cohorts share the threads) */
   if (team_of(weights, spec->n, threads) > 1) scratches = 1;
-  out->work = (double)scratches * (double)(z.wk + z.keep + z.perm);
+  out->work = (double)scratches * (double)(z.wk + z.perm);
 }
 
 typedef struct Task {
@@ -233,12 +224,12 @@ typedef struct Task {
   int r, ci;
 } Task;
 
-/* The tasks through records r0 .. r1-1, on a team of team threads each, one after the
- * other, or (team 1) a thread each on no more threads than tasks. Nonzero: out of memory. */
-static int run_tasks(const Task *tasks, int n_tasks, int threads, int team, int r0, int r1,
+/* The tasks from `from` to `to`, on a team of team threads each, one after the other, or
+ * (team 1) a thread each on no more threads than tasks. Nonzero: out of memory. */
+static int run_tasks(const Task *tasks, int n_tasks, int threads, int team, ApPos from, ApPos to,
                      const ApSeriesBuf *out, double *busy) {
   int failed = 0;
-  if (r1 <= r0) return 0;
+  if (to.record < from.record || (to.record == from.record && to.unit <= from.unit)) return 0;
   if (team > 1) {
     for (int i = 0; i < n_tasks; i++) {
       double t0 = ap_seconds();
@@ -250,7 +241,7 @@ static int run_tasks(const Task *tasks, int n_tasks, int threads, int team, int 
         int rank = omp_get_thread_num(), nth = omp_get_num_threads();
 #pragma omp single
         used = nth;
-        replica_run(tasks[i].w, tasks[i].r, &s, rank, nth, r0, r1, out);
+        replica_run(tasks[i].w, tasks[i].r, &s, rank, nth, from, to, out);
       }
       scratch_free(&s);
       if (busy) busy[tasks[i].ci] += (ap_seconds() - t0) * used;
@@ -275,7 +266,7 @@ static int run_tasks(const Task *tasks, int n_tasks, int threads, int team, int 
         have = tasks[i].w;
       }
       double t0 = busy ? ap_seconds() : 0.0;
-      replica_run(tasks[i].w, tasks[i].r, &s, 0, 1, r0, r1, out);
+      replica_run(tasks[i].w, tasks[i].r, &s, 0, 1, from, to, out);
       if (busy) {
         double took = ap_seconds() - t0;
 #pragma omp atomic
@@ -288,25 +279,30 @@ static int run_tasks(const Task *tasks, int n_tasks, int threads, int team, int 
 }
 
 /* As run_tasks, where the team rule splits the replicas on their teams or, where that times
- * slower, a thread each (the first cohort's ApTeamGuard: the same bits either way). */
-static int run_guarded(McWide *w, const Task *tasks, int n_tasks, int threads, int team, int r0,
-                       int r1, const ApSeriesBuf *out, double *busy) {
+ * slower, a thread each (the first cohort's ApTeamGuard: the same bits either way). The
+ * probe takes a quarter of the call, at most a record. */
+static int run_guarded(McWide *w, const Task *tasks, int n_tasks, int threads, int team, ApPos from,
+                       ApPos to, const ApSeriesBuf *out, double *busy) {
+  const long long U = mc_units(&w->sch, w->data->n_train);
+  long long l0 = ap_pos_index(from, U), l1 = ap_pos_index(to, U);
   int probe, mode = team > 1 ? ap_team_guard_pick(&w->guard, &probe) : 0;
-  if (team > 1 && probe && r1 > r0) {
+  if (team > 1 && probe && l1 > l0) {
+    long long n = (l1 - l0) / 4 < U ? (l1 - l0) / 4 : U, m = l0 + (n > 0 ? n : 1);
     double t0 = ap_seconds();
-    if (run_tasks(tasks, n_tasks, threads, mode ? 1 : team, r0, r0 + 1, out, busy)) return 1;
-    ap_team_guard_took(&w->guard, !mode, ap_seconds() - t0, n_tasks);
-    r0++;
+    if (run_tasks(tasks, n_tasks, threads, mode ? 1 : team, from, ap_pos_at(m, U), out, busy))
+      return 1;
+    ap_team_guard_took(&w->guard, !mode, ap_seconds() - t0, (double)(m - l0) / U * n_tasks);
+    from = ap_pos_at(l0 = m, U);
     mode = ap_team_guard_best(&w->guard);
   }
   double t0 = ap_seconds();
-  if (run_tasks(tasks, n_tasks, threads, mode ? team : 1, r0, r1, out, busy)) return 1;
-  if (team > 1 && r1 > r0)
-    ap_team_guard_took(&w->guard, mode, ap_seconds() - t0, (double)(r1 - r0) * n_tasks);
+  if (run_tasks(tasks, n_tasks, threads, mode ? team : 1, from, to, out, busy)) return 1;
+  if (team > 1 && l1 > l0)
+    ap_team_guard_took(&w->guard, mode, ap_seconds() - t0, (double)(l1 - l0) / U * n_tasks);
   return 0;
 }
 
-ap_status mc_wide_run(McWide *const *ws, const int *ci, int n, int r0, int r1,
+ap_status mc_wide_run(McWide *const *ws, const int *ci, int n, ApPos from, ApPos to,
                       const ApSeriesBuf *out, double *busy, ApError *err) {
   int n_tasks = 0, threads = 1;
   for (int i = 0; i < n; i++) {
@@ -319,8 +315,8 @@ ap_status mc_wide_run(McWide *const *ws, const int *ci, int n, int r0, int r1,
   int q = 0;
   for (int i = 0; i < n; i++)
     for (int r = 0; r < ws[i]->n; r++) tasks[q++] = (Task){ws[i], r, ci[i]};
-  int failed = run_guarded(ws[0], tasks, n_tasks, threads, team_size(ws[0], n_tasks, threads), r0,
-                           r1, out, busy);
+  int failed = run_guarded(ws[0], tasks, n_tasks, threads, team_size(ws[0], n_tasks, threads), from,
+                           to, out, busy);
   free(tasks);
   if (failed) return ap_fail(err, AP_ERR_OSERR, "out of memory for work arrays");
   return AP_OK;

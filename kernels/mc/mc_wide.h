@@ -15,8 +15,9 @@ void mc_wide_memory(const ApCohortSpec *spec, ApCohortMem *out);
 void mc_wide_destroy(McWide *w);
 void mc_wide_state_set(McWide *w, const float *state);
 void mc_wide_state_get(const McWide *w, float *state);
-/* Records r0 .. r1-1 of the cohorts ws[0 .. n-1]; busy[ci[i]] gets ws[i]'s thread-seconds. */
-ap_status mc_wide_run(McWide *const *ws, const int *ci, int n, int r0, int r1,
+/* The cohorts ws[0 .. n-1] from `from` to `to` (samples, mc_units); busy[ci[i]] gets
+ * ws[i]'s thread-seconds. */
+ap_status mc_wide_run(McWide *const *ws, const int *ci, int n, ApPos from, ApPos to,
                       const ApSeriesBuf *out, double *busy, ApError *err);
 void mc_wide_describe(const McWide *w, char *buf, size_t n);
 

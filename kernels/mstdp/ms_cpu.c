@@ -303,8 +303,7 @@ static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *jo
   int blas = cohorts[0]->version == VERSION_BLAS, team = team_size(cohorts[0], n_tasks, threads);
   /* positions as presentations from the run's start (ms_model's units) */
   const long long P = cohorts[0]->reps[0].k.presentations;
-  long long l0 = (long long)job->from.record * P + job->from.unit,
-            l1 = (long long)job->to.record * P + job->to.unit;
+  long long l0 = ap_pos_index(job->from, P), l1 = ap_pos_index(job->to, P);
   if (blas || team == 1 || !job->out || l1 <= l0) {
     run_tasks(tasks, n_tasks, threads, team, blas, job, busy);
   } else {
@@ -313,7 +312,7 @@ static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *jo
     int probe, mode = ap_team_guard_pick(g, &probe);
     if (probe) { /* the other way on a quarter of the range, at most a record */
       long long n = (l1 - l0) / 4 < P ? (l1 - l0) / 4 : P, m = l0 + (n > 0 ? n : 1);
-      part.to = (ApPos){(int)(m / P), m % P};
+      part.to = ap_pos_at(m, P);
       double t0 = ap_seconds();
       run_tasks(tasks, n_tasks, threads, mode ? 1 : team, 0, &part, busy);
       ap_team_guard_took(g, !mode, ap_seconds() - t0, (double)(m - l0) / P * n_tasks);
