@@ -526,15 +526,15 @@ static ap_status launch(ApCohort *c, ApPos from, ApPos to, ApError *err) {
   return AP_OK;
 }
 
-/* Copies the series of records e0 .. e1-1 (those a launch from record e0 ended) of the
- * resident part into the run's. */
+/* Waits for the resident part's launch and copies the series of records e0 .. e1-1 (those
+ * a launch from record e0 ended) into the run's. */
 static ap_status collect(ApCohort *c, int e0, int e1, const ApSeriesBuf *out, ApError *err) {
   int p = c->resident, n = part_size(c, p), cols = e1 - e0, F = c->width;
   size_t row = (size_t)MAX_CHUNK * (size_t)F;
-  if (cols <= 0) return AP_OK;
-  CUDA_CHECK(cudaMemcpyAsync(c->h_series, c->d_series, (size_t)n * row * sizeof(float),
-                             cudaMemcpyDeviceToHost, c->stream));
-  CUDA_CHECK(cudaStreamSynchronize(c->stream));
+  if (cols > 0)
+    CUDA_CHECK(cudaMemcpyAsync(c->h_series, c->d_series, (size_t)n * row * sizeof(float),
+                               cudaMemcpyDeviceToHost, c->stream));
+  CUDA_CHECK(cudaStreamSynchronize(c->stream)); /* the call's time is the launch's */
   for (int i = 0; i < n; i++) {
     size_t r = (size_t)c->h_rows[p * c->part + i];
     memcpy(out->base + (r * (size_t)out->n_records + (size_t)e0) * (size_t)F,
