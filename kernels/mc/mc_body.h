@@ -182,8 +182,11 @@ typedef struct McRows {
 MC_BODY_FN McRows mc_rows(const McBody *b, int n) {
   McRows r = {0, n};
   if (b->team > 1) {
-    int per = (n + b->team - 1) / b->team;
-    per = (per + MC_TEAM_ALIGN - 1) / MC_TEAM_ALIGN * MC_TEAM_ALIGN;
+    /* no integer division where a member takes at most one chunk (the usual case of a
+     * GPU team; a division is a long-latency instruction there, and this runs at every
+     * loop over neurons); MC_TEAM_ALIGN is a power of two */
+    int per = n <= b->team ? 1 : (n + b->team - 1) / b->team;
+    per = (per + MC_TEAM_ALIGN - 1) & -(MC_TEAM_ALIGN);
     const int c = MC_TEAM_CHUNK(b);
     r.lo = c * per < n ? c * per : n;
     r.hi = r.lo + per < n ? r.lo + per : n;
@@ -725,9 +728,10 @@ typedef struct McTrack {
 
 #if defined(__CUDA_ARCH__) && MC_LN == 1
 /* mc_sum_squares' serial chain (i ascending, the same fmaf) by a whole warp: its lanes
- * load 128 values at once, lane t's value is handed to every lane by a shuffle in turn,
- * so the chain waits on one memory round trip per 128 values, not one per value. Every
- * lane gets the sum. */
+ * load 128 values at once, then for each 32 of them that exist, lane t's value is handed
+ * to every lane by a shuffle, all 32 shuffles issued before the chain's 32 fmaf, so the
+ * chain waits on one memory round trip per 128 values and on one shuffle latency per 32,
+ * not one per value. Every lane gets the sum. */
 static __device__ __forceinline__ float mc_warp_sum_squares(const float *a, const float *bb,
                                                              int n MC_S_PARAM) {
   const unsigned all = 0xffffffffu;
@@ -741,12 +745,16 @@ static __device__ __forceinline__ float mc_warp_sum_squares(const float *a, cons
       v[u] = i < n ? (bb ? a[(size_t)i * MC_S] - bb[(size_t)i * MC_S] : a[(size_t)i * MC_S]) : 0.0f;
     }
 #pragma unroll
-    for (int u = 0; u < 4; u++)
+    for (int u = 0; u < 4; u++) {
+      const int base = i0 + 32 * u;
+      if (base >= n) break; /* warp-uniform */
+      float d[32];
 #pragma unroll
-      for (int t = 0; t < 32; t++) {
-        const float d = __shfl_sync(all, v[u], t);
-        if (i0 + 32 * u + t < n) acc = fmaf(d, d, acc);
-      }
+      for (int t = 0; t < 32; t++) d[t] = __shfl_sync(all, v[u], t);
+#pragma unroll
+      for (int t = 0; t < 32; t++)
+        if (base + t < n) acc = fmaf(d[t], d[t], acc);
+    }
   }
   return acc;
 }

@@ -54,11 +54,16 @@
  * warps and SMs of the replica. Team member = block * block size + thread; a bijection
  * of the ranks, so every chunk has one owner. */
 #define MC_TEAM_ALIGN ((b)->sch.spiking ? 4 : 1)
-#define MC_TEAM_CHUNK(b) mc_team_chunk((b)->rank, (b)->team, (b)->n_blocks)
-static __host__ __device__ __forceinline__ int mc_team_chunk(int rank, int team, int n_blocks) {
-  if (n_blocks < 1 || team % (32 * n_blocks)) return rank;
-  const int size = team / n_blocks, blk = rank / size, t = rank % size;
-  return (t % 32) * (team / 32) + (t / 32) * n_blocks + blk;
+#define MC_TEAM_CHUNK(b) mc_team_chunk((b)->rank, (b)->n_blocks)
+/* The wide kernel's blocks are MC_WIDE_THREADS threads (THREADS below): the divisions by
+ * the block size are shifts (an integer division is a long-latency instruction, and this
+ * runs at every loop over neurons). A team of one block (n_blocks 0: records_body) takes
+ * its ranks as they are. */
+#define MC_WIDE_THREADS 128
+static __host__ __device__ __forceinline__ int mc_team_chunk(int rank, int n_blocks) {
+  if (n_blocks < 1) return rank;
+  const int blk = rank / MC_WIDE_THREADS, t = rank % MC_WIDE_THREADS; /* rank >= 0 */
+  return (t % 32) * (n_blocks * (MC_WIDE_THREADS / 32)) + (t / 32) * n_blocks + blk;
 }
 
 /* The barrier of a replica's n blocks (all resident: cohort_alloc checks it). bar[0]
@@ -114,7 +119,7 @@ static __device__ __forceinline__ int mc_lead_any(unsigned *bar, int n, int lead
 #include <string.h>
 
 #define WARP MC_CUDA_WARP
-#define THREADS 128
+#define THREADS MC_WIDE_THREADS
 #define MAX_CHUNK MC_CUDA_CHUNK /* records per launch: bounds the device series buffer */
 
 /* ---- kernels: indexing and launch only; the model is mc_body.h / mc_warp.h ----------- */
@@ -160,19 +165,29 @@ static __global__ void __launch_bounds__(THREADS)
   const int r = (int)blockIdx.x / n_blocks, blk = (int)blockIdx.x % n_blocks;
   if (r >= R) return; /* a replica's blocks leave together */
   const size_t nf = (size_t)lay->n_floats;
-  if (threadIdx.x == 0) mc_bar_goal = 0u; /* bar[0] is zero at the launch */
-  McLanes k;
-  mc_lanes_set(&k, 0, &cst[r]);
-  mc_lanes_finish(&k);
+  /* the replica's constants, work offsets and data pointers, the same for every thread of
+   * the block: in shared memory (a thread's own copies, indexed by layer, would sit in
+   * local memory, whose loads the step waits on as on any global load) */
+  __shared__ McLanes k;
+  __shared__ McWork wo_sh;
+  __shared__ ApData data_sh;
+  if (threadIdx.x == 0) {
+    mc_bar_goal = 0u; /* bar[0] is zero at the launch */
+    mc_lanes_set(&k, 0, &cst[r]);
+    mc_lanes_finish(&k);
+    wo_sh = wo;
+    data_sh = data;
+  }
+  __syncthreads();
   McBody b = {.st = state + (size_t)r * nf,
               .wk = work + (size_t)r * (size_t)wo.n_rows,
               .perm = perm + (size_t)r * (size_t)n_samples,
               .stride = 1,
               .lay = lay,
-              .wo = &wo,
+              .wo = &wo_sh,
               .k = &k,
               .sch = sch,
-              .data = &data,
+              .data = &data_sh,
               .rank = blk * (int)blockDim.x + (int)threadIdx.x,
               .team = n_blocks * (int)blockDim.x,
               .wide_sum = MC_WIDE_WARP,
