@@ -12,12 +12,28 @@
 
 /* Transfer function φ, thesis eq. 2.2: γ log(1 + exp(β(x - θ))), 0 below and γz above
  * the ±15 thresholds on z = β(x - θ). As in the reference's soft_relu, exactly z = -15
- * falls to the linear branch (gives -15γ); the seed's form would give the soft branch. */
+ * falls to the linear branch (gives -15γ); the seed's form would give the soft branch.
+ * Written once as lines (ap_math.h's AP_SIDE): mc_phi takes one value, mc_phi_n n side by
+ * side, y[k] = φ(x[k]) (y may be x). EXPLOG: e = log(1 + exp(e)) for the value(s). */
+#define MC_PHI_LINES(V, EACH, EXPLOG)                                                              \
+  EACH(V(z) = V(x) - theta)                                                                        \
+  EACH(V(z) = beta * V(z))                                                                         \
+  EACH(V(e) = fabsf(V(z)))                                                                         \
+  EACH(V(e) = -V(e))                                                                               \
+  EXPLOG                                                                                           \
+  EACH(V(s) = V(z) > 0.0f ? V(z) : 0.0f)                                                           \
+  EACH(V(s) = V(s) + V(e)) /* the soft branch */                                                   \
+  EACH(V(s) = (V(z) > -15.0f && V(z) < 15.0f) ? V(s) : V(z))                                       \
+  EACH(V(s) = V(z) < -15.0f ? 0.0f : V(s))                                                         \
+  EACH(V(y) = gamma * V(s))
 AP_HD float mc_phi(float x, float gamma, float beta, float theta) {
-  float z = beta * (x - theta);
-  float soft = (z > 0.0f ? z : 0.0f) + ap_log1p_unit(ap_exp_nonpos(-fabsf(z)));
-  float y = (z < -15.0f) ? 0.0f : ((z > -15.0f && z < 15.0f) ? soft : z);
-  return gamma * y;
+  float z, e, s, y;
+  MC_PHI_LINES(AP_ONE, AP_ONE_EACH, e = ap_log1p_unit(ap_exp_nonpos(e));)
+  return y;
+}
+AP_SIDE_FN void mc_phi_n(float *y, const float *x, int n, float gamma, float beta, float theta) {
+  float z[AP_SIDE_MAX], e[AP_SIDE_MAX], s[AP_SIDE_MAX];
+  MC_PHI_LINES(AP_KTH, AP_KTH_EACH, ap_exp_nonpos_n(e, e, n); ap_log1p_unit_n(e, e, n);)
 }
 
 /* Input and target low-pass, MODELS.md §1 step 1: y += dt/τ0 (x - y). */
