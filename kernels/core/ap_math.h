@@ -46,7 +46,7 @@ AP_HD float ap_rint(float x) {
  * once or for every k < n. The scalar function expands the lines once, on plain scalars
  * (the code gcc vectorises across replicas, as before); the *_n one for each k. Both
  * round identically: the same operations on each value, in the same order. */
-#define AP_SIDE_MAX 8
+#define AP_SIDE_MAX 16
 #if defined(__CUDA_ARCH__)
 #define AP_SIDE(k, n) _Pragma("unroll") for (int k = 0; k < (n); k++)
 #else

@@ -402,8 +402,8 @@ MW_FN float mw_api_sum(const float *va) {
 MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const McConst *k,
                    int learn, float nudge_now, int t, int track, int api_prev) {
   /* 1. inputs and targets */
-  UNROLL for (int j = 0; j < MW0; j++) w->r_in[j] = mc_lowpass(w->r_in[j], x[j], k->k_in);
-  UNROLL for (int j = 0; j < MW2; j++) w->u_tgt[j] = mc_lowpass(w->u_tgt[j], tv[j], k->k_in);
+  mc_lowpass_n(w->r_in, x, MW0, k->k_in);
+  mc_lowpass_n(w->u_tgt, tv, MW2, k->k_in);
 
   /* 2. the previous step's rates to every lane, and the rows of W_ip and W_out to their
    * lanes, through the scratch */
@@ -438,10 +438,9 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
   LANES
   float vb = 0.0f, vap = 0.0f, vt = 0.0f, vd = 0.0f, vo = 0.0f, a = 0.0f, wi[MW1], wo[MW1];
   const int row = lane < MW2 ? lane : 0; /* the lanes past the outputs sum row 0 unused */
-  UNROLL for (int i = 0; i < MW1; i++) {
-    wi[i] = sh[MW_SH_WIP + row * MW_PITCH + i];
-    wo[i] = sh[MW_SH_WOUT + row * MW_PITCH + i];
-  }
+  const float *wrow = sh + MW_SH_WIP + row * MW_PITCH; /* one address for all the loads */
+  UNROLL for (int i = 0; i < MW1; i++) wi[i] = wrow[i];
+  UNROLL for (int i = 0; i < MW1; i++) wo[i] = wrow[MW_SH_WOUT - MW_SH_WIP + i];
   UNROLL for (int i = 0; i < MW1; i++) {
     vd = fmaf(wi[i], rp[i], vd);
     vo = fmaf(wo[i], rp[i], vo);
@@ -487,12 +486,16 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
     tgt_last = lane == j ? w->tgt_last[j] : tgt_last;
     tgt_now = lane == j ? w->u_tgt[j] : tgt_now;
   }
-  float udot = mc_pyramid_udot(L(w->u_p), L(v_bas), L(v_api), k->gb, k->ga, k->g_pyr);
-  float udot_i = mc_interneuron_udot(L(w->u_i), L(v_den), mc_shown(k->le, L(w->u_o), L(w->f_o)),
-                                     k->gb, k->gsom, k->g_inn); /* its sister's previous u */
-  float udot_o = mc_output_udot(L(w->u_o), L(v_out), mc_le_delayed(k->le, w->nudge_last, nudge_now),
+  /* mc_pyramid_udot, mc_interneuron_udot, mc_output_udot: the steady states first */
+  float ss_o = mc_output_steady(L(v_out), mc_le_delayed(k->le, w->nudge_last, nudge_now),
                                 mc_le_delayed(k->le, tgt_last, tgt_now), k->gb, k->gsom, k->g_out,
                                 k->g_free); /* the target nudges, one step late under LE */
+  float ss_p = mc_pyramid_steady(L(v_bas), L(v_api), k->gb, k->ga, k->g_pyr);
+  float ss_i = mc_interneuron_steady(L(v_den), mc_shown(k->le, L(w->u_o), L(w->f_o)), k->gb,
+                                     k->gsom, k->g_inn); /* its sister's previous u */
+  float udot = mc_udot(k->g_pyr, ss_p, L(w->u_p));
+  float udot_i = mc_udot(k->g_inn, ss_i, L(w->u_i));
+  float udot_o = mc_udot(k->g_out, ss_o, L(w->u_o));
   McSoma n = mw_soma(L(w->u_p), udot, k->dt, k->tau_pyr);
   McSoma ni = mw_soma(L(w->u_i), udot_i, k->dt, k->tau_inn);
   McSoma no = mw_soma(L(w->u_o), udot_o, k->dt, k->tau_out);
@@ -525,7 +528,8 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
     /* mc_weight_step_clipped, the steps side by side before the clips */
     float up[MW0];
     UNROLL for (int j = 0; j < MW0; j++) up[j] = mc_weight_step(LX(w->w_up, j), g, w->r_in[j]);
-    if (lane < MW1) UNROLL for (int j = 0; j < MW0; j++) LX(w->w_up, j) = mc_clip(up[j], k->w_max_h);
+    mc_clip_n(up, up, MW0, k->w_max_h);
+    if (lane < MW1) UNROLL for (int j = 0; j < MW0; j++) LX(w->w_up, j) = up[j];
     if (lane < MW1 && k->c_pi[0] != 0.0f) {
       float g2 = k->c_pi[0] * -L(v_api); /* eq. 2.15 */
       UNROLL for (int j = 0; j < MW2; j++) LX(w->w_pi, j) = mc_weight_step(LX(w->w_pi, j), g2, ri[j]);
@@ -550,7 +554,8 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
         UNROLL for (int j = 0; j < MW2; j++) LX(w->w_ip, j) =
             mc_weight_step(LX(w->w_ip, j), gi[j], L(w->r_p));
       UNROLL for (int j = 0; j < MW2; j++) st[j] = mc_weight_step(LX(w->w_out, j), go[j], L(w->r_p));
-      UNROLL for (int j = 0; j < MW2; j++) LX(w->w_out, j) = mc_clip(st[j], k->w_max_o);
+      mc_clip_n(st, st, MW2, k->w_max_o);
+      UNROLL for (int j = 0; j < MW2; j++) LX(w->w_out, j) = st[j];
     }
     LANES_END
   }
