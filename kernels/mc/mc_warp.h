@@ -4,8 +4,11 @@
  * step reads no device memory (the sample's input is read once per sample) and shuffles
  * nothing: the lanes exchange what they need through a small shared scratch (MW_SH_*).
  * The step is bound by the latency of its dependent chains, not by throughput: the layout
- * spreads work over the lanes (each hidden lane steps its share of every weight matrix;
- * the step's φ run in three rounds over the lanes) rather than leaving it to lanes 0-2.
+ * spreads work over the lanes (each hidden lane steps its share of every weight matrix)
+ * rather than leaving it to lanes 0-2, and independent chains are written side by side
+ * (ap_math.h's AP_SIDE: the step's 72 φ in one round of six per lane, the clips, the
+ * low-pass), because a warp issues its instructions in order and a chain written after
+ * another waits out each of its latencies.
  * For one hidden layer of at most 32 neurons and at most 4 outputs; sizes fixed at
  * compile time: MW0-MW1-MW2 (9-30-3, Bars).
  *
