@@ -37,42 +37,92 @@ AP_HD float ap_rint(float x) {
   return (x + magic) - magic;
 }
 
-/* e^x for x in [-87, 0]: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial in r. */
+/* Side by side: a function named *_n below takes n values at once (n a constant once
+ * inlined, at most AP_SIDE_MAX) and takes each line of its formula for all n values before
+ * the next line, one operation a line. A machine that issues in order (a GPU warp) then
+ * overlaps n independent chains of dependent instructions instead of waiting out one
+ * before starting the next. Each formula is written once, as a list of lines
+ * (AP_*_LINES): V(a) names a value (the scalar a, or a[k]) and EACH(line) takes a line
+ * once or for every k < n. The scalar function expands the lines once, on plain scalars
+ * (the code gcc vectorises across replicas, as before); the *_n one for each k. Both
+ * round identically: the same operations on each value, in the same order. */
+#define AP_SIDE_MAX 16
+#if defined(__CUDA_ARCH__)
+#define AP_SIDE(k, n) _Pragma("unroll") for (int k = 0; k < (n); k++)
+#else
+#define AP_SIDE(k, n) for (int k = 0; k < (n); k++)
+#endif
+#define AP_ONE(a) (a)
+#define AP_ONE_EACH(line) line;
+#define AP_KTH(a) (a)[k]
+#define AP_KTH_EACH(line) AP_SIDE(k, n) line;
+#ifdef __CUDACC__
+#define AP_SIDE_FN __host__ __device__ __forceinline__
+#else
+#define AP_SIDE_FN static inline
+#endif
+
+/* e^x for x in [-87, 0]: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial in r (magic =
+ * 1.5 * 2^23: adding it rounds to an integer). Values x, y; scratch e, r, p. */
+#define AP_EXP_NONPOS_LINES(V, EACH)                                                               \
+  EACH(V(e) = fmaf(V(x), 1.44269504088896341f, 12582912.0f))                                      \
+  EACH(V(e) = V(e) - 12582912.0f)                                                                  \
+  EACH(V(r) = -V(e))                                                                               \
+  EACH(V(r) = fmaf(V(r), 0.693359375f, V(x)))                                                      \
+  EACH(V(r) = fmaf(V(e), 2.12194440e-4f, V(r)))                                                    \
+  EACH(V(p) = fmaf(1.9875691500e-4f, V(r), 1.3981999507e-3f))                                      \
+  EACH(V(p) = fmaf(V(p), V(r), 8.3334519073e-3f))                                                  \
+  EACH(V(p) = fmaf(V(p), V(r), 4.1665795894e-2f))                                                  \
+  EACH(V(p) = fmaf(V(p), V(r), 1.6666665459e-1f))                                                  \
+  EACH(V(p) = fmaf(V(p), V(r), 5.0000001201e-1f))                                                  \
+  EACH(V(p) = V(p) * V(r))                                                                         \
+  EACH(V(p) = fmaf(V(p), V(r), V(r)))                                                              \
+  EACH(V(p) = V(p) + 1.0f)                                                                         \
+  EACH(V(r) = ap_pow2i((int32_t)V(e)))                                                             \
+  EACH(V(y) = V(p) * V(r))
 AP_HD float ap_exp_nonpos(float x) {
-  const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-  float n = fmaf(x, 1.44269504088896341f, magic) - magic;
-  float r = fmaf(n, 2.12194440e-4f, fmaf(-n, 0.693359375f, x));
-  float p = 1.9875691500e-4f;
-  p = fmaf(p, r, 1.3981999507e-3f);
-  p = fmaf(p, r, 8.3334519073e-3f);
-  p = fmaf(p, r, 4.1665795894e-2f);
-  p = fmaf(p, r, 1.6666665459e-1f);
-  p = fmaf(p, r, 5.0000001201e-1f);
-  p = fmaf(p * r, r, r) + 1.0f;
-  return p * ap_pow2i((int32_t)n);
+  float e, r, p, y;
+  AP_EXP_NONPOS_LINES(AP_ONE, AP_ONE_EACH)
+  return y;
+}
+/* y[k] = e^x[k] for k < n (y may be x) */
+AP_SIDE_FN void ap_exp_nonpos_n(float *y, const float *x, int n) {
+  float e[AP_SIDE_MAX], r[AP_SIDE_MAX], p[AP_SIDE_MAX];
+  AP_EXP_NONPOS_LINES(AP_KTH, AP_KTH_EACH)
 }
 
 /* log(1 + t) for t in [0, 1], Cephes' log1pf without branches: for t <= sqrt(2) - 1 the
  * polynomial runs on t itself (no rounding of 1 + t, so tiny t stay exact); above, on
- * (1 + t)/2 - 1 with one exponent k = 1 split off. */
+ * (1 + t)/2 - 1 with one exponent b = 1 split off. Values t, y; scratch m, b, z, q. */
+#define AP_LOG1P_UNIT_LINES(V, EACH)                                                               \
+  EACH(V(m) = 1.0f + V(t))                                                                         \
+  EACH(V(m) = fmaf(0.5f, V(m), -1.0f))                                                             \
+  EACH(V(b) = V(t) > 0.41421356237f ? 1.0f : 0.0f)                                                 \
+  EACH(V(m) = V(t) > 0.41421356237f ? V(m) : V(t)) /* in [-0.293, 0.414] */                        \
+  EACH(V(z) = V(m) * V(m))                                                                         \
+  EACH(V(q) = fmaf(7.0376836292e-2f, V(m), -1.1514610310e-1f))                                     \
+  EACH(V(q) = fmaf(V(q), V(m), 1.1676998740e-1f))                                                  \
+  EACH(V(q) = fmaf(V(q), V(m), -1.2420140846e-1f))                                                 \
+  EACH(V(q) = fmaf(V(q), V(m), 1.4249322787e-1f))                                                  \
+  EACH(V(q) = fmaf(V(q), V(m), -1.6668057665e-1f))                                                 \
+  EACH(V(q) = fmaf(V(q), V(m), 2.0000714765e-1f))                                                  \
+  EACH(V(q) = fmaf(V(q), V(m), -2.4999993993e-1f))                                                 \
+  EACH(V(q) = fmaf(V(q), V(m), 3.3333331174e-1f))                                                  \
+  EACH(V(q) = V(q) * V(m))                                                                         \
+  EACH(V(q) = V(q) * V(z))                                                                         \
+  EACH(V(q) = fmaf(-2.12194440e-4f, V(b), V(q)))                                                   \
+  EACH(V(q) = fmaf(-0.5f, V(z), V(q)))                                                             \
+  EACH(V(q) = V(m) + V(q))                                                                         \
+  EACH(V(y) = fmaf(0.693359375f, V(b), V(q)))
 AP_HD float ap_log1p_unit(float t) {
-  int big = t > 0.41421356237f;
-  float m = big ? fmaf(0.5f, 1.0f + t, -1.0f) : t; /* in [-0.293, 0.414] */
-  float k = big ? 1.0f : 0.0f;
-  float z = m * m;
-  float y = 7.0376836292e-2f;
-  y = fmaf(y, m, -1.1514610310e-1f);
-  y = fmaf(y, m, 1.1676998740e-1f);
-  y = fmaf(y, m, -1.2420140846e-1f);
-  y = fmaf(y, m, 1.4249322787e-1f);
-  y = fmaf(y, m, -1.6668057665e-1f);
-  y = fmaf(y, m, 2.0000714765e-1f);
-  y = fmaf(y, m, -2.4999993993e-1f);
-  y = fmaf(y, m, 3.3333331174e-1f);
-  y = y * m * z;
-  y = fmaf(-2.12194440e-4f, k, y);
-  y = fmaf(-0.5f, z, y);
-  return fmaf(0.693359375f, k, m + y);
+  float m, b, z, q, y;
+  AP_LOG1P_UNIT_LINES(AP_ONE, AP_ONE_EACH)
+  return y;
+}
+/* y[k] = log(1 + t[k]) for k < n (y may be t) */
+AP_SIDE_FN void ap_log1p_unit_n(float *y, const float *t, int n) {
+  float m[AP_SIDE_MAX], b[AP_SIDE_MAX], z[AP_SIDE_MAX], q[AP_SIDE_MAX];
+  AP_LOG1P_UNIT_LINES(AP_KTH, AP_KTH_EACH)
 }
 
 /* log x for finite x > 0 (normal numbers): x = 2^e m, m in [1, 2), log x = e ln2 +

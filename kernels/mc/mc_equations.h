@@ -12,17 +12,43 @@
 
 /* Transfer function φ, thesis eq. 2.2: γ log(1 + exp(β(x - θ))), 0 below and γz above
  * the ±15 thresholds on z = β(x - θ). As in the reference's soft_relu, exactly z = -15
- * falls to the linear branch (gives -15γ); the seed's form would give the soft branch. */
+ * falls to the linear branch (gives -15γ); the seed's form would give the soft branch.
+ * Written once as lines (ap_math.h's AP_SIDE): mc_phi takes one value, mc_phi_n n side by
+ * side, y[k] = φ(x[k]) (y may be x). EXPLOG: e = log(1 + exp(e)) for the value(s). */
+#define MC_PHI_LINES(V, EACH, EXPLOG)                                                              \
+  EACH(V(z) = V(x) - theta)                                                                        \
+  EACH(V(z) = beta * V(z))                                                                         \
+  EACH(V(e) = fabsf(V(z)))                                                                         \
+  EACH(V(e) = -V(e))                                                                               \
+  EXPLOG                                                                                           \
+  EACH(V(s) = V(z) > 0.0f ? V(z) : 0.0f)                                                           \
+  EACH(V(s) = V(s) + V(e)) /* the soft branch */                                                   \
+  EACH(V(s) = (V(z) > -15.0f && V(z) < 15.0f) ? V(s) : V(z))                                       \
+  EACH(V(s) = V(z) < -15.0f ? 0.0f : V(s))                                                         \
+  EACH(V(y) = gamma * V(s))
 AP_HD float mc_phi(float x, float gamma, float beta, float theta) {
-  float z = beta * (x - theta);
-  float soft = (z > 0.0f ? z : 0.0f) + ap_log1p_unit(ap_exp_nonpos(-fabsf(z)));
-  float y = (z < -15.0f) ? 0.0f : ((z > -15.0f && z < 15.0f) ? soft : z);
-  return gamma * y;
+  float z, e, s, y;
+  MC_PHI_LINES(AP_ONE, AP_ONE_EACH, e = ap_log1p_unit(ap_exp_nonpos(e));)
+  return y;
+}
+AP_SIDE_FN void mc_phi_n(float *y, const float *x, int n, float gamma, float beta, float theta) {
+  float z[AP_SIDE_MAX], e[AP_SIDE_MAX], s[AP_SIDE_MAX];
+  MC_PHI_LINES(AP_KTH, AP_KTH_EACH, ap_exp_nonpos_n(e, e, n); ap_log1p_unit_n(e, e, n);)
 }
 
-/* Input and target low-pass, MODELS.md §1 step 1: y += dt/τ0 (x - y). */
+/* Input and target low-pass, MODELS.md §1 step 1: y += dt/τ0 (x - y); mc_lowpass_n: n
+ * values side by side (AP_SIDE), y[k] from x[k]. */
+#define MC_LOWPASS_LINES(V, EACH)                                                                  \
+  EACH(V(d) = V(x) - V(y))                                                                         \
+  EACH(V(y) = fmaf(dt_over_tau0, V(d), V(y)))
 AP_HD float mc_lowpass(float y, float x, float dt_over_tau0) {
-  return fmaf(dt_over_tau0, x - y, y);
+  float d;
+  MC_LOWPASS_LINES(AP_ONE, AP_ONE_EACH)
+  return y;
+}
+AP_SIDE_FN void mc_lowpass_n(float *y, const float *x, int n, float dt_over_tau0) {
+  float d[AP_SIDE_MAX];
+  MC_LOWPASS_LINES(AP_KTH, AP_KTH_EACH)
 }
 
 /* Somatic steady state of a neuron coupled to two potentials, thesis eqs. 2.3, 2.6, 2.9
@@ -73,32 +99,53 @@ AP_HD float mc_weight_step(float w, float g, float r_pre) { return fmaf(g, r_pre
 /* The reference clips W_up to [-w_max, w_max] after every update. A NaN stays NaN, so a
  * diverged weight remains visible. Written so that each comparison is one min/max
  * instruction (minps(a, b) = a < b ? a : b) without -ffast-math. */
+#define MC_CLIP_LINES(V, EACH)                                                                     \
+  EACH(V(h) = w_max < V(w) ? w_max : V(w))                                                         \
+  EACH(V(y) = -w_max > V(h) ? -w_max : V(h))
 AP_HD float mc_clip(float w, float w_max) {
-  float hi = w_max < w ? w_max : w;
-  return -w_max > hi ? -w_max : hi;
+  float h, y;
+  MC_CLIP_LINES(AP_ONE, AP_ONE_EACH)
+  return y;
+}
+/* n weights side by side (AP_SIDE): y[k] = mc_clip(w[k]) (y may be w) */
+AP_SIDE_FN void mc_clip_n(float *y, const float *w, int n, float w_max) {
+  float h[AP_SIDE_MAX];
+  MC_CLIP_LINES(AP_KTH, AP_KTH_EACH)
 }
 
 /* ---- neuron types ------------------------------------------------------------------- */
 
+/* Each type's u̇ is mc_udot(g_tot, its steady state, u); the steady states are functions
+ * of their own so that a step can take several types' divisions side by side. */
+
 /* Hidden pyramidal neuron, thesis eqs. 2.3-2.5: u̇ from the basal and apical dendrites. */
+AP_HD float mc_pyramid_steady(float v_bas, float v_api, float gb, float ga, float g_pyr) {
+  return mc_steady_state(gb, v_bas, ga, v_api, g_pyr);
+}
 AP_HD float mc_pyramid_udot(float u, float v_bas, float v_api, float gb, float ga, float g_pyr) {
-  return mc_udot(g_pyr, mc_steady_state(gb, v_bas, ga, v_api, g_pyr), u);
+  return mc_udot(g_pyr, mc_pyramid_steady(v_bas, v_api, gb, ga, g_pyr), u);
 }
 
 /* Interneuron, thesis eq. 2.6: its dendrite, and its sister pyramid's potential (u, or ŭ
  * under LE) nudging the soma. */
+AP_HD float mc_interneuron_steady(float v_den, float u_sister, float gb, float gsom, float g_inn) {
+  return mc_steady_state(gb, v_den, gsom, u_sister, g_inn);
+}
 AP_HD float mc_interneuron_udot(float u, float v_den, float u_sister, float gb, float gsom,
                                 float g_inn) {
-  return mc_udot(g_inn, mc_steady_state(gb, v_den, gsom, u_sister, g_inn), u);
+  return mc_udot(g_inn, mc_interneuron_steady(v_den, u_sister, gb, gsom, g_inn), u);
 }
 
 /* Output pyramid, thesis eq. 2.9: the basal dendrite and, while nudged, the target. The
  * conductance of u̇ stays gl + gb + gsom without a target (reference). */
+AP_HD float mc_output_steady(float v_bas, float nudge, float u_tgt, float gb, float gsom,
+                             float g_out, float g_free) {
+  return nudge != 0.0f ? mc_steady_state(gb, v_bas, gsom, u_tgt, g_out)
+                       : mc_steady_state(gb, v_bas, 0.0f, 0.0f, g_free);
+}
 AP_HD float mc_output_udot(float u, float v_bas, float nudge, float u_tgt, float gb, float gsom,
                            float g_out, float g_free) {
-  float ss = nudge != 0.0f ? mc_steady_state(gb, v_bas, gsom, u_tgt, g_out)
-                           : mc_steady_state(gb, v_bas, 0.0f, 0.0f, g_free);
-  return mc_udot(g_out, ss, u);
+  return mc_udot(g_out, mc_output_steady(v_bas, nudge, u_tgt, gb, gsom, g_out, g_free), u);
 }
 
 /* Under LE the target and the nudging flag reach the output one step late (reference

@@ -4,8 +4,11 @@
  * step reads no device memory (the sample's input is read once per sample) and shuffles
  * nothing: the lanes exchange what they need through a small shared scratch (MW_SH_*).
  * The step is bound by the latency of its dependent chains, not by throughput: the layout
- * spreads work over the lanes (each hidden lane steps its share of every weight matrix;
- * the step's φ run in three rounds over the lanes) rather than leaving it to lanes 0-2.
+ * spreads work over the lanes (each hidden lane steps its share of every weight matrix)
+ * rather than leaving it to lanes 0-2, and independent chains are written side by side
+ * (ap_math.h's AP_SIDE: the step's 72 φ in one round of six per lane, the clips, the
+ * low-pass), because a warp issues its instructions in order and a chain written after
+ * another waits out each of its latencies.
  * For one hidden layer of at most 32 neurons and at most 4 outputs; sizes fixed at
  * compile time: MW0-MW1-MW2 (9-30-3, Bars).
  *
@@ -56,10 +59,15 @@
 #define MW_FN __device__ __forceinline__
 #define UNROLL _Pragma("unroll")
 #define WARP_SYNC() __syncwarp()
+/* x is computed here, not beside its use at the end of the step: an empty asm reading it
+ * keeps nvcc from sinking a long-latency instruction (a square root) down to its use,
+ * where the warp would wait for it */
+#define MW_HERE(x) asm volatile("" ::"f"(x))
 #else
 /* 1: the CPU reading runs lanes 31 .. 0 instead of 0 .. 31 (tests set it). */
 static int mw_lanes_reversed;
 #define WARP_SYNC() ((void)0)
+#define MW_HERE(x) ((void)(x))
 #define LV(type, name) type name[32]
 #define LARR(type, name, n) type name[32][n]
 #define L(name) ((name)[lane])
@@ -106,11 +114,9 @@ typedef struct McView {
 #define MW_SH_GI 40                       /* [4] interneurons' factors c_ip err */
 #define MW_SH_GO 44                       /* [4] outputs' factors c_up err */
 #define MW_SH_VA 48                       /* [2][32] a step's v_api, by the step's parity */
-#define MW_SH_PHI 112                     /* [16] the arguments of φ round 3 */
-#define MW_SH_PHI_OUT 128                 /* [16] its results */
-#define MW_SH_WIP 144                     /* [MW2][MW_PITCH] W_ip */
-#define MW_SH_WOUT (144 + MW2 * MW_PITCH) /* [MW2][MW_PITCH] output W_up */
-#define MW_SHARED_FLOATS (144 + 2 * MW2 * MW_PITCH)
+#define MW_SH_WIP 112                     /* [MW2][MW_PITCH] W_ip */
+#define MW_SH_WOUT (112 + MW2 * MW_PITCH) /* [MW2][MW_PITCH] output W_up */
+#define MW_SHARED_FLOATS (112 + 2 * MW2 * MW_PITCH)
 
 /* One replica's network: per-lane registers and the values all lanes share. Every weight
  * is in a hidden lane's registers: lane i holds row i of W_up, W_down and W_pi, and column
@@ -401,8 +407,8 @@ MW_FN float mw_api_sum(const float *va) {
 MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const McConst *k,
                    int learn, float nudge_now, int t, int track, int api_prev) {
   /* 1. inputs and targets */
-  UNROLL for (int j = 0; j < MW0; j++) w->r_in[j] = mc_lowpass(w->r_in[j], x[j], k->k_in);
-  UNROLL for (int j = 0; j < MW2; j++) w->u_tgt[j] = mc_lowpass(w->u_tgt[j], tv[j], k->k_in);
+  mc_lowpass_n(w->r_in, x, MW0, k->k_in);
+  mc_lowpass_n(w->u_tgt, tv, MW2, k->k_in);
 
   /* 2. the previous step's rates to every lane, and the rows of W_ip and W_out to their
    * lanes, through the scratch */
@@ -437,10 +443,9 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
   LANES
   float vb = 0.0f, vap = 0.0f, vt = 0.0f, vd = 0.0f, vo = 0.0f, a = 0.0f, wi[MW1], wo[MW1];
   const int row = lane < MW2 ? lane : 0; /* the lanes past the outputs sum row 0 unused */
-  UNROLL for (int i = 0; i < MW1; i++) {
-    wi[i] = sh[MW_SH_WIP + row * MW_PITCH + i];
-    wo[i] = sh[MW_SH_WOUT + row * MW_PITCH + i];
-  }
+  const float *wrow = sh + MW_SH_WIP + row * MW_PITCH; /* one address for all the loads */
+  UNROLL for (int i = 0; i < MW1; i++) wi[i] = wrow[i];
+  UNROLL for (int i = 0; i < MW1; i++) wo[i] = wrow[MW_SH_WOUT - MW_SH_WIP + i];
   UNROLL for (int i = 0; i < MW1; i++) {
     vd = fmaf(wi[i], rp[i], vd);
     vo = fmaf(wo[i], rp[i], vo);
@@ -458,7 +463,10 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
   L(v_out) = vo;
   if (track) sh[MW_SH_VA + (t & 1) * 32 + lane] = lane < MW1 ? vap + vt : 0.0f;
   LANES_END
-  float api_root = api_prev ? sqrtf(api) : 0.0f;
+  /* the root unconditionally and a select below, not a branch: a branch let nvcc move the
+   * whole Σ v_api² chain out of the dendritic sums into it, one dependent fma after another */
+  float api_root = sqrtf(api);
+  MW_HERE(api_root);
   float inn = 0.0f;
   if (track) { /* the interneurons' self-prediction error, in the body's order */
     UNROLL for (int j = 0; j < MW2; j++) {
@@ -469,77 +477,68 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
   }
 
   /* 4. the somas. A step takes 72 φ (36 rates, 36 dendritic errors), each a chain of
-   * dependent instructions: rather than six chains one after another (pyramids, then the
-   * interneurons and outputs in lanes 0-2), three, side by side over the lanes: each
-   * hidden lane its rate's φ, then its error's, then lanes 0-11 the interneurons' and
-   * outputs' twelve, handed over through the scratch. mw_soma is mc_soma_advance and
-   * "rate - φ(α v)" mc_dendritic_error, with their φ taken there. */
+   * dependent instructions: one round of six side by side in every lane (mc_phi_n), the
+   * hidden pyramid's rate and error, and in lanes 0..MW2-1 interneuron k's and output k's
+   * rates and errors (the lanes past them compute unused values). The three u̇ come
+   * first, their divisions side by side. mw_soma is mc_soma_advance and "rate - φ(α v)"
+   * mc_dendritic_error, with their φ taken here. */
   LV(float, nr_p);
+  LV(float, nr_i);
+  LV(float, nr_o);
   LANES
-  /* the interneurons and outputs (lanes past them compute unused values) */
-  float udot_i = mc_interneuron_udot(L(w->u_i), L(v_den), mc_shown(k->le, L(w->u_o), L(w->f_o)),
-                                     k->gb, k->gsom, k->g_inn); /* its sister's previous u */
-  McSoma ni = mw_soma(L(w->u_i), udot_i, k->dt, k->tau_inn);
   float tgt_last = w->tgt_last[0], tgt_now = w->u_tgt[0]; /* output lane's own, no index */
   UNROLL for (int j = 1; j < MW2; j++) {
     tgt_last = lane == j ? w->tgt_last[j] : tgt_last;
     tgt_now = lane == j ? w->u_tgt[j] : tgt_now;
   }
-  float udot_o = mc_output_udot(L(w->u_o), L(v_out), mc_le_delayed(k->le, w->nudge_last, nudge_now),
+  /* mc_pyramid_udot, mc_interneuron_udot, mc_output_udot: the steady states first */
+  float ss_o = mc_output_steady(L(v_out), mc_le_delayed(k->le, w->nudge_last, nudge_now),
                                 mc_le_delayed(k->le, tgt_last, tgt_now), k->gb, k->gsom, k->g_out,
                                 k->g_free); /* the target nudges, one step late under LE */
+  float ss_p = mc_pyramid_steady(L(v_bas), L(v_api), k->gb, k->ga, k->g_pyr);
+  float ss_i = mc_interneuron_steady(L(v_den), mc_shown(k->le, L(w->u_o), L(w->f_o)), k->gb,
+                                     k->gsom, k->g_inn); /* its sister's previous u */
+  float udot = mc_udot(k->g_pyr, ss_p, L(w->u_p));
+  float udot_i = mc_udot(k->g_inn, ss_i, L(w->u_i));
+  float udot_o = mc_udot(k->g_out, ss_o, L(w->u_o));
+  McSoma n = mw_soma(L(w->u_p), udot, k->dt, k->tau_pyr);
+  McSoma ni = mw_soma(L(w->u_i), udot_i, k->dt, k->tau_inn);
   McSoma no = mw_soma(L(w->u_o), udot_o, k->dt, k->tau_out);
+  const int le = k->le != 0.0f;
+  float phi[6] = {le ? n.forw : n.u,           le ? ni.forw : ni.u,
+                  le ? no.forw : no.u,         k->alpha_pyr * L(v_bas),
+                  k->alpha_inn * L(v_den),     k->alpha_out * L(v_out)};
+  mc_phi_n(phi, phi, 6, k->gamma, k->beta, k->theta);
+  if (lane < MW1) {
+    L(nr_p) = phi[0];
+    L(w->f_p) = n.forw;
+    L(w->u_p) = n.u;
+  }
   if (lane < MW2) {
-    sh[MW_SH_PHI + lane] = k->le != 0.0f ? ni.forw : ni.u;
-    sh[MW_SH_PHI + MW2 + lane] = k->le != 0.0f ? no.forw : no.u;
-    sh[MW_SH_PHI + 2 * MW2 + lane] = k->alpha_inn * L(v_den);
-    sh[MW_SH_PHI + 3 * MW2 + lane] = k->alpha_out * L(v_out);
     L(w->f_i) = ni.forw;
     L(w->u_i) = ni.u;
     L(w->f_o) = no.forw;
     L(w->u_o) = no.u;
     L(w->acc) = mc_readout(L(w->acc), (float)t, k->lag, mc_shown(k->le, no.u, no.forw),
                            k->readout_n);
-  }
-  /* the hidden pyramid: rounds 1 and 2 */
-  float udot = mc_pyramid_udot(L(w->u_p), L(v_bas), L(v_api), k->gb, k->ga, k->g_pyr);
-  McSoma n = mw_soma(L(w->u_p), udot, k->dt, k->tau_pyr);
-  float rate = mc_phi(k->le != 0.0f ? n.forw : n.u, k->gamma, k->beta, k->theta);
-  if (lane < MW1) {
-    L(nr_p) = rate;
-    L(w->f_p) = n.forw;
-    L(w->u_p) = n.u;
+    L(nr_i) = phi[1];
+    L(nr_o) = phi[2];
+    if (learn && k->c_ip[0] != 0.0f) /* row lane of W_ip moves in every hidden lane, below */
+      sh[MW_SH_GI + lane] = k->c_ip[0] * (phi[1] - phi[4]);
+    if (learn) /* row lane of the output's W_up moves in every hidden lane, below */
+      sh[MW_SH_GO + lane] = k->c_up[1] * (phi[2] - phi[5]);
   }
   if (learn) {
-    float g =
-        k->c_up[0] * (rate - mc_phi(k->alpha_pyr * L(v_bas), k->gamma, k->beta, k->theta));
+    float g = k->c_up[0] * (phi[0] - phi[3]);
     /* mc_weight_step_clipped, the steps side by side before the clips */
     float up[MW0];
     UNROLL for (int j = 0; j < MW0; j++) up[j] = mc_weight_step(LX(w->w_up, j), g, w->r_in[j]);
-    if (lane < MW1) UNROLL for (int j = 0; j < MW0; j++) LX(w->w_up, j) = mc_clip(up[j], k->w_max_h);
+    mc_clip_n(up, up, MW0, k->w_max_h);
+    if (lane < MW1) UNROLL for (int j = 0; j < MW0; j++) LX(w->w_up, j) = up[j];
     if (lane < MW1 && k->c_pi[0] != 0.0f) {
       float g2 = k->c_pi[0] * -L(v_api); /* eq. 2.15 */
       UNROLL for (int j = 0; j < MW2; j++) LX(w->w_pi, j) = mc_weight_step(LX(w->w_pi, j), g2, ri[j]);
     }
-  }
-  LANES_END
-  /* round 3: lane q MW2 + k takes φ number q of neuron k */
-  WARP_SYNC();
-  LANES
-  float phi = mc_phi(sh[MW_SH_PHI + (lane < 4 * MW2 ? lane : 0)], k->gamma, k->beta, k->theta);
-  if (lane < 4 * MW2) sh[MW_SH_PHI_OUT + lane] = phi;
-  LANES_END
-  WARP_SYNC();
-  LV(float, nr_i);
-  LV(float, nr_o);
-  LANES
-  if (lane < MW2) {
-    L(nr_i) = sh[MW_SH_PHI_OUT + lane];
-    L(nr_o) = sh[MW_SH_PHI_OUT + MW2 + lane];
-    if (learn && k->c_ip[0] != 0.0f) /* row lane of W_ip moves in every hidden lane, below */
-      sh[MW_SH_GI + lane] = k->c_ip[0] * (L(nr_i) - sh[MW_SH_PHI_OUT + 2 * MW2 + lane]);
-    if (learn) /* row lane of the output's W_up moves in every hidden lane, below */
-      sh[MW_SH_GO + lane] = k->c_up[1] * (L(nr_o) - sh[MW_SH_PHI_OUT + 3 * MW2 + lane]);
   }
   LANES_END
 
@@ -560,7 +559,8 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
         UNROLL for (int j = 0; j < MW2; j++) LX(w->w_ip, j) =
             mc_weight_step(LX(w->w_ip, j), gi[j], L(w->r_p));
       UNROLL for (int j = 0; j < MW2; j++) st[j] = mc_weight_step(LX(w->w_out, j), go[j], L(w->r_p));
-      UNROLL for (int j = 0; j < MW2; j++) LX(w->w_out, j) = mc_clip(st[j], k->w_max_o);
+      mc_clip_n(st, st, MW2, k->w_max_o);
+      UNROLL for (int j = 0; j < MW2; j++) LX(w->w_out, j) = st[j];
     }
     LANES_END
   }
@@ -574,7 +574,8 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
   LANES_END
   UNROLL for (int j = 0; j < MW2; j++) w->tgt_last[j] = w->u_tgt[j];
   w->nudge_last = nudge_now;
-  if (api_prev) w->api_sum += api_root; /* late: the root has had the step to arrive */
+  /* late: the root has had the step to arrive; + 0 keeps api_sum's bits (it is >= +0) */
+  w->api_sum += api_prev ? api_root : 0.0f;
   if (track) w->inn_sum += inn;
 }
 
