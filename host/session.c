@@ -210,11 +210,12 @@ ap_status session_advance(Session *s, ApPos from, ApPos to, ApError *err) {
   for (int c = 0; c < s->n_cohorts; c++) s->busy[c] = NAN;
   ap_status st = s->impl->run(s->handles, s->n_cohorts, from, to, &out, s->busy, err);
   if (st) return st;
-  double records =
-      (double)(to.record - from.record) + (double)(to.unit - from.unit) / (double)s->units;
+  const long long units = ap_pos_index(to, s->units) - ap_pos_index(from, s->units);
   for (int c = 0; c < s->n_cohorts; c++) { /* NaN stays NaN: not measured */
-    s->cohorts[c].busy_s += s->busy[c];
-    s->cohorts[c].steps += s->cohorts[c].steps_per_record * records;
+    SessionCohort *co = &s->cohorts[c];
+    co->busy_s += s->busy[c];
+    co->units_run += units;
+    co->steps = co->steps_per_record * (double)co->units_run / (double)s->units;
   }
   return AP_OK;
 }

@@ -17,6 +17,9 @@ typedef struct SessionCohort {
   double busy_s, steps;    /* since session_open: seconds the backend worked on the cohort
                             * (summed over threads; NaN: it does not tell) and the
                             * replica-steps done in them */
+  long long units_run;     /* since session_open: the units (Session.units) advanced; steps
+                            * follows from it, so that a record's steps add up exactly
+                            * however the calls cut it */
 } SessionCohort;
 
 typedef struct Session {
