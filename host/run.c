@@ -786,7 +786,11 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
     if ((st = session_advance(&s, at, to, err))) break;
     if (to.record > at.record) report_divergence(ex, &s, at.record, to.record, diverged);
     double took = ap_seconds() - t0;
-    chunk = took > 0 ? (long long)fmax(1.0, fmin(1e12, (double)n / took)) : chunk * 2;
+    /* a second's worth at the rate just measured, at most twice the last chunk: a call
+     * through units that cost little (the microcircuit's test units in a record without
+     * a test phase) must not make the next one many seconds long */
+    double most = 2.0 * (double)chunk;
+    chunk = (long long)fmax(1.0, took > 0 ? fmin(most, (double)n / took) : most);
     at = to;
     double now_at = at.record + (double)at.unit / (double)U, elapsed = ap_seconds() - t_start;
     double rate = s.steps_per_record * (now_at - start_at) / elapsed;
