@@ -723,8 +723,9 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
     else
       log_msg("resuming from %s (%s %d)", latest, m->record, done);
   }
-  const double start_at = done + (double)done_units / (double)s.units; /* in records */
-  double total_steps = s.steps_per_record * ((double)E - start_at);
+  const ApPos start = {done, done_units}, end = {E, 0};
+  const double work_before = session_work(&s, (ApPos){0, 0}, start);
+  const double total_steps = session_work(&s, start, end), work_all = work_before + total_steps;
   char desc[600];
   be->describe(&opt->exec, desc, sizeof desc);
   if (note[0]) snprintf(desc + strlen(desc), sizeof desc - strlen(desc), " (auto: %s)", note);
@@ -768,34 +769,29 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
     goto out;
   }
 
-  /* Work units of about a second: the chunk (in units, ApModel.units) follows the measured
-   * rate, so progress moves, a signal is answered and a launch stays short. */
+  /* Work units of about a second: each call's work (replica-steps, session_work) follows
+   * the measured rate, so progress moves, a signal is answered and a launch stays short. */
   double t_start = ap_seconds();
   const long long U = s.units;
-  ApPos at = {done, done_units};
-  long long chunk = 1;
+  ApPos at = start;
+  double budget = 0.0, work_done = 0.0; /* 0: the first call is a unit that does work */
   int interrupted = 0;
   while (at.record < E) {
     int next_ckpt =
         ex->checkpoint_every ? (at.record / ex->checkpoint_every + 1) * ex->checkpoint_every : E;
     if (next_ckpt > E) next_ckpt = E;
-    long long left = ap_pos_index((ApPos){next_ckpt, 0}, U) - ap_pos_index(at, U);
-    long long n = chunk < left ? chunk : left;
-    ApPos to = ap_pos_at(ap_pos_index(at, U) + n, U);
+    ApPos to = session_reach(&s, at, (ApPos){next_ckpt, 0}, budget);
     double t0 = ap_seconds();
     if ((st = session_advance(&s, at, to, err))) break;
     if (to.record > at.record) report_divergence(ex, &s, at.record, to.record, diverged);
-    double took = ap_seconds() - t0;
-    /* a second's worth at the rate just measured, at most twice the last chunk: a call
-     * through units that cost little (the microcircuit's test units in a record without
-     * a test phase) must not make the next one many seconds long */
-    double most = 2.0 * (double)chunk;
-    chunk = (long long)fmax(1.0, took > 0 ? fmin(most, (double)n / took) : most);
+    double took = ap_seconds() - t0, did = session_work(&s, at, to);
+    /* a second's worth at the rate just measured, at most twice the last call's */
+    if (did > 0.0) budget = took > 0.0 ? fmin(2.0 * did, did / took) : 2.0 * did;
+    work_done += did;
     at = to;
-    double now_at = at.record + (double)at.unit / (double)U, elapsed = ap_seconds() - t_start;
-    double rate = s.steps_per_record * (now_at - start_at) / elapsed;
+    double elapsed = ap_seconds() - t_start, rate = work_done / elapsed;
     char eta[32], el[32], head[64] = "", inside[96] = "";
-    fmt_duration(eta, sizeof eta, ((double)E - now_at) * (elapsed / (now_at - start_at)));
+    fmt_duration(eta, sizeof eta, (total_steps - work_done) / rate);
     fmt_duration(el, sizeof el, elapsed);
     int nh = 0;
     for (int r = 0; headline && at.record > 0 && r < R; r++) {
@@ -807,7 +803,8 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
     if (at.unit) snprintf(inside, sizeof inside, " +%lld/%lld %s", at.unit, U, unit_name(m));
     progress_line(at.record == E,
                   "%s %d/%d%s (%.1f%%)%s | %.3g replica-steps/s | %s elapsed, ETA %s", m->record,
-                  at.record, E, inside, 100.0 * now_at / E, head, rate, el, eta);
+                  at.record, E, inside, 100.0 * (work_before + work_done) / work_all, head, rate,
+                  el, eta);
     interrupted = g_stop && at.record < E; /* at the end the run is complete: it finishes */
     if ((at.record == next_ckpt && at.unit == 0) || at.record == E || interrupted) {
       if ((st = session_pull(&s, err))) break;
@@ -842,8 +839,9 @@ static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApB
       log_msg("%s arrived during the last %s; the run went on to its end and is complete",
               signal_name(g_stop), m->record);
     double wall = ap_seconds() - t_start;
-    log_msg("done: %g %ss in %.1f s (%.3g replica-steps/s); results in %s", (double)E - start_at,
-            m->record, wall, total_steps / wall, results);
+    log_msg("done: %g %ss in %.1f s (%.3g replica-steps/s); results in %s",
+            (double)E - (done + (double)done_units / (double)U), m->record, wall,
+            total_steps / wall, results);
     print_summary(ex, &s, E);
   }
 out:

@@ -220,6 +220,35 @@ ap_status session_advance(Session *s, ApPos from, ApPos to, ApError *err) {
   return AP_OK;
 }
 
+double session_work(const Session *s, ApPos from, ApPos to) {
+  const ApModel *m = s->model;
+  const long long U = s->units;
+  if (!m->work || U == 1)
+    return s->steps_per_record * (double)(ap_pos_index(to, U) - ap_pos_index(from, U)) / (double)U;
+  double w = 0.0;
+  for (int r = 0; r < s->R; r++)
+    for (int e = from.record; e <= ap_last_record(to); e++) {
+      long long u0, u1;
+      ap_part(from, to, U, e, &u0, &u1);
+      w += m->work(config_params(s->ex, r), &s->data, e, u0, u1);
+    }
+  return w;
+}
+
+ApPos session_reach(const Session *s, ApPos at, ApPos limit, double work) {
+  const long long U = s->units, i0 = ap_pos_index(at, U);
+  long long lo = 1, hi = ap_pos_index(limit, U) - i0; /* the answer is in [lo, hi] */
+  while (lo < hi) {
+    long long mid = lo + (hi - lo) / 2;
+    double w = session_work(s, at, ap_pos_at(i0 + mid, U));
+    if (w > 0.0 && w >= work)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return ap_pos_at(i0 + lo, U);
+}
+
 ap_status session_run(Session *s, int r0, int r1, ApError *err) {
   return session_advance(s, (ApPos){r0, 0}, (ApPos){r1, 0}, err);
 }

@@ -66,6 +66,12 @@ ap_status session_pull(Session *s, ApError *err);
 ap_status session_run(Session *s, int r0, int r1, ApError *err);
 /* Advances every replica from `from` to `to` (units of s->units). */
 ap_status session_advance(Session *s, ApPos from, ApPos to, ApError *err);
+/* The replica-steps from `from` to `to`: each replica's ApModel.work where the model has
+ * it (and records are cut), else each record's cost spread evenly over its units. */
+double session_work(const Session *s, ApPos from, ApPos to);
+/* The first point after `at` (at most `limit`, later than at) whose work from `at` is at
+ * least `work` and more than none: a work unit of about that size. */
+ApPos session_reach(const Session *s, ApPos at, ApPos limit, double work);
 void session_close(Session *s);
 /* The model's events (ApModel.events) of every replica, concatenated: pairs [start[R]][2],
  * replica r's from start[r] (both malloc'd; NULL when the model has none). */

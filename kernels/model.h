@@ -204,6 +204,12 @@ typedef struct ApModel {
    * unit. */
   long long (*units)(const void *params, const ApData *data);
   const char *units_name; /* what a unit is, plural: "presentations" */
+  /* Optional, with units: the replica-steps of units [u0, u1) of record e, in cost()'s
+   * measure (cost() is the mean of a whole record's), for records whose units differ in
+   * work (a read-out image against a presentation; units a record does not run cost 0).
+   * The host sizes its work units and its ETA by it. NULL: a record's cost is spread
+   * evenly over its units. */
+  double (*work)(const void *params, const ApData *data, int e, long long u0, long long u1);
   /* Replica-steps one record of this replica takes (progress and load balance). */
   double (*cost)(const void *params, const ApData *data);
   /* The memory a cohort of spec->n replicas takes on backend "cpu" or "cuda", whether or

@@ -253,12 +253,16 @@ const ParityCase parity_cases[] = {
     /* ---- records cut into units (issue 24): the GPU stops inside records, at every
      * few presentations or steps, its state round-tripped through the canonical layout at
      * each stop (lif_stdp's spike counts of the record so far included) ---- */
-    {"mstdp generic, 3 records of 5 presentations, stopped every 2",
+    {"mstdp generic, 3 records of 5 presentations and the read-outs' images, stopped every 2 "
+     "(inside the read-outs, the full test and generation)",
      MS "[train]\nepochs = 3\npresentations = 5\ntest_samples = 2\ntrain_eval = 2\n"
+        "full_test_every = 2\ngen_samples = 1\ngen_every = 2\n"
         "[model]\nhidden = 20\norder = shuffled\n[sweep]\nseed = 1, 2\n",
      0, 0, "generic", -2, 1},
-    {"mstdp span, 3 records of 5 presentations, stopped every 3, 2 on the GPU, 1 on the CPU",
+    {"mstdp span, 3 records of 5 presentations and the read-outs' images, stopped every 3, 2 on "
+     "the GPU, 1 on the CPU",
      MS "[train]\nepochs = 3\npresentations = 5\ntest_samples = 2\ntrain_eval = 2\n"
+        "full_test_every = 2\ngen_samples = 1\ngen_every = 2\n"
         "[model]\nhidden = 20\norder = shuffled\n[sweep]\nseed = 1, 2\n",
      0, 2, "span", -3, 1},
     {"lif_stdp generic kernel, 3 replicas, 5 records of 20 steps, stopped every 7",
@@ -366,6 +370,54 @@ static ap_status compare_events(Session *a, Session *b, const char *name_a, cons
   return st;
 }
 
+/* What carries a run from one session to the next, as a checkpoint and --resume do: the
+ * canonical state, the series and the events. */
+typedef struct Carry {
+  float *state, *series;
+  uint32_t *pairs;
+  uint64_t *start;
+} Carry;
+
+/* Copies from s (pulled). */
+static ap_status carry_take(const Session *s, Carry *c, ApError *err) {
+  size_t nf = (size_t)s->R * (size_t)s->lay->n_floats,
+         ns = (size_t)s->R * (size_t)s->E * (size_t)s->lay->series_width;
+  memset(c, 0, sizeof *c);
+  c->state = malloc(nf * sizeof(float));
+  c->series = malloc((ns ? ns : 1) * sizeof(float));
+  if (!c->state || !c->series) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  memcpy(c->state, s->state, nf * sizeof(float));
+  memcpy(c->series, s->series, ns * sizeof(float));
+  return session_events((Session *)s, &c->pairs, &c->start, err);
+}
+
+/* A new session `to` on be that goes on from c (freed). */
+static ap_status carry_give(Session *to, Carry *c, const ApExperiment *ex, const ApBackend *be,
+                            const ApExec *exec, ApError *err) {
+  ap_status st = session_open(to, ex, be, exec, err);
+  if (!st) {
+    memcpy(to->state, c->state, (size_t)to->R * (size_t)to->lay->n_floats * sizeof(float));
+    memcpy(to->series, c->series,
+           (size_t)to->R * (size_t)to->E * (size_t)to->lay->series_width * sizeof(float));
+    st = session_push(to, err);
+  }
+  if (!st) st = session_set_events(to, c->pairs, c->start, err);
+  free(c->state), free(c->series), free(c->pairs), free(c->start);
+  return st;
+}
+
+/* s (pulled) replaced by a new session on be that goes on from it: only the canonical
+ * state, the series and the events carry the run across (the old one is closed first: a
+ * backend's cohorts share one dataset). */
+static ap_status reopen(Session *s, const ApExperiment *ex, const ApBackend *be, const ApExec *exec,
+                        ApError *err) {
+  Carry c;
+  ap_status st = carry_take(s, &c, err);
+  session_close(s);
+  memset(s, 0, sizeof *s);
+  return st ? st : carry_give(s, &c, ex, be, exec, err);
+}
+
 ap_status parity_run(const ParityCase *pc, const ApBackend *cuda, char *msg, size_t n) {
   Ini ini = {0};
   ApExperiment ex;
@@ -396,7 +448,7 @@ ap_status parity_run(const ParityCase *pc, const ApBackend *cuda, char *msg, siz
     ApPos b = ap_pos_at(at, U);
     st = session_advance(&gpu, a, b, &err);
     if (!st) st = session_pull(&gpu, &err);
-    if (!st) st = session_push(&gpu, &err);
+    if (!st) st = reopen(&gpu, &ex, cuda, &gpu_exec, &err);
     a = b;
   }
   for (int e = 0; !units && e < split && !st;) {
@@ -407,19 +459,10 @@ ap_status parity_run(const ParityCase *pc, const ApBackend *cuda, char *msg, siz
   if (st || (st = session_pull(&gpu, &err))) goto out;
   Session *last = &gpu;
   if (split < ex.epochs) { /* the GPU's state goes on on the CPU */
-    if ((st = session_open(&tail, &ex, ap_backend_cpu(), &cpu_exec, &err))) goto out;
-    memcpy(tail.state, gpu.state, (size_t)tail.R * (size_t)tail.lay->n_floats * sizeof(float));
-    memcpy(tail.series, gpu.series,
-           (size_t)tail.R * (size_t)tail.E * (size_t)tail.lay->series_width * sizeof(float));
-    uint32_t *pairs = NULL;
-    uint64_t *start = NULL;
-    st = session_events(&gpu, &pairs, &start, &err);
-    if (!st) st = session_set_events(&tail, pairs, start, &err);
-    free(pairs);
-    free(start);
-    if (st) goto out;
-    if ((st = session_push(&tail, &err)) || (st = session_run(&tail, split, ex.epochs, &err)) ||
-        (st = session_pull(&tail, &err)))
+    Carry c;
+    if ((st = carry_take(&gpu, &c, &err)) ||
+        (st = carry_give(&tail, &c, &ex, ap_backend_cpu(), &cpu_exec, &err)) ||
+        (st = session_run(&tail, split, ex.epochs, &err)) || (st = session_pull(&tail, &err)))
       goto out;
     last = &tail;
   }

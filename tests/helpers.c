@@ -44,6 +44,33 @@ void th_run_version(Session *s, const ApExperiment *ex, int threads, const char 
   cr_assert_eq(st, AP_OK, "session_pull: %s", err.msg);
 }
 
+void th_run_cut(Session *s, const ApExperiment *ex, const ApExec *exec, long long every) {
+  ApError err = {{0}};
+  cr_assert_eq(session_open(s, ex, ap_backend_cpu(), exec, &err), AP_OK, "%s", err.msg);
+  const long long U = s->units, end = (long long)ex->epochs * U;
+  size_t nf = (size_t)s->lay->n_floats, F = (size_t)s->lay->series_width;
+  for (long long at = 0; at < end;) {
+    long long to = at + every < end ? at + every : end;
+    cr_assert_eq(session_advance(s, ap_pos_at(at, U), ap_pos_at(to, U), &err), AP_OK, "%s",
+                 err.msg);
+    cr_assert_eq(session_pull(s, &err), AP_OK, "%s", err.msg);
+    uint32_t *pairs = NULL;
+    uint64_t *start = NULL;
+    cr_assert_eq(session_events(s, &pairs, &start, &err), AP_OK, "%s", err.msg);
+    Session next;
+    cr_assert_eq(session_open(&next, ex, ap_backend_cpu(), exec, &err), AP_OK, "%s", err.msg);
+    memcpy(next.state, s->state, (size_t)s->R * nf * sizeof(float));
+    memcpy(next.series, s->series, (size_t)s->R * (size_t)s->E * F * sizeof(float));
+    cr_assert_eq(session_push(&next, &err), AP_OK, "%s", err.msg);
+    cr_assert_eq(session_set_events(&next, pairs, start, &err), AP_OK, "%s", err.msg);
+    free(pairs);
+    free(start);
+    session_close(s);
+    *s = next;
+    at = to;
+  }
+}
+
 /* The temporary directories of this (test) process, removed when it exits. */
 static char made[16][512];
 static int n_made;

@@ -18,6 +18,10 @@ ap_status th_try_experiment(ApExperiment *ex, const char *ini_text, ApError *err
 void th_run(Session *s, const ApExperiment *ex, int threads);
 /* The same with CPU kernel version (NULL: auto). */
 void th_run_version(Session *s, const ApExperiment *ex, int threads, const char *version);
+/* Opens a CPU session and runs all epochs cut into calls of `every` units (Session.units),
+ * each call's end resumed by a new session from the canonical state, the series and the
+ * events, as a checkpoint and --resume do; s is the last session. */
+void th_run_cut(Session *s, const ApExperiment *ex, const ApExec *exec, long long every);
 /* A fresh empty directory under $TMPDIR (ctest points it into the build tree), removed
  * with everything in it when the test's process exits (APICAL_KEEP_TEST_DIRS=1 keeps
  * them, to look at a failure's files). */

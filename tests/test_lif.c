@@ -473,20 +473,11 @@ Test(batch, one_network_on_a_team_of_one_two_or_three_threads_is_bit_identical) 
   same(&one, 0, &guarded, 0, ex.epochs);
   same_events(&one, 0, &guarded, 0);
   session_close(&guarded);
-  /* the team stopped inside records (every 7 steps of 20), its state pulled and pushed
-   * back at each stop, as a checkpoint inside a record does */
+  /* the team stopped inside records (every 7 steps of 20), each stop resumed by a new
+   * session from the canonical state and the events, as a checkpoint inside a record does */
   Session cut;
-  ApExec on_team = {.threads = 2, .cpu_version = "team"};
-  cr_assert_eq(session_open(&cut, &ex, ap_backend_cpu(), &on_team, &err), AP_OK, "%s", err.msg);
+  th_run_cut(&cut, &ex, &(ApExec){.threads = 2, .cpu_version = "team"}, 7);
   cr_assert_gt(cut.units, 7, "records of %lld steps", cut.units);
-  for (long long at = 0, end = (long long)ex.epochs * cut.units; at < end;) {
-    long long to = at + 7 < end ? at + 7 : end;
-    ApPos a = {(int)(at / cut.units), at % cut.units}, b = {(int)(to / cut.units), to % cut.units};
-    cr_assert_eq(session_advance(&cut, a, b, &err), AP_OK, "%s", err.msg);
-    cr_assert_eq(session_pull(&cut, &err), AP_OK, "%s", err.msg);
-    cr_assert_eq(session_push(&cut, &err), AP_OK, "%s", err.msg);
-    at = to;
-  }
   same(&one, 0, &cut, 0, ex.epochs);
   same_events(&one, 0, &cut, 0);
   session_close(&cut);

@@ -200,17 +200,11 @@ static void net_open(Net *n, const char *text) {
   ms_const_init(&n->k, p, &n->data);
   ApLayout lay;
   ms_layout_init(p, &lay, &n->ser);
-  size_t np = (size_t)n->d.Np, total = (size_t)n->d.H * np + (size_t)n->d.V * n->d.Hp + 13 * np;
-  n->mem = calloc(total, sizeof(float));
-  float *m = n->mem;
+  size_t np = (size_t)n->d.Np;
+  n->mem = calloc(ms_rep_floats(&n->d), sizeof(float));
   MsRep *r = &n->r;
   memset(r, 0, sizeof *r);
-  r->wh = m, m += (size_t)n->d.H * np;
-  r->wv = m, m += (size_t)n->d.V * n->d.Hp;
-  float **vec[] = {&r->b,  &r->s,   &r->v,  &r->rho, &r->dot,
-                   &r->ca, &r->ca2, &r->cx, &r->cx2, &r->tgt};
-  for (size_t i = 0; i < sizeof vec / sizeof vec[0]; i++) *vec[i] = m, m += np;
-  r->keep = m;
+  ms_rep_carve(r, n->mem, &n->d);
   r->perm_pass = -1;
   /* weights and states from the model's initial state */
   float *st = malloc((size_t)lay.n_floats * sizeof *st);
@@ -306,7 +300,7 @@ Test(learning, a_small_net_learns_bars_and_one_without_learning_does_not) {
 
 /* Read-outs (test, training accuracy, the full test set, generation) start from the
  * training state and restore it: a run with all of them trains to the same bits as one
- * with none. */
+ * with none, and carries nothing past a record's end (record/series, record/kept: 0). */
 Test(readout, reading_out_never_changes_training) {
   const char *base = "[experiment]\nmodel = mstdp\ndataset = bars\n[train]\nepochs = 3\n"
                      "presentations = 4\n%s[model]\npixels = 9\nlabels = 3\nhidden = 17\n"
@@ -321,10 +315,16 @@ Test(readout, reading_out_never_changes_training) {
   Session sa, sb;
   th_run(&sa, &a, 1);
   th_run(&sb, &b, 1);
-  cr_assert_eq(sa.lay->n_floats, sb.lay->n_floats);
+  /* the network's fields come first; the record's (its series: as wide as they are) after */
+  const ApField *ra = ap_layout_field(sa.lay, "record/series");
+  cr_assert(ra && ra == &sa.lay->field[sa.lay->n_fields - 2]);
+  cr_assert_eq(ra->offset, ap_layout_field(sb.lay, "record/series")->offset);
   cr_assert(isfinite(th_series(&sa, "test_acc_free", 0, 2, 0)), "the read-outs did not run");
-  cr_assert_eq(memcmp(sa.state, sb.state, (size_t)sa.lay->n_floats * sizeof(float)), 0,
+  cr_assert_eq(memcmp(sa.state, sb.state, (size_t)ra->offset * sizeof(float)), 0,
                "reading out changed the trained state");
+  for (int i = ra->offset; i < sa.lay->n_floats; i++)
+    cr_assert_eq(sa.state[i], 0.0f, "state float %d (after the record's end) is %g", i,
+                 (double)sa.state[i]);
   cr_assert_eq(th_series(&sa, "energy", 0, 2, 0), th_series(&sb, "energy", 0, 2, 0));
   session_close(&sa);
   session_close(&sb);
@@ -422,6 +422,34 @@ Test(batch, a_large_replica_split_over_threads_equals_one_thread) {
   session_close(&one);
   session_close(&two);
   config_free(&ex);
+}
+
+/* Stops every few units (presentations, then read-out images and generated samples,
+ * ms_params.h's MS_PART_*), each stop resumed by a new session from the canonical state
+ * and the series, as a checkpoint and --resume do: the bits of the run in one go, inside every
+ * read-out, through the full test's and the generation's records and the ones without them, the
+ * diverging replicas frozen; on a thread per replica and (the large replica) on a team. */
+Test(batch, a_run_stopped_every_few_units_inside_the_read_outs_keeps_the_bits) {
+  static const char *large = "[experiment]\nmodel = mstdp\ndataset = bars\n[train]\nepochs = 2\n"
+                             "presentations = 2\ntest_samples = 3\ntrain_eval = 2\n"
+                             "full_test_every = 2\ngen_samples = 1\n[model]\npixels = 9\n"
+                             "labels = 3\nhidden = 1100\ncycles = 1\niterations = 3\n"
+                             "test_cycles = 1\nalpha = 0.01\norder = shuffled\n";
+  const char *const texts[] = {crowd, large};
+  for (int q = 0; q < 2; q++) {
+    ApExperiment ex;
+    th_experiment(&ex, texts[q]);
+    Session whole, cut;
+    th_run(&whole, &ex, 2);
+    th_run_cut(&cut, &ex, &(ApExec){.threads = 2}, 3);
+    const MsParams *p = ms_of(&ex, 0);
+    cr_assert_gt(cut.units, p->presentations + p->train_eval + 3, "records of %lld units",
+                 cut.units);
+    for (int r = 0; r < ex.n_replicas; r++) compare(&whole, r, &cut, r, 0);
+    session_close(&whole);
+    session_close(&cut);
+    config_free(&ex);
+  }
 }
 
 /* The blas CPU kernel (OpenBLAS sger and sgemv for the row pass) sums in OpenBLAS's order:

@@ -702,7 +702,8 @@ static double now_s(void) {
  * unit's boundary inside the record, exits 143 and says where; its checkpoint is named by
  * record and unit; the resumed run's last checkpoint equals the straight run's bit for
  * bit. Returns the seconds from the signal to the exit. */
-static double stop_inside_a_record(const char *name, const char *ini_text, const char *last) {
+static double stop_inside_a_record(const char *name, const char *ini_text, const char *last,
+                                   long long min_unit) {
   char ini[64], e[8192], cmd[600], T[64], S[64], p[160];
   snprintf(ini, sizeof ini, "%s.ini", name);
   snprintf(T, sizeof T, "%s-stopped", name);
@@ -729,6 +730,9 @@ static double stop_inside_a_record(const char *name, const char *ini_text, const
   for (const char *at = strstr(names, "epoch-"); at && unit < 0; at = strstr(at + 1, "epoch-"))
     if (sscanf(at, "epoch-%9d.%12lld.h5", &record, &unit) != 2) unit = -1;
   cr_assert_gt(unit, 0, "%s: no checkpoint inside a record: %s", name, names);
+  cr_assert_geq(unit, min_unit,
+                "%s: stopped at unit %lld, not in the part of the record at %lld on", name, unit,
+                min_unit);
   snprintf(p, sizeof p, "%s/results.h5", T);
   cr_assert_eq(records_done(p), record, "the results written at the stop");
 
@@ -750,19 +754,19 @@ Test(robust, stop_by_sigterm_inside_a_record_at_a_unit_and_resume_bit_for_bit, .
   double ms = stop_inside_a_record(
       "ms",
       "[experiment]\nmodel = mstdp\ndataset = bars\n[train]\nepochs = 3\npresentations = "
-      "2000\ntest_samples = 8\ntrain_eval = 8\n[model]\npixels = 9\nlabels = 3\nhidden = 24\n"
-      "[sweep]\nseed = 1, 2\n",
-      "epoch-000000003.h5");
+      "100\ntest_samples = 8\ntrain_eval = 8\ngen_samples = 1500\n[model]\npixels = 9\n"
+      "labels = 3\nhidden = 24\n[sweep]\nseed = 1, 2\n",
+      "epoch-000000003.h5", 100 + 8 + 8); /* mostly generation: the stop falls inside it */
   double ls = stop_inside_a_record("ls",
                                    "[experiment]\nmodel = lif_stdp\n[train]\nepochs = 4\n"
                                    "record_ms = 20000\n[model]\nn_pyr = 160\nn_pv = 40\n",
-                                   "epoch-000000004.h5");
+                                   "epoch-000000004.h5", 1);
   double mc = stop_inside_a_record(
       "mc",
       "[experiment]\nmodel = microcircuit\ndataset = random\n[data]\nrandom_samples = 6000\n"
       "[train]\nepochs = 3\ntest_every = 1\n[model]\ndims = 200, 100, 10\nt_pres = 10\n"
       "init_scale = 0.2\n[sweep]\nseed = 1, 2\n",
-      "epoch-000000003.h5");
+      "epoch-000000003.h5", 1);
   cr_log_info("stop latency: mstdp %.2f s, lif_stdp %.2f s, microcircuit %.2f s", ms, ls, mc);
 }
 

@@ -103,8 +103,9 @@ Test(wide, the_team_guard_switching_between_team_and_thread_keeps_the_bits) {
   config_free(&ex);
 }
 
-/* A run stopped inside its records every few samples (mc_units), the state pulled and
- * pushed at each stop as a checkpoint and resume do, gives the bits of the run in one go:
+/* A run stopped inside its records every few samples (mc_units), each stop resumed by a
+ * new session from the canonical state as a checkpoint and --resume do, gives the bits of
+ * the run in one go:
  * on the wide path's team (W_up's steps fused, the guard switching), a thread each, and
  * the lanes; through test phases and poisson spikes. */
 Test(wide, a_run_stopped_inside_records_every_few_samples_keeps_the_bits) {
@@ -128,19 +129,9 @@ Test(wide, a_run_stopped_inside_records_every_few_samples_keeps_the_bits) {
       th_experiment(&ex, ini[i]);
       Session whole, cut;
       th_run_version(&whole, &ex, ways[w].threads, ways[w].version);
-      ApError err = {{0}};
-      ApExec exec = {.threads = ways[w].threads, .cpu_version = ways[w].version};
-      cr_assert_eq(session_open(&cut, &ex, ap_backend_cpu(), &exec, &err), AP_OK, "%s", err.msg);
-      const long long U = cut.units, end = (long long)ex.epochs * U;
-      cr_assert_gt(U, 7, "records of %lld samples", U);
-      for (long long at = 0; at < end;) {
-        long long to = at + 4 < end ? at + 4 : end;
-        cr_assert_eq(session_advance(&cut, ap_pos_at(at, U), ap_pos_at(to, U), &err), AP_OK, "%s",
-                     err.msg);
-        cr_assert_eq(session_pull(&cut, &err), AP_OK, "%s", err.msg);
-        cr_assert_eq(session_push(&cut, &err), AP_OK, "%s", err.msg);
-        at = to;
-      }
+      th_run_cut(&cut, &ex, &(ApExec){.threads = ways[w].threads, .cpu_version = ways[w].version},
+                 4);
+      cr_assert_gt(cut.units, 7, "records of %lld samples", cut.units);
       char msg[1024] = "", name[64];
       snprintf(name, sizeof name, "%s on %d, cut", ways[w].version, ways[w].threads);
       cr_assert_eq(parity_compare(&whole, &cut, "whole", name, msg, sizeof msg), AP_OK,

@@ -13,8 +13,10 @@
  *   MS_SYNC()  a barrier of the team (nothing for a team of one)
  *   MS_SIMD    a vectorisation hint for a loop over 16 elements (or nothing)
  *
- * Within a record nothing is pending across its end: a record ends with a free phase,
- * whose first iteration applies the last clamped iteration's update. */
+ * A record is cut into units (ms_params.h, MS_PART_*): its presentations, then the read-outs'
+ * images and the generated samples. No learning update is pending across a unit's end: a
+ * presentation ends with a free phase, whose first iteration applied the last clamped
+ * iteration's update, and the read-outs do not learn. */
 #ifndef MS_BODY_H
 #define MS_BODY_H
 
@@ -222,79 +224,96 @@ MS_FN int ms_label_read(const MsBody *b) {
   return best;
 }
 
-MS_FN void ms_keep(MsTeam t, const MsBody *b, int restore) {
+/* The read-outs start from the state of the training's end and return to it after each:
+ * ms_keep puts the real units' s and v in record/kept, ms_restore takes them back (the
+ * rates follow from s) and clears it. */
+MS_FN void ms_keep(MsTeam t, const MsBody *b) {
   MsRep *r = b->r;
-  int n = b->d.Np;
-  for (int u = t.tid; u < n; u += t.nth) {
-    if (restore) {
-      r->s[u] = r->keep[u];
-      r->v[u] = r->keep[n + u];
-      r->rho[u] = r->keep[2 * n + u];
-    } else {
-      r->keep[u] = r->s[u];
-      r->keep[n + u] = r->v[u];
-      r->keep[2 * n + u] = r->rho[u];
-    }
+  int np = b->d.Np;
+  for (int i = t.tid; i < b->d.H + b->d.V; i += t.nth) {
+    int u = ms_unit(&b->d, i);
+    r->kept[u] = r->s[u];
+    r->kept[np + u] = r->v[u];
   }
   MS_SYNC();
 }
 
-/* Test-procedure accuracy over images 0..n-1 of (x, y): pixels clamped, test_cycles of
- * (clamped, free), no learning; the label read after the last clamped phase (acc[0]) and
- * after the last free phase (acc[1]). The state runs on from image to image and is
- * restored afterwards, so a read-out never changes training. */
-MS_FN void ms_read_accuracy(MsTeam t, const MsBody *b, const float *x, const int *y, int n,
-                            float *acc) {
-  const MsDims *d = &b->d;
-  int hits_c = 0, hits_f = 0, pending = 0;
-  ms_keep(t, b, 0);
-  for (int i = 0; i < n; i++) {
-    ms_set_targets(t, b, x + (size_t)i * d->P, -1);
-    int pc = 0, pf = 0;
-    for (int c = 0; c < b->k->test_cycles; c++) {
-      ms_phase(t, b, 1, d->Hp, d->Hp + d->P, 0, &pending);
-      pc = ms_label_read(b);
-      ms_phase(t, b, 0, 0, 0, 0, &pending);
-      pf = ms_label_read(b);
-    }
-    hits_c += pc == y[i];
-    hits_f += pf == y[i];
-    MS_SYNC(); /* every thread has read before the next image changes the state */
+MS_FN void ms_restore(MsTeam t, const MsBody *b) {
+  MsRep *r = b->r;
+  int np = b->d.Np;
+  MS_SYNC(); /* every thread is done with the state */
+  for (int i = t.tid; i < b->d.H + b->d.V; i += t.nth) {
+    int u = ms_unit(&b->d, i);
+    r->s[u] = r->kept[u];
+    r->v[u] = r->kept[np + u];
+    r->rho[u] = ms_rho(r->s[u]);
+    r->kept[u] = 0.0f;
+    r->kept[np + u] = 0.0f;
   }
-  ms_keep(t, b, 1);
-  acc[0] = n ? (float)hits_c / (float)n : NAN;
-  acc[1] = n ? (float)hits_f / (float)n : NAN;
+  MS_SYNC();
 }
 
-/* Generation: for each label and sample, a random state U(-state_scale, state_scale)
- * with zero velocity, the label clamped for test_cycles of (clamped, free); the pixel
- * states after the last clamped phase go to out[(label * gen_samples + q) * P + pixel]. */
-MS_FN void ms_generate(MsTeam t, const MsBody *b, int record, float *out) {
+/* Image i of a read-out of the n images of (x, y), by the test procedure: pixels clamped,
+ * test_cycles of (clamped, free), no learning. The label read after the last clamped phase
+ * scores in the series' slot_c, the one after the last free phase in slot_f: they count
+ * the hits until the last image makes them the accuracy. The state runs on from image to
+ * image, from the training's end (ms_keep) back to it (ms_restore), so a read-out never
+ * changes training. */
+MS_FN void ms_read_image(MsTeam t, const MsBody *b, const float *x, const int *y, int i, int n,
+                         int slot_c, int slot_f) {
+  const MsDims *d = &b->d;
+  float *rec = b->r->rec;
+  int pending = 0, pc = 0, pf = 0;
+  if (i == 0) {
+    ms_keep(t, b);
+    if (t.tid == 0) rec[slot_c] = rec[slot_f] = 0.0f;
+  }
+  ms_set_targets(t, b, x + (size_t)i * d->P, -1);
+  for (int c = 0; c < b->k->test_cycles; c++) {
+    ms_phase(t, b, 1, d->Hp, d->Hp + d->P, 0, &pending);
+    pc = ms_label_read(b);
+    ms_phase(t, b, 0, 0, 0, 0, &pending);
+    pf = ms_label_read(b);
+  }
+  MS_SYNC();        /* every thread has read before the next image changes the state */
+  if (t.tid == 0) { /* the hits are exact in a float (ms_check: n <= 2^24) */
+    rec[slot_c] += pc == y[i] ? 1.0f : 0.0f;
+    rec[slot_f] += pf == y[i] ? 1.0f : 0.0f;
+    if (i == n - 1) {
+      rec[slot_c] /= (float)n;
+      rec[slot_f] /= (float)n;
+    }
+  }
+  if (i == n - 1) ms_restore(t, b);
+}
+
+/* Generated sample j (label j / gen_samples) of record e: a random state U(-state_scale,
+ * state_scale) with zero velocity, the label clamped for test_cycles of (clamped, free);
+ * the pixel states after the last clamped phase go to the series' generated[j][pixel].
+ * From the training's end back to it, as a read-out. */
+MS_FN void ms_generate(MsTeam t, const MsBody *b, int e, int j) {
   const MsDims *d = &b->d;
   MsRep *r = b->r;
   const MsConst *k = b->k;
+  float *out = r->rec + b->ser->generated + (size_t)j * d->P;
   int pending = 0;
-  ms_keep(t, b, 0);
-  for (int c = 0; c < d->C; c++)
-    for (int q = 0; q < k->gen_samples; q++) {
-      uint32_t sample = (uint32_t)(c * k->gen_samples + q);
-      for (int i = t.tid; i < d->H + d->V; i += t.nth) {
-        int u = ms_unit(&b->d, i);
-        float z = ap_u01(ap_rng_u32(k->seed, AP_RNG_STATE, (uint32_t)record, sample, (uint32_t)i));
-        r->s[u] = (z - 0.5f) * 2.0f * k->state_scale;
-        r->v[u] = 0.0f;
-        r->rho[u] = ms_rho(r->s[u]);
-      }
-      MS_SYNC();
-      ms_set_targets(t, b, NULL, c);
-      for (int cy = 0; cy < k->test_cycles; cy++) {
-        ms_phase(t, b, 1, d->Hp + d->P, d->Hp + d->V, 0, &pending);
-        if (cy == k->test_cycles - 1) /* read before the free phase's unit pass writes s */
-          for (int px = t.tid; px < d->P; px += t.nth) out[(size_t)sample * d->P + px] = r->s[d->Hp + px];
-        ms_phase(t, b, 0, 0, 0, 0, &pending);
-      }
-    }
-  ms_keep(t, b, 1);
+  if (j == 0) ms_keep(t, b);
+  for (int i = t.tid; i < d->H + d->V; i += t.nth) {
+    int u = ms_unit(&b->d, i);
+    float z = ap_u01(ap_rng_u32(k->seed, AP_RNG_STATE, (uint32_t)e, (uint32_t)j, (uint32_t)i));
+    r->s[u] = (z - 0.5f) * 2.0f * k->state_scale;
+    r->v[u] = 0.0f;
+    r->rho[u] = ms_rho(r->s[u]);
+  }
+  MS_SYNC();
+  ms_set_targets(t, b, NULL, j / k->gen_samples);
+  for (int cy = 0; cy < k->test_cycles; cy++) {
+    ms_phase(t, b, 1, d->Hp + d->P, d->Hp + d->V, 0, &pending);
+    if (cy == k->test_cycles - 1) /* read before the free phase's unit pass writes s */
+      for (int px = t.tid; px < d->P; px += t.nth) out[px] = r->s[d->Hp + px];
+    ms_phase(t, b, 0, 0, 0, 0, &pending);
+  }
+  if (j == k->n_gen - 1) ms_restore(t, b);
 }
 
 /* ---- a record ----------------------------------------------------------------------- */
@@ -333,7 +352,7 @@ MS_FN double ms_abs_row(const MsDims *d, const MsRep *r, int i) {
   return sw;
 }
 
-/* A double parked in two floats of keep (at: 8-byte aligned): memcpy on the CPU (keep's
+/* A double parked in two floats of alt (at: 8-byte aligned): memcpy on the CPU (alt's
  * floats alias nothing else then); a double store on the GPU, where the CUDA simulator
  * copied memcpy's bytes wrongly (the row sums read back as 0). */
 MS_FN void ms_park(float *at, double v) {
@@ -358,25 +377,27 @@ MS_FN double ms_unpark(const float *at) {
  * double, added in row order), mean and max |s|, and the energy E of eq. 3 (with W[j->i]
  * for the pair's term: -1/2 sum_i rho_i sum_j W[j->i] rho_j); whether everything is
  * finite decides the replica's frozen flag. Needs a row pass (no update pending) before
- * it. The row sums (the O(N^2) part, ms_measure_rows) are the team's, parked in keep
- * (free until the read-outs: H + V doubles fit in its 3 Np floats); the O(N) sums over
- * the units and the series are thread 0's (ms_measure). */
+ * it. The row sums (the O(N^2) part, ms_measure_rows) are the team's, parked in alt
+ * (H + V doubles fit in its 3 Np floats); the O(N) sums over the units and the series
+ * are thread 0's (ms_measure). */
 MS_FN void ms_measure_rows(MsTeam t, const MsBody *b) {
   const MsDims *d = &b->d;
   MsSpan sp = ms_span(t, d->H + d->V);
   for (int i = sp.lo; i < sp.hi; i += sp.step)
-    ms_park(b->r->keep + 2 * (size_t)i, ms_abs_row(d, b->r, i));
+    ms_park(b->r->alt + 2 * (size_t)i, ms_abs_row(d, b->r, i));
 }
 
-/* After ms_measure_rows and a barrier. */
-MS_FN void ms_measure(MsTeam t, const MsBody *b, float *rec) {
+/* After ms_measure_rows and a barrier: the measures into the record's series so far (its
+ * other series NaN until the read-outs fill them). */
+MS_FN void ms_measure(MsTeam t, const MsBody *b) {
   const MsDims *d = &b->d;
   MsRep *r = b->r;
   const MsSeries *ser = b->ser;
+  float *rec = r->rec;
   if (t.tid == 0) {
     double sw = 0.0, ss = 0.0, s2 = 0.0, e_pair = 0.0, e_bias = 0.0, fin = 0.0;
     float smax = 0.0f;
-    for (int i = 0; i < d->H + d->V; i++) sw += ms_unpark(r->keep + 2 * (size_t)i);
+    for (int i = 0; i < d->H + d->V; i++) sw += ms_unpark(r->alt + 2 * (size_t)i);
     for (int i = 0; i < d->H + d->V; i++) {
       int u = ms_unit(d, i);
       float a = fabsf(r->s[u]);
@@ -401,15 +422,17 @@ MS_FN void ms_measure(MsTeam t, const MsBody *b, float *rec) {
   MS_SYNC();
 }
 
-/* A frozen replica's record: NaN, diverged. Returns whether the replica is frozen (the
- * same for every thread of the team). */
-MS_FN int ms_record_frozen(MsTeam t, const MsBody *b, float *rec) {
-  if (!b->r->frozen) return 0;
-  if (t.tid == 0) {
-    for (int i = 0; i < b->ser->width; i++) rec[i] = NAN;
-    rec[b->ser->diverged] = 1.0f;
+/* The measures at the training's end: the row pass (no update pending: a presentation
+ * ends with a free phase) and its row sums, unless rows_done (ms_cuda.cu's span ran them
+ * over the whole GPU), then ms_measure. */
+MS_FN void ms_measures(MsTeam t, const MsBody *b, int rows_done) {
+  if (!rows_done) {
+    ms_row_pass(t, b, 0);
+    MS_SYNC();
+    ms_measure_rows(t, b);
+    MS_SYNC();
   }
-  return 1;
+  ms_measure(t, b);
 }
 
 /* Training presentations p0 .. p1-1 of record e (of k->presentations). */
@@ -422,47 +445,65 @@ MS_FN void ms_train(MsTeam t, const MsBody *b, int e, int p0, int p1) {
   }
 }
 
-/* The end of record e, after its presentations: the measures and read-outs into rec.
- * rows_done: the row pass and ms_measure_rows ran already (ms_cuda.cu's span launches
- * them over the whole GPU). */
-MS_FN void ms_record_end(MsTeam t, const MsBody *b, int e, float *rec, int rows_done) {
+/* The read-outs' units u0 .. u1-1 of record e (at or after its presentations): each
+ * part's images where the record runs that part (ms_part_runs). */
+MS_FN void ms_read_units(MsTeam t, const MsBody *b, int e, long long u0, long long u1) {
   const MsConst *k = b->k;
   const MsSeries *ser = b->ser;
   const ApData *data = b->data;
-  if (!rows_done) {
-    ms_row_pass(t, b, 0);
-    MS_SYNC();
-    ms_measure_rows(t, b);
-    MS_SYNC();
+  for (int part = MS_PART_TEST; part < MS_PARTS; part++) {
+    long long a = ms_part_start(k, part), n = ms_part_len(k, part);
+    long long lo = u0 > a ? u0 : a, hi = u1 < a + n ? u1 : a + n;
+    if (lo >= hi || !ms_part_runs(k, part, e)) continue;
+    for (long long u = lo; u < hi; u++) {
+      int i = (int)(u - a);
+      if (part == MS_PART_TEST)
+        ms_read_image(t, b, data->x_val, data->y_val, i, (int)n, ser->test_acc_c, ser->test_acc_f);
+      else if (part == MS_PART_TRAIN_EVAL)
+        ms_read_image(t, b, data->x_train, data->y_train, i, (int)n, ser->train_acc_c,
+                      ser->train_acc_f);
+      else if (part == MS_PART_FULL)
+        ms_read_image(t, b, data->x_val, data->y_val, i, (int)n, ser->full_acc_c, ser->full_acc_f);
+      else
+        ms_generate(t, b, e, i);
+    }
   }
-  ms_measure(t, b, rec);
-  if (b->r->frozen) return;
-  float acc[2];
-  if (k->n_test > 0) {
-    ms_read_accuracy(t, b, data->x_val, data->y_val, k->n_test, acc);
-    if (t.tid == 0) rec[ser->test_acc_c] = acc[0], rec[ser->test_acc_f] = acc[1];
+}
+
+/* The record's end: its series to rec (a frozen replica's: NaN, diverged), and the
+ * record's state (record/series) cleared for the next. */
+MS_FN void ms_record_close(MsTeam t, const MsBody *b, float *rec) {
+  MsRep *r = b->r;
+  const MsSeries *ser = b->ser;
+  MS_SYNC(); /* the generated pixels are every thread's */
+  for (int i = t.tid; i < ser->width; i += t.nth) {
+    rec[i] = r->frozen ? (i == ser->diverged ? 1.0f : NAN) : r->rec[i];
+    r->rec[i] = 0.0f;
   }
-  if (k->train_eval > 0) {
-    ms_read_accuracy(t, b, data->x_train, data->y_train, k->train_eval, acc);
-    if (t.tid == 0) rec[ser->train_acc_c] = acc[0], rec[ser->train_acc_f] = acc[1];
-  }
-  if (k->full_test_every > 0 && (e + 1) % k->full_test_every == 0) {
-    ms_read_accuracy(t, b, data->x_val, data->y_val, data->n_val, acc);
-    if (t.tid == 0) rec[ser->full_acc_c] = acc[0], rec[ser->full_acc_f] = acc[1];
-  }
-  if (k->gen_samples > 0 && ser->generated >= 0 && (e + 1) % k->gen_every == 0)
-    ms_generate(t, b, e, rec + ser->generated);
   MS_SYNC();
 }
 
-/* Presentations p0 .. p1-1 of record e of one replica, then, where p1 is its last, the
- * measures and read-outs; rec is the replica's record of ser->width floats. Nothing is
- * pending between two presentations (ms_present), so a record may stop and resume at any
- * of them with the state alone. */
-MS_FN void ms_record(MsTeam t, const MsBody *b, int e, int p0, int p1, float *rec) {
-  if (ms_record_frozen(t, b, rec)) return;
-  ms_train(t, b, e, p0, p1);
-  if (p1 == b->k->presentations) ms_record_end(t, b, e, rec, 0);
+/* What follows the presentations in units u0 .. u1-1 of record e: the measures where the
+ * call ran the last presentation (rows_done: see ms_measures), the read-outs' units, and
+ * where u1 is the record's last unit, its close into rec. A replica frozen by the
+ * measures runs no read-out. */
+MS_FN void ms_record_rest(MsTeam t, const MsBody *b, int e, long long u0, long long u1, float *rec,
+                          int rows_done) {
+  long long P = b->k->presentations;
+  if (!b->r->frozen && u0 < P && u1 >= P) ms_measures(t, b, rows_done);
+  if (!b->r->frozen && u1 > P) ms_read_units(t, b, e, u0 > P ? u0 : P, u1);
+  if (u1 == b->k->units) ms_record_close(t, b, rec);
+}
+
+/* Units u0 .. u1-1 of record e of one replica (ms_part_*: its presentations, then the
+ * read-outs' images and the generated samples); rec is the replica's record of
+ * ser->width floats, written at the record's end. Nothing is pending between two units:
+ * what the record carries across them (its series so far, the state the read-outs return
+ * to) is in the canonical state, so a record may stop and resume at any unit. */
+MS_FN void ms_record(MsTeam t, const MsBody *b, int e, long long u0, long long u1, float *rec) {
+  long long P = b->k->presentations;
+  if (!b->r->frozen && u0 < P) ms_train(t, b, e, (int)u0, (int)(u1 < P ? u1 : P));
+  ms_record_rest(t, b, e, u0, u1, rec, 0);
 }
 
 #endif

@@ -194,7 +194,7 @@ typedef struct Task {
 
 /* What a task does to a replica, with its team. */
 typedef struct Job {
-  ApPos from, to;         /* presentations (ms_model's units), */
+  ApPos from, to;         /* units (ms_body.h's: images), */
   const ApSeriesBuf *out; /* into the series, */
   int iterations, learn;  /* or else (bench) iterations of one kind of phase */
 } Job;
@@ -206,8 +206,8 @@ static void run_job(MsTeam t, const Task *task, const Job *job) {
   if (job->out) {
     for (int e = job->from.record; e <= ap_last_record(job->to); e++) {
       long long p0, p1;
-      ap_part(job->from, job->to, rp->k.presentations, e, &p0, &p1);
-      ms_record(t, &b, e, (int)p0, (int)p1,
+      ap_part(job->from, job->to, rp->k.units, e, &p0, &p1);
+      ms_record(t, &b, e, p0, p1,
                 job->out->base + ((size_t)rp->row * job->out->n_records + e) * job->out->width);
     }
     return;
@@ -301,8 +301,8 @@ static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *jo
   if (busy)
     for (int i = 0; i < n_cohorts; i++) busy[i] = 0.0;
   int blas = cohorts[0]->version == VERSION_BLAS, team = team_size(cohorts[0], n_tasks, threads);
-  /* positions as presentations from the run's start (ms_model's units) */
-  const long long P = cohorts[0]->reps[0].k.presentations;
+  /* positions as units from the run's start */
+  const long long P = cohorts[0]->reps[0].k.units;
   long long l0 = ap_pos_index(job->from, P), l1 = ap_pos_index(job->to, P);
   if (blas || team == 1 || !job->out || l1 <= l0) {
     run_tasks(tasks, n_tasks, threads, team, blas, job, busy);

@@ -79,7 +79,7 @@ static __device__ __forceinline__ int rows16_pass(struct MsTeam t, const struct 
 #define ROWS16_UNROLL 8 /* 16-float steps of a row whose loads are in flight together */
 
 /* Where a row pass reads the rates and the pending update's column vectors, and where a
- * fused unit step (span) writes them: the MsRep's own, or the second set in its keep. */
+ * fused unit step (span) writes them: the MsRep's own, or the second set in its alt. */
 typedef struct Vecs {
   float *rho, *cx, *cx2;
 } Vecs;
@@ -145,13 +145,13 @@ static __device__ __forceinline__ void rows16_rows(const MsBody *b, int terms, i
   }
 }
 
-/* The MsRep's own vectors, and the second set (keep's three rows of Np). */
+/* The MsRep's own vectors, and the second set (alt's three rows of Np). */
 static __device__ __forceinline__ Vecs vecs_own(const MsRep *r) {
   Vecs v = {r->rho, r->cx, r->cx2};
   return v;
 }
-static __device__ __forceinline__ Vecs vecs_keep(const MsRep *r, const MsDims *d) {
-  Vecs v = {r->keep, r->keep + d->Np, r->keep + 2 * (size_t)d->Np};
+static __device__ __forceinline__ Vecs vecs_alt(const MsRep *r, const MsDims *d) {
+  Vecs v = {r->alt, r->alt + d->Np, r->alt + 2 * (size_t)d->Np};
   return v;
 }
 
@@ -167,14 +167,14 @@ static __device__ __forceinline__ int rows16_pass(struct MsTeam t, const struct 
   return 1;
 }
 
-/* Block r runs replica r from presentation p0 of record e0 to presentation p1 of record
- * e1 (p1 = 0: to e1's start); record e's series go to slot e - e0. Its MsRep and MsConst
- * are read into shared memory once; what the body changes in the MsRep (the permutation's
- * pass, frozen) goes back at the end. end: only the records' ends (span: their
- * presentations ran as launches). */
+/* Block r runs replica r from unit u0 of record e0 to unit u1 of record e1 (u1 = 0: to
+ * e1's start); record e's series go to slot e - e0. Its MsRep and MsConst are read into
+ * shared memory once; what the body changes in the MsRep (the permutation's pass, frozen)
+ * goes back at the end. rest: only what follows the presentations (span: they and the
+ * measures' row sums ran as launches). */
 static __global__ void __launch_bounds__(MAX_THREADS)
-    records(MsRep *reps, const MsConst *cst, MsDims d, MsSeries ser, ApData data, int e0, int p0,
-            int e1, int p1, float *series, int chunk, int end) {
+    records(MsRep *reps, const MsConst *cst, MsDims d, MsSeries ser, ApData data, int e0,
+            long long u0, int e1, long long u1, float *series, int chunk, int rest) {
   __shared__ MsRep rep;
   __shared__ MsConst k;
   int r = blockIdx.x;
@@ -186,12 +186,13 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   __syncthreads();
   MsBody b = {&rep, &k, d, &data, &ser, 0};
   float *rows = series + (size_t)r * chunk * ser.width; /* [E][F] */
-  for (int e = e0; e < e1 || (e == e1 && p1 > 0); e++) {
+  for (int e = e0; e < e1 || (e == e1 && u1 > 0); e++) {
     float *rec = rows + (size_t)(e - e0) * ser.width;
-    if (!end)
-      ms_record(t, &b, e, e == e0 ? p0 : 0, e == e1 ? p1 : k.presentations, rec);
-    else if (!ms_record_frozen(t, &b, rec))
-      ms_record_end(t, &b, e, rec, 1);
+    long long a = e == e0 ? u0 : 0, z = e == e1 ? u1 : k.units;
+    if (rest)
+      ms_record_rest(t, &b, e, a, z, rec, 1);
+    else
+      ms_record(t, &b, e, a, z, rec);
   }
   __syncthreads();
   if (t.tid == 0) {
@@ -208,7 +209,7 @@ static __global__ void __launch_bounds__(MAX_THREADS)
 
 /* Presentation n (counted from the run's start) begins on every replica (block r): its
  * image (ms_image_of: the permutation drawn at a pass's start) and clamp targets, and the
- * second set of vectors (keep) made a copy of the first, pads (zeros) included. */
+ * second set of vectors (alt) made a copy of the first, pads (zeros) included. */
 static __global__ void __launch_bounds__(SPAN_T)
     span_start(MsRep *reps, const MsConst *cst, MsDims d, ApData data, long long n) {
   __shared__ MsRep rep;
@@ -218,7 +219,7 @@ static __global__ void __launch_bounds__(SPAN_T)
   __syncthreads();
   if (rep.frozen) return;
   MsBody b = {&rep, &cst[r], d, &data, NULL, 0};
-  Vecs a = vecs_own(&rep), k = vecs_keep(&rep, &d);
+  Vecs a = vecs_own(&rep), k = vecs_alt(&rep, &d);
   for (int u = t.tid; u < d.Np; u += t.nth) {
     k.rho[u] = a.rho[u];
     k.cx[u] = a.cx[u];
@@ -233,7 +234,7 @@ static __global__ void __launch_bounds__(SPAN_T)
  * row pass and unit pass in one launch: blocks of 16 x SPAN_G threads, group g of the
  * gridDim.x * SPAN_G takes rows g, g + G, ... and steps their units (rows16_rows). The
  * unit pass writes the rates and column vectors the row pass reads, so the iterations
- * alternate between the two sets: even j reads the MsRep's own and writes keep's, odd j
+ * alternate between the two sets: even j reads the MsRep's own and writes alt's, odd j
  * the other way; a presentation has an even count, so it ends in the MsRep's own. j < 0:
  * the row pass of a record's end (no update pending, no unit step). */
 static __global__ void __launch_bounds__(MS_PAD *SPAN_G)
@@ -243,10 +244,10 @@ static __global__ void __launch_bounds__(MS_PAD *SPAN_G)
   MsBody b = {r, &cst[blockIdx.y], d, NULL, NULL, 0};
   MsIter it = {0, 0, 0};
   if (j >= 0) it = ms_present_iter(b.k, j);
-  Vecs own = vecs_own(r), keep = vecs_keep(r, &d);
+  Vecs own = vecs_own(r), alt = vecs_alt(r, &d);
   int odd = j >= 0 && j % 2;
   rows16_rows(&b, it.terms, (int)threadIdx.x, (int)(blockIdx.x * blockDim.y + threadIdx.y),
-              (int)(gridDim.x * blockDim.y), odd ? keep : own, j >= 0, it, odd ? own : keep);
+              (int)(gridDim.x * blockDim.y), odd ? alt : own, j >= 0, it, odd ? own : alt);
 }
 
 /* The row sums of a record's measures (ms_measure_rows) on replica blockIdx.y, a thread
@@ -280,6 +281,8 @@ struct ApCohort {
   int span_rows;    /* span: row blocks per replica (grid span_rows x R) */
   int span_units;   /* span: blocks per replica of a thread per unit */
   int presentations, iters; /* span: the cohort's schedule (ms_present_iters) */
+  long long units;          /* of a record (the first replica's: the host cuts records only
+                               where every replica's are the same) */
   size_t l2_window; /* bytes of the access-policy window (0: none) */
   const char *l2_note; /* why none */
   int *h_rows;      /* [R] series rows */
@@ -429,6 +432,7 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   int want = (units + whole - 1) / whole * whole * (r16 ? MS_PAD : 1);
   c->threads = want < MAX_THREADS ? want : MAX_THREADS;
   c->presentations = h_const[0].presentations;
+  c->units = h_const[0].units;
   c->iters = ms_present_iters(&h_const[0]);
   /* span: one row per 16-lane group where the device has room, else rows shared */
   int groups = (units + SPAN_G - 1) / SPAN_G, room = c->sms * SPAN_PER_SM / c->R;
@@ -530,37 +534,46 @@ static ap_status span_presentations(ApCohort *c, int e, int p0, int p1, ApError 
   return AP_OK;
 }
 
-/* span: the end of record e (series slot rec of each replica's chunk): the row pass and
- * the measures' row sums over the GPU, then the rest on a block per replica. */
-static ap_status span_record_end(ApCohort *c, int e, int slot, dim3 block, ApError *err) {
+/* span: what follows the presentations in units u0 .. u1-1 of record e (series slot
+ * `slot` of each replica's chunk): where the call ends the training, the row pass and the
+ * measures' row sums over the GPU; then the rest (ms_record_rest: the measures, the
+ * read-outs, the record's close) on a block per replica. */
+static ap_status span_rest(ApCohort *c, int e, long long u0, long long u1, int slot, dim3 block,
+                           ApError *err) {
   dim3 rows(c->span_rows, c->R), group(MS_PAD, SPAN_G), units(c->span_units, c->R);
-  span_iteration<<<rows, group, 0, c->stream>>>(c->d_reps, c->d_const, c->d, -1);
-  CUDA_CHECK(cudaGetLastError());
-  span_measure_rows<<<units, SPAN_T, 0, c->stream>>>(c->d_reps, c->d_const, c->d);
-  CUDA_CHECK(cudaGetLastError());
-  records<<<c->R, block, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->ser, c->data, e, 0, e + 1,
-                                         0, c->d_series + (size_t)slot * c->ser.width, c->chunk, 1);
+  if (u0 < c->presentations) {
+    span_iteration<<<rows, group, 0, c->stream>>>(c->d_reps, c->d_const, c->d, -1);
+    CUDA_CHECK(cudaGetLastError());
+    span_measure_rows<<<units, SPAN_T, 0, c->stream>>>(c->d_reps, c->d_const, c->d);
+    CUDA_CHECK(cudaGetLastError());
+  }
+  /* to the record's end as (e + 1, 0): each block then ends at its replica's own units */
+  int e1 = u1 == c->units ? e + 1 : e;
+  records<<<c->R, block, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->ser, c->data, e, u0, e1,
+                                         e1 > e ? 0 : u1, c->d_series + (size_t)slot * c->ser.width,
+                                         c->chunk, 1);
   CUDA_CHECK(cudaGetLastError());
   return AP_OK;
 }
 
-/* Launches every replica from `from` to `to` (presentations, ms_model's units), touching
- * at most chunk records. */
+/* Launches every replica from `from` to `to` (units, ms_body.h's), touching at most chunk
+ * records. */
 static ap_status launch(ApCohort *c, ApPos from, ApPos to, ApError *err) {
   dim3 block = c->kernel == KERNEL_GENERIC ? dim3(c->threads) : dim3(MS_PAD, c->threads / MS_PAD);
   if (c->kernel == KERNEL_SPAN) {
+    long long P = c->presentations;
     for (int e = from.record; e <= ap_last_record(to); e++) {
-      long long p0, p1;
-      ap_part(from, to, c->presentations, e, &p0, &p1);
-      ap_status st = span_presentations(c, e, (int)p0, (int)p1, err);
-      if (!st && p1 == c->presentations) st = span_record_end(c, e, e - from.record, block, err);
+      long long u0, u1;
+      ap_part(from, to, c->units, e, &u0, &u1);
+      ap_status st =
+          u0 < P ? span_presentations(c, e, (int)u0, (int)(u1 < P ? u1 : P), err) : AP_OK;
+      if (!st && u1 >= P) st = span_rest(c, e, u0, u1, e - from.record, block, err);
       if (st) return st;
     }
     return AP_OK;
   }
   records<<<c->R, block, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->ser, c->data, from.record,
-                                         (int)from.unit, to.record, (int)to.unit, c->d_series,
-                                         c->chunk, 0);
+                                         from.unit, to.record, to.unit, c->d_series, c->chunk, 0);
   CUDA_CHECK(cudaGetLastError());
   return AP_OK;
 }

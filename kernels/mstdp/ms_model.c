@@ -114,7 +114,15 @@ static void ms_defaults(void *out) {
   p->gen_every = 1;
 }
 
-MsDims ms_dims(const MsParams *p) { return ms_dims_of(p->pixels, p->labels, p->hidden); }
+/* With the record's series width (after ms_check_bounds: the layout's sizes fit an int). */
+MsDims ms_dims(const MsParams *p) {
+  MsDims d = ms_dims_of(p->pixels, p->labels, p->hidden);
+  ApLayout lay;
+  MsSeries ser;
+  ms_layout_init(p, &lay, &ser);
+  d.F = ser.width;
+  return d;
+}
 
 int ms_test_count(const MsParams *p, const ApData *data) {
   return p->test_samples < 0 ? data->n_val : p->test_samples;
@@ -144,6 +152,9 @@ void ms_const_init(MsConst *k, const MsParams *p, const ApData *data) {
   k->full_test_every = p->full_test_every;
   k->gen_samples = p->gen_samples;
   k->gen_every = p->gen_every;
+  k->n_full = p->full_test_every > 0 ? data->n_val : 0;
+  k->n_gen = p->gen_samples * p->labels;
+  k->units = ms_units_of(k);
   k->seed = p->seed;
 }
 
@@ -156,7 +167,7 @@ static void ms_io(const void *params, int *n_in, int *n_out) {
 /* The sizes that must fit an int (issue 25): the weights, and the generated samples'
  * series of a record. */
 static ap_status ms_check_bounds(const MsParams *p, ApError *err) {
-  MsDims d = ms_dims(p);
+  MsDims d = ms_dims_of(p->pixels, p->labels, p->hidden);
   double floats = (double)d.H * d.Np + (double)d.V * d.Hp;
   if (floats > 2147483647.0)
     return ap_fail(err, AP_ERR_CONFIG, "mstdp: %d hidden units need %.3g weights, above 2^31",
@@ -185,6 +196,12 @@ static ap_status ms_check(const void *params, const ApData *data, ApError *err) 
                    data->n_train);
   if (p->full_test_every > 0 && data->n_val < 1)
     return ap_fail(err, AP_ERR_CONFIG, "[train] full_test_every: the test set is empty");
+  /* a read-out counts its hits in a float of the record's series: exact below 2^24 */
+  if (data->n_val > (1 << 24) && (p->test_samples < 0 || p->full_test_every > 0))
+    return ap_fail(err, AP_ERR_CONFIG,
+                   "mstdp: a test set of %d images is more than one read-out counts (2^24): "
+                   "set [train] test_samples and full_test_every = 0",
+                   data->n_val);
   return AP_OK;
 }
 
@@ -250,6 +267,15 @@ ap_status ms_layout_init(const MsParams *p, ApLayout *out, MsSeries *ser) {
          "frozen there and its other series are NaN")
 #undef SERIES
   s.width = out->series_width;
+  /* what a record carries from one unit to the next (ms_record), zero between records */
+  st = st ? st
+          : ap_layout_add_field(out, "record/series", s.width, 0, AP_FIELD_STATE,
+                                "the record's series so far (a read-out's accuracy slots: its "
+                                "hits so far)");
+  st = st ? st
+          : ap_layout_add_field(out, "record/kept", 2, V + H, AP_FIELD_STATE,
+                                "while the read-outs run: the states (row 0) and velocities "
+                                "(row 1) at the training's end, visible units first");
   if (ser) *ser = s;
   return st;
 }
@@ -304,10 +330,27 @@ static double ms_cost(const void *params, const ApData *data) {
   return per_image * ((double)p->presentations * p->cycles + reads * p->test_cycles);
 }
 
-/* A record is cut at its presentations: nothing is pending between two (ms_record). */
+/* A record is cut at its presentations and its read-outs' images (ms_units_of). */
 static long long ms_units(const void *params, const ApData *data) {
-  (void)data;
-  return ((const MsParams *)params)->presentations;
+  MsConst k;
+  ms_const_init(&k, params, data);
+  return k.units;
+}
+
+/* The iterations of units [u0, u1) of record e (cost()'s measure): a presentation's, a
+ * read-out image's or generated sample's where the record runs it (ms_part_runs). */
+static double ms_work(const void *params, const ApData *data, int e, long long u0, long long u1) {
+  MsConst k;
+  ms_const_init(&k, params, data);
+  double w = 0.0;
+  for (int s = 0; s < MS_PARTS; s++) {
+    long long a = ms_part_start(&k, s), b = a + ms_part_len(&k, s);
+    a = a > u0 ? a : u0;
+    b = b < u1 ? b : u1;
+    if (b > a && ms_part_runs(&k, s, e))
+      w += (double)(b - a) * 2.0 * k.iterations * (s == MS_PART_TRAIN ? k.cycles : k.test_cycles);
+  }
+  return w;
 }
 
 static ap_status ms_memory(const char *backend, const ApCohortSpec *spec, ApCohortMem *out,
@@ -378,7 +421,8 @@ const ApModel ms_model = {
     .layout = ms_layout,
     .init = ms_init,
     .units = ms_units,
-    .units_name = "presentations",
+    .units_name = "images",
+    .work = ms_work,
     .cost = ms_cost,
     .memory = ms_memory,
     .shrink = ms_shrink,

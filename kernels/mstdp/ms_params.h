@@ -5,7 +5,10 @@
  *
  * Units: V visible (P pixels, then C labels) and H hidden. Canonical state (checkpoints,
  * results): W_vh [H][V], W_hh [H][H] (diagonal 0), W_hv [V][H], b_v, b_h, s_v, s_h, v_v,
- * v_h, in that order. W[i][j] is the weight FROM j TO i (the receiver's row). */
+ * v_h, status/diverged, then what a record carries between its units: record/series (the
+ * record's series so far, F) and record/kept (the states s, v the read-outs return to:
+ * [2][V + H], visible first), in that order. W[i][j] is the weight FROM j TO i (the
+ * receiver's row). */
 #ifndef MS_PARAMS_H
 #define MS_PARAMS_H
 
@@ -44,8 +47,46 @@ typedef struct MsConst {
   int clamp, rule, free_phase, smoothing, data_range, order;
   int cycles, iterations, test_cycles;
   int presentations, n_test, train_eval, full_test_every, gen_samples, gen_every;
+  int n_full, n_gen; /* the full test's images (n_val, 0: none) and the generated samples */
+  long long units;   /* of a record (ms_units): its presentations, then the read-outs' */
   uint64_t seed;
 } MsConst;
+
+/* A record's units, in parts: its training presentations, then the read-outs' images:
+ * the test's (n_test), train_eval's, the full test's (n_full; every record has them, the
+ * records full_test_every names run them) and the generated samples (n_gen; likewise by
+ * gen_every). A unit a record does not run costs nothing. */
+enum { MS_PART_TRAIN, MS_PART_TEST, MS_PART_TRAIN_EVAL, MS_PART_FULL, MS_PART_GEN, MS_PARTS };
+
+AP_HD long long ms_part_len(const MsConst *k, int part) {
+  switch (part) {
+  case MS_PART_TRAIN:
+    return k->presentations;
+  case MS_PART_TEST:
+    return k->n_test;
+  case MS_PART_TRAIN_EVAL:
+    return k->train_eval;
+  case MS_PART_FULL:
+    return k->n_full;
+  default:
+    return k->n_gen;
+  }
+}
+
+AP_HD long long ms_part_start(const MsConst *k, int part) {
+  long long a = 0;
+  for (int q = 0; q < part; q++) a += ms_part_len(k, q);
+  return a;
+}
+
+AP_HD long long ms_units_of(const MsConst *k) { return ms_part_start(k, MS_PARTS); }
+
+/* Whether record e runs the part's units. */
+AP_HD int ms_part_runs(const MsConst *k, int part, int e) {
+  if (part == MS_PART_FULL) return k->full_test_every > 0 && (e + 1) % k->full_test_every == 0;
+  if (part == MS_PART_GEN) return k->n_gen > 0 && (e + 1) % k->gen_every == 0;
+  return 1;
+}
 
 /* Sizes, with the internal padding: every row and every segment of the unit vector
  * starts at a multiple of 16 floats. Internal unit order: hidden 0..H-1, zeros up to Hp,
@@ -54,6 +95,7 @@ typedef struct MsConst {
 typedef struct MsDims {
   int P, C, V, H;
   int Hp, Vp, Np;
+  int F; /* floats of a record's series (MsSeries.width; ms_dims sets it, ms_dims_of not) */
 } MsDims;
 
 #define MS_PAD 16 /* the dot products sum in 16 interleaved partial sums (ms_equations.h) */
@@ -67,6 +109,7 @@ AP_HD MsDims ms_dims_of(int pixels, int labels, int hidden) {
   d.Hp = (hidden + MS_PAD - 1) / MS_PAD * MS_PAD;
   d.Vp = (d.V + MS_PAD - 1) / MS_PAD * MS_PAD;
   d.Np = d.Hp + d.Vp;
+  d.F = 0;
   return d;
 }
 

@@ -19,16 +19,25 @@ typedef struct MsRep {
   float *ca, *ca2;              /* [Np] the pending update's row coefficients */
   float *cx, *cx2;              /* [Np] and its column vectors (pads stay 0) */
   float *tgt;                   /* [Np] clamp targets of the visible units */
-  float *keep;                  /* [3][Np] s, v, rho kept across a read-out */
+  float *alt;  /* [3][Np] scratch: span's second set of rates and column vectors (ms_cuda.cu),
+                  the measures' row sums (ms_measure_rows) */
+  float *rec;  /* [Fp] the record's series so far (canonical record/series; 0 between records) */
+  float *kept; /* [2][Np] s, v at the training's end, while the read-outs run (record/kept) */
   uint32_t *perm;               /* [n_train] the training order of pass perm_pass (shuffled) */
   long long perm_pass;
   int frozen; /* diverged: the replica no longer runs */
 } MsRep;
 
-/* The floats of one replica's block: its weights and 13 vectors of Np. A multiple of 16,
- * so blocks laid one after the other keep every row 64-byte aligned. */
+/* A record's series floats, padded to 16. */
+static inline size_t ms_rep_fp(const MsDims *d) {
+  return ((size_t)d->F + MS_PAD - 1) / MS_PAD * MS_PAD;
+}
+
+/* The floats of one replica's block: its weights, 15 vectors of Np and the record's
+ * series. A multiple of 16, so blocks laid one after the other keep every row 64-byte
+ * aligned. */
 static inline size_t ms_rep_floats(const MsDims *d) {
-  return (size_t)d->H * d->Np + (size_t)d->V * d->Hp + 13 * (size_t)d->Np;
+  return (size_t)d->H * d->Np + (size_t)d->V * d->Hp + 15 * (size_t)d->Np + ms_rep_fp(d);
 }
 
 /* The CUDA cohort's arrays in bytes (ms_cuda.cu allocates from these numbers and the
@@ -73,14 +82,16 @@ static inline void ms_rep_carve(MsRep *r, float *m, const MsDims *d) {
   TAKE(cx, 1);
   TAKE(cx2, 1);
   TAKE(tgt, 1);
-  TAKE(keep, 3);
+  TAKE(alt, 3);
+  TAKE(kept, 2);
 #undef TAKE
+  r->rec = m;
 }
 
 /* The floats of one replica's canonical state (ms_params.h). */
 static inline size_t ms_canon_floats(const MsDims *d) {
   size_t H = (size_t)d->H, V = (size_t)d->V;
-  return 2 * H * V + H * H + 3 * (H + V) + 1;
+  return 2 * H * V + H * H + 3 * (H + V) + 1 + (size_t)d->F + 2 * (H + V);
 }
 
 /* Canonical (ms_params.h) <-> internal, one replica in host memory; dir 0: into the
@@ -102,11 +113,17 @@ static inline void ms_convert(const MsDims *d, MsRep *r, float *canon, int dir) 
   for (size_t i = 0; i < H; i++) MOVE(&r->s[i], p++);
   for (size_t i = 0; i < V; i++) MOVE(&r->v[Hp + i], p++);
   for (size_t i = 0; i < H; i++) MOVE(&r->v[i], p++);
-#undef MOVE
   if (dir)
-    *p = (float)r->frozen; /* status/diverged */
+    *p++ = (float)r->frozen; /* status/diverged */
   else
-    r->frozen = *p != 0.0f;
+    r->frozen = *p++ != 0.0f;
+  for (int i = 0; i < d->F; i++) MOVE(&r->rec[i], p++); /* record/series */
+  for (int q = 0; q < 2; q++) {                         /* record/kept: s, then v */
+    float *k = r->kept + q * Np;
+    for (size_t i = 0; i < V; i++) MOVE(&k[Hp + i], p++);
+    for (size_t i = 0; i < H; i++) MOVE(&k[i], p++);
+  }
+#undef MOVE
   if (!dir) {
     for (size_t i = 0; i < H; i++) r->wh[i * Np + i] = 0.0f; /* no self-connection */
     for (size_t u = 0; u < H; u++) r->rho[u] = ms_rho(r->s[u]);
