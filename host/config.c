@@ -1393,3 +1393,15 @@ int config_cohorts(const ApExperiment *ex, int *cohort_of) {
   free(k), free(first), free(g), free(rank);
   return n;
 }
+void config_first_difference(const char *a, const char *b, char *la, char *lb, size_t n) {
+  while (*a || *b) {
+    size_t na = strcspn(a, "\n"), nb = strcspn(b, "\n");
+    if (na != nb || strncmp(a, b, na)) {
+      snprintf(la, n, "%.*s", (int)na, a);
+      snprintf(lb, n, "%.*s", (int)nb, b);
+      return;
+    }
+    a += na + (a[na] == '\n');
+    b += nb + (b[nb] == '\n');
+  }
+}

@@ -1,7 +1,7 @@
 #include "merge.h"
 
 #include "host/h5io.h"
-#include "host/run.h"
+#include "host/rundir.h"
 #include "host/session.h"
 
 #include <errno.h>
@@ -28,7 +28,7 @@ static ap_status check_shards(char (*paths)[AP_PATH_MAX + 16], const ShardFile *
   for (int i = 1; i < n; i++) {
     if (strcmp(f[i].dump, f[0].dump)) {
       char a[200], b[200];
-      run_first_difference(f[0].dump, f[i].dump, a, b, sizeof a);
+      config_first_difference(f[0].dump, f[i].dump, a, b, sizeof a);
       return ap_fail(err, AP_ERR_CONFIG,
                      "%s and %s are shards of different experiments: '%s' against '%s'", paths[0],
                      paths[i], a, b);
