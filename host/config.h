@@ -69,6 +69,10 @@ void config_print_keys_markdown(FILE *f, const ApModel *model);
 /* The dump with the epochs line removed, to compare a resumed run with its checkpoint. */
 char *config_identity(const char *dump);
 
+/* The first line where two configuration dumps differ, into la and lb (n bytes each;
+ * left as they are where the texts are equal). */
+void config_first_difference(const char *a, const char *b, char *la, char *lb, size_t n);
+
 /* The value of model key `key` of replica r as it would be written in a file. */
 void config_format_param(const ApExperiment *ex, int r, const char *key, char *out, size_t n);
 

@@ -355,13 +355,11 @@ static void fmt_host(char *buf, size_t n, const EstHost *h) {
            t, st, se, ta, da, fi, be);
 }
 
-void est_print(FILE *f, const Estimate *e, const ApBackend *be, const char *note,
-               const char *out_dir) {
+/* What would run: the model, the replicas in their cohorts (named by the keys of the
+ * cohort key; the first 20 where there are more than 24), and the work. */
+static void print_work(FILE *f, const Estimate *e) {
   const ApExperiment *ex = e->ex;
   const ApModel *m = ex->model;
-  char a[64], b[64], line[600];
-  fprintf(f, "estimate for %s (the run would write %s; nothing was written)\n", ex->source,
-          out_dir ? out_dir : "runs/NAME");
   char shape[300] = ""; /* the keys that fix the network's shape */
   for (int i = 0; i < m->n_keys; i++)
     if ((m->keys[i].flags & AP_KEY_FIXED) && !strcmp(m->keys[i].section, "model")) {
@@ -381,7 +379,6 @@ void est_print(FILE *f, const Estimate *e, const ApBackend *be, const char *note
   else
     fprintf(f, " (%s runs every replica in one)\n", m->name);
 
-  /* the cohorts, named by the keys of their cohort key */
   char keys[8][AP_NAME_MAX];
   int n_keys = 0;
   for (const char *c = m->cohort_by; c && *c && n_keys < 8;) {
@@ -407,7 +404,12 @@ void est_print(FILE *f, const Estimate *e, const ApBackend *be, const char *note
   if (shown < e->n_cohorts) fprintf(f, "    ... %d more\n", e->n_cohorts - shown);
   fprintf(f, "  %-13s %d %ss of %.3g replica-steps: %.3g replica-steps\n", "work", ex->epochs,
           m->record, e->steps_per_record, e->replica_steps);
+}
 
+/* The memory the run needs on each backend, what is available, and whether it fits. */
+static void print_memory(FILE *f, const Estimate *e, const ApBackend *be) {
+  const ApModel *m = e->ex->model;
+  char a[64], b[64], line[600];
   const char *names[EST_BACKENDS] = {"cpu", "cuda"};
   for (int bk = 0; bk < EST_BACKENDS; bk++) {
     if (e->has[bk])
@@ -450,10 +452,14 @@ void est_print(FILE *f, const Estimate *e, const ApBackend *be, const char *note
   }
   ApError why = {{0}};
   fprintf(f, "  %-13s %s\n", "fits", est_check(e, be, &why) ? why.msg : "yes");
+}
 
+/* The calibration's measurement and the wall time it predicts. */
+static void print_calibration(FILE *f, const Estimate *e, const char *note) {
+  const ApExperiment *ex = e->ex;
+  const ApModel *m = ex->model;
   const EstCalibration *cal = &e->cal;
-  if (!cal->done) return;
-  char t0[32], t1[32], rec[160];
+  char t0[32], t1[32], rec[160], line[600];
   if (cal->fraction < 1)
     snprintf(rec, sizeof rec, "%d %s%s on the first %d training and %d validation samples",
              cal->records, m->record, cal->records == 1 ? "" : "s", cal->n_train, cal->n_val);
@@ -483,4 +489,13 @@ void est_print(FILE *f, const Estimate *e, const ApBackend *be, const char *note
       ex->checkpoint_every ? (ex->epochs + ex->checkpoint_every - 1) / ex->checkpoint_every : 1;
   fprintf(f, ", plus the start and writing the checkpoint and results files %d time%s\n", writes,
           writes == 1 ? "" : "s");
+}
+
+void est_print(FILE *f, const Estimate *e, const ApBackend *be, const char *note,
+               const char *out_dir) {
+  fprintf(f, "estimate for %s (the run would write %s; nothing was written)\n", e->ex->source,
+          out_dir ? out_dir : "runs/NAME");
+  print_work(f, e);
+  print_memory(f, e, be);
+  if (e->cal.done) print_calibration(f, e, note);
 }

@@ -177,11 +177,9 @@ static int write_order(hid_t file, const RunFile *f) {
   return rc;
 }
 
-/* Builds the whole file in memory (HDF5's core driver, no backing store). */
-static int build(hid_t file, const RunFile *f) {
+/* The file's attributes: what it is, what wrote it, and how far the run is. */
+static int write_attrs(hid_t file, const RunFile *f) {
   const ApExperiment *ex = f->ex;
-  const ApLayout *lay = &ex->layout;
-  int R = ex->n_replicas, E = ex->epochs, F = lay->series_width;
   int bad = 0;
   char when[64];
   time_t t = time(NULL);
@@ -205,46 +203,62 @@ static int build(hid_t file, const RunFile *f) {
   bad |= attr_int(file, "epochs_done", f->epochs_done);
   bad |= attr_int(file, "units_done", f->units_done);
   bad |= attr_int(file, "units_per_record", f->units_per_record > 0 ? f->units_per_record : 1);
-  bad |= attr_int(file, "epochs", E);
-  bad |= attr_int(file, "n_replicas", R);
+  bad |= attr_int(file, "epochs", ex->epochs);
+  bad |= attr_int(file, "n_replicas", ex->n_replicas);
   if (ex->shard_count > 0) { /* apical run --shard: which part of the experiment this is */
     bad |= attr_int(file, "shard_index", ex->shard_index);
     bad |= attr_int(file, "shard_count", ex->shard_count);
     bad |= attr_int(file, "n_replicas_total", ex->n_total);
   }
+  return bad;
+}
 
-  ParamCtx pc = {file, ex->model, R, 0};
+/* The replica table: each [model] key's values, the cohort, and (a shard) the number in
+ * the whole experiment. */
+static int write_replicas(hid_t file, const RunFile *f) {
+  const ApExperiment *ex = f->ex;
+  int bad = 0;
+  ParamCtx pc = {file, ex->model, ex->n_replicas, 0};
   if (config_for_each_param(ex, write_param, &pc)) pc.failed = 1;
   bad |= pc.failed;
-  hsize_t rd = (hsize_t)R;
+  hsize_t rd = (hsize_t)ex->n_replicas;
   bad |= write_array(file, "replicas/cohort", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &rd, f->cohort,
                      "the cohort (replicas that share a schedule) the replica ran in");
   if (ex->shard_count > 0)
     bad |= write_array(file, "shard/replicas", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &rd, ex->shard_ids,
                        "each replica's number in the whole experiment");
+  return bad;
+}
 
-  if (f->cohorts && !strcmp(f->kind, "results") && !bad) { /* what each cohort cost */
-    int C = f->n_cohorts;
-    double *v = malloc((size_t)(C ? C : 1) * 2 * sizeof *v);
-    int *n = malloc((size_t)(C ? C : 1) * sizeof *n);
-    if (!v || !n) {
-      free(v), free(n);
-      return -1;
-    }
-    for (int c = 0; c < C; c++)
-      v[c] = f->cohorts[c].busy_s, v[C + c] = f->cohorts[c].steps, n[c] = f->cohorts[c].n;
-    hsize_t cd = (hsize_t)C;
-    bad |= write_array(file, "cohorts/replicas", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &cd, n,
-                       "replicas in the cohort (replicas/cohort indexes these)");
-    bad |= write_array(file, "cohorts/busy_s", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &cd, v,
-                       "seconds the backend worked on the cohort in this run's latest process, "
-                       "summed over threads; NaN where the backend does not measure it (CUDA)");
-    bad |= write_array(file, "cohorts/replica_steps", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &cd,
-                       v + C, "replica-steps the cohort ran in those seconds");
+/* What each cohort cost (results only). */
+static int write_cohorts(hid_t file, const RunFile *f) {
+  if (!f->cohorts || strcmp(f->kind, "results")) return 0;
+  int C = f->n_cohorts, bad = 0;
+  double *v = malloc((size_t)(C ? C : 1) * 2 * sizeof *v);
+  int *n = malloc((size_t)(C ? C : 1) * sizeof *n);
+  if (!v || !n) {
     free(v), free(n);
+    return -1;
   }
+  for (int c = 0; c < C; c++)
+    v[c] = f->cohorts[c].busy_s, v[C + c] = f->cohorts[c].steps, n[c] = f->cohorts[c].n;
+  hsize_t cd = (hsize_t)C;
+  bad |= write_array(file, "cohorts/replicas", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &cd, n,
+                     "replicas in the cohort (replicas/cohort indexes these)");
+  bad |= write_array(file, "cohorts/busy_s", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &cd, v,
+                     "seconds the backend worked on the cohort in this run's latest process, "
+                     "summed over threads; NaN where the backend does not measure it (CUDA)");
+  bad |= write_array(file, "cohorts/replica_steps", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &cd,
+                     v + C, "replica-steps the cohort ran in those seconds");
+  free(v), free(n);
+  return bad;
+}
 
-  /* series [R][E][...]: gathered from the run's [R][E][F] */
+/* The series [R][E][...], gathered from the run's [R][E][F]. */
+static int write_series(hid_t file, const RunFile *f) {
+  const ApExperiment *ex = f->ex;
+  const ApLayout *lay = &ex->layout;
+  int R = ex->n_replicas, E = ex->epochs, F = lay->series_width, bad = 0;
   size_t re = (size_t)R * (size_t)E;
   float *buf = malloc((re ? re : 1) * sizeof(float) * (size_t)(F > 0 ? F : 1));
   if (!buf) return -1;
@@ -261,31 +275,46 @@ static int build(hid_t file, const RunFile *f) {
     bad |= write_array(file, path, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 2 + s->rank, dims, buf, what);
   }
   free(buf);
-  const ApSeries *dv = ap_layout_series(lay, "diverged");
-  if (dv && !bad) { /* the record a replica froze at (1-based, as the series), 0: never */
-    int64_t *at = calloc((size_t)(R ? R : 1), sizeof *at);
-    if (!at) return -1;
-    for (int r = 0; r < R; r++)
-      for (int e = 0; e < f->epochs_done && !at[r]; e++)
-        if (f->series[((size_t)r * (size_t)E + (size_t)e) * (size_t)F + (size_t)dv->offset] == 1.0f)
-          at[r] = e + 1;
-    char what[160];
-    snprintf(what, sizeof what,
-             "the %s (1-based) at whose end the replica's state held a non-finite value and "
-             "froze; 0: never",
-             ex->model->record);
-    bad |= write_array(file, "replicas/diverged_at", H5T_NATIVE_INT64, H5T_STD_I64LE, 1, &rd, at,
-                       what);
-    free(at);
-  }
+  return bad;
+}
 
-  /* state fields, canonical [R][...]; results keep the weights only */
+/* The record a replica froze at (1-based, as the series), 0: never. */
+static int write_diverged_at(hid_t file, const RunFile *f) {
+  const ApExperiment *ex = f->ex;
+  const ApLayout *lay = &ex->layout;
+  const ApSeries *dv = ap_layout_series(lay, "diverged");
+  if (!dv) return 0;
+  int R = ex->n_replicas, E = ex->epochs, F = lay->series_width;
+  int64_t *at = calloc((size_t)(R ? R : 1), sizeof *at);
+  if (!at) return -1;
+  for (int r = 0; r < R; r++)
+    for (int e = 0; e < f->epochs_done && !at[r]; e++)
+      if (f->series[((size_t)r * (size_t)E + (size_t)e) * (size_t)F + (size_t)dv->offset] == 1.0f)
+        at[r] = e + 1;
+  char what[160];
+  snprintf(what, sizeof what,
+           "the %s (1-based) at whose end the replica's state held a non-finite value and "
+           "froze; 0: never",
+           ex->model->record);
+  hsize_t rd = (hsize_t)R;
+  int bad =
+      write_array(file, "replicas/diverged_at", H5T_NATIVE_INT64, H5T_STD_I64LE, 1, &rd, at, what);
+  free(at);
+  return bad;
+}
+
+/* The state fields, canonical [R][...]; results keep the weights only. */
+static int write_state(hid_t file, const RunFile *f) {
+  const ApExperiment *ex = f->ex;
+  const ApLayout *lay = &ex->layout;
+  int R = ex->n_replicas, bad = 0;
   int full = !strcmp(f->kind, "checkpoint");
   size_t largest = 1;
   for (int i = 0; i < lay->n_fields; i++)
     if ((size_t)lay->field[i].shape[0] * (size_t)lay->field[i].shape[1] > largest)
       largest = (size_t)lay->field[i].shape[0] * (size_t)lay->field[i].shape[1];
-  if (!(buf = malloc((size_t)(R ? R : 1) * largest * sizeof(float)))) return -1;
+  float *buf = malloc((size_t)(R ? R : 1) * largest * sizeof(float));
+  if (!buf) return -1;
   for (int i = 0; i < lay->n_fields && !bad; i++) {
     const ApField *fd = &lay->field[i];
     if (!full && fd->kind != AP_FIELD_WEIGHT) continue;
@@ -301,7 +330,21 @@ static int build(hid_t file, const RunFile *f) {
         write_array(file, p, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, fd->rank + 1, dims, buf, fd->help);
   }
   free(buf);
-  if (!full && ex->record_order && ex->model->order && f->epochs_done > 0 && !bad)
+  return bad;
+}
+
+/* Builds the whole file in memory (HDF5's core driver, no backing store), in this order;
+ * after a failure nothing more is written. */
+static int build(hid_t file, const RunFile *f) {
+  const ApExperiment *ex = f->ex;
+  int bad = write_attrs(file, f);
+  bad |= write_replicas(file, f);
+  if (!bad) bad = write_cohorts(file, f);
+  if (!bad) bad = write_series(file, f);
+  if (!bad) bad = write_diverged_at(file, f);
+  if (!bad) bad = write_state(file, f);
+  if (strcmp(f->kind, "checkpoint") && ex->record_order && ex->model->order && f->epochs_done > 0 &&
+      !bad)
     bad |= write_order(file, f);
   if (ex->model->events && f->events && f->events_start && !bad) bad |= write_events(file, f);
   return bad ? -1 : 0;

@@ -263,3 +263,48 @@ void ini_free(Ini *ini) {
   free(ini->text);
   memset(ini, 0, sizeof *ini);
 }
+
+static const Ini *g_sort_ini; /* qsort has no context argument in C11 */
+
+static int by_section(const void *a, const void *b) {
+  int i = *(const int *)a, j = *(const int *)b;
+  int c = strcmp(g_sort_ini->e[i].section, g_sort_ini->e[j].section);
+  return c ? c : (i > j) - (i < j);
+}
+
+ap_status ini_index(IniIndex *s, const Ini *ini, ApError *err) {
+  s->ini = ini;
+  s->idx = malloc((size_t)(ini->n ? ini->n : 1) * sizeof *s->idx);
+  if (!s->idx) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  for (int i = 0; i < ini->n; i++) s->idx[i] = i;
+  g_sort_ini = ini;
+  qsort(s->idx, (size_t)ini->n, sizeof *s->idx, by_section);
+  return AP_OK;
+}
+
+/* The run of section's entries: [*lo, *hi) in s->idx. */
+void ini_index_range(const IniIndex *s, const char *section, int *lo, int *hi) {
+  int a = 0, b = s->ini->n;
+  while (a < b) {
+    int m = (a + b) / 2;
+    if (strcmp(s->ini->e[s->idx[m]].section, section) < 0)
+      a = m + 1;
+    else
+      b = m;
+  }
+  *lo = a;
+  b = s->ini->n;
+  while (a < b) {
+    int m = (a + b) / 2;
+    if (strcmp(s->ini->e[s->idx[m]].section, section) <= 0)
+      a = m + 1;
+    else
+      b = m;
+  }
+  *hi = a;
+}
+
+void ini_index_free(IniIndex *x) {
+  free(x->idx);
+  x->idx = NULL;
+}

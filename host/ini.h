@@ -30,4 +30,15 @@ ap_status ini_set(Ini *ini, const char *assignment, ApError *err);
 const IniEntry *ini_find(const Ini *ini, const char *section, const char *key);
 void ini_free(Ini *ini);
 
+/* The entries sorted by (section, position in the file): a section's entries are one
+ * run, in file order, found by binary search; building it is n log n in the entries. */
+typedef struct IniIndex {
+  const Ini *ini;
+  int *idx; /* [n] entry numbers */
+} IniIndex;
+ap_status ini_index(IniIndex *x, const Ini *ini, ApError *err);
+/* The run of section's entries: [*lo, *hi) in x->idx. */
+void ini_index_range(const IniIndex *x, const char *section, int *lo, int *hi);
+void ini_index_free(IniIndex *x);
+
 #endif

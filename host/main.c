@@ -188,136 +188,183 @@ static ap_status shard(ApExperiment *ex, int index, int count, ApError *err) {
   return st;
 }
 
-/* apical run, and apical estimate (which is apical run --dry-run). */
-static int cmd_run(int argc, char **argv, const char *command) {
-  const char *file = NULL, *sets[256];
-  int estimate = !strcmp(argv[1], "estimate");
-  int n_sets = 0, print_config = 0, bad = 0, shard_index = 0, shard_count = 0, dry_run = estimate;
-  RunOptions opt = {"auto", {.threads = 0}, NULL, 0, 0, command, 0};
-  for (int i = 2; i < argc && !bad; i++) {
-    const char *a = argv[i], *v;
-    if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-      (estimate ? usage_estimate : usage_run)(stdout);
-      return 0;
-    } else if (!estimate && !strcmp(a, "--dry-run")) {
-      dry_run = 1;
-    } else if (!estimate && !strcmp(a, "--no-memory-check")) {
-      opt.no_memory_check = 1;
-    } else if ((v = opt_value(argc, argv, &i, "--set", &bad))) {
-      if (n_sets == 256) return fail(AP_ERR_USAGE, "too many --set options");
-      sets[n_sets++] = v;
-    } else if ((v = opt_value(argc, argv, &i, "--backend", &bad))) {
-      opt.backend = v;
-    } else if ((v = opt_value(argc, argv, &i, "--threads", &bad))) {
-      char *end;
-      long t = strtol(v, &end, 10);
-      if (*end || t < 1 || t > 4096) {
-        fprintf(stderr, "apical: --threads %s: expected a number of threads from 1 to 4096\n", v);
-        return AP_ERR_USAGE;
-      }
-      opt.exec.threads = (int)t;
-    } else if ((v = opt_value(argc, argv, &i, "--cuda-kernel", &bad))) {
-      opt.exec.version = v;
-    } else if ((v = opt_value(argc, argv, &i, "--cpu-kernel", &bad))) {
-      opt.exec.cpu_version = v;
-    } else if ((v = opt_value(argc, argv, &i, "--out", &bad))) {
-      opt.out_dir = v;
-    } else if ((v = opt_value(argc, argv, &i, "--shard", &bad))) {
-      char *end;
-      long si = strtol(v, &end, 10), sn = *end == '/' ? strtol(end + 1, &end, 10) : 0;
-      if (*end || v[0] == '/' || sn < 1 || sn > 1000000 || si < 0 || si >= sn) {
-        fprintf(stderr, "apical: --shard %s: expected I/N with 0 <= I < N (e.g. --shard 0/4)\n", v);
-        return AP_ERR_USAGE;
-      }
-      shard_index = (int)si, shard_count = (int)sn;
-    } else if (!estimate && !strcmp(a, "--resume")) {
-      opt.resume = 1;
-    } else if (!estimate && !strcmp(a, "--force")) {
-      opt.force = 1;
-    } else if (!estimate && !strcmp(a, "--print-config")) {
-      print_config = 1;
-    } else if (!bad && a[0] == '-') {
-      fprintf(stderr, "apical: unknown option %s (apical %s --help)\n", a, argv[1]);
-      return AP_ERR_USAGE;
-    } else if (!bad) {
-      if (file) {
-        fprintf(stderr, "apical: one experiment file per run (got %s and %s)\n", file, a);
-        return AP_ERR_USAGE;
-      }
-      file = a;
-    }
+/* What the command line of apical run (and of estimate) asks for. */
+typedef struct RunArgs {
+  const char *file, *sets[256];
+  int n_sets, estimate, dry_run, print_config, shard_index, shard_count;
+  RunOptions opt;
+} RunArgs;
+
+/* --threads N: 0, or the exit code of a refusal. */
+static int threads_arg(const char *v, RunArgs *a) {
+  char *end;
+  long t = strtol(v, &end, 10);
+  if (*end || t < 1 || t > 4096) {
+    fprintf(stderr, "apical: --threads %s: expected a number of threads from 1 to 4096\n", v);
+    return AP_ERR_USAGE;
   }
-  if (bad) return AP_ERR_USAGE;
-  if (!file) {
+  a->opt.exec.threads = (int)t;
+  return 0;
+}
+
+/* --shard I/N: 0, or the exit code of a refusal. */
+static int shard_arg(const char *v, RunArgs *a) {
+  char *end;
+  long si = strtol(v, &end, 10), sn = *end == '/' ? strtol(end + 1, &end, 10) : 0;
+  if (*end || v[0] == '/' || sn < 1 || sn > 1000000 || si < 0 || si >= sn) {
+    fprintf(stderr, "apical: --shard %s: expected I/N with 0 <= I < N (e.g. --shard 0/4)\n", v);
+    return AP_ERR_USAGE;
+  }
+  a->shard_index = (int)si, a->shard_count = (int)sn;
+  return 0;
+}
+
+/* The options that go together, once all are read: -1 to go on, else the exit code. */
+static int check_run_args(char **argv, RunArgs *a) {
+  if (!a->file) {
     fprintf(stderr, "apical: %s needs an experiment file (apical %s --help)\n", argv[1], argv[1]);
     return AP_ERR_USAGE;
   }
-  if (opt.resume && opt.force) return fail(AP_ERR_USAGE, "--resume and --force exclude each other");
-  if (dry_run && opt.resume)
+  if (a->opt.resume && a->opt.force)
+    return fail(AP_ERR_USAGE, "--resume and --force exclude each other");
+  if (a->dry_run && a->opt.resume)
     return fail(AP_ERR_USAGE, "--dry-run estimates a fresh run; it does not take --resume");
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  if (opt.exec.threads > cores && cores > 0)
+  if (a->opt.exec.threads > cores && cores > 0)
     fprintf(stderr,
             "apical: warning: --threads %d on a machine with %ld cores: more threads than cores "
             "only slow the CPU backend down\n",
-            opt.exec.threads, cores);
-  if (strcmp(opt.backend, "auto") && strcmp(opt.backend, "cpu") && strcmp(opt.backend, "cuda")) {
-    fprintf(stderr, "apical: --backend %s: expected auto, cpu or cuda\n", opt.backend);
+            a->opt.exec.threads, cores);
+  const char *be = a->opt.backend;
+  if (strcmp(be, "auto") && strcmp(be, "cpu") && strcmp(be, "cuda")) {
+    fprintf(stderr, "apical: --backend %s: expected auto, cpu or cuda\n", be);
     return AP_ERR_USAGE;
   }
+  return -1;
+}
 
+/* Reads the command line into a: -1 to go on, else the exit code (0 after --help). */
+static int run_args(int argc, char **argv, const char *command, RunArgs *a) {
+  int estimate = a->estimate = !strcmp(argv[1], "estimate"), bad = 0, rc = 0;
+  a->dry_run = estimate;
+  a->opt = (RunOptions){"auto", {.threads = 0}, NULL, 0, 0, command, 0};
+  for (int i = 2; i < argc && !bad && !rc; i++) {
+    const char *arg = argv[i], *v;
+    if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+      (estimate ? usage_estimate : usage_run)(stdout);
+      return 0;
+    } else if (!estimate && !strcmp(arg, "--dry-run")) {
+      a->dry_run = 1;
+    } else if (!estimate && !strcmp(arg, "--no-memory-check")) {
+      a->opt.no_memory_check = 1;
+    } else if ((v = opt_value(argc, argv, &i, "--set", &bad))) {
+      if (a->n_sets == 256) return fail(AP_ERR_USAGE, "too many --set options");
+      a->sets[a->n_sets++] = v;
+    } else if ((v = opt_value(argc, argv, &i, "--backend", &bad))) {
+      a->opt.backend = v;
+    } else if ((v = opt_value(argc, argv, &i, "--threads", &bad))) {
+      rc = threads_arg(v, a);
+    } else if ((v = opt_value(argc, argv, &i, "--cuda-kernel", &bad))) {
+      a->opt.exec.version = v;
+    } else if ((v = opt_value(argc, argv, &i, "--cpu-kernel", &bad))) {
+      a->opt.exec.cpu_version = v;
+    } else if ((v = opt_value(argc, argv, &i, "--out", &bad))) {
+      a->opt.out_dir = v;
+    } else if ((v = opt_value(argc, argv, &i, "--shard", &bad))) {
+      rc = shard_arg(v, a);
+    } else if (!estimate && !strcmp(arg, "--resume")) {
+      a->opt.resume = 1;
+    } else if (!estimate && !strcmp(arg, "--force")) {
+      a->opt.force = 1;
+    } else if (!estimate && !strcmp(arg, "--print-config")) {
+      a->print_config = 1;
+    } else if (!bad && arg[0] == '-') {
+      fprintf(stderr, "apical: unknown option %s (apical %s --help)\n", arg, argv[1]);
+      return AP_ERR_USAGE;
+    } else if (!bad) {
+      if (a->file) {
+        fprintf(stderr, "apical: one experiment file per run (got %s and %s)\n", a->file, arg);
+        return AP_ERR_USAGE;
+      }
+      a->file = arg;
+    }
+  }
+  if (rc) return rc;
+  if (bad) return AP_ERR_USAGE;
+  return check_run_args(argv, a);
+}
+
+/* The experiment from its file, the --set values and --shard: -1 to go on, else the exit
+ * code (nothing left allocated). */
+static int load_experiment(const RunArgs *a, ApExperiment *ex) {
   ApError err = {{0}};
   Ini ini = {0};
-  ApExperiment ex;
-  ap_status st = ini_load(&ini, file, &err);
-  for (int i = 0; i < n_sets && !st; i++) st = ini_set(&ini, sets[i], &err);
-  if (!st) st = config_build(&ex, &ini, file, &err);
+  ap_status st = ini_load(&ini, a->file, &err);
+  for (int i = 0; i < a->n_sets && !st; i++) st = ini_set(&ini, a->sets[i], &err);
+  if (!st) st = config_build(ex, &ini, a->file, &err);
   ini_free(&ini);
   if (st) return fail(st, err.msg);
-  if (shard_count && (st = shard(&ex, shard_index, shard_count, &err))) {
-    config_free(&ex);
+  if (a->shard_count && (st = shard(ex, a->shard_index, a->shard_count, &err))) {
+    config_free(ex);
     return fail(st, err.msg);
   }
+  return -1;
+}
 
-  char out_dir[AP_PATH_MAX];
-  if (opt.out_dir && !opt.out_dir[0]) {
-    config_free(&ex);
-    return fail(AP_ERR_USAGE, "--out: empty directory name");
-  }
-  if (opt.out_dir && strlen(opt.out_dir) >= sizeof out_dir - 64) {
-    config_free(&ex);
-    return fail(AP_ERR_USAGE, "--out: directory name too long");
-  }
-  if (opt.out_dir)
-    snprintf(out_dir, sizeof out_dir, "%s", opt.out_dir);
-  else if (shard_count)
-    snprintf(out_dir, sizeof out_dir, "runs/%s/shard-%d-of-%d", ex.name, shard_index, shard_count);
+/* The run directory: --out, else runs/NAME (runs/NAME/shard-I-of-N for a shard). -1 to go
+ * on, else the exit code. */
+static int out_dir_of(const RunArgs *a, const ApExperiment *ex, char *out_dir, size_t n) {
+  const char *out = a->opt.out_dir;
+  if (out && !out[0]) return fail(AP_ERR_USAGE, "--out: empty directory name");
+  if (out && strlen(out) >= n - 64) return fail(AP_ERR_USAGE, "--out: directory name too long");
+  if (out)
+    snprintf(out_dir, n, "%s", out);
+  else if (a->shard_count)
+    snprintf(out_dir, n, "runs/%s/shard-%d-of-%d", ex->name, a->shard_index, a->shard_count);
   else
-    snprintf(out_dir, sizeof out_dir, "runs/%s", ex.name);
-  opt.out_dir = out_dir;
+    snprintf(out_dir, n, "runs/%s", ex->name);
+  return -1;
+}
 
-  if (print_config) { /* what run would refuse, it refuses too */
-    if ((st = run_check(&ex, &opt, &err))) {
-      config_free(&ex);
-      return fail(st, err.msg);
-    }
-    char *dump = config_dump(&ex);
-    int *cohort_of = malloc((size_t)ex.n_replicas * sizeof *cohort_of);
-    int cohorts = cohort_of ? config_cohorts(&ex, cohort_of) : -1;
-    free(cohort_of);
-    if (!dump || cohorts < 0) {
-      free(dump);
-      config_free(&ex);
-      return fail(AP_ERR_OSERR, "out of memory");
-    }
-    printf("# effective configuration of %s\n# %d replica%s in %d cohort%s; output %s\n\n%s", file,
-           ex.n_replicas, ex.n_replicas == 1 ? "" : "s", cohorts, cohorts == 1 ? "" : "s", out_dir,
-           dump);
+/* --print-config: the effective configuration, after every check run would make. */
+static int print_config(const RunArgs *a, const ApExperiment *ex) {
+  ApError err = {{0}};
+  ap_status st;
+  if ((st = run_check(ex, &a->opt, &err))) return fail(st, err.msg);
+  char *dump = config_dump(ex);
+  int *cohort_of = malloc((size_t)ex->n_replicas * sizeof *cohort_of);
+  int cohorts = cohort_of ? config_cohorts(ex, cohort_of) : -1;
+  free(cohort_of);
+  if (!dump || cohorts < 0) {
     free(dump);
-    config_free(&ex);
-    return 0;
+    return fail(AP_ERR_OSERR, "out of memory");
   }
-  st = dry_run ? run_estimate(&ex, &opt, &err) : run_experiment(&ex, &opt, &err);
+  printf("# effective configuration of %s\n# %d replica%s in %d cohort%s; output %s\n\n%s", a->file,
+         ex->n_replicas, ex->n_replicas == 1 ? "" : "s", cohorts, cohorts == 1 ? "" : "s",
+         a->opt.out_dir, dump);
+  free(dump);
+  return 0;
+}
+
+/* apical run, and apical estimate (which is apical run --dry-run). */
+static int cmd_run(int argc, char **argv, const char *command) {
+  RunArgs a;
+  memset(&a, 0, sizeof a);
+  int rc = run_args(argc, argv, command, &a);
+  if (rc >= 0) return rc;
+  ApExperiment ex;
+  if ((rc = load_experiment(&a, &ex)) >= 0) return rc;
+  char out_dir[AP_PATH_MAX];
+  if ((rc = out_dir_of(&a, &ex, out_dir, sizeof out_dir)) < 0) {
+    a.opt.out_dir = out_dir;
+    rc = a.print_config ? print_config(&a, &ex) : -1;
+  }
+  if (rc >= 0) {
+    config_free(&ex);
+    return rc;
+  }
+  ApError err = {{0}};
+  ap_status st = a.dry_run ? run_estimate(&ex, &a.opt, &err) : run_experiment(&ex, &a.opt, &err);
   config_free(&ex);
   if (st == AP_ERR_INTERRUPTED || st == AP_ERR_TERMINATED) return (int)st;
   if (st) return fail(st, err.msg);

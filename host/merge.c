@@ -1,7 +1,7 @@
 #include "merge.h"
 
 #include "host/h5io.h"
-#include "host/run.h"
+#include "host/rundir.h"
 #include "host/session.h"
 
 #include <errno.h>
@@ -28,7 +28,7 @@ static ap_status check_shards(char (*paths)[AP_PATH_MAX + 16], const ShardFile *
   for (int i = 1; i < n; i++) {
     if (strcmp(f[i].dump, f[0].dump)) {
       char a[200], b[200];
-      run_first_difference(f[0].dump, f[i].dump, a, b, sizeof a);
+      config_first_difference(f[0].dump, f[i].dump, a, b, sizeof a);
       return ap_fail(err, AP_ERR_CONFIG,
                      "%s and %s are shards of different experiments: '%s' against '%s'", paths[0],
                      paths[i], a, b);
@@ -83,231 +83,283 @@ void merge_experiment_name(const char *path, char *name, size_t n) {
   shard_file_free(&f);
 }
 
-ap_status merge_shards(const char *const *args, int n, const char *out_dir, int force,
-                       const char *partial, const char *command, char *written, size_t written_n,
-                       ApError *err) {
-  if (n < 1) return ap_fail(err, AP_ERR_USAGE, "merge needs the shards' run directories");
-  char(*paths)[AP_PATH_MAX + 16] = calloc((size_t)n, sizeof *paths);
-  ShardFile *f = calloc((size_t)n, sizeof *f);
-  ApExperiment ex;
-  memset(&ex, 0, sizeof ex);
+/* A merge in progress: the shards, the whole experiment rebuilt from them, and its
+ * arrays as the unsharded run would hold them. */
+typedef struct Merge {
+  int n;                           /* shards */
+  char (*paths)[AP_PATH_MAX + 16]; /* [n] their results files */
+  ShardFile *f;                    /* [n] */
+  Ini ini;
+  ApExperiment ex; /* the whole experiment */
   ApDataset ds;
-  memset(&ds, 0, sizeof ds);
-  float *state = NULL, *series = NULL, *sub_state = NULL, *sub_series = NULL;
-  int *cohort_of = NULL, *owner = NULL;
-  SessionCohort *cohorts = NULL;
-  uint32_t *events = NULL, **ev_of = NULL;
-  uint64_t *events_start = NULL, *ev_n = NULL;
-  char *sub_dump = NULL;
-  Ini ini = {0};
-  ap_status st = AP_OK;
-  if (!paths || !f) {
-    st = ap_fail(err, AP_ERR_OSERR, "out of memory");
-    goto out;
-  }
-  for (int i = 0; i < n && !st; i++) {
-    results_path(args[i], paths[i], sizeof paths[i]);
-    if (access(paths[i], R_OK))
-      st = ap_fail(err, AP_ERR_NOINPUT, "%s: %s", paths[i], strerror(errno));
-    else
-      st = shard_file_read(paths[i], &f[i], err);
-  }
-  if (st || (st = check_shards(paths, f, n, err))) goto out;
+  float *state, *series;         /* [R][n_floats], [R][E][F] */
+  float *sub_state, *sub_series; /* one shard's */
+  char *sub_dump;
+  int *cohort_of, *owner; /* [R] */
+  SessionCohort *cohorts; /* [C] */
+  int C;
+  uint32_t *events, **ev_of; /* the model's events: all, and [R] each replica's */
+  uint64_t *events_start, *ev_n;
+  char kernels[2][64]; /* --cpu-kernel, --cuda-kernel */
+  long long units[2];  /* units done into the last record, and per record */
+} Merge;
 
-  /* the whole experiment, rebuilt from the effective configuration the shards ran */
-  if ((st = ini_parse_text(&ini, f[0].dump, paths[0], err)) ||
-      (st = config_build(&ex, &ini, paths[0], err)))
-    goto out;
-  char *again = config_dump(&ex);
+/* Every shard's results file, read and checked against the others. */
+static ap_status read_shards(Merge *g, const char *const *args, ApError *err) {
+  int n = g->n;
+  g->paths = calloc((size_t)n, sizeof *g->paths);
+  g->f = calloc((size_t)n, sizeof *g->f);
+  if (!g->paths || !g->f) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  ap_status st = AP_OK;
+  for (int i = 0; i < n && !st; i++) {
+    results_path(args[i], g->paths[i], sizeof g->paths[i]);
+    if (access(g->paths[i], R_OK))
+      st = ap_fail(err, AP_ERR_NOINPUT, "%s: %s", g->paths[i], strerror(errno));
+    else
+      st = shard_file_read(g->paths[i], &g->f[i], err);
+  }
+  return st ? st : check_shards(g->paths, g->f, n, err);
+}
+
+/* The whole experiment, rebuilt from the effective configuration the shards ran. */
+static ap_status rebuild(Merge *g, ApError *err) {
+  const ShardFile *f = g->f;
+  ap_status st;
+  if ((st = ini_parse_text(&g->ini, f[0].dump, g->paths[0], err)) ||
+      (st = config_build(&g->ex, &g->ini, g->paths[0], err)))
+    return st;
+  char *again = config_dump(&g->ex);
   int same = again && !strcmp(again, f[0].dump);
   free(again);
-  if (!same || ex.n_replicas != f[0].n_total) {
-    st = ap_fail(err, AP_ERR_SOFTWARE,
-                 "%s: the experiment does not rebuild from its configuration (%d replicas, the "
-                 "shards say %d)",
-                 paths[0], ex.n_replicas, f[0].n_total);
-    goto out;
-  }
-  for (int i = 1; i < n; i++) /* shards index the whole experiment's rows with their ids */
-    if (f[i].n_total != f[0].n_total) {
-      st = ap_fail(err, AP_ERR_DATA, "%s says %d replicas in all, %s %d", paths[0], f[0].n_total,
-                   paths[i], f[i].n_total);
-      goto out;
-    }
-  free(ex.file_text); /* the file as the user wrote it, as the unsharded run stores it */
-  if (!(ex.file_text = strdup(f[0].file_text))) {
-    st = ap_fail(err, AP_ERR_OSERR, "out of memory");
-    goto out;
-  }
-  int R = ex.n_replicas, E = ex.epochs, done = f[0].epochs_done;
-  const ApLayout *lay = &ex.layout;
+  if (!same || g->ex.n_replicas != f[0].n_total)
+    return ap_fail(err, AP_ERR_SOFTWARE,
+                   "%s: the experiment does not rebuild from its configuration (%d replicas, the "
+                   "shards say %d)",
+                   g->paths[0], g->ex.n_replicas, f[0].n_total);
+  for (int i = 1; i < g->n; i++) /* shards index the whole experiment's rows with their ids */
+    if (f[i].n_total != f[0].n_total)
+      return ap_fail(err, AP_ERR_DATA, "%s says %d replicas in all, %s %d", g->paths[0],
+                     f[0].n_total, g->paths[i], f[i].n_total);
+  free(g->ex.file_text); /* the file as the user wrote it, as the unsharded run stores it */
+  if (!(g->ex.file_text = strdup(f[0].file_text)))
+    return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  return AP_OK;
+}
+
+/* The whole experiment's arrays (series NaN where not run), and each replica's shard:
+ * exactly one. */
+static ap_status allocate_whole(Merge *g, ApError *err) {
+  int R = g->ex.n_replicas, E = g->ex.epochs;
+  const ApLayout *lay = &g->ex.layout;
   size_t nf = (size_t)lay->n_floats, F = (size_t)lay->series_width;
-  owner = malloc((size_t)R * sizeof *owner);
-  cohort_of = malloc((size_t)R * sizeof *cohort_of);
-  state = calloc((size_t)R * nf, sizeof *state);
-  series = malloc((size_t)R * (size_t)E * F * sizeof *series + 1);
-  ev_of = calloc((size_t)R, sizeof *ev_of);
-  ev_n = calloc((size_t)R, sizeof *ev_n);
-  if (!owner || !cohort_of || !state || !series || !ev_of || !ev_n) {
-    st = ap_fail(err, AP_ERR_OSERR, "out of memory for %d replicas", R);
-    goto out;
-  }
-  for (size_t i = 0; i < (size_t)R * (size_t)E * F; i++) series[i] = NAN;
-  for (int r = 0; r < R; r++) owner[r] = -1;
-  for (int i = 0; i < n && !st; i++)
-    for (int k = 0; k < f[i].n && !st; k++) {
-      int r = f[i].ids[k];
-      if (owner[r] >= 0)
-        st = ap_fail(err, AP_ERR_DATA, "replica %d is in %s and in %s", r, paths[owner[r]],
-                     paths[i]);
-      owner[r] = i;
+  g->owner = malloc((size_t)R * sizeof *g->owner);
+  g->cohort_of = malloc((size_t)R * sizeof *g->cohort_of);
+  g->state = calloc((size_t)R * nf, sizeof *g->state);
+  g->series = malloc((size_t)R * (size_t)E * F * sizeof *g->series + 1);
+  g->ev_of = calloc((size_t)R, sizeof *g->ev_of);
+  g->ev_n = calloc((size_t)R, sizeof *g->ev_n);
+  if (!g->owner || !g->cohort_of || !g->state || !g->series || !g->ev_of || !g->ev_n)
+    return ap_fail(err, AP_ERR_OSERR, "out of memory for %d replicas", R);
+  for (size_t i = 0; i < (size_t)R * (size_t)E * F; i++) g->series[i] = NAN;
+  for (int r = 0; r < R; r++) g->owner[r] = -1;
+  for (int i = 0; i < g->n; i++)
+    for (int k = 0; k < g->f[i].n; k++) {
+      int r = g->f[i].ids[k];
+      if (g->owner[r] >= 0)
+        return ap_fail(err, AP_ERR_DATA, "replica %d is in %s and in %s", r, g->paths[g->owner[r]],
+                       g->paths[i]);
+      g->owner[r] = i;
     }
-  for (int r = 0; r < R && !st; r++)
-    if (owner[r] < 0) st = ap_fail(err, AP_ERR_DATA, "no shard holds replica %d", r);
-  if (st) goto out;
+  for (int r = 0; r < R; r++)
+    if (g->owner[r] < 0) return ap_fail(err, AP_ERR_DATA, "no shard holds replica %d", r);
+  return AP_OK;
+}
 
-  /* every shard's rows to their places */
-  int C = config_cohorts(&ex, cohort_of);
-  if (C < 0 || !(cohorts = calloc((size_t)C, sizeof *cohorts))) {
-    st = ap_fail(err, AP_ERR_OSERR, "out of memory");
-    goto out;
+/* Shard i's events, each replica's kept apart until all are read (join_events). */
+static ap_status read_events(Merge *g, int i, ApExperiment *sub, ApError *err) {
+  const ShardFile *f = &g->f[i];
+  uint32_t *pairs;
+  uint64_t *start;
+  ap_status st = ckpt_read_events(g->paths[i], sub, &pairs, &start, err);
+  if (st) return st;
+  for (int k = 0; k < f->n && !st; k++) {
+    int r = f->ids[k];
+    g->ev_n[r] = start[k + 1] - start[k];
+    if (!(g->ev_of[r] = malloc((size_t)(g->ev_n[r] ? g->ev_n[r] : 1) * 2 * sizeof(uint32_t))))
+      st = ap_fail(err, AP_ERR_OSERR, "out of memory");
+    else
+      memcpy(g->ev_of[r], pairs + 2 * start[k], (size_t)g->ev_n[r] * 2 * sizeof(uint32_t));
   }
-  for (int r = 0; r < R; r++) cohorts[cohort_of[r]].n++;
-  for (int i = 0; i < n && !st; i++) {
-    ApExperiment sub = ex; /* the shard's shape: its replica count */
-    sub.n_replicas = f[i].n;
-    int sub_done = 0;
-    free(sub_state), free(sub_series);
-    sub_state = calloc((size_t)f[i].n * nf + 1, sizeof *sub_state);
-    sub_series = malloc((size_t)f[i].n * (size_t)E * F * sizeof *sub_series + 1);
-    if (!sub_state || !sub_series) {
-      st = ap_fail(err, AP_ERR_OSERR, "out of memory reading %s", paths[i]);
-      break;
-    }
-    free(sub_dump), sub_dump = NULL;
-    if ((st = results_read(paths[i], &sub, sub_state, sub_series, &sub_done, &sub_dump, err))) {
-      if (st == AP_ERR_CONFIG)
-        st = ap_fail(err, AP_ERR_DATA, "%s does not match its experiment's shape", paths[i]);
-      break;
-    }
-    for (int k = 0; k < f[i].n; k++) {
-      int r = f[i].ids[k];
-      memcpy(state + (size_t)r * nf, sub_state + (size_t)k * nf, nf * sizeof *state);
-      for (int e = 0; e < done; e++)
-        memcpy(series + ((size_t)r * (size_t)E + (size_t)e) * F,
-               sub_series + ((size_t)k * (size_t)E + (size_t)e) * F, F * sizeof *series);
-    }
-    /* what each cohort cost: a shard's cohort lies within one cohort of the whole */
-    for (int c = 0; c < f[i].n_cohorts; c++)
-      for (int k = 0; k < f[i].n; k++)
-        if (f[i].cohort[k] == c) {
-          SessionCohort *w = &cohorts[cohort_of[f[i].ids[k]]];
-          w->busy_s += f[i].busy_s[c], w->steps += f[i].steps[c];
-          break;
-        }
-    if (ex.model->events) {
-      uint32_t *pairs;
-      uint64_t *start;
-      if ((st = ckpt_read_events(paths[i], &sub, &pairs, &start, err))) break;
-      for (int k = 0; k < f[i].n && !st; k++) {
-        int r = f[i].ids[k];
-        ev_n[r] = start[k + 1] - start[k];
-        if (!(ev_of[r] = malloc((size_t)(ev_n[r] ? ev_n[r] : 1) * 2 * sizeof(uint32_t))))
-          st = ap_fail(err, AP_ERR_OSERR, "out of memory");
-        else
-          memcpy(ev_of[r], pairs + 2 * start[k], (size_t)ev_n[r] * 2 * sizeof(uint32_t));
+  free(pairs), free(start);
+  return st;
+}
+
+/* Shard i's rows to their places in the whole, and what its cohorts cost to theirs. */
+static ap_status place_shard(Merge *g, int i, ApError *err) {
+  const ShardFile *f = &g->f[i];
+  const ApLayout *lay = &g->ex.layout;
+  size_t nf = (size_t)lay->n_floats, F = (size_t)lay->series_width, E = (size_t)g->ex.epochs;
+  int done = g->f[0].epochs_done;
+  ApExperiment sub = g->ex; /* the shard's shape: its replica count */
+  sub.n_replicas = f->n;
+  int sub_done = 0;
+  free(g->sub_state), free(g->sub_series);
+  g->sub_state = calloc((size_t)f->n * nf + 1, sizeof *g->sub_state);
+  g->sub_series = malloc((size_t)f->n * E * F * sizeof *g->sub_series + 1);
+  if (!g->sub_state || !g->sub_series)
+    return ap_fail(err, AP_ERR_OSERR, "out of memory reading %s", g->paths[i]);
+  free(g->sub_dump), g->sub_dump = NULL;
+  ap_status st =
+      results_read(g->paths[i], &sub, g->sub_state, g->sub_series, &sub_done, &g->sub_dump, err);
+  if (st == AP_ERR_CONFIG)
+    return ap_fail(err, AP_ERR_DATA, "%s does not match its experiment's shape", g->paths[i]);
+  if (st) return st;
+  for (int k = 0; k < f->n; k++) {
+    int r = f->ids[k];
+    memcpy(g->state + (size_t)r * nf, g->sub_state + (size_t)k * nf, nf * sizeof *g->state);
+    for (int e = 0; e < done; e++)
+      memcpy(g->series + ((size_t)r * E + (size_t)e) * F,
+             g->sub_series + ((size_t)k * E + (size_t)e) * F, F * sizeof *g->series);
+  }
+  /* what each cohort cost: a shard's cohort lies within one cohort of the whole */
+  for (int c = 0; c < f->n_cohorts; c++)
+    for (int k = 0; k < f->n; k++)
+      if (f->cohort[k] == c) {
+        SessionCohort *w = &g->cohorts[g->cohort_of[f->ids[k]]];
+        w->busy_s += f->busy_s[c], w->steps += f->steps[c];
+        break;
       }
-      free(pairs), free(start);
-    }
-  }
-  if (st) goto out;
-  if (ex.model->events) {
-    uint64_t total = 0;
-    if (!(events_start = malloc((size_t)(R + 1) * sizeof *events_start))) {
-      st = ap_fail(err, AP_ERR_OSERR, "out of memory");
-      goto out;
-    }
-    for (int r = 0; r < R; r++) events_start[r] = total, total += ev_n[r];
-    events_start[R] = total;
-    if (!(events = malloc((size_t)(total ? total : 1) * 2 * sizeof *events))) {
-      st = ap_fail(err, AP_ERR_OSERR, "out of memory");
-      goto out;
-    }
-    for (int r = 0; r < R; r++)
-      memcpy(events + 2 * events_start[r], ev_of[r], (size_t)ev_n[r] * 2 * sizeof *events);
-  }
-  /* the sample orders follow from the seeds and the data */
-  if (ex.record_order && (st = session_load_dataset(&ex, &ds, err))) goto out;
-  ApData data = ds_view(&ds);
+  return g->ex.model->events ? read_events(g, i, &sub, err) : AP_OK;
+}
 
-  char kernels[2][64], other[2][64]; /* the kernel versions: one for all shards */
-  runfile_kernels(paths[0], kernels[0], kernels[1], sizeof kernels[0]);
-  for (int i = 1; i < n && !st; i++) {
-    runfile_kernels(paths[i], other[0], other[1], sizeof other[0]);
-    for (int k = 0; k < 2 && !st; k++)
-      if (strcmp(kernels[k], other[k]))
-        st = ap_fail(err, AP_ERR_CONFIG,
-                     "%s ran with %s %s, %s with %s: kernel versions may sum in another order, "
-                     "so the shards are not parts of one run",
-                     paths[0], k ? "--cuda-kernel" : "--cpu-kernel",
-                     kernels[k][0] ? kernels[k] : "(not recorded)", paths[i],
-                     other[k][0] ? other[k] : "(not recorded)");
+/* The cohorts of the whole, and every shard's rows in place. */
+static ap_status place_shards(Merge *g, ApError *err) {
+  int R = g->ex.n_replicas;
+  g->C = config_cohorts(&g->ex, g->cohort_of);
+  if (g->C < 0 || !(g->cohorts = calloc((size_t)g->C, sizeof *g->cohorts)))
+    return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  for (int r = 0; r < R; r++) g->cohorts[g->cohort_of[r]].n++;
+  ap_status st = AP_OK;
+  for (int i = 0; i < g->n && !st; i++) st = place_shard(g, i, err);
+  return st;
+}
+
+/* The replicas' events in replica order, as one run stores them. */
+static ap_status join_events(Merge *g, ApError *err) {
+  int R = g->ex.n_replicas;
+  uint64_t total = 0;
+  if (!(g->events_start = malloc((size_t)(R + 1) * sizeof *g->events_start)))
+    return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  for (int r = 0; r < R; r++) g->events_start[r] = total, total += g->ev_n[r];
+  g->events_start[R] = total;
+  if (!(g->events = malloc((size_t)(total ? total : 1) * 2 * sizeof *g->events)))
+    return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  for (int r = 0; r < R; r++)
+    memcpy(g->events + 2 * g->events_start[r], g->ev_of[r],
+           (size_t)g->ev_n[r] * 2 * sizeof *g->events);
+  return AP_OK;
+}
+
+/* The shards ran as parts of one run: the same kernel versions, stopped at the same unit
+ * inside the last record. */
+static ap_status check_one_run(Merge *g, ApError *err) {
+  char other[2][64];
+  runfile_kernels(g->paths[0], g->kernels[0], g->kernels[1], sizeof g->kernels[0]);
+  for (int i = 1; i < g->n; i++) {
+    runfile_kernels(g->paths[i], other[0], other[1], sizeof other[0]);
+    for (int k = 0; k < 2; k++)
+      if (strcmp(g->kernels[k], other[k]))
+        return ap_fail(err, AP_ERR_CONFIG,
+                       "%s ran with %s %s, %s with %s: kernel versions may sum in another order, "
+                       "so the shards are not parts of one run",
+                       g->paths[0], k ? "--cuda-kernel" : "--cpu-kernel",
+                       g->kernels[k][0] ? g->kernels[k] : "(not recorded)", g->paths[i],
+                       other[k][0] ? other[k] : "(not recorded)");
   }
-  long long units[2], other_u[2]; /* where inside the record: the same for all shards */
-  runfile_units(paths[0], &units[0], &units[1]);
-  for (int i = 1; i < n && !st; i++) {
-    runfile_units(paths[i], &other_u[0], &other_u[1]);
-    if (other_u[0] != units[0] || other_u[1] != units[1])
-      st = ap_fail(err, AP_ERR_CONFIG,
-                   "%s stopped %lld of %lld units into its last record, %s %lld of %lld: finish "
-                   "both (apical run ... --resume) before merging",
-                   paths[0], units[0], units[1], paths[i], other_u[0], other_u[1]);
+  long long other_u[2];
+  runfile_units(g->paths[0], &g->units[0], &g->units[1]);
+  for (int i = 1; i < g->n; i++) {
+    runfile_units(g->paths[i], &other_u[0], &other_u[1]);
+    if (other_u[0] != g->units[0] || other_u[1] != g->units[1])
+      return ap_fail(err, AP_ERR_CONFIG,
+                     "%s stopped %lld of %lld units into its last record, %s %lld of %lld: finish "
+                     "both (apical run ... --resume) before merging",
+                     g->paths[0], g->units[0], g->units[1], g->paths[i], other_u[0], other_u[1]);
   }
-  if (st) goto out;
+  return AP_OK;
+}
+
+/* out_dir/results.h5, under out_dir's lock; its path into written. */
+static ap_status write_merged(Merge *g, const char *out_dir, int force, const char *partial,
+                              const char *command, char *written, size_t written_n, ApError *err) {
+  const ShardFile *f = g->f;
   char backend[64];
   snprintf(backend, sizeof backend, "%s", f[0].backend);
-  for (int i = 1; i < n; i++)
+  for (int i = 1; i < g->n; i++)
     if (strcmp(f[i].backend, f[0].backend)) snprintf(backend, sizeof backend, "mixed");
   char out_path[AP_PATH_MAX + 32];
   snprintf(out_path, sizeof out_path, "%s/results.h5", out_dir);
-  if (!force && !access(out_path, F_OK)) {
-    st = ap_fail(err, AP_ERR_CANTCREAT, "%s exists; pass --force to replace it", out_path);
-    goto out;
-  }
-  if ((st = run_make_dir(out_dir, err))) goto out;
+  if (!force && !access(out_path, F_OK))
+    return ap_fail(err, AP_ERR_CANTCREAT, "%s exists; pass --force to replace it", out_path);
+  ap_status st;
+  if ((st = run_make_dir(out_dir, err))) return st;
   int lock = run_lock_dir(out_dir, err, &st); /* never into a directory a run is writing */
-  if (lock < 0) goto out;
+  if (lock < 0) return st;
+  ApData data = ds_view(&g->ds);
   RunFile rf = {.kind = "results",
-                .ex = &ex,
+                .ex = &g->ex,
                 .backend = backend,
                 .dump = f[0].dump,
                 .command = command,
-                .epochs_done = done,
-                .units_done = units[0],
-                .units_per_record = units[1],
-                .series = series,
-                .state = state,
-                .cohort = cohort_of,
+                .epochs_done = f[0].epochs_done,
+                .units_done = g->units[0],
+                .units_per_record = g->units[1],
+                .series = g->series,
+                .state = g->state,
+                .cohort = g->cohort_of,
                 .data = &data,
-                .cohorts = cohorts,
-                .n_cohorts = C,
-                .events = events,
-                .events_start = events_start,
-                .cpu_kernel = kernels[0][0] ? kernels[0] : NULL,
-                .cuda_kernel = kernels[1][0] ? kernels[1] : NULL,
+                .cohorts = g->cohorts,
+                .n_cohorts = g->C,
+                .events = g->events,
+                .events_start = g->events_start,
+                .cpu_kernel = g->kernels[0][0] ? g->kernels[0] : NULL,
+                .cuda_kernel = g->kernels[1][0] ? g->kernels[1] : NULL,
                 .partial = partial};
   st = runfile_write(out_path, &rf, err);
   run_unlock_dir(out_dir, lock);
   if (!st) snprintf(written, written_n, "%s", out_path);
+  return st;
+}
+
+static void merge_free(Merge *g) {
+  for (int r = 0; g->ev_of && r < g->ex.n_replicas; r++) free(g->ev_of[r]);
+  free(g->ev_of), free(g->ev_n), free(g->events), free(g->events_start);
+  for (int i = 0; g->f && i < g->n; i++) shard_file_free(&g->f[i]);
+  free(g->f), free(g->paths);
+  free(g->state), free(g->series), free(g->sub_state), free(g->sub_series), free(g->sub_dump);
+  free(g->cohort_of), free(g->owner), free(g->cohorts);
+  ds_free(&g->ds);
+  ini_free(&g->ini);
+  config_free(&g->ex);
+}
+
+ap_status merge_shards(const char *const *args, int n, const char *out_dir, int force,
+                       const char *partial, const char *command, char *written, size_t written_n,
+                       ApError *err) {
+  if (n < 1) return ap_fail(err, AP_ERR_USAGE, "merge needs the shards' run directories");
+  Merge g;
+  memset(&g, 0, sizeof g);
+  g.n = n;
+  ap_status st;
+  if ((st = read_shards(&g, args, err)) || (st = rebuild(&g, err)) ||
+      (st = allocate_whole(&g, err)) || (st = place_shards(&g, err)) ||
+      (g.ex.model->events && (st = join_events(&g, err))))
+    goto out;
+  /* the sample orders follow from the seeds and the data */
+  if (g.ex.record_order && (st = session_load_dataset(&g.ex, &g.ds, err))) goto out;
+  if (!(st = check_one_run(&g, err)))
+    st = write_merged(&g, out_dir, force, partial, command, written, written_n, err);
 out:
-  for (int r = 0; ev_of && r < ex.n_replicas; r++) free(ev_of[r]);
-  free(ev_of), free(ev_n), free(events), free(events_start);
-  for (int i = 0; f && i < n; i++) shard_file_free(&f[i]);
-  free(f), free(paths);
-  free(state), free(series), free(sub_state), free(sub_series), free(sub_dump);
-  free(cohort_of), free(owner), free(cohorts);
-  ds_free(&ds);
-  ini_free(&ini);
-  config_free(&ex);
+  merge_free(&g);
   return st;
 }

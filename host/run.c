@@ -1,22 +1,19 @@
-#define _DEFAULT_SOURCE /* flock */
+#define _DEFAULT_SOURCE /* SA_RESTART */
 #include "run.h"
 
-#include "host/digest.h"
 #include "host/estimate.h"
 #include "host/h5io.h"
 #include "host/log.h"
+#include "host/run_print.h"
 #include "host/session.h"
 #include "kernels/backend.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,471 +22,15 @@
 static volatile sig_atomic_t g_stop;
 static void on_signal(int sig) { g_stop = sig; }
 static const char *signal_name(int sig) { return sig == SIGINT ? "SIGINT" : "SIGTERM"; }
-/* What a record's units are called ("presentations"; "units" where the model says not). */
-static const char *unit_name(const ApModel *m) { return m->units_name ? m->units_name : "units"; }
 /* What a stopped run returns: 130 after SIGINT, 143 after SIGTERM (128 + the signal). */
 static ap_status stopped(ApError *err) {
   return ap_fail(err, g_stop == SIGTERM ? AP_ERR_TERMINATED : AP_ERR_INTERRUPTED,
                  "interrupted by %s", signal_name(g_stop));
 }
 
-ap_status run_make_dir(const char *path, ApError *err) {
-  char buf[AP_PATH_MAX];
-  snprintf(buf, sizeof buf, "%s", path);
-  for (char *p = buf + 1;; p++) {
-    if (*p == '/' || *p == '\0') {
-      char c = *p;
-      *p = '\0';
-      if (mkdir(buf, 0777) < 0 && errno != EEXIST)
-        return ap_fail(err, AP_ERR_CANTCREAT, "%s: %s", buf, strerror(errno));
-      *p = c;
-      if (!c) break;
-    }
-  }
-  struct stat sb;
-  if (stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode))
-    return ap_fail(err, AP_ERR_CANTCREAT, "%s: not a directory", path);
-  return AP_OK;
-}
-
 static int file_exists(const char *path) {
   struct stat sb;
   return stat(path, &sb) == 0;
-}
-
-/* Checkpoints are DIR/checkpoints/epoch-NNNNNNNNN.h5 after record N, and
- * epoch-NNNNNNNNN.UUUUUUUUUUUU.h5 U units into record N (a run stopped inside it). */
-static int ckpt_pos(const char *name, ApPos *p) {
-  int e;
-  long long u;
-  char tail[8];
-  if (sscanf(name, "epoch-%9d.%12lld.%3s", &e, &u, tail) == 3 && !strcmp(tail, "h5") && e >= 0 &&
-      u > 0) {
-    *p = (ApPos){e, u};
-    return 1;
-  }
-  if (sscanf(name, "epoch-%9d.%3s", &e, tail) == 2 && !strcmp(tail, "h5") && e >= 0) {
-    *p = (ApPos){e, 0};
-    return 1;
-  }
-  return 0;
-}
-
-static int pos_cmp(const void *a, const void *b) {
-  const ApPos *x = a, *y = b;
-  if (x->record != y->record) return (x->record > y->record) - (x->record < y->record);
-  return (x->unit > y->unit) - (x->unit < y->unit);
-}
-
-static void ckpt_path(char *buf, size_t n, const char *cdir, ApPos p) {
-  int len = p.unit ? snprintf(buf, n, "%s/epoch-%09d.%012lld.h5", cdir, p.record, p.unit)
-                   : snprintf(buf, n, "%s/epoch-%09d.h5", cdir, p.record);
-  if (len < 0 || (size_t)len >= n) buf[0] = '\0'; /* too long for any path: none */
-}
-
-/* The checkpoints of cdir, oldest first (malloc'd; NULL and *count -1: out of memory or no
- * such directory). */
-static ApPos *ckpt_list(const char *cdir, int *count) {
-  *count = -1;
-  DIR *d = opendir(cdir);
-  if (!d) return NULL;
-  int n = 0, cap = 64;
-  ApPos *list = malloc((size_t)cap * sizeof *list);
-  struct dirent *ent;
-  while (list && (ent = readdir(d))) {
-    ApPos p;
-    if (!ckpt_pos(ent->d_name, &p)) continue;
-    if (n == cap) {
-      ApPos *more = realloc(list, (size_t)(cap *= 2) * sizeof *list);
-      if (!more) {
-        free(list);
-        list = NULL;
-        break;
-      }
-      list = more;
-    }
-    list[n++] = p;
-  }
-  closedir(d);
-  if (!list) return NULL;
-  qsort(list, (size_t)n, sizeof *list, pos_cmp);
-  *count = n;
-  return list;
-}
-
-void run_latest_checkpoint(const char *dir, char *path, size_t n) {
-  char cdir[AP_PATH_MAX];
-  snprintf(cdir, sizeof cdir, "%s/checkpoints", dir);
-  path[0] = '\0';
-  int count;
-  ApPos *list = ckpt_list(cdir, &count);
-  if (list && count > 0) ckpt_path(path, n, cdir, list[count - 1]);
-  free(list);
-}
-
-static int cmp_float(const void *a, const void *b) {
-  float x = *(const float *)a, y = *(const float *)b;
-  return (x > y) - (x < y);
-}
-
-/* Deletes all but the newest `keep` checkpoints; the epoch-0 one (the initial state) is
- * kept unless everything goes (all: --force starts over). */
-static void prune_checkpoints(const char *dir, int keep, int all) {
-  char cdir[AP_PATH_MAX];
-  snprintf(cdir, sizeof cdir, "%s/checkpoints", dir);
-  int n;
-  ApPos *list = ckpt_list(cdir, &n);
-  int first = list && n > 0 && !all && list[0].record == 0 && list[0].unit == 0;
-  for (int i = first; list && i < n - keep; i++) { /* the oldest first */
-    char p[AP_PATH_MAX + 64];
-    ckpt_path(p, sizeof p, cdir, list[i]);
-    unlink(p);
-  }
-  free(list);
-}
-
-/* --resume starts from the newest checkpoint whose checksum holds: newer ones that are
- * damaged are moved aside (NAME.damaged, which no listing picks up, so pruning cannot
- * count them), saying so. AP_ERR_DATA, naming the newest and what failed, when none holds
- * (the initial checkpoint is never pruned, so there is always one to try). */
-static ap_status resume_point(const char *dir, char *latest, size_t n, ApError *err) {
-  char cdir[AP_PATH_MAX];
-  snprintf(cdir, sizeof cdir, "%s/checkpoints", dir);
-  int count;
-  ApPos *epochs = ckpt_list(cdir, &count);
-  if (!epochs) {
-    if (errno == ENOMEM) return ap_fail(err, AP_ERR_OSERR, "out of memory");
-    return ap_fail(err, AP_ERR_NOINPUT, "--resume: %s: %s", cdir, strerror(errno));
-  }
-  ApError first = {{0}};
-  ap_status st = AP_ERR_NOINPUT;
-  int good = -1;
-  for (int i = count - 1; i >= 0 && good < 0; i--) {
-    ApError e = {{0}};
-    ckpt_path(latest, n, cdir, epochs[i]);
-    ap_status c = runfile_verify(latest, &e);
-    if (!c)
-      good = i;
-    else if (i == count - 1)
-      first = e, st = c;
-    if (c && digest_unsealed(latest)) { /* not damaged: older, and so are those before it */
-      free(epochs);
-      return ap_fail(err, AP_ERR_DATA,
-                     "--resume: %s; this apical cannot resume from it: start "
-                     "the run again with --force",
-                     e.msg);
-    }
-  }
-  if (good < 0) {
-    free(epochs);
-    if (st == AP_ERR_NOINPUT)
-      return ap_fail(err, AP_ERR_NOINPUT, "--resume: no checkpoint in %s", cdir);
-    return ap_fail(err, st, "--resume: no checkpoint in %s passes its checks: %s", cdir, first.msg);
-  }
-  for (int i = count - 1; i > good; i--) {
-    char bad[AP_PATH_MAX + 64], aside[AP_PATH_MAX + 80];
-    ApError e = {{0}};
-    ckpt_path(bad, sizeof bad, cdir, epochs[i]);
-    runfile_verify(bad, &e);
-    snprintf(aside, sizeof aside, "%s.damaged", bad);
-    int moved = rename(bad, aside) == 0;
-    log_msg("--resume: %s; %s, resuming from the previous good checkpoint %s", e.msg,
-            moved ? "moved aside (.damaged)" : "left in place", latest);
-  }
-  free(epochs);
-  return AP_OK;
-}
-
-static void fmt_duration(char *buf, size_t n, double s) {
-  if (!isfinite(s) || s < 0)
-    snprintf(buf, n, "--");
-  else if (s < 60)
-    snprintf(buf, n, "%.0fs", s);
-  else if (s < 3600)
-    snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
-  else
-    snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
-}
-
-/* A boxed table of what is about to run (stdout and the log). */
-static void print_box(const ApExperiment *ex, const Session *s, const char *backend_desc,
-                      const char *out_dir, int start_epoch, double total_steps) {
-  char rows[24][2][600];
-  int n = 0;
-#define ROW(k, ...)                                                                                \
-  do {                                                                                             \
-    snprintf(rows[n][0], sizeof rows[n][0], "%s", k);                                              \
-    snprintf(rows[n][1], sizeof rows[n][1], __VA_ARGS__);                                          \
-    n++;                                                                                           \
-  } while (0)
-  const ApModel *m = ex->model;
-  char shape[300] = "";
-  for (int i = 0; i < m->n_keys; i++) /* the keys that fix the network's shape */
-    if ((m->keys[i].flags & AP_KEY_FIXED) && !strcmp(m->keys[i].section, "model")) {
-      char v[200];
-      config_format_param(ex, 0, m->keys[i].name, v, sizeof v);
-      snprintf(shape + strlen(shape), sizeof shape - strlen(shape), ", %s %s", m->keys[i].name, v);
-    }
-  ROW("experiment", "%s (%s)", ex->name, ex->source);
-  ROW("model", "%s%s", m->name, shape);
-  if (m->io)
-    ROW("dataset", "%s: %d training and %d validation samples", ex->dataset, s->data.n_train,
-        s->data.n_val);
-  ROW("replicas", "%d in %d cohort%s", ex->n_replicas, s->n_cohorts, s->n_cohorts == 1 ? "" : "s");
-  if (ex->shard_count)
-    ROW("shard", "%d of %d (%d of the experiment's %d replicas; apical merge joins them)",
-        ex->shard_index, ex->shard_count, ex->n_replicas, ex->n_total);
-  char swept[160] = "";
-  for (int i = 0; i < ex->n_swept; i++)
-    snprintf(swept + strlen(swept), sizeof swept - strlen(swept), "%s%s", i ? ", " : "",
-             ex->swept[i]);
-  ROW("swept", "%s", ex->n_swept ? swept : "(nothing)");
-  ROW(m->record, start_epoch ? "%d (resuming after %d)" : "%d", ex->epochs, start_epoch);
-  ROW("work", "%.3g replica-steps", total_steps);
-  ROW("backend", "%s", backend_desc);
-  ROW("checkpoints",
-      ex->checkpoint_every ? "every %d %ss, newest %d kept" : "at the end%.0d%s, newest %d kept",
-      ex->checkpoint_every, ex->checkpoint_every ? m->record : "", ex->keep_checkpoints);
-  ROW("output", "%s", out_dir);
-  ROW("version", "apical %s (%s)", APICAL_VERSION, APICAL_GIT_REV);
-#undef ROW
-  size_t w0 = 0, w1 = 0;
-  for (int i = 0; i < n; i++) {
-    w0 = strlen(rows[i][0]) > w0 ? strlen(rows[i][0]) : w0;
-    w1 = strlen(rows[i][1]) > w1 ? strlen(rows[i][1]) : w1;
-  }
-  char sep[1300];
-  size_t k = 0;
-  sep[k++] = '+';
-  for (size_t i = 0; i < w0 + 2 && k < 640; i++) sep[k++] = '-';
-  sep[k++] = '+';
-  for (size_t i = 0; i < w1 + 2 && k < 1290; i++) sep[k++] = '-';
-  sep[k++] = '+';
-  sep[k] = '\0';
-  printf("%s\n", sep);
-  log_file_only("%s\n", sep);
-  for (int i = 0; i < n; i++) {
-    printf("| %-*s | %-*s |\n", (int)w0, rows[i][0], (int)w1, rows[i][1]);
-    log_file_only("| %-*s | %-*s |\n", (int)w0, rows[i][0], (int)w1, rows[i][1]);
-  }
-  printf("%s\n", sep);
-  log_file_only("%s\n", sep);
-  fflush(stdout);
-}
-
-/* Replicas grouped by their swept keys but seed: a label per replica, sorted. */
-typedef struct Labelled {
-  char *label;
-  int r;
-} Labelled;
-
-static int by_label(const void *a, const void *b) {
-  const Labelled *x = a, *y = b;
-  int c = strcmp(x->label, y->label);
-  return c ? c : (x->r > y->r) - (x->r < y->r);
-}
-
-/* qsort's context: the sorted labels and where each group starts */
-static const Labelled *g_first_of;
-static const int *g_start;
-static int by_first_replica(const void *a, const void *b) {
-  int x = g_first_of[g_start[((const Labelled *)a)->r]].r,
-      y = g_first_of[g_start[((const Labelled *)b)->r]].r;
-  return (x > y) - (x < y);
-}
-
-/* The headline series after the last record, median [min, max] over the replicas that
- * differ only in seed, each group labelled by its swept keys (n log n in the replicas). */
-static void print_summary(const ApExperiment *ex, const Session *s, int done) {
-  const ApSeries *hs =
-      ex->model->headline ? ap_layout_series(&ex->layout, ex->model->headline) : NULL;
-  int R = ex->n_replicas;
-  if (!hs || done == 0) return;
-  Labelled *lab = calloc((size_t)R, sizeof *lab);
-  float *vals = malloc((size_t)R * sizeof *vals);
-  int any = 0;
-  for (int r = 0; lab && vals && r < R; r++)
-    any |= !isnan(session_record(s, r, done - 1)[hs->offset]);
-  if (!lab || !vals || !any) goto out;
-  for (int r = 0; r < R; r++) {
-    char label[400] = "";
-    for (int k = 0; k < ex->n_swept; k++) {
-      if (!strcmp(ex->swept[k], "seed")) continue;
-      char v[160];
-      config_format_param(ex, r, ex->swept[k], v, sizeof v);
-      snprintf(label + strlen(label), sizeof label - strlen(label), "%s%s %s", label[0] ? ", " : "",
-               ex->swept[k], v);
-    }
-    lab[r] = (Labelled){strdup(label[0] ? label : "(all replicas)"), r};
-    if (!lab[r].label) goto out;
-  }
-  /* groups in order of their first replica: sort by label, then report each group at its
-   * first replica's place */
-  qsort(lab, (size_t)R, sizeof *lab, by_label);
-  int *start = malloc((size_t)R * sizeof *start), n_groups = 0;
-  Labelled *order = malloc((size_t)R * sizeof *order); /* groups by their first replica */
-  if (!start || !order) {
-    free(start), free(order);
-    goto out;
-  }
-  for (int i = 0; i < R; i++)
-    if (i == 0 || strcmp(lab[i].label, lab[i - 1].label)) start[n_groups++] = i;
-  for (int g = 0; g < n_groups; g++) order[g] = (Labelled){NULL, g};
-  g_first_of = lab, g_start = start;
-  qsort(order, (size_t)n_groups, sizeof *order, by_first_replica);
-  const ApSeries *dv = ap_layout_series(&ex->layout, "diverged");
-  log_msg("%s after %s %d, median [min, max] over seeds:", hs->name, ex->model->record, done);
-  for (int q = 0; q < n_groups; q++) {
-    int g = order[q].r;
-    int end = g + 1 < n_groups ? start[g + 1] : R, n = 0, diverged = 0, nan = 0;
-    for (int i = start[g]; i < end; i++) {
-      const float *rec = session_record(s, lab[i].r, done - 1);
-      if (dv && rec[dv->offset] == 1.0f)
-        diverged++;
-      else if (isnan(rec[hs->offset]))
-        nan++;
-      else
-        vals[n++] = rec[hs->offset];
-    }
-    char count[96], stat[64] = "--";
-    int all = end - start[g];
-    if (n == all)
-      snprintf(count, sizeof count, "%d seed%s", n, n == 1 ? "" : "s");
-    else
-      snprintf(count, sizeof count, "%d of %d seeds (left out:%s%.0d%s%s%.0d%s)", n, all,
-               diverged ? " " : "", diverged, diverged ? " diverged" : "",
-               diverged && nan ? "," : "", nan, nan ? " NaN" : "");
-    if (n) {
-      qsort(vals, (size_t)n, sizeof *vals, cmp_float);
-      float med = n % 2 ? vals[n / 2] : 0.5f * (vals[n / 2 - 1] + vals[n / 2]);
-      snprintf(stat, sizeof stat, "%.3f [%.3f, %.3f]", med, vals[0], vals[n - 1]);
-    }
-    log_msg("  %-21s  %s  %s", stat, count, lab[start[g]].label);
-  }
-  free(start);
-  free(order);
-out:
-  for (int r = 0; lab && r < R; r++) free(lab[r].label);
-  free(lab);
-  free(vals);
-}
-
-/* Replicas that diverged in records [e0, e1): the model's "diverged" series turned 1
- * (they are frozen there); reported once each. */
-static void report_divergence(const ApExperiment *ex, const Session *s, int e0, int e1,
-                              unsigned char *reported) {
-  const ApSeries *dv = ap_layout_series(&ex->layout, "diverged");
-  int R = ex->n_replicas, listed = 0, count = 0;
-  char ids[200] = "";
-  if (!dv) return;
-  for (int r = 0; r < R; r++) {
-    if (reported[r]) continue;
-    for (int e = e0; e < e1 && !reported[r]; e++) {
-      if (session_record(s, r, e)[dv->offset] != 1.0f) continue;
-      reported[r] = 1;
-      count++;
-      if (listed++ < 10)
-        snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%d (%s %d)",
-                 listed > 1 ? ", " : "", r, ex->model->record, e + 1);
-    }
-  }
-  if (count)
-    log_msg("warning: %d replica%s diverged (a non-finite value in the state): frozen there, "
-            "series NaN "
-            "from then on: %s%s",
-            count, count == 1 ? "" : "s", ids, count > 10 ? ", ..." : "");
-}
-
-void run_first_difference(const char *a, const char *b, char *la, char *lb, size_t n) {
-  while (*a || *b) {
-    size_t na = strcspn(a, "\n"), nb = strcspn(b, "\n");
-    if (na != nb || strncmp(a, b, na)) {
-      snprintf(la, n, "%.*s", (int)na, a);
-      snprintf(lb, n, "%.*s", (int)nb, b);
-      return;
-    }
-    a += na + (a[na] == '\n');
-    b += nb + (b[nb] == '\n');
-  }
-}
-
-/* An exclusive lock on DIR/.lock for the whole run: a second run on the same directory
- * is refused, naming the process that holds it. The lock dies with its process; a run
- * that ends removes the file (unlock_dir). */
-static int lock_dir(const char *dir, ApError *err, ap_status *st) {
-  char path[AP_PATH_MAX + 16];
-  snprintf(path, sizeof path, "%s/.lock", dir);
-again:;
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    *st = ap_fail(err, AP_ERR_CANTCREAT, "%s: %s", path, strerror(errno));
-    return -1;
-  }
-  int why = flock(fd, LOCK_EX | LOCK_NB) < 0 ? errno : 0;
-  if (why && why != EWOULDBLOCK) {
-    /* ENOLCK, EOPNOTSUPP, ENOSYS: the file system takes no locks (Lustre without -o flock,
-     * some NFS set-ups); it is not another run */
-    close(fd);
-    *st = ap_fail(err, AP_ERR_CANTCREAT,
-                  "%s: cannot lock %s: %s (the file system does not support file locks, which "
-                  "keep two runs out of one directory): mount it with locks (Lustre: -o flock; "
-                  "NFS: with lockd) or choose a --out on a file system that has them",
-                  dir, path, strerror(why));
-    return -1;
-  }
-  if (why) {
-    char holder[32] = "";
-    ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
-    holder[n > 0 ? n : 0] = '\0';
-    holder[strcspn(holder, "\n")] = '\0';
-    close(fd);
-    *st = ap_fail(err, AP_ERR_CANTCREAT,
-                  "%s is in use by another apical run (process %s); wait for it or "
-                  "choose another --out",
-                  dir, holder[0] ? holder : "?");
-    return -1;
-  }
-  /* the file may have been removed by the run that held it between our open and flock:
-   * then the lock is on a name no other run sees, so take the one that is there now */
-  struct stat held, now;
-  if (fstat(fd, &held) == 0 && (stat(path, &now) != 0 || held.st_ino != now.st_ino ||
-                                held.st_dev != now.st_dev)) {
-    close(fd);
-    goto again;
-  }
-  char pid[32];
-  int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-  /* the holder's pid, for the other run's message; the lock works without it */
-  if (ftruncate(fd, 0) == 0) (void)!pwrite(fd, pid, (size_t)len, 0);
-  return fd;
-}
-
-/* Ends the lock of lock_dir: the file goes first, while the lock still holds it. */
-static void unlock_dir(const char *dir, int fd) {
-  char path[AP_PATH_MAX + 16];
-  snprintf(path, sizeof path, "%s/.lock", dir);
-  unlink(path);
-  close(fd);
-}
-
-/* Removes NAME.tmp.PID files that a killed or failed write left, where PID is no longer
- * a running process (ours never are: this run holds the lock). */
-static void clean_temp_files(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return;
-  struct dirent *ent;
-  while ((ent = readdir(d))) {
-    const char *t = strstr(ent->d_name, ".h5.tmp.");
-    if (!t) continue;
-    char *end;
-    long pid = strtol(t + 8, &end, 10);
-    int alive = kill((pid_t)pid, 0) == 0 || errno == EPERM; /* EPERM: someone else's, alive */
-    if (*end || pid <= 0 || (alive && pid != (long)getpid())) continue;
-    char p[AP_PATH_MAX + 300];
-    snprintf(p, sizeof p, "%s/%s", dir, ent->d_name);
-    unlink(p);
-  }
-  closedir(d);
 }
 
 /* The kernel versions a checkpoint was written with against those this run asks for: a
@@ -590,292 +131,331 @@ static ap_status stopped_before_start(const RunOptions *opt, ApError *err) {
   return stopped(err);
 }
 
-static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApBackend *be,
-                        const char *note, const ApData *data, ApError *err) {
-  ap_status st;
-  const ApModel *m = ex->model;
+/* One run in progress: what the parts of run_on share. */
+typedef struct Run {
+  const ApExperiment *ex;
+  const RunOptions *opt;
+  const ApModel *m;
+  Session s;
+  char results[AP_PATH_MAX + 32], cdir[AP_PATH_MAX + 32];
+  char latest[AP_PATH_MAX + 300]; /* the newest checkpoint ("": none) */
+  int lock;                       /* run_lock_dir's descriptor */
+  int done;                       /* records done */
+  long long done_units;           /* into record done: a checkpoint written inside it */
+  int finished;                   /* --resume found the run complete */
+  double start_at;                /* where this process starts, in records */
+  double work_before, work_to_do; /* replica-steps before that point, and from it to the end */
+  double work_done;               /* of work_to_do */
+  char *dump, *dump_id, *old_dump;
+  float *sorted;           /* [R] the progress line's scratch */
+  unsigned char *diverged; /* [R] reported as diverged */
+  uint32_t *events;
+  uint64_t *events_start;
+  RunFile rf;
+} Run;
 
-  /* the run directory, locked for this run */
-  char results[AP_PATH_MAX + 32], cdir[AP_PATH_MAX + 32], logp[AP_PATH_MAX + 32];
-  snprintf(results, sizeof results, "%s/results.h5", opt->out_dir);
-  snprintf(cdir, sizeof cdir, "%s/checkpoints", opt->out_dir);
+/* The run directory, locked for this run, and the replicas on the backend before the
+ * directory is touched: what can still fail there (memory, the backend) leaves the
+ * directory as it was. On failure nothing stays open. */
+static ap_status open_run(Run *run, const ApBackend *be, const ApData *data, ApError *err) {
+  const RunOptions *opt = run->opt;
+  ap_status st;
+  char logp[AP_PATH_MAX + 32];
+  snprintf(run->results, sizeof run->results, "%s/results.h5", opt->out_dir);
+  snprintf(run->cdir, sizeof run->cdir, "%s/checkpoints", opt->out_dir);
   snprintf(logp, sizeof logp, "%s/log.txt", opt->out_dir);
-  char latest[AP_PATH_MAX + 300];
-  run_latest_checkpoint(opt->out_dir, latest, sizeof latest);
-  if (opt->resume && !latest[0])
+  run_latest_checkpoint(opt->out_dir, run->latest, sizeof run->latest);
+  if (opt->resume && !run->latest[0])
     return ap_fail(err, AP_ERR_NOINPUT, "--resume: no checkpoint in %s/checkpoints", opt->out_dir);
-  if (opt->resume && (st = kernels_match(latest, &opt->exec, err))) return st;
-  if (!opt->resume && !opt->force && (latest[0] || file_exists(results)))
+  if (opt->resume && (st = kernels_match(run->latest, &opt->exec, err))) return st;
+  if (!opt->resume && !opt->force && (run->latest[0] || file_exists(run->results)))
     return ap_fail(err, AP_ERR_CANTCREAT,
                    "%s already holds a run; pass --resume to continue it, "
                    "--force to start over, or --out to choose another directory",
                    opt->out_dir);
-  /* the replicas on the backend before the directory is touched: what can still fail
-   * here (memory, the backend) leaves the directory as it was */
-  Session s;
   if (g_stop) return stopped_before_start(opt, err);
-  if ((st = session_open_view(&s, ex, be, &opt->exec, data, err))) return st;
+  if ((st = session_open_view(&run->s, run->ex, be, &opt->exec, data, err))) return st;
   if (g_stop) {
-    session_close(&s);
+    session_close(&run->s);
     return stopped_before_start(opt, err);
   }
-  if ((st = run_make_dir(opt->out_dir, err)) || (st = run_make_dir(cdir, err))) {
-    session_close(&s);
+  if ((st = run_make_dir(opt->out_dir, err)) || (st = run_make_dir(run->cdir, err))) {
+    session_close(&run->s);
     return st;
   }
-  int lock = lock_dir(opt->out_dir, err, &st);
-  if (lock < 0) {
-    session_close(&s);
+  run->lock = run_lock_dir(opt->out_dir, err, &st);
+  if (run->lock < 0) {
+    session_close(&run->s);
     return st;
   }
-  clean_temp_files(opt->out_dir);
-  clean_temp_files(cdir);
+  run_clean_temp_files(opt->out_dir);
+  run_clean_temp_files(run->cdir);
   if (opt->force && !opt->resume) {
-    prune_checkpoints(opt->out_dir, 0, 1);
-    unlink(results);
+    run_prune_checkpoints(opt->out_dir, 0, 1);
+    unlink(run->results);
   }
   if (log_open(logp) < 0) {
-    unlock_dir(opt->out_dir, lock);
-    session_close(&s);
+    run_unlock_dir(opt->out_dir, run->lock);
+    session_close(&run->s);
     return ap_fail(err, AP_ERR_CANTCREAT, "%s: %s", logp, strerror(errno));
   }
   log_file_only("\n=== %s\n", opt->command ? opt->command : "apical run");
+  return AP_OK;
+}
 
-  int done = 0;
-  long long done_units = 0; /* into record done: a checkpoint written inside it */
-  char *dump = NULL, *dump_id = NULL, *old_dump = NULL;
-  float *sorted = NULL;
-  unsigned char *diverged = NULL;
-  uint32_t *events = NULL;
-  uint64_t *events_start = NULL;
-  int R = s.R, E = s.E;
-  const ApSeries *headline = m->headline ? ap_layout_series(&ex->layout, m->headline) : NULL;
-  dump = config_dump(ex), dump_id = dump ? config_identity(dump) : NULL;
-  sorted = malloc((size_t)R * sizeof *sorted);
-  diverged = calloc((size_t)R, 1);
-  if (!dump || !dump_id || !sorted || !diverged) {
-    st = ap_fail(err, AP_ERR_OSERR, "out of memory");
-    goto out;
-  }
-  if (opt->resume) {
-    if ((st = resume_point(opt->out_dir, latest, sizeof latest, err))) goto out;
-    st = ckpt_read(latest, ex, s.state, s.series, &done, &old_dump, err);
-    if (st && st != AP_ERR_CONFIG) goto out;
-    char *old_id = old_dump ? config_identity(old_dump) : NULL;
-    if (!old_id || strcmp(old_id, dump_id)) {
-      char was[160] = "?", now_[160] = "?";
-      run_first_difference(old_id ? old_id : "", dump_id, was, now_, sizeof was);
-      free(old_id);
-      st = ap_fail(err, AP_ERR_CONFIG,
+/* The checkpoint just read (read: ckpt_read's status, AP_ERR_CONFIG where its arrays do
+ * not fit) against this run: the same experiment, shard and record length, no further
+ * than its epochs (run->finished where it is complete). */
+static ap_status resume_matches(Run *run, ap_status read, ApError *err) {
+  const ApExperiment *ex = run->ex;
+  const char *latest = run->latest, *record = run->m->record;
+  int E = run->s.E;
+  char *old_id = run->old_dump ? config_identity(run->old_dump) : NULL;
+  if (!old_id || strcmp(old_id, run->dump_id)) {
+    char was[160] = "?", now_[160] = "?";
+    config_first_difference(old_id ? old_id : "", run->dump_id, was, now_, sizeof was);
+    free(old_id);
+    return ap_fail(err, AP_ERR_CONFIG,
                    "--resume: %s was written by a different experiment "
                    "(only [train] epochs may change): it has '%s', this run '%s'",
                    latest, was, now_);
-      goto out;
-    }
-    free(old_id);
-    int was_index, was_count;
-    runfile_shard(latest, &was_index, &was_count);
-    if (was_index != ex->shard_index || was_count != ex->shard_count) {
-      char was[48] = "the whole experiment", now_[48] = "the whole experiment";
-      if (was_count) snprintf(was, sizeof was, "shard %d/%d", was_index, was_count);
-      if (ex->shard_count)
-        snprintf(now_, sizeof now_, "shard %d/%d", ex->shard_index, ex->shard_count);
-      st = ap_fail(err, AP_ERR_CONFIG, "--resume: %s holds %s, this run asks for %s", latest, was,
+  }
+  free(old_id);
+  int was_index, was_count;
+  runfile_shard(latest, &was_index, &was_count);
+  if (was_index != ex->shard_index || was_count != ex->shard_count) {
+    char was[48] = "the whole experiment", now_[48] = "the whole experiment";
+    if (was_count) snprintf(was, sizeof was, "shard %d/%d", was_index, was_count);
+    if (ex->shard_count)
+      snprintf(now_, sizeof now_, "shard %d/%d", ex->shard_index, ex->shard_count);
+    return ap_fail(err, AP_ERR_CONFIG, "--resume: %s holds %s, this run asks for %s", latest, was,
                    now_);
-      goto out;
-    }
-    if (done > E) {
-      st = ap_fail(err, AP_ERR_CONFIG,
+  }
+  if (run->done > E)
+    return ap_fail(err, AP_ERR_CONFIG,
                    "--resume: %s holds %d %ss, more than this run's [train] epochs = %d "
                    "(give the same --set train.epochs=%d or more to continue it)",
-                   latest, done, m->record, E, done);
-      goto out;
-    }
-    if (st) { /* the same experiment, yet its arrays do not fit */
-      st = ap_fail(err, AP_ERR_DATA, "--resume: %s does not match this experiment's shape", latest);
-      goto out;
-    }
-    if (done == E) {
-      log_msg("%s: the run already finished its %d %ss; raise [train] epochs to extend it", latest,
-              E, m->record);
-      goto out;
-    }
-    long long per;
-    runfile_units(latest, &done_units, &per);
-    if (done_units && per != s.units) {
-      st = ap_fail(err, AP_ERR_CONFIG,
+                   latest, run->done, record, E, run->done);
+  if (read) /* the same experiment, yet its arrays do not fit */
+    return ap_fail(err, AP_ERR_DATA, "--resume: %s does not match this experiment's shape", latest);
+  if (run->done == E) {
+    log_msg("%s: the run already finished its %d %ss; raise [train] epochs to extend it", latest, E,
+            record);
+    run->finished = 1;
+    return AP_OK;
+  }
+  long long per;
+  runfile_units(latest, &run->done_units, &per);
+  if (run->done_units && per != run->s.units)
+    return ap_fail(err, AP_ERR_CONFIG,
                    "--resume: %s stopped %lld of %lld %s into %s %d; this run cuts a %s into "
                    "%lld: resume with the apical that wrote it",
-                   latest, done_units, per, unit_name(m), m->record, done + 1, m->record, s.units);
-      goto out;
-    }
-    if ((st = session_push(&s, err))) goto out;
-    uint32_t *ev = NULL;
-    uint64_t *ev_start = NULL;
-    st = ckpt_read_events(latest, ex, &ev, &ev_start, err);
-    if (!st) st = session_set_events(&s, ev, ev_start, err);
-    free(ev);
-    free(ev_start);
-    if (st) goto out;
-    if (done_units)
-      log_msg("resuming from %s (%s %d, and %lld of the next %s's %lld %s)", latest, m->record,
-              done, done_units, m->record, s.units, unit_name(m));
-    else
-      log_msg("resuming from %s (%s %d)", latest, m->record, done);
-  }
-  const ApPos start = {done, done_units}, end = {E, 0};
-  const double work_before = session_work(&s, (ApPos){0, 0}, start);
-  const double total_steps = session_work(&s, start, end), work_all = work_before + total_steps;
+                   latest, run->done_units, per, run_unit_name(run->m), record, run->done + 1,
+                   record, run->s.units);
+  return AP_OK;
+}
+
+/* --resume: the newest good checkpoint's state, series and events into the session. */
+static ap_status resume(Run *run, ApError *err) {
+  const ApModel *m = run->m;
+  ap_status st;
+  if ((st = run_resume_point(run->opt->out_dir, run->latest, sizeof run->latest, err))) return st;
+  st =
+      ckpt_read(run->latest, run->ex, run->s.state, run->s.series, &run->done, &run->old_dump, err);
+  if (st && st != AP_ERR_CONFIG) return st;
+  if ((st = resume_matches(run, st, err)) || run->finished) return st;
+  if ((st = session_push(&run->s, err))) return st;
+  uint32_t *ev = NULL;
+  uint64_t *ev_start = NULL;
+  st = ckpt_read_events(run->latest, run->ex, &ev, &ev_start, err);
+  if (!st) st = session_set_events(&run->s, ev, ev_start, err);
+  free(ev);
+  free(ev_start);
+  if (st) return st;
+  if (run->done_units)
+    log_msg("resuming from %s (%s %d, and %lld of the next %s's %lld %s)", run->latest, m->record,
+            run->done, run->done_units, m->record, run->s.units, run_unit_name(m));
+  else
+    log_msg("resuming from %s (%s %d)", run->latest, m->record, run->done);
+  return AP_OK;
+}
+
+/* The box of what is about to run, with the backend as it describes itself. */
+static void show_start(const Run *run, const ApBackend *be, const char *note, double total_steps) {
+  const Session *s = &run->s;
   char desc[600];
-  be->describe(&opt->exec, desc, sizeof desc);
+  be->describe(&run->opt->exec, desc, sizeof desc);
   if (note[0]) snprintf(desc + strlen(desc), sizeof desc - strlen(desc), " (auto: %s)", note);
-  if (s.impl->describe && s.n_cohorts == 1) { /* how it runs: kernel version, blocks, threads */
+  if (s->impl->describe && s->n_cohorts == 1) { /* how it runs: kernel version, blocks, threads */
     char how[200];
-    s.impl->describe(s.cohorts[0].c, how, sizeof how);
+    s->impl->describe(s->cohorts[0].c, how, sizeof how);
     snprintf(desc + strlen(desc), sizeof desc - strlen(desc), "; %s", how);
   }
-  print_box(ex, &s, desc, opt->out_dir, done, total_steps);
+  run_print_box(run->ex, s, desc, run->opt->out_dir, run->done, total_steps);
+}
 
-  RunFile rf = {.kind = "checkpoint",
-                .ex = ex,
-                .backend = be->name,
-                .dump = dump,
-                .command = opt->command,
-                .units_per_record = s.units,
-                .series = s.series,
-                .state = s.state,
-                .cohort = s.cohort_of,
-                .data = &s.data,
-                .cohorts = s.cohorts,
-                .n_cohorts = s.n_cohorts,
-                .cpu_kernel = opt->exec.cpu_version,
-                .cuda_kernel = opt->exec.version};
-  if ((st = session_events(&s, &events, &events_start, err))) goto out;
-  rf.events = events, rf.events_start = events_start;
-  if (!opt->resume) { /* record 0: the initial state, for whoever wants the starting weights */
+/* The files' description of the run, and record 0's checkpoint (the initial state, for
+ * whoever wants the starting weights) where the run is new. A signal that came before
+ * the first record stops it here. */
+static ap_status first_checkpoint(Run *run, const ApBackend *be, ApError *err) {
+  const RunOptions *opt = run->opt;
+  Session *s = &run->s;
+  ap_status st;
+  run->rf = (RunFile){.kind = "checkpoint",
+                      .ex = run->ex,
+                      .backend = be->name,
+                      .dump = run->dump,
+                      .command = opt->command,
+                      .units_per_record = s->units,
+                      .series = s->series,
+                      .state = s->state,
+                      .cohort = s->cohort_of,
+                      .data = &s->data,
+                      .cohorts = s->cohorts,
+                      .n_cohorts = s->n_cohorts,
+                      .cpu_kernel = opt->exec.cpu_version,
+                      .cuda_kernel = opt->exec.version};
+  if ((st = session_events(s, &run->events, &run->events_start, err))) return st;
+  run->rf.events = run->events, run->rf.events_start = run->events_start;
+  if (!opt->resume) {
     char ck[AP_PATH_MAX + 64];
-    snprintf(ck, sizeof ck, "%s/epoch-%09d.h5", cdir, 0);
-    if ((st = runfile_write(ck, &rf, err))) goto out;
+    snprintf(ck, sizeof ck, "%s/epoch-%09d.h5", run->cdir, 0);
+    if ((st = runfile_write(ck, &run->rf, err))) return st;
   }
   if (g_stop) { /* before the first record: what is on disk is what there was, or record 0 */
     if (opt->resume)
       log_msg("interrupted by %s before the first %s: %s is unchanged; continue with --resume",
-              signal_name(g_stop), m->record, latest);
+              signal_name(g_stop), run->m->record, run->latest);
     else
       log_msg("interrupted by %s before the first %s: the initial state is in %s/epoch-%09d.h5; "
               "continue with --resume (or start over with --force)",
-              signal_name(g_stop), m->record, cdir, 0);
-    st = stopped(err);
-    goto out;
+              signal_name(g_stop), run->m->record, run->cdir, 0);
+    return stopped(err);
   }
+  return AP_OK;
+}
 
-  /* Work units of about a second: each call's work (replica-steps, session_work) follows
-   * the measured rate, so progress moves, a signal is answered and a launch stays short. */
-  double t_start = ap_seconds();
-  const long long U = s.units;
-  ApPos at = start;
-  double budget = 0.0, work_done = 0.0; /* 0: the first call is a unit that does work */
-  int interrupted = 0;
-  while (at.record < E) {
+/* The checkpoint at `at` and the results file beside it, the oldest checkpoints pruned. */
+static ap_status write_checkpoint(Run *run, ApPos at, ApError *err) {
+  ap_status st;
+  if ((st = session_pull(&run->s, err))) return st;
+  free(run->events), free(run->events_start);
+  if ((st = session_events(&run->s, &run->events, &run->events_start, err))) return st;
+  run->rf.events = run->events, run->rf.events_start = run->events_start;
+  char ck[AP_PATH_MAX + 64];
+  run_checkpoint_path(ck, sizeof ck, run->cdir, at);
+  run->rf.epochs_done = at.record;
+  run->rf.units_done = at.unit;
+  run->rf.kind = "checkpoint";
+  if ((st = runfile_write(ck, &run->rf, err))) return st;
+  run_prune_checkpoints(run->opt->out_dir, run->ex->keep_checkpoints, 0);
+  run->rf.kind = "results";
+  return runfile_write(run->results, &run->rf, err);
+}
+
+/* Work units of about a second: each call's work (replica-steps, session_work) follows the
+ * measured rate, so progress moves, a signal is answered and a launch stays short. Advances
+ * *at to the end or to where a signal stopped the run (*interrupted). */
+static ap_status run_records(Run *run, double t_start, ApPos *at, int *interrupted, ApError *err) {
+  const ApExperiment *ex = run->ex;
+  Session *s = &run->s;
+  const int E = s->E;
+  double budget = 0.0; /* 0: the first call is the first unit that does work */
+  ap_status st = AP_OK;
+  while (at->record < E) {
     int next_ckpt =
-        ex->checkpoint_every ? (at.record / ex->checkpoint_every + 1) * ex->checkpoint_every : E;
+        ex->checkpoint_every ? (at->record / ex->checkpoint_every + 1) * ex->checkpoint_every : E;
     if (next_ckpt > E) next_ckpt = E;
-    ApPos to = session_reach(&s, at, (ApPos){next_ckpt, 0}, budget);
+    ApPos to = session_reach(s, *at, (ApPos){next_ckpt, 0}, budget);
     double t0 = ap_seconds();
-    if ((st = session_advance(&s, at, to, err))) break;
-    if (to.record > at.record) report_divergence(ex, &s, at.record, to.record, diverged);
-    double took = ap_seconds() - t0, did = session_work(&s, at, to);
+    if ((st = session_advance(s, *at, to, err))) break;
+    if (to.record > at->record) run_report_divergence(ex, s, at->record, to.record, run->diverged);
+    double took = ap_seconds() - t0, did = session_work(s, *at, to);
     /* a second's worth at the rate just measured, at most twice the last call's */
     if (did > 0.0) budget = took > 0.0 ? fmin(2.0 * did, did / took) : 2.0 * did;
-    work_done += did;
-    at = to;
-    double elapsed = ap_seconds() - t_start, rate = work_done / elapsed;
-    char eta[32], el[32], head[64] = "", inside[96] = "";
-    fmt_duration(eta, sizeof eta, (total_steps - work_done) / rate);
-    fmt_duration(el, sizeof el, elapsed);
-    int nh = 0;
-    for (int r = 0; headline && at.record > 0 && r < R; r++) {
-      float v = session_record(&s, r, at.record - 1)[headline->offset];
-      if (!isnan(v)) sorted[nh++] = v;
+    run->work_done += did;
+    *at = to;
+    run_print_progress(s, *at, run->work_before, run->work_done, run->work_to_do, t_start,
+                       run->sorted);
+    *interrupted = g_stop && at->record < E; /* at the end the run is complete: it finishes */
+    if ((at->record == next_ckpt && at->unit == 0) || at->record == E || *interrupted) {
+      if ((st = write_checkpoint(run, *at, err))) break;
     }
-    qsort(sorted, (size_t)nh, sizeof *sorted, cmp_float);
-    if (nh) snprintf(head, sizeof head, " | %s median %.3f", headline->name, sorted[nh / 2]);
-    if (at.unit) snprintf(inside, sizeof inside, " +%lld/%lld %s", at.unit, U, unit_name(m));
-    progress_line(at.record == E,
-                  "%s %d/%d%s (%.1f%%)%s | %.3g replica-steps/s | %s elapsed, ETA %s", m->record,
-                  at.record, E, inside, 100.0 * (work_before + work_done) / work_all, head, rate,
-                  el, eta);
-    interrupted = g_stop && at.record < E; /* at the end the run is complete: it finishes */
-    if ((at.record == next_ckpt && at.unit == 0) || at.record == E || interrupted) {
-      if ((st = session_pull(&s, err))) break;
-      free(events), free(events_start);
-      if ((st = session_events(&s, &events, &events_start, err))) break;
-      rf.events = events, rf.events_start = events_start;
-      char ck[AP_PATH_MAX + 64];
-      ckpt_path(ck, sizeof ck, cdir, at);
-      rf.epochs_done = at.record;
-      rf.units_done = at.unit;
-      rf.kind = "checkpoint";
-      if ((st = runfile_write(ck, &rf, err))) break;
-      prune_checkpoints(opt->out_dir, ex->keep_checkpoints, 0);
-      rf.kind = "results";
-      if ((st = runfile_write(results, &rf, err))) break;
-    }
-    if (interrupted) break;
+    if (*interrupted) break;
   }
   progress_end();
-  if (!st && interrupted) {
+  return st;
+}
+
+/* What the run did, where it stopped: the log's last lines and the summary. */
+static ap_status report_end(const Run *run, ApPos at, int interrupted, double t_start,
+                            double total_steps, ApError *err) {
+  const ApModel *m = run->m;
+  const int E = run->s.E;
+  if (interrupted) {
     char where[160];
     if (at.unit)
-      snprintf(where, sizeof where, "%lld of the %lld %s of %s %d (%d of %d done)", at.unit, U,
-               unit_name(m), m->record, at.record + 1, at.record, E);
+      snprintf(where, sizeof where, "%lld of the %lld %s of %s %d (%d of %d done)", at.unit,
+               run->s.units, run_unit_name(m), m->record, at.record + 1, at.record, E);
     else
       snprintf(where, sizeof where, "%s %d of %d", m->record, at.record, E);
     log_msg("interrupted by %s after %s: checkpoint and results written; continue with --resume",
             signal_name(g_stop), where);
-    st = stopped(err);
-  } else if (!st) {
-    if (g_stop)
-      log_msg("%s arrived during the last %s; the run went on to its end and is complete",
-              signal_name(g_stop), m->record);
-    double wall = ap_seconds() - t_start;
-    log_msg("done: %g %ss in %.1f s (%.3g replica-steps/s); results in %s",
-            (double)E - (done + (double)done_units / (double)U), m->record, wall,
-            total_steps / wall, results);
-    print_summary(ex, &s, E);
+    return stopped(err);
   }
-out:
-  session_close(&s);
-  if (st && st != AP_ERR_INTERRUPTED && st != AP_ERR_TERMINATED)
-    log_file_only("apical: %s\n", err->msg);
-  free(sorted);
-  free(diverged);
-  free(events);
-  free(events_start);
-  free(dump);
-  free(dump_id);
-  free(old_dump);
-  log_close();
-  unlock_dir(opt->out_dir, lock);
-  return st;
+  if (g_stop)
+    log_msg("%s arrived during the last %s; the run went on to its end and is complete",
+            signal_name(g_stop), m->record);
+  double wall = ap_seconds() - t_start;
+  log_msg("done: %g %ss in %.1f s (%.3g replica-steps/s); results in %s", (double)E - run->start_at,
+          m->record, wall, total_steps / wall, run->results);
+  run_print_summary(run->ex, &run->s, E);
+  return AP_OK;
 }
 
-int run_lock_dir(const char *dir, ApError *err, ap_status *st) { return lock_dir(dir, err, st); }
+/* Everything open_run opened and the run allocated, and the lock last. */
+static void close_run(Run *run, ap_status st, const ApError *err) {
+  session_close(&run->s);
+  if (st && st != AP_ERR_INTERRUPTED && st != AP_ERR_TERMINATED)
+    log_file_only("apical: %s\n", err->msg);
+  free(run->sorted);
+  free(run->diverged);
+  free(run->events);
+  free(run->events_start);
+  free(run->dump);
+  free(run->dump_id);
+  free(run->old_dump);
+  log_close();
+  run_unlock_dir(run->opt->out_dir, run->lock);
+}
 
-void run_unlock_dir(const char *dir, int fd) { unlock_dir(dir, fd); }
-
-int run_dir_holder(const char *dir, char *holder, size_t n) {
-  char path[AP_PATH_MAX + 16];
-  snprintf(path, sizeof path, "%s/.lock", dir);
-  if (n) holder[0] = '\0';
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return 0;
-  int held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
-  if (held && n) {
-    ssize_t got = pread(fd, holder, n - 1, 0);
-    holder[got > 0 ? got : 0] = '\0';
-    holder[strcspn(holder, "\n")] = '\0';
+static ap_status run_on(const ApExperiment *ex, const RunOptions *opt, const ApBackend *be,
+                        const char *note, const ApData *data, ApError *err) {
+  Run run = {.ex = ex, .opt = opt, .m = ex->model};
+  ap_status st = open_run(&run, be, data, err);
+  if (st) return st;
+  int R = run.s.R, E = run.s.E;
+  run.dump = config_dump(ex), run.dump_id = run.dump ? config_identity(run.dump) : NULL;
+  run.sorted = malloc((size_t)R * sizeof *run.sorted);
+  run.diverged = calloc((size_t)R, 1);
+  if (!run.dump || !run.dump_id || !run.sorted || !run.diverged) {
+    st = ap_fail(err, AP_ERR_OSERR, "out of memory");
+    goto out;
   }
-  close(fd); /* and with it our shared lock, where we got one */
-  return held;
+  if (opt->resume && ((st = resume(&run, err)) || run.finished)) goto out;
+  run.start_at = run.done + (double)run.done_units / (double)run.s.units; /* in records */
+  const ApPos start = {run.done, run.done_units};
+  run.work_before = session_work(&run.s, (ApPos){0, 0}, start);
+  run.work_to_do = session_work(&run.s, start, (ApPos){E, 0});
+  double total_steps = run.work_to_do;
+  show_start(&run, be, note, total_steps);
+  if ((st = first_checkpoint(&run, be, err))) goto out;
+  double t_start = ap_seconds();
+  ApPos at = {run.done, run.done_units};
+  int interrupted = 0;
+  st = run_records(&run, t_start, &at, &interrupted, err);
+  if (!st) st = report_end(&run, at, interrupted, t_start, total_steps, err);
+out:
+  close_run(&run, st, err);
+  return st;
 }

@@ -4,6 +4,7 @@
 #define AP_RUN_H
 
 #include "host/config.h"
+#include "host/rundir.h"
 #include "kernels/model.h"
 
 typedef struct RunOptions {
@@ -32,27 +33,5 @@ ap_status run_check(const ApExperiment *ex, const RunOptions *opt, ApError *err)
 
 #define AP_ERR_INTERRUPTED 130 /* SIGINT: 128 + 2 */
 #define AP_ERR_TERMINATED 143  /* SIGTERM: 128 + 15 */
-
-/* Creates a directory and its parents (mkdir -p); refuses a path that is not one. */
-ap_status run_make_dir(const char *path, ApError *err);
-
-/* The first line where two configuration dumps differ, into la and lb (n bytes each;
- * left as they are where the texts are equal). */
-void run_first_difference(const char *a, const char *b, char *la, char *lb, size_t n);
-
-/* Locks DIR/.lock for this process (run_experiment, apical merge's output): the file
- * descriptor, or -1 with *st and err saying why (another run holds it; the file system
- * takes no locks). */
-int run_lock_dir(const char *dir, ApError *err, ap_status *st);
-/* Releases what run_lock_dir took, removing the .lock file (held until it is gone). */
-void run_unlock_dir(const char *dir, int fd);
-
-/* 1 when a live process holds DIR's lock (a run is writing it), its pid into holder (n
- * bytes, "" where unknown); 0 otherwise, also where DIR has no lock or the file system
- * takes none. */
-int run_dir_holder(const char *dir, char *holder, size_t n);
-
-/* The directory's newest checkpoint (by epoch), or an empty string. */
-void run_latest_checkpoint(const char *dir, char *path, size_t n);
 
 #endif

@@ -171,9 +171,18 @@ typedef enum { F_LINSPACE, F_LOGSPACE, F_UNIFORM, F_LOGUNIFORM } Function;
 static const char *const function_names[] = {"linspace", "logspace", "uniform", "loguniform"};
 #define N_FUNCTIONS 4
 
-/* name(a, b, n[, seed=K]) */
-static ap_status call(char *buf, const char *item, const char *key, const char *origin,
-                      double **values, int *n, ApError *err) {
+/* A function item's arguments as read: the function, its a, b and n, and the seed. */
+typedef struct Call {
+  Function f;
+  double a, b;
+  long long count;
+  uint64_t seed;
+} Call;
+
+/* Splits name(args) in buf into the function (c->f) and the texts of a, b, n (pos) and of
+ * seed= (NULL: none). */
+static ap_status call_split(char *buf, const char *item, const char *key, const char *origin,
+                            Call *c, char **pos, char **seed_text, ApError *err) {
   char *name = strip(buf), *open = strchr(name, '('), *close = strrchr(name, ')');
   if (!open || !close || close < open || *strip(close + 1))
     return ap_fail(err, AP_ERR_CONFIG, "%s: %s: '%.64s': expected NAME(a, b, n) with one ')' last",
@@ -190,9 +199,9 @@ static ap_status call(char *buf, const char *item, const char *key, const char *
                    "%s: %s: unknown function '%.32s' in '%.64s' (known: linspace, logspace, "
                    "uniform, loguniform)",
                    origin, key, name, item);
-  const char *fn = function_names[f];
+  c->f = (Function)f;
   int random = f == F_UNIFORM || f == F_LOGUNIFORM, positional = 0, seeded = 0;
-  char *pos[3] = {NULL, NULL, NULL}, *seed_text = NULL;
+  *seed_text = NULL;
   if (*strip(args))
     for (char *arg = args, *next;; arg = next + 1) {
       next = strchr(arg, ',');
@@ -208,7 +217,7 @@ static ap_status call(char *buf, const char *item, const char *key, const char *
         if (seeded++)
           return ap_fail(err, AP_ERR_CONFIG, "%s: %s: '%.64s': seed= given twice", origin, key,
                          item);
-        seed_text = strip(eq + 1);
+        *seed_text = strip(eq + 1);
       } else {
         if (seeded)
           return ap_fail(err, AP_ERR_CONFIG, "%s: %s: '%.64s': seed= comes after a, b and n",
@@ -220,8 +229,16 @@ static ap_status call(char *buf, const char *item, const char *key, const char *
     }
   if (positional != 3)
     return ap_fail(err, AP_ERR_CONFIG,
-                   "%s: %s: %s takes 3 arguments (a, b, n%s), got %d in '%.64s'", origin, key, fn,
-                   random ? "; then seed=K if wanted" : "", positional, item);
+                   "%s: %s: %s takes 3 arguments (a, b, n%s), got %d in '%.64s'", origin, key,
+                   function_names[f], random ? "; then seed=K if wanted" : "", positional, item);
+  return AP_OK;
+}
+
+/* The arguments' values into c, checked: finite a and b, 1 <= n <= SWEEP_MAX_VALUES, a
+ * seed >= 0, and a < b (0 < a for loguniform) for the random draws. */
+static ap_status call_read(char **pos, char *seed_text, const char *item, const char *key,
+                           const char *origin, Call *c, ApError *err) {
+  const char *fn = function_names[c->f];
   double ab[2];
   for (int i = 0; i < 2; i++) {
     char *t = strip(pos[i]);
@@ -232,45 +249,50 @@ static ap_status call(char *buf, const char *item, const char *key, const char *
       return ap_fail(err, AP_ERR_CONFIG, "%s: %s: '%.64s': %c = %.32s: not a finite number", origin,
                      key, item, "ab"[i], t);
   }
-  double a = ab[0], b = ab[1];
+  c->a = ab[0], c->b = ab[1];
   char *t = strip(pos[2]), *end;
   errno = 0;
-  long long count = strtoll(t, &end, 10);
+  c->count = strtoll(t, &end, 10);
   if (!*t || *end || errno == ERANGE)
     return ap_fail(err, AP_ERR_CONFIG, "%s: %s: '%.64s': n = %.32s: expected an integer", origin,
                    key, item, t);
-  if (count < 1)
+  if (c->count < 1)
     return ap_fail(err, AP_ERR_CONFIG, "%s: %s: '%.64s': n = %lld: must be at least 1", origin, key,
-                   item, count);
-  if (count > SWEEP_MAX_VALUES)
+                   item, c->count);
+  if (c->count > SWEEP_MAX_VALUES)
     return ap_fail(err, AP_ERR_CONFIG, "%s: %s: '%.64s': n = %lld: more than %d values", origin,
-                   key, item, count, SWEEP_MAX_VALUES);
-  uint64_t seed = 0;
+                   key, item, c->count, SWEEP_MAX_VALUES);
+  c->seed = 0;
   if (seed_text) {
     errno = 0;
     unsigned long long u = isdigit((unsigned char)*seed_text) ? strtoull(seed_text, &end, 10) : 0;
     if (!isdigit((unsigned char)*seed_text) || *end || errno == ERANGE)
       return ap_fail(err, AP_ERR_CONFIG, "%s: %s: '%.64s': seed = %.32s: expected an integer >= 0",
                      origin, key, item, seed_text);
-    seed = (uint64_t)u;
+    c->seed = (uint64_t)u;
   }
-  if (random && !(a < b))
+  int random = c->f == F_UNIFORM || c->f == F_LOGUNIFORM;
+  if (random && !(c->a < c->b))
     return ap_fail(err, AP_ERR_CONFIG, "%s: %s: '%.64s': %s needs a < b", origin, key, item, fn);
-  if (f == F_UNIFORM && !isfinite(b - a))
+  if (c->f == F_UNIFORM && !isfinite(c->b - c->a))
     return ap_fail(err, AP_ERR_CONFIG, "%s: %s: '%.64s': b - a is not a finite number", origin, key,
                    item);
-  if (f == F_LOGUNIFORM && !(a > 0.0))
+  if (c->f == F_LOGUNIFORM && !(c->a > 0.0))
     return ap_fail(err, AP_ERR_CONFIG, "%s: %s: '%.64s': loguniform needs 0 < a < b", origin, key,
                    item);
+  return AP_OK;
+}
 
-  *n = (int)count;
-  double *v = *values = malloc((size_t)*n * sizeof *v);
-  if (!v) return ap_fail(err, AP_ERR_OSERR, "out of memory");
+/* The n values of c into v: numpy's linspace (and 10 to its powers), or the draws. */
+static ap_status call_values(const Call *c, const char *item, const char *key, const char *origin,
+                             double *v, int n, ApError *err) {
+  Function f = c->f;
+  double a = c->a, b = c->b;
   if (f == F_LINSPACE || f == F_LOGSPACE) { /* numpy's: a + i ((b - a)/(n - 1)), the last b */
-    double step = *n > 1 ? (b - a) / (double)(*n - 1) : 0.0;
-    for (int i = 0; i < *n; i++) v[i] = a + (double)i * step;
-    v[*n - 1] = *n > 1 ? b : a;
-    for (int i = 0; i < *n && f == F_LOGSPACE; i++) {
+    double step = n > 1 ? (b - a) / (double)(n - 1) : 0.0;
+    for (int i = 0; i < n; i++) v[i] = a + (double)i * step;
+    v[n - 1] = n > 1 ? b : a;
+    for (int i = 0; i < n && f == F_LOGSPACE; i++) {
       double x = v[i];
       v[i] = sweep_exp10(x);
       if (!isfinite(v[i]) || v[i] == 0.0)
@@ -282,19 +304,34 @@ static ap_status call(char *buf, const char *item, const char *key, const char *
     uint64_t h = fnv1a(key);
     Dd la = {0.0, 0.0}, d = {0.0, 0.0};
     if (f == F_LOGUNIFORM) la = dd_log(a), d = dd_add(dd_log(b), dd_neg(la));
-    for (int i = 0; i < *n; i++) {
-      double u = draw_u(seed, h, (uint32_t)i);
+    for (int i = 0; i < n; i++) {
+      double u = draw_u(c->seed, h, (uint32_t)i);
       if (f == F_UNIFORM) /* a + (b - a) u, rounded at each step; never above b */
         v[i] = fmin(a + (b - a) * u, b);
       else /* e^(ln a + u (ln b - ln a)), in [a, b] */
         v[i] = fmin(fmax(dd_exp(dd_add(la, dd_mul_d(d, u))).hi, a), b);
     }
   }
-  for (int i = 0; i < *n; i++)
+  for (int i = 0; i < n; i++)
     if (!isfinite(v[i]))
       return ap_fail(err, AP_ERR_CONFIG, "%s: %s: '%.64s' gives a non-finite value", origin, key,
                      item);
   return AP_OK;
+}
+
+/* name(a, b, n[, seed=K]) */
+static ap_status call(char *buf, const char *item, const char *key, const char *origin,
+                      double **values, int *n, ApError *err) {
+  Call c = {.f = F_LINSPACE};
+  char *pos[3] = {NULL, NULL, NULL}, *seed_text = NULL;
+  ap_status st;
+  if ((st = call_split(buf, item, key, origin, &c, pos, &seed_text, err)) ||
+      (st = call_read(pos, seed_text, item, key, origin, &c, err)))
+    return st;
+  *n = (int)c.count;
+  if (!(*values = malloc((size_t)*n * sizeof **values)))
+    return ap_fail(err, AP_ERR_OSERR, "out of memory");
+  return call_values(&c, item, key, origin, *values, *n, err);
 }
 
 ap_status sweep_numbers(const char *item, const char *key, const char *origin, double **values,

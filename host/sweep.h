@@ -9,7 +9,7 @@
  *
  * The draws come from Philox4x32-10 (kernels/core/ap_rng.h, domain AP_RNG_SWEEP) keyed by
  * K (0 without seed=) and the swept key's name, so one file gives the same values
- * wherever and whenever it is read. config.c expands integer ranges (a..b, and a..b step
+ * wherever and whenever it is read. sweep_expand.c expands integer ranges (a..b, and a..b step
  * s with integers for integer keys) itself: they stay exact past 2^53. */
 #ifndef AP_SWEEP_H
 #define AP_SWEEP_H
