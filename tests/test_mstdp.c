@@ -379,6 +379,17 @@ Test(batch, replicas_alone_in_a_crowd_and_split_over_threads_are_bit_identical) 
     }
     config_free(&one);
   }
+  /* nothing carried past a record's end (record/series, record/kept: 0), frozen or not */
+  const ApField *rf = ap_layout_field(all.lay, "record/series");
+  for (int r = 0; r < all.R; r++)
+    for (int i = rf->offset; i < all.lay->n_floats; i++)
+      cr_assert_eq(all.state[(size_t)r * all.lay->n_floats + i], 0.0f, "replica %d float %d", r, i);
+  /* the initial state too, whatever the buffer held */
+  float *st = malloc((size_t)all.lay->n_floats * sizeof *st);
+  memset(st, 0xff, (size_t)all.lay->n_floats * sizeof *st);
+  ex.model->init(st, config_params(&ex, 16), &all.data);
+  for (int i = rf->offset; i < all.lay->n_floats; i++) cr_assert_eq(st[i], 0.0f, "float %d", i);
+  free(st);
   /* the diverging replicas froze in the first record, with NaN series */
   for (int r = 16; r < 18; r++)
     for (int e = 0; e < all.E; e++) {

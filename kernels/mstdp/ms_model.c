@@ -296,11 +296,14 @@ static void fill_uniform(float *w, size_t n, uint64_t seed, uint32_t id, double 
 }
 
 /* Weights and biases U(-init_scale, init_scale) (the diagonal of W_hh 0), states
- * U(-state_scale, state_scale), velocities 0. */
+ * U(-state_scale, state_scale), everything else 0. */
 static void ms_init(float *state, const void *params, const ApData *data) {
   const MsParams *p = params;
   (void)data;
   size_t H = (size_t)p->hidden, V = (size_t)(p->pixels + p->labels);
+  MsDims d = ms_dims(p);
+  memset(state, 0, ms_canon_floats(&d) * sizeof *state); /* velocities, not diverged, the
+                                                            record's fields */
   float *w = state;
   fill_uniform(w, H * V, p->seed, 0, p->init_scale);
   w += H * V;
@@ -316,8 +319,6 @@ static void ms_init(float *state, const void *params, const ApData *data) {
   fill_uniform(w, V, p->seed, 5, p->state_scale);
   w += V;
   fill_uniform(w, H, p->seed, 6, p->state_scale);
-  w += H;
-  memset(w, 0, (V + H + 1) * sizeof *w); /* velocities, not diverged */
 }
 
 /* Iterations of one record: training, then the read-outs. */
