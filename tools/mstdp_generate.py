@@ -13,7 +13,9 @@ in numpy (float32) as the program's ms_generate does (ms_body.h), and prints one
 row per record and combination of the settings (comma-separated values: their product) with the
 generation accuracy (apical.classifier: the fraction of generated images assigned to the
 clamped label), the classifier's most frequent answer and the mean pixel-state
-correlation between labels (1: every label draws the same image). Not bit-identical to
+correlation between labels (1: every label draws the same image), and per record the
+label/digit drive (drive_ratio: how strongly the label steers the hidden units against
+how strongly a digit's pixels do). Not bit-identical to
 the program (float32 in another order, numpy's random numbers for the initial states):
 with the program's settings its accuracy agrees with the program's own generated images
 to within sampling error (the study checks this).
@@ -67,8 +69,11 @@ def load_net(run, record=None, replica=0):
 
 def generate(w, labels, samples, *, eps=0.2, m=0.4, beta=0.8, iterations=32, cycles=3,
              free="eq1", init="random", state_scale=0.1, noise=0.0, gain=1.0, drive=1.0,
-             seed=1, pixels=784):
-    """Pixel states [labels][samples][pixels] after the last clamped phase (pm1 range)."""
+             seed=1, pixels=784, block=0, digit=784):
+    """Pixel states [labels][samples][pixels] after the last clamped phase (pm1 range).
+    block K > 0 (tools/mstdp_label_block.py): pixels from `digit` on hold the label as 10
+    blocks of K pixels; they are clamped with the label units (the label's block +1, the
+    rest -1), and only the first `digit` pixels are returned."""
     rng = np.random.default_rng(seed)
     H, V = w["W_hh"].shape[0], w["W_vh"].shape[1]
     C = V - pixels
@@ -85,6 +90,12 @@ def generate(w, labels, samples, *, eps=0.2, m=0.4, beta=0.8, iterations=32, cyc
     tgt = -np.ones((B, C), np.float32)
     tgt[np.arange(B), lab] = 1.0
     tgt *= np.float32(gain)
+    lo = digit if block else pixels  # visible units clamped from here on
+    if block:
+        btgt = -np.ones((B, pixels - digit), np.float32)
+        for c in range(C):
+            btgt[lab == c, c * block:(c + 1) * block] = 1.0
+        tgt = np.concatenate([btgt * np.float32(gain), tgt], axis=1)
     Whh, Wvh, Whv = w["W_hh"].T.copy(), w["W_vh"].T.copy(), w["W_hv"].T.copy()
     Wvh[pixels:] *= np.float32(drive)  # the labels' weights onto the hidden units
 
@@ -100,14 +111,14 @@ def generate(w, labels, samples, *, eps=0.2, m=0.4, beta=0.8, iterations=32, cyc
             vh = m * (Rh - sh) + (1 - m) * vh
             vv = m * (Rv - sv) + (1 - m) * vv
             sh, sv = sh + eps * vh, sv + eps * vv
-            sv[:, pixels:] += beta * (tgt - sv[:, pixels:])
+            sv[:, lo:] += beta * (tgt - sv[:, lo:])
         else:
             sh, sv = sh + eps * (Rh - sh), sv + eps * (Rv - sv)
         if noise:
             sh = sh + rng.normal(0, noise, sh.shape).astype(np.float32)
             nv = rng.normal(0, noise, sv.shape).astype(np.float32)
             if clamped:
-                nv[:, pixels:] = 0
+                nv[:, lo:] = 0
             sv = sv + nv
         return sh.astype(np.float32), sv.astype(np.float32), vh, vv
 
@@ -115,11 +126,11 @@ def generate(w, labels, samples, *, eps=0.2, m=0.4, beta=0.8, iterations=32, cyc
     for _ in range(cycles):
         for _ in range(iterations):
             sh, sv, vh, vv = step(sh, sv, vh, vv, True)
-        out = sv[:, :pixels].copy()
+        out = sv[:, :lo].copy()
         if free in ("eq1", "clamped"):
             for _ in range(iterations):
                 sh, sv, vh, vv = step(sh, sv, vh, vv, free == "clamped")
-    return out.reshape(len(labels), samples, pixels)
+    return out.reshape(len(labels), samples, lo)
 
 
 def label_correlation(g):
@@ -128,6 +139,32 @@ def label_correlation(g):
     c = np.corrcoef(mean)
     iu = np.triu_indices(len(mean), 1)
     return float(np.nanmean(c[iu]))
+
+
+def drive_ratio(w, means, digit, block=0):
+    """How strongly the label steers the hidden units against how strongly the digit does:
+    for each hidden unit, the spread (std over the 10 classes) of its input from the label
+    units (plus the label's block, with --block) when the class's label is on, over the
+    spread of its input from the digit's pixels when they hold the class's mean training
+    image; the median over hidden units. Generation can follow the label only where this
+    is not small."""
+    H, V = w["W_vh"].shape
+    C = means.shape[0]
+    on = np.eye(C, dtype=np.float32)
+    lab = rho(2 * on - 1) @ w["W_vh"][:, V - C:].T  # [C][H]
+    if block:
+        rows = np.repeat(np.eye(C, dtype=np.float32), block, axis=1)  # [C][C K]
+        blk = np.full((C, V - C - digit), -1.0, np.float32)
+        blk[:, :rows.shape[1]] = 2 * rows - 1
+        lab = lab + rho(blk) @ w["W_vh"][:, digit:V - C].T
+    img = rho(2 * means - 1) @ w["W_vh"][:, :digit].T  # [C][H]
+    return float(np.median(lab.std(axis=0) / np.maximum(img.std(axis=0), 1e-12)))
+
+
+def class_means(images, labels, classes=10):
+    x = classifier.read_images(images)
+    y = classifier.read_idx(labels)
+    return np.stack([x[y == c].mean(axis=0) for c in range(classes)]).astype(np.float32)
 
 
 def floats(text):
@@ -174,6 +211,10 @@ def main():
     ap.add_argument("--gain", type=floats, default=[1.0], help="the label target's size")
     ap.add_argument("--drive", type=floats, default=[1.0],
                     help="factor on the label units' weights onto the hidden units")
+    ap.add_argument("--block", type=int, default=0,
+                    help="a run on tools/mstdp_label_block.py's images: K pixels per label")
+    ap.add_argument("--classifier", help="train the classifier on this MNIST folder's files "
+                    "(default: the run's training files; needed with --block)")
     ap.add_argument("--samples", type=int, default=20, help="per label")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--grid", help="PNG of the generated images (the first combination, the "
@@ -189,8 +230,20 @@ def main():
     for n, rec in enumerate(args.record):
         w, cfg, record, r = load_net(args.run, rec, args.replica)
         model = dict((k, v) for (s, k), v in cfg.items() if s == "model")
-        clf = classifier.for_files(cfg[("data", "train_images")], cfg[("data", "train_labels")])
+        if args.classifier:
+            clf = classifier.for_files(*(os.path.join(args.classifier, f)
+                                         for f in classifier.MNIST_FILES[:2]))
+        else:
+            clf = classifier.for_files(cfg[("data", "train_images")],
+                                       cfg[("data", "train_labels")])
         pixels, labels = int(model["pixels"]), int(model["labels"])
+        digit = clf.pixels if args.block else pixels
+        if n == 0:
+            src = ([os.path.join(args.classifier, f) for f in classifier.MNIST_FILES[:2]]
+                   if args.classifier else [cfg[("data", "train_images")],
+                                            cfg[("data", "train_labels")]])
+            means = class_means(*src, classes=labels)[:, :digit]
+        ratio = drive_ratio(w, means, digit, args.block)
         pres = record * int(cfg[("train", "presentations")])
         base = dict(eps=float(model["eps"]), m=float(model["m"]))
         grid = {
@@ -207,17 +260,17 @@ def main():
                   f"{args.samples} samples per label; generation accuracy (chance "
                   f"{1 / labels:g}), the classifier's most frequent answer and its share, the "
                   f"mean correlation between the labels' mean images\n")
-            print("| record | presentations | " + " | ".join(keys)
+            print("| record | presentations | label/digit drive | " + " | ".join(keys)
                   + " | generation accuracy | most frequent answer (share) | label correlation |")
-            print("|" + " --- |" * (len(keys) + 5))
+            print("|" + " --- |" * (len(keys) + 6))
         if args.program:
             g = r.series["generated"][args.replica, record - 1]
-            if np.isfinite(g).any():
+            if np.isfinite(g).any() and not args.block:
                 g = g.reshape(labels, -1, pixels)
                 acc = classifier.generation_accuracy(g, clf)
                 cnt = np.bincount(clf.predict(classifier.to_pixels(g.reshape(-1, pixels))),
                                   minlength=clf.classes)
-                print(f"| {record} | {pres} | the program's own generated images "
+                print(f"| {record} | {pres} | {ratio:.3f} | the program's own generated images "
                       f"({g.shape[1]} per label) |" + " |" * (len(keys) - 1)
                       + f" {acc:.3f} | {cnt.argmax()} ({cnt.max() / cnt.sum():.2f}) | "
                       f"{label_correlation(g):.2f} |")
@@ -225,13 +278,13 @@ def main():
         for combo in itertools.product(*grid.values()):
             kw = dict(zip(keys, combo))
             g = generate(w, list(range(labels)), args.samples, seed=args.seed, pixels=pixels,
-                         **base, **kw)
+                         block=args.block, digit=digit, **base, **kw)
             if n == len(args.record) - 1 and first is None:
-                first = (kw, g, model, pres, labels, pixels)
+                first = (kw, g, model, pres, labels, digit)
             acc = classifier.generation_accuracy(g, clf)
-            pred = clf.predict(classifier.to_pixels(g.reshape(-1, pixels)))
+            pred = clf.predict(classifier.to_pixels(g.reshape(-1, digit)))
             cnt = np.bincount(pred, minlength=clf.classes)
-            print(f"| {record} | {pres} | " + " | ".join(fmt(kw[k]) for k in keys)
+            print(f"| {record} | {pres} | {ratio:.3f} | " + " | ".join(fmt(kw[k]) for k in keys)
                   + f" | {acc:.3f} | {cnt.argmax()} ({cnt.max() / len(pred):.2f}) "
                   f"| {label_correlation(g):.2f} |", flush=True)
             varying = [k for k in keys if len(grid[k]) > 1]
