@@ -45,7 +45,7 @@ from apical.results import parse_ini, read  # noqa: E402
 
 
 def rho(s):
-    return (1.0 / (1.0 + np.exp(-4.0 * s))).astype(np.float32)
+    return (1.0 / (1.0 + np.exp(-4.0 * np.clip(s, -20.0, 20.0)))).astype(np.float32)
 
 
 def load_net(run, record=None, replica=0):
