@@ -109,6 +109,7 @@ class OnIdxFiles(unittest.TestCase):
                 + "".join(f"{k} = {v}\n" for k, v in cls.files.items())
                 + "[train]\nepochs = 3\npresentations = 20\ntest_samples = 10\n"
                   "train_eval = 10\ngen_samples = 2\ngen_every = 2\n"
+                  "[output]\ncheckpoint_every = 1\nkeep_checkpoints = 10\n"
                   "[model]\npixels = 16\nhidden = 8\n[sweep]\nseed = 1..2\n")
         cls.dir = support.make_run("gen4", text)
 
@@ -143,6 +144,25 @@ class OnIdxFiles(unittest.TestCase):
         r = apical.load(support.make_run("readings", support.READINGS), xarray=False)
         self.assertNotIn("generation_accuracy", r.series)
         self.assertIn("no classifier", r.missing["generation_accuracy"])
+
+    def test_mstdp_generate_follows_the_program(self):
+        # tools/mstdp_generate.py with the program's settings: the mean generated image of
+        # each label as the program's (its initial states are drawn otherwise, so compare
+        # means); a transposed weight or a wrong clamp would not be
+        sys.path.insert(0, os.path.join(support.REPO, "tools"))
+        import mstdp_generate as mg
+
+        for replica in range(2):
+            w, cfg, record, r = mg.load_net(self.dir, 2, replica)
+            prog = r.series["generated"][replica, 1].reshape(CLASSES, -1, SIDE * SIDE)
+            tool = mg.generate(w, list(range(CLASSES)), 40, pixels=SIDE * SIDE)
+            c = np.corrcoef(prog.mean(axis=1).ravel(), tool.mean(axis=1).ravel())[0, 1]
+            self.assertGreater(c, 0.99)
+            # the pixel rows of W_hv reversed: no longer the program's images
+            wt = dict(w, W_hv=w["W_hv"][::-1].copy())
+            bad = mg.generate(wt, list(range(CLASSES)), 40, pixels=SIDE * SIDE)
+            cb = np.corrcoef(prog.mean(axis=1).ravel(), bad.mean(axis=1).ravel())[0, 1]
+            self.assertLess(cb, 0.9)
 
     @unittest.skipUnless(support.HAVE_MPL, "matplotlib is missing")
     def test_report_and_plot_mstdp(self):
