@@ -17,7 +17,9 @@ Markdown table (median [min, max] over seeds) and whether a replica diverged.
 --generated (mstdp_generated.png): the digits the network generated (gen_samples > 0),
 one row per label and one column per sample, of one replica (default 0) in the last
 record that generated (or --record, 1-based); grey levels span the states' range (a
-colour bar says which), 1-pixel gaps. Bands are the IQR over seeds; the look is
+colour bar says which), 1-pixel gaps; the title gives the record's generation accuracy
+(apical.classifier's share of images assigned to the clamped label), and --table adds a
+table of it per record that generated. Bands are the IQR over seeds; the look is
 apical.style's (shared with apical.plot and apical report); --format png|pdf|svg.
 Needs h5py and matplotlib (Debian: apt-get install python3-h5py python3-matplotlib);
 reads the file with h5py (layout: docs/file-format.md).
@@ -118,6 +120,14 @@ def load(path, need_series=True):
         if need_series:
             for k in ACC + WATCH + ("diverged",):
                 d[k] = f["series/" + k][:, :done] if "series/" + k in f else None
+        has_generated = "series/generated" in f
+    d["generation_accuracy"], d["generation_missing"] = None, None
+    if has_generated:  # apical.load's measure (apical.classifier on the run's training files)
+        from apical.results import read
+        r = read(path)
+        if "generation_accuracy" in r.series:
+            d["generation_accuracy"] = r.series["generation_accuracy"][:, :done]
+        d["generation_missing"] = r.missing.get("generation_accuracy")
     return d
 
 
@@ -186,6 +196,19 @@ def table(d, gs, at):
         dv = "no" if not div.any() else (f"{(div > 0).sum()} of {len(idx)} (at record "
                                          + ", ".join(str(a) for a in div[div > 0]) + ")")
         print(f"| {name} | {len(idx)} | " + " | ".join(cells) + f" | {dv} |")
+    ga = d.get("generation_accuracy")
+    if ga is not None:
+        recs = np.where(np.isfinite(ga).any(axis=0))[0]
+        if len(recs):
+            print("\ngeneration accuracy (apical.classifier: the share of generated images "
+                  "assigned to the clamped label) per record that generated, median [min, "
+                  "max] over seeds\n")
+            print("| reading | " + " | ".join(f"record {e + 1}" for e in recs) + " |")
+            print("|---|" + "---|" * len(recs))
+            for name, idx in gs:
+                print(f"| {name} | " + " | ".join(stats(ga[idx, e]) for e in recs) + " |")
+    elif d.get("generation_missing"):
+        print(f"\ngeneration accuracy: not measured ({d['generation_missing']})")
 
 
 def band(ax, x, y, color, ls="-", label=None, alpha=0.15):
@@ -323,6 +346,9 @@ def generated(path, d, gs, out, replica, record, fmt=None):
     if "diverged_at" in d["rep"] and d["rep"]["diverged_at"][replica] > 0:
         reading += f" (diverged at record {int(d['rep']['diverged_at'][replica])})"
     pres = f" ({record * d['pres']} presentations)" if d["pres"] else ""
+    ga = d.get("generation_accuracy")
+    if ga is not None and np.isfinite(ga[replica, record - 1]):
+        pres += f", generation accuracy {ga[replica, record - 1]:.2f}"
     plt = import_pyplot()
     style.use()
     fig = generated_figure(plt, g.reshape(labels, samples, side, side),

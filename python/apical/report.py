@@ -437,9 +437,35 @@ def raster_section(page, r, replica=0):
                 "spike raster")
 
 
+def generation_accuracy_text(r):
+    """One sentence on mstdp's generation accuracy (apical.results.add_generation_accuracy):
+    the median [min, max] over replicas in each record that generated, or why it is absent."""
+    if "generation_accuracy" not in r.series:
+        why = r.missing.get("generation_accuracy")
+        return f"Generation accuracy: not measured ({why})." if why else None
+    a = r.series["generation_accuracy"][:, :r.epochs_done]
+    recs = np.nonzero(np.isfinite(a).any(axis=0))[0]
+    if not len(recs):
+        return None
+    labels = r._constant("labels")
+    parts = []
+    for e in recs[-8:]:
+        col = a[np.isfinite(a[:, e]), e]
+        spread = f" [{col.min():.2f}, {col.max():.2f}]" if len(col) > 1 else ""
+        parts.append(f"{r.record} {e + 1}: {np.median(col):.2f}{spread}")
+    chance = f"{1 / labels:.2f}" if labels else "1/labels"
+    over = ", median [min, max] over replicas" if r.n_replicas > 1 else ""
+    return ("Generation accuracy, the share of generated images that a logistic-regression "
+            "classifier (apical.classifier, trained on the run's training images) assigns to "
+            f"the clamped label (chance {chance}){over}: " + "; ".join(parts) + ".")
+
+
 def generated_section(page, r, replica=0):
     if "generated" not in r.series:
         return
+    text = generation_accuracy_text(r)
+    if text:
+        page.p(html.escape(text))
     g = r.series["generated"][replica, :r.epochs_done]
     fin = np.nonzero(np.isfinite(g).any(axis=1))[0]
     if not len(fin):

@@ -172,6 +172,7 @@ class Results:
         # the [model] keys' units, as the file carries them (replicas/KEY's `unit`)
         self.units = {k[5:]: v for k, v in self.descriptions.items() if k.startswith("unit/")}
         self.path = path
+        self.missing = {}  # series that could not be derived, and why (generation_accuracy)
         self._events = events  # (path, names, rows) or None
         first = next(iter(self.series.values()), None)
         lengths = [len(v) for v in list(self.series.values()) + list(self.params.values())]
@@ -583,6 +584,7 @@ SERIES_UNITS = {
     "train_acc_free": "1", "full_test_acc_clamped": "1", "full_test_acc_free": "1",
     "conn_pa": "pA", "conn_npa": "pA", "conn_pa_pyr": "pA", "conn_pa_pv": "pA",
     "conn_npa_pyr": "pA", "conn_npa_pv": "pA", "rates": "Hz", "spikes": "1",
+    "generation_accuracy": "1",
 }
 
 
@@ -629,8 +631,9 @@ def results_path(path):
     return path
 
 
-def read(path):
-    """a results file as a Results (numpy only)"""
+def read(path, classify=True):
+    """a results file as a Results (numpy only); classify: add mstdp's
+    generation_accuracy (add_generation_accuracy)"""
     try:
         import h5py
     except ImportError as e:
@@ -665,20 +668,72 @@ def read(path):
         # a shard's rows are some of the experiment's replicas (apical run --shard I/N)
         index = f["shard/replicas"][...] if "shard/replicas" in f else None
     rows = np.arange(int(attrs.get("n_replicas", 0)))
-    return Results(series, params, attrs, weights=_H5Fields(path, "weights", fields),
-                   index=index, descriptions=descriptions, path=path,
-                   events=(path, events, rows) if events else None)
+    r = Results(series, params, attrs, weights=_H5Fields(path, "weights", fields),
+                index=index, descriptions=descriptions, path=path,
+                events=(path, events, rows) if events else None)
+    if classify and r.model == "mstdp" and "generated" in r.series:
+        add_generation_accuracy(r)
+    return r
 
 
-def load(path, xarray=None, weights=False):
+def add_generation_accuracy(r, clf=None):
+    """Adds the series `generation_accuracy` [R][E] to an mstdp Results that generated:
+    the fraction of each record's generated images that apical.classifier (logistic
+    regression trained on the run's own training files, [data] train_images and
+    train_labels) assigns to the clamped label; NaN in records without generation. Where
+    the training files cannot be read (a results file moved to another machine), the
+    series is left out and r.missing["generation_accuracy"] says why. Returns r."""
+    from . import classifier
+
+    r.missing = getattr(r, "missing", {})
+    g = r.series.get("generated")
+    if g is None or g.ndim != 3:
+        return r
+    cfg = {(s, k): v for s, kv in parse_ini(r.experiment) for k, v in kv}
+    if clf is None:
+        files = (cfg.get(("data", "train_images")), cfg.get(("data", "train_labels")))
+        try:
+            if not all(files):
+                raise FileNotFoundError("the configuration names no training files")
+            clf = classifier.for_files(*files)
+        except (OSError, ValueError) as e:
+            r.missing["generation_accuracy"] = f"no classifier: {e}"
+            return r
+    try:
+        q = int(cfg.get(("train", "gen_samples"), 0))
+    except ValueError:
+        q = 0
+    labels = np.asarray(r.params.get("labels", [0] * r.n_replicas)).reshape(-1)
+    ranges = np.asarray(r.params.get("data_range", ["pm1"] * r.n_replicas)).reshape(-1)
+    acc = np.full(g.shape[:2], np.nan, dtype=np.float32)
+    for i in range(r.n_replicas):
+        c = int(labels[i])
+        if not c or not q or g.shape[2] != c * q * clf.pixels:
+            r.missing["generation_accuracy"] = (f"generated holds {g.shape[2]} values per "
+                                                f"record, not labels x gen_samples x "
+                                                f"{clf.pixels} pixels")
+            return r
+        acc[i] = classifier.generation_accuracy(g[i].reshape(-1, c, q, clf.pixels), clf,
+                                                str(ranges[i]))
+    r.series["generation_accuracy"] = acc
+    r.descriptions["series/generation_accuracy"] = (
+        "the fraction of the record's generated images that a logistic-regression classifier "
+        "(apical.classifier, trained on the run's training files) assigns to the clamped "
+        "label; computed by apical.load, not stored in the file")
+    return r
+
+
+def load(path, xarray=None, weights=False, classify=True):
     """A run directory or its results.h5, with the sweep's axes named.
 
     xarray: None (the default) returns an xarray Dataset when xarray is installed and a
     Results otherwise; True requires xarray, False always returns a Results.
     weights: put the weights into the Dataset as variables (a Results reads them when
-    asked for, from .weights)."""
+    asked for, from .weights).
+    classify: for an mstdp run that generated, add the series generation_accuracy
+    (apical.classifier; the first call on a data set trains it, seconds, then cached)."""
     try:
-        r = read(path)
+        r = read(path, classify=classify)
     except OSError as e:  # h5py's say what failed, not where
         if os.fspath(path) in str(e):
             raise
