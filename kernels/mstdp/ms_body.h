@@ -253,67 +253,130 @@ MS_FN void ms_restore(MsTeam t, const MsBody *b) {
   MS_SYNC();
 }
 
-/* Image i of a read-out of the n images of (x, y), by the test procedure: pixels clamped,
- * test_cycles of (clamped, free), no learning. The label read after the last clamped phase
- * scores in the series' slot_c, the one after the last free phase in slot_f: they count
- * the hits until the last image makes them the accuracy. The state runs on from image to
- * image, from the training's end (ms_keep) back to it (ms_restore), so a read-out never
- * changes training. */
-MS_FN void ms_read_image(MsTeam t, const MsBody *b, const float *x, const int *y, int i, int n,
-                         int slot_c, int slot_f) {
-  const MsDims *d = &b->d;
-  float *rec = b->r->rec;
-  int pending = 0, pc = 0, pf = 0;
-  if (i == 0) {
-    ms_keep(t, b);
-    if (t.tid == 0) rec[slot_c] = rec[slot_f] = 0.0f;
-  }
-  ms_set_targets(t, b, x + (size_t)i * d->P, -1);
-  for (int c = 0; c < b->k->test_cycles; c++) {
-    ms_phase(t, b, 1, d->Hp, d->Hp + d->P, 0, &pending);
-    pc = ms_label_read(b);
-    ms_phase(t, b, 0, 0, 0, 0, &pending);
-    pf = ms_label_read(b);
-  }
-  MS_SYNC();        /* every thread has read before the next image changes the state */
-  if (t.tid == 0) { /* the hits are exact in a float (ms_check: n <= 2^24) */
-    rec[slot_c] += pc == y[i] ? 1.0f : 0.0f;
-    rec[slot_f] += pf == y[i] ? 1.0f : 0.0f;
-    if (i == n - 1) {
-      rec[slot_c] /= (float)n;
-      rec[slot_f] /= (float)n;
-    }
-  }
-  if (i == n - 1) ms_restore(t, b);
+/* A read-out part's images and labels and its two series slots (the label read after
+ * the last clamped phase, and after the last free phase); generation has none. */
+typedef struct MsReadout {
+  const float *x;
+  const int *y;
+  int slot_c, slot_f;
+} MsReadout;
+
+MS_FN MsReadout ms_readout(const MsBody *b, int part) {
+  const ApData *data = b->data;
+  const MsSeries *ser = b->ser;
+  MsReadout o;
+  int val = part != MS_PART_TRAIN_EVAL;
+  o.x = part == MS_PART_GEN ? NULL : val ? data->x_val : data->x_train;
+  o.y = part == MS_PART_GEN ? NULL : val ? data->y_val : data->y_train;
+  o.slot_c = part == MS_PART_TEST         ? ser->test_acc_c
+             : part == MS_PART_TRAIN_EVAL ? ser->train_acc_c
+                                          : ser->full_acc_c;
+  o.slot_f = part == MS_PART_TEST         ? ser->test_acc_f
+             : part == MS_PART_TRAIN_EVAL ? ser->train_acc_f
+                                          : ser->full_acc_f;
+  return o;
 }
 
-/* Generated sample j (label j / gen_samples) of record e: a random state U(-state_scale,
- * state_scale) with zero velocity, the label clamped for test_cycles of (clamped, free);
- * the pixel states after the last clamped phase go to the series' generated[j][pixel].
- * From the training's end back to it, as a read-out. */
-MS_FN void ms_generate(MsTeam t, const MsBody *b, int e, int j) {
+/* The units a read-out part's clamped phases clamp: the pixels (a test), the labels
+ * (generation). */
+AP_HD int ms_read_lo(const MsDims *d, int part) {
+  return part == MS_PART_GEN ? d->Hp + d->P : d->Hp;
+}
+AP_HD int ms_read_hi(const MsDims *d, int part) {
+  return part == MS_PART_GEN ? d->Hp + d->V : d->Hp + d->P;
+}
+
+/* A read-out unit's test_cycles of (clamped, free) phases, as a list of
+ * ms_read_iters iterations (a backend that launches iteration by iteration, ms_cuda.cu's
+ * span, walks the same list): iteration j, its phase and the last of each kind. */
+AP_HD int ms_read_iters(const MsConst *k) { return 2 * k->test_cycles * k->iterations; }
+AP_HD MsIter ms_read_iter(const MsConst *k, int j) {
+  MsIter it;
+  it.clamped = j / k->iterations % 2 == 0;
+  it.learn = 0;
+  it.terms = 0;
+  return it;
+}
+
+/* The start of unit i of a read-out part of record e: at the part's first unit the state
+ * of the training's end kept (ms_keep) and the slots' hits cleared; then a test image's
+ * pixels as targets, or a generated sample's random state U(-state_scale, state_scale)
+ * (velocity 0; drawn from record e and sample i) and its label (i / gen_samples). */
+MS_FN void ms_read_begin(MsTeam t, const MsBody *b, int e, int part, int i) {
   const MsDims *d = &b->d;
   MsRep *r = b->r;
   const MsConst *k = b->k;
-  float *out = r->rec + b->ser->generated + (size_t)j * d->P;
-  int pending = 0;
-  if (j == 0) ms_keep(t, b);
-  for (int i = t.tid; i < d->H + d->V; i += t.nth) {
-    int u = ms_unit(&b->d, i);
-    float z = ap_u01(ap_rng_u32(k->seed, AP_RNG_STATE, (uint32_t)e, (uint32_t)j, (uint32_t)i));
+  MsReadout o = ms_readout(b, part);
+  if (i == 0) {
+    ms_keep(t, b);
+    if (t.tid == 0 && o.x) r->rec[o.slot_c] = r->rec[o.slot_f] = 0.0f;
+  }
+  if (o.x) {
+    ms_set_targets(t, b, o.x + (size_t)i * d->P, -1);
+    return;
+  }
+  for (int q = t.tid; q < d->H + d->V; q += t.nth) {
+    int u = ms_unit(d, q);
+    float z = ap_u01(ap_rng_u32(k->seed, AP_RNG_STATE, (uint32_t)e, (uint32_t)i, (uint32_t)q));
     r->s[u] = (z - 0.5f) * 2.0f * k->state_scale;
     r->v[u] = 0.0f;
     r->rho[u] = ms_rho(r->s[u]);
   }
   MS_SYNC();
-  ms_set_targets(t, b, NULL, j / k->gen_samples);
-  for (int cy = 0; cy < k->test_cycles; cy++) {
-    ms_phase(t, b, 1, d->Hp + d->P, d->Hp + d->V, 0, &pending);
-    if (cy == k->test_cycles - 1) /* read before the free phase's unit pass writes s */
-      for (int px = t.tid; px < d->P; px += t.nth) out[px] = r->s[d->Hp + px];
-    ms_phase(t, b, 0, 0, 0, 0, &pending);
+  ms_set_targets(t, b, NULL, i / k->gen_samples);
+}
+
+/* After unit i's last clamped phase (clamped) or its last free phase: a test scores the
+ * label the label units show (thread 0, in the slot's hits: exact in a float, ms_check
+ * keeps n <= 2^24); generation takes the pixel states after the clamped phase as sample
+ * i (generated[i][pixel]). Reads the state the next phase's unit pass writes: a barrier
+ * must come between (ms_phase's first). */
+MS_FN void ms_read_look(MsTeam t, const MsBody *b, int part, int i, int clamped) {
+  const MsDims *d = &b->d;
+  MsRep *r = b->r;
+  MsReadout o = ms_readout(b, part);
+  if (o.x) {
+    if (t.tid == 0)
+      r->rec[clamped ? o.slot_c : o.slot_f] += ms_label_read(b) == o.y[i] ? 1.0f : 0.0f;
+  } else if (clamped) {
+    float *out = r->rec + b->ser->generated + (size_t)i * d->P;
+    for (int px = t.tid; px < d->P; px += t.nth) out[px] = r->s[d->Hp + px];
   }
-  if (j == k->n_gen - 1) ms_restore(t, b);
+}
+
+/* The end of unit i of a read-out part of n units: at the last, the hits become the
+ * accuracy and the state returns to the training's end (ms_restore); a barrier either
+ * way (every thread is done with the state before the next unit changes it). */
+MS_FN void ms_read_end(MsTeam t, const MsBody *b, int part, int i, int n) {
+  MsReadout o = ms_readout(b, part);
+  if (i < n - 1) {
+    MS_SYNC();
+    return;
+  }
+  if (t.tid == 0 && o.x) {
+    b->r->rec[o.slot_c] /= (float)n;
+    b->r->rec[o.slot_f] /= (float)n;
+  }
+  ms_restore(t, b);
+}
+
+/* Unit i of a read-out part of record e, by the test procedure: test_cycles of (clamped,
+ * free) phases, no learning. A test image's pixels are clamped, and the labels read after
+ * the last phases score; a generated sample's label is clamped, and its pixels after the
+ * last clamped phase are the sample. The state runs on from unit to unit of a part, from
+ * the training's end (ms_keep) back to it (ms_restore), so a read-out never changes
+ * training. */
+MS_FN void ms_read_unit(MsTeam t, const MsBody *b, int e, int part, int i) {
+  const MsDims *d = &b->d;
+  int pending = 0, lo = ms_read_lo(d, part), hi = ms_read_hi(d, part), last = b->k->test_cycles - 1;
+  ms_read_begin(t, b, e, part, i);
+  for (int c = 0; c <= last; c++) {
+    ms_phase(t, b, 1, lo, hi, 0, &pending);
+    if (c == last) ms_read_look(t, b, part, i, 1);
+    ms_phase(t, b, 0, 0, 0, 0, &pending);
+    if (c == last) ms_read_look(t, b, part, i, 0);
+  }
+  ms_read_end(t, b, part, i, (int)ms_part_len(b->k, part));
 }
 
 /* ---- a record ----------------------------------------------------------------------- */
@@ -449,24 +512,11 @@ MS_FN void ms_train(MsTeam t, const MsBody *b, int e, int p0, int p1) {
  * part's images where the record runs that part (ms_part_runs). */
 MS_FN void ms_read_units(MsTeam t, const MsBody *b, int e, long long u0, long long u1) {
   const MsConst *k = b->k;
-  const MsSeries *ser = b->ser;
-  const ApData *data = b->data;
   for (int part = MS_PART_TEST; part < MS_PARTS; part++) {
     long long a = ms_part_start(k, part), n = ms_part_len(k, part);
     long long lo = u0 > a ? u0 : a, hi = u1 < a + n ? u1 : a + n;
     if (lo >= hi || !ms_part_runs(k, part, e)) continue;
-    for (long long u = lo; u < hi; u++) {
-      int i = (int)(u - a);
-      if (part == MS_PART_TEST)
-        ms_read_image(t, b, data->x_val, data->y_val, i, (int)n, ser->test_acc_c, ser->test_acc_f);
-      else if (part == MS_PART_TRAIN_EVAL)
-        ms_read_image(t, b, data->x_train, data->y_train, i, (int)n, ser->train_acc_c,
-                      ser->train_acc_f);
-      else if (part == MS_PART_FULL)
-        ms_read_image(t, b, data->x_val, data->y_val, i, (int)n, ser->full_acc_c, ser->full_acc_f);
-      else
-        ms_generate(t, b, e, i);
-    }
+    for (long long u = lo; u < hi; u++) ms_read_unit(t, b, e, part, (int)(u - a));
   }
 }
 
