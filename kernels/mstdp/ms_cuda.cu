@@ -23,13 +23,15 @@
  *            the body runs as in generic. Blocks of 16 x G threads (the launch shape is
  *            what tells the body's row pass which version runs).
  *   span     one replica's rows spread over the whole GPU: the body's passes become
- *            launches (per training iteration a row launch and a unit launch, per
- *            presentation a start launch: image and targets), each replica's rows taken
- *            by rows16's 16-lane groups across blocks of all SMs, replicas side by side
- *            on the grid's second axis (grid B x R). The record's end (measures,
- *            read-outs, generation) runs as in rows16, one block per replica. Needs every
+ *            launches (per iteration one launch of the row pass with its unit steps;
+ *            per presentation a start launch: image and targets; per read-out image or
+ *            generated sample its start, its two looks and its end, ms_read_unit's
+ *            steps), each replica's rows taken by rows16's 16-lane groups across blocks
+ *            of all SMs, replicas side by side on the grid's second axis (grid B x R).
+ *            The measures' row sums run over the GPU too; their O(N) sums and a
+ *            record's close run on one block per replica. Needs every
  *            replica of the cohort on the same schedule (presentations, cycles,
- *            iterations). Why launches and not one persistent kernel with a grid barrier:
+ *            iterations, test_cycles). Why launches and not one persistent kernel with a grid barrier:
  *            the CUDA simulator (shared tools, gpusim) runs a grid's blocks one after the
  *            other in functional mode (cuda-sim.cc: "one CTA at the time"), so a
  *            hand-rolled barrier on a global counter would hang there and the parity
@@ -89,9 +91,11 @@ typedef struct Vecs {
  * partial sum q, in the same order; shuffles add the partials in ms_tree16's order. Every
  * group of a warp makes the same number of trips (whole warps shuffle): G is even. The
  * rates and column vectors come from in. unit (span): lane 0 then steps the row's unit
- * (ms_unit_at) with the training iteration it, its new rate and coefficients into out. */
+ * (ms_unit_at) with the iteration it, units [lo, hi) clamped in a clamped phase, its new
+ * rate and coefficients into out. */
 static __device__ __forceinline__ void rows16_rows(const MsBody *b, int terms, int lane, int g,
-                                                   int G, Vecs in, int unit, MsIter it, Vecs out) {
+                                                   int G, Vecs in, int unit, MsIter it, int lo,
+                                                   int hi, Vecs out) {
   const MsRep *r = b->r;
   const MsDims *d = &b->d;
   float *wh = r->wh, *wv = r->wv, *dot = r->dot;
@@ -137,7 +141,6 @@ static __device__ __forceinline__ void rows16_rows(const MsBody *b, int terms, i
     if (lane == 0 && u >= 0) {
       dot[u] = acc;
       if (unit) {
-        int lo = ms_present_lo(d, it), hi = ms_present_hi(d, it);
         ms_unit_at(b, u, in.rho[u], acc, it.clamped, u >= lo && u < hi, it.learn, out.rho, out.cx,
                    out.cx2);
       }
@@ -163,7 +166,7 @@ static __device__ __forceinline__ int rows16_pass(struct MsTeam t, const struct 
   if (blockDim.x != MS_PAD) return 0;
   MsIter none = {0, 0, 0};
   rows16_rows(b, terms, (int)threadIdx.x, (int)threadIdx.y, (int)blockDim.y, vecs_own(b->r), 0,
-              none, vecs_own(b->r));
+              none, 0, 0, vecs_own(b->r));
   return 1;
 }
 
@@ -207,6 +210,17 @@ static __global__ void __launch_bounds__(MAX_THREADS)
 #define SPAN_T 256     /* threads per block of the other span launches */
 #define SPAN_PER_SM 16 /* row blocks per SM the cohort aims at (128 threads each) */
 
+/* The second set of vectors (alt) made a copy of the first, pads (zeros) included: a
+ * unit's first iteration reads the own set and writes alt only for the real units. */
+static __device__ __forceinline__ void span_alt_copy(MsTeam t, const MsRep *r, const MsDims *d) {
+  Vecs a = vecs_own(r), k = vecs_alt(r, d);
+  for (int u = t.tid; u < d->Np; u += t.nth) {
+    k.rho[u] = a.rho[u];
+    k.cx[u] = a.cx[u];
+    k.cx2[u] = a.cx2[u];
+  }
+}
+
 /* Presentation n (counted from the run's start) begins on every replica (block r): its
  * image (ms_image_of: the permutation drawn at a pass's start) and clamp targets, and the
  * second set of vectors (alt) made a copy of the first, pads (zeros) included. */
@@ -219,35 +233,61 @@ static __global__ void __launch_bounds__(SPAN_T)
   __syncthreads();
   if (rep.frozen) return;
   MsBody b = {&rep, &cst[r], d, &data, NULL, 0};
-  Vecs a = vecs_own(&rep), k = vecs_alt(&rep, &d);
-  for (int u = t.tid; u < d.Np; u += t.nth) {
-    k.rho[u] = a.rho[u];
-    k.cx[u] = a.cx[u];
-    k.cx2[u] = a.cx2[u];
-  }
+  span_alt_copy(t, &rep, &d);
   int img = ms_image_of(t, &b, n);
   ms_set_targets(t, &b, data.x_train + (size_t)img * d.P, data.y_train[img]);
   if (t.tid == 0) reps[r].perm_pass = rep.perm_pass;
 }
 
-/* Training iteration j of a presentation (ms_present_iter) on replica blockIdx.y, its
- * row pass and unit pass in one launch: blocks of 16 x SPAN_G threads, group g of the
- * gridDim.x * SPAN_G takes rows g, g + G, ... and steps their units (rows16_rows). The
- * unit pass writes the rates and column vectors the row pass reads, so the iterations
- * alternate between the two sets: even j reads the MsRep's own and writes alt's, odd j
- * the other way; a presentation has an even count, so it ends in the MsRep's own. j < 0:
- * the row pass of a record's end (no update pending, no unit step). */
+/* Iteration j of a unit of record part `part` (MS_PART_TRAIN: a presentation's,
+ * ms_present_iter; else a read-out's, ms_read_iter) on replica blockIdx.y, its row pass
+ * and unit pass in one launch: blocks of 16 x SPAN_G threads, group g of the gridDim.x *
+ * SPAN_G takes rows g, g + G, ... and steps their units (rows16_rows). The unit pass
+ * writes the rates and column vectors the row pass reads, so the iterations alternate
+ * between the two sets: even j reads the MsRep's own and writes alt's, odd j the other
+ * way; a unit has an even count, so it ends in the MsRep's own. j < 0: the row pass of a
+ * record's measures (no update pending, no unit step). */
 static __global__ void __launch_bounds__(MS_PAD *SPAN_G)
-    span_iteration(MsRep *reps, const MsConst *cst, MsDims d, int j) {
+    span_iteration(MsRep *reps, const MsConst *cst, MsDims d, int part, int j) {
   MsRep *r = &reps[blockIdx.y];
   if (r->frozen) return;
   MsBody b = {r, &cst[blockIdx.y], d, NULL, NULL, 0};
   MsIter it = {0, 0, 0};
-  if (j >= 0) it = ms_present_iter(b.k, j);
+  int lo = 0, hi = 0;
+  if (j >= 0 && part == MS_PART_TRAIN) {
+    it = ms_present_iter(b.k, j);
+    lo = ms_present_lo(&d, it), hi = ms_present_hi(&d, it);
+  } else if (j >= 0) {
+    it = ms_read_iter(b.k, j);
+    lo = ms_read_lo(&d, part), hi = ms_read_hi(&d, part);
+  }
   Vecs own = vecs_own(r), alt = vecs_alt(r, &d);
   int odd = j >= 0 && j % 2;
   rows16_rows(&b, it.terms, (int)threadIdx.x, (int)(blockIdx.x * blockDim.y + threadIdx.y),
-              (int)(gridDim.x * blockDim.y), odd ? alt : own, j >= 0, it, odd ? own : alt);
+              (int)(gridDim.x * blockDim.y), odd ? alt : own, j >= 0, it, lo, hi,
+              odd ? own : alt);
+}
+
+/* A block per replica (blockIdx.x) over a read-out unit i of part `part` of record e:
+ * step 0 its start (ms_read_begin, then span_alt_copy), 1 the look after its last clamped
+ * phase, 2 after its last free phase (ms_read_look), 3 its end (ms_read_end). */
+static __global__ void __launch_bounds__(SPAN_T)
+    span_read(MsRep *reps, const MsConst *cst, MsDims d, ApData data, MsSeries ser, int e,
+              int part, int i, int step) {
+  __shared__ MsRep rep;
+  int r = blockIdx.x;
+  MsTeam t = {(int)threadIdx.x, (int)blockDim.x};
+  if (t.tid == 0) rep = reps[r];
+  __syncthreads();
+  if (rep.frozen) return;
+  MsBody b = {&rep, &cst[r], d, &data, &ser, 0};
+  if (step == 0) {
+    ms_read_begin(t, &b, e, part, i);
+    span_alt_copy(t, &rep, &d);
+  } else if (step < 3)
+    ms_read_look(t, &b, part, i, step == 1);
+  else
+    ms_read_end(t, &b, part, i, (int)ms_part_len(b.k, part));
 }
 
 /* The row sums of a record's measures (ms_measure_rows) on replica blockIdx.y, a thread
@@ -281,8 +321,9 @@ struct ApCohort {
   int span_rows;    /* span: row blocks per replica (grid span_rows x R) */
   int span_units;   /* span: blocks per replica of a thread per unit */
   int presentations, iters; /* span: the cohort's schedule (ms_present_iters) */
-  long long units;          /* of a record (the first replica's: the host cuts records only
-                               where every replica's are the same) */
+  long long units;          /* of a record (every replica's: they follow from fixed keys) */
+  MsConst k0;               /* span: the first replica's constants, for the read-outs'
+                               schedule (the same for every replica: pick_kernel) */
   size_t l2_window; /* bytes of the access-policy window (0: none) */
   const char *l2_note; /* why none */
   int *h_rows;      /* [R] series rows */
@@ -320,7 +361,7 @@ static ap_status pick_kernel(ApCohort *c, const char *v, const MsConst *k, ApErr
   int same = 1;
   for (int i = 1; i < c->R; i++)
     same &= k[i].presentations == k[0].presentations && k[i].cycles == k[0].cycles &&
-            k[i].iterations == k[0].iterations;
+            k[i].iterations == k[0].iterations && k[i].test_cycles == k[0].test_cycles;
   if (!v || !*v || !strcmp(v, "auto"))
     c->kernel = same && c->R < c->sms ? KERNEL_SPAN : KERNEL_ROWS16;
   else if (!strcmp(v, "generic"))
@@ -331,7 +372,7 @@ static ap_status pick_kernel(ApCohort *c, const char *v, const MsConst *k, ApErr
     if (!same)
       return ap_fail(err, AP_ERR_USAGE,
                      "cuda kernel span: every replica of a run needs the same presentations, "
-                     "cycles and iterations (take auto or rows16)");
+                     "cycles, iterations and test_cycles (take auto or rows16)");
     c->kernel = KERNEL_SPAN;
   } else
     return ap_fail(err, AP_ERR_USAGE, "cuda kernel %s: mstdp has auto, generic, rows16 and span",
@@ -433,6 +474,7 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   c->threads = want < MAX_THREADS ? want : MAX_THREADS;
   c->presentations = h_const[0].presentations;
   c->units = h_const[0].units;
+  c->k0 = h_const[0];
   c->iters = ms_present_iters(&h_const[0]);
   /* span: one row per 16-lane group where the device has room, else rows shared */
   int groups = (units + SPAN_G - 1) / SPAN_G, room = c->sms * SPAN_PER_SM / c->R;
@@ -527,7 +569,30 @@ static ap_status span_presentations(ApCohort *c, int e, int p0, int p1, ApError 
                                                (long long)e * c->presentations + p);
     CUDA_CHECK(cudaGetLastError());
     for (int j = 0; j < c->iters; j++) {
-      span_iteration<<<rows, group, 0, c->stream>>>(c->d_reps, c->d_const, c->d, j);
+      span_iteration<<<rows, group, 0, c->stream>>>(c->d_reps, c->d_const, c->d, MS_PART_TRAIN, j);
+      CUDA_CHECK(cudaGetLastError());
+    }
+  }
+  return AP_OK;
+}
+
+/* span: unit u (at or after the presentations) of record e, a read-out's image or a
+ * generated sample, pass by pass: its start, its iterations over the GPU, the looks after
+ * its last clamped and its last free phase, its end (ms_read_unit's steps). */
+static ap_status span_read_unit(ApCohort *c, int e, long long u, ApError *err) {
+  int part = MS_PART_TEST;
+  while (part + 1 < MS_PARTS && u >= ms_part_start(&c->k0, part + 1)) part++;
+  if (!ms_part_runs(&c->k0, part, e)) return AP_OK;
+  int i = (int)(u - ms_part_start(&c->k0, part)), n = ms_read_iters(&c->k0);
+  dim3 rows(c->span_rows, c->R), group(MS_PAD, SPAN_G);
+  for (int step = 0, j = 0; step < 4; step++) {
+    span_read<<<c->R, SPAN_T, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->data, c->ser, e, part,
+                                              i, step);
+    CUDA_CHECK(cudaGetLastError());
+    /* after the start, to the last clamped phase's end; after the first look, to the end */
+    int to = step == 0 ? n - c->k0.iterations : step == 1 ? n : j;
+    for (; j < to; j++) {
+      span_iteration<<<rows, group, 0, c->stream>>>(c->d_reps, c->d_const, c->d, part, j);
       CUDA_CHECK(cudaGetLastError());
     }
   }
@@ -536,23 +601,32 @@ static ap_status span_presentations(ApCohort *c, int e, int p0, int p1, ApError 
 
 /* span: what follows the presentations in units u0 .. u1-1 of record e (series slot
  * `slot` of each replica's chunk): where the call ends the training, the row pass and the
- * measures' row sums over the GPU; then the rest (ms_record_rest: the measures, the
- * read-outs, the record's close) on a block per replica. */
+ * measures' row sums over the GPU and the measures on a block per replica; the read-outs'
+ * units (span_read_unit); where the call ends the record, its close on a block per
+ * replica (ms_record_rest). */
 static ap_status span_rest(ApCohort *c, int e, long long u0, long long u1, int slot, dim3 block,
                            ApError *err) {
   dim3 rows(c->span_rows, c->R), group(MS_PAD, SPAN_G), units(c->span_units, c->R);
-  if (u0 < c->presentations) {
-    span_iteration<<<rows, group, 0, c->stream>>>(c->d_reps, c->d_const, c->d, -1);
+  const long long P = c->presentations, U = c->units;
+  float *series = c->d_series + (size_t)slot * c->ser.width;
+  if (u0 < P) {
+    span_iteration<<<rows, group, 0, c->stream>>>(c->d_reps, c->d_const, c->d, MS_PART_TRAIN, -1);
     CUDA_CHECK(cudaGetLastError());
     span_measure_rows<<<units, SPAN_T, 0, c->stream>>>(c->d_reps, c->d_const, c->d);
     CUDA_CHECK(cudaGetLastError());
+    records<<<c->R, block, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->ser, c->data, e, u0, e,
+                                           P, series, c->chunk, 1);
+    CUDA_CHECK(cudaGetLastError());
   }
-  /* to the record's end as (e + 1, 0): each block then ends at its replica's own units */
-  int e1 = u1 == c->units ? e + 1 : e;
-  records<<<c->R, block, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->ser, c->data, e, u0, e1,
-                                         e1 > e ? 0 : u1, c->d_series + (size_t)slot * c->ser.width,
-                                         c->chunk, 1);
-  CUDA_CHECK(cudaGetLastError());
+  for (long long u = u0 > P ? u0 : P; u < u1; u++) {
+    ap_status st = span_read_unit(c, e, u, err);
+    if (st) return st;
+  }
+  if (u1 == U && U > P) { /* the close alone: ms_record_rest from the record's last unit */
+    records<<<c->R, block, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->ser, c->data, e, U,
+                                           e + 1, 0, series, c->chunk, 1);
+    CUDA_CHECK(cudaGetLastError());
+  }
   return AP_OK;
 }
 
@@ -624,7 +698,7 @@ static void cuda_describe_cohort(const ApCohort *c, char *buf, size_t n) {
   if (c->kernel == KERNEL_SPAN)
     snprintf(buf, n,
              "kernel span over %d SMs: a launch per iteration of %d x %d blocks of 16x%d "
-             "threads, per presentation a start on %d block%s, per record the row sums on "
+             "threads, per image a start on %d block%s, per record the row sums on "
              "%d x %d blocks of %d and the end on %d block%s of %d threads; %s",
              c->sms, c->span_rows, c->R, SPAN_G, c->R, c->R == 1 ? "" : "s", c->span_units,
              c->R, SPAN_T, c->R, c->R == 1 ? "" : "s", c->threads, l2);
