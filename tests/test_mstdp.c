@@ -267,6 +267,43 @@ Test(clamp, training_clamps_pixels_and_labels_a_test_the_pixels_generation_the_l
   }
 }
 
+/* label_copies = K: a label's K visible units (side by side after the pixels) are all
+ * clamped to its target, and the label read is the first largest sum of a label's units'
+ * states, which one unit alone need not decide. */
+Test(clamp, a_labels_copies_share_its_target_and_are_read_as_their_sum) {
+  MsDims d = ms_dims_of(9, 3, 4, 5);
+  cr_assert_eq(d.V, 9 + 3 * 4);
+  float *mem = calloc(ms_rep_floats(&d), sizeof(float));
+  MsRep r;
+  memset(&r, 0, sizeof r);
+  ms_rep_carve(&r, mem, &d);
+  MsConst k;
+  memset(&k, 0, sizeof k);
+  MsBody b = {&r, &k, d, NULL, NULL, 0};
+  MsTeam t = {0, 1};
+  const float x[9] = {1, 0, 1, 1, 1, 0, 0, 0, 1};
+  for (int range = MS_RANGE_PM1; range <= MS_RANGE_01; range++) {
+    k.data_range = range;
+    ms_set_targets(t, &b, x, 1);
+    for (int i = 0; i < 12; i++)
+      cr_assert_eq(r.tgt[d.Hp + 9 + i],
+                   i / 4 == 1              ? 1.0f
+                   : range == MS_RANGE_PM1 ? -1.0f
+                                           : 0.0f,
+                   "label unit %d", i);
+    cr_assert_eq(r.tgt[d.Hp], 1.0f); /* pixel 0 is 1: 2x - 1 and x agree */
+  }
+  float *lab = r.s + d.Hp + 9;
+  const float s[12] = {0.875f, -0.5f, -0.5f, -0.5f, /* label 0: one unit the largest, sum -0.625 */
+                       0.25f,  0.25f, 0.25f, 0.25f, /* label 1: sum 1 */
+                       0.5f,   0.5f,  0.0f,  0.0f}; /* label 2: sum 1, not larger: the first */
+  memcpy(lab, s, sizeof s);
+  cr_assert_eq(ms_label_read(&b), 1);
+  lab[11] = 0.25f; /* label 2: 1.25 */
+  cr_assert_eq(ms_label_read(&b), 2);
+  free(mem);
+}
+
 /* ---- learning ----------------------------------------------------------------------------- */
 
 /* Bars (8 images, 3 labels) with the paper's parameters and 30 hidden units: after 1600

@@ -237,6 +237,10 @@ def main():
             clf = classifier.for_files(cfg[("data", "train_images")],
                                        cfg[("data", "train_labels")])
         pixels, labels = int(model["pixels"]), int(model["labels"])
+        if int(model.get("label_copies", 1)) != 1:
+            sys.exit(f"mstdp_generate: {args.run} has label_copies = {model['label_copies']}; this "
+                     "tool reruns networks with one unit per label (the run's own generated "
+                     "images are in apical.load's generation_accuracy)")
         digit = clf.pixels if args.block else pixels
         if n == 0:
             src = ([os.path.join(args.classifier, f) for f in classifier.MNIST_FILES[:2]]

@@ -174,7 +174,8 @@ MS_FN void ms_set_targets(MsTeam t, const MsBody *b, const float *x, int y) {
   MsRep *r = b->r;
   for (int i = t.tid; i < d->V; i += t.nth) {
     if (i < d->P && x) r->tgt[d->Hp + i] = ms_pixel_target(x[i], b->k->data_range);
-    if (i >= d->P && y >= 0) r->tgt[d->Hp + i] = ms_label_target(i - d->P == y, b->k->data_range);
+    if (i >= d->P && y >= 0)
+      r->tgt[d->Hp + i] = ms_label_target((i - d->P) / d->K == y, b->k->data_range);
   }
   MS_SYNC();
 }
@@ -213,14 +214,24 @@ MS_FN void ms_present(MsTeam t, const MsBody *b, const float *x, int y) {
   }
 }
 
-/* The label the label units show: the first of the largest states. Every thread of the
- * team reads it (nothing is written). */
+/* A label's units' summed state, in unit order (one unit: its state, 0 + s). */
+MS_FN float ms_label_sum(const MsDims *d, const float *s, int c) {
+  float v = 0.0f;
+  for (int q = 0; q < d->K; q++) v += s[c * d->K + q];
+  return v;
+}
+
+/* The label the label units show: the first of the largest summed states. Every thread
+ * of the team reads it (nothing is written). */
 MS_FN int ms_label_read(const MsBody *b) {
   const MsDims *d = &b->d;
   const float *s = b->r->s + d->Hp + d->P;
   int best = 0;
-  for (int c = 1; c < d->C; c++)
-    if (s[c] > s[best]) best = c;
+  float top = ms_label_sum(d, s, 0);
+  for (int c = 1; c < d->C; c++) {
+    float v = ms_label_sum(d, s, c);
+    if (v > top) best = c, top = v;
+  }
   return best;
 }
 

@@ -31,12 +31,11 @@
  *            The measures' row sums run over the GPU too; their O(N) sums and a
  *            record's close run on one block per replica. Needs every
  *            replica of the cohort on the same schedule (presentations, cycles,
- *            iterations, test_cycles). Why launches and not one persistent kernel with a grid barrier:
- *            the CUDA simulator (shared tools, gpusim) runs a grid's blocks one after the
- *            other in functional mode (cuda-sim.cc: "one CTA at the time"), so a
- *            hand-rolled barrier on a global counter would hang there and the parity
- *            cases could not run; it has no cooperative launch and no CUDA graphs either.
- *            A launch is a few microseconds against a row pass of tens at 2048 hidden.
+ *            iterations, test_cycles). Why launches and not one persistent kernel with a grid
+ * barrier: the CUDA simulator (shared tools, gpusim) runs a grid's blocks one after the other in
+ * functional mode (cuda-sim.cc: "one CTA at the time"), so a hand-rolled barrier on a global
+ * counter would hang there and the parity cases could not run; it has no cooperative launch and no
+ * CUDA graphs either. A launch is a few microseconds against a row pass of tens at 2048 hidden.
  * "auto" takes span for fewer replicas than the device has SMs (one replica's rows
  * fill the GPU; modelled at 256 hidden, one replica: 9.6x rows16 per iteration,
  * benchmarks/results/gpu-model-mstdp-2026-12-07.md), rows16 for more (a block per
@@ -264,16 +263,15 @@ static __global__ void __launch_bounds__(MS_PAD *SPAN_G)
   Vecs own = vecs_own(r), alt = vecs_alt(r, &d);
   int odd = j >= 0 && j % 2;
   rows16_rows(&b, it.terms, (int)threadIdx.x, (int)(blockIdx.x * blockDim.y + threadIdx.y),
-              (int)(gridDim.x * blockDim.y), odd ? alt : own, j >= 0, it, lo, hi,
-              odd ? own : alt);
+              (int)(gridDim.x * blockDim.y), odd ? alt : own, j >= 0, it, lo, hi, odd ? own : alt);
 }
 
 /* A block per replica (blockIdx.x) over a read-out unit i of part `part` of record e:
  * step 0 its start (ms_read_begin, then span_alt_copy), 1 the look after its last clamped
  * phase, 2 after its last free phase (ms_read_look), 3 its end (ms_read_end). */
 static __global__ void __launch_bounds__(SPAN_T)
-    span_read(MsRep *reps, const MsConst *cst, MsDims d, ApData data, MsSeries ser, int e,
-              int part, int i, int step) {
+    span_read(MsRep *reps, const MsConst *cst, MsDims d, ApData data, MsSeries ser, int e, int part,
+              int i, int step) {
   __shared__ MsRep rep;
   int r = blockIdx.x;
   MsTeam t = {(int)threadIdx.x, (int)blockDim.x};
@@ -700,8 +698,8 @@ static void cuda_describe_cohort(const ApCohort *c, char *buf, size_t n) {
              "kernel span over %d SMs: a launch per iteration of %d x %d blocks of 16x%d "
              "threads, per image a start on %d block%s, per record the row sums on "
              "%d x %d blocks of %d and the end on %d block%s of %d threads; %s",
-             c->sms, c->span_rows, c->R, SPAN_G, c->R, c->R == 1 ? "" : "s", c->span_units,
-             c->R, SPAN_T, c->R, c->R == 1 ? "" : "s", c->threads, l2);
+             c->sms, c->span_rows, c->R, SPAN_G, c->R, c->R == 1 ? "" : "s", c->span_units, c->R,
+             SPAN_T, c->R, c->R == 1 ? "" : "s", c->threads, l2);
   else
     snprintf(buf, n,
              "kernel %s, %d block%s of %d threads (one per replica), %d records per launch; %s",

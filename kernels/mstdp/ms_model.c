@@ -42,7 +42,10 @@ static const ApKey ms_keys[] = {
      .max = BIG,
      .help = "seed of the initial weights and state, the training order and generation"},
     INT("model", "pixels", pixels, 1, 1e6, AP_KEY_FIXED, "visible units that take the image"),
-    INT("model", "labels", labels, 2, 1e4, AP_KEY_FIXED, "visible units that take the label"),
+    INT("model", "labels", labels, 2, 1e4, AP_KEY_FIXED, "labels (classes) of the data"),
+    INT("model", "label_copies", label_copies, 1, 1e4, AP_KEY_FIXED,
+        "visible units per label, each clamped to the label's target and read as their sum: "
+        "more synapses, so more drive, from the label (generation)"),
     INT("model", "hidden", hidden, 1, 1e6, AP_KEY_FIXED, "hidden units"),
     REAL(eps, 0, 1, "epsilon: the state's step per iteration (eqs. 1, 11)"),
     {.section = "model",
@@ -96,6 +99,7 @@ static void ms_defaults(void *out) {
   p->seed = 1;
   p->pixels = 784;
   p->labels = 10;
+  p->label_copies = 1;
   p->hidden = 2048;
   p->eps = 0.2;
   p->m = 0.4;
@@ -116,7 +120,7 @@ static void ms_defaults(void *out) {
 
 /* With the record's series width (after ms_check_bounds: the layout's sizes fit an int). */
 MsDims ms_dims(const MsParams *p) {
-  MsDims d = ms_dims_of(p->pixels, p->labels, p->hidden);
+  MsDims d = ms_dims_of(p->pixels, p->labels, p->label_copies, p->hidden);
   ApLayout lay;
   MsSeries ser;
   ms_layout_init(p, &lay, &ser);
@@ -167,7 +171,7 @@ static void ms_io(const void *params, int *n_in, int *n_out) {
 /* The sizes that must fit an int (issue 25): the weights, and the generated samples'
  * series of a record. */
 static ap_status ms_check_bounds(const MsParams *p, ApError *err) {
-  MsDims d = ms_dims_of(p->pixels, p->labels, p->hidden);
+  MsDims d = ms_dims_of(p->pixels, p->labels, p->label_copies, p->hidden);
   double floats = (double)d.H * d.Np + (double)d.V * d.Hp;
   if (floats > 2147483647.0)
     return ap_fail(err, AP_ERR_CONFIG, "mstdp: %d hidden units need %.3g weights, above 2^31",
@@ -212,7 +216,7 @@ static uint64_t ms_cohort_key(const void *params) {
 }
 
 ap_status ms_layout_init(const MsParams *p, ApLayout *out, MsSeries *ser) {
-  int H = p->hidden, V = p->pixels + p->labels;
+  int H = p->hidden, V = p->pixels + p->labels * p->label_copies;
   memset(out, 0, sizeof *out);
   ap_status st = AP_OK;
   st = st ? st
@@ -228,7 +232,7 @@ ap_status ms_layout_init(const MsParams *p, ApLayout *out, MsSeries *ser) {
   st = st ? st : ap_layout_add_field(out, "b_h", H, 0, AP_FIELD_WEIGHT, "hidden biases");
   st = st ? st
           : ap_layout_add_field(out, "s_v", V, 0, AP_FIELD_STATE,
-                                "visible states: pixels, then labels");
+                                "visible states: pixels, then each label's units (label_copies)");
   st = st ? st : ap_layout_add_field(out, "s_h", H, 0, AP_FIELD_STATE, "hidden states");
   st = st ? st : ap_layout_add_field(out, "v_v", V, 0, AP_FIELD_STATE, "visible velocities");
   st = st ? st : ap_layout_add_field(out, "v_h", H, 0, AP_FIELD_STATE, "hidden velocities");
@@ -300,7 +304,7 @@ static void fill_uniform(float *w, size_t n, uint64_t seed, uint32_t id, double 
 static void ms_init(float *state, const void *params, const ApData *data) {
   const MsParams *p = params;
   (void)data;
-  size_t H = (size_t)p->hidden, V = (size_t)(p->pixels + p->labels);
+  size_t H = (size_t)p->hidden, V = (size_t)p->pixels + (size_t)p->labels * p->label_copies;
   MsDims d = ms_dims(p);
   memset(state, 0, ms_canon_floats(&d) * sizeof *state); /* velocities, not diverged, the
                                                             record's fields */

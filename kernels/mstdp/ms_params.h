@@ -3,7 +3,8 @@
  * replica. Shared by the model description (ms_model.c), the iteration body (ms_body.h)
  * and the backends.
  *
- * Units: V visible (P pixels, then C labels) and H hidden. Canonical state (checkpoints,
+ * Units: V visible (P pixels, then C labels of K units each, a label's units side by
+ * side) and H hidden. Canonical state (checkpoints,
  * results): W_vh [H][V], W_hh [H][H] (diagonal 0), W_hv [V][H], b_v, b_h, s_v, s_h, v_v,
  * v_h, status/diverged, then what a record carries between its units: record/series (the
  * record's series so far, F) and record/kept (the states s, v the read-outs return to:
@@ -25,7 +26,8 @@ typedef enum { MS_ORDER_FILE = 0, MS_ORDER_SHUFFLED = 1 } ms_order;
 
 typedef struct MsParams {
   uint64_t seed;
-  int pixels, labels, hidden; /* V = pixels + labels; fixed for an experiment */
+  int pixels, labels, hidden; /* fixed for an experiment */
+  int label_copies;           /* visible units per label: V = pixels + labels x copies */
   double eps, m, beta, alpha;
   int cycles;      /* T: (clamped, free) phase pairs per training image */
   int iterations;  /* per phase */
@@ -93,18 +95,19 @@ AP_HD int ms_part_runs(const MsConst *k, int part, int e) {
  * visible 0..V-1, zeros up to Hp + Vp = Np. A hidden receiver's row holds its weights
  * from the Np units in that order; a visible receiver's row those from the Hp hidden. */
 typedef struct MsDims {
-  int P, C, V, H;
+  int P, C, K, V, H; /* pixels, labels, units per label, visible (P + C K), hidden */
   int Hp, Vp, Np;
   int F; /* floats of a record's series (MsSeries.width; ms_dims sets it, ms_dims_of not) */
 } MsDims;
 
 #define MS_PAD 16 /* the dot products sum in 16 interleaved partial sums (ms_equations.h) */
 
-AP_HD MsDims ms_dims_of(int pixels, int labels, int hidden) {
+AP_HD MsDims ms_dims_of(int pixels, int labels, int copies, int hidden) {
   MsDims d;
   d.P = pixels;
   d.C = labels;
-  d.V = pixels + labels;
+  d.K = copies;
+  d.V = pixels + labels * copies;
   d.H = hidden;
   d.Hp = (hidden + MS_PAD - 1) / MS_PAD * MS_PAD;
   d.Vp = (d.V + MS_PAD - 1) / MS_PAD * MS_PAD;
