@@ -1,5 +1,5 @@
 /* The CUDA device as a backend: whether one answers, and what it is; and what the models'
- * CUDA implementations (kernels/<model>/*.cu) share: the dataset's device copy. */
+ * CUDA implementations (the .cu files of kernels/<model>/) share: the dataset's device copy. */
 #include "backend.h"
 #include "backend_cuda.cuh"
 

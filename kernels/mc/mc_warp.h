@@ -86,7 +86,7 @@ static inline int mw_any(const int *v) {
 }
 #ifdef __CUDACC__
 #define MW_FN static inline __host__
-#define UNROLL _Pragma("unroll")
+#define UNROLL /* nvcc's host pass: its front end knows no GCC unroll, the host compiler no unroll */
 #else
 #define MW_FN static inline
 #define UNROLL _Pragma("GCC unroll 64")
