@@ -785,4 +785,23 @@ AP_HD int mw_fits(const McDims *d, int neuron, const ApData *data) {
          neuron == MC_RATE && data->n_train <= MW_MAX_SAMPLES && data->n_val <= MW_MAX_SAMPLES;
 }
 
+/* The two readings' macros end here: their short names (L, FROM, ANY, ...) would otherwise
+ * reach every file that includes this one. What others use stays: MW0-MW2, MW_MAX_SAMPLES,
+ * MW_SHARED_FLOATS and the scratch's MW_SH_*. */
+#undef LV
+#undef LARR
+#undef L
+#undef LX
+#undef LANES
+#undef LANES_END
+#undef FROM
+#undef FROMX
+#undef ANY
+#undef UNROLL
+#undef WARP_SYNC
+#undef MW_FN
+#undef MW_HERE
+#undef MW_MOVE
+#undef MW_SHARED
+
 #endif
