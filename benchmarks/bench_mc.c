@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--threads"))
       exec.threads = atoi(v);
     else if (!strcmp(a, "--cuda-kernel"))
-      exec.version = v;
+      exec.cuda_version = v;
     else if (!strcmp(a, "--cpu-kernel"))
       exec.cpu_version = v;
     else if (!strcmp(a, "--seconds"))

@@ -217,7 +217,7 @@ static int cmd_run(int argc, char **argv, const char *command) {
       }
       opt.exec.threads = (int)t;
     } else if ((v = opt_value(argc, argv, &i, "--cuda-kernel", &bad))) {
-      opt.exec.version = v;
+      opt.exec.cuda_version = v;
     } else if ((v = opt_value(argc, argv, &i, "--cpu-kernel", &bad))) {
       opt.exec.cpu_version = v;
     } else if ((v = opt_value(argc, argv, &i, "--out", &bad))) {

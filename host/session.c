@@ -70,7 +70,7 @@ ap_status session_check(const ApExperiment *ex, const ApBackend *be, const ApExe
     return ap_fail(err, AP_ERR_UNAVAILABLE, "model %s has no %s implementation", m->name, be->name);
   ap_status st = AP_OK;
   if (exec) st = check_version(m, "cpu", "--cpu-kernel", exec->cpu_version, err);
-  if (!st && exec) st = check_version(m, "cuda", "--cuda-kernel", exec->version, err);
+  if (!st && exec) st = check_version(m, "cuda", "--cuda-kernel", exec->cuda_version, err);
   for (int r = 0; r < ex->n_replicas && !st; r++) {
     ApError why = {{0}};
     if (m->check(config_params(ex, r), data, &why))

@@ -23,7 +23,7 @@ static ap_status cuda_probe(ApError *err) {
 static void cuda_describe(const ApExec *exec, char *buf, size_t n) {
   int dev = 0;
   cudaDeviceProp p;
-  const char *v = exec && exec->version && *exec->version ? exec->version : "auto";
+  const char *v = exec && exec->cuda_version && *exec->cuda_version ? exec->cuda_version : "auto";
   if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
     snprintf(buf, n, "cuda (device not readable), kernel %s", v);
     return;

@@ -170,14 +170,14 @@ ap_status ls_memory(const char *backend, const ApCohortSpec *spec, ApCohortMem *
 static ap_status cpu_state_set(ApCohort *c, const float *state, ApError *err) {
   (void)err;
   for (int i = 0; i < c->n; i++)
-    ls_convert(&c->d, &c->reps[i].net, &c->reps[i].r, (float *)state + i * c->canon, 0);
+    ls_convert(&c->d, &c->reps[i].net, &c->reps[i].r, (float *)state + i * c->canon, LS_INTO_REP);
   return AP_OK;
 }
 
 static ap_status cpu_state_get(ApCohort *c, float *state, ApError *err) {
   (void)err;
   for (int i = 0; i < c->n; i++)
-    ls_convert(&c->d, &c->reps[i].net, &c->reps[i].r, state + i * c->canon, 1);
+    ls_convert(&c->d, &c->reps[i].net, &c->reps[i].r, state + i * c->canon, LS_INTO_CANON);
   return AP_OK;
 }
 

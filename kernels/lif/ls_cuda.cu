@@ -313,7 +313,7 @@ static size_t net_pack(const LsNet *n, char *h, char *d, LsNet *dn) {
 
 static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *err) {
   const LsParams *params = (const LsParams *)spec->params;
-  const char *v = spec->exec.version;
+  const char *v = spec->exec.cuda_version;
   if (v && *v && strcmp(v, "auto") && strcmp(v, "generic") && strcmp(v, "split"))
     return ap_fail(err, AP_ERR_USAGE, "cuda kernel %s: lif_stdp has auto, generic and split", v);
   c->d = ls_dims(&params[0]);
@@ -460,7 +460,7 @@ static ap_status cuda_state_set(ApCohort *c, const float *state, ApError *err) {
   size_t nc = c->canon;
   for (int i = 0; i < c->R; i++) {
     LsRep r = staged(c, i);
-    ls_convert(&c->d, &c->nets[i], &r, (float *)state + (size_t)i * nc, 0);
+    ls_convert(&c->d, &c->nets[i], &r, (float *)state + (size_t)i * nc, LS_INTO_REP);
     *r.n_spk = 0;
     *r.n_rast = 0;
     memset(r.wsum, 0, 4 * sizeof *r.wsum); /* (the split kernel's sums start from zero) */
@@ -477,7 +477,7 @@ static ap_status cuda_state_get(ApCohort *c, float *state, ApError *err) {
   CUDA_CHECK(cudaStreamSynchronize(c->stream));
   for (int i = 0; i < c->R; i++) {
     LsRep r = staged(c, i);
-    ls_convert(&c->d, &c->nets[i], &r, state + (size_t)i * nc, 1);
+    ls_convert(&c->d, &c->nets[i], &r, state + (size_t)i * nc, LS_INTO_CANON);
   }
   return AP_OK;
 }

@@ -34,7 +34,7 @@
  *            Bars) and at most 64 samples; tests/test_warp.c runs the same code on the CPU.
  * "auto" takes wide for networks with a product over MC_WIDE_MIN_PRE inputs or more
  * (mc_wide_net: the sums of the CPU's auto path; generic then sums the same way), else
- * warp where it applies, else generic; ApExec.version names one. Which wins at which size,
+ * warp where it applies, else generic; ApExec.cuda_version names one. Which wins at which size,
  * and cuBLAS for wide layers, are for a session with a GPU to measure: no GPU measured
  * these choices yet.
  *
@@ -356,7 +356,7 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   c->R = spec->n;
   c->resident = -1;
   c->width = spec->layout->series_width;
-  const char *v = spec->exec.version;
+  const char *v = spec->exec.cuda_version;
   int fits = mw_fits(&dims, params[0].neuron, data);
   c->wide_sum = mc_wide_net(&dims);
   int wide_blocks = 0; /* wide:N, N blocks per replica (0: as many as help) */
