@@ -213,7 +213,7 @@ static int build(hid_t file, const RunFile *f) {
     bad |= attr_int(file, "n_replicas_total", ex->n_total);
   }
 
-  ParamCtx pc = {file, ex->model, R, 0};
+  ParamCtx pc = {.file = file, .model = ex->model, .R = R, .failed = 0};
   if (config_for_each_param(ex, write_param, &pc)) pc.failed = 1;
   bad |= pc.failed;
   hsize_t rd = (hsize_t)R;

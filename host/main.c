@@ -193,7 +193,7 @@ static int cmd_run(int argc, char **argv, const char *command) {
   const char *file = NULL, *sets[256];
   int estimate = !strcmp(argv[1], "estimate");
   int n_sets = 0, print_config = 0, bad = 0, shard_index = 0, shard_count = 0, dry_run = estimate;
-  RunOptions opt = {"auto", {.threads = 0}, NULL, 0, 0, command, 0};
+  RunOptions opt = {.backend = "auto", .exec = {.threads = 0}, .command = command};
   for (int i = 2; i < argc && !bad; i++) {
     const char *a = argv[i], *v;
     if (!strcmp(a, "-h") || !strcmp(a, "--help")) {

@@ -37,7 +37,8 @@ static ap_status cuda_memory(size_t *free_b, size_t *total_b, ApError *err) {
   return AP_OK;
 }
 
-static const ApBackend cuda_backend = {"cuda", cuda_probe, cuda_describe, cuda_memory};
+static const ApBackend cuda_backend = {
+    .name = "cuda", .probe = cuda_probe, .describe = cuda_describe, .memory = cuda_memory};
 
 extern "C" const ApBackend *ap_backend_cuda(void) { return &cuda_backend; }
 

@@ -146,12 +146,12 @@ static __global__ void __launch_bounds__(THREADS)
               .data = &data,
               .team = 1,
               .wide_sum = wide_sum};
-  McOut o = {series + (size_t)r * MAX_CHUNK * width,
-             (size_t)MAX_CHUNK * width,
-             from.record,
-             width,
-             NULL,
-             1};
+  McOut o = {.base = series + (size_t)r * MAX_CHUNK * width,
+             .row_stride = (size_t)MAX_CHUNK * width,
+             .col0 = from.record,
+             .width = width,
+             .rows = NULL,
+             .n_real = 1};
   mc_body_records(&b, from, to, &o);
 }
 
@@ -193,12 +193,12 @@ static __global__ void __launch_bounds__(THREADS)
               .wide_sum = MC_WIDE_WARP,
               .bar = bar + 4 * (size_t)r,
               .n_blocks = n_blocks};
-  McOut o = {series + (size_t)r * MAX_CHUNK * width,
-             (size_t)MAX_CHUNK * width,
-             from.record,
-             width,
-             NULL,
-             1};
+  McOut o = {.base = series + (size_t)r * MAX_CHUNK * width,
+             .row_stride = (size_t)MAX_CHUNK * width,
+             .col0 = from.record,
+             .width = width,
+             .rows = NULL,
+             .n_real = 1};
   mc_body_records(&b, from, to, &o);
 }
 
@@ -601,8 +601,13 @@ static void cuda_describe_cohort(const ApCohort *c, char *buf, size_t n) {
 }
 
 static const ApModelImpl cuda_impl = {
-    "generic|warp|wide", cuda_cohort_create, cuda_cohort_destroy,  cuda_state_set,
-    cuda_state_get,      cuda_run,           cuda_describe_cohort,
+    .versions = "generic|warp|wide",
+    .cohort_create = cuda_cohort_create,
+    .cohort_destroy = cuda_cohort_destroy,
+    .state_set = cuda_state_set,
+    .state_get = cuda_state_get,
+    .run = cuda_run,
+    .describe = cuda_describe_cohort,
 };
 
 extern "C" const ApModelImpl *mc_cuda_impl(void) { return &cuda_impl; }
