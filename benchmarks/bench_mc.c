@@ -89,7 +89,7 @@ int main(int argc, char **argv) {
   int t_pres = 100;
   ApExec exec = {.threads = 0};
   double seconds = 3.0;
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) { /* an option and its value */
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       printf(
@@ -131,7 +131,6 @@ int main(int argc, char **argv) {
       fprintf(stderr, "bench_mc: unknown option %s\n", a);
       return 64;
     }
-    i++;
   }
   ApError err = {{0}};
   const ApBackend *be;
