@@ -86,7 +86,8 @@ static inline int mw_any(const int *v) {
 }
 #ifdef __CUDACC__
 #define MW_FN static inline __host__
-#define UNROLL /* nvcc's host pass: its front end knows no GCC unroll, the host compiler no unroll */
+/* nvcc's host pass: nvcc's front end knows no GCC unroll, the host compiler no unroll */
+#define UNROLL
 #else
 #define MW_FN static inline
 #define UNROLL _Pragma("GCC unroll 64")
