@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
   }
   int warm = (int)(warm_ms / record_ms + 0.5), records = (int)(seconds * 1000.0 / record_ms + 0.5);
   if (records < 1) records = 1;
-  ApExec exec = {.threads = threads, .version = kernel, .cpu_version = cpu_kernel};
+  ApExec exec = {.threads = threads, .cpu_version = cpu_kernel, .cuda_version = kernel};
   char desc[256];
   be->describe(&exec, desc, sizeof desc);
   printf("# bench_ls: lif_stdp, topdown %s, psc %s, %g s simulated after %g s warm-up, records "

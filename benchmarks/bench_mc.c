@@ -89,7 +89,7 @@ int main(int argc, char **argv) {
   int t_pres = 100;
   ApExec exec = {.threads = 0};
   double seconds = 3.0;
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i += 2) { /* an option and its value */
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       printf(
@@ -122,7 +122,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--threads"))
       exec.threads = atoi(v);
     else if (!strcmp(a, "--cuda-kernel"))
-      exec.version = v;
+      exec.cuda_version = v;
     else if (!strcmp(a, "--cpu-kernel"))
       exec.cpu_version = v;
     else if (!strcmp(a, "--seconds"))
@@ -131,7 +131,6 @@ int main(int argc, char **argv) {
       fprintf(stderr, "bench_mc: unknown option %s\n", a);
       return 64;
     }
-    i++;
   }
   ApError err = {{0}};
   const ApBackend *be;

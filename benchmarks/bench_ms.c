@@ -105,7 +105,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[i], "--backend") && i + 1 < argc)
       backend = argv[++i];
     else if (!strcmp(argv[i], "--cuda-kernel") && i + 1 < argc)
-      exec.version = argv[++i];
+      exec.cuda_version = argv[++i];
     else if (!strcmp(argv[i], "--iterations") && i + 1 < argc)
       n_iters = parse_list(argv[++i], iters, 16);
     else if (!strcmp(argv[i], "--records") && i + 1 < argc)

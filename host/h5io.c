@@ -218,7 +218,7 @@ static int write_attrs(hid_t file, const RunFile *f) {
 static int write_replicas(hid_t file, const RunFile *f) {
   const ApExperiment *ex = f->ex;
   int bad = 0;
-  ParamCtx pc = {file, ex->model, ex->n_replicas, 0};
+  ParamCtx pc = {.file = file, .model = ex->model, .R = ex->n_replicas, .failed = 0};
   if (config_for_each_param(ex, write_param, &pc)) pc.failed = 1;
   bad |= pc.failed;
   hsize_t rd = (hsize_t)ex->n_replicas;

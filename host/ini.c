@@ -145,7 +145,7 @@ ap_status ini_parse_text(Ini *ini, const char *text, const char *name, ApError *
   free(line);
   if (st) return st;
   /* every key once per section, but zip */
-  Seen seen = {64, NULL};
+  Seen seen = {.cap = 64, .slot = NULL};
   while (seen.cap < 2 * (size_t)ini->n) seen.cap *= 2;
   if (!(seen.slot = calloc(seen.cap, sizeof *seen.slot)))
     return ap_fail(err, AP_ERR_OSERR, "out of memory");

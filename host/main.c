@@ -247,7 +247,7 @@ static int check_run_args(char **argv, RunArgs *a) {
 static int run_args(int argc, char **argv, const char *command, RunArgs *a) {
   int estimate = a->estimate = !strcmp(argv[1], "estimate"), bad = 0, rc = 0;
   a->dry_run = estimate;
-  a->opt = (RunOptions){"auto", {.threads = 0}, NULL, 0, 0, command, 0};
+  a->opt = (RunOptions){.backend = "auto", .exec = {.threads = 0}, .command = command};
   for (int i = 2; i < argc && !bad && !rc; i++) {
     const char *arg = argv[i], *v;
     if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
@@ -265,7 +265,7 @@ static int run_args(int argc, char **argv, const char *command, RunArgs *a) {
     } else if ((v = opt_value(argc, argv, &i, "--threads", &bad))) {
       rc = threads_arg(v, a);
     } else if ((v = opt_value(argc, argv, &i, "--cuda-kernel", &bad))) {
-      a->opt.exec.version = v;
+      a->opt.exec.cuda_version = v;
     } else if ((v = opt_value(argc, argv, &i, "--cpu-kernel", &bad))) {
       a->opt.exec.cpu_version = v;
     } else if ((v = opt_value(argc, argv, &i, "--out", &bad))) {

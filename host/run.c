@@ -39,7 +39,7 @@ static int file_exists(const char *path) {
 static ap_status kernels_match(const char *ckpt, const ApExec *exec, ApError *err) {
   char was[2][64];
   runfile_kernels(ckpt, was[0], was[1], sizeof was[0]);
-  const char *now[2] = {exec->cpu_version, exec->version},
+  const char *now[2] = {exec->cpu_version, exec->cuda_version},
              *option[2] = {"--cpu-kernel", "--cuda-kernel"};
   for (int k = 0; k < 2; k++) {
     const char *v = now[k] && *now[k] ? now[k] : "auto";
@@ -314,7 +314,7 @@ static ap_status first_checkpoint(Run *run, const ApBackend *be, ApError *err) {
                       .cohorts = s->cohorts,
                       .n_cohorts = s->n_cohorts,
                       .cpu_kernel = opt->exec.cpu_version,
-                      .cuda_kernel = opt->exec.version};
+                      .cuda_kernel = opt->exec.cuda_version};
   if ((st = session_events(s, &run->events, &run->events_start, err))) return st;
   run->rf.events = run->events, run->rf.events_start = run->events_start;
   if (!opt->resume) {

@@ -70,7 +70,7 @@ ap_status session_check(const ApExperiment *ex, const ApBackend *be, const ApExe
     return ap_fail(err, AP_ERR_UNAVAILABLE, "model %s has no %s implementation", m->name, be->name);
   ap_status st = AP_OK;
   if (exec) st = check_version(m, "cpu", "--cpu-kernel", exec->cpu_version, err);
-  if (!st && exec) st = check_version(m, "cuda", "--cuda-kernel", exec->version, err);
+  if (!st && exec) st = check_version(m, "cuda", "--cuda-kernel", exec->cuda_version, err);
   for (int r = 0; r < ex->n_replicas && !st; r++) {
     ApError why = {{0}};
     if (m->check(config_params(ex, r), data, &why))
@@ -170,7 +170,14 @@ static ap_status open_on(Session *s, const ApExperiment *ex, const ApBackend *be
   }
   for (int c = 0; c < s->n_cohorts; c++) {
     SessionCohort *co = &s->cohorts[c];
-    ApCohortSpec spec = {co->params, co->n, co->ids, &s->data, s->lay, s->exec, s->E, s->units};
+    ApCohortSpec spec = {.params = co->params,
+                         .n = co->n,
+                         .rows = co->ids,
+                         .data = &s->data,
+                         .layout = s->lay,
+                         .exec = s->exec,
+                         .n_records = s->E,
+                         .units = s->units};
     if ((st = s->impl->cohort_create(&spec, &co->c, err))) goto fail;
     s->handles[c] = co->c;
   }
@@ -206,7 +213,7 @@ ap_status session_pull(Session *s, ApError *err) {
 }
 
 ap_status session_advance(Session *s, ApPos from, ApPos to, ApError *err) {
-  ApSeriesBuf out = {s->series, s->E, s->lay->series_width};
+  ApSeriesBuf out = {.base = s->series, .n_records = s->E, .width = s->lay->series_width};
   for (int c = 0; c < s->n_cohorts; c++) s->busy[c] = NAN;
   ap_status st = s->impl->run(s->handles, s->n_cohorts, from, to, &out, s->busy, err);
   if (st) return st;

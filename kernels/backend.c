@@ -54,7 +54,8 @@ static void cpu_describe(const ApExec *exec, char *buf, size_t n) {
   snprintf(buf, n, "cpu, %d thread%s", t, t == 1 ? "" : "s");
 }
 
-static const ApBackend cpu_backend = {"cpu", cpu_probe, cpu_describe, NULL};
+static const ApBackend cpu_backend = {
+    .name = "cpu", .probe = cpu_probe, .describe = cpu_describe, .memory = NULL};
 
 size_t ap_device_budget(size_t free_b) { return free_b / 10 * 9; }
 

@@ -4,8 +4,9 @@
 #ifndef AP_BACKEND_H
 #define AP_BACKEND_H
 
+#include "core/ap_data.h"
 #include "core/ap_defs.h"
-#include "model.h"
+#include "core/ap_exec.h"
 
 typedef struct ApBackend {
   const char *name; /* "cpu", "cuda": the name models' impl() are asked for */

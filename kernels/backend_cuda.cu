@@ -1,5 +1,5 @@
 /* The CUDA device as a backend: whether one answers, and what it is; and what the models'
- * CUDA implementations (kernels/<model>/*.cu) share: the dataset's device copy. */
+ * CUDA implementations (the .cu files of kernels/<model>/) share: the dataset's device copy. */
 #include "backend.h"
 #include "backend_cuda.cuh"
 
@@ -23,7 +23,7 @@ static ap_status cuda_probe(ApError *err) {
 static void cuda_describe(const ApExec *exec, char *buf, size_t n) {
   int dev = 0;
   cudaDeviceProp p;
-  const char *v = exec && exec->version && *exec->version ? exec->version : "auto";
+  const char *v = exec && exec->cuda_version && *exec->cuda_version ? exec->cuda_version : "auto";
   if (cudaGetDevice(&dev) != cudaSuccess || cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
     snprintf(buf, n, "cuda (device not readable), kernel %s", v);
     return;
@@ -37,7 +37,8 @@ static ap_status cuda_memory(size_t *free_b, size_t *total_b, ApError *err) {
   return AP_OK;
 }
 
-static const ApBackend cuda_backend = {"cuda", cuda_probe, cuda_describe, cuda_memory};
+static const ApBackend cuda_backend = {
+    .name = "cuda", .probe = cuda_probe, .describe = cuda_describe, .memory = cuda_memory};
 
 extern "C" const ApBackend *ap_backend_cuda(void) { return &cuda_backend; }
 

@@ -1,5 +1,5 @@
-/* What the models' CUDA implementations (kernels/<model>/*.cu) share: checked CUDA calls
- * and the dataset's device copy. For .cu files only. */
+/* What the models' CUDA implementations (the .cu files of kernels/<model>/) share: checked
+ * CUDA calls and the dataset's device copy. For .cu files only. */
 #ifndef AP_BACKEND_CUDA_CUH
 #define AP_BACKEND_CUDA_CUH
 

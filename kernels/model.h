@@ -12,6 +12,7 @@
 
 #include "core/ap_data.h"
 #include "core/ap_defs.h"
+#include "core/ap_exec.h"
 
 #include <stdint.h>
 
@@ -88,13 +89,6 @@ typedef struct ApLayout {
 /* ---- running ---------------------------------------------------------------------- */
 
 typedef struct ApCohort ApCohort; /* a backend's replicas of one schedule (the model's type) */
-
-/* How the host wants a cohort run. Configuration reaches kernels as these arguments. */
-typedef struct ApExec {
-  int threads;             /* CPU threads (0: every core) */
-  const char *version;     /* CUDA kernel version, NULL or "auto": the implementation picks */
-  const char *cpu_version; /* CPU kernel version, NULL or "auto": the implementation picks */
-} ApExec;
 
 /* A point in a run: `unit` units into record `record` (0: the record's start). A record
  * is cut into ApCohortSpec.units units (ApModel.units), so that a launch or a CPU work

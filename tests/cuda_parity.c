@@ -431,7 +431,7 @@ ap_status parity_run(const ParityCase *pc, const ApBackend *cuda, char *msg, siz
   have_ex = 1;
   if (pc->max_replicas && ex.n_replicas > pc->max_replicas) ex.n_replicas = pc->max_replicas;
   int split = pc->gpu_epochs ? pc->gpu_epochs : ex.epochs;
-  ApExec cpu_exec = {.threads = 0}, gpu_exec = {.version = pc->kernel};
+  ApExec cpu_exec = {.threads = 0}, gpu_exec = {.cuda_version = pc->kernel};
   if ((st = session_open(&cpu, &ex, ap_backend_cpu(), &cpu_exec, &err)) ||
       (st = session_run(&cpu, 0, ex.epochs, &err)) || (st = session_pull(&cpu, &err)))
     goto out;

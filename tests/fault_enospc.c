@@ -12,6 +12,17 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+/* The next definition of NAME (libc's) into the function pointer FN: ISO C has no
+ * conversion from dlsym's object pointer to a function pointer, so its bytes are copied
+ * (what POSIX guarantees to work). */
+#define REAL(fn, name)                                                                             \
+  do {                                                                                             \
+    if (!fn) {                                                                                     \
+      void *sym = dlsym(RTLD_NEXT, name);                                                          \
+      memcpy(&fn, &sym, sizeof fn);                                                                \
+    }                                                                                              \
+  } while (0)
+
 static int opened;       /* temporary files opened so far */
 static int doomed[1024]; /* fds whose writes fail */
 
@@ -24,7 +35,7 @@ static int track(int fd, const char *path) {
 
 int open(const char *path, int flags, ...) {
   static int (*real)(const char *, int, ...);
-  if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open");
+  REAL(real, "open");
   va_list ap;
   va_start(ap, flags);
   mode_t mode = (flags & O_CREAT) ? (mode_t)va_arg(ap, int) : 0;
@@ -34,7 +45,7 @@ int open(const char *path, int flags, ...) {
 
 int open64(const char *path, int flags, ...) {
   static int (*real)(const char *, int, ...);
-  if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, "open64");
+  REAL(real, "open64");
   va_list ap;
   va_start(ap, flags);
   mode_t mode = (flags & O_CREAT) ? (mode_t)va_arg(ap, int) : 0;
@@ -44,7 +55,7 @@ int open64(const char *path, int flags, ...) {
 
 ssize_t write(int fd, const void *buf, size_t n) {
   static ssize_t (*real)(int, const void *, size_t);
-  if (!real) real = (ssize_t(*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+  REAL(real, "write");
   if (fd >= 0 && fd < 1024 && doomed[fd]) {
     errno = ENOSPC;
     return -1;
@@ -54,7 +65,7 @@ ssize_t write(int fd, const void *buf, size_t n) {
 
 int close(int fd) {
   static int (*real)(int);
-  if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "close");
+  REAL(real, "close");
   if (fd >= 0 && fd < 1024) doomed[fd] = 0;
   return real(fd);
 }

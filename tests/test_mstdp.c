@@ -248,7 +248,7 @@ Test(clamp, training_clamps_pixels_and_labels_a_test_the_pixels_generation_the_l
   for (int mode = 0; mode < 4; mode++) { /* training, test, generation, free */
     Net n;
     net_open(&n, text);
-    MsBody b = {&n.r, &n.k, n.d, &n.data, &n.ser, 0};
+    MsBody b = {.r = &n.r, .k = &n.k, .d = n.d, .data = &n.data, .ser = &n.ser};
     int Hp = n.d.Hp, pending = 0;
     ms_set_targets(t, &b, x, 2);
     int lo = mode == 2 ? Hp + 9 : Hp, hi = mode == 1 ? Hp + 9 : Hp + 12;
@@ -279,7 +279,7 @@ Test(clamp, a_labels_copies_share_its_target_and_are_read_as_their_sum) {
   ms_rep_carve(&r, mem, &d);
   MsConst k;
   memset(&k, 0, sizeof k);
-  MsBody b = {&r, &k, d, NULL, NULL, 0};
+  MsBody b = {.r = &r, .k = &k, .d = d};
   MsTeam t = {0, 1};
   const float x[9] = {1, 0, 1, 1, 1, 0, 0, 0, 1};
   for (int range = MS_RANGE_PM1; range <= MS_RANGE_01; range++) {

@@ -64,8 +64,12 @@ static void emulate_and_compare(const char *ini, int chunk) {
       long long n = chunk > 0 ? chunk * U : -chunk, at = ap_pos_index(a, U) + n;
       ApPos to = ap_pos_at(at < end ? at : end, U);
       float *rows = series + r * (size_t)ex.epochs * (size_t)F;
-      McOut o = {
-          rows + (size_t)a.record * (size_t)F, (size_t)ex.epochs * (size_t)F, a.record, F, NULL, 1};
+      McOut o = {.base = rows + (size_t)a.record * (size_t)F,
+                 .row_stride = (size_t)ex.epochs * (size_t)F,
+                 .col0 = a.record,
+                 .width = F,
+                 .rows = NULL,
+                 .n_real = 1};
       McBody fresh = b;
       mc_body_records(&fresh, a, to, &o);
       a = to;

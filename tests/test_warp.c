@@ -4,6 +4,13 @@
  * block that read another lane's value while it is being written would differ). */
 #include "kernels/mc/mc_warp.h"
 
+/* the warp readings' short macro names end with mc_warp.h (this fails to compile if not) */
+#if defined(LV) || defined(LARR) || defined(L) || defined(LX) || defined(LANES) ||                 \
+    defined(LANES_END) || defined(FROM) || defined(FROMX) || defined(ANY) || defined(UNROLL) ||    \
+    defined(WARP_SYNC)
+#error "mc_warp.h leaves its short macro names defined"
+#endif
+
 #include "cuda_parity.h"
 #include "helpers.h"
 

@@ -292,7 +292,7 @@ enum { SIDE = 8, N_PIX = SIDE * SIDE, N_CLASSES = 4, N_TRAIN = 200, N_TEST = 100
 static uint32_t lcg(uint32_t *s) { return *s = *s * 1664525u + 1013904223u; }
 
 static void write_set(const char *images, const char *labels, int n, uint32_t seed,
-                      const unsigned char proto[N_CLASSES][N_PIX]) {
+                      unsigned char proto[N_CLASSES][N_PIX]) {
   unsigned char *px = malloc((size_t)n * N_PIX), *lab = malloc((size_t)n);
   for (int s = 0; s < n; s++) {
     lab[s] = (unsigned char)(lcg(&seed) >> 30); /* classes in random order */

@@ -202,13 +202,13 @@ typedef struct LsIn {
 
 LS_FN LsIn ls_neuron_in(const LsConst *k, int type) {
   float wl = k->w_lgn[type];
-  LsIn c = {k->w_bg >= 0.0f ? k->w_bg : 0.0f,
-            k->w_bg < 0.0f ? k->w_bg : 0.0f,
-            wl >= 0.0f ? wl : 0.0f,
-            wl < 0.0f ? wl : 0.0f,
-            k->p_plus,
-            k->p_minus,
-            k->ref_steps};
+  LsIn c = {.bg_ex = k->w_bg >= 0.0f ? k->w_bg : 0.0f,
+            .bg_in = k->w_bg < 0.0f ? k->w_bg : 0.0f,
+            .lgn_ex = wl >= 0.0f ? wl : 0.0f,
+            .lgn_in = wl < 0.0f ? wl : 0.0f,
+            .p_plus = k->p_plus,
+            .p_minus = k->p_minus,
+            .ref = k->ref_steps};
   return c;
 }
 
@@ -224,7 +224,12 @@ LS_FN int ls_neuron_at(int i, float in_ex, float in_in, float c, float cl, LsIn 
   in_in += c * q.bg_in;
   in_ex += cl * q.lgn_ex;
   in_in += cl * q.lgn_in;
-  LsNeuron n = {v[i], i_ex[i], di_ex[i], i_in[i], di_in[i], refr[i]};
+  LsNeuron n = {.v = v[i],
+                .i_ex = i_ex[i],
+                .di_ex = di_ex[i],
+                .i_in = i_in[i],
+                .di_in = di_in[i],
+                .refr = refr[i]};
   int fired = ls_neuron_step(&n, P, psc, q.ref, in_ex, in_in);
   v[i] = n.v, i_ex[i] = n.i_ex, di_ex[i] = n.di_ex;
   i_in[i] = n.i_in, di_in[i] = n.di_in, refr[i] = n.refr;

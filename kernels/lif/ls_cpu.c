@@ -170,14 +170,14 @@ ap_status ls_memory(const char *backend, const ApCohortSpec *spec, ApCohortMem *
 static ap_status cpu_state_set(ApCohort *c, const float *state, ApError *err) {
   (void)err;
   for (int i = 0; i < c->n; i++)
-    ls_convert(&c->d, &c->reps[i].net, &c->reps[i].r, (float *)state + i * c->canon, 0);
+    ls_convert(&c->d, &c->reps[i].net, &c->reps[i].r, (float *)state + i * c->canon, LS_INTO_REP);
   return AP_OK;
 }
 
 static ap_status cpu_state_get(ApCohort *c, float *state, ApError *err) {
   (void)err;
   for (int i = 0; i < c->n; i++)
-    ls_convert(&c->d, &c->reps[i].net, &c->reps[i].r, state + i * c->canon, 1);
+    ls_convert(&c->d, &c->reps[i].net, &c->reps[i].r, state + i * c->canon, LS_INTO_CANON);
   return AP_OK;
 }
 
@@ -239,7 +239,7 @@ static int pair_order(const void *a, const void *b) {
  * spikes are put in a team of one's order. */
 static int run_replica(ApCohort *c, Rep *rp, int team, long long s0, long long s1,
                        const ApSeriesBuf *out) {
-  LsBody b = {&rp->r, &rp->k, &c->d, &c->ser};
+  LsBody b = {.r = &rp->r, .k = &rp->k, .d = &c->d, .ser = &c->ser};
   const int steps = c->d.steps;
   for (long long a = s0; a < s1;) {
     long long z = (a / steps + 1) * steps; /* this record's end */
@@ -247,14 +247,14 @@ static int run_replica(ApCohort *c, Rep *rp, int team, long long s0, long long s
     if (a < c->d.raster_steps && raster_room(rp, &c->d, steps - a % steps)) return -1;
     int n0 = *rp->r.n_rast;
     if (team == 1) {
-      LsTeam t = {0, 1, 0, 1, 0, 1, 0, 0};
+      LsTeam t = {.tid = 0, .nth = 1, .blk = 0, .nblk = 1, .btid = 0, .bnth = 1};
       ls_team_neurons(&t, c->d.N);
       team_steps(t, &b, a, z, out, rp->row);
     } else {
 #pragma omp parallel num_threads(team)
       {
         int tid = omp_get_thread_num(), nth = omp_get_num_threads();
-        LsTeam t = {tid, nth, tid, nth, 0, 1, 0, 0};
+        LsTeam t = {.tid = tid, .nth = nth, .blk = tid, .nblk = nth, .btid = 0, .bnth = 1};
         ls_team_neurons(&t, c->d.N);
         team_steps(t, &b, a, z, out, rp->row);
       }

@@ -76,7 +76,12 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   __shared__ LsDims dims;
   __shared__ LsSeries sr;
   int r = blockIdx.x;
-  LsTeam t = {(int)threadIdx.x, (int)blockDim.x, 0, 1, (int)threadIdx.x, (int)blockDim.x, 0, 0};
+  LsTeam t = {.tid = (int)threadIdx.x,
+              .nth = (int)blockDim.x,
+              .blk = 0,
+              .nblk = 1,
+              .btid = (int)threadIdx.x,
+              .bnth = (int)blockDim.x};
   ls_team_neurons(&t, d.N);
   if (t.tid == 0) {
     rep = reps[r];
@@ -87,7 +92,7 @@ static __global__ void __launch_bounds__(MAX_THREADS)
     rep.rast_cap = rast ? rast_cap : 0;
   }
   __syncthreads();
-  LsBody b = {&rep, &k, &dims, &sr};
+  LsBody b = {.r = &rep, .k = &k, .d = &dims, .ser = &sr};
   long long e_base = s0 / d.steps;
   float *rows = series + (size_t)r * (size_t)chunk * (size_t)ser.width; /* [E][F] */
   int step = (int)(s0 % d.steps);
@@ -119,7 +124,12 @@ static __device__ inline void split_load(const LsRep *reps, const LsConst *cst, 
 
 static __device__ inline LsTeam split_team(int B, int N) {
   int blk = (int)blockIdx.x % B, T = (int)blockDim.x;
-  LsTeam t = {blk * T + (int)threadIdx.x, B * T, blk, B, (int)threadIdx.x, T, 0, 0};
+  LsTeam t = {.tid = blk * T + (int)threadIdx.x,
+              .nth = B * T,
+              .blk = blk,
+              .nblk = B,
+              .btid = (int)threadIdx.x,
+              .bnth = T};
   ls_team_neurons(&t, N);
   return t;
 }
@@ -141,7 +151,7 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   }
   __syncthreads();
   if (rep.status[0]) return; /* diverged: frozen (ls_diverge_close) */
-  LsBody b = {&rep, &k, &dims, NULL};
+  LsBody b = {.r = &rep, .k = &k, .d = &dims, .ser = NULL};
   ls_neurons(split_team(B, d.N), &b, s);
 }
 
@@ -176,7 +186,7 @@ static __global__ void __launch_bounds__(MAX_THREADS)
     }
     __syncthreads();
   }
-  LsBody b = {&rep, &k, &dims, NULL};
+  LsBody b = {.r = &rep, .k = &k, .d = &dims, .ser = NULL};
   ls_synapses(split_team(B, d.N), &b, s, n, NULL);
 }
 
@@ -191,7 +201,7 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   split_load(reps, cst, &d, r, &rep, &k, &dims);
   __syncthreads();
   if (rep.status[0]) return;
-  LsBody b = {&rep, &k, &dims, NULL};
+  LsBody b = {.r = &rep, .k = &k, .d = &dims, .ser = NULL};
   LsTeam t = split_team(B, d.N);
   ls_weight_sums(t, &b);
   ls_diverge_scan(t, &b);
@@ -211,9 +221,14 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   split_load(reps, cst, &d, r, &rep, &k, &dims);
   if (threadIdx.x == 0) sr = ser;
   __syncthreads();
-  LsTeam t = {(int)threadIdx.x, (int)blockDim.x, 0, 1, (int)threadIdx.x, (int)blockDim.x, 0, 0};
+  LsTeam t = {.tid = (int)threadIdx.x,
+              .nth = (int)blockDim.x,
+              .blk = 0,
+              .nblk = 1,
+              .btid = (int)threadIdx.x,
+              .bnth = (int)blockDim.x};
   ls_team_neurons(&t, d.N);
-  LsBody b = {&rep, &k, &dims, &sr};
+  LsBody b = {.r = &rep, .k = &k, .d = &dims, .ser = &sr};
   float *out = series + ((size_t)r * (size_t)chunk + (size_t)slot) * (size_t)ser.width;
   if (!rep.status[0]) ls_series_write(t, &b, out);
   __syncthreads();
@@ -313,7 +328,7 @@ static size_t net_pack(const LsNet *n, char *h, char *d, LsNet *dn) {
 
 static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *err) {
   const LsParams *params = (const LsParams *)spec->params;
-  const char *v = spec->exec.version;
+  const char *v = spec->exec.cuda_version;
   if (v && *v && strcmp(v, "auto") && strcmp(v, "generic") && strcmp(v, "split"))
     return ap_fail(err, AP_ERR_USAGE, "cuda kernel %s: lif_stdp has auto, generic and split", v);
   c->d = ls_dims(&params[0]);
@@ -460,7 +475,7 @@ static ap_status cuda_state_set(ApCohort *c, const float *state, ApError *err) {
   size_t nc = c->canon;
   for (int i = 0; i < c->R; i++) {
     LsRep r = staged(c, i);
-    ls_convert(&c->d, &c->nets[i], &r, (float *)state + (size_t)i * nc, 0);
+    ls_convert(&c->d, &c->nets[i], &r, (float *)state + (size_t)i * nc, LS_INTO_REP);
     *r.n_spk = 0;
     *r.n_rast = 0;
     memset(r.wsum, 0, 4 * sizeof *r.wsum); /* (the split kernel's sums start from zero) */
@@ -477,7 +492,7 @@ static ap_status cuda_state_get(ApCohort *c, float *state, ApError *err) {
   CUDA_CHECK(cudaStreamSynchronize(c->stream));
   for (int i = 0; i < c->R; i++) {
     LsRep r = staged(c, i);
-    ls_convert(&c->d, &c->nets[i], &r, state + (size_t)i * nc, 1);
+    ls_convert(&c->d, &c->nets[i], &r, state + (size_t)i * nc, LS_INTO_CANON);
   }
   return AP_OK;
 }
@@ -640,8 +655,15 @@ static ap_status cuda_events_set(ApCohort *c, int i, const uint32_t *pairs, size
 }
 
 static const ApModelImpl cuda_impl = {
-    "generic|split", cuda_cohort_create,   cuda_cohort_destroy, cuda_state_set,  cuda_state_get,
-    cuda_run,        cuda_describe_cohort, cuda_events_get,     cuda_events_set,
+    .versions = "generic|split",
+    .cohort_create = cuda_cohort_create,
+    .cohort_destroy = cuda_cohort_destroy,
+    .state_set = cuda_state_set,
+    .state_get = cuda_state_get,
+    .run = cuda_run,
+    .describe = cuda_describe_cohort,
+    .events_get = cuda_events_get,
+    .events_set = cuda_events_set,
 };
 
 extern "C" const ApModelImpl *ls_cuda_impl(void) { return &cuda_impl; }

@@ -14,36 +14,37 @@ int ls_projections(const LsParams *p, LsProj *out) {
   static const struct {
     int pre_layer, pre_type, post_layer, post_type;
   } local[] = {
-#define X(nm, what, pl, pt, ql, qt, pp, ww) {pl, pt, ql, qt},
+#define X(nm, what, pl, pt, ql, qt, pp, ww)                                                        \
+  {.pre_layer = pl, .pre_type = pt, .post_layer = ql, .post_type = qt},
       LS_LOCAL(X)
 #undef X
   };
   for (int a = 0; a < 3; a++)
     for (int m = 0; m < LS_NLOCAL; m++)
-      out[n++] = (LsProj){a * LS_NLOCAL + m,
-                          ls_pop(a, local[m].pre_layer, local[m].pre_type),
-                          ls_pop(a, local[m].post_layer, local[m].post_type),
-                          p->p_local[m],
-                          p->w_local[m],
-                          0};
+      out[n++] = (LsProj){.id = a * LS_NLOCAL + m,
+                          .pre = ls_pop(a, local[m].pre_layer, local[m].pre_type),
+                          .post = ls_pop(a, local[m].post_layer, local[m].post_type),
+                          .p = p->p_local[m],
+                          .w = p->w_local[m],
+                          .plastic = 0};
   int id = 3 * LS_NLOCAL;
   for (int src = LS_PA; src <= LS_NPA; src++) /* bottom-up: plastic */
     for (int t = LS_PYR; t <= LS_PV; t++)
-      out[n++] = (LsProj){id++,
-                          ls_pop(src, LS_L23, LS_PYR),
-                          ls_pop(LS_HA, LS_L4, t),
-                          t == LS_PYR ? p->p_bu_pyr : p->p_bu_pv,
-                          t == LS_PYR ? p->w_bu_pyr : p->w_bu_pv,
-                          1};
+      out[n++] = (LsProj){.id = id++,
+                          .pre = ls_pop(src, LS_L23, LS_PYR),
+                          .post = ls_pop(LS_HA, LS_L4, t),
+                          .p = t == LS_PYR ? p->p_bu_pyr : p->p_bu_pv,
+                          .w = t == LS_PYR ? p->w_bu_pyr : p->w_bu_pv,
+                          .plastic = 1};
   for (int dst = LS_PA; dst <= LS_NPA; dst++) /* top-down: static */
     for (int t = LS_PYR; t <= LS_PV; t++, id++)
       if (p->topdown)
-        out[n++] = (LsProj){id,
-                            ls_pop(LS_HA, LS_L23, LS_PYR),
-                            ls_pop(dst, LS_L23, t),
-                            t == LS_PYR ? p->p_td_pyr : p->p_td_pv,
-                            t == LS_PYR ? p->w_td_pyr : p->w_td_pv,
-                            0};
+        out[n++] = (LsProj){.id = id,
+                            .pre = ls_pop(LS_HA, LS_L23, LS_PYR),
+                            .post = ls_pop(dst, LS_L23, t),
+                            .p = t == LS_PYR ? p->p_td_pyr : p->p_td_pv,
+                            .w = t == LS_PYR ? p->w_td_pyr : p->w_td_pv,
+                            .plastic = 0};
   return n;
 }
 
@@ -206,8 +207,8 @@ ap_status ls_net_build(const LsParams *p, LsNet *net) {
     }
   bu_frame(net, p, &d);
 
-  Grow scol = {NULL, 0, 0, sizeof(uint16_t)}, pcol = {NULL, 0, 0, sizeof(uint16_t)},
-       w0 = {NULL, 0, 0, sizeof(float)};
+  Grow scol = {.size = sizeof(uint16_t)}, pcol = {.size = sizeof(uint16_t)},
+       w0 = {.size = sizeof(float)};
   net->sptr = malloc((size_t)(d.N + 1) * sizeof *net->sptr);
   net->pptr = malloc((size_t)(d.N + 1) * sizeof *net->pptr);
   uint16_t *row = malloc((size_t)(d.N ? d.N : 1) * sizeof *row);

@@ -55,8 +55,16 @@ typedef struct LsNet {
  * packs them in this order for the device; ls_net_bytes adds up their sizes. */
 #define LS_NET_ARRAYS(X)                                                                           \
   X(pop, N1)                                                                                       \
-  X(lgn, N1) X(wfix, (size_t)LS_POPS *LS_POPS) X(sptr, N1) X(scol, S) X(pptr, N1) X(pcol, K)       \
-      X(qptr, N1) X(qsyn, K) X(qpre, K) X(pcat, K)
+  X(lgn, N1)                                                                                       \
+  X(wfix, (size_t)LS_POPS *LS_POPS)                                                                \
+  X(sptr, N1)                                                                                      \
+  X(scol, S)                                                                                       \
+  X(pptr, N1)                                                                                      \
+  X(pcol, K)                                                                                       \
+  X(qptr, N1)                                                                                      \
+  X(qsyn, K)                                                                                       \
+  X(qpre, K)                                                                                       \
+  X(pcat, K)
 #define LS_NET_PACK_ALIGN 16 /* bytes: where each packed array starts */
 
 #define LS_CUDA_CHUNK 256                        /* records per launch */

@@ -82,9 +82,14 @@ static inline int64_t ls_fix_join(float c0, float c1, float c2) {
   return (int64_t)((uint64_t)(int64_t)c0 << 32) + ((int64_t)c1 << 16) + (int64_t)c2;
 }
 
+/* Which way ls_convert copies. */
+typedef enum { LS_INTO_REP, LS_INTO_CANON } LsConvertDir;
+
 /* Canonical (ls_model.c's layout, in its field order) <-> internal, one replica in host
- * memory; dir 0: into the replica. */
-static inline void ls_convert(const LsDims *d, const LsNet *net, LsRep *r, float *canon, int dir) {
+ * memory. */
+static inline void ls_convert(const LsDims *d, const LsNet *net, LsRep *r, float *canon,
+                              LsConvertDir into) {
+  const int dir = into == LS_INTO_CANON;
   size_t N = (size_t)d->N, D = (size_t)d->D;
   size_t nbu = (size_t)net->n_bu_post * net->n_bu_pre;
   float *w = canon, *wr = w + nbu, *p = wr + nbu;

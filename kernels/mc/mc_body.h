@@ -822,7 +822,7 @@ MC_BODY_FN void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_
   float *v_bas = MC_WK(b, wo->v_bas), *v_api = MC_WK(b, wo->v_api), *v_den = MC_WK(b, wo->v_den);
   float *v_tmp = MC_WK(b, wo->v_tmp), *udot = MC_WK(b, wo->udot), *err = MC_WK(b, wo->err);
   float *udot_inn = MC_WK(b, wo->udot_inn), *err_inn = MC_WK(b, wo->err_inn);
-  McTrack deferred = {-1, 0, 0, NULL, NULL, NULL};
+  McTrack deferred = {.ly = -1}; /* none */
 
   /* 1. inputs and targets */
   float *r_in = MC_ST(b, lay->r_in), *u_tgt = MC_ST(b, lay->u_tgt);
@@ -926,7 +926,8 @@ MC_BODY_FN void mc_body_step(McBody *b, int learn, float nudge_now, int step_in_
       }
 
       if (track) { /* self-prediction errors of the layer (thesis §2.3) */
-        const McTrack tr = {ly, n_pyr, n_next, va, r_inn, r_next};
+        const McTrack tr = {
+            .ly = ly, .n_pyr = n_pyr, .n_next = n_next, .va = va, .r_inn = r_inn, .r_next = r_next};
         if (ly == L - 2 && b->team > 1) {
           /* the last hidden layer's: at the output layer's barrier (the output layer
            * writes none of va, r_inn, r_next), which saves the team a barrier */

@@ -252,8 +252,12 @@ static void block_run(Block *blk, const Scratch *s, const ApCohort *c, ApPos fro
               .sch = c->sch,
               .data = c->data,
               .team = 1};
-  McOut o = {out->base,  (size_t)out->n_records * (size_t)out->width, 0, out->width, blk->rows,
-             blk->n_real};
+  McOut o = {.base = out->base,
+             .row_stride = (size_t)out->n_records * (size_t)out->width,
+             .col0 = 0,
+             .width = out->width,
+             .rows = blk->rows,
+             .n_real = blk->n_real};
   mc_body_records(&b, from, to, &o);
 }
 
@@ -288,13 +292,13 @@ static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, Ap
   int t = 0;
   for (int i = 0; i < n_cohorts; i++)
     for (int bi = 0; !cohorts[i]->wide && bi < cohorts[i]->n_blocks; bi++)
-      tasks[t++] = (Task){cohorts[i], &cohorts[i]->blocks[bi], i};
+      tasks[t++] = (Task){.c = cohorts[i], .b = &cohorts[i]->blocks[bi], .ci = i};
   qsort(tasks, (size_t)n_tasks, sizeof *tasks, task_by_cost);
   /* no more threads than blocks: an idle thread would only wait */
   int failed = 0, nt = n_tasks > 0 && n_tasks < threads ? n_tasks : threads;
 #pragma omp parallel num_threads(nt)
   {
-    Scratch s = {NULL, NULL, NULL};
+    Scratch s = {.wk = NULL, .perm = NULL, .frozen = NULL};
     const ApCohort *have = NULL;
     int ok = 1;
 #pragma omp for schedule(dynamic, 1)

@@ -34,7 +34,7 @@
  *            Bars) and at most 64 samples; tests/test_warp.c runs the same code on the CPU.
  * "auto" takes wide for networks with a product over MC_WIDE_MIN_PRE inputs or more
  * (mc_wide_net: the sums of the CPU's auto path; generic then sums the same way), else
- * warp where it applies, else generic; ApExec.version names one. Which wins at which size,
+ * warp where it applies, else generic; ApExec.cuda_version names one. Which wins at which size,
  * and cuBLAS for wide layers, are for a session with a GPU to measure: no GPU measured
  * these choices yet.
  *
@@ -146,12 +146,12 @@ static __global__ void __launch_bounds__(THREADS)
               .data = &data,
               .team = 1,
               .wide_sum = wide_sum};
-  McOut o = {series + (size_t)r * MAX_CHUNK * width,
-             (size_t)MAX_CHUNK * width,
-             from.record,
-             width,
-             NULL,
-             1};
+  McOut o = {.base = series + (size_t)r * MAX_CHUNK * width,
+             .row_stride = (size_t)MAX_CHUNK * width,
+             .col0 = from.record,
+             .width = width,
+             .rows = NULL,
+             .n_real = 1};
   mc_body_records(&b, from, to, &o);
 }
 
@@ -193,12 +193,12 @@ static __global__ void __launch_bounds__(THREADS)
               .wide_sum = MC_WIDE_WARP,
               .bar = bar + 4 * (size_t)r,
               .n_blocks = n_blocks};
-  McOut o = {series + (size_t)r * MAX_CHUNK * width,
-             (size_t)MAX_CHUNK * width,
-             from.record,
-             width,
-             NULL,
-             1};
+  McOut o = {.base = series + (size_t)r * MAX_CHUNK * width,
+             .row_stride = (size_t)MAX_CHUNK * width,
+             .col0 = from.record,
+             .width = width,
+             .rows = NULL,
+             .n_real = 1};
   mc_body_records(&b, from, to, &o);
 }
 
@@ -356,7 +356,7 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   c->R = spec->n;
   c->resident = -1;
   c->width = spec->layout->series_width;
-  const char *v = spec->exec.version;
+  const char *v = spec->exec.cuda_version;
   int fits = mw_fits(&dims, params[0].neuron, data);
   c->wide_sum = mc_wide_net(&dims);
   int wide_blocks = 0; /* wide:N, N blocks per replica (0: as many as help) */
@@ -601,8 +601,13 @@ static void cuda_describe_cohort(const ApCohort *c, char *buf, size_t n) {
 }
 
 static const ApModelImpl cuda_impl = {
-    "generic|warp|wide", cuda_cohort_create, cuda_cohort_destroy,  cuda_state_set,
-    cuda_state_get,      cuda_run,           cuda_describe_cohort,
+    .versions = "generic|warp|wide",
+    .cohort_create = cuda_cohort_create,
+    .cohort_destroy = cuda_cohort_destroy,
+    .state_set = cuda_state_set,
+    .state_get = cuda_state_get,
+    .run = cuda_run,
+    .describe = cuda_describe_cohort,
 };
 
 extern "C" const ApModelImpl *mc_cuda_impl(void) { return &cuda_impl; }

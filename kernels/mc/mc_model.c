@@ -245,16 +245,16 @@ static uint64_t mc_cohort_key(const void *params) {
 }
 
 McSched mc_sched(const McParams *p, const ApData *data) {
-  McSched s = {p->t_pres,
-               p->teacher,
-               p->learning,
-               p->val_samples < 0 ? data->n_val : p->val_samples,
-               p->reset_between_samples,
-               p->learn_lag,
-               p->neuron == MC_POISSON,
-               p->test_every < 0 ? 0 : data->n_val,
-               p->test_every < 0 ? 0 : p->test_every,
-               0};
+  McSched s = {.t_pres = p->t_pres,
+               .teacher = p->teacher,
+               .learn = p->learning,
+               .n_val = p->val_samples < 0 ? data->n_val : p->val_samples,
+               .reset = p->reset_between_samples,
+               .learn_lag = p->learn_lag,
+               .spiking = p->neuron == MC_POISSON,
+               .n_test = p->test_every < 0 ? 0 : data->n_val,
+               .test_every = p->test_every < 0 ? 0 : p->test_every,
+               .n_records = 0};
   return s;
 }
 

@@ -86,7 +86,8 @@ static inline int mw_any(const int *v) {
 }
 #ifdef __CUDACC__
 #define MW_FN static inline __host__
-#define UNROLL _Pragma("unroll")
+/* nvcc's host pass: nvcc's front end knows no GCC unroll, the host compiler no unroll */
+#define UNROLL
 #else
 #define MW_FN static inline
 #define UNROLL _Pragma("GCC unroll 64")
@@ -784,5 +785,24 @@ AP_HD int mw_fits(const McDims *d, int neuron, const ApData *data) {
   return d->n_layers == 2 && d->n[0] == MW0 && d->n[1] == MW1 && d->n[2] == MW2 &&
          neuron == MC_RATE && data->n_train <= MW_MAX_SAMPLES && data->n_val <= MW_MAX_SAMPLES;
 }
+
+/* The two readings' macros end here: their short names (L, FROM, ANY, ...) would otherwise
+ * reach every file that includes this one. What others use stays: MW0-MW2, MW_MAX_SAMPLES,
+ * MW_SHARED_FLOATS and the scratch's MW_SH_*. */
+#undef LV
+#undef LARR
+#undef L
+#undef LX
+#undef LANES
+#undef LANES_END
+#undef FROM
+#undef FROMX
+#undef ANY
+#undef UNROLL
+#undef WARP_SYNC
+#undef MW_FN
+#undef MW_HERE
+#undef MW_MOVE
+#undef MW_SHARED
 
 #endif

@@ -185,7 +185,12 @@ static void replica_run(const McWide *w, int r, const Scratch *s, int rank, int 
               .rank = rank,
               .team = team,
               .wide_sum = 1};
-  McOut o = {out->base, (size_t)out->n_records * (size_t)out->width, 0, out->width, &w->rows[r], 1};
+  McOut o = {.base = out->base,
+             .row_stride = (size_t)out->n_records * (size_t)out->width,
+             .col0 = 0,
+             .width = out->width,
+             .rows = &w->rows[r],
+             .n_real = 1};
   mc_body_records(&b, from, to, &o);
 }
 
@@ -314,7 +319,7 @@ ap_status mc_wide_run(McWide *const *ws, const int *ci, int n, ApPos from, ApPos
   if (!tasks) return ap_fail(err, AP_ERR_OSERR, "out of memory");
   int q = 0;
   for (int i = 0; i < n; i++)
-    for (int r = 0; r < ws[i]->n; r++) tasks[q++] = (Task){ws[i], r, ci[i]};
+    for (int r = 0; r < ws[i]->n; r++) tasks[q++] = (Task){.w = ws[i], .r = r, .ci = ci[i]};
   int failed = run_guarded(ws[0], tasks, n_tasks, threads, team_size(ws[0], n_tasks, threads), from,
                            to, out, busy);
   free(tasks);

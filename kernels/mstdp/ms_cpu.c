@@ -174,7 +174,7 @@ oom:
 static ap_status cpu_state_set(ApCohort *c, const float *state, ApError *err) {
   (void)err;
   for (int i = 0; i < c->n; i++) {
-    ms_convert(&c->d, &c->reps[i].r, (float *)state + (size_t)i * ms_canon_floats(&c->d), 0);
+    ms_convert(&c->d, &c->reps[i].r, (float *)state + (size_t)i * ms_canon_floats(&c->d), MS_INTO_REP);
   }
   return AP_OK;
 }
@@ -182,7 +182,7 @@ static ap_status cpu_state_set(ApCohort *c, const float *state, ApError *err) {
 static ap_status cpu_state_get(ApCohort *c, float *state, ApError *err) {
   (void)err;
   for (int i = 0; i < c->n; i++)
-    ms_convert(&c->d, &c->reps[i].r, state + (size_t)i * ms_canon_floats(&c->d), 1);
+    ms_convert(&c->d, &c->reps[i].r, state + (size_t)i * ms_canon_floats(&c->d), MS_INTO_CANON);
   return AP_OK;
 }
 
@@ -202,7 +202,7 @@ typedef struct Job {
 static void run_job(MsTeam t, const Task *task, const Job *job) {
   Rep *rp = task->rp;
   ApCohort *c = task->c;
-  MsBody b = {&rp->r, &rp->k, c->d, c->data, &c->ser, c->version};
+  MsBody b = {.r = &rp->r, .k = &rp->k, .d = c->d, .data = c->data, .ser = &c->ser, .version = c->version};
   if (job->out) {
     for (int e = job->from.record; e <= ap_last_record(job->to); e++) {
       long long p0, p1;
@@ -333,12 +333,12 @@ static ap_status dispatch(ApCohort *const *cohorts, int n_cohorts, const Job *jo
 
 static ap_status cpu_run(ApCohort *const *cohorts, int n_cohorts, ApPos from, ApPos to,
                          const ApSeriesBuf *out, double *busy, ApError *err) {
-  Job job = {from, to, out, 0, 0};
+  Job job = {.from = from, .to = to, .out = out};
   return dispatch(cohorts, n_cohorts, &job, busy, err);
 }
 
 ap_status ms_cpu_iterations(ApCohort *c, int learn, int n, ApError *err) {
-  Job job = {{0, 0}, {0, 0}, NULL, n, learn};
+  Job job = {.iterations = n, .learn = learn};
   return dispatch(&c, 1, &job, NULL, err);
 }
 

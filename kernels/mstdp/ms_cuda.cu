@@ -186,7 +186,7 @@ static __global__ void __launch_bounds__(MAX_THREADS)
     k = cst[r];
   }
   __syncthreads();
-  MsBody b = {&rep, &k, d, &data, &ser, 0};
+  MsBody b = {.r = &rep, .k = &k, .d = d, .data = &data, .ser = &ser};
   float *rows = series + (size_t)r * chunk * ser.width; /* [E][F] */
   for (int e = e0; e < e1 || (e == e1 && u1 > 0); e++) {
     float *rec = rows + (size_t)(e - e0) * ser.width;
@@ -231,7 +231,7 @@ static __global__ void __launch_bounds__(SPAN_T)
   if (t.tid == 0) rep = reps[r];
   __syncthreads();
   if (rep.frozen) return;
-  MsBody b = {&rep, &cst[r], d, &data, NULL, 0};
+  MsBody b = {.r = &rep, .k = &cst[r], .d = d, .data = &data};
   span_alt_copy(t, &rep, &d);
   int img = ms_image_of(t, &b, n);
   ms_set_targets(t, &b, data.x_train + (size_t)img * d.P, data.y_train[img]);
@@ -250,7 +250,7 @@ static __global__ void __launch_bounds__(MS_PAD *SPAN_G)
     span_iteration(MsRep *reps, const MsConst *cst, MsDims d, int part, int j) {
   MsRep *r = &reps[blockIdx.y];
   if (r->frozen) return;
-  MsBody b = {r, &cst[blockIdx.y], d, NULL, NULL, 0};
+  MsBody b = {.r = r, .k = &cst[blockIdx.y], .d = d};
   MsIter it = {0, 0, 0};
   int lo = 0, hi = 0;
   if (j >= 0 && part == MS_PART_TRAIN) {
@@ -278,7 +278,7 @@ static __global__ void __launch_bounds__(SPAN_T)
   if (t.tid == 0) rep = reps[r];
   __syncthreads();
   if (rep.frozen) return;
-  MsBody b = {&rep, &cst[r], d, &data, &ser, 0};
+  MsBody b = {.r = &rep, .k = &cst[r], .d = d, .data = &data, .ser = &ser};
   if (step == 0) {
     ms_read_begin(t, &b, e, part, i);
     span_alt_copy(t, &rep, &d);
@@ -294,7 +294,7 @@ static __global__ void __launch_bounds__(SPAN_T)
     span_measure_rows(MsRep *reps, const MsConst *cst, MsDims d) {
   MsRep *r = &reps[blockIdx.y];
   if (r->frozen) return;
-  MsBody b = {r, &cst[blockIdx.y], d, NULL, NULL, 0};
+  MsBody b = {.r = r, .k = &cst[blockIdx.y], .d = d};
   MsTeam t = {(int)(blockIdx.x * blockDim.x + threadIdx.x), (int)(gridDim.x * blockDim.x)};
   ms_measure_rows(t, &b);
 }
@@ -460,7 +460,7 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
       cudaDeviceGetAttribute(&c->sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
       c->sms < 1)
     c->sms = 1;
-  ap_status st = pick_kernel(c, spec->exec.version, h_const, err);
+  ap_status st = pick_kernel(c, spec->exec.cuda_version, h_const, err);
   if (st) {
     free(h_const);
     return st;
@@ -531,7 +531,7 @@ static ap_status cuda_state_set(ApCohort *c, const float *state, ApError *err) {
   size_t nc = ms_canon_floats(&c->d), R = (size_t)c->R;
   for (int i = 0; i < c->R; i++) {
     MsRep r = staged(c, i);
-    ms_convert(&c->d, &r, (float *)state + (size_t)i * nc, 0);
+    ms_convert(&c->d, &r, (float *)state + (size_t)i * nc, MS_INTO_REP);
     c->h_reps[i].perm_pass = -1;
     c->h_reps[i].frozen = r.frozen;
   }
@@ -553,7 +553,7 @@ static ap_status cuda_state_get(ApCohort *c, float *state, ApError *err) {
   for (int i = 0; i < c->R; i++) {
     MsRep r = staged(c, i);
     r.frozen = c->h_reps[i].frozen;
-    ms_convert(&c->d, &r, state + (size_t)i * nc, 1);
+    ms_convert(&c->d, &r, state + (size_t)i * nc, MS_INTO_CANON);
   }
   return AP_OK;
 }
@@ -707,8 +707,13 @@ static void cuda_describe_cohort(const ApCohort *c, char *buf, size_t n) {
 }
 
 static const ApModelImpl cuda_impl = {
-    "generic|rows16|span", cuda_cohort_create, cuda_cohort_destroy,  cuda_state_set,
-    cuda_state_get,   cuda_run,           cuda_describe_cohort,
+    .versions = "generic|rows16|span",
+    .cohort_create = cuda_cohort_create,
+    .cohort_destroy = cuda_cohort_destroy,
+    .state_set = cuda_state_set,
+    .state_get = cuda_state_get,
+    .run = cuda_run,
+    .describe = cuda_describe_cohort,
 };
 
 extern "C" const ApModelImpl *ms_cuda_impl(void) { return &cuda_impl; }

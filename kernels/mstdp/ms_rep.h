@@ -94,10 +94,14 @@ static inline size_t ms_canon_floats(const MsDims *d) {
   return 2 * H * V + H * H + 3 * (H + V) + 1 + (size_t)d->F + 2 * (H + V);
 }
 
-/* Canonical (ms_params.h) <-> internal, one replica in host memory; dir 0: into the
- * replica (which then also gets its rates, a zero self weight and its frozen flag). Pads
- * are not touched. */
-static inline void ms_convert(const MsDims *d, MsRep *r, float *canon, int dir) {
+/* Which way ms_convert copies. */
+typedef enum { MS_INTO_REP, MS_INTO_CANON } MsConvertDir;
+
+/* Canonical (ms_params.h) <-> internal, one replica in host memory; MS_INTO_REP: the
+ * replica then also gets its rates, a zero self weight and its frozen flag. Pads are not
+ * touched. */
+static inline void ms_convert(const MsDims *d, MsRep *r, float *canon, MsConvertDir way) {
+  const int dir = way == MS_INTO_CANON;
   size_t H = (size_t)d->H, V = (size_t)d->V, Np = (size_t)d->Np, Hp = (size_t)d->Hp;
   float *p = canon;
 #define MOVE(dst, src) (dir ? (*(src) = *(dst)) : (*(dst) = *(src)))
