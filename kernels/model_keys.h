@@ -32,6 +32,10 @@
 
 #include "model.h"
 
+#include <stddef.h> /* offsetof */
+#include <stdint.h>
+#include <string.h> /* memcpy */
+
 #define AP_BIG 1e300
 /* lo, hi, open of a REAL */
 #define AP_ANY -AP_BIG, AP_BIG, 0 /* any number */

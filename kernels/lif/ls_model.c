@@ -19,7 +19,7 @@ const ApModelImpl *ls_cuda_impl(void);
 /* LS_LOCALS: the rows p_<projection>, w_<projection> of LS_LOCAL, and their defaults. */
 #define LS_LOCAL_ROWS(nm, what, pl, pt, ql, qt, pp, ww)                                            \
   AP_KEY_REAL_AT(model, "p_" #nm, offsetof(LsParams, p_local) + LS_LOCAL_##nm * sizeof(double),    \
-                 AP_UNIT, "connection probability " what " within an assembly (Table 1)")         \
+                 AP_UNIT, "connection probability " what " within an assembly (Table 1)")          \
   AP_KEY_REAL_AT(model, "w_" #nm, offsetof(LsParams, w_local) + LS_LOCAL_##nm * sizeof(double),    \
                  AP_ANY, "PSC amplitude " what " (pA; negative: inhibitory)")
 #define AP_KEY_ROW_LS_LOCALS(sec, p, w) LS_LOCAL(LS_LOCAL_ROWS)
