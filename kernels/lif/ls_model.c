@@ -16,190 +16,25 @@ extern const ApModelImpl ls_cpu_impl;
 const ApModelImpl *ls_cuda_impl(void);
 #endif
 
-#define P(f) offsetof(LsParams, f)
-#define BIG 1e300
-#define REAL(nm, lo, hi, open, text)                                                               \
-  {                                                                                                \
-    .section = "model", .name = #nm, .type = AP_KEY_REAL, .offset = P(nm), .min = lo, .max = hi,   \
-    .min_open = open, .help = text                                                                 \
-  }
-#define FIXREAL(nm, lo, text)                                                                      \
-  {                                                                                                \
-    .section = "model", .name = #nm, .type = AP_KEY_REAL, .offset = P(nm), .min = lo, .max = BIG,  \
-    .min_open = 1, .flags = AP_KEY_FIXED, .help = text                                             \
-  }
-#define PROB(nm, text) REAL(nm, 0, 1, 0, text)
-#define WEIGHT(nm, text) REAL(nm, -BIG, BIG, 0, text)
-#define TAU(nm, text) REAL(nm, 0, BIG, 1, text)
-#define RATE(nm, text) REAL(nm, 0, BIG, 0, text)
+/* LS_LOCALS: the rows p_<projection>, w_<projection> of LS_LOCAL, and their defaults. */
+#define LS_LOCAL_ROWS(nm, what, pl, pt, ql, qt, pp, ww)                                            \
+  AP_KEY_REAL_AT(model, "p_" #nm, offsetof(LsParams, p_local) + LS_LOCAL_##nm * sizeof(double),    \
+                 AP_UNIT, "connection probability " what " within an assembly (Table 1)")          \
+  AP_KEY_REAL_AT(model, "w_" #nm, offsetof(LsParams, w_local) + LS_LOCAL_##nm * sizeof(double),    \
+                 AP_ANY, "PSC amplitude " what " (pA; negative: inhibitory)")
+#define AP_KEY_ROW_LS_LOCALS(sec, p, w) LS_LOCAL(LS_LOCAL_ROWS)
+#define LS_LOCAL_DEFAULTS(nm, what, pl, pt, ql, qt, pp, ww)                                        \
+  p->p_local[LS_LOCAL_##nm] = pp, p->w_local[LS_LOCAL_##nm] = ww;
+#define AP_KEY_DEFAULT_LS_LOCALS(sec, p_, w_) LS_LOCAL(LS_LOCAL_DEFAULTS)
 
-static const ApKey ls_keys[] = {
-    {.section = "model",
-     .name = "seed",
-     .type = AP_KEY_U64,
-     .offset = P(seed),
-     .min = 0,
-     .max = BIG,
-     .help = "seed of the connectivity, the LGN targets and every Poisson train"},
-    {.section = "model",
-     .name = "psc",
-     .type = AP_KEY_CHOICE,
-     .offset = P(psc),
-     .choices = "alpha|exp",
-     .help = "postsynaptic currents: alpha (iaf_psc_alpha, peak = weight) | exp (iaf_psc_exp, "
-             "jump = weight; docs/models/lif_stdp.md: the network is then nearly silent)"},
-    {.section = "model",
-     .name = "topdown",
-     .type = AP_KEY_CHOICE,
-     .offset = P(topdown),
-     .choices = "off|on",
-     .help = "the nonspecific top-down projections HA L2/3 Pyr -> L2/3 of PA and NPA"},
-    {.section = "model",
-     .name = "n_pyr",
-     .type = AP_KEY_INT,
-     .offset = P(n_pyr),
-     .min = 1,
-     .max = LS_POP_MAX,
-     .flags = AP_KEY_FIXED,
-     .help = "Pyr cells per layer and assembly (Table 2)"},
-    {.section = "model",
-     .name = "n_pv",
-     .type = AP_KEY_INT,
-     .offset = P(n_pv),
-     .min = 1,
-     .max = LS_POP_MAX,
-     .flags = AP_KEY_FIXED,
-     .help = "PV cells per layer and assembly (Table 2)"},
-    FIXREAL(dt, 0, "time step (ms)"),
-    FIXREAL(delay, 0, "every synaptic delay (ms), a multiple of dt"),
-    TAU(tau_m, "membrane time constant (ms)"),
-    TAU(c_m, "membrane capacitance (pF; NEST's default)"),
-    WEIGHT(e_l, "resting potential (mV; NEST's default)"),
-    WEIGHT(v_th, "spike threshold (mV)"),
-    WEIGHT(v_reset, "reset potential (mV)"),
-    REAL(t_ref, 0, BIG, 0, "refractory period (ms), rounded to steps as NEST does"),
-    WEIGHT(i_e, "constant input current (pA)"),
-    TAU(tau_syn_ex, "excitatory synaptic time constant (ms), every neuron"),
-    TAU(tau_syn_in_pyr, "inhibitory synaptic time constant on Pyr (PV -> Pyr, ms)"),
-    TAU(tau_syn_in_pv, "inhibitory synaptic time constant on PV (PV -> PV, ms)"),
-// clang-format off
-#define X(nm, what, pl, pt, ql, qt, pp, ww)                                                        \
-  {.section = "model",                                                                             \
-   .name = "p_" #nm,                                                                               \
-   .type = AP_KEY_REAL,                                                                            \
-   .offset = P(p_local) + LS_LOCAL_INDEX_##nm * sizeof(double),                                    \
-   .min = 0,                                                                                       \
-   .max = 1,                                                                                       \
-   .help = "connection probability " what " within an assembly (Table 1)"},                        \
-      {.section = "model",                                                                         \
-       .name = "w_" #nm,                                                                           \
-       .type = AP_KEY_REAL,                                                                        \
-       .offset = P(w_local) + LS_LOCAL_INDEX_##nm * sizeof(double),                                \
-       .min = -BIG,                                                                                \
-       .max = BIG,                                                                                 \
-       .help = "PSC amplitude " what " (pA; negative: inhibitory)"},
-#define LS_LOCAL_INDEX_l23pyr_l23pyr 0
-#define LS_LOCAL_INDEX_l23pyr_l23pv 1
-#define LS_LOCAL_INDEX_l23pv_l23pyr 2
-#define LS_LOCAL_INDEX_l23pv_l23pv 3
-#define LS_LOCAL_INDEX_l4pyr_l23pyr 4
-#define LS_LOCAL_INDEX_l4pyr_l23pv 5
-#define LS_LOCAL_INDEX_l4pyr_l4pyr 6
-#define LS_LOCAL_INDEX_l4pyr_l4pv 7
-#define LS_LOCAL_INDEX_l4pv_l4pyr 8
-#define LS_LOCAL_INDEX_l4pv_l4pv 9
-    LS_LOCAL(X)
-#undef X
-    // clang-format on
-    PROB(p_bu_pyr, "bottom-up PA/NPA L2/3 Pyr -> HA L4 Pyr: probability"),
-    REAL(w_bu_pyr, 0, BIG, 0, "bottom-up -> HA L4 Pyr: initial weight (pA, plastic)"),
-    PROB(p_bu_pv, "bottom-up PA/NPA L2/3 Pyr -> HA L4 PV: probability"),
-    REAL(w_bu_pv, 0, BIG, 0, "bottom-up -> HA L4 PV: initial weight (pA, plastic)"),
-    PROB(p_td_pyr, "top-down HA L2/3 Pyr -> PA/NPA L2/3 Pyr: probability"),
-    WEIGHT(w_td_pyr, "top-down -> L2/3 Pyr: weight (pA)"),
-    PROB(p_td_pv, "top-down HA L2/3 Pyr -> PA/NPA L2/3 PV: probability"),
-    WEIGHT(w_td_pv, "top-down -> L2/3 PV: weight (pA)"),
-    PROB(p_lgn_pyr, "an L4 Pyr cell of PA/NPA gets an LGN train: probability"),
-    WEIGHT(w_lgn_pyr, "LGN -> Pyr weight (pA)"),
-    PROB(p_lgn_pv, "an L4 PV cell of PA/NPA gets an LGN train: probability"),
-    WEIGHT(w_lgn_pv, "LGN -> PV weight (pA)"),
-    RATE(rate_lgn_pa, "LGN rate to PA (Hz; each targeted cell its own train)"),
-    RATE(rate_lgn_npa, "LGN rate to NPA (Hz)"),
-    RATE(rate_bg_pyr, "background rate per Pyr cell (Hz; its own train)"),
-    RATE(rate_bg_pv, "background rate per PV cell (Hz)"),
-    WEIGHT(w_bg, "background weight (pA)"),
-    TAU(tau_plus, "STDP tau+ (ms, stdp_synapse)"),
-    TAU(tau_minus, "STDP tau- (ms, the postsynaptic neuron's)"),
-    REAL(lambda, 0, BIG, 0, "STDP learning rate lambda"),
-    REAL(alpha, 0, BIG, 0, "STDP depression / facilitation ratio alpha"),
-    REAL(mu_plus, 0, BIG, 0, "STDP weight dependence exponent of facilitation"),
-    REAL(mu_minus, 0, BIG, 0, "STDP weight dependence exponent of depression"),
-    TAU(wmax, "STDP maximal weight Wmax (pA)"),
-    {.section = "train",
-     .name = "record_ms",
-     .type = AP_KEY_REAL,
-     .offset = P(record_ms),
-     .min = 0,
-     .max = BIG,
-     .min_open = 1,
-     .flags = AP_KEY_FIXED,
-     .help = "simulated time per record (ms), a multiple of dt; the run: epochs x record_ms"},
-    {.section = "train",
-     .name = "raster_ms",
-     .type = AP_KEY_REAL,
-     .offset = P(raster_ms),
-     .min = 0,
-     .max = BIG,
-     .flags = AP_KEY_FIXED,
-     .help = "spikes before raster_ms (and from raster_from_ms on) are kept as (neuron, step) "
-             "pairs (0: none)"},
-    {.section = "train",
-     .name = "raster_from_ms",
-     .type = AP_KEY_REAL,
-     .offset = P(raster_from_ms),
-     .min = 0,
-     .max = BIG,
-     .flags = AP_KEY_FIXED,
-     .help = "the raster window's start (ms; default 0)"},
-};
+#define AP_KEY_STRUCT LsParams
+static const ApKey ls_keys[] = {LS_KEYS(AP_KEY_ROW)};
+#undef AP_KEY_STRUCT
 
-/* MODELS.md §3: Tables 1-2, NEST's defaults for the rest, alpha PSCs, top-down on. */
 static void ls_defaults(void *out) {
   LsParams *p = out;
   memset(p, 0, sizeof *p);
-  p->seed = 1;
-  p->psc = LS_PSC_ALPHA;
-  p->topdown = 1;
-  p->n_pyr = 320;
-  p->n_pv = 80;
-  p->dt = 0.1;
-  p->delay = 1.0;
-  p->tau_m = 10.0;
-  p->c_m = 250.0;
-  p->e_l = -70.0;
-  p->v_th = -50.0;
-  p->v_reset = -65.0;
-  p->t_ref = 2.0;
-  p->i_e = 0.0;
-  p->tau_syn_ex = 2.0;
-  p->tau_syn_in_pyr = 6.0;
-  p->tau_syn_in_pv = 4.3;
-  int m = 0;
-#define X(nm, what, pl, pt, ql, qt, pp, ww) p->p_local[m] = pp, p->w_local[m] = ww, m++;
-  LS_LOCAL(X)
-#undef X
-  p->p_bu_pyr = 0.3, p->w_bu_pyr = 40.0;
-  p->p_bu_pv = 0.3, p->w_bu_pv = 20.0;
-  p->p_td_pyr = 0.3, p->w_td_pyr = 15.0;
-  p->p_td_pv = 0.3, p->w_td_pv = 20.0;
-  p->p_lgn_pyr = 0.3, p->w_lgn_pyr = 60.0;
-  p->p_lgn_pv = 0.3, p->w_lgn_pv = 30.0;
-  p->rate_lgn_pa = 500.0, p->rate_lgn_npa = 100.0;
-  p->rate_bg_pyr = 1050.0, p->rate_bg_pv = 1000.0, p->w_bg = 100.0;
-  p->tau_plus = 20.0, p->tau_minus = 20.0;
-  p->lambda = 0.01, p->alpha = 1.0, p->mu_plus = 1.0, p->mu_minus = 1.0, p->wmax = 100.0;
-  p->record_ms = 5.0;
-  p->raster_ms = 3000.0;
+  LS_KEYS(AP_KEY_DEFAULT)
 }
 
 /* Step counts (LsDims, LsConst.ref_steps) are ints: a time of more steps is refused by

@@ -13,6 +13,7 @@
 
 #include "../core/ap_defs.h"
 #include "../model.h"
+#include "../model_keys.h"
 
 #include <stdint.h>
 
@@ -41,28 +42,76 @@ AP_HD int ls_pop(int assembly, int layer, int type) { return 4 * assembly + 2 * 
   X(l4pv_l4pv, "L4 PV -> L4 PV", LS_L4, LS_PV, LS_L4, LS_PV, 1.0, -40.0)
 // clang-format on
 
-#define LS_COUNT_LOCAL(n, ...) +1
-enum { LS_NLOCAL = 0 LS_LOCAL(LS_COUNT_LOCAL) };
-#undef LS_COUNT_LOCAL
+#define LS_LOCAL_INDEX(nm, ...) LS_LOCAL_##nm,
+enum { LS_LOCAL(LS_LOCAL_INDEX) LS_NLOCAL };
+#undef LS_LOCAL_INDEX
 
+/* The keys (kernels/model_keys.h): X(kind, section, member, ...); the defaults are
+ * MODELS.md §3: Tables 1-2, NEST's defaults for the rest, alpha PSCs, top-down on.
+ * LS_LOCALS: a probability and a weight per projection of LS_LOCAL (ls_model.c). */
+// clang-format off
+#define LS_KEYS(X)                                                                                 \
+  X(U64, model, seed, 0, AP_BIG, 1,                                                                \
+    "seed of the connectivity, the LGN targets and every Poisson train")                           \
+  X(CHOICE, model, psc, "alpha|exp", LS_PSC_ALPHA,                                                 \
+    "postsynaptic currents: alpha (iaf_psc_alpha, peak = weight) | exp (iaf_psc_exp, "             \
+    "jump = weight; docs/models/lif_stdp.md: the network is then nearly silent)")                  \
+  X(CHOICE, model, topdown, "off|on", 1,                                                           \
+    "the nonspecific top-down projections HA L2/3 Pyr -> L2/3 of PA and NPA")                      \
+  X(INT, fixed, n_pyr, 1, LS_POP_MAX, 320, "Pyr cells per layer and assembly (Table 2)")           \
+  X(INT, fixed, n_pv, 1, LS_POP_MAX, 80, "PV cells per layer and assembly (Table 2)")              \
+  X(REAL, fixed, dt, AP_POS, 0.1, "time step (ms)")                                                \
+  X(REAL, fixed, delay, AP_POS, 1.0, "every synaptic delay (ms), a multiple of dt")                \
+  X(REAL, model, tau_m, AP_POS, 10.0, "membrane time constant (ms)")                               \
+  X(REAL, model, c_m, AP_POS, 250.0, "membrane capacitance (pF; NEST's default)")                  \
+  X(REAL, model, e_l, AP_ANY, -70.0, "resting potential (mV; NEST's default)")                     \
+  X(REAL, model, v_th, AP_ANY, -50.0, "spike threshold (mV)")                                      \
+  X(REAL, model, v_reset, AP_ANY, -65.0, "reset potential (mV)")                                   \
+  X(REAL, model, t_ref, AP_NONNEG, 2.0, "refractory period (ms), rounded to steps as NEST does")   \
+  X(REAL, model, i_e, AP_ANY, 0.0, "constant input current (pA)")                                  \
+  X(REAL, model, tau_syn_ex, AP_POS, 2.0, "excitatory synaptic time constant (ms), every neuron")   \
+  X(REAL, model, tau_syn_in_pyr, AP_POS, 6.0,                                                      \
+    "inhibitory synaptic time constant on Pyr (PV -> Pyr, ms)")                                    \
+  X(REAL, model, tau_syn_in_pv, AP_POS, 4.3,                                                       \
+    "inhibitory synaptic time constant on PV (PV -> PV, ms)")                                      \
+  X(LS_LOCALS, model, p_local, w_local)                                                            \
+  X(REAL, model, p_bu_pyr, AP_UNIT, 0.3, "bottom-up PA/NPA L2/3 Pyr -> HA L4 Pyr: probability")    \
+  X(REAL, model, w_bu_pyr, AP_NONNEG, 40.0, "bottom-up -> HA L4 Pyr: initial weight (pA, plastic)")\
+  X(REAL, model, p_bu_pv, AP_UNIT, 0.3, "bottom-up PA/NPA L2/3 Pyr -> HA L4 PV: probability")      \
+  X(REAL, model, w_bu_pv, AP_NONNEG, 20.0, "bottom-up -> HA L4 PV: initial weight (pA, plastic)")  \
+  X(REAL, model, p_td_pyr, AP_UNIT, 0.3, "top-down HA L2/3 Pyr -> PA/NPA L2/3 Pyr: probability")   \
+  X(REAL, model, w_td_pyr, AP_ANY, 15.0, "top-down -> L2/3 Pyr: weight (pA)")                      \
+  X(REAL, model, p_td_pv, AP_UNIT, 0.3, "top-down HA L2/3 Pyr -> PA/NPA L2/3 PV: probability")     \
+  X(REAL, model, w_td_pv, AP_ANY, 20.0, "top-down -> L2/3 PV: weight (pA)")                        \
+  X(REAL, model, p_lgn_pyr, AP_UNIT, 0.3, "an L4 Pyr cell of PA/NPA gets an LGN train: probability")\
+  X(REAL, model, w_lgn_pyr, AP_ANY, 60.0, "LGN -> Pyr weight (pA)")                                \
+  X(REAL, model, p_lgn_pv, AP_UNIT, 0.3, "an L4 PV cell of PA/NPA gets an LGN train: probability") \
+  X(REAL, model, w_lgn_pv, AP_ANY, 30.0, "LGN -> PV weight (pA)")                                  \
+  X(REAL, model, rate_lgn_pa, AP_NONNEG, 500.0, "LGN rate to PA (Hz; each targeted cell its own train)")\
+  X(REAL, model, rate_lgn_npa, AP_NONNEG, 100.0, "LGN rate to NPA (Hz)")                           \
+  X(REAL, model, rate_bg_pyr, AP_NONNEG, 1050.0, "background rate per Pyr cell (Hz; its own train)")\
+  X(REAL, model, rate_bg_pv, AP_NONNEG, 1000.0, "background rate per PV cell (Hz)")                \
+  X(REAL, model, w_bg, AP_ANY, 100.0, "background weight (pA)")                                    \
+  X(REAL, model, tau_plus, AP_POS, 20.0, "STDP tau+ (ms, stdp_synapse)")                           \
+  X(REAL, model, tau_minus, AP_POS, 20.0, "STDP tau- (ms, the postsynaptic neuron's)")             \
+  X(REAL, model, lambda, AP_NONNEG, 0.01, "STDP learning rate lambda")                             \
+  X(REAL, model, alpha, AP_NONNEG, 1.0, "STDP depression / facilitation ratio alpha")              \
+  X(REAL, model, mu_plus, AP_NONNEG, 1.0, "STDP weight dependence exponent of facilitation")       \
+  X(REAL, model, mu_minus, AP_NONNEG, 1.0, "STDP weight dependence exponent of depression")        \
+  X(REAL, model, wmax, AP_POS, 100.0, "STDP maximal weight Wmax (pA)")                             \
+  X(REAL, train, record_ms, AP_POS, 5.0,                                                           \
+    "simulated time per record (ms), a multiple of dt; the run: epochs x record_ms")               \
+  X(REAL, train, raster_ms, AP_NONNEG, 3000.0,                                                     \
+    "spikes before raster_ms (and from raster_from_ms on) are kept as (neuron, step) pairs "       \
+    "(0: none)")                                                                                   \
+  X(REAL, train, raster_from_ms, AP_NONNEG, 0.0, "the raster window's start (ms; default 0)")
+// clang-format on
+
+#define AP_KEY_MEMBER_LS_LOCALS(sec, p, w) double p[LS_NLOCAL], w[LS_NLOCAL];
+
+/* Every key of a replica (LS_KEYS). */
 typedef struct LsParams {
-  uint64_t seed;
-  int psc;     /* LS_PSC_ALPHA | LS_PSC_EXP */
-  int topdown; /* 0 off, 1 on */
-  int n_pyr, n_pv;
-  double dt, delay; /* ms */
-  double tau_m, c_m, e_l, v_th, v_reset, t_ref, i_e;
-  double tau_syn_ex, tau_syn_in_pyr, tau_syn_in_pv;
-  double p_local[LS_NLOCAL], w_local[LS_NLOCAL];
-  double p_bu_pyr, w_bu_pyr, p_bu_pv, w_bu_pv;
-  double p_td_pyr, w_td_pyr, p_td_pv, w_td_pv;
-  double p_lgn_pyr, w_lgn_pyr, p_lgn_pv, w_lgn_pv;
-  double rate_lgn_pa, rate_lgn_npa, rate_bg_pyr, rate_bg_pv, w_bg; /* Hz, pA */
-  double tau_plus, tau_minus, lambda, alpha, mu_plus, mu_minus, wmax;
-  /* [train] */
-  double record_ms;                 /* simulated time per record */
-  double raster_from_ms, raster_ms; /* spikes in [raster_from_ms, raster_ms) are kept as
-                                     * (neuron, step) pairs */
+  LS_KEYS(AP_KEY_MEMBER)
 } LsParams;
 
 /* Poisson counts by inversion: a draw u (32 bits) gives the number of thresholds it

@@ -18,166 +18,17 @@ const ApModelImpl *mc_cuda_impl(void);
 
 /* ---- keys -------------------------------------------------------------------------- */
 
-static int len_layers(const void *p) { return ((const McParams *)p)->n_dims - 1; }
-static int len_hidden(const void *p) { return ((const McParams *)p)->n_dims - 2; }
+static int mc_len_layers(const void *p) { return ((const McParams *)p)->n_dims - 1; }
+static int mc_len_hidden(const void *p) { return ((const McParams *)p)->n_dims - 2; }
 
-#define P(f) offsetof(McParams, f)
-#define BIG 1e300
-#define NUM(sec, nm, ty, field, lo, hi, open, text)                                                \
-  {                                                                                                \
-    .section = sec, .name = nm, .type = ty, .offset = P(field), .min = lo, .max = hi,              \
-    .min_open = open, .help = text                                                                 \
-  }
-#define REAL(nm, lo, open, text) NUM("model", #nm, AP_KEY_REAL, nm, lo, BIG, open, text)
-#define BOOL(sec, nm, field, fl, text)                                                             \
-  {                                                                                                \
-    .section = sec, .name = nm, .type = AP_KEY_BOOL, .offset = P(field), .min = 0, .max = 1,       \
-    .flags = fl, .help = text                                                                      \
-  }
-#define RATES(nm, lenfn, what, text)                                                               \
-  {                                                                                                \
-    .section = "model", .name = #nm, .type = AP_KEY_REALS, .offset = P(nm), .min = 0, .max = BIG,  \
-    .max_len = MC_MAX_LAYERS, .len = lenfn, .len_what = what, .help = text                         \
-  }
+#define AP_KEY_STRUCT McParams
+static const ApKey mc_keys[] = {MC_KEYS(AP_KEY_ROW)};
+#undef AP_KEY_STRUCT
 
-static const ApKey mc_keys[] = {
-    {.section = "model",
-     .name = "dims",
-     .type = AP_KEY_INTS,
-     .offset = P(dims),
-     .flags = AP_KEY_FIXED,
-     .min = 1,
-     .max = 100000,
-     .min_len = 2,
-     .max_len = MC_MAX_LAYERS + 1,
-     .count_offset = P(n_dims),
-     .help = "layer sizes, input to output (e.g. 9, 30, 3)"},
-    {.section = "model",
-     .name = "seed",
-     .type = AP_KEY_U64,
-     .offset = P(seed),
-     .min = 0,
-     .max = BIG,
-     .help = "seed of weight init and sample order"},
-    {.section = "model",
-     .name = "variant",
-     .type = AP_KEY_CHOICE,
-     .offset = P(variant),
-     .choices = "original|le",
-     .help = "original (Sacramento 2018) | le (latent equilibrium, Haider 2021)"},
-    NUM("model", "t_pres", AP_KEY_INT, t_pres, 1, 1e8, 0,
-        "presentation time per sample, in steps of dt"),
-    NUM("model", "out_lag", AP_KEY_INT, out_lag, 0, 1e8, 0,
-        "steps into a sample before the readout averages"),
-    REAL(dt, 0, 1, "time step"),
-    REAL(tau0, 0, 1, "input and target low-pass time constant"),
-    REAL(gl, 0, 0, "leak conductance"),
-    REAL(gb, 0, 1, "basal (and interneuron dendrite) coupling"),
-    REAL(ga, 0, 0, "apical coupling"),
-    REAL(gsom, 0, 0, "somatic nudging conductance (target, sister)"),
-    REAL(gd, 0, 1, "interneuron dendrite conductance in the self-predicting init"),
-    RATES(eta_up, len_layers, "one per weight layer",
-          "learning rates of W_up, one per weight layer"),
-    RATES(eta_ip, len_hidden, "one per hidden layer",
-          "learning rates of W_ip, one per hidden layer"),
-    RATES(eta_pi, len_hidden, "one per hidden layer",
-          "learning rates of W_pi, one per hidden layer"),
-    REAL(w_max_hidden, 0, 1, "clip of hidden W_up"),
-    REAL(w_max_out, 0, 1, "clip of output W_up"),
-    REAL(init_scale, 0, 0, "weights start in U(-s, s)"),
-    BOOL("model", "init_selfpred", init_selfpred, 0, "start in the self-predicting state"),
-    REAL(phi_gamma, 0, 1, "φ = γ log(1 + exp(β (u - θ)))"),
-    REAL(phi_beta, 0, 1, "see phi_gamma"),
-    NUM("model", "phi_theta", AP_KEY_REAL, phi_theta, -BIG, BIG, 0, "see phi_gamma"),
-    NUM("model", "u_high", AP_KEY_REAL, u_high, -BIG, BIG, 0, "target potential of the true class"),
-    NUM("model", "u_low", AP_KEY_REAL, u_low, -BIG, BIG, 0,
-        "target potential of the other classes"),
-    {.section = "model",
-     .name = "neuron",
-     .type = AP_KEY_CHOICE,
-     .offset = P(neuron),
-     .choices = "rate|poisson",
-     .help =
-         "rate | poisson: rates pass between neurons, or Poisson spikes at psi phi per time unit "
-         "(thesis 2.6)"},
-    REAL(psi, 0, 1, "poisson: spikes per time unit at phi = 1 (the rate scale)"),
-    REAL(t_ref, 0, 0,
-         "poisson: refractory time; 0: Poisson counts per step, > 0: at most one spike "
-         "per step, then silence for t_ref"),
-    REAL(tau_s, 0, 1,
-         "poisson: time constant of the presynaptic trace in the plasticity (>= dt; dt: "
-         "the last step's spikes)"),
-    REAL(tau_dend, 0, 1,
-         "poisson: leak time constant of the dendrites (>= dt; dt: the last step's "
-         "spikes)"),
-    BOOL("train", "teacher", teacher, AP_KEY_FIXED,
-         "nudge the output towards the target while training"),
-    BOOL("train", "learning", learning, AP_KEY_FIXED, "plasticity on while training"),
-    {.section = "train",
-     .name = "val_samples",
-     .type = AP_KEY_INT,
-     .offset = P(val_samples),
-     .flags = AP_KEY_FIXED,
-     .min = -1,
-     .max = 1e9,
-     .help = "validation samples per epoch, drawn without replacement (-1: all; 0: no validation)"},
-    {.section = "train",
-     .name = "test_every",
-     .type = AP_KEY_INT,
-     .offset = P(test_every),
-     .flags = AP_KEY_FIXED,
-     .min = -1,
-     .max = 1e9,
-     .help = "a test phase (every held-out sample, teacher and plasticity off, from a copy of the "
-             "state) every N epochs and after the last; 0: after the last only; -1: never"},
-    {.section = "train",
-     .name = "learn_lag",
-     .type = AP_KEY_INT,
-     .offset = P(learn_lag),
-     .flags = AP_KEY_FIXED,
-     .min = 0,
-     .max = 1e8,
-     .help = "steps into a training sample before plasticity starts (0: every step, the "
-             "reference): the steps in which a new sample's signals still cross the layers "
-             "teach nothing"},
-    BOOL("train", "reset_between_samples", reset_between_samples, AP_KEY_FIXED,
-         "zero all potentials at each sample's start (the thesis' NEST model; reference: false)"),
-};
-
-/* The reference's Bars parameters (MODELS.md §1) for dims 9-30-3 at t_pres = 100, LE. */
 static void mc_defaults(void *out) {
   McParams *p = out;
   memset(p, 0, sizeof *p);
-  p->seed = 1;
-  p->n_dims = 3;
-  p->dims[0] = 9, p->dims[1] = 30, p->dims[2] = 3;
-  p->variant = MC_LE;
-  p->t_pres = 100;
-  p->init_selfpred = 1;
-  p->teacher = 1;
-  p->learning = 1;
-  p->val_samples = -1;
-  p->dt = 0.1;
-  p->tau0 = 0.1;
-  p->gl = 0.03;
-  p->gb = 0.1;
-  p->ga = 0.06;
-  p->gsom = 0.06;
-  p->gd = 0.1;
-  p->eta_up[0] = 0.05; /* 0.5 / t_pattern */
-  p->eta_up[1] = 0.01; /* 0.1 / t_pattern */
-  p->eta_ip[0] = 0.02; /* 0.2 / t_pattern */
-  p->w_max_hidden = 4.0;
-  p->w_max_out = 5.0;
-  p->init_scale = 1.0;
-  p->phi_gamma = 1.0;
-  p->phi_beta = 1.0;
-  p->u_high = 1.0;
-  p->u_low = 0.1;
-  p->neuron = MC_RATE;
-  p->psi = 100.0;
-  p->tau_s = 0.1;
-  p->tau_dend = 0.1;
+  MC_KEYS(AP_KEY_DEFAULT)
 }
 
 int mc_wide_net(const McDims *d) {

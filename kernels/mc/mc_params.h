@@ -11,6 +11,7 @@
 
 #include "../core/ap_defs.h"
 #include "../model.h"
+#include "../model_keys.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -20,35 +21,71 @@
 typedef enum { MC_ORIGINAL = 0, MC_LE = 1 } mc_variant;
 typedef enum { MC_RATE = 0, MC_POISSON = 1 } mc_neuron;
 
-/* Everything one replica may have of its own ([model] keys, sweepable but dims) and the
- * schedule its cohort shares ([train] keys and t_pres). */
+/* The keys (kernels/model_keys.h): X(kind, section, member, ...): everything one replica
+ * may have of its own ([model] keys, sweepable but dims) and the schedule its cohort
+ * shares ([train] keys and t_pres). The defaults are the reference's Bars parameters
+ * (MODELS.md §1) for dims 9-30-3 at t_pres = 100, LE; eta 0.5, 0.1 and 0.2 / t_pattern. */
+// clang-format off
+#define MC_KEYS(X)                                                                                 \
+  X(INTS, fixed, dims, n_dims, 1, 100000, 2, MC_MAX_LAYERS + 1, (9, 30, 3),                        \
+    "layer sizes, input to output (e.g. 9, 30, 3)")                                                \
+  X(U64, model, seed, 0, AP_BIG, 1, "seed of weight init and sample order")                        \
+  X(CHOICE, model, variant, "original|le", MC_LE,                                                  \
+    "original (Sacramento 2018) | le (latent equilibrium, Haider 2021)")                           \
+  X(INT, model, t_pres, 1, 1e8, 100, "presentation time per sample, in steps of dt")               \
+  X(INT, model, out_lag, 0, 1e8, 0, "steps into a sample before the readout averages")             \
+  X(REAL, model, dt, AP_POS, 0.1, "time step")                                                     \
+  X(REAL, model, tau0, AP_POS, 0.1, "input and target low-pass time constant")                     \
+  X(REAL, model, gl, AP_NONNEG, 0.03, "leak conductance")                                          \
+  X(REAL, model, gb, AP_POS, 0.1, "basal (and interneuron dendrite) coupling")                     \
+  X(REAL, model, ga, AP_NONNEG, 0.06, "apical coupling")                                           \
+  X(REAL, model, gsom, AP_NONNEG, 0.06, "somatic nudging conductance (target, sister)")            \
+  X(REAL, model, gd, AP_POS, 0.1, "interneuron dendrite conductance in the self-predicting init")  \
+  X(REALS, model, eta_up, 0, AP_BIG, MC_MAX_LAYERS, mc_len_layers, "one per weight layer",         \
+    (0.05, 0.01), "learning rates of W_up, one per weight layer")                                  \
+  X(REALS, model, eta_ip, 0, AP_BIG, MC_MAX_LAYERS, mc_len_hidden, "one per hidden layer",         \
+    (0.02), "learning rates of W_ip, one per hidden layer")                                        \
+  X(REALS, model, eta_pi, 0, AP_BIG, MC_MAX_LAYERS, mc_len_hidden, "one per hidden layer",         \
+    (0.0), "learning rates of W_pi, one per hidden layer")                                         \
+  X(REAL, model, w_max_hidden, AP_POS, 4.0, "clip of hidden W_up")                                 \
+  X(REAL, model, w_max_out, AP_POS, 5.0, "clip of output W_up")                                    \
+  X(REAL, model, init_scale, AP_NONNEG, 1.0, "weights start in U(-s, s)")                          \
+  X(BOOL, model, init_selfpred, 1, "start in the self-predicting state")                           \
+  X(REAL, model, phi_gamma, AP_POS, 1.0, "φ = γ log(1 + exp(β (u - θ)))")                          \
+  X(REAL, model, phi_beta, AP_POS, 1.0, "see phi_gamma")                                           \
+  X(REAL, model, phi_theta, AP_ANY, 0.0, "see phi_gamma")                                          \
+  X(REAL, model, u_high, AP_ANY, 1.0, "target potential of the true class")                        \
+  X(REAL, model, u_low, AP_ANY, 0.1, "target potential of the other classes")                      \
+  X(CHOICE, model, neuron, "rate|poisson", MC_RATE,                                                \
+    "rate | poisson: rates pass between neurons, or Poisson spikes at psi phi per time unit "       \
+    "(thesis 2.6)")                                                                                \
+  X(REAL, model, psi, AP_POS, 100.0, "poisson: spikes per time unit at phi = 1 (the rate scale)")  \
+  X(REAL, model, t_ref, AP_NONNEG, 0.0,                                                            \
+    "poisson: refractory time; 0: Poisson counts per step, > 0: at most one spike "                \
+    "per step, then silence for t_ref")                                                            \
+  X(REAL, model, tau_s, AP_POS, 0.1,                                                               \
+    "poisson: time constant of the presynaptic trace in the plasticity (>= dt; dt: "               \
+    "the last step's spikes)")                                                                     \
+  X(REAL, model, tau_dend, AP_POS, 0.1,                                                            \
+    "poisson: leak time constant of the dendrites (>= dt; dt: the last step's "                    \
+    "spikes)")                                                                                     \
+  X(BOOL, train, teacher, 1, "nudge the output towards the target while training")                 \
+  X(BOOL, train, learning, 1, "plasticity on while training")                                      \
+  X(INT, train, val_samples, -1, 1e9, -1,                                                          \
+    "validation samples per epoch, drawn without replacement (-1: all; 0: no validation)")         \
+  X(INT, train, test_every, -1, 1e9, 0,                                                            \
+    "a test phase (every held-out sample, teacher and plasticity off, from a copy of the "         \
+    "state) every N epochs and after the last; 0: after the last only; -1: never")                 \
+  X(INT, train, learn_lag, 0, 1e8, 0,                                                              \
+    "steps into a training sample before plasticity starts (0: every step, the "                   \
+    "reference): the steps in which a new sample's signals still cross the layers "                \
+    "teach nothing")                                                                               \
+  X(BOOL, train, reset_between_samples, 0,                                                         \
+    "zero all potentials at each sample's start (the thesis' NEST model; reference: false)")
+// clang-format on
+
 typedef struct McParams {
-  uint64_t seed;
-  int n_dims;                  /* entries of dims: L + 1 */
-  int dims[MC_MAX_LAYERS + 1]; /* N_0 .. N_L */
-  int variant;                 /* mc_variant */
-  int neuron;                  /* mc_neuron: what passes between neurons (in the cohort key) */
-  int t_pres;                  /* steps per sample (the cohort key) */
-  int out_lag;                 /* steps into a sample before the readout starts averaging */
-  int init_selfpred;           /* start in the self-predicting state */
-  int teacher, learning;       /* [train]: nudging and plasticity while training */
-  int val_samples;             /* [train]: validation samples per epoch, -1: all */
-  int test_every;              /* [train]: a test phase every N epochs and after the last
-                                * (0: after the last only; -1: never) */
-  int reset_between_samples;   /* [train]: zero the potentials at each sample's start */
-  int learn_lag;               /* [train]: steps into a training sample before plasticity */
-  double dt, tau0;             /* time step and input/target low-pass time constant */
-  double gl, gb, ga, gsom, gd;
-  double eta_up[MC_MAX_LAYERS]; /* per weight layer */
-  double eta_ip[MC_MAX_LAYERS]; /* per hidden layer */
-  double eta_pi[MC_MAX_LAYERS]; /* per hidden layer */
-  double w_max_hidden, w_max_out;
-  double init_scale; /* weights drawn from U(-init_scale, init_scale) */
-  double phi_gamma, phi_beta, phi_theta;
-  double u_high, u_low;   /* target potentials of the true and the other classes */
-  double psi;             /* poisson: spikes per time unit at phi = 1 */
-  double t_ref;           /* poisson: refractory time (0: Poisson counts per step) */
-  double tau_s, tau_dend; /* poisson: presynaptic trace and dendritic leak time constants */
+  MC_KEYS(AP_KEY_MEMBER)
 } McParams;
 
 typedef struct McDims {

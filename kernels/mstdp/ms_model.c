@@ -15,107 +15,14 @@ extern const ApModelImpl ms_cpu_impl;
 const ApModelImpl *ms_cuda_impl(void);
 #endif
 
-#define P(f) offsetof(MsParams, f)
-#define BIG 1e300
-#define INT(sec, nm, field, lo, hi, fl, text)                                                      \
-  {                                                                                                \
-    .section = sec, .name = nm, .type = AP_KEY_INT, .offset = P(field), .min = lo, .max = hi,      \
-    .flags = fl, .help = text                                                                      \
-  }
-#define REAL(nm, lo, open, text)                                                                   \
-  {                                                                                                \
-    .section = "model", .name = #nm, .type = AP_KEY_REAL, .offset = P(nm), .min = lo, .max = BIG,  \
-    .min_open = open, .help = text                                                                 \
-  }
-#define CHOICE(nm, field, list, text)                                                              \
-  {                                                                                                \
-    .section = "model", .name = nm, .type = AP_KEY_CHOICE, .offset = P(field), .choices = list,    \
-    .help = text                                                                                   \
-  }
+#define AP_KEY_STRUCT MsParams
+static const ApKey ms_keys[] = {MS_KEYS(AP_KEY_ROW)};
+#undef AP_KEY_STRUCT
 
-static const ApKey ms_keys[] = {
-    {.section = "model",
-     .name = "seed",
-     .type = AP_KEY_U64,
-     .offset = P(seed),
-     .min = 0,
-     .max = BIG,
-     .help = "seed of the initial weights and state, the training order and generation"},
-    INT("model", "pixels", pixels, 1, 1e6, AP_KEY_FIXED, "visible units that take the image"),
-    INT("model", "labels", labels, 2, 1e4, AP_KEY_FIXED, "labels (classes) of the data"),
-    INT("model", "label_copies", label_copies, 1, 1e4, AP_KEY_FIXED,
-        "visible units per label, each clamped to the label's target and read as their sum: "
-        "more synapses, so more drive, from the label (generation)"),
-    INT("model", "hidden", hidden, 1, 1e6, AP_KEY_FIXED, "hidden units"),
-    REAL(eps, 0, 1, "epsilon: the state's step per iteration (eqs. 1, 11)"),
-    {.section = "model",
-     .name = "m",
-     .type = AP_KEY_REAL,
-     .offset = P(m),
-     .min = 0,
-     .max = 1,
-     .help = "momentum inertia of clamped phases (eq. 12)"},
-    REAL(beta, 0, 0, "the clamp's strength (eq. 8; the paper's text: 0.8, Algorithm 1: 1.0)"),
-    REAL(alpha, 0, 0, "learning rate (eq. 7); 0: no learning"),
-    INT("model", "cycles", cycles, 1, 1e6, 0,
-        "T: (clamped, free) phase pairs per training image (Algorithm 1)"),
-    INT("model", "iterations", iterations, 1, 1e6, 0, "iterations per phase"),
-    INT("model", "test_cycles", test_cycles, 1, 1e6, 0,
-        "(clamped, free) pairs per test image and per generated sample"),
-    REAL(init_scale, 0, 0, "weights and biases start in U(-s, s)"),
-    REAL(state_scale, 0, 0, "states start (and generation starts) in U(-s, s), velocity 0"),
-    CHOICE("clamp", clamp, "step|momentum|step_eps",
-           "where beta acts: step (s += eps v + beta (d - s)) | momentum (inside the velocity) | "
-           "step_eps (s += eps v + eps beta (d - s))"),
-    CHOICE("rule", rule, "post|pre",
-           "post: dW[j->i] = alpha drho_i rho_j (receiver's change) | pre: alpha drho_j rho_i "
-           "(the literal indices)"),
-    CHOICE("free", free_phase, "eq1|frozen",
-           "free phase: eq1 (s += eps (R - s)) | frozen (eq. 12 with m = 0: the velocity "
-           "keeps its value)"),
-    CHOICE("data_range", data_range, "pm1|01",
-           "clamp values: pm1 (pixels 2x - 1, labels +-1) | 01 (pixels x, labels 0/1)"),
-    CHOICE("smoothing", smoothing, "off|on",
-           "paper 2.7: also dW[j->i] -= alpha ds_i rho'(s_i) rho_j with ds = R - s"),
-    CHOICE("order", order, "file|shuffled", "training images in file order or shuffled per pass"),
-    INT("train", "presentations", presentations, 1, 1e9, AP_KEY_FIXED,
-        "training images per record (the run: epochs x presentations)"),
-    INT("train", "test_samples", test_samples, -1, 1e9, AP_KEY_FIXED,
-        "test accuracy every record on the first N test images (-1: all)"),
-    INT("train", "train_eval", train_eval, 0, 1e9, AP_KEY_FIXED,
-        "training accuracy every record on the first N training images, read like a test"),
-    INT("train", "full_test_every", full_test_every, 0, 1e9, AP_KEY_FIXED,
-        "every N records, the accuracy on the whole test set (0: never)"),
-    INT("train", "gen_samples", gen_samples, 0, 1e4, AP_KEY_FIXED,
-        "generated samples per label (0: no generation)"),
-    INT("train", "gen_every", gen_every, 1, 1e9, AP_KEY_FIXED,
-        "generate every N records (set it to epochs for the end only)"),
-};
-
-/* The paper's protocol (MODELS.md §2). */
 static void ms_defaults(void *out) {
   MsParams *p = out;
   memset(p, 0, sizeof *p);
-  p->seed = 1;
-  p->pixels = 784;
-  p->labels = 10;
-  p->label_copies = 1;
-  p->hidden = 2048;
-  p->eps = 0.2;
-  p->m = 0.4;
-  p->beta = 0.8;
-  p->alpha = 0.001;
-  p->cycles = 10;
-  p->iterations = 32;
-  p->test_cycles = 3;
-  p->init_scale = 0.1;
-  p->state_scale = 0.1;
-  p->presentations = 10000;
-  p->test_samples = 500;
-  p->train_eval = 500;
-  p->full_test_every = 0;
-  p->gen_samples = 0;
-  p->gen_every = 1;
+  MS_KEYS(AP_KEY_DEFAULT)
 }
 
 /* With the record's series width (after ms_check_bounds: the layout's sizes fit an int). */

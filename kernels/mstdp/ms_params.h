@@ -15,6 +15,7 @@
 
 #include "../core/ap_defs.h"
 #include "../model.h"
+#include "../model_keys.h"
 
 #include <stdint.h>
 
@@ -24,23 +25,59 @@ typedef enum { MS_FREE_EQ1 = 0, MS_FREE_FROZEN = 1 } ms_free;
 typedef enum { MS_RANGE_PM1 = 0, MS_RANGE_01 = 1 } ms_range;
 typedef enum { MS_ORDER_FILE = 0, MS_ORDER_SHUFFLED = 1 } ms_order;
 
+/* The keys (kernels/model_keys.h): X(kind, section, member, ...); the defaults are the
+ * paper's protocol. V = pixels + labels x label_copies. */
+// clang-format off
+#define MS_KEYS(X)                                                                                 \
+  X(U64, model, seed, 0, AP_BIG, 1,                                                                \
+    "seed of the initial weights and state, the training order and generation")                    \
+  X(INT, fixed, pixels, 1, 1e6, 784, "visible units that take the image")                          \
+  X(INT, fixed, labels, 2, 1e4, 10, "labels (classes) of the data")                                \
+  X(INT, fixed, label_copies, 1, 1e4, 1,                                                           \
+    "visible units per label, each clamped to the label's target and read as their sum: "          \
+    "more synapses, so more drive, from the label (generation)")                                   \
+  X(INT, fixed, hidden, 1, 1e6, 2048, "hidden units")                                              \
+  X(REAL, model, eps, AP_POS, 0.2, "epsilon: the state's step per iteration (eqs. 1, 11)")         \
+  X(REAL, model, m, AP_UNIT, 0.4, "momentum inertia of clamped phases (eq. 12)")                   \
+  X(REAL, model, beta, AP_NONNEG, 0.8,                                                             \
+    "the clamp's strength (eq. 8; the paper's text: 0.8, Algorithm 1: 1.0)")                       \
+  X(REAL, model, alpha, AP_NONNEG, 0.001, "learning rate (eq. 7); 0: no learning")                 \
+  X(INT, model, cycles, 1, 1e6, 10, "T: (clamped, free) phase pairs per training image (Algorithm 1)")\
+  X(INT, model, iterations, 1, 1e6, 32, "iterations per phase")                                    \
+  X(INT, model, test_cycles, 1, 1e6, 3,                                                            \
+    "(clamped, free) pairs per test image and per generated sample")                               \
+  X(REAL, model, init_scale, AP_NONNEG, 0.1, "weights and biases start in U(-s, s)")               \
+  X(REAL, model, state_scale, AP_NONNEG, 0.1,                                                      \
+    "states start (and generation starts) in U(-s, s), velocity 0")                                \
+  X(CHOICE, model, clamp, "step|momentum|step_eps", MS_CLAMP_STEP,                                 \
+    "where beta acts: step (s += eps v + beta (d - s)) | momentum (inside the velocity) | "        \
+    "step_eps (s += eps v + eps beta (d - s))")                                                    \
+  X(CHOICE, model, rule, "post|pre", MS_RULE_POST,                                                 \
+    "post: dW[j->i] = alpha drho_i rho_j (receiver's change) | pre: alpha drho_j rho_i "           \
+    "(the literal indices)")                                                                       \
+  X(CHOICE_AS, model, "free", free_phase, "eq1|frozen", MS_FREE_EQ1,                               \
+    "free phase: eq1 (s += eps (R - s)) | frozen (eq. 12 with m = 0: the velocity "                \
+    "keeps its value)")                                                                            \
+  X(CHOICE, model, data_range, "pm1|01", MS_RANGE_PM1,                                             \
+    "clamp values: pm1 (pixels 2x - 1, labels +-1) | 01 (pixels x, labels 0/1)")                   \
+  X(CHOICE, model, smoothing, "off|on", 0,                                                         \
+    "paper 2.7: also dW[j->i] -= alpha ds_i rho'(s_i) rho_j with ds = R - s")                      \
+  X(CHOICE, model, order, "file|shuffled", MS_ORDER_FILE,                                          \
+    "training images in file order or shuffled per pass")                                          \
+  X(INT, train, presentations, 1, 1e9, 10000,                                                      \
+    "training images per record (the run: epochs x presentations)")                                \
+  X(INT, train, test_samples, -1, 1e9, 500,                                                        \
+    "test accuracy every record on the first N test images (-1: all)")                             \
+  X(INT, train, train_eval, 0, 1e9, 500,                                                           \
+    "training accuracy every record on the first N training images, read like a test")             \
+  X(INT, train, full_test_every, 0, 1e9, 0,                                                        \
+    "every N records, the accuracy on the whole test set (0: never)")                              \
+  X(INT, train, gen_samples, 0, 1e4, 0, "generated samples per label (0: no generation)")          \
+  X(INT, train, gen_every, 1, 1e9, 1, "generate every N records (set it to epochs for the end only)")
+// clang-format on
+
 typedef struct MsParams {
-  uint64_t seed;
-  int pixels, labels, hidden; /* fixed for an experiment */
-  int label_copies;           /* visible units per label: V = pixels + labels x copies */
-  double eps, m, beta, alpha;
-  int cycles;      /* T: (clamped, free) phase pairs per training image */
-  int iterations;  /* per phase */
-  int test_cycles; /* (clamped, free) pairs per test image (and per generated sample) */
-  double init_scale, state_scale;
-  int clamp, rule, free_phase, data_range, smoothing, order;
-  /* [train]: the schedule of a record */
-  int presentations;   /* training images per record */
-  int test_samples;    /* the first N test images, every record (-1: all) */
-  int train_eval;      /* the first N training images, read like a test, every record */
-  int full_test_every; /* records; 0: never; the whole test set */
-  int gen_samples;     /* generated samples per label (0: none) */
-  int gen_every;       /* records */
+  MS_KEYS(AP_KEY_MEMBER)
 } MsParams;
 
 /* One replica's constants in the form the iteration uses them. */
