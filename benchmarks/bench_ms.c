@@ -133,7 +133,8 @@ int main(int argc, char **argv) {
   }
   exec.threads = threads;
   if (records < 1) records = 1;
-  if (backend) return records_timed(backend, &exec, hidden, n_hidden, reps, n_reps, iters, n_iters, records);
+  if (backend)
+    return records_timed(backend, &exec, hidden, n_hidden, reps, n_reps, iters, n_iters, records);
 #ifndef APICAL_HAVE_CBLAS
   if (blas) {
     fprintf(stderr, "bench_ms: this build found no OpenBLAS (apt-get install libopenblas-dev)\n");

@@ -121,7 +121,7 @@ typedef struct ApCohortSpec {
   const ApData *data;     /* host memory; lives as long as the cohort */
   const ApLayout *layout; /* the experiment's */
   ApExec exec;
-  int n_records; /* records of the whole run ([train] epochs): the last one ends training */
+  int n_records;   /* records of the whole run ([train] epochs): the last one ends training */
   long long units; /* units of every record (ApModel.units; 1: records are not cut) */
 } ApCohortSpec;
 

@@ -2,10 +2,11 @@
  * array hashed (FNV-1a 64 over the float32 bytes, replica-major [R][...]) and compared with
  * the hashes in tests/golden/NAME.golden, recorded at fcebbd9 before the model interface
  * was introduced (bars_poisson at 2033e9c, with the spiking model; lif_topdown at 9ed78b0, with its
- * model; idx_784_30_10_wide with the wide path, issue 15; mstdp_bars at its own commit). No replica of these cases diverges:
- * every state value is finite (lif_topdown's W_bu holds NaN where no synapse is). A refactor must
- * keep these bits; a deliberate change of the numbers regenerates them (APICAL_GOLDEN_WRITE=DIR
- * writes NAME.golden files there instead of comparing) and says why in its commit. */
+ * model; idx_784_30_10_wide with the wide path, issue 15; mstdp_bars at its own commit). No replica
+ * of these cases diverges: every state value is finite (lif_topdown's W_bu holds NaN where no
+ * synapse is). A refactor must keep these bits; a deliberate change of the numbers regenerates them
+ * (APICAL_GOLDEN_WRITE=DIR writes NAME.golden files there instead of comparing) and says why in its
+ * commit. */
 #include "helpers.h"
 
 #include <math.h>

@@ -5,8 +5,8 @@
 #define AP_EXEC_H
 
 typedef struct ApExec {
-  int threads;             /* CPU threads (0: every core) */
-  const char *cpu_version; /* CPU kernel version, NULL or "auto": the implementation picks */
+  int threads;              /* CPU threads (0: every core) */
+  const char *cpu_version;  /* CPU kernel version, NULL or "auto": the implementation picks */
   const char *cuda_version; /* CUDA kernel version, NULL or "auto": the implementation picks */
 } ApExec;
 

@@ -65,7 +65,7 @@ AP_HD float ap_rint(float x) {
 /* e^x for x in [-87, 0]: x = n ln2 + r, |r| <= ln2/2, degree-6 polynomial in r (magic =
  * 1.5 * 2^23: adding it rounds to an integer). Values x, y; scratch e, r, p. */
 #define AP_EXP_NONPOS_LINES(V, EACH)                                                               \
-  EACH(V(e) = fmaf(V(x), 1.44269504088896341f, 12582912.0f))                                      \
+  EACH(V(e) = fmaf(V(x), 1.44269504088896341f, 12582912.0f))                                       \
   EACH(V(e) = V(e) - 12582912.0f)                                                                  \
   EACH(V(r) = -V(e))                                                                               \
   EACH(V(r) = fmaf(V(r), 0.693359375f, V(x)))                                                      \

@@ -303,8 +303,7 @@ static int run_mode(ApCohort *c, int mode, int team, int threads, long long s0, 
       failed = run_replica(c, &c->reps[j], team, s0, s1, out);
       if (busy) *busy += (ap_seconds() - t1) * team;
     }
-  ap_team_guard_took(&c->guard, mode, ap_seconds() - t0,
-                     (double)(s1 - s0) / c->d.steps * c->n);
+  ap_team_guard_took(&c->guard, mode, ap_seconds() - t0, (double)(s1 - s0) / c->d.steps * c->n);
   return failed;
 }
 

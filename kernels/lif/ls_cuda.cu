@@ -207,8 +207,8 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   ls_diverge_scan(t, &b);
 }
 
-/* Then block r writes replica r's series of record e into slot `slot` of its [E][F] (NaN where it froze,
- * ls_diverge_close), and its sums and spike counts start again from zero for the next
+/* Then block r writes replica r's series of record e into slot `slot` of its [E][F] (NaN where it
+ * froze, ls_diverge_close), and its sums and spike counts start again from zero for the next
  * record. */
 static __global__ void __launch_bounds__(MAX_THREADS)
     ls_split_series(const LsRep *reps, const LsConst *cst, LsDims d, LsSeries ser, float *series,
@@ -478,7 +478,7 @@ static ap_status cuda_state_set(ApCohort *c, const float *state, ApError *err) {
     ls_convert(&c->d, &c->nets[i], &r, (float *)state + (size_t)i * nc, LS_INTO_REP);
     *r.n_spk = 0;
     *r.n_rast = 0;
-    memset(r.wsum, 0, 4 * sizeof *r.wsum); /* (the split kernel's sums start from zero) */
+    memset(r.wsum, 0, 4 * sizeof *r.wsum);          /* (the split kernel's sums start from zero) */
     memset(r.spk, 0, (size_t)c->d.N * sizeof(int)); /* (the spike counts: ls_convert) */
   }
   CUDA_CHECK(cudaMemcpyAsync(c->d_mem, c->h_mem, c->off[c->R], cudaMemcpyHostToDevice, c->stream));

@@ -366,15 +366,17 @@ static const ApModelImpl *ls_impl(const char *backend) {
 /* NEST's units: ms, mV, pA (PSC amplitudes and weights), pF, Hz. */
 static const char *ls_unit(const char *name) {
   static const char *const units[][2] = {
-      {"record_ms", "ms"}, {"raster_ms", "ms"}, {"raster_from_ms", "ms"}, {"dt", "ms"},
-      {"delay", "ms"},     {"tau_m", "ms"},     {"c_m", "pF"},            {"e_l", "mV"},
-      {"v_th", "mV"},      {"v_reset", "mV"},   {"t_ref", "ms"},          {"i_e", "pA"},
-      {"tau_plus", "ms"},  {"tau_minus", "ms"}, {"lambda", "1"},          {"alpha", "1"},
-      {"mu_plus", "1"},    {"mu_minus", "1"},   {"wmax", "pA"}};
+      {"record_ms", "ms"}, {"raster_ms", "ms"}, {"raster_from_ms", "ms"},
+      {"dt", "ms"},        {"delay", "ms"},     {"tau_m", "ms"},
+      {"c_m", "pF"},       {"e_l", "mV"},       {"v_th", "mV"},
+      {"v_reset", "mV"},   {"t_ref", "ms"},     {"i_e", "pA"},
+      {"tau_plus", "ms"},  {"tau_minus", "ms"}, {"lambda", "1"},
+      {"alpha", "1"},      {"mu_plus", "1"},    {"mu_minus", "1"},
+      {"wmax", "pA"}};
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
     if (!strcmp(name, units[i][0])) return units[i][1];
   if (!strncmp(name, "tau_syn_", 8)) return "ms";
-  if (!strncmp(name, "p_", 2)) return "1"; /* connection probabilities */
+  if (!strncmp(name, "p_", 2)) return "1";  /* connection probabilities */
   if (!strncmp(name, "w_", 2)) return "pA"; /* PSC amplitudes */
   if (!strncmp(name, "rate_", 5)) return "Hz";
   return NULL;

@@ -160,9 +160,9 @@ typedef struct LsDims {
 
 /* Offsets of a record's series (floats into a replica's record). */
 typedef struct LsSeries {
-  int conn;   /* 6: PA, NPA, PA->Pyr, PA->PV, NPA->Pyr, NPA->PV */
-  int rates;  /* 12: Hz per population */
-  int spikes; /* total spikes in the record */
+  int conn;     /* 6: PA, NPA, PA->Pyr, PA->PV, NPA->Pyr, NPA->PV */
+  int rates;    /* 12: Hz per population */
+  int spikes;   /* total spikes in the record */
   int diverged; /* 1 from the record at whose end the state held a non-finite value */
   int width;
 } LsSeries;

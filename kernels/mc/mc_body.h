@@ -265,7 +265,7 @@ MC_HELPER void mc_matvec(float *MC_RESTRICT out, float *MC_RESTRICT W, const flo
     unsigned busy = __ballot_sync(all, rw.lo < rw.hi);
     while (busy) {
       const int src = __popc((busy & (0u - busy)) - 1u); /* the lowest (no __ffs: the CUDA
-                                                           * simulator cannot parse its bfind) */
+                                                          * simulator cannot parse its bfind) */
       busy &= busy - 1u;
       const int lo = __shfl_sync(all, rw.lo, src), hi = __shfl_sync(all, rw.hi, src);
       for (int i = lo; i < hi; i++) {
@@ -631,8 +631,8 @@ MC_BODY_FN void mc_body_plastic_up(McBody *b, int ly, const float *err, const fl
   const float *w_max = ly < L - 1 ? k->w_max_h : k->w_max_o;
   float *w_up = MC_ST(b, b->lay->layer[ly].w_up);
   if (!(MC_LN == 1 && wo->fuse)) {
-    mc_plastic(w_up, k->c_up[ly], err, x_pre, w_max, 0, mc_rows(b, n_pyr), n_pre, b->wide_sum
-               MC_S_ARG);
+    mc_plastic(w_up, k->c_up[ly], err, x_pre, w_max, 0, mc_rows(b, n_pyr), n_pre,
+               b->wide_sum MC_S_ARG);
     return;
   }
   float *g = MC_WK(b, wo->pend_g[ly]), *x = MC_WK(b, wo->pend_x[ly][1 - b->cur]);
@@ -733,7 +733,7 @@ typedef struct McTrack {
  * chain waits on one memory round trip per 128 values and on one shuffle latency per 32,
  * not one per value. Every lane gets the sum. */
 static __device__ __forceinline__ float mc_warp_sum_squares(const float *a, const float *bb,
-                                                             int n MC_S_PARAM) {
+                                                            int n MC_S_PARAM) {
   const unsigned all = 0xffffffffu;
   const int q = (int)(threadIdx.x & 31u);
   float acc = 0.0f;
@@ -1318,8 +1318,8 @@ MC_BODY_FN void mc_body_records(McBody *b, ApPos from, ApPos to, const McOut *ou
       bad[0] = MC_LEAD_ANY(b, mine); /* the lead's answer (a team has one lane) */
     } else
 #endif
-      if (mc_lead(b))
-        for (size_t i = 0; i < nf; i++) MC_LANES(l) bad[l] |= !isfinite(b->st[i * MC_S + l]);
+        if (mc_lead(b))
+      for (size_t i = 0; i < nf; i++) MC_LANES(l) bad[l] |= !isfinite(b->st[i * MC_S + l]);
     if (!mc_lead(b)) continue;
     int any = 0;
     for (int l = 0; l < MC_LN; l++)

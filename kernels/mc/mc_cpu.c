@@ -73,8 +73,8 @@ static void *alloc_lines(size_t bytes) {
 /* The lane path's arrays in bytes: what cohort_create and scratch_init allocate, and what
  * mc_cpu_memory adds up. */
 typedef struct LanesSize {
-  size_t block_state;            /* per block */
-  size_t wk, perm, frozen;       /* a thread's scratch */
+  size_t block_state;      /* per block */
+  size_t wk, perm, frozen; /* a thread's scratch */
 } LanesSize;
 
 static LanesSize lanes_size(const McLayout *lay, const McWork *wo, int n_samples) {

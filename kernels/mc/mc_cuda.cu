@@ -334,8 +334,8 @@ static ap_status wide_shape(ApCohort *c, const McDims *d, int requested, ApError
   if (want <= 1) return AP_OK;
   ap_status st = side_by_side(c->stream, &together, err);
   if (st) return st;
-  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(
-      &per_sm, records_wide, THREADS, 0, cudaOccupancyDefault));
+  CUDA_CHECK(cudaOccupancyMaxActiveBlocksPerMultiprocessorWithFlags(&per_sm, records_wide, THREADS,
+                                                                    0, cudaOccupancyDefault));
   int room = per_sm * prop.multiProcessorCount - resident_claimed;
   if (!together || want * n_rep > room) return AP_OK;
   c->n_blocks = want;
@@ -369,14 +369,14 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   else if (!strncmp(v, "wide:", 5) && atoi(v + 5) >= 1 && atoi(v + 5) <= 1024) {
     c->kernel = KERNEL_WIDE;
     wide_blocks = atoi(v + 5);
-  }
-  else if (!strcmp(v, "warp") && fits)
+  } else if (!strcmp(v, "warp") && fits)
     c->kernel = KERNEL_WARP;
   else
-    return ap_fail(err, AP_ERR_USAGE,
-                   "cuda kernel %s: expected auto, generic, wide, wide:N or warp (warp only for rate "
-                   "neurons, dims %d-%d-%d and at most %d samples)",
-                   v, MW0, MW1, MW2, MW_MAX_SAMPLES);
+    return ap_fail(
+        err, AP_ERR_USAGE,
+        "cuda kernel %s: expected auto, generic, wide, wide:N or warp (warp only for rate "
+        "neurons, dims %d-%d-%d and at most %d samples)",
+        v, MW0, MW1, MW2, MW_MAX_SAMPLES);
   c->n_samples = data->n_train > data->n_val ? data->n_train : data->n_val;
   /* every array's size comes from mc_cuda_size, which the estimate adds up too */
   McCudaSize z = mc_cuda_size(&params[0], data, c->width);
@@ -452,8 +452,8 @@ static ap_status upload_part(ApCohort *c, int p, ApError *err) {
   size_t nf = (size_t)c->lay.n_floats, P = (size_t)c->part;
   int n = part_size(c, p);
   if (c->kernel == KERNEL_WIDE) { /* replica-major, as the canonical layout */
-    CUDA_CHECK(cudaMemcpyAsync(c->d_const, c->h_const + (size_t)p * P,
-                               (size_t)n * sizeof(McConst), cudaMemcpyHostToDevice, c->stream));
+    CUDA_CHECK(cudaMemcpyAsync(c->d_const, c->h_const + (size_t)p * P, (size_t)n * sizeof(McConst),
+                               cudaMemcpyHostToDevice, c->stream));
     CUDA_CHECK(cudaMemcpyAsync(c->d_state, c->h_state + (size_t)p * P * nf,
                                (size_t)n * nf * sizeof(float), cudaMemcpyHostToDevice, c->stream));
     CUDA_CHECK(cudaStreamSynchronize(c->stream));

@@ -418,16 +418,31 @@ static const ApModelImpl *mc_impl(const char *backend) {
 /* The microcircuit's time is the reference code's abstract time unit (dt = 0.1 of it);
  * with C = 1, conductances and learning rates are per time unit. */
 static const char *mc_unit(const char *name) {
-  static const char *const units[][2] = {
-      {"t_pres", "steps"},        {"out_lag", "steps"},          {"learn_lag", "steps"},
-      {"dt", "time units"},       {"tau0", "time units"},        {"t_ref", "time units"},
-      {"tau_s", "time units"},    {"tau_dend", "time units"},    {"gl", "1/time unit"},
-      {"gb", "1/time unit"},      {"ga", "1/time unit"},         {"gsom", "1/time unit"},
-      {"gd", "1/time unit"},      {"eta_up", "1/time unit"},     {"eta_ip", "1/time unit"},
-      {"eta_pi", "1/time unit"},  {"psi", "spikes/time unit"},   {"w_max_hidden", "1"},
-      {"w_max_out", "1"},         {"init_scale", "1"},           {"phi_gamma", "1"},
-      {"phi_beta", "1"},          {"phi_theta", "1"},            {"u_high", "1"},
-      {"u_low", "1"}};
+  static const char *const units[][2] = {{"t_pres", "steps"},
+                                         {"out_lag", "steps"},
+                                         {"learn_lag", "steps"},
+                                         {"dt", "time units"},
+                                         {"tau0", "time units"},
+                                         {"t_ref", "time units"},
+                                         {"tau_s", "time units"},
+                                         {"tau_dend", "time units"},
+                                         {"gl", "1/time unit"},
+                                         {"gb", "1/time unit"},
+                                         {"ga", "1/time unit"},
+                                         {"gsom", "1/time unit"},
+                                         {"gd", "1/time unit"},
+                                         {"eta_up", "1/time unit"},
+                                         {"eta_ip", "1/time unit"},
+                                         {"eta_pi", "1/time unit"},
+                                         {"psi", "spikes/time unit"},
+                                         {"w_max_hidden", "1"},
+                                         {"w_max_out", "1"},
+                                         {"init_scale", "1"},
+                                         {"phi_gamma", "1"},
+                                         {"phi_beta", "1"},
+                                         {"phi_theta", "1"},
+                                         {"u_high", "1"},
+                                         {"u_low", "1"}};
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
     if (!strcmp(name, units[i][0])) return units[i][1];
   return NULL;

@@ -245,10 +245,10 @@ typedef struct McWork {
    * writes the other; fuse: the body defers W_up's steps into the next product */
   int pend_g[MC_MAX_LAYERS], pend_x[MC_MAX_LAYERS][2];
   int fuse;
-  int u_next;           /* [H][max neurons] sisters' u or ŭ */
-  int x, tgt, acc;      /* [N_0], [N_L], [N_L] */
-  int rho_in;           /* [N_0] poisson: the inputs' spikes */
-  int max_neurons;      /* rows of one scratch vector */
+  int u_next;      /* [H][max neurons] sisters' u or ŭ */
+  int x, tgt, acc; /* [N_0], [N_L], [N_L] */
+  int rho_in;      /* [N_0] poisson: the inputs' spikes */
+  int max_neurons; /* rows of one scratch vector */
   int n_rows;
 } McWork;
 
@@ -258,11 +258,11 @@ typedef struct McWork {
 #define MC_CUDA_CHUNK 256 /* records per launch: bounds the device series buffer */
 #define MC_CUDA_WARP 32
 typedef struct McCudaSize {
-  size_t d_const, d_state, d_work, d_perm, d_series;         /* per replica of a part */
-  size_t d_per_replica;                                      /* their sum */
-  size_t d_fixed;                                            /* the layout, once */
-  size_t h_const, h_rows, h_state;                           /* per replica of the cohort */
-  size_t h_stage, h_series;                                  /* per replica of a part */
+  size_t d_const, d_state, d_work, d_perm, d_series; /* per replica of a part */
+  size_t d_per_replica;                              /* their sum */
+  size_t d_fixed;                                    /* the layout, once */
+  size_t h_const, h_rows, h_state;                   /* per replica of the cohort */
+  size_t h_stage, h_series;                          /* per replica of a part */
 } McCudaSize;
 
 #ifdef __cplusplus

@@ -136,11 +136,11 @@ typedef struct McWarp {
   LV(float, r_i); /* interneuron k */
   LV(float, u_o);
   LV(float, f_o);
-  LV(float, r_o); /* output k */
-  LV(float, acc); /* output k: readout sum of the sample */
+  LV(float, r_o);                                         /* output k */
+  LV(float, acc);                                         /* output k: readout sum of the sample */
   float r_in[MW0], u_tgt[MW2], tgt_last[MW2], nudge_last; /* shared */
   float diverged;                                         /* shared: the state field */
-  float api_sum, inn_sum; /* self-prediction sums of the epoch */
+  float api_sum, inn_sum;                                 /* self-prediction sums of the epoch */
   float sums[MC_SUM_API]; /* the phases' hits and squared errors (record/sums) */
 } McWarp;
 
@@ -224,8 +224,8 @@ MW_FN void mw_forw_inn(McWarp *w, McView st, int off, int layer, int load) {
 /* The poisson network's fields: the warp kernel runs rate cohorts only (mw_fits), which
  * never touch them; the device keeps them as loaded and state_get returns them as they were. */
 #define MW_UNUSED_FIELD(member)                                                                    \
-  MW_FN void mw_##member(McWarp *w, McView st, int off, int layer, int load) {        \
-    (void)w, (void)st, (void)off, (void)layer, (void)load;                             \
+  MW_FN void mw_##member(McWarp *w, McView st, int off, int layer, int load) {                     \
+    (void)w, (void)st, (void)off, (void)layer, (void)load;                                         \
   }
 MW_UNUSED_FIELD(vb_pyr)
 MW_UNUSED_FIELD(va_pyr)
@@ -506,9 +506,8 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
   McSoma ni = mw_soma(L(w->u_i), udot_i, k->dt, k->tau_inn);
   McSoma no = mw_soma(L(w->u_o), udot_o, k->dt, k->tau_out);
   const int le = k->le != 0.0f;
-  float phi[6] = {le ? n.forw : n.u,           le ? ni.forw : ni.u,
-                  le ? no.forw : no.u,         k->alpha_pyr * L(v_bas),
-                  k->alpha_inn * L(v_den),     k->alpha_out * L(v_out)};
+  float phi[6] = {le ? n.forw : n.u,       le ? ni.forw : ni.u,     le ? no.forw : no.u,
+                  k->alpha_pyr * L(v_bas), k->alpha_inn * L(v_den), k->alpha_out * L(v_out)};
   mc_phi_n(phi, phi, 6, k->gamma, k->beta, k->theta);
   if (lane < MW1) {
     L(nr_p) = phi[0];
@@ -520,8 +519,8 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
     L(w->u_i) = ni.u;
     L(w->f_o) = no.forw;
     L(w->u_o) = no.u;
-    L(w->acc) = mc_readout(L(w->acc), (float)t, k->lag, mc_shown(k->le, no.u, no.forw),
-                           k->readout_n);
+    L(w->acc) =
+        mc_readout(L(w->acc), (float)t, k->lag, mc_shown(k->le, no.u, no.forw), k->readout_n);
     L(nr_i) = phi[1];
     L(nr_o) = phi[2];
     if (learn && k->c_ip[0] != 0.0f) /* row lane of W_ip moves in every hidden lane, below */
@@ -538,7 +537,8 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
     if (lane < MW1) UNROLL for (int j = 0; j < MW0; j++) LX(w->w_up, j) = up[j];
     if (lane < MW1 && k->c_pi[0] != 0.0f) {
       float g2 = k->c_pi[0] * -L(v_api); /* eq. 2.15 */
-      UNROLL for (int j = 0; j < MW2; j++) LX(w->w_pi, j) = mc_weight_step(LX(w->w_pi, j), g2, ri[j]);
+      UNROLL for (int j = 0; j < MW2; j++) LX(w->w_pi, j) =
+          mc_weight_step(LX(w->w_pi, j), g2, ri[j]);
     }
   }
   LANES_END
@@ -559,7 +559,8 @@ MW_FN void mw_step(McWarp *w, float *sh, const float *x, const float *tv, const 
       if (inn)
         UNROLL for (int j = 0; j < MW2; j++) LX(w->w_ip, j) =
             mc_weight_step(LX(w->w_ip, j), gi[j], L(w->r_p));
-      UNROLL for (int j = 0; j < MW2; j++) st[j] = mc_weight_step(LX(w->w_out, j), go[j], L(w->r_p));
+      UNROLL for (int j = 0; j < MW2; j++) st[j] =
+          mc_weight_step(LX(w->w_out, j), go[j], L(w->r_p));
       mc_clip_n(st, st, MW2, k->w_max_o);
       UNROLL for (int j = 0; j < MW2; j++) LX(w->w_out, j) = st[j];
     }

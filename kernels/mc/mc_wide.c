@@ -43,10 +43,10 @@ struct McWide {
   McSched sch;
   const ApData *data;
   int n, threads, n_samples;
-  float *state;   /* [n][n_floats] canonical */
-  McLanes *k;     /* [n] */
-  int *rows;      /* [n] series rows */
-  double weights; /* per replica */
+  float *state;      /* [n][n_floats] canonical */
+  McLanes *k;        /* [n] */
+  int *rows;         /* [n] series rows */
+  double weights;    /* per replica */
   ApTeamGuard guard; /* where team_size splits the replicas (mc_wide_run) */
 };
 

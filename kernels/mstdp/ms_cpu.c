@@ -174,7 +174,8 @@ oom:
 static ap_status cpu_state_set(ApCohort *c, const float *state, ApError *err) {
   (void)err;
   for (int i = 0; i < c->n; i++) {
-    ms_convert(&c->d, &c->reps[i].r, (float *)state + (size_t)i * ms_canon_floats(&c->d), MS_INTO_REP);
+    ms_convert(&c->d, &c->reps[i].r, (float *)state + (size_t)i * ms_canon_floats(&c->d),
+               MS_INTO_REP);
   }
   return AP_OK;
 }
@@ -202,7 +203,8 @@ typedef struct Job {
 static void run_job(MsTeam t, const Task *task, const Job *job) {
   Rep *rp = task->rp;
   ApCohort *c = task->c;
-  MsBody b = {.r = &rp->r, .k = &rp->k, .d = c->d, .data = c->data, .ser = &c->ser, .version = c->version};
+  MsBody b = {
+      .r = &rp->r, .k = &rp->k, .d = c->d, .data = c->data, .ser = &c->ser, .version = c->version};
   if (job->out) {
     for (int e = job->from.record; e <= ap_last_record(job->to); e++) {
       long long p0, p1;

@@ -310,29 +310,29 @@ struct ApCohort {
   ApData data; /* device pointers */
   int has_data;
   int R;
-  int threads;      /* per block */
-  int chunk;        /* records per launch */
-  int n_perm;       /* S (at least 1) */
-  size_t q;         /* Q */
-  int kernel;       /* KERNEL_* */
-  int sms;          /* the device's SMs */
-  int span_rows;    /* span: row blocks per replica (grid span_rows x R) */
-  int span_units;   /* span: blocks per replica of a thread per unit */
+  int threads;              /* per block */
+  int chunk;                /* records per launch */
+  int n_perm;               /* S (at least 1) */
+  size_t q;                 /* Q */
+  int kernel;               /* KERNEL_* */
+  int sms;                  /* the device's SMs */
+  int span_rows;            /* span: row blocks per replica (grid span_rows x R) */
+  int span_units;           /* span: blocks per replica of a thread per unit */
   int presentations, iters; /* span: the cohort's schedule (ms_present_iters) */
   long long units;          /* of a record (every replica's: they follow from fixed keys) */
   MsConst k0;               /* span: the first replica's constants, for the read-outs'
                                schedule (the same for every replica: pick_kernel) */
-  size_t l2_window; /* bytes of the access-policy window (0: none) */
-  const char *l2_note; /* why none */
-  int *h_rows;      /* [R] series rows */
-  float *h_mem;     /* [R][Q] the internal blocks, staged */
-  MsRep *h_reps;    /* [R] pointing into d_mem and d_perm */
-  float *h_series;  /* [R][chunk][F] */
-  float *d_mem;     /* [R][Q] */
-  uint32_t *d_perm; /* [R][S] */
-  MsRep *d_reps;    /* [R] */
-  MsConst *d_const; /* [R] */
-  float *d_series;  /* [R][chunk][F] */
+  size_t l2_window;         /* bytes of the access-policy window (0: none) */
+  const char *l2_note;      /* why none */
+  int *h_rows;              /* [R] series rows */
+  float *h_mem;             /* [R][Q] the internal blocks, staged */
+  MsRep *h_reps;            /* [R] pointing into d_mem and d_perm */
+  float *h_series;          /* [R][chunk][F] */
+  float *d_mem;             /* [R][Q] */
+  uint32_t *d_perm;         /* [R][S] */
+  MsRep *d_reps;            /* [R] */
+  MsConst *d_const;         /* [R] */
+  float *d_series;          /* [R][chunk][F] */
   cudaStream_t stream;
 };
 
@@ -410,8 +410,7 @@ static void pin_l2(ApCohort *c) {
   a.accessPolicyWindow.hitProp = cudaAccessPropertyPersisting;
   a.accessPolicyWindow.missProp = cudaAccessPropertyStreaming;
   if (cudaDeviceSetLimit(cudaLimitPersistingL2CacheSize, bytes) != cudaSuccess ||
-      cudaStreamSetAttribute(c->stream, cudaStreamAttributeAccessPolicyWindow, &a) !=
-          cudaSuccess) {
+      cudaStreamSetAttribute(c->stream, cudaStreamAttributeAccessPolicyWindow, &a) != cudaSuccess) {
     cudaGetLastError();
     c->l2_note = "the device refused the window";
     return;

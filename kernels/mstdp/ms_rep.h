@@ -19,11 +19,11 @@ typedef struct MsRep {
   float *ca, *ca2;              /* [Np] the pending update's row coefficients */
   float *cx, *cx2;              /* [Np] and its column vectors (pads stay 0) */
   float *tgt;                   /* [Np] clamp targets of the visible units */
-  float *alt;  /* [3][Np] scratch: span's second set of rates and column vectors (ms_cuda.cu),
-                  the measures' row sums (ms_measure_rows) */
-  float *rec;  /* [Fp] the record's series so far (canonical record/series; 0 between records) */
-  float *kept; /* [2][Np] s, v at the training's end, while the read-outs run (record/kept) */
-  uint32_t *perm;               /* [n_train] the training order of pass perm_pass (shuffled) */
+  float *alt;     /* [3][Np] scratch: span's second set of rates and column vectors (ms_cuda.cu),
+                     the measures' row sums (ms_measure_rows) */
+  float *rec;     /* [Fp] the record's series so far (canonical record/series; 0 between records) */
+  float *kept;    /* [2][Np] s, v at the training's end, while the read-outs run (record/kept) */
+  uint32_t *perm; /* [n_train] the training order of pass perm_pass (shuffled) */
   long long perm_pass;
   int frozen; /* diverged: the replica no longer runs */
 } MsRep;
