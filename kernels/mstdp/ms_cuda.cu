@@ -649,11 +649,14 @@ static ap_status launch(ApCohort *c, ApPos from, ApPos to, ApError *err) {
   return AP_OK;
 }
 
-/* Copies the series of the records the launch ended (from.record .. to.record - 1) into
- * the run's. */
+/* Waits for the launch and copies the series of the records it ended (from.record ..
+ * to.record - 1) into the run's. */
 static ap_status collect(ApCohort *c, ApPos from, ApPos to, const ApSeriesBuf *out, ApError *err) {
   size_t F = (size_t)c->ser.width, row = (size_t)c->chunk * F;
-  if (to.record == from.record) return AP_OK;
+  if (to.record == from.record) { /* waited for all the same: the host times its calls */
+    CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    return AP_OK;
+  }
   CUDA_CHECK(cudaMemcpyAsync(c->h_series, c->d_series, (size_t)c->R * row * sizeof(float),
                              cudaMemcpyDeviceToHost, c->stream));
   CUDA_CHECK(cudaStreamSynchronize(c->stream));
