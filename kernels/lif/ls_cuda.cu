@@ -63,6 +63,18 @@
 
 /* ---- the kernel: indexing and launch only; the model is ls_body.h ------------------- */
 
+/* The block as a team of one block, over n neurons. */
+static __device__ __forceinline__ LsTeam block_team(int n) {
+  LsTeam t = {.tid = (int)threadIdx.x,
+              .nth = (int)blockDim.x,
+              .blk = 0,
+              .nblk = 1,
+              .btid = (int)threadIdx.x,
+              .bnth = (int)blockDim.x};
+  ls_team_neurons(&t, n);
+  return t;
+}
+
 /* Block r runs replica r through steps s0 .. s1-1. Its LsRep (with this launch's raster
  * buffer), LsConst and the dimensions are read into shared memory once. A record whose
  * last step is in the launch writes its series to slot e - s0 / steps of the replica's
@@ -76,13 +88,7 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   __shared__ LsDims dims;
   __shared__ LsSeries sr;
   int r = blockIdx.x;
-  LsTeam t = {.tid = (int)threadIdx.x,
-              .nth = (int)blockDim.x,
-              .blk = 0,
-              .nblk = 1,
-              .btid = (int)threadIdx.x,
-              .bnth = (int)blockDim.x};
-  ls_team_neurons(&t, d.N);
+  LsTeam t = block_team(d.N);
   if (t.tid == 0) {
     rep = reps[r];
     k = cst[r];
@@ -221,13 +227,7 @@ static __global__ void __launch_bounds__(MAX_THREADS)
   split_load(reps, cst, &d, r, &rep, &k, &dims);
   if (threadIdx.x == 0) sr = ser;
   __syncthreads();
-  LsTeam t = {.tid = (int)threadIdx.x,
-              .nth = (int)blockDim.x,
-              .blk = 0,
-              .nblk = 1,
-              .btid = (int)threadIdx.x,
-              .bnth = (int)blockDim.x};
-  ls_team_neurons(&t, d.N);
+  LsTeam t = block_team(d.N);
   LsBody b = {.r = &rep, .k = &k, .d = &dims, .ser = &sr};
   float *out = series + ((size_t)r * (size_t)chunk + (size_t)slot) * (size_t)ser.width;
   if (!rep.status[0]) ls_series_write(t, &b, out);
