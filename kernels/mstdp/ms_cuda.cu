@@ -310,29 +310,27 @@ struct ApCohort {
   ApData data; /* device pointers */
   int has_data;
   int R;
-  int threads;              /* per block */
-  int chunk;                /* records per launch */
-  int n_perm;               /* S (at least 1) */
-  size_t q;                 /* Q */
-  int kernel;               /* KERNEL_* */
-  int sms;                  /* the device's SMs */
-  int span_rows;            /* span: row blocks per replica (grid span_rows x R) */
-  int span_units;           /* span: blocks per replica of a thread per unit */
-  int presentations, iters; /* span: the cohort's schedule (ms_present_iters) */
-  long long units;          /* of a record (every replica's: they follow from fixed keys) */
-  MsConst k0;               /* span: the first replica's constants, for the read-outs'
-                               schedule (the same for every replica: pick_kernel) */
-  size_t l2_window;         /* bytes of the access-policy window (0: none) */
-  const char *l2_note;      /* why none */
-  int *h_rows;              /* [R] series rows */
-  float *h_mem;             /* [R][Q] the internal blocks, staged */
-  MsRep *h_reps;            /* [R] pointing into d_mem and d_perm */
-  float *h_series;          /* [R][chunk][F] */
-  float *d_mem;             /* [R][Q] */
-  uint32_t *d_perm;         /* [R][S] */
-  MsRep *d_reps;            /* [R] */
-  MsConst *d_const;         /* [R] */
-  float *d_series;          /* [R][chunk][F] */
+  int threads;         /* per block */
+  int chunk;           /* records per launch */
+  int n_perm;          /* S (at least 1) */
+  size_t q;            /* Q */
+  int kernel;          /* KERNEL_* */
+  int sms;             /* the device's SMs */
+  int span_rows;       /* span: row blocks per replica (grid span_rows x R) */
+  int span_units;      /* span: blocks per replica of a thread per unit */
+  MsConst k0;          /* the first replica's constants: the cohort's schedule (span needs every
+                          replica on it, pick_kernel; records' units follow from fixed keys) */
+  size_t l2_window;    /* bytes of the access-policy window (0: none) */
+  const char *l2_note; /* why none */
+  int *h_rows;         /* [R] series rows */
+  float *h_mem;        /* [R][Q] the internal blocks, staged */
+  MsRep *h_reps;       /* [R] pointing into d_mem and d_perm */
+  float *h_series;     /* [R][chunk][F] */
+  float *d_mem;        /* [R][Q] */
+  uint32_t *d_perm;    /* [R][S] */
+  MsRep *d_reps;       /* [R] */
+  MsConst *d_const;    /* [R] */
+  float *d_series;     /* [R][chunk][F] */
   cudaStream_t stream;
 };
 
@@ -469,10 +467,7 @@ static ap_status cohort_alloc(ApCohort *c, const ApCohortSpec *spec, ApError *er
   int units = c->d.H + c->d.V, r16 = c->kernel != KERNEL_GENERIC, whole = r16 ? 2 : 32;
   int want = (units + whole - 1) / whole * whole * (r16 ? MS_PAD : 1);
   c->threads = want < MAX_THREADS ? want : MAX_THREADS;
-  c->presentations = h_const[0].presentations;
-  c->units = h_const[0].units;
   c->k0 = h_const[0];
-  c->iters = ms_present_iters(&h_const[0]);
   /* span: one row per 16-lane group where the device has room, else rows shared */
   int groups = (units + SPAN_G - 1) / SPAN_G, room = c->sms * SPAN_PER_SM / c->R;
   c->span_rows = groups < room ? groups : room > 0 ? room : 1;
@@ -563,9 +558,9 @@ static ap_status span_presentations(ApCohort *c, int e, int p0, int p1, ApError 
   dim3 rows(c->span_rows, c->R), group(MS_PAD, SPAN_G);
   for (int p = p0; p < p1; p++) {
     span_start<<<c->R, SPAN_T, 0, c->stream>>>(c->d_reps, c->d_const, c->d, c->data,
-                                               (long long)e * c->presentations + p);
+                                               (long long)e * c->k0.presentations + p);
     CUDA_CHECK(cudaGetLastError());
-    for (int j = 0; j < c->iters; j++) {
+    for (int j = 0, n = ms_present_iters(&c->k0); j < n; j++) {
       span_iteration<<<rows, group, 0, c->stream>>>(c->d_reps, c->d_const, c->d, MS_PART_TRAIN, j);
       CUDA_CHECK(cudaGetLastError());
     }
@@ -604,7 +599,7 @@ static ap_status span_read_unit(ApCohort *c, int e, long long u, ApError *err) {
 static ap_status span_rest(ApCohort *c, int e, long long u0, long long u1, int slot, dim3 block,
                            ApError *err) {
   dim3 rows(c->span_rows, c->R), group(MS_PAD, SPAN_G), units(c->span_units, c->R);
-  const long long P = c->presentations, U = c->units;
+  const long long P = c->k0.presentations, U = c->k0.units;
   float *series = c->d_series + (size_t)slot * c->ser.width;
   if (u0 < P) {
     span_iteration<<<rows, group, 0, c->stream>>>(c->d_reps, c->d_const, c->d, MS_PART_TRAIN, -1);
@@ -632,10 +627,10 @@ static ap_status span_rest(ApCohort *c, int e, long long u0, long long u1, int s
 static ap_status launch(ApCohort *c, ApPos from, ApPos to, ApError *err) {
   dim3 block = c->kernel == KERNEL_GENERIC ? dim3(c->threads) : dim3(MS_PAD, c->threads / MS_PAD);
   if (c->kernel == KERNEL_SPAN) {
-    long long P = c->presentations;
+    long long P = c->k0.presentations;
     for (int e = from.record; e <= ap_last_record(to); e++) {
       long long u0, u1;
-      ap_part(from, to, c->units, e, &u0, &u1);
+      ap_part(from, to, c->k0.units, e, &u0, &u1);
       ap_status st =
           u0 < P ? span_presentations(c, e, (int)u0, (int)(u1 < P ? u1 : P), err) : AP_OK;
       if (!st && u1 >= P) st = span_rest(c, e, u0, u1, e - from.record, block, err);
