@@ -124,6 +124,18 @@ static __device__ __forceinline__ int mc_lead_any(unsigned *bar, int n, int lead
 
 /* ---- kernels: indexing and launch only; the model is mc_body.h / mc_warp.h ----------- */
 
+/* Replica r's records from from.record on, in its slice of the launch's series buffer
+ * ([R][MAX_CHUNK][width]). */
+static __device__ __forceinline__ McOut replica_out(float *series, int r, int width, ApPos from) {
+  McOut o = {.base = series + (size_t)r * MAX_CHUNK * width,
+             .row_stride = (size_t)MAX_CHUNK * width,
+             .col0 = from.record,
+             .width = width,
+             .rows = NULL,
+             .n_real = 1};
+  return o;
+}
+
 /* The body's kernel, generic: thread i of the grid runs replica i alone, from `from` to
  * `to` (samples, mc_units). */
 static __global__ void __launch_bounds__(THREADS)
@@ -146,12 +158,7 @@ static __global__ void __launch_bounds__(THREADS)
               .data = &data,
               .team = 1,
               .wide_sum = wide_sum};
-  McOut o = {.base = series + (size_t)r * MAX_CHUNK * width,
-             .row_stride = (size_t)MAX_CHUNK * width,
-             .col0 = from.record,
-             .width = width,
-             .rows = NULL,
-             .n_real = 1};
+  McOut o = replica_out(series, r, width, from);
   mc_body_records(&b, from, to, &o);
 }
 
@@ -193,12 +200,7 @@ static __global__ void __launch_bounds__(THREADS)
               .wide_sum = MC_WIDE_WARP,
               .bar = bar + 4 * (size_t)r,
               .n_blocks = n_blocks};
-  McOut o = {.base = series + (size_t)r * MAX_CHUNK * width,
-             .row_stride = (size_t)MAX_CHUNK * width,
-             .col0 = from.record,
-             .width = width,
-             .rows = NULL,
-             .n_real = 1};
+  McOut o = replica_out(series, r, width, from);
   mc_body_records(&b, from, to, &o);
 }
 
